@@ -1,0 +1,16 @@
+//! One module per subcommand: thin orchestration, no protocol code.
+
+pub mod serve;
+
+use crate::cli::{Cli, Command};
+use crate::printer::Printer;
+
+/// Run the parsed command line.
+///
+/// # Errors
+/// Whatever the subcommand reports; `main` renders it and picks the exit code.
+pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args, printer).await,
+    }
+}

@@ -1,0 +1,65 @@
+//! `lading serve`: start the embedded repository and run until interrupted.
+
+use anyhow::Context as _;
+
+use crate::cli::ServeArgs;
+use crate::printer::Printer;
+use crate::server::{ServeConfig, Server, ServerOptions};
+
+/// Run the server until SIGINT or SIGTERM.
+///
+/// # Errors
+/// When the data directory, config file or listen address cannot be used.
+pub async fn run(args: ServeArgs, printer: Printer) -> anyhow::Result<()> {
+    let config = match &args.config {
+        Some(path) => Some(ServeConfig::load(path).with_context(|| format!("failed to load the server config `{}`", path.display()))?),
+        None => None,
+    };
+    let options = ServerOptions {
+        data_dir: args.data.clone(),
+        listen: args.listen,
+        config,
+        public_url: args.public_url.clone(),
+        region: args.region.clone(),
+        max_body_bytes: args.max_body_mib.saturating_mul(1024 * 1024),
+    };
+    let server = Server::start(options).await.with_context(|| format!("failed to start the repository on {}", args.listen))?;
+    let credentials = args.data.join(crate::server::CREDENTIALS_FILE);
+    printer.status(&format!(
+        "lading serve: listening on http://{} (data: `{}`); admin credentials in `{}` (profile default)",
+        server.local_addr(),
+        args.data.display(),
+        credentials.display()
+    ));
+    printer.status(&format!(
+        "  try: AWS_SHARED_CREDENTIALS_FILE={} aws codeartifact list-repositories --endpoint-url http://{} --region {}",
+        credentials.display(),
+        server.local_addr(),
+        args.region
+    ));
+    shutdown_signal().await;
+    printer.status("lading serve: shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

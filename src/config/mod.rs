@@ -1,0 +1,197 @@
+//! The `lading.yml` model: loading, validation with `file:line:column`, and templating.
+//!
+//! Unknown keys are errors (a typo in CI config should fail loudly, pointing at the line),
+//! and every error names the file and position so a CI log is enough to fix it.
+
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::diagnostics::Hint;
+
+/// Default config file name, looked up in the working directory.
+pub const DEFAULT_FILE_NAME: &str = "lading.yml";
+
+/// A `lading.yml` file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct Config {
+    /// Repositories by name; commands pick one with `--repository-name` or use `default`.
+    #[serde(default)]
+    pub repositories: BTreeMap<String, RepositoryConfig>,
+}
+
+/// Where packages live.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case", tag = "kind")]
+pub enum RepositoryConfig {
+    /// An AWS CodeArtifact repository (or `lading serve` standing in for one).
+    Codeartifact {
+        /// Domain name.
+        domain: String,
+        /// 12-digit account that owns the domain.
+        #[serde(default)]
+        domain_owner: Option<String>,
+        /// Repository name.
+        repository: String,
+        /// AWS region.
+        #[serde(default)]
+        region: Option<String>,
+        /// Control-plane endpoint override (VPC endpoint, `lading serve`).
+        #[serde(default)]
+        endpoint_url: Option<String>,
+        /// Token lifetime in seconds: 0, or 900 to 43200.
+        #[serde(default)]
+        duration_seconds: Option<u64>,
+    },
+    /// Any registry reachable by URL with a token.
+    Url {
+        /// Registry base URL.
+        url: String,
+        /// Environment variable holding the token.
+        #[serde(default)]
+        token_env: Option<String>,
+        /// File holding the token.
+        #[serde(default)]
+        token_file: Option<PathBuf>,
+    },
+}
+
+/// Errors loading `lading.yml`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("failed to read `{path}`")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The YAML is malformed or does not match the model.
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The values are well-formed but invalid.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Hint for ConfigError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Read { .. } => Some(format!("create `{DEFAULT_FILE_NAME}`, or pass `--config <file>`")),
+            Self::Parse { message, .. } if message.contains("unknown field") => {
+                Some("check the key's spelling; see `lading --help` for the file's keys".to_owned())
+            }
+            Self::Parse { .. } | Self::Invalid { .. } => None,
+        }
+    }
+}
+
+impl Config {
+    /// Load and validate a config file.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file and, for syntax and shape errors, the line and column.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = fs_err::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parse config text; `path` is only used in messages.
+    ///
+    /// # Errors
+    /// [`ConfigError::Parse`] or [`ConfigError::Invalid`].
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        let config: Self = serde_yaml::from_str(text).map_err(|error| {
+            let (line, column) = error.location().map_or((1, 1), |location| (location.line(), location.column()));
+            // serde_yaml appends " at line X column Y"; we print the position up front.
+            let message = error.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+            ConfigError::Parse { path: path.to_path_buf(), line, column, message }
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        for (name, repository) in &self.repositories {
+            let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message: format!("repositories.{name}: {message}") };
+            match repository {
+                RepositoryConfig::Codeartifact { domain_owner, duration_seconds, .. } => {
+                    if let Some(owner) = domain_owner
+                        && (owner.len() != 12 || !owner.bytes().all(|byte| byte.is_ascii_digit()))
+                    {
+                        return Err(invalid(format!("`domain_owner` must be a 12-digit account id, got `{owner}`")));
+                    }
+                    if let Some(duration) = duration_seconds
+                        && *duration != 0
+                        && !(900..=43_200).contains(duration)
+                    {
+                        return Err(invalid(format!("`duration_seconds` must be 0 or 900..=43200, got {duration}")));
+                    }
+                }
+                RepositoryConfig::Url { url, token_env, token_file } => {
+                    if url::Url::parse(url).is_err() {
+                        return Err(invalid(format!("`url` is not an absolute URL: `{url}`")));
+                    }
+                    if token_env.is_some() && token_file.is_some() {
+                        return Err(invalid("set `token_env` or `token_file`, not both".to_owned()));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_names_file_line_and_column() {
+        let text = "repositories:\n  main:\n    kind: codeartifact\n    domain: local\n    repositry: main\n";
+        let error = Config::parse(Path::new("lading.yml"), text).unwrap_err();
+        let shown = error.to_string();
+        assert!(shown.starts_with("lading.yml:5:5: "), "{shown}");
+        assert!(shown.contains("unknown field `repositry`"), "{shown}");
+        assert!(error.hint().is_some());
+    }
+
+    #[test]
+    fn parses_both_repository_kinds() {
+        let text = "repositories:\n  ca:\n    kind: codeartifact\n    domain: local\n    repository: main\n    duration_seconds: 900\n  npm:\n    kind: url\n    url: https://registry.example.com/\n    token_env: NPM_TOKEN\n";
+        let config = Config::parse(Path::new("lading.yml"), text).unwrap();
+        assert_eq!(config.repositories.len(), 2);
+        assert!(matches!(config.repositories["ca"], RepositoryConfig::Codeartifact { duration_seconds: Some(900), .. }));
+    }
+
+    #[test]
+    fn invalid_duration_is_refused() {
+        let text = "repositories:\n  ca:\n    kind: codeartifact\n    domain: local\n    repository: main\n    duration_seconds: 60\n";
+        let error = Config::parse(Path::new("x.yml"), text).unwrap_err();
+        assert_eq!(error.to_string(), "x.yml: repositories.ca: `duration_seconds` must be 0 or 900..=43200, got 60");
+    }
+}

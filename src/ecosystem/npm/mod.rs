@@ -1,0 +1,150 @@
+//! npm: package names, tarball names, and the packument shapes shared by client and server.
+
+use serde_json::{Map, Value};
+
+/// The media type of the abbreviated ("corgi") packument npm asks for when installing.
+pub const ABBREVIATED_MEDIA_TYPE: &str = "application/vnd.npm.install-v1+json";
+
+/// Fields kept in an abbreviated version manifest (what `npm install` needs).
+const ABBREVIATED_FIELDS: &[&str] = &[
+    "name",
+    "version",
+    "dependencies",
+    "optionalDependencies",
+    "devDependencies",
+    "bundleDependencies",
+    "bundledDependencies",
+    "peerDependencies",
+    "peerDependenciesMeta",
+    "acceptDependencies",
+    "bin",
+    "directories",
+    "dist",
+    "engines",
+    "os",
+    "cpu",
+    "libc",
+    "deprecated",
+    "funding",
+    "license",
+    "_hasShrinkwrap",
+    "hasInstallScript",
+];
+
+/// A validated npm package name, split into scope (without `@`) and bare name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PackageName {
+    /// Scope without `@`, if any.
+    pub scope: Option<String>,
+    /// Name without the scope.
+    pub name: String,
+}
+
+/// Why a package name is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid npm package name `{name}`: {reason}")]
+pub struct InvalidName {
+    /// The name as given.
+    pub name: String,
+    /// Why.
+    pub reason: &'static str,
+}
+
+fn valid_part(part: &str) -> bool {
+    !part.is_empty()
+        && !part.starts_with('.')
+        && !part.starts_with('_')
+        && part.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || matches!(byte, b'-' | b'.' | b'_' | b'~'))
+}
+
+impl PackageName {
+    /// Parse `name` or `@scope/name` following npm's rules for new packages (lowercase,
+    /// URL-safe, at most 214 characters).
+    ///
+    /// # Errors
+    /// [`InvalidName`] with the reason.
+    ///
+    /// ```
+    /// use lading::ecosystem::npm::PackageName;
+    /// let name = PackageName::parse("@acme/tool").unwrap();
+    /// assert_eq!(name.scope.as_deref(), Some("acme"));
+    /// assert_eq!(name.to_string(), "@acme/tool");
+    /// assert_eq!(name.tarball_file_name("1.0.0"), "tool-1.0.0.tgz");
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, InvalidName> {
+        let invalid = |reason| InvalidName { name: text.to_owned(), reason };
+        if text.len() > 214 {
+            return Err(invalid("longer than 214 characters"));
+        }
+        let (scope, name) = match text.strip_prefix('@') {
+            Some(rest) => {
+                let (scope, name) = rest.split_once('/').ok_or_else(|| invalid("a scoped name must look like `@scope/name`"))?;
+                (Some(scope), name)
+            }
+            None => (None, text),
+        };
+        if let Some(scope) = scope
+            && !valid_part(scope)
+        {
+            return Err(invalid("the scope must be lowercase and URL-safe"));
+        }
+        if !valid_part(name) {
+            return Err(invalid("the name must be lowercase, URL-safe, and not start with `.` or `_`"));
+        }
+        Ok(Self { scope: scope.map(ToOwned::to_owned), name: name.to_owned() })
+    }
+
+    /// `<name>-<version>.tgz`, the file name npm gives a tarball (without the scope).
+    #[must_use]
+    pub fn tarball_file_name(&self, version: &str) -> String {
+        format!("{}-{version}.tgz", self.name)
+    }
+}
+
+impl std::fmt::Display for PackageName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.scope {
+            Some(scope) => write!(f, "@{scope}/{}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// Reduce a full version manifest to the abbreviated form.
+#[must_use]
+pub fn abbreviate_manifest(manifest: &Value) -> Value {
+    let Some(object) = manifest.as_object() else {
+        return manifest.clone();
+    };
+    let kept: Map<String, Value> = object.iter().filter(|(key, _)| ABBREVIATED_FIELDS.contains(&key.as_str())).map(|(key, value)| (key.clone(), value.clone())).collect();
+    Value::Object(kept)
+}
+
+/// The `sha512-<base64>` SRI string for bytes whose SHA-512 is `sha512_hex`.
+#[must_use]
+pub fn integrity_from_sha512_hex(sha512_hex: &str) -> Option<String> {
+    use base64::Engine as _;
+    let bytes = hex::decode(sha512_hex).ok()?;
+    Some(format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_validated() {
+        assert_eq!(PackageName::parse("left-pad").unwrap().scope, None);
+        assert!(PackageName::parse("Left-Pad").is_err());
+        assert!(PackageName::parse("@scope").is_err());
+        assert!(PackageName::parse("@Scope/x").is_err());
+        assert!(PackageName::parse(".hidden").is_err());
+        assert!(PackageName::parse("a/b").is_err());
+    }
+
+    #[test]
+    fn abbreviation_drops_readme_and_scripts() {
+        let manifest = serde_json::json!({"name": "a", "version": "1.0.0", "readme": "long", "scripts": {"x": "y"}, "dist": {"shasum": "s"}});
+        assert_eq!(abbreviate_manifest(&manifest), serde_json::json!({"name": "a", "version": "1.0.0", "dist": {"shasum": "s"}}));
+    }
+}

@@ -1,0 +1,282 @@
+//! The one HTTP client: timeouts, bounded retries with jitter that honour `Retry-After`, and
+//! errors that say what failed without leaking credentials.
+//!
+//! Classification lives here so every caller agrees on it: connection failures, timeouts,
+//! 408, 429 and 5xx are transient (retried, then exit code 3); every other status is final
+//! (exit code 1). Error messages show the method, the redacted URL, the status, the body cut
+//! to 512 characters, and allowlisted request-ID headers for support tickets.
+
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::{Method, StatusCode};
+
+use crate::secret::SafeUrl;
+
+/// Response headers worth quoting in an error: they let a registry's support find the request.
+const DEBUG_HEADERS: &[&str] = &["x-request-id", "x-amzn-requestid", "x-amz-request-id", "x-github-request-id", "cf-ray", "x-served-by"];
+
+/// How much of an error body to show.
+const BODY_SNIPPET_CHARS: usize = 512;
+
+/// Retry policy: bounded attempts, exponential backoff with full jitter, capped delays.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Total attempts, including the first.
+    pub max_attempts: u32,
+    /// Delay before the first retry (before jitter).
+    pub base_delay: Duration,
+    /// Upper bound for any single delay, including one asked for by `Retry-After`.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { max_attempts: 4, base_delay: Duration::from_millis(250), max_delay: Duration::from_secs(30) }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before retry number `attempt` (1-based), honouring a server's `Retry-After`.
+    #[must_use]
+    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(asked) = retry_after {
+            return asked.min(self.max_delay);
+        }
+        let exponential = self.base_delay.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
+        let capped = exponential.min(self.max_delay);
+        // Full jitter: spread retries of many CI jobs hitting one registry.
+        let millis = u64::try_from(capped.as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(rand::rng().random_range(millis / 2..=millis.max(1)))
+    }
+}
+
+/// Parse a `Retry-After` value: delta-seconds or an HTTP date.
+#[must_use]
+pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Whether a status is worth retrying.
+#[must_use]
+pub fn is_transient_status(status: StatusCode) -> bool {
+    status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+/// An HTTP request that failed, with everything a CI user needs to act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// The server answered with a non-success status.
+    #[error("{method} {url} returned {status}{request_ids}{body}")]
+    Status {
+        /// Request method.
+        method: Method,
+        /// Redacted URL.
+        url: SafeUrl,
+        /// Status code.
+        status: StatusCode,
+        /// Allowlisted request-ID headers, preformatted (` (x-request-id: …)`).
+        request_ids: String,
+        /// The body cut to 512 characters, preformatted (`: …`).
+        body: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// No response: connection refused, DNS, TLS, timeout.
+    #[error("{method} {url} failed after {attempts} attempt(s)")]
+    Transport {
+        /// Request method.
+        method: Method,
+        /// Redacted URL.
+        url: SafeUrl,
+        /// Attempts made.
+        attempts: u32,
+        /// The transport error.
+        #[source]
+        source: reqwest::Error,
+    },
+}
+
+impl HttpError {
+    /// True when retrying later could succeed (exit code 3).
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Status { status, .. } => is_transient_status(*status),
+            Self::Transport { .. } => true,
+        }
+    }
+
+    /// The status, when the server answered.
+    #[must_use]
+    pub const fn status(&self) -> Option<StatusCode> {
+        match self {
+            Self::Status { status, .. } => Some(*status),
+            Self::Transport { .. } => None,
+        }
+    }
+
+    /// A hint for the user, when the status says what to do.
+    #[must_use]
+    pub fn hint(&self) -> Option<String> {
+        match self.status()? {
+            StatusCode::UNAUTHORIZED => Some("the repository rejected the credentials: check the token is set and not expired (run `lading login` again)".to_owned()),
+            StatusCode::FORBIDDEN => Some("the credentials were accepted but lack permission for this repository or operation".to_owned()),
+            StatusCode::NOT_FOUND => Some("check the repository URL, domain and repository names".to_owned()),
+            status if is_transient_status(status) => Some("the repository is unavailable or throttling; the CI job can be retried".to_owned()),
+            _ => None,
+        }
+    }
+}
+
+/// Builder inputs for [`HttpClient`].
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Timeout for establishing a connection.
+    pub connect_timeout: Duration,
+    /// Timeout for a whole request, body included.
+    pub request_timeout: Duration,
+    /// Retry policy.
+    pub retry: RetryPolicy,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self { connect_timeout: Duration::from_secs(10), request_timeout: Duration::from_secs(300), retry: RetryPolicy::default() }
+    }
+}
+
+/// The shared HTTP client.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+    retry: RetryPolicy,
+}
+
+impl HttpClient {
+    /// Build a client.
+    ///
+    /// # Errors
+    /// When the TLS backend cannot be initialised.
+    pub fn new(options: &HttpOptions) -> Result<Self, reqwest::Error> {
+        let inner = reqwest::Client::builder()
+            .user_agent(concat!("lading/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.request_timeout)
+            .build()?;
+        Ok(Self { inner, retry: options.retry.clone() })
+    }
+
+    /// The underlying client, for building requests.
+    #[must_use]
+    pub const fn inner(&self) -> &reqwest::Client {
+        &self.inner
+    }
+
+    /// Send a request built by `build` (called once per attempt), retrying transient
+    /// failures. Returns the first success (2xx/3xx) response.
+    ///
+    /// # Errors
+    /// [`HttpError::Status`] for a final status or a transient one after the last attempt,
+    /// [`HttpError::Transport`] when no response came back.
+    pub async fn send<F>(&self, method: Method, url: &SafeUrl, build: F) -> Result<reqwest::Response, HttpError>
+    where
+        F: Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let request = build(self.inner.request(method.clone(), url.expose().clone()));
+            let last = attempt >= self.retry.max_attempts;
+            match request.send().await {
+                Ok(response) if response.status().is_success() || response.status().is_redirection() => return Ok(response),
+                Ok(response) => {
+                    let status = response.status();
+                    if is_transient_status(status) && !last {
+                        let retry_after = response
+                            .headers()
+                            .get(reqwest::header::RETRY_AFTER)
+                            .and_then(|value| value.to_str().ok())
+                            .and_then(|value| parse_retry_after(value, std::time::SystemTime::now()));
+                        let delay = self.retry.delay(attempt, retry_after);
+                        tracing::debug!(%url, %status, ?delay, attempt, "retrying after a transient status");
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
+                    return Err(status_error(method, url, response, attempt).await);
+                }
+                Err(source) => {
+                    if !last {
+                        let delay = self.retry.delay(attempt, None);
+                        tracing::debug!(%url, error = %source, ?delay, attempt, "retrying after a transport error");
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
+                    return Err(HttpError::Transport { method, url: url.clone(), attempts: attempt, source: source.without_url() });
+                }
+            }
+        }
+    }
+}
+
+async fn status_error(method: Method, url: &SafeUrl, response: reqwest::Response, attempts: u32) -> HttpError {
+    let status = response.status();
+    let ids: Vec<String> = DEBUG_HEADERS
+        .iter()
+        .filter_map(|name| response.headers().get(*name).and_then(|value| value.to_str().ok()).map(|value| format!("{name}: {value}")))
+        .collect();
+    let request_ids = if ids.is_empty() { String::new() } else { format!(" ({})", ids.join(", ")) };
+    let text = response.text().await.unwrap_or_default();
+    let text = text.trim();
+    let body = if text.is_empty() {
+        String::new()
+    } else {
+        let cut: String = text.chars().take(BODY_SNIPPET_CHARS).collect();
+        let ellipsis = if cut.len() < text.len() { "…" } else { "" };
+        format!(": {cut}{ellipsis}")
+    };
+    HttpError::Status { method, url: url.clone(), status, request_ids, body, attempts }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(30)));
+        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn transient_classification() {
+        assert!(is_transient_status(StatusCode::TOO_MANY_REQUESTS));
+        assert!(is_transient_status(StatusCode::BAD_GATEWAY));
+        assert!(is_transient_status(StatusCode::REQUEST_TIMEOUT));
+        assert!(!is_transient_status(StatusCode::UNAUTHORIZED));
+        assert!(!is_transient_status(StatusCode::CONFLICT));
+    }
+
+    #[test]
+    fn delay_honours_retry_after_but_caps_it() {
+        let policy = RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(5) };
+        assert_eq!(policy.delay(1, Some(Duration::from_secs(2))), Duration::from_secs(2));
+        assert_eq!(policy.delay(1, Some(Duration::from_secs(600))), Duration::from_secs(5));
+        for attempt in 1..6 {
+            let delay = policy.delay(attempt, None);
+            assert!(delay <= Duration::from_secs(5), "{delay:?}");
+        }
+        let third = policy.delay(3, None);
+        assert!(third >= Duration::from_millis(200) && third <= Duration::from_millis(400), "{third:?}");
+    }
+}

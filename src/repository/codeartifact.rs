@@ -1,0 +1,147 @@
+//! AWS CodeArtifact through aws-sdk-codeartifact: authorization tokens and repository
+//! endpoints, with the normal AWS credential chain (env, profiles incl. SSO and
+//! assume-role, web identity, container and instance credentials).
+
+use aws_sdk_codeartifact::error::{ProvideErrorMetadata, SdkError};
+
+use crate::diagnostics::Hint;
+use crate::secret::{SafeUrl, Secret};
+
+/// Which repository to talk to.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    /// Domain name.
+    pub domain: String,
+    /// Owning account, when not the caller's.
+    pub domain_owner: Option<String>,
+    /// Repository name.
+    pub repository: String,
+    /// Region; the SDK's chain (env, profile) decides when `None`.
+    pub region: Option<String>,
+    /// Control-plane endpoint override (VPC endpoint, `lading serve`).
+    pub endpoint_url: Option<String>,
+}
+
+/// A CodeArtifact call that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CodeArtifactError {
+    /// The service answered with an error code.
+    #[error("CodeArtifact {operation} failed: {code}: {message}")]
+    Service {
+        /// Operation name.
+        operation: &'static str,
+        /// Error code (`AccessDeniedException`, ...).
+        code: String,
+        /// Message.
+        message: String,
+    },
+    /// No answer, or credentials could not be loaded.
+    #[error("CodeArtifact {operation} failed: {message}")]
+    Transport {
+        /// Operation name.
+        operation: &'static str,
+        /// What happened.
+        message: String,
+    },
+}
+
+impl Hint for CodeArtifactError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Service { code, .. } if code == "AccessDeniedException" => {
+                Some("the AWS identity lacks `codeartifact:GetAuthorizationToken` / `sts:GetServiceBearerToken` or rights on the repository".to_owned())
+            }
+            Self::Service { code, .. } if code == "UnrecognizedClientException" || code == "InvalidSignatureException" => {
+                Some("check the AWS credentials (`aws sts get-caller-identity`) and that the clock is right".to_owned())
+            }
+            Self::Service { code, .. } if code == "ResourceNotFoundException" => Some("check `--domain`, `--domain-owner` and `--repository`".to_owned()),
+            Self::Transport { .. } => Some("check the network, `--region` and `--endpoint-url`; no AWS credentials may be configured".to_owned()),
+            Self::Service { .. } => None,
+        }
+    }
+}
+
+fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(operation: &'static str, error: &SdkError<E, R>) -> CodeArtifactError {
+    match error {
+        SdkError::ServiceError(service) => CodeArtifactError::Service {
+            operation,
+            code: service.err().code().unwrap_or("Unknown").to_owned(),
+            message: service.err().message().unwrap_or_default().to_owned(),
+        },
+        other => {
+            let mut message = other.to_string();
+            let mut source = std::error::Error::source(other);
+            while let Some(cause) = source {
+                message = format!("{message}: {cause}");
+                source = cause.source();
+            }
+            CodeArtifactError::Transport { operation, message }
+        }
+    }
+}
+
+/// A connected client for one target.
+#[derive(Debug, Clone)]
+pub struct CodeArtifact {
+    client: aws_sdk_codeartifact::Client,
+    target: Target,
+}
+
+impl CodeArtifact {
+    /// Load AWS config through the standard chain and build a client.
+    pub async fn connect(target: Target) -> Self {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(region) = &target.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(endpoint) = &target.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let config = loader.load().await;
+        Self { client: aws_sdk_codeartifact::Client::new(&config), target }
+    }
+
+    /// Mint an authorization token valid for `duration_seconds` (0 or 900..=43200).
+    ///
+    /// # Errors
+    /// [`CodeArtifactError`].
+    pub async fn authorization_token(&self, duration_seconds: Option<i64>) -> Result<(Secret<String>, Option<f64>), CodeArtifactError> {
+        let output = self
+            .client
+            .get_authorization_token()
+            .domain(&self.target.domain)
+            .set_domain_owner(self.target.domain_owner.clone())
+            .set_duration_seconds(duration_seconds)
+            .send()
+            .await
+            .map_err(|error| classify("GetAuthorizationToken", &error))?;
+        let token = output.authorization_token.ok_or_else(|| CodeArtifactError::Transport {
+            operation: "GetAuthorizationToken",
+            message: "the response has no authorizationToken".to_owned(),
+        })?;
+        let expiration = output.expiration.map(|moment| moment.as_secs_f64());
+        Ok((Secret::new(token), expiration))
+    }
+
+    /// The data-plane endpoint for a format (`npm`, `pypi`, `maven`, `nuget`, `generic`...).
+    ///
+    /// # Errors
+    /// [`CodeArtifactError`].
+    pub async fn repository_endpoint(&self, format: &str) -> Result<SafeUrl, CodeArtifactError> {
+        let output = self
+            .client
+            .get_repository_endpoint()
+            .domain(&self.target.domain)
+            .set_domain_owner(self.target.domain_owner.clone())
+            .repository(&self.target.repository)
+            .format(aws_sdk_codeartifact::types::PackageFormat::from(format))
+            .send()
+            .await
+            .map_err(|error| classify("GetRepositoryEndpoint", &error))?;
+        let text = output.repository_endpoint.unwrap_or_default();
+        SafeUrl::parse(&text).map_err(|error| CodeArtifactError::Transport {
+            operation: "GetRepositoryEndpoint",
+            message: format!("the endpoint `{text}` is not a URL: {error}"),
+        })
+    }
+}

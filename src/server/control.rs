@@ -1,0 +1,1040 @@
+//! The CodeArtifact control plane: rest-json as the botocore model `codeartifact/2018-09-22`
+//! defines it (operation routes, query parameter names, body members, error shapes).
+//!
+//! Every request is SigV4-verified against the principal's secret key, then authorized
+//! against the principal's grants, then executed. Authorization comes before existence
+//! checks, as in AWS, so a caller cannot probe for resources it may not see.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::access::{Permission, Principal};
+use super::error::{ApiError, request_id};
+use super::sigv4::{self, SigV4Error};
+use super::store::{self, AssetRow, PackageKey, VersionRow};
+
+/// Formats CodeArtifact knows.
+pub const FORMATS: &[&str] = &["npm", "pypi", "maven", "nuget", "generic", "ruby", "swift", "cargo"];
+
+/// The response for paths that match no route.
+pub fn unknown_route() -> Response {
+    ApiError::unknown_operation().into_response()
+}
+
+/// Entry point for `/v1/*`.
+pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, state.max_body_bytes).await {
+        Ok(body) => body,
+        Err(error) => return ApiError::validation(format!("failed to read the request body: {error}")).into_response(),
+    };
+    let request_id = request_id();
+    let result = async {
+        let (principal, region) = authenticate(&state, &parts.method, &parts.uri, &parts.headers, &body)?;
+        let context = Context {
+            state: &state,
+            principal,
+            region,
+            query: Query::parse(parts.uri.query().unwrap_or("")),
+            headers: &parts.headers,
+            body,
+        };
+        dispatch(&parts.method, parts.uri.path(), context).await
+    }
+    .await;
+    let mut response = match result {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::debug!(code = error.code, message = %error.message, path = parts.uri.path(), "control-plane request refused");
+            error.into_response()
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().entry("x-amzn-RequestId").or_insert(value);
+    }
+    response
+}
+
+fn authenticate(
+    state: &AppState,
+    method: &Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Principal, String), ApiError> {
+    let header = headers.get(axum::http::header::AUTHORIZATION).and_then(|value| value.to_str().ok()).ok_or_else(ApiError::missing_authentication)?;
+    let authorization = sigv4::parse_authorization(header).map_err(|error| ApiError::incomplete_signature(error.to_string()))?;
+    let principal = state.principals.by_access_key(&authorization.access_key_id).ok_or_else(ApiError::unrecognized_client)?;
+    let parts = sigv4::RequestParts { method: method.as_str(), path: uri.path(), query: uri.query().unwrap_or(""), headers, body };
+    sigv4::verify(&parts, &authorization, principal.secret_access_key.expose(), state.clock.now_seconds()).map_err(|error| match error {
+        SigV4Error::Mismatch => ApiError::invalid_signature(
+            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+        ),
+        SigV4Error::Expired { .. } | SigV4Error::NotYetCurrent { .. } => ApiError::invalid_signature(error.to_string()),
+        SigV4Error::Missing => ApiError::missing_authentication(),
+        SigV4Error::Malformed(message) => ApiError::incomplete_signature(message),
+    })?;
+    if authorization.service != "codeartifact" {
+        return Err(ApiError::invalid_signature(format!(
+            "Credential should be scoped to correct service: 'codeartifact', got '{}'",
+            authorization.service
+        )));
+    }
+    Ok((principal.clone(), authorization.region))
+}
+
+struct Context<'a> {
+    state: &'a AppState,
+    principal: Principal,
+    region: String,
+    query: Query,
+    headers: &'a HeaderMap,
+    body: Bytes,
+}
+
+impl Context<'_> {
+    fn account(&self) -> &str {
+        &self.state.account
+    }
+
+    fn domain_arn(&self, domain: &str) -> String {
+        format!("arn:aws:codeartifact:{}:{}:domain/{domain}", self.region, self.account())
+    }
+
+    fn repository_arn(&self, domain: &str, repository: &str) -> String {
+        format!("arn:aws:codeartifact:{}:{}:repository/{domain}/{repository}", self.region, self.account())
+    }
+
+    fn authorize(&self, operation: &str, domain: &str, repository: Option<&str>, permission: Permission) -> Result<(), ApiError> {
+        if self.principal.allows(domain, repository, permission) {
+            return Ok(());
+        }
+        let resource = repository.map_or_else(|| self.domain_arn(domain), |repository| self.repository_arn(domain, repository));
+        Err(ApiError::access_denied(format!(
+            "User: {} is not authorized to perform: codeartifact:{operation} on resource: {resource}",
+            self.principal.arn(self.account())
+        )))
+    }
+
+    fn check_owner(&self) -> Result<(), ApiError> {
+        match self.query.optional("domain-owner") {
+            Some(owner) if owner != self.account() => Err(ApiError::not_found(
+                format!("Domain owner {owner} is not the owner of any domain on this server (the owner is {})", self.account()),
+                owner,
+                "domain",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn json_body(&self) -> Result<Value, ApiError> {
+        if self.body.is_empty() {
+            return Ok(json!({}));
+        }
+        serde_json::from_slice(&self.body).map_err(|error| ApiError::cannot_parse(format!("the request body is not valid JSON: {error}")))
+    }
+}
+
+/// Decoded query parameters.
+struct Query(HashMap<String, String>);
+
+impl Query {
+    fn parse(raw: &str) -> Self {
+        Self(url::form_urlencoded::parse(raw.as_bytes()).into_owned().collect())
+    }
+
+    fn optional(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    fn required(&self, name: &str) -> Result<&str, ApiError> {
+        self.optional(name)
+            .ok_or_else(|| ApiError::validation(format!("1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null")))
+    }
+}
+
+async fn dispatch(method: &Method, path: &str, context: Context<'_>) -> Result<Response, ApiError> {
+    match (method.as_str(), path) {
+        ("POST", "/v1/domain") => create_domain(context).await,
+        ("GET", "/v1/domain") => describe_domain(context).await,
+        ("POST", "/v1/domains") => list_domains(context).await,
+        ("POST", "/v1/repository") => create_repository(context).await,
+        ("GET", "/v1/repository") => describe_repository(context).await,
+        ("POST", "/v1/repositories") => list_repositories(context, false).await,
+        ("POST", "/v1/domain/repositories") => list_repositories(context, true).await,
+        ("POST", "/v1/authorization-token") => get_authorization_token(context).await,
+        ("GET", "/v1/repository/endpoint") => get_repository_endpoint(context).await,
+        ("POST", "/v1/packages") => list_packages(context).await,
+        ("GET", "/v1/package") => describe_package(context).await,
+        ("POST", "/v1/package/versions") => list_package_versions(context).await,
+        ("GET", "/v1/package/version") => describe_package_version(context).await,
+        ("POST", "/v1/package/version/assets") => list_package_version_assets(context).await,
+        ("GET", "/v1/package/version/asset") => get_package_version_asset(context).await,
+        ("POST", "/v1/package/version/publish") => publish_package_version(context).await,
+        ("POST", "/v1/package/versions/update_status") => update_package_versions_status(context).await,
+        ("POST", "/v1/package/versions/delete") => delete_package_versions(context).await,
+        _ => Err(ApiError::unknown_operation()),
+    }
+}
+
+// ----- validation -----
+
+fn constraint(name: &str, value: &str, rule: &str) -> ApiError {
+    ApiError::validation(format!("1 validation error detected: Value '{value}' at '{name}' failed to satisfy constraint: {rule}"))
+}
+
+/// Domain names: 2–50 characters, `[a-z][a-z0-9\-]{0,48}[a-z0-9]`.
+///
+/// # Errors
+/// `ValidationException`.
+pub fn validate_domain_name(name: &str) -> Result<(), ApiError> {
+    let bytes = name.as_bytes();
+    let valid = (2..=50).contains(&bytes.len())
+        && bytes[0].is_ascii_lowercase()
+        && bytes.iter().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || *byte == b'-')
+        && bytes[bytes.len() - 1] != b'-';
+    if valid { Ok(()) } else { Err(constraint("domain", name, "Member must satisfy regular expression pattern: [a-z][a-z0-9\\-]{0,48}[a-z0-9]")) }
+}
+
+/// Repository names: 2–100 characters, `[A-Za-z0-9][A-Za-z0-9._\-]{1,99}`.
+///
+/// # Errors
+/// `ValidationException`.
+pub fn validate_repository_name(name: &str) -> Result<(), ApiError> {
+    let bytes = name.as_bytes();
+    let valid = (2..=100).contains(&bytes.len())
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes.iter().all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'));
+    if valid { Ok(()) } else { Err(constraint("repository", name, "Member must satisfy regular expression pattern: [A-Za-z0-9][A-Za-z0-9._\\-]{1,99}")) }
+}
+
+fn validate_format(format: &str) -> Result<(), ApiError> {
+    if FORMATS.contains(&format) {
+        Ok(())
+    } else {
+        Err(constraint("format", format, &format!("Member must satisfy enum value set: [{}]", FORMATS.join(", "))))
+    }
+}
+
+/// Package, namespace and version fields: 1–255 characters, `[^#/\s]+`.
+fn validate_field(name: &str, value: &str) -> Result<(), ApiError> {
+    let valid = (1..=255).contains(&value.chars().count()) && !value.chars().any(|character| character == '#' || character == '/' || character.is_whitespace());
+    if valid { Ok(()) } else { Err(constraint(name, value, "Member must satisfy regular expression pattern: [^#/\\s]+")) }
+}
+
+fn validate_asset_name(value: &str) -> Result<(), ApiError> {
+    let valid = (1..=255).contains(&value.chars().count()) && !value.chars().any(char::is_control) && !value.contains('/') && value != "." && value != "..";
+    if valid { Ok(()) } else { Err(constraint("asset", value, "Member must satisfy regular expression pattern: \\P{C}+")) }
+}
+
+fn domain_and_repository(context: &Context<'_>) -> Result<(String, String), ApiError> {
+    let domain = context.query.required("domain")?.to_owned();
+    let repository = context.query.required("repository")?.to_owned();
+    validate_domain_name(&domain)?;
+    validate_repository_name(&repository)?;
+    context.check_owner()?;
+    Ok((domain, repository))
+}
+
+fn package_key(context: &Context<'_>) -> Result<PackageKey, ApiError> {
+    let (domain, repository) = domain_and_repository(context)?;
+    let format = context.query.required("format")?.to_owned();
+    validate_format(&format)?;
+    let package = context.query.required("package")?.to_owned();
+    validate_field("package", &package)?;
+    let namespace = context.query.optional("namespace").unwrap_or_default().to_owned();
+    if !namespace.is_empty() {
+        validate_field("namespace", &namespace)?;
+    }
+    Ok(PackageKey { domain, repository, format, namespace, package })
+}
+
+/// Resolve that the repository exists (after authorization).
+async fn require_repository(context: &Context<'_>, domain: &str, repository: &str) -> Result<store::Repository, ApiError> {
+    let (domain_name, repository_name) = (domain.to_owned(), repository.to_owned());
+    let found = context.state.store.with(move |connection| -> Result<_, ApiError> {
+        Ok((store::domain(connection, &domain_name)?, store::repository(connection, &domain_name, &repository_name)?))
+    })
+    .await?;
+    match found {
+        (None, _) => Err(ApiError::not_found(format!("Domain {domain} does not exist"), domain, "domain")),
+        (Some(_), None) => Err(ApiError::not_found(format!("Repository {repository} does not exist in domain {domain}"), repository, "repository")),
+        (Some(_), Some(found)) => Ok(found),
+    }
+}
+
+// ----- pagination -----
+
+fn paginate<T>(items: Vec<T>, max_results: Option<&str>, next_token: Option<&str>, cap: usize) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let limit = match max_results {
+        Some(text) => {
+            let limit: usize = text.parse().map_err(|_| constraint("maxResults", text, "Member must be a number"))?;
+            if limit == 0 || limit > cap {
+                return Err(constraint("maxResults", text, &format!("Member must have value between 1 and {cap}")));
+            }
+            limit
+        }
+        None => cap,
+    };
+    let offset = match next_token {
+        Some(token) => base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|text| text.strip_prefix("offset:").and_then(|number| number.parse::<usize>().ok()))
+            .ok_or_else(|| ApiError::validation("The nextToken is invalid"))?,
+        None => 0,
+    };
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
+    let next = (offset + limit < total).then(|| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("offset:{}", offset + limit)));
+    Ok((page, next))
+}
+
+fn with_next_token(mut value: Value, next: Option<String>) -> Value {
+    if let (Some(next), Some(object)) = (next, value.as_object_mut()) {
+        object.insert("nextToken".to_owned(), Value::String(next));
+    }
+    value
+}
+
+fn ok(value: Value) -> Result<Response, ApiError> {
+    Ok((StatusCode::OK, axum::Json(value)).into_response())
+}
+
+// ----- domains -----
+
+fn domain_json(context: &Context<'_>, domain: &store::Domain, usage: Option<(i64, i64)>) -> Value {
+    let mut value = json!({
+        "name": domain.name,
+        "owner": domain.owner,
+        "arn": context.domain_arn(&domain.name),
+        "status": "Active",
+        "createdTime": domain.created,
+    });
+    if let Some(key) = &domain.encryption_key {
+        value["encryptionKey"] = json!(key);
+    }
+    if let Some((repositories, bytes)) = usage {
+        value["repositoryCount"] = json!(repositories);
+        value["assetSizeBytes"] = json!(bytes);
+    }
+    value
+}
+
+async fn create_domain(context: Context<'_>) -> Result<Response, ApiError> {
+    let name = context.query.required("domain")?.to_owned();
+    validate_domain_name(&name)?;
+    context.authorize("CreateDomain", &name, None, Permission::Admin)?;
+    let body = context.json_body()?;
+    let domain = store::Domain {
+        name: name.clone(),
+        owner: context.account().to_owned(),
+        created: context.state.clock.now(),
+        encryption_key: body.get("encryptionKey").and_then(Value::as_str).map(ToOwned::to_owned),
+    };
+    let row = domain.clone();
+    let inserted = context.state.store.with(move |connection| -> Result<bool, ApiError> { Ok(store::insert_domain(connection, &row)?) }).await?;
+    if !inserted {
+        return Err(ApiError::conflict(format!("Domain {name} already exists"), &name, "domain"));
+    }
+    ok(json!({ "domain": domain_json(&context, &domain, Some((0, 0))) }))
+}
+
+async fn describe_domain(context: Context<'_>) -> Result<Response, ApiError> {
+    let name = context.query.required("domain")?.to_owned();
+    validate_domain_name(&name)?;
+    context.check_owner()?;
+    context.authorize("DescribeDomain", &name, None, Permission::Read)?;
+    let lookup = name.clone();
+    let found = context
+        .state
+        .store
+        .with(move |connection| -> Result<_, ApiError> {
+            match store::domain(connection, &lookup)? {
+                Some(domain) => {
+                    let usage = store::domain_usage(connection, &lookup)?;
+                    Ok(Some((domain, usage)))
+                }
+                None => Ok(None),
+            }
+        })
+        .await?;
+    let (domain, usage) = found.ok_or_else(|| ApiError::not_found(format!("Domain {name} does not exist"), &name, "domain"))?;
+    ok(json!({ "domain": domain_json(&context, &domain, Some(usage)) }))
+}
+
+async fn list_domains(context: Context<'_>) -> Result<Response, ApiError> {
+    let body = context.json_body()?;
+    let max_results = body.get("maxResults").map(|value| value.to_string());
+    let next_token = body.get("nextToken").and_then(Value::as_str).map(ToOwned::to_owned);
+    let domains = context.state.store.with(|connection| -> Result<_, ApiError> { Ok(store::domains(connection)?) }).await?;
+    let visible: Vec<_> = domains.into_iter().filter(|domain| context.principal.allows(&domain.name, None, Permission::Read)).collect();
+    let (page, next) = paginate(visible, max_results.as_deref(), next_token.as_deref(), 1000)?;
+    let items: Vec<Value> = page.iter().map(|domain| domain_json(&context, domain, None)).collect();
+    ok(with_next_token(json!({ "domains": items }), next))
+}
+
+// ----- repositories -----
+
+fn repository_json(context: &Context<'_>, repository: &store::Repository, full: bool) -> Value {
+    let mut value = json!({
+        "name": repository.name,
+        "administratorAccount": context.account(),
+        "domainName": repository.domain,
+        "domainOwner": context.account(),
+        "arn": context.repository_arn(&repository.domain, &repository.name),
+        "createdTime": repository.created,
+    });
+    if let Some(description) = &repository.description {
+        value["description"] = json!(description);
+    }
+    if full {
+        value["upstreams"] = json!([]);
+        value["externalConnections"] = json!([]);
+    }
+    value
+}
+
+async fn create_repository(context: Context<'_>) -> Result<Response, ApiError> {
+    let (domain, name) = domain_and_repository(&context)?;
+    context.authorize("CreateRepository", &domain, Some(&name), Permission::Admin)?;
+    let body = context.json_body()?;
+    if body.get("upstreams").and_then(Value::as_array).is_some_and(|upstreams| !upstreams.is_empty()) {
+        return Err(ApiError::validation("upstream repositories are not supported by this version of lading serve"));
+    }
+    let repository = store::Repository {
+        domain: domain.clone(),
+        name: name.clone(),
+        description: body.get("description").and_then(Value::as_str).map(ToOwned::to_owned),
+        created: context.state.clock.now(),
+    };
+    let row = repository.clone();
+    let outcome = context
+        .state
+        .store
+        .with(move |connection| -> Result<Option<bool>, ApiError> {
+            if store::domain(connection, &row.domain)?.is_none() {
+                return Ok(None);
+            }
+            Ok(Some(store::insert_repository(connection, &row)?))
+        })
+        .await?;
+    match outcome {
+        None => Err(ApiError::not_found(format!("Domain {domain} does not exist"), &domain, "domain")),
+        Some(false) => Err(ApiError::conflict(format!("Repository {name} already exists in domain {domain}"), &name, "repository")),
+        Some(true) => ok(json!({ "repository": repository_json(&context, &repository, true) })),
+    }
+}
+
+async fn describe_repository(context: Context<'_>) -> Result<Response, ApiError> {
+    let (domain, name) = domain_and_repository(&context)?;
+    context.authorize("DescribeRepository", &domain, Some(&name), Permission::Read)?;
+    let repository = require_repository(&context, &domain, &name).await?;
+    ok(json!({ "repository": repository_json(&context, &repository, true) }))
+}
+
+async fn list_repositories(context: Context<'_>, in_domain: bool) -> Result<Response, ApiError> {
+    let domain = if in_domain {
+        let domain = context.query.required("domain")?.to_owned();
+        validate_domain_name(&domain)?;
+        context.check_owner()?;
+        context.authorize("ListRepositoriesInDomain", &domain, None, Permission::Read)?;
+        Some(domain)
+    } else {
+        None
+    };
+    let lookup = domain.clone();
+    let (exists, repositories) = context
+        .state
+        .store
+        .with(move |connection| -> Result<_, ApiError> {
+            let exists = match &lookup {
+                Some(domain) => store::domain(connection, domain)?.is_some(),
+                None => true,
+            };
+            Ok((exists, store::repositories(connection, lookup.as_deref())?))
+        })
+        .await?;
+    if let (false, Some(domain)) = (exists, &domain) {
+        return Err(ApiError::not_found(format!("Domain {domain} does not exist"), domain, "domain"));
+    }
+    let prefix = context.query.optional("repository-prefix").unwrap_or_default();
+    let administrator = context.query.optional("administrator-account");
+    let visible: Vec<_> = repositories
+        .into_iter()
+        .filter(|repository| repository.name.starts_with(prefix))
+        .filter(|_| administrator.is_none_or(|account| account == context.account()))
+        .filter(|repository| context.principal.allows(&repository.domain, Some(&repository.name), Permission::Read))
+        .collect();
+    let (page, next) = paginate(visible, context.query.optional("max-results"), context.query.optional("next-token"), 1000)?;
+    let items: Vec<Value> = page.iter().map(|repository| repository_json(&context, repository, false)).collect();
+    ok(with_next_token(json!({ "repositories": items }), next))
+}
+
+// ----- tokens and endpoints -----
+
+async fn get_authorization_token(context: Context<'_>) -> Result<Response, ApiError> {
+    let domain = context.query.required("domain")?.to_owned();
+    validate_domain_name(&domain)?;
+    context.check_owner()?;
+    context.authorize("GetAuthorizationToken", &domain, None, Permission::Read)?;
+    let duration: i64 = match context.query.optional("duration") {
+        Some(text) => text.parse().map_err(|_| constraint("durationSeconds", text, "Member must be a number"))?,
+        None => 43_200,
+    };
+    if duration != 0 && !(900..=43_200).contains(&duration) {
+        return Err(constraint("durationSeconds", &duration.to_string(), "Member must be 0 or have value between 900 and 43200"));
+    }
+    // 0 means "as long as the caller's session"; static keys have no session, so 12 hours.
+    let lifetime = if duration == 0 { 43_200 } else { duration };
+    let token = super::access::new_token();
+    #[expect(clippy::cast_precision_loss, reason = "lifetimes are at most 43200")]
+    let expires = (context.state.clock.now() + lifetime as f64).floor();
+    let row = store::TokenRow { principal: context.principal.name.clone(), domain: domain.clone(), expires };
+    let hash = super::access::token_hash(token.expose());
+    let lookup = domain.clone();
+    let found = context
+        .state
+        .store
+        .with(move |connection| -> Result<bool, ApiError> {
+            if store::domain(connection, &lookup)?.is_none() {
+                return Ok(false);
+            }
+            store::insert_token(connection, &hash, &row)?;
+            Ok(true)
+        })
+        .await?;
+    if !found {
+        return Err(ApiError::not_found(format!("Domain {domain} does not exist"), &domain, "domain"));
+    }
+    tracing::info!(principal = %context.principal.name, %domain, lifetime, "issued an authorization token");
+    ok(json!({ "authorizationToken": token.expose(), "expiration": expires }))
+}
+
+async fn get_repository_endpoint(context: Context<'_>) -> Result<Response, ApiError> {
+    let (domain, repository) = domain_and_repository(&context)?;
+    let format = context.query.required("format")?.to_owned();
+    validate_format(&format)?;
+    if let Some(endpoint_type) = context.query.optional("endpointType")
+        && endpoint_type != "ipv4"
+        && endpoint_type != "dualstack"
+    {
+        return Err(constraint("endpointType", endpoint_type, "Member must satisfy enum value set: [dualstack, ipv4]"));
+    }
+    context.authorize("GetRepositoryEndpoint", &domain, Some(&repository), Permission::Read)?;
+    require_repository(&context, &domain, &repository).await?;
+    ok(json!({ "repositoryEndpoint": context.state.repository_endpoint(context.headers, &domain, &format, &repository) }))
+}
+
+// ----- packages -----
+
+fn origin_json(repository: &str) -> Value {
+    json!({ "domainEntryPoint": { "repositoryName": repository }, "originType": "INTERNAL" })
+}
+
+fn origin_configuration() -> Value {
+    json!({ "restrictions": { "publish": "ALLOW", "upstream": "ALLOW" } })
+}
+
+fn insert_namespace(value: &mut Value, namespace: &str) {
+    if !namespace.is_empty() {
+        value["namespace"] = json!(namespace);
+    }
+}
+
+async fn list_packages(context: Context<'_>) -> Result<Response, ApiError> {
+    let (domain, repository) = domain_and_repository(&context)?;
+    let format = context.query.optional("format").map(ToOwned::to_owned);
+    if let Some(format) = &format {
+        validate_format(format)?;
+    }
+    context.authorize("ListPackages", &domain, Some(&repository), Permission::Read)?;
+    require_repository(&context, &domain, &repository).await?;
+    let namespace = context.query.optional("namespace").map(ToOwned::to_owned);
+    let prefix = context.query.optional("package-prefix").map(ToOwned::to_owned);
+    let packages = context
+        .state
+        .store
+        .with(move |connection| -> Result<_, ApiError> {
+            Ok(store::packages(connection, &domain, &repository, format.as_deref(), namespace.as_deref(), prefix.as_deref())?)
+        })
+        .await?;
+    let (page, next) = paginate(packages, context.query.optional("max-results"), context.query.optional("next-token"), 1000)?;
+    let items: Vec<Value> = page
+        .iter()
+        .map(|package| {
+            let mut value = json!({ "format": package.format, "package": package.package, "originConfiguration": origin_configuration() });
+            insert_namespace(&mut value, &package.namespace);
+            value
+        })
+        .collect();
+    ok(with_next_token(json!({ "packages": items }), next))
+}
+
+/// Load a package's versions, failing with `ResourceNotFoundException` when it has none.
+async fn require_package(context: &Context<'_>, key: &PackageKey) -> Result<(Vec<VersionRow>, Vec<(String, String)>), ApiError> {
+    require_repository(context, &key.domain, &key.repository).await?;
+    let lookup = key.clone();
+    let (versions, tags) = context
+        .state
+        .store
+        .with(move |connection| -> Result<_, ApiError> {
+            let tags = if lookup.format == "npm" { store::dist_tags(connection, &lookup)? } else { Vec::new() };
+            Ok((store::versions(connection, &lookup)?, tags))
+        })
+        .await?;
+    if versions.is_empty() {
+        return Err(ApiError::not_found(format!("Package {} not found in repository {}", display_package(key), key.repository), &key.package, "package"));
+    }
+    Ok((versions, tags))
+}
+
+fn display_package(key: &PackageKey) -> String {
+    if key.namespace.is_empty() { key.package.clone() } else { format!("{}/{}", key.namespace, key.package) }
+}
+
+async fn describe_package(context: Context<'_>) -> Result<Response, ApiError> {
+    let key = package_key(&context)?;
+    context.authorize("DescribePackage", &key.domain, Some(&key.repository), Permission::Read)?;
+    require_package(&context, &key).await?;
+    let mut package = json!({ "format": key.format, "name": key.package, "originConfiguration": origin_configuration() });
+    insert_namespace(&mut package, &key.namespace);
+    ok(json!({ "package": package }))
+}
+
+async fn list_package_versions(context: Context<'_>) -> Result<Response, ApiError> {
+    let key = package_key(&context)?;
+    context.authorize("ListPackageVersions", &key.domain, Some(&key.repository), Permission::Read)?;
+    let (versions, tags) = require_package(&context, &key).await?;
+    let default_display = tags
+        .iter()
+        .find(|(tag, _)| tag == "latest")
+        .map(|(_, version)| version.clone())
+        .or_else(|| versions.iter().rev().find(|row| row.status == "Published").map(|row| row.version.clone()));
+    let status = context.query.optional("status");
+    let origin_type = context.query.optional("originType");
+    let filtered: Vec<VersionRow> = versions
+        .into_iter()
+        .filter(|row| status.is_none_or(|status| status == row.status))
+        .filter(|_| origin_type.is_none_or(|origin| origin == "INTERNAL"))
+        .collect();
+    let (page, next) = paginate(filtered, context.query.optional("max-results"), context.query.optional("next-token"), 1000)?;
+    let items: Vec<Value> = page
+        .iter()
+        .map(|row| json!({ "version": row.version, "revision": row.revision, "status": row.status, "origin": origin_json(&key.repository) }))
+        .collect();
+    let mut value = json!({ "format": key.format, "package": key.package, "versions": items });
+    insert_namespace(&mut value, &key.namespace);
+    if let Some(version) = default_display {
+        value["defaultDisplayVersion"] = json!(version);
+    }
+    ok(with_next_token(value, next))
+}
+
+async fn require_version(context: &Context<'_>, key: &PackageKey, version: &str) -> Result<VersionRow, ApiError> {
+    require_repository(context, &key.domain, &key.repository).await?;
+    let (lookup, wanted) = (key.clone(), version.to_owned());
+    context
+        .state
+        .store
+        .with(move |connection| -> Result<_, ApiError> { Ok(store::version(connection, &lookup, &wanted)?) })
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("Package version {} {version} not found", display_package(key)), version, "package-version"))
+}
+
+async fn describe_package_version(context: Context<'_>) -> Result<Response, ApiError> {
+    let key = package_key(&context)?;
+    let version = context.query.required("version")?.to_owned();
+    validate_field("version", &version)?;
+    context.authorize("DescribePackageVersion", &key.domain, Some(&key.repository), Permission::Read)?;
+    let row = require_version(&context, &key, &version).await?;
+    let manifest: Value = row.metadata.as_deref().and_then(|text| serde_json::from_str(text).ok()).unwrap_or(Value::Null);
+    let display_name = if key.format == "npm" && !key.namespace.is_empty() { format!("@{}/{}", key.namespace, key.package) } else { key.package.clone() };
+    let mut description = json!({
+        "format": key.format,
+        "packageName": key.package,
+        "displayName": display_name,
+        "version": row.version,
+        "publishedTime": row.published,
+        "licenses": licenses(&manifest),
+        "revision": row.revision,
+        "status": row.status,
+        "origin": origin_json(&key.repository),
+    });
+    insert_namespace(&mut description, &key.namespace);
+    if let Some(summary) = manifest.get("description").and_then(Value::as_str) {
+        description["summary"] = json!(summary);
+    }
+    if let Some(home) = manifest.get("homepage").and_then(Value::as_str) {
+        description["homePage"] = json!(home);
+    }
+    let source = manifest.get("repository").and_then(|repository| repository.get("url").or(Some(repository))).and_then(Value::as_str);
+    if let Some(source) = source {
+        description["sourceCodeRepository"] = json!(source);
+    }
+    ok(json!({ "packageVersion": description }))
+}
+
+fn licenses(manifest: &Value) -> Value {
+    match manifest.get("license") {
+        Some(Value::String(name)) => json!([{ "name": name }]),
+        Some(Value::Object(object)) => json!([{ "name": object.get("type").cloned().unwrap_or(Value::Null), "url": object.get("url").cloned().unwrap_or(Value::Null) }]),
+        _ => json!([]),
+    }
+}
+
+fn asset_json(asset: &AssetRow) -> Value {
+    json!({
+        "name": asset.name,
+        "size": asset.size,
+        "hashes": {
+            "MD5": asset.digests.md5,
+            "SHA-1": asset.digests.sha1,
+            "SHA-256": asset.digests.sha256,
+            "SHA-512": asset.digests.sha512,
+        }
+    })
+}
+
+async fn list_package_version_assets(context: Context<'_>) -> Result<Response, ApiError> {
+    let key = package_key(&context)?;
+    let version = context.query.required("version")?.to_owned();
+    validate_field("version", &version)?;
+    context.authorize("ListPackageVersionAssets", &key.domain, Some(&key.repository), Permission::Read)?;
+    let row = require_version(&context, &key, &version).await?;
+    let id = row.id;
+    let assets = context.state.store.with(move |connection| -> Result<_, ApiError> { Ok(store::assets(connection, id)?) }).await?;
+    let (page, next) = paginate(assets, context.query.optional("max-results"), context.query.optional("next-token"), 1000)?;
+    let items: Vec<Value> = page.iter().map(asset_json).collect();
+    let mut value = json!({ "format": key.format, "package": key.package, "version": row.version, "versionRevision": row.revision, "assets": items });
+    insert_namespace(&mut value, &key.namespace);
+    ok(with_next_token(value, next))
+}
+
+async fn get_package_version_asset(context: Context<'_>) -> Result<Response, ApiError> {
+    let key = package_key(&context)?;
+    let version = context.query.required("version")?.to_owned();
+    let asset_name = context.query.required("asset")?.to_owned();
+    validate_field("version", &version)?;
+    validate_asset_name(&asset_name)?;
+    context.authorize("GetPackageVersionAsset", &key.domain, Some(&key.repository), Permission::Read)?;
+    let row = require_version(&context, &key, &version).await?;
+    if let Some(revision) = context.query.optional("revision")
+        && revision != row.revision
+    {
+        return Err(ApiError::not_found(format!("Package version revision {revision} not found"), revision, "package-version"));
+    }
+    if row.status == "Disposed" {
+        return Err(ApiError::not_found(format!("Package version {version} is disposed; its assets are gone"), &version, "package-version"));
+    }
+    let id = row.id;
+    let assets = context.state.store.with(move |connection| -> Result<_, ApiError> { Ok(store::assets(connection, id)?) }).await?;
+    let asset = assets
+        .into_iter()
+        .find(|asset| asset.name == asset_name)
+        .ok_or_else(|| ApiError::not_found(format!("Asset {asset_name} not found in package version {version}"), &asset_name, "asset"))?;
+    let bytes = context.state.store.read_blob(asset.digests.sha256.clone()).await?;
+    let mut response = (StatusCode::OK, bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    for (name, value) in [("X-AssetName", &asset.name), ("X-PackageVersion", &row.version), ("X-PackageVersionRevision", &row.revision)] {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    }
+    Ok(response)
+}
+
+// ----- publishing -----
+
+/// A new version revision id.
+#[must_use]
+pub fn new_revision() -> String {
+    let bytes: [u8; 12] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Why adding an asset to a version was refused.
+#[derive(Debug)]
+pub enum AddAssetError {
+    /// The version exists and is no longer `Unfinished`.
+    VersionClosed {
+        /// Its status.
+        status: String,
+    },
+    /// An asset of that name already exists in the version.
+    AssetExists,
+    /// Storage failed.
+    Store(super::store::StoreError),
+}
+
+impl From<rusqlite::Error> for AddAssetError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Store(error.into())
+    }
+}
+
+impl From<super::store::StoreError> for AddAssetError {
+    fn from(error: super::store::StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+/// Add an asset (already stored as a blob) to a generic package version in one transaction,
+/// creating the version when needed. Returns the version row after the change.
+///
+/// # Errors
+/// [`AddAssetError`].
+pub fn add_generic_asset(
+    connection: &mut rusqlite::Connection,
+    key: &PackageKey,
+    version: &str,
+    asset: &AssetRow,
+    unfinished: bool,
+    now: f64,
+) -> Result<VersionRow, AddAssetError> {
+    let transaction = store::write_transaction(connection)?;
+    let status = if unfinished { "Unfinished" } else { "Published" };
+    let revision = new_revision();
+    let row = match store::version(&transaction, key, version)? {
+        Some(existing) if existing.status != "Unfinished" => return Err(AddAssetError::VersionClosed { status: existing.status }),
+        Some(existing) => {
+            if store::assets(&transaction, existing.id)?.iter().any(|current| current.name == asset.name) {
+                return Err(AddAssetError::AssetExists);
+            }
+            store::update_version_status(&transaction, existing.id, status, &revision)?;
+            VersionRow { status: status.to_owned(), revision, ..existing }
+        }
+        None => {
+            let mut row = VersionRow { id: 0, version: version.to_owned(), revision, status: status.to_owned(), published: now, metadata: None };
+            row.id = store::insert_version(&transaction, key, &row)?;
+            row
+        }
+    };
+    store::insert_asset(&transaction, row.id, asset)?;
+    transaction.commit()?;
+    Ok(row)
+}
+
+async fn publish_package_version(context: Context<'_>) -> Result<Response, ApiError> {
+    let key = package_key(&context)?;
+    let version = context.query.required("version")?.to_owned();
+    let asset_name = context.query.required("asset")?.to_owned();
+    validate_field("version", &version)?;
+    validate_asset_name(&asset_name)?;
+    if key.format != "generic" {
+        return Err(ApiError::validation(format!("PublishPackageVersion supports only the generic format, not {}", key.format)));
+    }
+    if key.namespace.is_empty() {
+        return Err(ApiError::validation("namespace is required for generic packages"));
+    }
+    let unfinished = match context.query.optional("unfinished") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => return Err(constraint("unfinished", other, "Member must be true or false")),
+    };
+    let claimed = context
+        .headers
+        .get("x-amz-content-sha256")
+        .and_then(|value| value.to_str().ok())
+        .ok_or_else(|| ApiError::validation("1 validation error detected: Value null at 'assetSHA256' failed to satisfy constraint: Member must not be null"))?
+        .to_ascii_lowercase();
+    context.authorize("PublishPackageVersion", &key.domain, Some(&key.repository), Permission::Publish)?;
+    require_repository(&context, &key.domain, &key.repository).await?;
+    let digests = context.state.store.put_blob(context.body.clone()).await?;
+    if digests.sha256 != claimed {
+        return Err(ApiError::validation(format!(
+            "The provided content hashes do not match the calculated content hashes. Hash algorithm 'SHA-256', Expected hash '{claimed}', Calculated hash '{}'",
+            digests.sha256
+        )));
+    }
+    let asset = AssetRow { name: asset_name.clone(), size: context.body.len() as u64, digests };
+    let (lookup, wanted, row_asset, now) = (key.clone(), version.clone(), asset.clone(), context.state.clock.now());
+    let result = context
+        .state
+        .store
+        .with(move |connection| -> Result<_, ApiError> { Ok(add_generic_asset(connection, &lookup, &wanted, &row_asset, unfinished, now)) })
+        .await?;
+    let row = match result {
+        Ok(row) => row,
+        Err(AddAssetError::VersionClosed { status }) => {
+            return Err(ApiError::conflict(
+                format!("Package version {} {version} already exists with status {status}; only Unfinished versions accept more assets", display_package(&key)),
+                &version,
+                "package-version",
+            ));
+        }
+        Err(AddAssetError::AssetExists) => {
+            return Err(ApiError::conflict(format!("Asset {asset_name} already exists in package version {version}"), &asset_name, "asset"));
+        }
+        Err(AddAssetError::Store(error)) => return Err(error.into()),
+    };
+    tracing::info!(package = %display_package(&key), %version, asset = %asset_name, status = %row.status, "published an asset");
+    let mut value = json!({
+        "format": key.format,
+        "package": key.package,
+        "version": row.version,
+        "versionRevision": row.revision,
+        "status": row.status,
+        "asset": asset_json(&asset),
+    });
+    insert_namespace(&mut value, &key.namespace);
+    ok(value)
+}
+
+fn string_list(body: &Value, member: &str) -> Result<Vec<String>, ApiError> {
+    let list = body
+        .get(member)
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::validation(format!("1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null")))?;
+    list.iter()
+        .map(|item| item.as_str().map(ToOwned::to_owned).ok_or_else(|| ApiError::cannot_parse(format!("`{member}` must be a list of strings"))))
+        .collect()
+}
+
+async fn update_package_versions_status(context: Context<'_>) -> Result<Response, ApiError> {
+    let key = package_key(&context)?;
+    let body = context.json_body()?;
+    let versions = string_list(&body, "versions")?;
+    let target = body.get("targetStatus").and_then(Value::as_str).ok_or_else(|| ApiError::validation("targetStatus is required"))?.to_owned();
+    if !["Published", "Unlisted", "Archived"].contains(&target.as_str()) {
+        return Err(constraint("targetStatus", &target, "Member must satisfy enum value set: [Published, Unlisted, Archived]"));
+    }
+    let expected = body.get("expectedStatus").and_then(Value::as_str).map(ToOwned::to_owned);
+    let revisions: HashMap<String, String> = body
+        .get("versionRevisions")
+        .and_then(Value::as_object)
+        .map(|object| object.iter().filter_map(|(version, revision)| revision.as_str().map(|revision| (version.clone(), revision.to_owned()))).collect())
+        .unwrap_or_default();
+    context.authorize("UpdatePackageVersionsStatus", &key.domain, Some(&key.repository), Permission::Publish)?;
+    require_repository(&context, &key.domain, &key.repository).await?;
+    let lookup = key.clone();
+    let (successful, failed) = context
+        .state
+        .store
+        .with(move |connection| -> Result<_, ApiError> {
+            let transaction = store::write_transaction(connection)?;
+            let mut successful = serde_json::Map::new();
+            let mut failed = serde_json::Map::new();
+            for version in versions {
+                let failure = |code: &str, message: String| json!({ "errorCode": code, "errorMessage": message });
+                let Some(row) = store::version(&transaction, &lookup, &version)? else {
+                    failed.insert(version.clone(), failure("NOT_FOUND", format!("version {version} not found")));
+                    continue;
+                };
+                if let Some(expected) = &expected
+                    && expected != &row.status
+                {
+                    failed.insert(version, failure("MISMATCHED_STATUS", format!("expected status {expected}, found {}", row.status)));
+                    continue;
+                }
+                if let Some(revision) = revisions.get(&version)
+                    && revision != &row.revision
+                {
+                    failed.insert(version, failure("MISMATCHED_REVISION", format!("expected revision {revision}, found {}", row.revision)));
+                    continue;
+                }
+                if row.status == "Disposed" || row.status == "Deleted" {
+                    failed.insert(version, failure("NOT_ALLOWED", format!("a {} version cannot change status", row.status)));
+                    continue;
+                }
+                if row.status == target {
+                    failed.insert(version, failure("SKIPPED", format!("already {target}")));
+                    continue;
+                }
+                store::update_version_status(&transaction, row.id, &target, &row.revision)?;
+                successful.insert(version, json!({ "revision": row.revision, "status": target }));
+            }
+            transaction.commit()?;
+            Ok((successful, failed))
+        })
+        .await?;
+    ok(json!({ "successfulVersions": successful, "failedVersions": failed }))
+}
+
+async fn delete_package_versions(context: Context<'_>) -> Result<Response, ApiError> {
+    let key = package_key(&context)?;
+    let body = context.json_body()?;
+    let versions = string_list(&body, "versions")?;
+    let expected = body.get("expectedStatus").and_then(Value::as_str).map(ToOwned::to_owned);
+    context.authorize("DeletePackageVersions", &key.domain, Some(&key.repository), Permission::Admin)?;
+    require_repository(&context, &key.domain, &key.repository).await?;
+    let lookup = key.clone();
+    let (successful, failed) = context
+        .state
+        .store
+        .with(move |connection| -> Result<_, ApiError> {
+            let transaction = store::write_transaction(connection)?;
+            let mut successful = serde_json::Map::new();
+            let mut failed = serde_json::Map::new();
+            for version in versions {
+                let Some(row) = store::version(&transaction, &lookup, &version)? else {
+                    failed.insert(version.clone(), json!({ "errorCode": "NOT_FOUND", "errorMessage": format!("version {version} not found") }));
+                    continue;
+                };
+                if let Some(expected) = &expected
+                    && expected != &row.status
+                {
+                    failed.insert(
+                        version,
+                        json!({ "errorCode": "MISMATCHED_STATUS", "errorMessage": format!("expected status {expected}, found {}", row.status) }),
+                    );
+                    continue;
+                }
+                store::delete_version(&transaction, row.id)?;
+                if lookup.format == "npm" {
+                    for (tag, tagged) in store::dist_tags(&transaction, &lookup)? {
+                        if tagged == version {
+                            store::set_dist_tag(&transaction, &lookup, &tag, None)?;
+                        }
+                    }
+                }
+                successful.insert(version, json!({ "revision": row.revision, "status": "Deleted" }));
+            }
+            transaction.commit()?;
+            Ok((successful, failed))
+        })
+        .await?;
+    ok(json!({ "successfulVersions": successful, "failedVersions": failed }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_model_patterns() {
+        assert!(validate_domain_name("local").is_ok());
+        assert!(validate_domain_name("a").is_err());
+        assert!(validate_domain_name("Local").is_err());
+        assert!(validate_domain_name("local-").is_err());
+        assert!(validate_repository_name("main").is_ok());
+        assert!(validate_repository_name("My_Repo.1").is_ok());
+        assert!(validate_repository_name("-x").is_err());
+        assert!(validate_field("package", "a/b").is_err());
+        assert!(validate_field("version", "1.0.0").is_ok());
+        assert!(validate_asset_name("my file.tgz").is_ok());
+        assert!(validate_asset_name("../etc").is_err());
+    }
+
+    #[test]
+    fn pagination_round_trips() {
+        let items: Vec<u32> = (0..5).collect();
+        let (page, next) = paginate(items.clone(), Some("2"), None, 1000).unwrap();
+        assert_eq!(page, vec![0, 1]);
+        let (page, next) = paginate(items.clone(), Some("2"), next.as_deref(), 1000).unwrap();
+        assert_eq!(page, vec![2, 3]);
+        let (page, next) = paginate(items, Some("2"), next.as_deref(), 1000).unwrap();
+        assert_eq!(page, vec![4]);
+        assert!(next.is_none());
+    }
+}

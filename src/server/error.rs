@@ -1,0 +1,180 @@
+//! Error responses, shaped as each protocol's clients expect them.
+//!
+//! Control plane: AWS rest-json errors, with the code in both the `x-amzn-ErrorType` header
+//! and the body's `__type` (botocore reads the header first; other SDKs read the body), the
+//! status code of the botocore model, and an `x-amzn-RequestId`.
+//! Data planes: `{"error": "..."}` with a plain status, which npm prints as `E401` etc.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::store::StoreError;
+
+/// An AWS-style API error.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Error shape name, e.g. `ResourceNotFoundException`.
+    pub code: &'static str,
+    /// Human message.
+    pub message: String,
+    /// Extra body fields (`resourceId`, `resourceType`, `reason`).
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), fields: serde_json::Map::new() }
+    }
+
+    fn field(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.fields.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// 400 `ValidationException` with reason `FIELD_VALIDATION_FAILED`.
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "ValidationException", message).field("reason", "FIELD_VALIDATION_FAILED")
+    }
+
+    /// 400 `ValidationException` with reason `CANNOT_PARSE`.
+    pub fn cannot_parse(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "ValidationException", message).field("reason", "CANNOT_PARSE")
+    }
+
+    /// 404 `ResourceNotFoundException`.
+    pub fn not_found(message: impl Into<String>, resource_id: &str, resource_type: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", message)
+            .field("resourceId", resource_id)
+            .field("resourceType", resource_type)
+    }
+
+    /// 409 `ConflictException`.
+    pub fn conflict(message: impl Into<String>, resource_id: &str, resource_type: &str) -> Self {
+        Self::new(StatusCode::CONFLICT, "ConflictException", message).field("resourceId", resource_id).field("resourceType", resource_type)
+    }
+
+    /// 403 `AccessDeniedException`.
+    pub fn access_denied(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "AccessDeniedException", message)
+    }
+
+    /// 403 `MissingAuthenticationTokenException` (no `Authorization` header).
+    #[must_use]
+    pub fn missing_authentication() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "MissingAuthenticationTokenException", "Missing Authentication Token")
+    }
+
+    /// 403 `UnrecognizedClientException` (unknown access key).
+    #[must_use]
+    pub fn unrecognized_client() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "UnrecognizedClientException", "The security token included in the request is invalid.")
+    }
+
+    /// 403 `InvalidSignatureException`.
+    pub fn invalid_signature(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "InvalidSignatureException", message)
+    }
+
+    /// 403 `IncompleteSignatureException` (malformed `Authorization`).
+    pub fn incomplete_signature(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "IncompleteSignatureException", message)
+    }
+
+    /// 404 `UnknownOperationException`.
+    #[must_use]
+    pub fn unknown_operation() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "UnknownOperationException", "The requested operation is not recognized by the service.")
+    }
+
+    /// 500 `InternalServerException`.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerException", message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(error = %error, source = ?std::error::Error::source(&error), "storage failure");
+        Self::internal(format!("internal storage error: {error}"))
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::from(StoreError::from(error))
+    }
+}
+
+/// A fresh request id (uuid-shaped, random).
+#[must_use]
+pub fn request_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    let hex = hex::encode(bytes);
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = self.fields;
+        body.insert("__type".to_owned(), self.code.into());
+        body.insert("message".to_owned(), self.message.into());
+        let mut response = (self.status, axum::Json(serde_json::Value::Object(body))).into_response();
+        let headers = response.headers_mut();
+        headers.insert("x-amzn-ErrorType", HeaderValue::from_static(self.code));
+        if let Ok(value) = HeaderValue::from_str(&request_id()) {
+            headers.insert("x-amzn-RequestId", value);
+        }
+        response
+    }
+}
+
+/// A data-plane (npm, generic) error: `{"error": "..."}`.
+#[derive(Debug)]
+pub struct DataError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Message.
+    pub message: String,
+}
+
+impl DataError {
+    /// Any status.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into() }
+    }
+
+    /// 400.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+}
+
+impl From<StoreError> for DataError {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(error = %error, source = ?std::error::Error::source(&error), "storage failure");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal storage error: {error}"))
+    }
+}
+
+impl From<rusqlite::Error> for DataError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::from(StoreError::from(error))
+    }
+}
+
+impl IntoResponse for DataError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(serde_json::json!({ "error": self.message }))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert("www-authenticate", HeaderValue::from_static("Bearer realm=\"lading\", Basic realm=\"lading\""));
+        }
+        response
+    }
+}

@@ -1,0 +1,111 @@
+//! A plain HTTP data plane for generic packages, at
+//! `/d/{domain}/generic/{repository}/{namespace}/{package}/{version}/{asset}`.
+//!
+//! `GET` downloads an asset of a published (or unfinished) version; `PUT` uploads one, the
+//! same operation as `PublishPackageVersion` for clients that speak plain HTTP with a
+//! repository token (curl, CI upload steps). `?unfinished=true` keeps the version open for
+//! more assets; an `x-checksum-sha256` header, when sent, must match the body.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use percent_encoding::percent_decode_str;
+use serde_json::json;
+
+use super::AppState;
+use super::access::{self, Permission};
+use super::control::{AddAssetError, add_generic_asset};
+use super::error::DataError;
+use super::store::{self, AssetRow, PackageKey};
+
+fn decode(text: &str) -> String {
+    percent_decode_str(text).decode_utf8_lossy().into_owned()
+}
+
+fn valid_component(text: &str) -> bool {
+    !text.is_empty() && text != "." && text != ".." && !text.contains('/') && !text.chars().any(char::is_control)
+}
+
+/// Entry point for `/d/{domain}/generic/{repository}/{*rest}`.
+pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    serve(&state, request).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn serve(state: &AppState, request: Request) -> Result<Response, DataError> {
+    let (parts, body) = request.into_parts();
+    let segments: Vec<String> = parts.uri.path().split('/').skip(1).map(decode).collect();
+    // d, domain, generic, repository, namespace, package, version, asset
+    let [_, domain, _, repository, namespace, package, version, asset] = segments.as_slice() else {
+        return Err(DataError::not_found("expected /d/{domain}/generic/{repository}/{namespace}/{package}/{version}/{asset}"));
+    };
+    if ![namespace, package, version, asset].iter().all(|component| valid_component(component)) {
+        return Err(DataError::bad_request("invalid namespace, package, version or asset name"));
+    }
+    let principal = access::authenticate_token(state, &parts.headers, domain).await?;
+    let key = PackageKey {
+        domain: domain.clone(),
+        repository: repository.clone(),
+        format: "generic".to_owned(),
+        namespace: namespace.clone(),
+        package: package.clone(),
+    };
+    match parts.method.as_str() {
+        "GET" | "HEAD" => {
+            access::require(principal.as_ref(), domain, repository, Permission::Read)?;
+            let (lookup, wanted) = (key.clone(), version.clone());
+            let row = state.store.with(move |connection| -> Result<_, DataError> { Ok(store::version(connection, &lookup, &wanted)?) }).await?;
+            let row = row
+                .filter(|row| row.status == "Published" || row.status == "Unfinished" || row.status == "Unlisted")
+                .ok_or_else(|| DataError::not_found(format!("{namespace}/{package}@{version} not found")))?;
+            let id = row.id;
+            let assets = state.store.with(move |connection| -> Result<_, DataError> { Ok(store::assets(connection, id)?) }).await?;
+            let found = assets.into_iter().find(|candidate| &candidate.name == asset).ok_or_else(|| DataError::not_found(format!("asset `{asset}` not found")))?;
+            let bytes = state.store.read_blob(found.digests.sha256.clone()).await?;
+            let mut response = (StatusCode::OK, bytes).into_response();
+            let headers = response.headers_mut();
+            headers.insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+            if let Ok(value) = HeaderValue::from_str(&found.digests.sha256) {
+                headers.insert("x-checksum-sha256", value);
+            }
+            Ok(response)
+        }
+        "PUT" => {
+            access::require(principal.as_ref(), domain, repository, Permission::Publish)?;
+            let exists = {
+                let (domain, repository) = (domain.clone(), repository.clone());
+                state.store.with(move |connection| -> Result<_, DataError> { Ok(store::repository(connection, &domain, &repository)?.is_some()) }).await?
+            };
+            if !exists {
+                return Err(DataError::not_found(format!("repository `{domain}/{repository}` does not exist")));
+            }
+            let unfinished = parts.uri.query().is_some_and(|query| query.split('&').any(|pair| pair == "unfinished=true"));
+            let bytes = axum::body::to_bytes(body, state.max_body_bytes)
+                .await
+                .map_err(|error| DataError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("failed to read the body: {error}")))?;
+            let size = bytes.len() as u64;
+            let digests = state.store.put_blob(bytes).await?;
+            if let Some(claimed) = parts.headers.get("x-checksum-sha256").and_then(|value| value.to_str().ok())
+                && !claimed.eq_ignore_ascii_case(&digests.sha256)
+            {
+                return Err(DataError::bad_request(format!("the body's sha256 {} does not match x-checksum-sha256 {claimed}", digests.sha256)));
+            }
+            let asset_row = AssetRow { name: asset.clone(), size, digests: digests.clone() };
+            let (lookup, wanted, now) = (key.clone(), version.clone(), state.clock.now());
+            let result = state
+                .store
+                .with(move |connection| -> Result<_, DataError> { Ok(add_generic_asset(connection, &lookup, &wanted, &asset_row, unfinished, now)) })
+                .await?;
+            match result {
+                Ok(row) => Ok((StatusCode::CREATED, axum::Json(json!({ "version": row.version, "status": row.status, "sha256": digests.sha256 }))).into_response()),
+                Err(AddAssetError::VersionClosed { status }) => {
+                    Err(DataError::new(StatusCode::CONFLICT, format!("{namespace}/{package}@{version} is already {status}")))
+                }
+                Err(AddAssetError::AssetExists) => Err(DataError::new(StatusCode::CONFLICT, format!("asset `{asset}` already exists in {namespace}/{package}@{version}"))),
+                Err(AddAssetError::Store(error)) => Err(error.into()),
+            }
+        }
+        method => Err(DataError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not supported here"))),
+    }
+}

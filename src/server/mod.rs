@@ -1,0 +1,346 @@
+//! `lading serve`: an embedded artifact repository that speaks the CodeArtifact control
+//! plane (SigV4-checked rest-json) and the npm and generic data planes, stored on disk.
+//!
+//! Routes:
+//!
+//! ```text
+//! /v1/...                              CodeArtifact control plane (control.rs)
+//! /d/{domain}/npm/{repository}/...     npm registry (npm.rs)
+//! /d/{domain}/generic/{repository}/... generic files: {namespace}/{package}/{version}/{asset}
+//! ```
+//!
+//! The data-plane URLs are what `GetRepositoryEndpoint` returns, built from `--public-url`
+//! or from the `Host` the client used, so `aws codeartifact login` and npm get URLs that
+//! reach this server whatever address it listens on.
+
+pub mod access;
+pub mod control;
+pub mod error;
+pub mod generic;
+pub mod npm;
+pub mod sigv4;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderMap;
+use axum::routing::any;
+use serde::Deserialize;
+
+use self::access::{Grant, Principal, Principals};
+use self::store::{Store, StoredPrincipal};
+use crate::env_vars::EnvVars;
+use crate::secret::Secret;
+
+/// Name of the admin credentials file in the data directory.
+pub const CREDENTIALS_FILE: &str = "credentials";
+/// Domain created on an empty data directory.
+pub const DEFAULT_DOMAIN: &str = "local";
+/// Repository created on an empty data directory.
+pub const DEFAULT_REPOSITORY: &str = "main";
+/// Account reported as domain owner unless the config names one.
+pub const DEFAULT_ACCOUNT: &str = "000000000000";
+
+/// `lading serve --config FILE`: principals, domains and repositories.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// The 12-digit account that owns every domain (`domainOwner`).
+    #[serde(default)]
+    pub account: Option<String>,
+    /// Principals besides the generated admin.
+    #[serde(default)]
+    pub principals: Vec<PrincipalConfig>,
+    /// Domains (and their repositories) to create if missing.
+    #[serde(default)]
+    pub domains: Vec<DomainConfig>,
+}
+
+/// A principal declared in the server config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalConfig {
+    /// Name shown by `whoami` and in ARNs.
+    pub name: String,
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key, inline...
+    #[serde(default)]
+    pub secret_access_key: Option<String>,
+    /// ...or from this environment variable.
+    #[serde(default)]
+    pub secret_access_key_env: Option<String>,
+    /// Permissions.
+    pub grants: Vec<Grant>,
+}
+
+/// A domain declared in the server config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainConfig {
+    /// Domain name.
+    pub name: String,
+    /// Repository names.
+    #[serde(default)]
+    pub repositories: Vec<String>,
+}
+
+impl ServeConfig {
+    /// Load a server config file.
+    ///
+    /// # Errors
+    /// When the file cannot be read or parsed (with line and column).
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = fs_err::read_to_string(path)?;
+        let config: Self = serde_yaml::from_str(&text).map_err(|error| {
+            let position = error.location().map(|location| format!("{}:{}:{}: ", path.display(), location.line(), location.column()));
+            anyhow::anyhow!("{}{}", position.unwrap_or_default(), error.to_string().split(" at line ").next().unwrap_or_default())
+        })?;
+        if let Some(account) = &config.account
+            && (account.len() != 12 || !account.bytes().all(|byte| byte.is_ascii_digit()))
+        {
+            anyhow::bail!("{}: `account` must be 12 digits, got `{account}`", path.display());
+        }
+        for principal in &config.principals {
+            if principal.secret_access_key.is_some() == principal.secret_access_key_env.is_some() {
+                anyhow::bail!(
+                    "{}: principal `{}` needs exactly one of `secret_access_key` and `secret_access_key_env`",
+                    path.display(),
+                    principal.name
+                );
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// How to start the server.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Optional config.
+    pub config: Option<ServeConfig>,
+    /// Base URL for data-plane endpoints, overriding the request's `Host`.
+    pub public_url: Option<url::Url>,
+    /// Region for ARNs when a request names none.
+    pub region: String,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+}
+
+/// The server's clock: the system clock shifted by `LADING_SERVE_CLOCK_OFFSET_SECONDS`.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    offset_seconds: i64,
+}
+
+impl Clock {
+    /// Now, in epoch seconds.
+    #[must_use]
+    pub fn now(&self) -> f64 {
+        let system = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |elapsed| elapsed.as_secs_f64());
+        #[expect(clippy::cast_precision_loss, reason = "offsets are small")]
+        let offset = self.offset_seconds as f64;
+        system + offset
+    }
+
+    /// Now, whole epoch seconds.
+    #[must_use]
+    pub fn now_seconds(&self) -> i64 {
+        #[expect(clippy::cast_possible_truncation, reason = "epoch seconds fit in i64")]
+        let seconds = self.now().floor() as i64;
+        seconds
+    }
+}
+
+/// Shared state of all handlers.
+#[derive(Debug)]
+pub struct AppState {
+    /// Storage.
+    pub store: Store,
+    /// Known principals.
+    pub principals: Principals,
+    /// Clock.
+    pub clock: Clock,
+    /// Default region.
+    pub region: String,
+    /// Domain owner account.
+    pub account: String,
+    /// Public base URL override.
+    pub public_url: Option<url::Url>,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+}
+
+impl AppState {
+    /// Base URL (no trailing slash) that clients reach this server at.
+    #[must_use]
+    pub fn base_url(&self, headers: &HeaderMap) -> String {
+        if let Some(url) = &self.public_url {
+            return url.as_str().trim_end_matches('/').to_owned();
+        }
+        let host = headers.get(axum::http::header::HOST).and_then(|value| value.to_str().ok()).unwrap_or("127.0.0.1");
+        format!("http://{host}")
+    }
+
+    /// Data-plane endpoint of a repository for a format (ends in `/`).
+    #[must_use]
+    pub fn repository_endpoint(&self, headers: &HeaderMap, domain: &str, format: &str, repository: &str) -> String {
+        format!("{}/d/{domain}/{format}/{repository}/", self.base_url(headers))
+    }
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    local_addr: SocketAddr,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Open the data directory, bootstrap it, bind, and start serving in the background.
+    ///
+    /// # Errors
+    /// When the data directory cannot be used, the config is inconsistent, or the address
+    /// cannot be bound.
+    pub async fn start(options: ServerOptions) -> anyhow::Result<Self> {
+        let store = Store::open(&options.data_dir).with_context(|| format!("failed to open the data directory `{}`", options.data_dir.display()))?;
+        let config = options.config.clone().unwrap_or_default();
+        let account = config.account.clone().unwrap_or_else(|| DEFAULT_ACCOUNT.to_owned());
+        let offset_seconds = match EnvVars::get(EnvVars::LADING_SERVE_CLOCK_OFFSET_SECONDS) {
+            Some(text) => text.parse().with_context(|| format!("`{}` must be an integer, got `{text}`", EnvVars::LADING_SERVE_CLOCK_OFFSET_SECONDS))?,
+            None => 0,
+        };
+        let clock = Clock { offset_seconds };
+        let principals = bootstrap(&store, &options.data_dir, &config, &account, clock).await?;
+        let state = Arc::new(AppState {
+            store,
+            principals,
+            clock,
+            region: options.region.clone(),
+            account,
+            public_url: options.public_url.clone(),
+            max_body_bytes: options.max_body_bytes,
+        });
+        let router = router(Arc::clone(&state));
+        let listener = tokio::net::TcpListener::bind(options.listen).await.with_context(|| format!("failed to listen on {}", options.listen))?;
+        let local_addr = listener.local_addr()?;
+        let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = shutdown_rx.await;
+                })
+                .await
+        });
+        tracing::info!(%local_addr, "lading serve started");
+        Ok(Self { local_addr, shutdown, task })
+    }
+
+    /// The bound address (useful with port 0).
+    #[must_use]
+    pub const fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stop accepting connections and wait for in-flight requests.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// The router over shared state.
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state.max_body_bytes;
+    Router::new()
+        .route("/v1/{*operation}", any(control::handle))
+        .route("/d/{domain}/npm/{repository}/{*rest}", any(npm::handle))
+        .route("/d/{domain}/generic/{repository}/{*rest}", any(generic::handle))
+        .route("/health", any(|| async { "ok" }))
+        .fallback(|| async { control::unknown_route() })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Create the admin principal, default or configured domains and repositories; write the
+/// admin credentials file; return every principal.
+async fn bootstrap(store: &Store, data_dir: &Path, config: &ServeConfig, account: &str, clock: Clock) -> anyhow::Result<Principals> {
+    let config = config.clone();
+    let owner = account.to_owned();
+    let now = clock.now();
+    let stored = store
+        .with(move |connection| -> anyhow::Result<Vec<StoredPrincipal>> {
+            let transaction = store::write_transaction(connection)?;
+            let mut principals = store::principals(&transaction)?;
+            if !principals.iter().any(|principal| principal.name == "admin") {
+                let (access_key_id, secret) = access::new_access_key();
+                let admin = StoredPrincipal {
+                    access_key_id,
+                    secret_access_key: secret.expose().clone(),
+                    name: "admin".to_owned(),
+                    grants: serde_json::to_string(&vec![Grant::admin_everywhere()])?,
+                };
+                store::insert_principal(&transaction, &admin)?;
+                principals.push(admin);
+            }
+            let mut wanted: Vec<(String, Vec<String>)> =
+                config.domains.iter().map(|domain| (domain.name.clone(), domain.repositories.clone())).collect();
+            if wanted.is_empty() && store::domains(&transaction)?.is_empty() {
+                wanted.push((DEFAULT_DOMAIN.to_owned(), vec![DEFAULT_REPOSITORY.to_owned()]));
+            }
+            for (domain, repositories) in wanted {
+                control::validate_domain_name(&domain).map_err(|error| anyhow::anyhow!("domain `{domain}`: {}", error.message))?;
+                store::insert_domain(&transaction, &store::Domain { name: domain.clone(), owner: owner.clone(), created: now, encryption_key: None })?;
+                for repository in repositories {
+                    control::validate_repository_name(&repository).map_err(|error| anyhow::anyhow!("repository `{repository}`: {}", error.message))?;
+                    store::insert_repository(&transaction, &store::Repository { domain: domain.clone(), name: repository, description: None, created: now })?;
+                }
+            }
+            store::purge_tokens(&transaction, now)?;
+            transaction.commit()?;
+            Ok(principals)
+        })
+        .await?;
+    let mut principals = Principals::default();
+    for row in stored {
+        let grants: Vec<Grant> = serde_json::from_str(&row.grants).context("corrupt principal grants in the index")?;
+        if row.name == "admin" {
+            write_credentials(data_dir, &row.access_key_id, &row.secret_access_key)?;
+        }
+        principals.insert(Principal { name: row.name, access_key_id: row.access_key_id, secret_access_key: Secret::new(row.secret_access_key), grants });
+    }
+    for declared in &config.principals {
+        let secret = match (&declared.secret_access_key, &declared.secret_access_key_env) {
+            (Some(secret), _) => secret.clone(),
+            (None, Some(variable)) => EnvVars::get(variable)
+                .with_context(|| format!("principal `{}`: environment variable `{variable}` is not set", declared.name))?,
+            (None, None) => anyhow::bail!("principal `{}` has no secret access key", declared.name),
+        };
+        principals.insert(Principal {
+            name: declared.name.clone(),
+            access_key_id: declared.access_key_id.clone(),
+            secret_access_key: Secret::new(secret),
+            grants: declared.grants.clone(),
+        });
+    }
+    Ok(principals)
+}
+
+fn write_credentials(data_dir: &Path, access_key_id: &str, secret_access_key: &str) -> anyhow::Result<()> {
+    let text = format!(
+        "# lading serve admin principal; use with AWS_SHARED_CREDENTIALS_FILE=<this file>\n[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret_access_key}\n"
+    );
+    let path = data_dir.join(CREDENTIALS_FILE);
+    crate::fsx::write_private(&path, text.as_bytes()).with_context(|| format!("failed to write `{}`", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,761 @@
+//! Storage for `lading serve`: an SQLite index and content-addressed blobs on disk.
+//!
+//! Layout of the data directory:
+//!
+//! ```text
+//! DATA/index-v1.sqlite3       domains, repositories, versions, assets, tokens (WAL mode)
+//! DATA/blobs-v1/sha256/ab/…   one file per distinct content, named by its sha256
+//! DATA/tmp/                   uploads in flight; renamed into blobs-v1/ once complete
+//! DATA/credentials            the admin principal's keys (0600)
+//! ```
+//!
+//! Crash safety: a blob is written to `tmp/`, fsynced and renamed before the index row that
+//! names it is committed, so a crash mid-upload leaves at most an orphaned temp file, never a
+//! visible half version. Writers use `BEGIN IMMEDIATE`, so concurrent publishers (threads or
+//! processes sharing the directory) serialise on the index instead of losing updates.
+//! Reads re-hash the blob and refuse to serve bytes that no longer match their name.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use sha2::Digest as _;
+
+/// Index file name; the version suffix changes when the schema does.
+const INDEX_FILE: &str = "index-v1.sqlite3";
+/// Blob directory name.
+const BLOBS_DIR: &str = "blobs-v1";
+
+/// Storage failures. All of them are server-side faults (HTTP 500).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("index error")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Disk I/O failed.
+    #[error("storage I/O error")]
+    Io(#[from] std::io::Error),
+    /// A blob on disk no longer matches its digest.
+    #[error("blob `{sha256}` is corrupt on disk (its content hashes to `{actual}`)")]
+    Corrupt {
+        /// Expected digest.
+        sha256: String,
+        /// Digest of what is on disk.
+        actual: String,
+    },
+    /// The blocking task panicked or was cancelled.
+    #[error("storage task failed: {0}")]
+    Task(String),
+}
+
+/// The four digests CodeArtifact reports for every asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digests {
+    /// Lowercase hex MD5.
+    pub md5: String,
+    /// Lowercase hex SHA-1.
+    pub sha1: String,
+    /// Lowercase hex SHA-256.
+    pub sha256: String,
+    /// Lowercase hex SHA-512.
+    pub sha512: String,
+}
+
+impl Digests {
+    /// Hash bytes with all four algorithms in one pass.
+    #[must_use]
+    pub fn of(bytes: &[u8]) -> Self {
+        let mut md5 = md5::Md5::new();
+        let mut sha1 = sha1::Sha1::new();
+        let mut sha256 = sha2::Sha256::new();
+        let mut sha512 = sha2::Sha512::new();
+        for chunk in bytes.chunks(64 * 1024) {
+            md5.update(chunk);
+            sha1.update(chunk);
+            sha256.update(chunk);
+            sha512.update(chunk);
+        }
+        Self {
+            md5: hex::encode(md5.finalize()),
+            sha1: hex::encode(sha1.finalize()),
+            sha256: hex::encode(sha256.finalize()),
+            sha512: hex::encode(sha512.finalize()),
+        }
+    }
+}
+
+/// A domain row.
+#[derive(Debug, Clone)]
+pub struct Domain {
+    /// Name.
+    pub name: String,
+    /// Owning account.
+    pub owner: String,
+    /// Creation time, epoch seconds.
+    pub created: f64,
+    /// KMS key ARN the caller gave (stored, not used).
+    pub encryption_key: Option<String>,
+}
+
+/// A repository row.
+#[derive(Debug, Clone)]
+pub struct Repository {
+    /// Domain name.
+    pub domain: String,
+    /// Repository name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Creation time, epoch seconds.
+    pub created: f64,
+}
+
+/// Identifies a package within a repository. `namespace` is empty when the format has none
+/// (unscoped npm).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PackageKey {
+    /// Domain.
+    pub domain: String,
+    /// Repository.
+    pub repository: String,
+    /// `npm`, `generic`, ...
+    pub format: String,
+    /// Namespace (npm scope without `@`, Maven groupId, generic namespace) or empty.
+    pub namespace: String,
+    /// Package name.
+    pub package: String,
+}
+
+/// A package version row.
+#[derive(Debug, Clone)]
+pub struct VersionRow {
+    /// Row id.
+    pub id: i64,
+    /// Version string.
+    pub version: String,
+    /// Revision: changes whenever assets or metadata change.
+    pub revision: String,
+    /// `Published`, `Unfinished`, `Unlisted`, `Archived`, ...
+    pub status: String,
+    /// Publish time, epoch seconds.
+    pub published: f64,
+    /// Format-specific metadata (npm: the version manifest).
+    pub metadata: Option<String>,
+}
+
+/// An asset row.
+#[derive(Debug, Clone)]
+pub struct AssetRow {
+    /// Asset (file) name.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Digests of the content.
+    pub digests: Digests,
+}
+
+/// A package summary for `ListPackages`.
+#[derive(Debug, Clone)]
+pub struct PackageSummary {
+    /// Format.
+    pub format: String,
+    /// Namespace or empty.
+    pub namespace: String,
+    /// Name.
+    pub package: String,
+}
+
+/// The storage handle: cheap to clone, safe to share between tasks.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<StoreInner>,
+}
+
+#[derive(Debug)]
+struct StoreInner {
+    connection: Mutex<Connection>,
+    blobs: PathBuf,
+    tmp: PathBuf,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS principals (
+    access_key_id TEXT PRIMARY KEY,
+    secret_access_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    grants TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS domains (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    created REAL NOT NULL,
+    encryption_key TEXT
+);
+CREATE TABLE IF NOT EXISTS repositories (
+    domain TEXT NOT NULL REFERENCES domains(name),
+    name TEXT NOT NULL,
+    description TEXT,
+    created REAL NOT NULL,
+    PRIMARY KEY (domain, name)
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    hash TEXT PRIMARY KEY,
+    principal TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS versions (
+    id INTEGER PRIMARY KEY,
+    domain TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    format TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    package TEXT NOT NULL,
+    version TEXT NOT NULL,
+    revision TEXT NOT NULL,
+    status TEXT NOT NULL,
+    published REAL NOT NULL,
+    metadata TEXT,
+    UNIQUE (domain, repository, format, namespace, package, version)
+);
+CREATE TABLE IF NOT EXISTS assets (
+    version_id INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    md5 TEXT NOT NULL,
+    sha1 TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    sha512 TEXT NOT NULL,
+    PRIMARY KEY (version_id, name)
+);
+CREATE TABLE IF NOT EXISTS dist_tags (
+    domain TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    package TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    version TEXT NOT NULL,
+    PRIMARY KEY (domain, repository, namespace, package, tag)
+);
+";
+
+impl Store {
+    /// Open (creating if needed) the store in `data_dir`.
+    ///
+    /// # Errors
+    /// When the directory or index cannot be created or opened.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        fs_err::create_dir_all(data_dir)?;
+        let blobs = data_dir.join(BLOBS_DIR).join("sha256");
+        let tmp = data_dir.join("tmp");
+        fs_err::create_dir_all(&blobs)?;
+        fs_err::create_dir_all(&tmp)?;
+        let index = data_dir.join(INDEX_FILE);
+        let connection = Connection::open(&index)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // The index holds principals' secret keys.
+            fs_err::set_permissions(&index, std::fs::Permissions::from_mode(0o600))?;
+        }
+        connection.busy_timeout(std::time::Duration::from_secs(30))?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        connection.execute_batch(SCHEMA)?;
+        Ok(Self { inner: Arc::new(StoreInner { connection: Mutex::new(connection), blobs, tmp }) })
+    }
+
+    /// Run `work` against the index on the blocking pool.
+    ///
+    /// # Errors
+    /// Whatever `work` returns, or [`StoreError::Task`].
+    pub async fn with<R, E, F>(&self, work: F) -> Result<R, E>
+    where
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, E> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let mut connection = inner.connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            work(&mut connection)
+        })
+        .await
+        .map_err(|error| E::from(StoreError::Task(error.to_string())))?
+    }
+
+    fn blob_path(&self, sha256: &str) -> PathBuf {
+        self.inner.blobs.join(&sha256[..2]).join(sha256)
+    }
+
+    /// Store `bytes` as a blob (durably, before any index row names it) and return its digests.
+    ///
+    /// # Errors
+    /// Disk I/O failures.
+    pub async fn put_blob(&self, bytes: bytes::Bytes) -> Result<Digests, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.put_blob_sync(&bytes)).await.map_err(|error| StoreError::Task(error.to_string()))?
+    }
+
+    fn put_blob_sync(&self, bytes: &[u8]) -> Result<Digests, StoreError> {
+        let digests = Digests::of(bytes);
+        let path = self.blob_path(&digests.sha256);
+        if path.exists() {
+            return Ok(digests);
+        }
+        if let Some(parent) = path.parent() {
+            fs_err::create_dir_all(parent)?;
+        }
+        let mut temp = tempfile::Builder::new().prefix("upload-").tempfile_in(&self.inner.tmp)?;
+        temp.write_all(bytes)?;
+        temp.as_file().sync_all()?;
+        temp.persist(&path).map_err(|error| error.error)?;
+        if let Some(parent) = path.parent()
+            && let Ok(directory) = fs_err::File::open(parent)
+        {
+            let _ = directory.file().sync_all();
+        }
+        Ok(digests)
+    }
+
+    /// Read a blob and check it still hashes to its name.
+    ///
+    /// # Errors
+    /// I/O errors and [`StoreError::Corrupt`].
+    pub async fn read_blob(&self, sha256: String) -> Result<bytes::Bytes, StoreError> {
+        let path = self.blob_path(&sha256);
+        tokio::task::spawn_blocking(move || {
+            let bytes = fs_err::read(&path)?;
+            let actual = hex::encode(sha2::Sha256::digest(&bytes));
+            if actual != sha256 {
+                return Err(StoreError::Corrupt { sha256, actual });
+            }
+            Ok(bytes::Bytes::from(bytes))
+        })
+        .await
+        .map_err(|error| StoreError::Task(error.to_string()))?
+    }
+}
+
+/// Begin a write transaction that takes the write lock up front.
+///
+/// # Errors
+/// When the lock cannot be had within the busy timeout.
+pub fn write_transaction(connection: &mut Connection) -> Result<rusqlite::Transaction<'_>, rusqlite::Error> {
+    connection.transaction_with_behavior(TransactionBehavior::Immediate)
+}
+
+// ----- principals -----
+
+/// A principal row as stored (the zero-config admin lives here).
+#[derive(Debug, Clone)]
+pub struct StoredPrincipal {
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: String,
+    /// Name.
+    pub name: String,
+    /// Grants as JSON.
+    pub grants: String,
+}
+
+/// All stored principals.
+///
+/// # Errors
+/// SQLite errors.
+pub fn principals(connection: &Connection) -> Result<Vec<StoredPrincipal>, rusqlite::Error> {
+    let mut statement = connection.prepare("SELECT access_key_id, secret_access_key, name, grants FROM principals ORDER BY name")?;
+    let rows = statement.query_map([], |row| {
+        Ok(StoredPrincipal { access_key_id: row.get(0)?, secret_access_key: row.get(1)?, name: row.get(2)?, grants: row.get(3)? })
+    })?;
+    rows.collect()
+}
+
+/// Insert a principal.
+///
+/// # Errors
+/// SQLite errors.
+pub fn insert_principal(connection: &Connection, principal: &StoredPrincipal) -> Result<(), rusqlite::Error> {
+    connection.execute(
+        "INSERT INTO principals (access_key_id, secret_access_key, name, grants) VALUES (?1, ?2, ?3, ?4)",
+        params![principal.access_key_id, principal.secret_access_key, principal.name, principal.grants],
+    )?;
+    Ok(())
+}
+
+// ----- domains and repositories -----
+
+fn domain_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Domain> {
+    Ok(Domain { name: row.get(0)?, owner: row.get(1)?, created: row.get(2)?, encryption_key: row.get(3)? })
+}
+
+/// One domain.
+///
+/// # Errors
+/// SQLite errors.
+pub fn domain(connection: &Connection, name: &str) -> Result<Option<Domain>, rusqlite::Error> {
+    connection
+        .query_row("SELECT name, owner, created, encryption_key FROM domains WHERE name = ?1", [name], domain_from_row)
+        .optional()
+}
+
+/// All domains, by name.
+///
+/// # Errors
+/// SQLite errors.
+pub fn domains(connection: &Connection) -> Result<Vec<Domain>, rusqlite::Error> {
+    let mut statement = connection.prepare("SELECT name, owner, created, encryption_key FROM domains ORDER BY name")?;
+    let rows = statement.query_map([], domain_from_row)?;
+    rows.collect()
+}
+
+/// Insert a domain; `false` when it already exists.
+///
+/// # Errors
+/// SQLite errors.
+pub fn insert_domain(connection: &Connection, domain: &Domain) -> Result<bool, rusqlite::Error> {
+    let inserted = connection.execute(
+        "INSERT OR IGNORE INTO domains (name, owner, created, encryption_key) VALUES (?1, ?2, ?3, ?4)",
+        params![domain.name, domain.owner, domain.created, domain.encryption_key],
+    )?;
+    Ok(inserted == 1)
+}
+
+/// Repository count and total asset bytes in a domain.
+///
+/// # Errors
+/// SQLite errors.
+pub fn domain_usage(connection: &Connection, name: &str) -> Result<(i64, i64), rusqlite::Error> {
+    let repositories: i64 = connection.query_row("SELECT COUNT(*) FROM repositories WHERE domain = ?1", [name], |row| row.get(0))?;
+    let bytes: i64 = connection.query_row(
+        "SELECT COALESCE(SUM(a.size), 0) FROM assets a JOIN versions v ON v.id = a.version_id WHERE v.domain = ?1",
+        [name],
+        |row| row.get(0),
+    )?;
+    Ok((repositories, bytes))
+}
+
+fn repository_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Repository> {
+    Ok(Repository { domain: row.get(0)?, name: row.get(1)?, description: row.get(2)?, created: row.get(3)? })
+}
+
+/// One repository.
+///
+/// # Errors
+/// SQLite errors.
+pub fn repository(connection: &Connection, domain: &str, name: &str) -> Result<Option<Repository>, rusqlite::Error> {
+    connection
+        .query_row(
+            "SELECT domain, name, description, created FROM repositories WHERE domain = ?1 AND name = ?2",
+            [domain, name],
+            repository_from_row,
+        )
+        .optional()
+}
+
+/// Repositories, optionally in one domain, by domain then name.
+///
+/// # Errors
+/// SQLite errors.
+pub fn repositories(connection: &Connection, domain: Option<&str>) -> Result<Vec<Repository>, rusqlite::Error> {
+    let mut statement = connection.prepare(
+        "SELECT domain, name, description, created FROM repositories WHERE (?1 IS NULL OR domain = ?1) ORDER BY domain, name",
+    )?;
+    let rows = statement.query_map([domain], repository_from_row)?;
+    rows.collect()
+}
+
+/// Insert a repository; `false` when it already exists.
+///
+/// # Errors
+/// SQLite errors.
+pub fn insert_repository(connection: &Connection, repository: &Repository) -> Result<bool, rusqlite::Error> {
+    let inserted = connection.execute(
+        "INSERT OR IGNORE INTO repositories (domain, name, description, created) VALUES (?1, ?2, ?3, ?4)",
+        params![repository.domain, repository.name, repository.description, repository.created],
+    )?;
+    Ok(inserted == 1)
+}
+
+// ----- tokens -----
+
+/// A token's owner and lifetime.
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    /// Principal name.
+    pub principal: String,
+    /// Domain the token is for.
+    pub domain: String,
+    /// Expiry, epoch seconds.
+    pub expires: f64,
+}
+
+/// Record a token by its hash.
+///
+/// # Errors
+/// SQLite errors.
+pub fn insert_token(connection: &Connection, hash: &str, token: &TokenRow) -> Result<(), rusqlite::Error> {
+    connection.execute(
+        "INSERT INTO tokens (hash, principal, domain, expires) VALUES (?1, ?2, ?3, ?4)",
+        params![hash, token.principal, token.domain, token.expires],
+    )?;
+    Ok(())
+}
+
+/// Look a token up by its hash.
+///
+/// # Errors
+/// SQLite errors.
+pub fn token(connection: &Connection, hash: &str) -> Result<Option<TokenRow>, rusqlite::Error> {
+    connection
+        .query_row("SELECT principal, domain, expires FROM tokens WHERE hash = ?1", [hash], |row| {
+            Ok(TokenRow { principal: row.get(0)?, domain: row.get(1)?, expires: row.get(2)? })
+        })
+        .optional()
+}
+
+/// Forget tokens that expired before `now`.
+///
+/// # Errors
+/// SQLite errors.
+pub fn purge_tokens(connection: &Connection, now: f64) -> Result<usize, rusqlite::Error> {
+    // Keep a day of expired tokens so a refusal can say "expired" rather than "unknown".
+    connection.execute("DELETE FROM tokens WHERE expires < ?1", [now - 86_400.0])
+}
+
+// ----- packages, versions, assets -----
+
+fn version_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRow> {
+    Ok(VersionRow {
+        id: row.get(0)?,
+        version: row.get(1)?,
+        revision: row.get(2)?,
+        status: row.get(3)?,
+        published: row.get(4)?,
+        metadata: row.get(5)?,
+    })
+}
+
+/// One version of a package.
+///
+/// # Errors
+/// SQLite errors.
+pub fn version(connection: &Connection, key: &PackageKey, version: &str) -> Result<Option<VersionRow>, rusqlite::Error> {
+    connection
+        .query_row(
+            "SELECT id, version, revision, status, published, metadata FROM versions
+             WHERE domain = ?1 AND repository = ?2 AND format = ?3 AND namespace = ?4 AND package = ?5 AND version = ?6",
+            params![key.domain, key.repository, key.format, key.namespace, key.package, version],
+            version_from_row,
+        )
+        .optional()
+}
+
+/// All versions of a package, oldest first.
+///
+/// # Errors
+/// SQLite errors.
+pub fn versions(connection: &Connection, key: &PackageKey) -> Result<Vec<VersionRow>, rusqlite::Error> {
+    let mut statement = connection.prepare(
+        "SELECT id, version, revision, status, published, metadata FROM versions
+         WHERE domain = ?1 AND repository = ?2 AND format = ?3 AND namespace = ?4 AND package = ?5
+         ORDER BY published, id",
+    )?;
+    let rows = statement.query_map(params![key.domain, key.repository, key.format, key.namespace, key.package], version_from_row)?;
+    rows.collect()
+}
+
+/// Packages in a repository, optionally filtered, sorted by format, namespace, name.
+///
+/// # Errors
+/// SQLite errors.
+pub fn packages(
+    connection: &Connection,
+    domain: &str,
+    repository: &str,
+    format: Option<&str>,
+    namespace: Option<&str>,
+    prefix: Option<&str>,
+) -> Result<Vec<PackageSummary>, rusqlite::Error> {
+    let mut statement = connection.prepare(
+        "SELECT DISTINCT format, namespace, package FROM versions
+         WHERE domain = ?1 AND repository = ?2 AND (?3 IS NULL OR format = ?3) AND (?4 IS NULL OR namespace = ?4)
+           AND (?5 IS NULL OR substr(package, 1, length(?5)) = ?5)
+         ORDER BY format, namespace, package",
+    )?;
+    let rows = statement.query_map(params![domain, repository, format, namespace, prefix], |row| {
+        Ok(PackageSummary { format: row.get(0)?, namespace: row.get(1)?, package: row.get(2)? })
+    })?;
+    rows.collect()
+}
+
+/// Assets of a version, by name.
+///
+/// # Errors
+/// SQLite errors.
+pub fn assets(connection: &Connection, version_id: i64) -> Result<Vec<AssetRow>, rusqlite::Error> {
+    let mut statement =
+        connection.prepare("SELECT name, size, md5, sha1, sha256, sha512 FROM assets WHERE version_id = ?1 ORDER BY name")?;
+    let rows = statement.query_map([version_id], asset_from_row)?;
+    rows.collect()
+}
+
+fn asset_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AssetRow> {
+    let size: i64 = row.get(1)?;
+    Ok(AssetRow {
+        name: row.get(0)?,
+        size: u64::try_from(size).unwrap_or_default(),
+        digests: Digests { md5: row.get(2)?, sha1: row.get(3)?, sha256: row.get(4)?, sha512: row.get(5)? },
+    })
+}
+
+/// Find an asset by name among a package's versions with one of `statuses`.
+///
+/// # Errors
+/// SQLite errors.
+pub fn find_asset(
+    connection: &Connection,
+    key: &PackageKey,
+    asset_name: &str,
+) -> Result<Option<(VersionRow, AssetRow)>, rusqlite::Error> {
+    connection
+        .query_row(
+            "SELECT v.id, v.version, v.revision, v.status, v.published, v.metadata, a.name, a.size, a.md5, a.sha1, a.sha256, a.sha512
+             FROM versions v JOIN assets a ON a.version_id = v.id
+             WHERE v.domain = ?1 AND v.repository = ?2 AND v.format = ?3 AND v.namespace = ?4 AND v.package = ?5 AND a.name = ?6
+             ORDER BY v.published DESC LIMIT 1",
+            params![key.domain, key.repository, key.format, key.namespace, key.package, asset_name],
+            |row| {
+                let version = version_from_row(row)?;
+                let size: i64 = row.get(7)?;
+                let asset = AssetRow {
+                    name: row.get(6)?,
+                    size: u64::try_from(size).unwrap_or_default(),
+                    digests: Digests { md5: row.get(8)?, sha1: row.get(9)?, sha256: row.get(10)?, sha512: row.get(11)? },
+                };
+                Ok((version, asset))
+            },
+        )
+        .optional()
+}
+
+/// Insert a version row and return its id.
+///
+/// # Errors
+/// SQLite errors (including a uniqueness violation, which callers check for first).
+pub fn insert_version(connection: &Connection, key: &PackageKey, row: &VersionRow) -> Result<i64, rusqlite::Error> {
+    connection.execute(
+        "INSERT INTO versions (domain, repository, format, namespace, package, version, revision, status, published, metadata)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            key.domain,
+            key.repository,
+            key.format,
+            key.namespace,
+            key.package,
+            row.version,
+            row.revision,
+            row.status,
+            row.published,
+            row.metadata
+        ],
+    )?;
+    Ok(connection.last_insert_rowid())
+}
+
+/// Insert an asset row.
+///
+/// # Errors
+/// SQLite errors.
+pub fn insert_asset(connection: &Connection, version_id: i64, asset: &AssetRow) -> Result<(), rusqlite::Error> {
+    connection.execute(
+        "INSERT INTO assets (version_id, name, size, md5, sha1, sha256, sha512) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            version_id,
+            asset.name,
+            i64::try_from(asset.size).unwrap_or(i64::MAX),
+            asset.digests.md5,
+            asset.digests.sha1,
+            asset.digests.sha256,
+            asset.digests.sha512
+        ],
+    )?;
+    Ok(())
+}
+
+/// Set a version's status and revision.
+///
+/// # Errors
+/// SQLite errors.
+pub fn update_version_status(connection: &Connection, id: i64, status: &str, revision: &str) -> Result<(), rusqlite::Error> {
+    connection.execute("UPDATE versions SET status = ?2, revision = ?3 WHERE id = ?1", params![id, status, revision])?;
+    Ok(())
+}
+
+/// Delete a version and its assets (blobs stay; they may be shared by content).
+///
+/// # Errors
+/// SQLite errors.
+pub fn delete_version(connection: &Connection, id: i64) -> Result<(), rusqlite::Error> {
+    connection.execute("DELETE FROM assets WHERE version_id = ?1", [id])?;
+    connection.execute("DELETE FROM versions WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// npm dist-tags of a package.
+///
+/// # Errors
+/// SQLite errors.
+pub fn dist_tags(connection: &Connection, key: &PackageKey) -> Result<Vec<(String, String)>, rusqlite::Error> {
+    let mut statement = connection.prepare(
+        "SELECT tag, version FROM dist_tags WHERE domain = ?1 AND repository = ?2 AND namespace = ?3 AND package = ?4 ORDER BY tag",
+    )?;
+    let rows = statement.query_map(params![key.domain, key.repository, key.namespace, key.package], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    rows.collect()
+}
+
+/// Set (or, with `None`, remove) an npm dist-tag.
+///
+/// # Errors
+/// SQLite errors.
+pub fn set_dist_tag(connection: &Connection, key: &PackageKey, tag: &str, version: Option<&str>) -> Result<(), rusqlite::Error> {
+    match version {
+        Some(version) => connection.execute(
+            "INSERT INTO dist_tags (domain, repository, namespace, package, tag, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (domain, repository, namespace, package, tag) DO UPDATE SET version = excluded.version",
+            params![key.domain, key.repository, key.namespace, key.package, tag, version],
+        )?,
+        None => connection.execute(
+            "DELETE FROM dist_tags WHERE domain = ?1 AND repository = ?2 AND namespace = ?3 AND package = ?4 AND tag = ?5",
+            params![key.domain, key.repository, key.namespace, key.package, tag],
+        )?,
+    };
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_match_known_values() {
+        let digests = Digests::of(b"hello world\n");
+        assert_eq!(digests.sha256, "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447");
+        assert_eq!(digests.md5, "6f5902ac237024bdd0c176cb93063dc4");
+        assert_eq!(digests.sha1, "22596363b3de40b06f981fb85d82312e8c0ed511");
+    }
+
+    #[tokio::test]
+    async fn corrupt_blob_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let digests = store.put_blob(bytes::Bytes::from_static(b"payload")).await.unwrap();
+        assert_eq!(&store.read_blob(digests.sha256.clone()).await.unwrap()[..], b"payload");
+        fs_err::write(store.blob_path(&digests.sha256), b"tampered").unwrap();
+        let error = store.read_blob(digests.sha256.clone()).await.unwrap_err();
+        assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+    }
+}
