@@ -52,7 +52,10 @@ pub struct HintedError {
 impl HintedError {
     /// Build an error with a hint.
     pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self { message: message.into(), hint: hint.into() }
+        Self {
+            message: message.into(),
+            hint: hint.into(),
+        }
     }
 }
 
@@ -75,14 +78,26 @@ fn find_hint(error: &anyhow::Error) -> Option<String> {
 /// The exit code for an error: 3 when the root cause is transient, else 1.
 #[must_use]
 pub fn exit_code(error: &anyhow::Error) -> u8 {
-    let transient = error.chain().any(|cause| cause.downcast_ref::<HttpError>().is_some_and(HttpError::is_transient));
-    if transient { EXIT_TRANSIENT } else { EXIT_FAILURE }
+    let transient = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<HttpError>()
+            .is_some_and(HttpError::is_transient)
+    });
+    if transient {
+        EXIT_TRANSIENT
+    } else {
+        EXIT_FAILURE
+    }
 }
 
 /// Render `error:` / `Caused by:` / `hint:` text.
 #[must_use]
 pub fn render(error: &anyhow::Error, color: bool) -> String {
-    let (red, yellow_bold, reset) = if color { ("\x1b[1;31m", "\x1b[1;36m", "\x1b[0m") } else { ("", "", "") };
+    let (red, yellow_bold, reset) = if color {
+        ("\x1b[1;31m", "\x1b[1;36m", "\x1b[0m")
+    } else {
+        ("", "", "")
+    };
     let mut out = String::new();
     let mut chain = error.chain();
     if let Some(top) = chain.next() {
@@ -110,10 +125,16 @@ mod tests {
 
     #[test]
     fn renders_chain_and_hint() {
-        let error = anyhow::Error::new(HintedError::new("token file `tok` is empty", "write the token into `tok`"))
-            .context("failed to log in to `main`");
+        let error = anyhow::Error::new(HintedError::new(
+            "token file `tok` is empty",
+            "write the token into `tok`",
+        ))
+        .context("failed to log in to `main`");
         let text = render(&error, false);
-        assert_eq!(text, "error: failed to log in to `main`\n  Caused by: token file `tok` is empty\n\nhint: write the token into `tok`\n");
+        assert_eq!(
+            text,
+            "error: failed to log in to `main`\n  Caused by: token file `tok` is empty\n\nhint: write the token into `tok`\n"
+        );
         assert_eq!(exit_code(&error), EXIT_FAILURE);
     }
 }

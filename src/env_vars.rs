@@ -43,7 +43,10 @@ impl EnvVars {
     /// Read a variable, treating an empty value as unset.
     #[must_use]
     pub fn get(name: &str) -> Option<String> {
-        #[expect(clippy::disallowed_methods, reason = "this is the one sanctioned reader")]
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "this is the one sanctioned reader"
+        )]
         std::env::var(name).ok().filter(|value| !value.is_empty())
     }
 }

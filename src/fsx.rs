@@ -46,12 +46,23 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> std::io:
     let mut temp = tempfile::Builder::new()
         .prefix(".lading-tmp-")
         .tempfile_in(&parent)
-        .map_err(|error| std::io::Error::new(error.kind(), format!("failed to create a temp file in `{}`: {error}", parent.display())))?;
+        .map_err(|error| {
+            std::io::Error::new(
+                error.kind(),
+                format!(
+                    "failed to create a temp file in `{}`: {error}",
+                    parent.display()
+                ),
+            )
+        })?;
     set_mode(temp.path(), existing_mode.or(mode))?;
     temp.write_all(contents)?;
     temp.as_file().sync_all()?;
     temp.persist(&target).map_err(|error| {
-        std::io::Error::new(error.error.kind(), format!("failed to replace `{}`: {}", target.display(), error.error))
+        std::io::Error::new(
+            error.error.kind(),
+            format!("failed to replace `{}`: {}", target.display(), error.error),
+        )
     })?;
     Ok(())
 }
@@ -60,7 +71,11 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> std::io:
 ///
 /// # Errors
 /// Any I/O error, naming the path.
-pub fn write_if_changed(path: &Path, contents: &[u8], mode: Option<u32>) -> std::io::Result<WriteOutcome> {
+pub fn write_if_changed(
+    path: &Path,
+    contents: &[u8],
+    mode: Option<u32>,
+) -> std::io::Result<WriteOutcome> {
     if let Ok(current) = fs_err::read(path)
         && current == contents
     {
@@ -84,7 +99,9 @@ pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<WriteOutco
 #[cfg(unix)]
 fn existing_mode(path: &Path) -> Option<u32> {
     use std::os::unix::fs::PermissionsExt;
-    fs_err::metadata(path).ok().map(|metadata| metadata.permissions().mode() & 0o7777)
+    fs_err::metadata(path)
+        .ok()
+        .map(|metadata| metadata.permissions().mode() & 0o7777)
 }
 
 #[cfg(not(unix))]
@@ -121,7 +138,11 @@ impl FileLock {
         if let Some(parent) = path.parent() {
             fs_err::create_dir_all(parent)?;
         }
-        let file = fs_err::OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
+        let file = fs_err::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
         fs4::fs_std::FileExt::lock_exclusive(file.file())?;
         Ok(Self { file })
     }
@@ -141,12 +162,21 @@ mod tests {
     fn write_if_changed_is_idempotent_and_keeps_mtime() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a/b/.npmrc");
-        assert_eq!(write_if_changed(&path, b"x=1\n", None).unwrap(), WriteOutcome::Written);
+        assert_eq!(
+            write_if_changed(&path, b"x=1\n", None).unwrap(),
+            WriteOutcome::Written
+        );
         let before = fs_err::metadata(&path).unwrap().modified().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
-        assert_eq!(write_if_changed(&path, b"x=1\n", None).unwrap(), WriteOutcome::Unchanged);
+        assert_eq!(
+            write_if_changed(&path, b"x=1\n", None).unwrap(),
+            WriteOutcome::Unchanged
+        );
         assert_eq!(fs_err::metadata(&path).unwrap().modified().unwrap(), before);
-        assert_eq!(write_if_changed(&path, b"x=2\n", None).unwrap(), WriteOutcome::Written);
+        assert_eq!(
+            write_if_changed(&path, b"x=2\n", None).unwrap(),
+            WriteOutcome::Written
+        );
         assert_eq!(fs_err::read(&path).unwrap(), b"x=2\n");
     }
 
@@ -174,8 +204,16 @@ mod tests {
         let link = dir.path().join("link.conf");
         std::os::unix::fs::symlink(&real, &link).unwrap();
         write_atomic(&link, b"b", Some(0o600)).unwrap();
-        assert!(fs_err::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(
+            fs_err::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         assert_eq!(fs_err::read_to_string(&real).unwrap(), "b");
-        assert_eq!(fs_err::metadata(&real).unwrap().permissions().mode() & 0o777, 0o640);
+        assert_eq!(
+            fs_err::metadata(&real).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
     }
 }

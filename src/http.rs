@@ -14,7 +14,14 @@ use reqwest::{Method, StatusCode};
 use crate::secret::SafeUrl;
 
 /// Response headers worth quoting in an error: they let a registry's support find the request.
-const DEBUG_HEADERS: &[&str] = &["x-request-id", "x-amzn-requestid", "x-amz-request-id", "x-github-request-id", "cf-ray", "x-served-by"];
+const DEBUG_HEADERS: &[&str] = &[
+    "x-request-id",
+    "x-amzn-requestid",
+    "x-amz-request-id",
+    "x-github-request-id",
+    "cf-ray",
+    "x-served-by",
+];
 
 /// How much of an error body to show.
 const BODY_SNIPPET_CHARS: usize = 512;
@@ -32,7 +39,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { max_attempts: 4, base_delay: Duration::from_millis(250), max_delay: Duration::from_secs(30) }
+        Self {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(30),
+        }
     }
 }
 
@@ -43,7 +54,9 @@ impl RetryPolicy {
         if let Some(asked) = retry_after {
             return asked.min(self.max_delay);
         }
-        let exponential = self.base_delay.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
+        let exponential = self
+            .base_delay
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
         let capped = exponential.min(self.max_delay);
         // Full jitter: spread retries of many CI jobs hitting one registry.
         let millis = u64::try_from(capped.as_millis()).unwrap_or(u64::MAX);
@@ -65,7 +78,9 @@ pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Dura
 /// Whether a status is worth retrying.
 #[must_use]
 pub fn is_transient_status(status: StatusCode) -> bool {
-    status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+    status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status.is_server_error()
 }
 
 /// An HTTP request that failed, with everything a CI user needs to act on it.
@@ -147,7 +162,11 @@ pub struct HttpOptions {
 
 impl Default for HttpOptions {
     fn default() -> Self {
-        Self { connect_timeout: Duration::from_secs(10), request_timeout: Duration::from_secs(300), retry: RetryPolicy::default() }
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(300),
+            retry: RetryPolicy::default(),
+        }
     }
 }
 
@@ -169,7 +188,10 @@ impl HttpClient {
             .connect_timeout(options.connect_timeout)
             .timeout(options.request_timeout)
             .build()?;
-        Ok(Self { inner, retry: options.retry.clone() })
+        Ok(Self {
+            inner,
+            retry: options.retry.clone(),
+        })
     }
 
     /// The underlying client, for building requests.
@@ -184,7 +206,12 @@ impl HttpClient {
     /// # Errors
     /// [`HttpError::Status`] for a final status or a transient one after the last attempt,
     /// [`HttpError::Transport`] when no response came back.
-    pub async fn send<F>(&self, method: Method, url: &SafeUrl, build: F) -> Result<reqwest::Response, HttpError>
+    pub async fn send<F>(
+        &self,
+        method: Method,
+        url: &SafeUrl,
+        build: F,
+    ) -> Result<reqwest::Response, HttpError>
     where
         F: Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     {
@@ -194,7 +221,11 @@ impl HttpClient {
             let request = build(self.inner.request(method.clone(), url.expose().clone()));
             let last = attempt >= self.retry.max_attempts;
             match request.send().await {
-                Ok(response) if response.status().is_success() || response.status().is_redirection() => return Ok(response),
+                Ok(response)
+                    if response.status().is_success() || response.status().is_redirection() =>
+                {
+                    return Ok(response);
+                }
                 Ok(response) => {
                     let status = response.status();
                     if is_transient_status(status) && !last {
@@ -202,7 +233,9 @@ impl HttpClient {
                             .headers()
                             .get(reqwest::header::RETRY_AFTER)
                             .and_then(|value| value.to_str().ok())
-                            .and_then(|value| parse_retry_after(value, std::time::SystemTime::now()));
+                            .and_then(|value| {
+                                parse_retry_after(value, std::time::SystemTime::now())
+                            });
                         let delay = self.retry.delay(attempt, retry_after);
                         tracing::debug!(%url, %status, ?delay, attempt, "retrying after a transient status");
                         tokio::time::sleep(delay).await;
@@ -217,20 +250,40 @@ impl HttpClient {
                         tokio::time::sleep(delay).await;
                         continue;
                     }
-                    return Err(HttpError::Transport { method, url: url.clone(), attempts: attempt, source: source.without_url() });
+                    return Err(HttpError::Transport {
+                        method,
+                        url: url.clone(),
+                        attempts: attempt,
+                        source: source.without_url(),
+                    });
                 }
             }
         }
     }
 }
 
-async fn status_error(method: Method, url: &SafeUrl, response: reqwest::Response, attempts: u32) -> HttpError {
+async fn status_error(
+    method: Method,
+    url: &SafeUrl,
+    response: reqwest::Response,
+    attempts: u32,
+) -> HttpError {
     let status = response.status();
     let ids: Vec<String> = DEBUG_HEADERS
         .iter()
-        .filter_map(|name| response.headers().get(*name).and_then(|value| value.to_str().ok()).map(|value| format!("{name}: {value}")))
+        .filter_map(|name| {
+            response
+                .headers()
+                .get(*name)
+                .and_then(|value| value.to_str().ok())
+                .map(|value| format!("{name}: {value}"))
+        })
         .collect();
-    let request_ids = if ids.is_empty() { String::new() } else { format!(" ({})", ids.join(", ")) };
+    let request_ids = if ids.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", ids.join(", "))
+    };
     let text = response.text().await.unwrap_or_default();
     let text = text.trim();
     let body = if text.is_empty() {
@@ -240,7 +293,14 @@ async fn status_error(method: Method, url: &SafeUrl, response: reqwest::Response
         let ellipsis = if cut.len() < text.len() { "…" } else { "" };
         format!(": {cut}{ellipsis}")
     };
-    HttpError::Status { method, url: url.clone(), status, request_ids, body, attempts }
+    HttpError::Status {
+        method,
+        url: url.clone(),
+        status,
+        request_ids,
+        body,
+        attempts,
+    }
 }
 
 #[cfg(test)]
@@ -252,7 +312,10 @@ mod tests {
         let now = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
         let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
@@ -269,14 +332,27 @@ mod tests {
 
     #[test]
     fn delay_honours_retry_after_but_caps_it() {
-        let policy = RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(5) };
-        assert_eq!(policy.delay(1, Some(Duration::from_secs(2))), Duration::from_secs(2));
-        assert_eq!(policy.delay(1, Some(Duration::from_secs(600))), Duration::from_secs(5));
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(5),
+        };
+        assert_eq!(
+            policy.delay(1, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            policy.delay(1, Some(Duration::from_secs(600))),
+            Duration::from_secs(5)
+        );
         for attempt in 1..6 {
             let delay = policy.delay(attempt, None);
             assert!(delay <= Duration::from_secs(5), "{delay:?}");
         }
         let third = policy.delay(3, None);
-        assert!(third >= Duration::from_millis(200) && third <= Duration::from_millis(400), "{third:?}");
+        assert!(
+            third >= Duration::from_millis(200) && third <= Duration::from_millis(400),
+            "{third:?}"
+        );
     }
 }

@@ -14,7 +14,11 @@ fn main() -> ExitCode {
         Err(error) => {
             // clap prints help/version to stdout with exit 0, usage errors to stderr with 2.
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() { diagnostics::EXIT_USAGE } else { diagnostics::EXIT_OK });
+            return ExitCode::from(if error.use_stderr() {
+                diagnostics::EXIT_USAGE
+            } else {
+                diagnostics::EXIT_OK
+            });
         }
     };
     let verbosity = if cli.quiet {
@@ -26,7 +30,10 @@ fn main() -> ExitCode {
     };
     init_tracing(cli.verbose, cli.quiet);
     let printer = Printer::new(verbosity);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             let error = anyhow::Error::new(error).context("failed to start the async runtime");
@@ -45,7 +52,11 @@ fn main() -> ExitCode {
 
 fn eprint_error(error: &anyhow::Error, printer: Printer) {
     use std::io::Write;
-    let _ = write!(std::io::stderr().lock(), "{}", diagnostics::render(error, printer.color()));
+    let _ = write!(
+        std::io::stderr().lock(),
+        "{}",
+        diagnostics::render(error, printer.color())
+    );
 }
 
 fn init_tracing(verbose: u8, quiet: bool) {
@@ -56,10 +67,14 @@ fn init_tracing(verbose: u8, quiet: bool) {
         (false, 1) => "lading=debug,info",
         (false, _) => "trace",
     };
-    let filter = EnvVars::get(EnvVars::LADING_LOG).map_or_else(|| EnvFilter::new(default), EnvFilter::new);
+    let filter =
+        EnvVars::get(EnvVars::LADING_LOG).map_or_else(|| EnvFilter::new(default), EnvFilter::new);
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(EnvVars::get(EnvVars::NO_COLOR).is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(
+            EnvVars::get(EnvVars::NO_COLOR).is_none()
+                && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        )
         .try_init();
 }

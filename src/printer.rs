@@ -49,7 +49,11 @@ impl Printer {
 
     /// A warning the user should act on (always shown).
     pub fn warn(&self, message: &str) {
-        let prefix = if self.color { "\x1b[1;33mwarning\x1b[0m" } else { "warning" };
+        let prefix = if self.color {
+            "\x1b[1;33mwarning\x1b[0m"
+        } else {
+            "warning"
+        };
         let _ = writeln!(std::io::stderr().lock(), "{prefix}: {message}");
     }
 

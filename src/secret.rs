@@ -93,8 +93,16 @@ impl SafeUrl {
             let pairs: Vec<(String, String)> = url
                 .query_pairs()
                 .map(|(key, value)| {
-                    let sensitive = SENSITIVE_QUERY_KEYS.contains(&key.to_ascii_lowercase().as_str());
-                    (key.into_owned(), if sensitive { "****".to_owned() } else { value.into_owned() })
+                    let sensitive =
+                        SENSITIVE_QUERY_KEYS.contains(&key.to_ascii_lowercase().as_str());
+                    (
+                        key.into_owned(),
+                        if sensitive {
+                            "****".to_owned()
+                        } else {
+                            value.into_owned()
+                        },
+                    )
                 })
                 .collect();
             let mut serializer = url.query_pairs_mut();
@@ -139,11 +147,15 @@ mod tests {
 
     #[test]
     fn safe_url_masks_password_and_signed_query() {
-        let url = SafeUrl::parse("http://aws:tok3n@127.0.0.1:8080/pypi/r/simple/?a=1&token=zzz").unwrap();
+        let url =
+            SafeUrl::parse("http://aws:tok3n@127.0.0.1:8080/pypi/r/simple/?a=1&token=zzz").unwrap();
         let shown = url.to_string();
         assert!(!shown.contains("tok3n"), "{shown}");
         assert!(!shown.contains("zzz"), "{shown}");
-        assert_eq!(shown, "http://aws:****@127.0.0.1:8080/pypi/r/simple/?a=1&token=****");
+        assert_eq!(
+            shown,
+            "http://aws:****@127.0.0.1:8080/pypi/r/simple/?a=1&token=****"
+        );
         assert_eq!(url.expose().password(), Some("tok3n"));
     }
 

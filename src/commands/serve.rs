@@ -11,10 +11,13 @@ use crate::server::{ServeConfig, Server, ServerOptions};
 /// # Errors
 /// When the data directory, config file or listen address cannot be used.
 pub async fn run(args: ServeArgs, printer: Printer) -> anyhow::Result<()> {
-    let config = match &args.config {
-        Some(path) => Some(ServeConfig::load(path).with_context(|| format!("failed to load the server config `{}`", path.display()))?),
-        None => None,
-    };
+    let config =
+        match &args.config {
+            Some(path) => Some(ServeConfig::load(path).with_context(|| {
+                format!("failed to load the server config `{}`", path.display())
+            })?),
+            None => None,
+        };
     let options = ServerOptions {
         data_dir: args.data.clone(),
         listen: args.listen,
@@ -23,7 +26,9 @@ pub async fn run(args: ServeArgs, printer: Printer) -> anyhow::Result<()> {
         region: args.region.clone(),
         max_body_bytes: args.max_body_mib.saturating_mul(1024 * 1024),
     };
-    let server = Server::start(options).await.with_context(|| format!("failed to start the repository on {}", args.listen))?;
+    let server = Server::start(options)
+        .await
+        .with_context(|| format!("failed to start the repository on {}", args.listen))?;
     let credentials = args.data.join(crate::server::CREDENTIALS_FILE);
     printer.status(&format!(
         "lading serve: listening on http://{} (data: `{}`); admin credentials in `{}` (profile default)",

@@ -24,40 +24,50 @@ pub struct Config {
     pub repositories: BTreeMap<String, RepositoryConfig>,
 }
 
-/// Where packages live.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, rename_all = "snake_case", tag = "kind")]
-pub enum RepositoryConfig {
+/// The kind of repository.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RepositoryKind {
     /// An AWS CodeArtifact repository (or `lading serve` standing in for one).
-    Codeartifact {
-        /// Domain name.
-        domain: String,
-        /// 12-digit account that owns the domain.
-        #[serde(default)]
-        domain_owner: Option<String>,
-        /// Repository name.
-        repository: String,
-        /// AWS region.
-        #[serde(default)]
-        region: Option<String>,
-        /// Control-plane endpoint override (VPC endpoint, `lading serve`).
-        #[serde(default)]
-        endpoint_url: Option<String>,
-        /// Token lifetime in seconds: 0, or 900 to 43200.
-        #[serde(default)]
-        duration_seconds: Option<u64>,
-    },
+    Codeartifact,
     /// Any registry reachable by URL with a token.
-    Url {
-        /// Registry base URL.
-        url: String,
-        /// Environment variable holding the token.
-        #[serde(default)]
-        token_env: Option<String>,
-        /// File holding the token.
-        #[serde(default)]
-        token_file: Option<PathBuf>,
-    },
+    Url,
+}
+
+/// Where packages live. A flat struct rather than a tagged enum so that parse errors keep
+/// their exact line and column (serde buffers tagged enums and loses positions).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct RepositoryConfig {
+    /// `codeartifact` or `url`.
+    pub kind: RepositoryKind,
+    /// CodeArtifact: domain name.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// CodeArtifact: 12-digit account that owns the domain.
+    #[serde(default)]
+    pub domain_owner: Option<String>,
+    /// CodeArtifact: repository name.
+    #[serde(default)]
+    pub repository: Option<String>,
+    /// CodeArtifact: AWS region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// CodeArtifact: control-plane endpoint override (VPC endpoint, `lading serve`).
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+    /// CodeArtifact: token lifetime in seconds, 0 or 900 to 43200.
+    #[serde(default)]
+    pub duration_seconds: Option<u64>,
+    /// URL: registry base URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// URL: environment variable holding the token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// URL: file holding the token.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
 }
 
 /// Errors loading `lading.yml`.
@@ -97,7 +107,9 @@ pub enum ConfigError {
 impl Hint for ConfigError {
     fn hint(&self) -> Option<String> {
         match self {
-            Self::Read { .. } => Some(format!("create `{DEFAULT_FILE_NAME}`, or pass `--config <file>`")),
+            Self::Read { .. } => Some(format!(
+                "create `{DEFAULT_FILE_NAME}`, or pass `--config <file>`"
+            )),
             Self::Parse { message, .. } if message.contains("unknown field") => {
                 Some("check the key's spelling; see `lading --help` for the file's keys".to_owned())
             }
@@ -112,7 +124,10 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] naming the file and, for syntax and shape errors, the line and column.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = fs_err::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text = fs_err::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::parse(path, &text)
     }
 
@@ -125,11 +140,22 @@ impl Config {
             return Ok(Self::default());
         }
         let config: Self = serde_yaml::from_str(text).map_err(|error| {
-            let (line, column) = error.location().map_or((1, 1), |location| (location.line(), location.column()));
+            let (line, column) = error
+                .location()
+                .map_or((1, 1), |location| (location.line(), location.column()));
             // serde_yaml appends " at line X column Y"; we print the position up front.
             let message = error.to_string();
-            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-            ConfigError::Parse { path: path.to_path_buf(), line, column, message }
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+            }
         })?;
         config.validate(path)?;
         Ok(config)
@@ -137,27 +163,64 @@ impl Config {
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
         for (name, repository) in &self.repositories {
-            let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message: format!("repositories.{name}: {message}") };
-            match repository {
-                RepositoryConfig::Codeartifact { domain_owner, duration_seconds, .. } => {
-                    if let Some(owner) = domain_owner
+            let invalid = |message: String| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("repositories.{name}: {message}"),
+            };
+            let codeartifact_only = [
+                ("domain", repository.domain.is_some()),
+                ("domain_owner", repository.domain_owner.is_some()),
+                ("repository", repository.repository.is_some()),
+                ("region", repository.region.is_some()),
+                ("endpoint_url", repository.endpoint_url.is_some()),
+                ("duration_seconds", repository.duration_seconds.is_some()),
+            ];
+            let url_only = [
+                ("url", repository.url.is_some()),
+                ("token_env", repository.token_env.is_some()),
+                ("token_file", repository.token_file.is_some()),
+            ];
+            let (foreign, kind) = match repository.kind {
+                RepositoryKind::Codeartifact => (url_only.as_slice(), "codeartifact"),
+                RepositoryKind::Url => (codeartifact_only.as_slice(), "url"),
+            };
+            if let Some((key, _)) = foreign.iter().find(|(_, set)| *set) {
+                return Err(invalid(format!("`{key}` does not apply to `kind: {kind}`")));
+            }
+            match repository.kind {
+                RepositoryKind::Codeartifact => {
+                    if repository.domain.is_none() || repository.repository.is_none() {
+                        return Err(invalid(
+                            "`kind: codeartifact` needs `domain` and `repository`".to_owned(),
+                        ));
+                    }
+                    if let Some(owner) = &repository.domain_owner
                         && (owner.len() != 12 || !owner.bytes().all(|byte| byte.is_ascii_digit()))
                     {
-                        return Err(invalid(format!("`domain_owner` must be a 12-digit account id, got `{owner}`")));
+                        return Err(invalid(format!(
+                            "`domain_owner` must be a 12-digit account id, got `{owner}`"
+                        )));
                     }
-                    if let Some(duration) = duration_seconds
-                        && *duration != 0
-                        && !(900..=43_200).contains(duration)
+                    if let Some(duration) = repository.duration_seconds
+                        && duration != 0
+                        && !(900..=43_200).contains(&duration)
                     {
-                        return Err(invalid(format!("`duration_seconds` must be 0 or 900..=43200, got {duration}")));
+                        return Err(invalid(format!(
+                            "`duration_seconds` must be 0 or 900..=43200, got {duration}"
+                        )));
                     }
                 }
-                RepositoryConfig::Url { url, token_env, token_file } => {
+                RepositoryKind::Url => {
+                    let Some(url) = &repository.url else {
+                        return Err(invalid("`kind: url` needs `url`".to_owned()));
+                    };
                     if url::Url::parse(url).is_err() {
                         return Err(invalid(format!("`url` is not an absolute URL: `{url}`")));
                     }
-                    if token_env.is_some() && token_file.is_some() {
-                        return Err(invalid("set `token_env` or `token_file`, not both".to_owned()));
+                    if repository.token_env.is_some() && repository.token_file.is_some() {
+                        return Err(invalid(
+                            "set `token_env` or `token_file`, not both".to_owned(),
+                        ));
                     }
                 }
             }
@@ -185,13 +248,21 @@ mod tests {
         let text = "repositories:\n  ca:\n    kind: codeartifact\n    domain: local\n    repository: main\n    duration_seconds: 900\n  npm:\n    kind: url\n    url: https://registry.example.com/\n    token_env: NPM_TOKEN\n";
         let config = Config::parse(Path::new("lading.yml"), text).unwrap();
         assert_eq!(config.repositories.len(), 2);
-        assert!(matches!(config.repositories["ca"], RepositoryConfig::Codeartifact { duration_seconds: Some(900), .. }));
+        assert_eq!(config.repositories["ca"].kind, RepositoryKind::Codeartifact);
+        assert_eq!(config.repositories["ca"].duration_seconds, Some(900));
+        assert_eq!(
+            config.repositories["npm"].token_env.as_deref(),
+            Some("NPM_TOKEN")
+        );
     }
 
     #[test]
     fn invalid_duration_is_refused() {
         let text = "repositories:\n  ca:\n    kind: codeartifact\n    domain: local\n    repository: main\n    duration_seconds: 60\n";
         let error = Config::parse(Path::new("x.yml"), text).unwrap_err();
-        assert_eq!(error.to_string(), "x.yml: repositories.ca: `duration_seconds` must be 0 or 900..=43200, got 60");
+        assert_eq!(
+            error.to_string(),
+            "x.yml: repositories.ca: `duration_seconds` must be 0 or 900..=43200, got 60"
+        );
     }
 }

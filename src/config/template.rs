@@ -30,14 +30,21 @@ pub fn render<C: Serialize>(template: &str, context: &C) -> Result<String, Templ
     environment.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     environment
         .render_str(template, context)
-        .map_err(|error| TemplateError { template: template.to_owned(), message: error.to_string() })
+        .map_err(|error| TemplateError {
+            template: template.to_owned(),
+            message: error.to_string(),
+        })
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn undefined_variable_is_an_error() {
-        let error = super::render("{{ env.MISSING }}", &serde_json::json!({"env": {}})).unwrap_err();
-        assert!(error.to_string().contains("env.MISSING") || error.to_string().contains("undefined"), "{error}");
+        let error =
+            super::render("{{ env.MISSING }}", &serde_json::json!({"env": {}})).unwrap_err();
+        assert!(
+            error.to_string().contains("env.MISSING") || error.to_string().contains("undefined"),
+            "{error}"
+        );
     }
 }

@@ -61,7 +61,10 @@ impl Hint for CodeArtifactError {
     }
 }
 
-fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(operation: &'static str, error: &SdkError<E, R>) -> CodeArtifactError {
+fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    operation: &'static str,
+    error: &SdkError<E, R>,
+) -> CodeArtifactError {
     match error {
         SdkError::ServiceError(service) => CodeArtifactError::Service {
             operation,
@@ -90,7 +93,31 @@ pub struct CodeArtifact {
 impl CodeArtifact {
     /// Load AWS config through the standard chain and build a client.
     pub async fn connect(target: Target) -> Self {
+        Self::build(target, None).await
+    }
+
+    /// As [`CodeArtifact::connect`], but credentials and profiles come from this shared
+    /// credentials file (the `AWS_SHARED_CREDENTIALS_FILE` of one call, without touching the
+    /// process environment).
+    pub async fn connect_with_profile_file(
+        target: Target,
+        credentials_file: &std::path::Path,
+    ) -> Self {
+        Self::build(target, Some(credentials_file)).await
+    }
+
+    async fn build(target: Target, credentials_file: Option<&std::path::Path>) -> Self {
+        use aws_runtime::env_config::file::{
+            EnvConfigFileKind as ProfileFileKind, EnvConfigFiles as ProfileFiles,
+        };
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(path) = credentials_file {
+            loader = loader.profile_files(
+                ProfileFiles::builder()
+                    .with_file(ProfileFileKind::Credentials, path)
+                    .build(),
+            );
+        }
         if let Some(region) = &target.region {
             loader = loader.region(aws_config::Region::new(region.clone()));
         }
@@ -98,14 +125,20 @@ impl CodeArtifact {
             loader = loader.endpoint_url(endpoint);
         }
         let config = loader.load().await;
-        Self { client: aws_sdk_codeartifact::Client::new(&config), target }
+        Self {
+            client: aws_sdk_codeartifact::Client::new(&config),
+            target,
+        }
     }
 
     /// Mint an authorization token valid for `duration_seconds` (0 or 900..=43200).
     ///
     /// # Errors
     /// [`CodeArtifactError`].
-    pub async fn authorization_token(&self, duration_seconds: Option<i64>) -> Result<(Secret<String>, Option<f64>), CodeArtifactError> {
+    pub async fn authorization_token(
+        &self,
+        duration_seconds: Option<i64>,
+    ) -> Result<(Secret<String>, Option<f64>), CodeArtifactError> {
         let output = self
             .client
             .get_authorization_token()
@@ -115,10 +148,12 @@ impl CodeArtifact {
             .send()
             .await
             .map_err(|error| classify("GetAuthorizationToken", &error))?;
-        let token = output.authorization_token.ok_or_else(|| CodeArtifactError::Transport {
-            operation: "GetAuthorizationToken",
-            message: "the response has no authorizationToken".to_owned(),
-        })?;
+        let token = output
+            .authorization_token
+            .ok_or_else(|| CodeArtifactError::Transport {
+                operation: "GetAuthorizationToken",
+                message: "the response has no authorizationToken".to_owned(),
+            })?;
         let expiration = output.expiration.map(|moment| moment.as_secs_f64());
         Ok((Secret::new(token), expiration))
     }

@@ -46,7 +46,11 @@ impl Grant {
     /// A grant of everything everywhere.
     #[must_use]
     pub fn admin_everywhere() -> Self {
-        Self { domain: any(), repository: any(), permissions: vec![Permission::Admin] }
+        Self {
+            domain: any(),
+            repository: any(),
+            permissions: vec![Permission::Admin],
+        }
     }
 
     fn highest(&self) -> Option<Permission> {
@@ -100,8 +104,10 @@ pub struct Principals {
 impl Principals {
     /// Add a principal; a later one with the same key or name replaces the earlier.
     pub fn insert(&mut self, principal: Principal) {
-        self.by_name.insert(principal.name.clone(), principal.clone());
-        self.by_key.insert(principal.access_key_id.clone(), principal);
+        self.by_name
+            .insert(principal.name.clone(), principal.clone());
+        self.by_key
+            .insert(principal.access_key_id.clone(), principal);
     }
 
     /// Look up by access key id.
@@ -121,7 +127,10 @@ impl Principals {
 #[must_use]
 pub fn new_token() -> Secret<String> {
     let bytes: [u8; 32] = rand::random();
-    Secret::new(format!("ldt_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
+    Secret::new(format!(
+        "ldt_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ))
 }
 
 /// The stored form of a token.
@@ -135,9 +144,158 @@ pub fn token_hash(token: &str) -> String {
 pub fn new_access_key() -> (String, Secret<String>) {
     const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let id_bytes: [u8; 16] = rand::random();
-    let id: String = id_bytes.iter().map(|byte| char::from(ID_ALPHABET[usize::from(*byte) % ID_ALPHABET.len()])).collect();
+    let id: String = id_bytes
+        .iter()
+        .map(|byte| char::from(ID_ALPHABET[usize::from(*byte) % ID_ALPHABET.len()]))
+        .collect();
     let secret_bytes: [u8; 30] = rand::random();
-    (format!("LKIA{id}"), Secret::new(base64::engine::general_purpose::STANDARD.encode(secret_bytes)))
+    (
+        format!("LKIA{id}"),
+        Secret::new(base64::engine::general_purpose::STANDARD.encode(secret_bytes)),
+    )
+}
+
+/// Authenticate a data-plane request by its repository token (`Authorization: Bearer
+/// <token>`, or Basic with the token as password, as pip, Maven and NuGet send it), for a
+/// repository in `domain`. `Ok(None)` means the request carried no credentials.
+///
+/// # Errors
+/// 401 for unknown, expired or wrong-domain tokens.
+pub async fn authenticate_token(
+    state: &super::AppState,
+    headers: &axum::http::HeaderMap,
+    domain: &str,
+) -> Result<Option<Principal>, super::error::DataError> {
+    use super::error::DataError;
+    use axum::http::StatusCode;
+    let Some(header) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return Ok(None);
+    };
+    let token = if let Some(token) = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+    {
+        token.trim().to_owned()
+    } else if let Some(encoded) = header
+        .strip_prefix("Basic ")
+        .or_else(|| header.strip_prefix("basic "))
+    {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| {
+                DataError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "malformed Basic authorization header",
+                )
+            })?;
+        decoded
+            .split_once(':')
+            .map(|(_, password)| password.to_owned())
+            .unwrap_or(decoded)
+    } else {
+        return Err(DataError::new(
+            StatusCode::UNAUTHORIZED,
+            "unsupported authorization scheme; send `Bearer <token>`",
+        ));
+    };
+    let hash = token_hash(&token);
+    let row = state
+        .store
+        .with(move |connection| -> Result<_, DataError> { Ok(super::store::token(connection, &hash)?) })
+        .await?
+        .ok_or_else(|| DataError::new(StatusCode::UNAUTHORIZED, "unknown authorization token; get a new one with `aws codeartifact get-authorization-token` or `lading login`"))?;
+    let now = state.clock.now();
+    if row.expires <= now {
+        return Err(DataError::new(
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "the authorization token expired at {}; get a new one with `aws codeartifact login` or `lading login`",
+                iso8601(row.expires)
+            ),
+        ));
+    }
+    if row.domain != domain {
+        return Err(DataError::new(
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "the authorization token is for domain `{}`, not `{domain}`",
+                row.domain
+            ),
+        ));
+    }
+    state
+        .principals
+        .by_name(&row.principal)
+        .cloned()
+        .map(Some)
+        .ok_or_else(|| {
+            DataError::new(
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    "the principal `{}` that owns this token no longer exists",
+                    row.principal
+                ),
+            )
+        })
+}
+
+/// Require `permission` on a repository, turning absence of credentials into 401 and lack
+/// of permission into 403.
+///
+/// # Errors
+/// 401 or 403.
+pub fn require(
+    principal: Option<&Principal>,
+    domain: &str,
+    repository: &str,
+    permission: Permission,
+) -> Result<(), super::error::DataError> {
+    use axum::http::StatusCode;
+    let Some(principal) = principal else {
+        return Err(super::error::DataError::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication required: send a repository token (`aws codeartifact login` or `lading login` configures one)",
+        ));
+    };
+    if principal.allows(domain, Some(repository), permission) {
+        Ok(())
+    } else {
+        let action = match permission {
+            Permission::Read => "read from",
+            Permission::Publish => "publish to",
+            Permission::Admin => "administer",
+        };
+        Err(super::error::DataError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "principal `{}` may not {action} repository `{domain}/{repository}`",
+                principal.name
+            ),
+        ))
+    }
+}
+
+/// Epoch seconds as RFC 3339 (`2026-11-25T17:20:00.000Z`).
+#[must_use]
+pub fn iso8601(epoch: f64) -> String {
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "epoch milliseconds fit in i128"
+    )]
+    let nanos = (epoch * 1000.0).round() as i128 * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|moment| {
+            moment
+                .format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -145,12 +303,21 @@ mod tests {
     use super::*;
 
     fn principal(grants: Vec<Grant>) -> Principal {
-        Principal { name: "p".into(), access_key_id: "K".into(), secret_access_key: Secret::new("s".into()), grants }
+        Principal {
+            name: "p".into(),
+            access_key_id: "K".into(),
+            secret_access_key: Secret::new("s".into()),
+            grants,
+        }
     }
 
     #[test]
     fn permissions_are_ordered_and_scoped() {
-        let reader = principal(vec![Grant { domain: "local".into(), repository: "main".into(), permissions: vec![Permission::Read] }]);
+        let reader = principal(vec![Grant {
+            domain: "local".into(),
+            repository: "main".into(),
+            permissions: vec![Permission::Read],
+        }]);
         assert!(reader.allows("local", Some("main"), Permission::Read));
         assert!(!reader.allows("local", Some("main"), Permission::Publish));
         assert!(!reader.allows("local", Some("other"), Permission::Read));
@@ -166,89 +333,4 @@ mod tests {
         assert_eq!(id.len(), 20);
         assert_eq!(secret.expose().len(), 40);
     }
-}
-
-/// Authenticate a data-plane request by its repository token (`Authorization: Bearer
-/// <token>`, or Basic with the token as password, as pip, Maven and NuGet send it), for a
-/// repository in `domain`. `Ok(None)` means the request carried no credentials.
-///
-/// # Errors
-/// 401 for unknown, expired or wrong-domain tokens.
-pub async fn authenticate_token(
-    state: &super::AppState,
-    headers: &axum::http::HeaderMap,
-    domain: &str,
-) -> Result<Option<Principal>, super::error::DataError> {
-    use axum::http::StatusCode;
-    use super::error::DataError;
-    let Some(header) = headers.get(axum::http::header::AUTHORIZATION).and_then(|value| value.to_str().ok()) else {
-        return Ok(None);
-    };
-    let token = if let Some(token) = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")) {
-        token.trim().to_owned()
-    } else if let Some(encoded) = header.strip_prefix("Basic ").or_else(|| header.strip_prefix("basic ")) {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or_else(|| DataError::new(StatusCode::UNAUTHORIZED, "malformed Basic authorization header"))?;
-        decoded.split_once(':').map(|(_, password)| password.to_owned()).unwrap_or(decoded)
-    } else {
-        return Err(DataError::new(StatusCode::UNAUTHORIZED, "unsupported authorization scheme; send `Bearer <token>`"));
-    };
-    let hash = token_hash(&token);
-    let row = state
-        .store
-        .with(move |connection| -> Result<_, DataError> { Ok(super::store::token(connection, &hash)?) })
-        .await?
-        .ok_or_else(|| DataError::new(StatusCode::UNAUTHORIZED, "unknown authorization token; get a new one with `aws codeartifact get-authorization-token` or `lading login`"))?;
-    let now = state.clock.now();
-    if row.expires <= now {
-        return Err(DataError::new(
-            StatusCode::UNAUTHORIZED,
-            format!("the authorization token expired at {}; get a new one with `aws codeartifact login` or `lading login`", iso8601(row.expires)),
-        ));
-    }
-    if row.domain != domain {
-        return Err(DataError::new(StatusCode::UNAUTHORIZED, format!("the authorization token is for domain `{}`, not `{domain}`", row.domain)));
-    }
-    state
-        .principals
-        .by_name(&row.principal)
-        .cloned()
-        .map(Some)
-        .ok_or_else(|| DataError::new(StatusCode::UNAUTHORIZED, format!("the principal `{}` that owns this token no longer exists", row.principal)))
-}
-
-/// Require `permission` on a repository, turning absence of credentials into 401 and lack
-/// of permission into 403.
-///
-/// # Errors
-/// 401 or 403.
-pub fn require(principal: Option<&Principal>, domain: &str, repository: &str, permission: Permission) -> Result<(), super::error::DataError> {
-    use axum::http::StatusCode;
-    let Some(principal) = principal else {
-        return Err(super::error::DataError::new(StatusCode::UNAUTHORIZED, "authentication required: send a repository token (`aws codeartifact login` or `lading login` configures one)"));
-    };
-    if principal.allows(domain, Some(repository), permission) {
-        Ok(())
-    } else {
-        let action = match permission {
-            Permission::Read => "read from",
-            Permission::Publish => "publish to",
-            Permission::Admin => "administer",
-        };
-        Err(super::error::DataError::new(StatusCode::FORBIDDEN, format!("principal `{}` may not {action} repository `{domain}/{repository}`", principal.name)))
-    }
-}
-
-/// Epoch seconds as RFC 3339 (`2026-11-25T17:20:00.000Z`).
-#[must_use]
-pub fn iso8601(epoch: f64) -> String {
-    #[expect(clippy::cast_possible_truncation, reason = "epoch milliseconds fit in i128")]
-    let nanos = (epoch * 1000.0).round() as i128 * 1_000_000;
-    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .ok()
-        .and_then(|moment| moment.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
 }

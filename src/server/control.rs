@@ -22,9 +22,12 @@ use super::sigv4::{self, SigV4Error};
 use super::store::{self, AssetRow, PackageKey, VersionRow};
 
 /// Formats CodeArtifact knows.
-pub const FORMATS: &[&str] = &["npm", "pypi", "maven", "nuget", "generic", "ruby", "swift", "cargo"];
+pub const FORMATS: &[&str] = &[
+    "npm", "pypi", "maven", "nuget", "generic", "ruby", "swift", "cargo",
+];
 
 /// The response for paths that match no route.
+#[must_use]
 pub fn unknown_route() -> Response {
     ApiError::unknown_operation().into_response()
 }
@@ -34,11 +37,15 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
     let (parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, state.max_body_bytes).await {
         Ok(body) => body,
-        Err(error) => return ApiError::validation(format!("failed to read the request body: {error}")).into_response(),
+        Err(error) => {
+            return ApiError::validation(format!("failed to read the request body: {error}"))
+                .into_response();
+        }
     };
     let request_id = request_id();
     let result = async {
-        let (principal, region) = authenticate(&state, &parts.method, &parts.uri, &parts.headers, &body)?;
+        let (principal, region) =
+            authenticate(&state, &parts.method, &parts.uri, &parts.headers, &body)?;
         let context = Context {
             state: &state,
             principal,
@@ -58,7 +65,10 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
         }
     };
     if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().entry("x-amzn-RequestId").or_insert(value);
+        response
+            .headers_mut()
+            .entry("x-amzn-RequestId")
+            .or_insert(value);
     }
     response
 }
@@ -70,10 +80,23 @@ fn authenticate(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(Principal, String), ApiError> {
-    let header = headers.get(axum::http::header::AUTHORIZATION).and_then(|value| value.to_str().ok()).ok_or_else(ApiError::missing_authentication)?;
-    let authorization = sigv4::parse_authorization(header).map_err(|error| ApiError::incomplete_signature(error.to_string()))?;
-    let principal = state.principals.by_access_key(&authorization.access_key_id).ok_or_else(ApiError::unrecognized_client)?;
-    let parts = sigv4::RequestParts { method: method.as_str(), path: uri.path(), query: uri.query().unwrap_or(""), headers, body };
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .ok_or_else(ApiError::missing_authentication)?;
+    let authorization = sigv4::parse_authorization(header)
+        .map_err(|error| ApiError::incomplete_signature(error.to_string()))?;
+    let principal = state
+        .principals
+        .by_access_key(&authorization.access_key_id)
+        .ok_or_else(ApiError::unrecognized_client)?;
+    let parts = sigv4::RequestParts {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        headers,
+        body,
+    };
     sigv4::verify(&parts, &authorization, principal.secret_access_key.expose(), state.clock.now_seconds()).map_err(|error| match error {
         SigV4Error::Mismatch => ApiError::invalid_signature(
             "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
@@ -106,18 +129,35 @@ impl Context<'_> {
     }
 
     fn domain_arn(&self, domain: &str) -> String {
-        format!("arn:aws:codeartifact:{}:{}:domain/{domain}", self.region, self.account())
+        format!(
+            "arn:aws:codeartifact:{}:{}:domain/{domain}",
+            self.region,
+            self.account()
+        )
     }
 
     fn repository_arn(&self, domain: &str, repository: &str) -> String {
-        format!("arn:aws:codeartifact:{}:{}:repository/{domain}/{repository}", self.region, self.account())
+        format!(
+            "arn:aws:codeartifact:{}:{}:repository/{domain}/{repository}",
+            self.region,
+            self.account()
+        )
     }
 
-    fn authorize(&self, operation: &str, domain: &str, repository: Option<&str>, permission: Permission) -> Result<(), ApiError> {
+    fn authorize(
+        &self,
+        operation: &str,
+        domain: &str,
+        repository: Option<&str>,
+        permission: Permission,
+    ) -> Result<(), ApiError> {
         if self.principal.allows(domain, repository, permission) {
             return Ok(());
         }
-        let resource = repository.map_or_else(|| self.domain_arn(domain), |repository| self.repository_arn(domain, repository));
+        let resource = repository.map_or_else(
+            || self.domain_arn(domain),
+            |repository| self.repository_arn(domain, repository),
+        );
         Err(ApiError::access_denied(format!(
             "User: {} is not authorized to perform: codeartifact:{operation} on resource: {resource}",
             self.principal.arn(self.account())
@@ -127,7 +167,10 @@ impl Context<'_> {
     fn check_owner(&self) -> Result<(), ApiError> {
         match self.query.optional("domain-owner") {
             Some(owner) if owner != self.account() => Err(ApiError::not_found(
-                format!("Domain owner {owner} is not the owner of any domain on this server (the owner is {})", self.account()),
+                format!(
+                    "Domain owner {owner} is not the owner of any domain on this server (the owner is {})",
+                    self.account()
+                ),
                 owner,
                 "domain",
             )),
@@ -139,7 +182,9 @@ impl Context<'_> {
         if self.body.is_empty() {
             return Ok(json!({}));
         }
-        serde_json::from_slice(&self.body).map_err(|error| ApiError::cannot_parse(format!("the request body is not valid JSON: {error}")))
+        serde_json::from_slice(&self.body).map_err(|error| {
+            ApiError::cannot_parse(format!("the request body is not valid JSON: {error}"))
+        })
     }
 }
 
@@ -148,7 +193,11 @@ struct Query(HashMap<String, String>);
 
 impl Query {
     fn parse(raw: &str) -> Self {
-        Self(url::form_urlencoded::parse(raw.as_bytes()).into_owned().collect())
+        Self(
+            url::form_urlencoded::parse(raw.as_bytes())
+                .into_owned()
+                .collect(),
+        )
     }
 
     fn optional(&self, name: &str) -> Option<&str> {
@@ -179,7 +228,9 @@ async fn dispatch(method: &Method, path: &str, context: Context<'_>) -> Result<R
         ("POST", "/v1/package/version/assets") => list_package_version_assets(context).await,
         ("GET", "/v1/package/version/asset") => get_package_version_asset(context).await,
         ("POST", "/v1/package/version/publish") => publish_package_version(context).await,
-        ("POST", "/v1/package/versions/update_status") => update_package_versions_status(context).await,
+        ("POST", "/v1/package/versions/update_status") => {
+            update_package_versions_status(context).await
+        }
         ("POST", "/v1/package/versions/delete") => delete_package_versions(context).await,
         _ => Err(ApiError::unknown_operation()),
     }
@@ -188,7 +239,9 @@ async fn dispatch(method: &Method, path: &str, context: Context<'_>) -> Result<R
 // ----- validation -----
 
 fn constraint(name: &str, value: &str, rule: &str) -> ApiError {
-    ApiError::validation(format!("1 validation error detected: Value '{value}' at '{name}' failed to satisfy constraint: {rule}"))
+    ApiError::validation(format!(
+        "1 validation error detected: Value '{value}' at '{name}' failed to satisfy constraint: {rule}"
+    ))
 }
 
 /// Domain names: 2–50 characters, `[a-z][a-z0-9\-]{0,48}[a-z0-9]`.
@@ -199,9 +252,19 @@ pub fn validate_domain_name(name: &str) -> Result<(), ApiError> {
     let bytes = name.as_bytes();
     let valid = (2..=50).contains(&bytes.len())
         && bytes[0].is_ascii_lowercase()
-        && bytes.iter().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || *byte == b'-')
+        && bytes
+            .iter()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || *byte == b'-')
         && bytes[bytes.len() - 1] != b'-';
-    if valid { Ok(()) } else { Err(constraint("domain", name, "Member must satisfy regular expression pattern: [a-z][a-z0-9\\-]{0,48}[a-z0-9]")) }
+    if valid {
+        Ok(())
+    } else {
+        Err(constraint(
+            "domain",
+            name,
+            "Member must satisfy regular expression pattern: [a-z][a-z0-9\\-]{0,48}[a-z0-9]",
+        ))
+    }
 }
 
 /// Repository names: 2–100 characters, `[A-Za-z0-9][A-Za-z0-9._\-]{1,99}`.
@@ -212,27 +275,67 @@ pub fn validate_repository_name(name: &str) -> Result<(), ApiError> {
     let bytes = name.as_bytes();
     let valid = (2..=100).contains(&bytes.len())
         && bytes[0].is_ascii_alphanumeric()
-        && bytes.iter().all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'));
-    if valid { Ok(()) } else { Err(constraint("repository", name, "Member must satisfy regular expression pattern: [A-Za-z0-9][A-Za-z0-9._\\-]{1,99}")) }
+        && bytes
+            .iter()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(constraint(
+            "repository",
+            name,
+            "Member must satisfy regular expression pattern: [A-Za-z0-9][A-Za-z0-9._\\-]{1,99}",
+        ))
+    }
 }
 
 fn validate_format(format: &str) -> Result<(), ApiError> {
     if FORMATS.contains(&format) {
         Ok(())
     } else {
-        Err(constraint("format", format, &format!("Member must satisfy enum value set: [{}]", FORMATS.join(", "))))
+        Err(constraint(
+            "format",
+            format,
+            &format!(
+                "Member must satisfy enum value set: [{}]",
+                FORMATS.join(", ")
+            ),
+        ))
     }
 }
 
 /// Package, namespace and version fields: 1–255 characters, `[^#/\s]+`.
 fn validate_field(name: &str, value: &str) -> Result<(), ApiError> {
-    let valid = (1..=255).contains(&value.chars().count()) && !value.chars().any(|character| character == '#' || character == '/' || character.is_whitespace());
-    if valid { Ok(()) } else { Err(constraint(name, value, "Member must satisfy regular expression pattern: [^#/\\s]+")) }
+    let valid = (1..=255).contains(&value.chars().count())
+        && !value
+            .chars()
+            .any(|character| character == '#' || character == '/' || character.is_whitespace());
+    if valid {
+        Ok(())
+    } else {
+        Err(constraint(
+            name,
+            value,
+            "Member must satisfy regular expression pattern: [^#/\\s]+",
+        ))
+    }
 }
 
 fn validate_asset_name(value: &str) -> Result<(), ApiError> {
-    let valid = (1..=255).contains(&value.chars().count()) && !value.chars().any(char::is_control) && !value.contains('/') && value != "." && value != "..";
-    if valid { Ok(()) } else { Err(constraint("asset", value, "Member must satisfy regular expression pattern: \\P{C}+")) }
+    let valid = (1..=255).contains(&value.chars().count())
+        && !value.chars().any(char::is_control)
+        && !value.contains('/')
+        && value != "."
+        && value != "..";
+    if valid {
+        Ok(())
+    } else {
+        Err(constraint(
+            "asset",
+            value,
+            "Member must satisfy regular expression pattern: \\P{C}+",
+        ))
+    }
 }
 
 fn domain_and_repository(context: &Context<'_>) -> Result<(String, String), ApiError> {
@@ -250,35 +353,74 @@ fn package_key(context: &Context<'_>) -> Result<PackageKey, ApiError> {
     validate_format(&format)?;
     let package = context.query.required("package")?.to_owned();
     validate_field("package", &package)?;
-    let namespace = context.query.optional("namespace").unwrap_or_default().to_owned();
+    let namespace = context
+        .query
+        .optional("namespace")
+        .unwrap_or_default()
+        .to_owned();
     if !namespace.is_empty() {
         validate_field("namespace", &namespace)?;
     }
-    Ok(PackageKey { domain, repository, format, namespace, package })
+    Ok(PackageKey {
+        domain,
+        repository,
+        format,
+        namespace,
+        package,
+    })
 }
 
 /// Resolve that the repository exists (after authorization).
-async fn require_repository(context: &Context<'_>, domain: &str, repository: &str) -> Result<store::Repository, ApiError> {
+async fn require_repository(
+    context: &Context<'_>,
+    domain: &str,
+    repository: &str,
+) -> Result<store::Repository, ApiError> {
     let (domain_name, repository_name) = (domain.to_owned(), repository.to_owned());
-    let found = context.state.store.with(move |connection| -> Result<_, ApiError> {
-        Ok((store::domain(connection, &domain_name)?, store::repository(connection, &domain_name, &repository_name)?))
-    })
-    .await?;
+    let found = context
+        .state
+        .store
+        .with(move |connection| -> Result<_, ApiError> {
+            Ok((
+                store::domain(connection, &domain_name)?,
+                store::repository(connection, &domain_name, &repository_name)?,
+            ))
+        })
+        .await?;
     match found {
-        (None, _) => Err(ApiError::not_found(format!("Domain {domain} does not exist"), domain, "domain")),
-        (Some(_), None) => Err(ApiError::not_found(format!("Repository {repository} does not exist in domain {domain}"), repository, "repository")),
+        (None, _) => Err(ApiError::not_found(
+            format!("Domain {domain} does not exist"),
+            domain,
+            "domain",
+        )),
+        (Some(_), None) => Err(ApiError::not_found(
+            format!("Repository {repository} does not exist in domain {domain}"),
+            repository,
+            "repository",
+        )),
         (Some(_), Some(found)) => Ok(found),
     }
 }
 
 // ----- pagination -----
 
-fn paginate<T>(items: Vec<T>, max_results: Option<&str>, next_token: Option<&str>, cap: usize) -> Result<(Vec<T>, Option<String>), ApiError> {
+fn paginate<T>(
+    items: Vec<T>,
+    max_results: Option<&str>,
+    next_token: Option<&str>,
+    cap: usize,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
     let limit = match max_results {
         Some(text) => {
-            let limit: usize = text.parse().map_err(|_| constraint("maxResults", text, "Member must be a number"))?;
+            let limit: usize = text
+                .parse()
+                .map_err(|_| constraint("maxResults", text, "Member must be a number"))?;
             if limit == 0 || limit > cap {
-                return Err(constraint("maxResults", text, &format!("Member must have value between 1 and {cap}")));
+                return Err(constraint(
+                    "maxResults",
+                    text,
+                    &format!("Member must have value between 1 and {cap}"),
+                ));
             }
             limit
         }
@@ -289,13 +431,19 @@ fn paginate<T>(items: Vec<T>, max_results: Option<&str>, next_token: Option<&str
             .decode(token)
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
-            .and_then(|text| text.strip_prefix("offset:").and_then(|number| number.parse::<usize>().ok()))
+            .and_then(|text| {
+                text.strip_prefix("offset:")
+                    .and_then(|number| number.parse::<usize>().ok())
+            })
             .ok_or_else(|| ApiError::validation("The nextToken is invalid"))?,
         None => 0,
     };
     let total = items.len();
     let page: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
-    let next = (offset + limit < total).then(|| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("offset:{}", offset + limit)));
+    let next = (offset + limit < total).then(|| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("offset:{}", offset + limit))
+    });
     Ok((page, next))
 }
 
@@ -306,6 +454,10 @@ fn with_next_token(mut value: Value, next: Option<String>) -> Value {
     value
 }
 
+#[expect(
+    clippy::unnecessary_wraps,
+    reason = "handlers end with `ok(...)` for symmetry with their error paths"
+)]
 fn ok(value: Value) -> Result<Response, ApiError> {
     Ok((StatusCode::OK, axum::Json(value)).into_response())
 }
@@ -339,12 +491,25 @@ async fn create_domain(context: Context<'_>) -> Result<Response, ApiError> {
         name: name.clone(),
         owner: context.account().to_owned(),
         created: context.state.clock.now(),
-        encryption_key: body.get("encryptionKey").and_then(Value::as_str).map(ToOwned::to_owned),
+        encryption_key: body
+            .get("encryptionKey")
+            .and_then(Value::as_str)
+            .map(ToOwned::to_owned),
     };
     let row = domain.clone();
-    let inserted = context.state.store.with(move |connection| -> Result<bool, ApiError> { Ok(store::insert_domain(connection, &row)?) }).await?;
+    let inserted = context
+        .state
+        .store
+        .with(move |connection| -> Result<bool, ApiError> {
+            Ok(store::insert_domain(connection, &row)?)
+        })
+        .await?;
     if !inserted {
-        return Err(ApiError::conflict(format!("Domain {name} already exists"), &name, "domain"));
+        return Err(ApiError::conflict(
+            format!("Domain {name} already exists"),
+            &name,
+            "domain",
+        ));
     }
     ok(json!({ "domain": domain_json(&context, &domain, Some((0, 0))) }))
 }
@@ -368,18 +533,37 @@ async fn describe_domain(context: Context<'_>) -> Result<Response, ApiError> {
             }
         })
         .await?;
-    let (domain, usage) = found.ok_or_else(|| ApiError::not_found(format!("Domain {name} does not exist"), &name, "domain"))?;
+    let (domain, usage) = found.ok_or_else(|| {
+        ApiError::not_found(format!("Domain {name} does not exist"), &name, "domain")
+    })?;
     ok(json!({ "domain": domain_json(&context, &domain, Some(usage)) }))
 }
 
 async fn list_domains(context: Context<'_>) -> Result<Response, ApiError> {
     let body = context.json_body()?;
-    let max_results = body.get("maxResults").map(|value| value.to_string());
-    let next_token = body.get("nextToken").and_then(Value::as_str).map(ToOwned::to_owned);
-    let domains = context.state.store.with(|connection| -> Result<_, ApiError> { Ok(store::domains(connection)?) }).await?;
-    let visible: Vec<_> = domains.into_iter().filter(|domain| context.principal.allows(&domain.name, None, Permission::Read)).collect();
+    let max_results = body.get("maxResults").map(std::string::ToString::to_string);
+    let next_token = body
+        .get("nextToken")
+        .and_then(Value::as_str)
+        .map(ToOwned::to_owned);
+    let domains = context
+        .state
+        .store
+        .with(|connection| -> Result<_, ApiError> { Ok(store::domains(connection)?) })
+        .await?;
+    let visible: Vec<_> = domains
+        .into_iter()
+        .filter(|domain| {
+            context
+                .principal
+                .allows(&domain.name, None, Permission::Read)
+        })
+        .collect();
     let (page, next) = paginate(visible, max_results.as_deref(), next_token.as_deref(), 1000)?;
-    let items: Vec<Value> = page.iter().map(|domain| domain_json(&context, domain, None)).collect();
+    let items: Vec<Value> = page
+        .iter()
+        .map(|domain| domain_json(&context, domain, None))
+        .collect();
     ok(with_next_token(json!({ "domains": items }), next))
 }
 
@@ -408,13 +592,22 @@ async fn create_repository(context: Context<'_>) -> Result<Response, ApiError> {
     let (domain, name) = domain_and_repository(&context)?;
     context.authorize("CreateRepository", &domain, Some(&name), Permission::Admin)?;
     let body = context.json_body()?;
-    if body.get("upstreams").and_then(Value::as_array).is_some_and(|upstreams| !upstreams.is_empty()) {
-        return Err(ApiError::validation("upstream repositories are not supported by this version of lading serve"));
+    if body
+        .get("upstreams")
+        .and_then(Value::as_array)
+        .is_some_and(|upstreams| !upstreams.is_empty())
+    {
+        return Err(ApiError::validation(
+            "upstream repositories are not supported by this version of lading serve",
+        ));
     }
     let repository = store::Repository {
         domain: domain.clone(),
         name: name.clone(),
-        description: body.get("description").and_then(Value::as_str).map(ToOwned::to_owned),
+        description: body
+            .get("description")
+            .and_then(Value::as_str)
+            .map(ToOwned::to_owned),
         created: context.state.clock.now(),
     };
     let row = repository.clone();
@@ -429,8 +622,16 @@ async fn create_repository(context: Context<'_>) -> Result<Response, ApiError> {
         })
         .await?;
     match outcome {
-        None => Err(ApiError::not_found(format!("Domain {domain} does not exist"), &domain, "domain")),
-        Some(false) => Err(ApiError::conflict(format!("Repository {name} already exists in domain {domain}"), &name, "repository")),
+        None => Err(ApiError::not_found(
+            format!("Domain {domain} does not exist"),
+            &domain,
+            "domain",
+        )),
+        Some(false) => Err(ApiError::conflict(
+            format!("Repository {name} already exists in domain {domain}"),
+            &name,
+            "repository",
+        )),
         Some(true) => ok(json!({ "repository": repository_json(&context, &repository, true) })),
     }
 }
@@ -465,18 +666,37 @@ async fn list_repositories(context: Context<'_>, in_domain: bool) -> Result<Resp
         })
         .await?;
     if let (false, Some(domain)) = (exists, &domain) {
-        return Err(ApiError::not_found(format!("Domain {domain} does not exist"), domain, "domain"));
+        return Err(ApiError::not_found(
+            format!("Domain {domain} does not exist"),
+            domain,
+            "domain",
+        ));
     }
-    let prefix = context.query.optional("repository-prefix").unwrap_or_default();
+    let prefix = context
+        .query
+        .optional("repository-prefix")
+        .unwrap_or_default();
     let administrator = context.query.optional("administrator-account");
     let visible: Vec<_> = repositories
         .into_iter()
         .filter(|repository| repository.name.starts_with(prefix))
         .filter(|_| administrator.is_none_or(|account| account == context.account()))
-        .filter(|repository| context.principal.allows(&repository.domain, Some(&repository.name), Permission::Read))
+        .filter(|repository| {
+            context
+                .principal
+                .allows(&repository.domain, Some(&repository.name), Permission::Read)
+        })
         .collect();
-    let (page, next) = paginate(visible, context.query.optional("max-results"), context.query.optional("next-token"), 1000)?;
-    let items: Vec<Value> = page.iter().map(|repository| repository_json(&context, repository, false)).collect();
+    let (page, next) = paginate(
+        visible,
+        context.query.optional("max-results"),
+        context.query.optional("next-token"),
+        1000,
+    )?;
+    let items: Vec<Value> = page
+        .iter()
+        .map(|repository| repository_json(&context, repository, false))
+        .collect();
     ok(with_next_token(json!({ "repositories": items }), next))
 }
 
@@ -488,18 +708,28 @@ async fn get_authorization_token(context: Context<'_>) -> Result<Response, ApiEr
     context.check_owner()?;
     context.authorize("GetAuthorizationToken", &domain, None, Permission::Read)?;
     let duration: i64 = match context.query.optional("duration") {
-        Some(text) => text.parse().map_err(|_| constraint("durationSeconds", text, "Member must be a number"))?,
+        Some(text) => text
+            .parse()
+            .map_err(|_| constraint("durationSeconds", text, "Member must be a number"))?,
         None => 43_200,
     };
     if duration != 0 && !(900..=43_200).contains(&duration) {
-        return Err(constraint("durationSeconds", &duration.to_string(), "Member must be 0 or have value between 900 and 43200"));
+        return Err(constraint(
+            "durationSeconds",
+            &duration.to_string(),
+            "Member must be 0 or have value between 900 and 43200",
+        ));
     }
     // 0 means "as long as the caller's session"; static keys have no session, so 12 hours.
     let lifetime = if duration == 0 { 43_200 } else { duration };
     let token = super::access::new_token();
     #[expect(clippy::cast_precision_loss, reason = "lifetimes are at most 43200")]
     let expires = (context.state.clock.now() + lifetime as f64).floor();
-    let row = store::TokenRow { principal: context.principal.name.clone(), domain: domain.clone(), expires };
+    let row = store::TokenRow {
+        principal: context.principal.name.clone(),
+        domain: domain.clone(),
+        expires,
+    };
     let hash = super::access::token_hash(token.expose());
     let lookup = domain.clone();
     let found = context
@@ -514,7 +744,11 @@ async fn get_authorization_token(context: Context<'_>) -> Result<Response, ApiEr
         })
         .await?;
     if !found {
-        return Err(ApiError::not_found(format!("Domain {domain} does not exist"), &domain, "domain"));
+        return Err(ApiError::not_found(
+            format!("Domain {domain} does not exist"),
+            &domain,
+            "domain",
+        ));
     }
     tracing::info!(principal = %context.principal.name, %domain, lifetime, "issued an authorization token");
     ok(json!({ "authorizationToken": token.expose(), "expiration": expires }))
@@ -528,11 +762,22 @@ async fn get_repository_endpoint(context: Context<'_>) -> Result<Response, ApiEr
         && endpoint_type != "ipv4"
         && endpoint_type != "dualstack"
     {
-        return Err(constraint("endpointType", endpoint_type, "Member must satisfy enum value set: [dualstack, ipv4]"));
+        return Err(constraint(
+            "endpointType",
+            endpoint_type,
+            "Member must satisfy enum value set: [dualstack, ipv4]",
+        ));
     }
-    context.authorize("GetRepositoryEndpoint", &domain, Some(&repository), Permission::Read)?;
+    context.authorize(
+        "GetRepositoryEndpoint",
+        &domain,
+        Some(&repository),
+        Permission::Read,
+    )?;
     require_repository(&context, &domain, &repository).await?;
-    ok(json!({ "repositoryEndpoint": context.state.repository_endpoint(context.headers, &domain, &format, &repository) }))
+    ok(
+        json!({ "repositoryEndpoint": context.state.repository_endpoint(context.headers, &domain, &format, &repository) }),
+    )
 }
 
 // ----- packages -----
@@ -560,15 +805,30 @@ async fn list_packages(context: Context<'_>) -> Result<Response, ApiError> {
     context.authorize("ListPackages", &domain, Some(&repository), Permission::Read)?;
     require_repository(&context, &domain, &repository).await?;
     let namespace = context.query.optional("namespace").map(ToOwned::to_owned);
-    let prefix = context.query.optional("package-prefix").map(ToOwned::to_owned);
+    let prefix = context
+        .query
+        .optional("package-prefix")
+        .map(ToOwned::to_owned);
     let packages = context
         .state
         .store
         .with(move |connection| -> Result<_, ApiError> {
-            Ok(store::packages(connection, &domain, &repository, format.as_deref(), namespace.as_deref(), prefix.as_deref())?)
+            Ok(store::packages(
+                connection,
+                &domain,
+                &repository,
+                format.as_deref(),
+                namespace.as_deref(),
+                prefix.as_deref(),
+            )?)
         })
         .await?;
-    let (page, next) = paginate(packages, context.query.optional("max-results"), context.query.optional("next-token"), 1000)?;
+    let (page, next) = paginate(
+        packages,
+        context.query.optional("max-results"),
+        context.query.optional("next-token"),
+        1000,
+    )?;
     let items: Vec<Value> = page
         .iter()
         .map(|package| {
@@ -581,30 +841,54 @@ async fn list_packages(context: Context<'_>) -> Result<Response, ApiError> {
 }
 
 /// Load a package's versions, failing with `ResourceNotFoundException` when it has none.
-async fn require_package(context: &Context<'_>, key: &PackageKey) -> Result<(Vec<VersionRow>, Vec<(String, String)>), ApiError> {
+async fn require_package(
+    context: &Context<'_>,
+    key: &PackageKey,
+) -> Result<(Vec<VersionRow>, Vec<(String, String)>), ApiError> {
     require_repository(context, &key.domain, &key.repository).await?;
     let lookup = key.clone();
     let (versions, tags) = context
         .state
         .store
         .with(move |connection| -> Result<_, ApiError> {
-            let tags = if lookup.format == "npm" { store::dist_tags(connection, &lookup)? } else { Vec::new() };
+            let tags = if lookup.format == "npm" {
+                store::dist_tags(connection, &lookup)?
+            } else {
+                Vec::new()
+            };
             Ok((store::versions(connection, &lookup)?, tags))
         })
         .await?;
     if versions.is_empty() {
-        return Err(ApiError::not_found(format!("Package {} not found in repository {}", display_package(key), key.repository), &key.package, "package"));
+        return Err(ApiError::not_found(
+            format!(
+                "Package {} not found in repository {}",
+                display_package(key),
+                key.repository
+            ),
+            &key.package,
+            "package",
+        ));
     }
     Ok((versions, tags))
 }
 
 fn display_package(key: &PackageKey) -> String {
-    if key.namespace.is_empty() { key.package.clone() } else { format!("{}/{}", key.namespace, key.package) }
+    if key.namespace.is_empty() {
+        key.package.clone()
+    } else {
+        format!("{}/{}", key.namespace, key.package)
+    }
 }
 
 async fn describe_package(context: Context<'_>) -> Result<Response, ApiError> {
     let key = package_key(&context)?;
-    context.authorize("DescribePackage", &key.domain, Some(&key.repository), Permission::Read)?;
+    context.authorize(
+        "DescribePackage",
+        &key.domain,
+        Some(&key.repository),
+        Permission::Read,
+    )?;
     require_package(&context, &key).await?;
     let mut package = json!({ "format": key.format, "name": key.package, "originConfiguration": origin_configuration() });
     insert_namespace(&mut package, &key.namespace);
@@ -613,13 +897,24 @@ async fn describe_package(context: Context<'_>) -> Result<Response, ApiError> {
 
 async fn list_package_versions(context: Context<'_>) -> Result<Response, ApiError> {
     let key = package_key(&context)?;
-    context.authorize("ListPackageVersions", &key.domain, Some(&key.repository), Permission::Read)?;
+    context.authorize(
+        "ListPackageVersions",
+        &key.domain,
+        Some(&key.repository),
+        Permission::Read,
+    )?;
     let (versions, tags) = require_package(&context, &key).await?;
     let default_display = tags
         .iter()
         .find(|(tag, _)| tag == "latest")
         .map(|(_, version)| version.clone())
-        .or_else(|| versions.iter().rev().find(|row| row.status == "Published").map(|row| row.version.clone()));
+        .or_else(|| {
+            versions
+                .iter()
+                .rev()
+                .find(|row| row.status == "Published")
+                .map(|row| row.version.clone())
+        });
     let status = context.query.optional("status");
     let origin_type = context.query.optional("originType");
     let filtered: Vec<VersionRow> = versions
@@ -627,7 +922,12 @@ async fn list_package_versions(context: Context<'_>) -> Result<Response, ApiErro
         .filter(|row| status.is_none_or(|status| status == row.status))
         .filter(|_| origin_type.is_none_or(|origin| origin == "INTERNAL"))
         .collect();
-    let (page, next) = paginate(filtered, context.query.optional("max-results"), context.query.optional("next-token"), 1000)?;
+    let (page, next) = paginate(
+        filtered,
+        context.query.optional("max-results"),
+        context.query.optional("next-token"),
+        1000,
+    )?;
     let items: Vec<Value> = page
         .iter()
         .map(|row| json!({ "version": row.version, "revision": row.revision, "status": row.status, "origin": origin_json(&key.repository) }))
@@ -640,25 +940,53 @@ async fn list_package_versions(context: Context<'_>) -> Result<Response, ApiErro
     ok(with_next_token(value, next))
 }
 
-async fn require_version(context: &Context<'_>, key: &PackageKey, version: &str) -> Result<VersionRow, ApiError> {
+async fn require_version(
+    context: &Context<'_>,
+    key: &PackageKey,
+    version: &str,
+) -> Result<VersionRow, ApiError> {
     require_repository(context, &key.domain, &key.repository).await?;
     let (lookup, wanted) = (key.clone(), version.to_owned());
     context
         .state
         .store
-        .with(move |connection| -> Result<_, ApiError> { Ok(store::version(connection, &lookup, &wanted)?) })
+        .with(move |connection| -> Result<_, ApiError> {
+            Ok(store::version(connection, &lookup, &wanted)?)
+        })
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("Package version {} {version} not found", display_package(key)), version, "package-version"))
+        .ok_or_else(|| {
+            ApiError::not_found(
+                format!(
+                    "Package version {} {version} not found",
+                    display_package(key)
+                ),
+                version,
+                "package-version",
+            )
+        })
 }
 
 async fn describe_package_version(context: Context<'_>) -> Result<Response, ApiError> {
     let key = package_key(&context)?;
     let version = context.query.required("version")?.to_owned();
     validate_field("version", &version)?;
-    context.authorize("DescribePackageVersion", &key.domain, Some(&key.repository), Permission::Read)?;
+    context.authorize(
+        "DescribePackageVersion",
+        &key.domain,
+        Some(&key.repository),
+        Permission::Read,
+    )?;
     let row = require_version(&context, &key, &version).await?;
-    let manifest: Value = row.metadata.as_deref().and_then(|text| serde_json::from_str(text).ok()).unwrap_or(Value::Null);
-    let display_name = if key.format == "npm" && !key.namespace.is_empty() { format!("@{}/{}", key.namespace, key.package) } else { key.package.clone() };
+    let manifest: Value = row
+        .metadata
+        .as_deref()
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or(Value::Null);
+    let display_name = if key.format == "npm" && !key.namespace.is_empty() {
+        format!("@{}/{}", key.namespace, key.package)
+    } else {
+        key.package.clone()
+    };
     let mut description = json!({
         "format": key.format,
         "packageName": key.package,
@@ -677,7 +1005,10 @@ async fn describe_package_version(context: Context<'_>) -> Result<Response, ApiE
     if let Some(home) = manifest.get("homepage").and_then(Value::as_str) {
         description["homePage"] = json!(home);
     }
-    let source = manifest.get("repository").and_then(|repository| repository.get("url").or(Some(repository))).and_then(Value::as_str);
+    let source = manifest
+        .get("repository")
+        .and_then(|repository| repository.get("url").or(Some(repository)))
+        .and_then(Value::as_str);
     if let Some(source) = source {
         description["sourceCodeRepository"] = json!(source);
     }
@@ -687,7 +1018,9 @@ async fn describe_package_version(context: Context<'_>) -> Result<Response, ApiE
 fn licenses(manifest: &Value) -> Value {
     match manifest.get("license") {
         Some(Value::String(name)) => json!([{ "name": name }]),
-        Some(Value::Object(object)) => json!([{ "name": object.get("type").cloned().unwrap_or(Value::Null), "url": object.get("url").cloned().unwrap_or(Value::Null) }]),
+        Some(Value::Object(object)) => {
+            json!([{ "name": object.get("type").cloned().unwrap_or(Value::Null), "url": object.get("url").cloned().unwrap_or(Value::Null) }])
+        }
         _ => json!([]),
     }
 }
@@ -709,11 +1042,25 @@ async fn list_package_version_assets(context: Context<'_>) -> Result<Response, A
     let key = package_key(&context)?;
     let version = context.query.required("version")?.to_owned();
     validate_field("version", &version)?;
-    context.authorize("ListPackageVersionAssets", &key.domain, Some(&key.repository), Permission::Read)?;
+    context.authorize(
+        "ListPackageVersionAssets",
+        &key.domain,
+        Some(&key.repository),
+        Permission::Read,
+    )?;
     let row = require_version(&context, &key, &version).await?;
     let id = row.id;
-    let assets = context.state.store.with(move |connection| -> Result<_, ApiError> { Ok(store::assets(connection, id)?) }).await?;
-    let (page, next) = paginate(assets, context.query.optional("max-results"), context.query.optional("next-token"), 1000)?;
+    let assets = context
+        .state
+        .store
+        .with(move |connection| -> Result<_, ApiError> { Ok(store::assets(connection, id)?) })
+        .await?;
+    let (page, next) = paginate(
+        assets,
+        context.query.optional("max-results"),
+        context.query.optional("next-token"),
+        1000,
+    )?;
     let items: Vec<Value> = page.iter().map(asset_json).collect();
     let mut value = json!({ "format": key.format, "package": key.package, "version": row.version, "versionRevision": row.revision, "assets": items });
     insert_namespace(&mut value, &key.namespace);
@@ -726,27 +1073,61 @@ async fn get_package_version_asset(context: Context<'_>) -> Result<Response, Api
     let asset_name = context.query.required("asset")?.to_owned();
     validate_field("version", &version)?;
     validate_asset_name(&asset_name)?;
-    context.authorize("GetPackageVersionAsset", &key.domain, Some(&key.repository), Permission::Read)?;
+    context.authorize(
+        "GetPackageVersionAsset",
+        &key.domain,
+        Some(&key.repository),
+        Permission::Read,
+    )?;
     let row = require_version(&context, &key, &version).await?;
     if let Some(revision) = context.query.optional("revision")
         && revision != row.revision
     {
-        return Err(ApiError::not_found(format!("Package version revision {revision} not found"), revision, "package-version"));
+        return Err(ApiError::not_found(
+            format!("Package version revision {revision} not found"),
+            revision,
+            "package-version",
+        ));
     }
     if row.status == "Disposed" {
-        return Err(ApiError::not_found(format!("Package version {version} is disposed; its assets are gone"), &version, "package-version"));
+        return Err(ApiError::not_found(
+            format!("Package version {version} is disposed; its assets are gone"),
+            &version,
+            "package-version",
+        ));
     }
     let id = row.id;
-    let assets = context.state.store.with(move |connection| -> Result<_, ApiError> { Ok(store::assets(connection, id)?) }).await?;
+    let assets = context
+        .state
+        .store
+        .with(move |connection| -> Result<_, ApiError> { Ok(store::assets(connection, id)?) })
+        .await?;
     let asset = assets
         .into_iter()
         .find(|asset| asset.name == asset_name)
-        .ok_or_else(|| ApiError::not_found(format!("Asset {asset_name} not found in package version {version}"), &asset_name, "asset"))?;
-    let bytes = context.state.store.read_blob(asset.digests.sha256.clone()).await?;
+        .ok_or_else(|| {
+            ApiError::not_found(
+                format!("Asset {asset_name} not found in package version {version}"),
+                &asset_name,
+                "asset",
+            )
+        })?;
+    let bytes = context
+        .state
+        .store
+        .read_blob(asset.digests.sha256.clone())
+        .await?;
     let mut response = (StatusCode::OK, bytes).into_response();
     let headers = response.headers_mut();
-    headers.insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-    for (name, value) in [("X-AssetName", &asset.name), ("X-PackageVersion", &row.version), ("X-PackageVersionRevision", &row.revision)] {
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    for (name, value) in [
+        ("X-AssetName", &asset.name),
+        ("X-PackageVersion", &row.version),
+        ("X-PackageVersionRevision", &row.revision),
+    ] {
         if let Ok(value) = HeaderValue::from_str(value) {
             headers.insert(name, value);
         }
@@ -803,19 +1184,41 @@ pub fn add_generic_asset(
     now: f64,
 ) -> Result<VersionRow, AddAssetError> {
     let transaction = store::write_transaction(connection)?;
-    let status = if unfinished { "Unfinished" } else { "Published" };
+    let status = if unfinished {
+        "Unfinished"
+    } else {
+        "Published"
+    };
     let revision = new_revision();
     let row = match store::version(&transaction, key, version)? {
-        Some(existing) if existing.status != "Unfinished" => return Err(AddAssetError::VersionClosed { status: existing.status }),
+        Some(existing) if existing.status != "Unfinished" => {
+            return Err(AddAssetError::VersionClosed {
+                status: existing.status,
+            });
+        }
         Some(existing) => {
-            if store::assets(&transaction, existing.id)?.iter().any(|current| current.name == asset.name) {
+            if store::assets(&transaction, existing.id)?
+                .iter()
+                .any(|current| current.name == asset.name)
+            {
                 return Err(AddAssetError::AssetExists);
             }
             store::update_version_status(&transaction, existing.id, status, &revision)?;
-            VersionRow { status: status.to_owned(), revision, ..existing }
+            VersionRow {
+                status: status.to_owned(),
+                revision,
+                ..existing
+            }
         }
         None => {
-            let mut row = VersionRow { id: 0, version: version.to_owned(), revision, status: status.to_owned(), published: now, metadata: None };
+            let mut row = VersionRow {
+                id: 0,
+                version: version.to_owned(),
+                revision,
+                status: status.to_owned(),
+                published: now,
+                metadata: None,
+            };
             row.id = store::insert_version(&transaction, key, &row)?;
             row
         }
@@ -832,15 +1235,26 @@ async fn publish_package_version(context: Context<'_>) -> Result<Response, ApiEr
     validate_field("version", &version)?;
     validate_asset_name(&asset_name)?;
     if key.format != "generic" {
-        return Err(ApiError::validation(format!("PublishPackageVersion supports only the generic format, not {}", key.format)));
+        return Err(ApiError::validation(format!(
+            "PublishPackageVersion supports only the generic format, not {}",
+            key.format
+        )));
     }
     if key.namespace.is_empty() {
-        return Err(ApiError::validation("namespace is required for generic packages"));
+        return Err(ApiError::validation(
+            "namespace is required for generic packages",
+        ));
     }
     let unfinished = match context.query.optional("unfinished") {
         None | Some("false") => false,
         Some("true") => true,
-        Some(other) => return Err(constraint("unfinished", other, "Member must be true or false")),
+        Some(other) => {
+            return Err(constraint(
+                "unfinished",
+                other,
+                "Member must be true or false",
+            ));
+        }
     };
     let claimed = context
         .headers
@@ -848,7 +1262,12 @@ async fn publish_package_version(context: Context<'_>) -> Result<Response, ApiEr
         .and_then(|value| value.to_str().ok())
         .ok_or_else(|| ApiError::validation("1 validation error detected: Value null at 'assetSHA256' failed to satisfy constraint: Member must not be null"))?
         .to_ascii_lowercase();
-    context.authorize("PublishPackageVersion", &key.domain, Some(&key.repository), Permission::Publish)?;
+    context.authorize(
+        "PublishPackageVersion",
+        &key.domain,
+        Some(&key.repository),
+        Permission::Publish,
+    )?;
     require_repository(&context, &key.domain, &key.repository).await?;
     let digests = context.state.store.put_blob(context.body.clone()).await?;
     if digests.sha256 != claimed {
@@ -857,24 +1276,44 @@ async fn publish_package_version(context: Context<'_>) -> Result<Response, ApiEr
             digests.sha256
         )));
     }
-    let asset = AssetRow { name: asset_name.clone(), size: context.body.len() as u64, digests };
-    let (lookup, wanted, row_asset, now) = (key.clone(), version.clone(), asset.clone(), context.state.clock.now());
+    let asset = AssetRow {
+        name: asset_name.clone(),
+        size: context.body.len() as u64,
+        digests,
+    };
+    let (lookup, wanted, row_asset, now) = (
+        key.clone(),
+        version.clone(),
+        asset.clone(),
+        context.state.clock.now(),
+    );
     let result = context
         .state
         .store
-        .with(move |connection| -> Result<_, ApiError> { Ok(add_generic_asset(connection, &lookup, &wanted, &row_asset, unfinished, now)) })
+        .with(move |connection| -> Result<_, ApiError> {
+            Ok(add_generic_asset(
+                connection, &lookup, &wanted, &row_asset, unfinished, now,
+            ))
+        })
         .await?;
     let row = match result {
         Ok(row) => row,
         Err(AddAssetError::VersionClosed { status }) => {
             return Err(ApiError::conflict(
-                format!("Package version {} {version} already exists with status {status}; only Unfinished versions accept more assets", display_package(&key)),
+                format!(
+                    "Package version {} {version} already exists with status {status}; only Unfinished versions accept more assets",
+                    display_package(&key)
+                ),
                 &version,
                 "package-version",
             ));
         }
         Err(AddAssetError::AssetExists) => {
-            return Err(ApiError::conflict(format!("Asset {asset_name} already exists in package version {version}"), &asset_name, "asset"));
+            return Err(ApiError::conflict(
+                format!("Asset {asset_name} already exists in package version {version}"),
+                &asset_name,
+                "asset",
+            ));
         }
         Err(AddAssetError::Store(error)) => return Err(error.into()),
     };
@@ -897,7 +1336,11 @@ fn string_list(body: &Value, member: &str) -> Result<Vec<String>, ApiError> {
         .and_then(Value::as_array)
         .ok_or_else(|| ApiError::validation(format!("1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null")))?;
     list.iter()
-        .map(|item| item.as_str().map(ToOwned::to_owned).ok_or_else(|| ApiError::cannot_parse(format!("`{member}` must be a list of strings"))))
+        .map(|item| {
+            item.as_str().map(ToOwned::to_owned).ok_or_else(|| {
+                ApiError::cannot_parse(format!("`{member}` must be a list of strings"))
+            })
+        })
         .collect()
 }
 
@@ -905,17 +1348,42 @@ async fn update_package_versions_status(context: Context<'_>) -> Result<Response
     let key = package_key(&context)?;
     let body = context.json_body()?;
     let versions = string_list(&body, "versions")?;
-    let target = body.get("targetStatus").and_then(Value::as_str).ok_or_else(|| ApiError::validation("targetStatus is required"))?.to_owned();
+    let target = body
+        .get("targetStatus")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::validation("targetStatus is required"))?
+        .to_owned();
     if !["Published", "Unlisted", "Archived"].contains(&target.as_str()) {
-        return Err(constraint("targetStatus", &target, "Member must satisfy enum value set: [Published, Unlisted, Archived]"));
+        return Err(constraint(
+            "targetStatus",
+            &target,
+            "Member must satisfy enum value set: [Published, Unlisted, Archived]",
+        ));
     }
-    let expected = body.get("expectedStatus").and_then(Value::as_str).map(ToOwned::to_owned);
+    let expected = body
+        .get("expectedStatus")
+        .and_then(Value::as_str)
+        .map(ToOwned::to_owned);
     let revisions: HashMap<String, String> = body
         .get("versionRevisions")
         .and_then(Value::as_object)
-        .map(|object| object.iter().filter_map(|(version, revision)| revision.as_str().map(|revision| (version.clone(), revision.to_owned()))).collect())
+        .map(|object| {
+            object
+                .iter()
+                .filter_map(|(version, revision)| {
+                    revision
+                        .as_str()
+                        .map(|revision| (version.clone(), revision.to_owned()))
+                })
+                .collect()
+        })
         .unwrap_or_default();
-    context.authorize("UpdatePackageVersionsStatus", &key.domain, Some(&key.repository), Permission::Publish)?;
+    context.authorize(
+        "UpdatePackageVersionsStatus",
+        &key.domain,
+        Some(&key.repository),
+        Permission::Publish,
+    )?;
     require_repository(&context, &key.domain, &key.repository).await?;
     let lookup = key.clone();
     let (successful, failed) = context
@@ -965,8 +1433,16 @@ async fn delete_package_versions(context: Context<'_>) -> Result<Response, ApiEr
     let key = package_key(&context)?;
     let body = context.json_body()?;
     let versions = string_list(&body, "versions")?;
-    let expected = body.get("expectedStatus").and_then(Value::as_str).map(ToOwned::to_owned);
-    context.authorize("DeletePackageVersions", &key.domain, Some(&key.repository), Permission::Admin)?;
+    let expected = body
+        .get("expectedStatus")
+        .and_then(Value::as_str)
+        .map(ToOwned::to_owned);
+    context.authorize(
+        "DeletePackageVersions",
+        &key.domain,
+        Some(&key.repository),
+        Permission::Admin,
+    )?;
     require_repository(&context, &key.domain, &key.repository).await?;
     let lookup = key.clone();
     let (successful, failed) = context

@@ -25,7 +25,12 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), fields: serde_json::Map::new() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            fields: serde_json::Map::new(),
+        }
     }
 
     fn field(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
@@ -35,12 +40,14 @@ impl ApiError {
 
     /// 400 `ValidationException` with reason `FIELD_VALIDATION_FAILED`.
     pub fn validation(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "ValidationException", message).field("reason", "FIELD_VALIDATION_FAILED")
+        Self::new(StatusCode::BAD_REQUEST, "ValidationException", message)
+            .field("reason", "FIELD_VALIDATION_FAILED")
     }
 
     /// 400 `ValidationException` with reason `CANNOT_PARSE`.
     pub fn cannot_parse(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "ValidationException", message).field("reason", "CANNOT_PARSE")
+        Self::new(StatusCode::BAD_REQUEST, "ValidationException", message)
+            .field("reason", "CANNOT_PARSE")
     }
 
     /// 404 `ResourceNotFoundException`.
@@ -52,7 +59,9 @@ impl ApiError {
 
     /// 409 `ConflictException`.
     pub fn conflict(message: impl Into<String>, resource_id: &str, resource_type: &str) -> Self {
-        Self::new(StatusCode::CONFLICT, "ConflictException", message).field("resourceId", resource_id).field("resourceType", resource_type)
+        Self::new(StatusCode::CONFLICT, "ConflictException", message)
+            .field("resourceId", resource_id)
+            .field("resourceType", resource_type)
     }
 
     /// 403 `AccessDeniedException`.
@@ -63,13 +72,21 @@ impl ApiError {
     /// 403 `MissingAuthenticationTokenException` (no `Authorization` header).
     #[must_use]
     pub fn missing_authentication() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "MissingAuthenticationTokenException", "Missing Authentication Token")
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "MissingAuthenticationTokenException",
+            "Missing Authentication Token",
+        )
     }
 
     /// 403 `UnrecognizedClientException` (unknown access key).
     #[must_use]
     pub fn unrecognized_client() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "UnrecognizedClientException", "The security token included in the request is invalid.")
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        )
     }
 
     /// 403 `InvalidSignatureException`.
@@ -79,18 +96,30 @@ impl ApiError {
 
     /// 403 `IncompleteSignatureException` (malformed `Authorization`).
     pub fn incomplete_signature(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "IncompleteSignatureException", message)
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "IncompleteSignatureException",
+            message,
+        )
     }
 
     /// 404 `UnknownOperationException`.
     #[must_use]
     pub fn unknown_operation() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "UnknownOperationException", "The requested operation is not recognized by the service.")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "UnknownOperationException",
+            "The requested operation is not recognized by the service.",
+        )
     }
 
     /// 500 `InternalServerException`.
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerException", message)
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerException",
+            message,
+        )
     }
 }
 
@@ -112,7 +141,14 @@ impl From<rusqlite::Error> for ApiError {
 pub fn request_id() -> String {
     let bytes: [u8; 16] = rand::random();
     let hex = hex::encode(bytes);
-    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 impl IntoResponse for ApiError {
@@ -120,7 +156,8 @@ impl IntoResponse for ApiError {
         let mut body = self.fields;
         body.insert("__type".to_owned(), self.code.into());
         body.insert("message".to_owned(), self.message.into());
-        let mut response = (self.status, axum::Json(serde_json::Value::Object(body))).into_response();
+        let mut response =
+            (self.status, axum::Json(serde_json::Value::Object(body))).into_response();
         let headers = response.headers_mut();
         headers.insert("x-amzn-ErrorType", HeaderValue::from_static(self.code));
         if let Ok(value) = HeaderValue::from_str(&request_id()) {
@@ -142,7 +179,10 @@ pub struct DataError {
 impl DataError {
     /// Any status.
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self {
+            status,
+            message: message.into(),
+        }
     }
 
     /// 400.
@@ -159,7 +199,10 @@ impl DataError {
 impl From<StoreError> for DataError {
     fn from(error: StoreError) -> Self {
         tracing::error!(error = %error, source = ?std::error::Error::source(&error), "storage failure");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal storage error: {error}"))
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("internal storage error: {error}"),
+        )
     }
 }
 
@@ -171,9 +214,16 @@ impl From<rusqlite::Error> for DataError {
 
 impl IntoResponse for DataError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, axum::Json(serde_json::json!({ "error": self.message }))).into_response();
+        let mut response = (
+            self.status,
+            axum::Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert("www-authenticate", HeaderValue::from_static("Bearer realm=\"lading\", Basic realm=\"lading\""));
+            response.headers_mut().insert(
+                "www-authenticate",
+                HeaderValue::from_static("Bearer realm=\"lading\", Basic realm=\"lading\""),
+            );
         }
         response
     }

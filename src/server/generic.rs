@@ -25,12 +25,18 @@ fn decode(text: &str) -> String {
 }
 
 fn valid_component(text: &str) -> bool {
-    !text.is_empty() && text != "." && text != ".." && !text.contains('/') && !text.chars().any(char::is_control)
+    !text.is_empty()
+        && text != "."
+        && text != ".."
+        && !text.contains('/')
+        && !text.chars().any(char::is_control)
 }
 
 /// Entry point for `/d/{domain}/generic/{repository}/{*rest}`.
 pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    serve(&state, request).await.unwrap_or_else(IntoResponse::into_response)
+    serve(&state, request)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn serve(state: &AppState, request: Request) -> Result<Response, DataError> {
@@ -38,10 +44,17 @@ async fn serve(state: &AppState, request: Request) -> Result<Response, DataError
     let segments: Vec<String> = parts.uri.path().split('/').skip(1).map(decode).collect();
     // d, domain, generic, repository, namespace, package, version, asset
     let [_, domain, _, repository, namespace, package, version, asset] = segments.as_slice() else {
-        return Err(DataError::not_found("expected /d/{domain}/generic/{repository}/{namespace}/{package}/{version}/{asset}"));
+        return Err(DataError::not_found(
+            "expected /d/{domain}/generic/{repository}/{namespace}/{package}/{version}/{asset}",
+        ));
     };
-    if ![namespace, package, version, asset].iter().all(|component| valid_component(component)) {
-        return Err(DataError::bad_request("invalid namespace, package, version or asset name"));
+    if ![namespace, package, version, asset]
+        .iter()
+        .all(|component| valid_component(component))
+    {
+        return Err(DataError::bad_request(
+            "invalid namespace, package, version or asset name",
+        ));
     }
     let principal = access::authenticate_token(state, &parts.headers, domain).await?;
     let key = PackageKey {
@@ -55,17 +68,39 @@ async fn serve(state: &AppState, request: Request) -> Result<Response, DataError
         "GET" | "HEAD" => {
             access::require(principal.as_ref(), domain, repository, Permission::Read)?;
             let (lookup, wanted) = (key.clone(), version.clone());
-            let row = state.store.with(move |connection| -> Result<_, DataError> { Ok(store::version(connection, &lookup, &wanted)?) }).await?;
+            let row = state
+                .store
+                .with(move |connection| -> Result<_, DataError> {
+                    Ok(store::version(connection, &lookup, &wanted)?)
+                })
+                .await?;
             let row = row
-                .filter(|row| row.status == "Published" || row.status == "Unfinished" || row.status == "Unlisted")
-                .ok_or_else(|| DataError::not_found(format!("{namespace}/{package}@{version} not found")))?;
+                .filter(|row| {
+                    row.status == "Published"
+                        || row.status == "Unfinished"
+                        || row.status == "Unlisted"
+                })
+                .ok_or_else(|| {
+                    DataError::not_found(format!("{namespace}/{package}@{version} not found"))
+                })?;
             let id = row.id;
-            let assets = state.store.with(move |connection| -> Result<_, DataError> { Ok(store::assets(connection, id)?) }).await?;
-            let found = assets.into_iter().find(|candidate| &candidate.name == asset).ok_or_else(|| DataError::not_found(format!("asset `{asset}` not found")))?;
+            let assets = state
+                .store
+                .with(move |connection| -> Result<_, DataError> {
+                    Ok(store::assets(connection, id)?)
+                })
+                .await?;
+            let found = assets
+                .into_iter()
+                .find(|candidate| &candidate.name == asset)
+                .ok_or_else(|| DataError::not_found(format!("asset `{asset}` not found")))?;
             let bytes = state.store.read_blob(found.digests.sha256.clone()).await?;
             let mut response = (StatusCode::OK, bytes).into_response();
             let headers = response.headers_mut();
-            headers.insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+            headers.insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
             if let Ok(value) = HeaderValue::from_str(&found.digests.sha256) {
                 headers.insert("x-checksum-sha256", value);
             }
@@ -75,27 +110,56 @@ async fn serve(state: &AppState, request: Request) -> Result<Response, DataError
             access::require(principal.as_ref(), domain, repository, Permission::Publish)?;
             let exists = {
                 let (domain, repository) = (domain.clone(), repository.clone());
-                state.store.with(move |connection| -> Result<_, DataError> { Ok(store::repository(connection, &domain, &repository)?.is_some()) }).await?
+                state
+                    .store
+                    .with(move |connection| -> Result<_, DataError> {
+                        Ok(store::repository(connection, &domain, &repository)?.is_some())
+                    })
+                    .await?
             };
             if !exists {
-                return Err(DataError::not_found(format!("repository `{domain}/{repository}` does not exist")));
+                return Err(DataError::not_found(format!(
+                    "repository `{domain}/{repository}` does not exist"
+                )));
             }
-            let unfinished = parts.uri.query().is_some_and(|query| query.split('&').any(|pair| pair == "unfinished=true"));
+            let unfinished = parts
+                .uri
+                .query()
+                .is_some_and(|query| query.split('&').any(|pair| pair == "unfinished=true"));
             let bytes = axum::body::to_bytes(body, state.max_body_bytes)
                 .await
-                .map_err(|error| DataError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("failed to read the body: {error}")))?;
+                .map_err(|error| {
+                    DataError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!("failed to read the body: {error}"),
+                    )
+                })?;
             let size = bytes.len() as u64;
             let digests = state.store.put_blob(bytes).await?;
-            if let Some(claimed) = parts.headers.get("x-checksum-sha256").and_then(|value| value.to_str().ok())
+            if let Some(claimed) = parts
+                .headers
+                .get("x-checksum-sha256")
+                .and_then(|value| value.to_str().ok())
                 && !claimed.eq_ignore_ascii_case(&digests.sha256)
             {
-                return Err(DataError::bad_request(format!("the body's sha256 {} does not match x-checksum-sha256 {claimed}", digests.sha256)));
+                return Err(DataError::bad_request(format!(
+                    "the body's sha256 {} does not match x-checksum-sha256 {claimed}",
+                    digests.sha256
+                )));
             }
-            let asset_row = AssetRow { name: asset.clone(), size, digests: digests.clone() };
+            let asset_row = AssetRow {
+                name: asset.clone(),
+                size,
+                digests: digests.clone(),
+            };
             let (lookup, wanted, now) = (key.clone(), version.clone(), state.clock.now());
             let result = state
                 .store
-                .with(move |connection| -> Result<_, DataError> { Ok(add_generic_asset(connection, &lookup, &wanted, &asset_row, unfinished, now)) })
+                .with(move |connection| -> Result<_, DataError> {
+                    Ok(add_generic_asset(
+                        connection, &lookup, &wanted, &asset_row, unfinished, now,
+                    ))
+                })
                 .await?;
             match result {
                 Ok(row) => Ok((StatusCode::CREATED, axum::Json(json!({ "version": row.version, "status": row.status, "sha256": digests.sha256 }))).into_response()),
@@ -106,6 +170,9 @@ async fn serve(state: &AppState, request: Request) -> Result<Response, DataError
                 Err(AddAssetError::Store(error)) => Err(error.into()),
             }
         }
-        method => Err(DataError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not supported here"))),
+        method => Err(DataError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{method} is not supported here"),
+        )),
     }
 }

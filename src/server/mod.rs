@@ -98,13 +98,31 @@ impl ServeConfig {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = fs_err::read_to_string(path)?;
         let config: Self = serde_yaml::from_str(&text).map_err(|error| {
-            let position = error.location().map(|location| format!("{}:{}:{}: ", path.display(), location.line(), location.column()));
-            anyhow::anyhow!("{}{}", position.unwrap_or_default(), error.to_string().split(" at line ").next().unwrap_or_default())
+            let position = error.location().map(|location| {
+                format!(
+                    "{}:{}:{}: ",
+                    path.display(),
+                    location.line(),
+                    location.column()
+                )
+            });
+            anyhow::anyhow!(
+                "{}{}",
+                position.unwrap_or_default(),
+                error
+                    .to_string()
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or_default()
+            )
         })?;
         if let Some(account) = &config.account
             && (account.len() != 12 || !account.bytes().all(|byte| byte.is_ascii_digit()))
         {
-            anyhow::bail!("{}: `account` must be 12 digits, got `{account}`", path.display());
+            anyhow::bail!(
+                "{}: `account` must be 12 digits, got `{account}`",
+                path.display()
+            );
         }
         for principal in &config.principals {
             if principal.secret_access_key.is_some() == principal.secret_access_key_env.is_some() {
@@ -146,7 +164,9 @@ impl Clock {
     /// Now, in epoch seconds.
     #[must_use]
     pub fn now(&self) -> f64 {
-        let system = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |elapsed| elapsed.as_secs_f64());
+        let system = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |elapsed| elapsed.as_secs_f64());
         #[expect(clippy::cast_precision_loss, reason = "offsets are small")]
         let offset = self.offset_seconds as f64;
         system + offset
@@ -187,14 +207,26 @@ impl AppState {
         if let Some(url) = &self.public_url {
             return url.as_str().trim_end_matches('/').to_owned();
         }
-        let host = headers.get(axum::http::header::HOST).and_then(|value| value.to_str().ok()).unwrap_or("127.0.0.1");
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("127.0.0.1");
         format!("http://{host}")
     }
 
     /// Data-plane endpoint of a repository for a format (ends in `/`).
     #[must_use]
-    pub fn repository_endpoint(&self, headers: &HeaderMap, domain: &str, format: &str, repository: &str) -> String {
-        format!("{}/d/{domain}/{format}/{repository}/", self.base_url(headers))
+    pub fn repository_endpoint(
+        &self,
+        headers: &HeaderMap,
+        domain: &str,
+        format: &str,
+        repository: &str,
+    ) -> String {
+        format!(
+            "{}/d/{domain}/{format}/{repository}/",
+            self.base_url(headers)
+        )
     }
 }
 
@@ -213,11 +245,24 @@ impl Server {
     /// When the data directory cannot be used, the config is inconsistent, or the address
     /// cannot be bound.
     pub async fn start(options: ServerOptions) -> anyhow::Result<Self> {
-        let store = Store::open(&options.data_dir).with_context(|| format!("failed to open the data directory `{}`", options.data_dir.display()))?;
+        let store = Store::open(&options.data_dir).with_context(|| {
+            format!(
+                "failed to open the data directory `{}`",
+                options.data_dir.display()
+            )
+        })?;
         let config = options.config.clone().unwrap_or_default();
-        let account = config.account.clone().unwrap_or_else(|| DEFAULT_ACCOUNT.to_owned());
+        let account = config
+            .account
+            .clone()
+            .unwrap_or_else(|| DEFAULT_ACCOUNT.to_owned());
         let offset_seconds = match EnvVars::get(EnvVars::LADING_SERVE_CLOCK_OFFSET_SECONDS) {
-            Some(text) => text.parse().with_context(|| format!("`{}` must be an integer, got `{text}`", EnvVars::LADING_SERVE_CLOCK_OFFSET_SECONDS))?,
+            Some(text) => text.parse().with_context(|| {
+                format!(
+                    "`{}` must be an integer, got `{text}`",
+                    EnvVars::LADING_SERVE_CLOCK_OFFSET_SECONDS
+                )
+            })?,
             None => 0,
         };
         let clock = Clock { offset_seconds };
@@ -232,7 +277,9 @@ impl Server {
             max_body_bytes: options.max_body_bytes,
         });
         let router = router(Arc::clone(&state));
-        let listener = tokio::net::TcpListener::bind(options.listen).await.with_context(|| format!("failed to listen on {}", options.listen))?;
+        let listener = tokio::net::TcpListener::bind(options.listen)
+            .await
+            .with_context(|| format!("failed to listen on {}", options.listen))?;
         let local_addr = listener.local_addr()?;
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -243,7 +290,11 @@ impl Server {
                 .await
         });
         tracing::info!(%local_addr, "lading serve started");
-        Ok(Self { local_addr, shutdown, task })
+        Ok(Self {
+            local_addr,
+            shutdown,
+            task,
+        })
     }
 
     /// The bound address (useful with port 0).
@@ -265,7 +316,10 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/{*operation}", any(control::handle))
         .route("/d/{domain}/npm/{repository}/{*rest}", any(npm::handle))
-        .route("/d/{domain}/generic/{repository}/{*rest}", any(generic::handle))
+        .route(
+            "/d/{domain}/generic/{repository}/{*rest}",
+            any(generic::handle),
+        )
         .route("/health", any(|| async { "ok" }))
         .fallback(|| async { control::unknown_route() })
         .layer(DefaultBodyLimit::max(limit))
@@ -274,7 +328,13 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 /// Create the admin principal, default or configured domains and repositories; write the
 /// admin credentials file; return every principal.
-async fn bootstrap(store: &Store, data_dir: &Path, config: &ServeConfig, account: &str, clock: Clock) -> anyhow::Result<Principals> {
+async fn bootstrap(
+    store: &Store,
+    data_dir: &Path,
+    config: &ServeConfig,
+    account: &str,
+    clock: Clock,
+) -> anyhow::Result<Principals> {
     let config = config.clone();
     let owner = account.to_owned();
     let now = clock.now();
@@ -293,17 +353,42 @@ async fn bootstrap(store: &Store, data_dir: &Path, config: &ServeConfig, account
                 store::insert_principal(&transaction, &admin)?;
                 principals.push(admin);
             }
-            let mut wanted: Vec<(String, Vec<String>)> =
-                config.domains.iter().map(|domain| (domain.name.clone(), domain.repositories.clone())).collect();
+            let mut wanted: Vec<(String, Vec<String>)> = config
+                .domains
+                .iter()
+                .map(|domain| (domain.name.clone(), domain.repositories.clone()))
+                .collect();
             if wanted.is_empty() && store::domains(&transaction)?.is_empty() {
-                wanted.push((DEFAULT_DOMAIN.to_owned(), vec![DEFAULT_REPOSITORY.to_owned()]));
+                wanted.push((
+                    DEFAULT_DOMAIN.to_owned(),
+                    vec![DEFAULT_REPOSITORY.to_owned()],
+                ));
             }
             for (domain, repositories) in wanted {
-                control::validate_domain_name(&domain).map_err(|error| anyhow::anyhow!("domain `{domain}`: {}", error.message))?;
-                store::insert_domain(&transaction, &store::Domain { name: domain.clone(), owner: owner.clone(), created: now, encryption_key: None })?;
+                control::validate_domain_name(&domain)
+                    .map_err(|error| anyhow::anyhow!("domain `{domain}`: {}", error.message))?;
+                store::insert_domain(
+                    &transaction,
+                    &store::Domain {
+                        name: domain.clone(),
+                        owner: owner.clone(),
+                        created: now,
+                        encryption_key: None,
+                    },
+                )?;
                 for repository in repositories {
-                    control::validate_repository_name(&repository).map_err(|error| anyhow::anyhow!("repository `{repository}`: {}", error.message))?;
-                    store::insert_repository(&transaction, &store::Repository { domain: domain.clone(), name: repository, description: None, created: now })?;
+                    control::validate_repository_name(&repository).map_err(|error| {
+                        anyhow::anyhow!("repository `{repository}`: {}", error.message)
+                    })?;
+                    store::insert_repository(
+                        &transaction,
+                        &store::Repository {
+                            domain: domain.clone(),
+                            name: repository,
+                            description: None,
+                            created: now,
+                        },
+                    )?;
                 }
             }
             store::purge_tokens(&transaction, now)?;
@@ -313,17 +398,27 @@ async fn bootstrap(store: &Store, data_dir: &Path, config: &ServeConfig, account
         .await?;
     let mut principals = Principals::default();
     for row in stored {
-        let grants: Vec<Grant> = serde_json::from_str(&row.grants).context("corrupt principal grants in the index")?;
+        let grants: Vec<Grant> =
+            serde_json::from_str(&row.grants).context("corrupt principal grants in the index")?;
         if row.name == "admin" {
             write_credentials(data_dir, &row.access_key_id, &row.secret_access_key)?;
         }
-        principals.insert(Principal { name: row.name, access_key_id: row.access_key_id, secret_access_key: Secret::new(row.secret_access_key), grants });
+        principals.insert(Principal {
+            name: row.name,
+            access_key_id: row.access_key_id,
+            secret_access_key: Secret::new(row.secret_access_key),
+            grants,
+        });
     }
     for declared in &config.principals {
         let secret = match (&declared.secret_access_key, &declared.secret_access_key_env) {
             (Some(secret), _) => secret.clone(),
-            (None, Some(variable)) => EnvVars::get(variable)
-                .with_context(|| format!("principal `{}`: environment variable `{variable}` is not set", declared.name))?,
+            (None, Some(variable)) => EnvVars::get(variable).with_context(|| {
+                format!(
+                    "principal `{}`: environment variable `{variable}` is not set",
+                    declared.name
+                )
+            })?,
             (None, None) => anyhow::bail!("principal `{}` has no secret access key", declared.name),
         };
         principals.insert(Principal {
@@ -336,11 +431,16 @@ async fn bootstrap(store: &Store, data_dir: &Path, config: &ServeConfig, account
     Ok(principals)
 }
 
-fn write_credentials(data_dir: &Path, access_key_id: &str, secret_access_key: &str) -> anyhow::Result<()> {
+fn write_credentials(
+    data_dir: &Path,
+    access_key_id: &str,
+    secret_access_key: &str,
+) -> anyhow::Result<()> {
     let text = format!(
         "# lading serve admin principal; use with AWS_SHARED_CREDENTIALS_FILE=<this file>\n[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret_access_key}\n"
     );
     let path = data_dir.join(CREDENTIALS_FILE);
-    crate::fsx::write_private(&path, text.as_bytes()).with_context(|| format!("failed to write `{}`", path.display()))?;
+    crate::fsx::write_private(&path, text.as_bytes())
+        .with_context(|| format!("failed to write `{}`", path.display()))?;
     Ok(())
 }

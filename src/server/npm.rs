@@ -21,16 +21,26 @@ use super::AppState;
 use super::access::{self, Permission, Principal, iso8601};
 use super::error::DataError;
 use super::store::{self, AssetRow, PackageKey, VersionRow};
-use crate::ecosystem::npm::{ABBREVIATED_MEDIA_TYPE, PackageName, abbreviate_manifest, integrity_from_sha512_hex};
+use crate::ecosystem::npm::{
+    ABBREVIATED_MEDIA_TYPE, PackageName, abbreviate_manifest, integrity_from_sha512_hex,
+};
 
 /// What a path under the npm endpoint addresses.
 #[derive(Debug, PartialEq, Eq)]
 enum Target {
     Ping,
     Whoami,
-    DistTags { package: String, tag: Option<String> },
-    Tarball { package: String, file: String },
-    Packument { package: String },
+    DistTags {
+        package: String,
+        tag: Option<String>,
+    },
+    Tarball {
+        package: String,
+        file: String,
+    },
+    Packument {
+        package: String,
+    },
     Unsupported(String),
 }
 
@@ -49,7 +59,10 @@ fn parse_target(rest: &str) -> Target {
         let decoded = decode(tail);
         if let Some((package, tag)) = decoded.split_once("/dist-tags") {
             let tag = tag.trim_start_matches('/');
-            return Target::DistTags { package: package.to_owned(), tag: (!tag.is_empty()).then(|| tag.to_owned()) };
+            return Target::DistTags {
+                package: package.to_owned(),
+                tag: (!tag.is_empty()).then(|| tag.to_owned()),
+            };
         }
         return Target::Unsupported(rest.to_owned());
     }
@@ -58,7 +71,10 @@ fn parse_target(rest: &str) -> Target {
     }
     let decoded = decode(rest);
     if let Some((package, file)) = decoded.split_once("/-/") {
-        return Target::Tarball { package: package.to_owned(), file: file.to_owned() };
+        return Target::Tarball {
+            package: package.to_owned(),
+            file: file.to_owned(),
+        };
     }
     if decoded.contains("/-rev/") {
         return Target::Unsupported(rest.to_owned());
@@ -72,15 +88,32 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
     let path = parts.uri.path().to_owned();
     // /d/{domain}/npm/{repository}/{rest}
     let mut segments = path.splitn(6, '/');
-    let (_, _, domain, _, repository, rest) =
-        (segments.next(), segments.next(), segments.next().unwrap_or_default(), segments.next(), segments.next().unwrap_or_default(), segments.next().unwrap_or_default());
+    let (_, _, domain, _, repository, rest) = (
+        segments.next(),
+        segments.next(),
+        segments.next().unwrap_or_default(),
+        segments.next(),
+        segments.next().unwrap_or_default(),
+        segments.next().unwrap_or_default(),
+    );
     let (domain, repository) = (decode(domain), decode(repository));
     let body = match axum::body::to_bytes(body, state.max_body_bytes).await {
         Ok(body) => body,
-        Err(error) => return DataError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("failed to read the request body: {error}")).into_response(),
+        Err(error) => {
+            return DataError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("failed to read the request body: {error}"),
+            )
+            .into_response();
+        }
     };
     let target = parse_target(rest);
-    let request = NpmRequest { state: &state, domain, repository, headers: &parts.headers };
+    let request = NpmRequest {
+        state: &state,
+        domain,
+        repository,
+        headers: &parts.headers,
+    };
     let result = request.serve(&parts.method, target, body).await;
     result.unwrap_or_else(|error| {
         tracing::debug!(status = %error.status, message = %error.message, %path, "npm request refused");
@@ -96,7 +129,12 @@ struct NpmRequest<'a> {
 }
 
 impl NpmRequest<'_> {
-    async fn serve(&self, method: &Method, target: Target, body: Bytes) -> Result<Response, DataError> {
+    async fn serve(
+        &self,
+        method: &Method,
+        target: Target,
+        body: Bytes,
+    ) -> Result<Response, DataError> {
         if matches!(target, Target::Ping) {
             return Ok(axum::Json(json!({})).into_response());
         }
@@ -106,14 +144,22 @@ impl NpmRequest<'_> {
         match (method.as_str(), target) {
             ("GET", Target::Whoami) => {
                 access::require(principal, &self.domain, &self.repository, Permission::Read)?;
-                Ok(axum::Json(json!({ "username": principal.map(|principal| principal.name.clone()) })).into_response())
+                Ok(axum::Json(
+                    json!({ "username": principal.map(|principal| principal.name.clone()) }),
+                )
+                .into_response())
             }
             ("GET" | "HEAD", Target::Packument { package }) => {
                 access::require(principal, &self.domain, &self.repository, Permission::Read)?;
                 self.packument(&package).await
             }
             ("PUT", Target::Packument { package }) => {
-                access::require(principal, &self.domain, &self.repository, Permission::Publish)?;
+                access::require(
+                    principal,
+                    &self.domain,
+                    &self.repository,
+                    Permission::Publish,
+                )?;
                 self.publish(&package, &body, principal).await
             }
             ("GET" | "HEAD", Target::Tarball { package, file }) => {
@@ -123,24 +169,62 @@ impl NpmRequest<'_> {
             ("GET", Target::DistTags { package, tag: None }) => {
                 access::require(principal, &self.domain, &self.repository, Permission::Read)?;
                 let key = self.key(&parse_name(&package)?);
-                let tags = self.state.store.with(move |connection| -> Result<_, DataError> { Ok(store::dist_tags(connection, &key)?) }).await?;
-                let object: Map<String, Value> = tags.into_iter().map(|(tag, version)| (tag, Value::String(version))).collect();
+                let tags = self
+                    .state
+                    .store
+                    .with(move |connection| -> Result<_, DataError> {
+                        Ok(store::dist_tags(connection, &key)?)
+                    })
+                    .await?;
+                let object: Map<String, Value> = tags
+                    .into_iter()
+                    .map(|(tag, version)| (tag, Value::String(version)))
+                    .collect();
                 Ok(axum::Json(Value::Object(object)).into_response())
             }
-            ("PUT" | "POST", Target::DistTags { package, tag: Some(tag) }) => {
-                access::require(principal, &self.domain, &self.repository, Permission::Publish)?;
-                let version: String = serde_json::from_slice(&body).map_err(|_| DataError::bad_request("the body must be a JSON string naming a version"))?;
+            (
+                "PUT" | "POST",
+                Target::DistTags {
+                    package,
+                    tag: Some(tag),
+                },
+            ) => {
+                access::require(
+                    principal,
+                    &self.domain,
+                    &self.repository,
+                    Permission::Publish,
+                )?;
+                let version: String = serde_json::from_slice(&body).map_err(|_| {
+                    DataError::bad_request("the body must be a JSON string naming a version")
+                })?;
                 self.set_tag(&package, &tag, Some(version)).await
             }
-            ("DELETE", Target::DistTags { package, tag: Some(tag) }) => {
-                access::require(principal, &self.domain, &self.repository, Permission::Publish)?;
+            (
+                "DELETE",
+                Target::DistTags {
+                    package,
+                    tag: Some(tag),
+                },
+            ) => {
+                access::require(
+                    principal,
+                    &self.domain,
+                    &self.repository,
+                    Permission::Publish,
+                )?;
                 if tag == "latest" {
                     return Err(DataError::bad_request("the `latest` tag cannot be removed"));
                 }
                 self.set_tag(&package, &tag, None).await
             }
-            (_, Target::Unsupported(path)) => Err(DataError::not_found(format!("`{path}` is not supported by lading serve's npm registry"))),
-            (method, _) => Err(DataError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not supported here"))),
+            (_, Target::Unsupported(path)) => Err(DataError::not_found(format!(
+                "`{path}` is not supported by lading serve's npm registry"
+            ))),
+            (method, _) => Err(DataError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{method} is not supported here"),
+            )),
         }
     }
 
@@ -149,9 +233,18 @@ impl NpmRequest<'_> {
         let exists = self
             .state
             .store
-            .with(move |connection| -> Result<_, DataError> { Ok(store::repository(connection, &domain, &repository)?.is_some()) })
+            .with(move |connection| -> Result<_, DataError> {
+                Ok(store::repository(connection, &domain, &repository)?.is_some())
+            })
             .await?;
-        if exists { Ok(()) } else { Err(DataError::not_found(format!("repository `{}/{}` does not exist", self.domain, self.repository))) }
+        if exists {
+            Ok(())
+        } else {
+            Err(DataError::not_found(format!(
+                "repository `{}/{}` does not exist",
+                self.domain, self.repository
+            )))
+        }
     }
 
     fn key(&self, name: &PackageName) -> PackageKey {
@@ -165,7 +258,12 @@ impl NpmRequest<'_> {
     }
 
     fn tarball_url(&self, name: &PackageName, version: &str) -> String {
-        format!("{}{name}/-/{}", self.state.repository_endpoint(self.headers, &self.domain, "npm", &self.repository), name.tarball_file_name(version))
+        format!(
+            "{}{name}/-/{}",
+            self.state
+                .repository_endpoint(self.headers, &self.domain, "npm", &self.repository),
+            name.tarball_file_name(version)
+        )
     }
 
     async fn packument(&self, package: &str) -> Result<Response, DataError> {
@@ -187,7 +285,10 @@ impl NpmRequest<'_> {
             })
             .await?;
         if versions.is_empty() {
-            return Err(DataError::not_found(format!("package `{name}` not found in `{}/{}`", self.domain, self.repository)));
+            return Err(DataError::not_found(format!(
+                "package `{name}` not found in `{}/{}`",
+                self.domain, self.repository
+            )));
         }
         let abbreviated = self
             .headers
@@ -199,7 +300,11 @@ impl NpmRequest<'_> {
         let mut modified = 0.0_f64;
         let mut created = f64::MAX;
         for (row, assets) in &versions {
-            let mut manifest: Value = row.metadata.as_deref().and_then(|text| serde_json::from_str(text).ok()).unwrap_or_else(|| json!({}));
+            let mut manifest: Value = row
+                .metadata
+                .as_deref()
+                .and_then(|text| serde_json::from_str(text).ok())
+                .unwrap_or_else(|| json!({}));
             let file = name.tarball_file_name(&row.version);
             if let Some(asset) = assets.iter().find(|asset| asset.name == file) {
                 manifest["dist"] = json!({
@@ -210,13 +315,20 @@ impl NpmRequest<'_> {
             }
             manifest["name"] = json!(name.to_string());
             manifest["version"] = json!(row.version);
-            let manifest = if abbreviated { abbreviate_manifest(&manifest) } else { manifest };
+            let manifest = if abbreviated {
+                abbreviate_manifest(&manifest)
+            } else {
+                manifest
+            };
             version_map.insert(row.version.clone(), manifest);
             times.insert(row.version.clone(), iso8601(row.published));
             modified = modified.max(row.published);
             created = created.min(row.published);
         }
-        let mut dist_tags: Map<String, Value> = tags.into_iter().map(|(tag, version)| (tag, Value::String(version))).collect();
+        let mut dist_tags: Map<String, Value> = tags
+            .into_iter()
+            .map(|(tag, version)| (tag, Value::String(version)))
+            .collect();
         if !dist_tags.contains_key("latest")
             && let Some((row, _)) = versions.last()
         {
@@ -225,12 +337,27 @@ impl NpmRequest<'_> {
         let body = if abbreviated {
             json!({ "name": name.to_string(), "modified": iso8601(modified), "dist-tags": dist_tags, "versions": version_map })
         } else {
-            let mut time: Map<String, Value> = times.into_iter().map(|(version, when)| (version, Value::String(when))).collect();
+            let mut time: Map<String, Value> = times
+                .into_iter()
+                .map(|(version, when)| (version, Value::String(when)))
+                .collect();
             time.insert("created".to_owned(), json!(iso8601(created)));
             time.insert("modified".to_owned(), json!(iso8601(modified)));
-            let latest_manifest = dist_tags.get("latest").and_then(Value::as_str).and_then(|latest| version_map.get(latest)).cloned().unwrap_or(Value::Null);
+            let latest_manifest = dist_tags
+                .get("latest")
+                .and_then(Value::as_str)
+                .and_then(|latest| version_map.get(latest))
+                .cloned()
+                .unwrap_or(Value::Null);
             let mut body = json!({ "_id": name.to_string(), "name": name.to_string(), "dist-tags": dist_tags, "versions": version_map, "time": time });
-            for field in ["description", "readme", "license", "homepage", "repository", "keywords"] {
+            for field in [
+                "description",
+                "readme",
+                "license",
+                "homepage",
+                "repository",
+                "keywords",
+            ] {
                 if let Some(value) = latest_manifest.get(field) {
                     body[field] = value.clone();
                 }
@@ -239,7 +366,10 @@ impl NpmRequest<'_> {
         };
         let mut response = axum::Json(body).into_response();
         if abbreviated {
-            response.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static(ABBREVIATED_MEDIA_TYPE));
+            response.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static(ABBREVIATED_MEDIA_TYPE),
+            );
         }
         Ok(response)
     }
@@ -249,59 +379,107 @@ impl NpmRequest<'_> {
         let key = self.key(&name);
         let file_name = file.rsplit('/').next().unwrap_or(file).to_owned();
         let lookup = file_name.clone();
-        let found = self.state.store.with(move |connection| -> Result<_, DataError> { Ok(store::find_asset(connection, &key, &lookup)?) }).await?;
+        let found = self
+            .state
+            .store
+            .with(move |connection| -> Result<_, DataError> {
+                Ok(store::find_asset(connection, &key, &lookup)?)
+            })
+            .await?;
         let Some((row, asset)) = found.filter(|(row, _)| row.status == "Published") else {
-            return Err(DataError::not_found(format!("tarball `{file_name}` of `{name}` not found")));
+            return Err(DataError::not_found(format!(
+                "tarball `{file_name}` of `{name}` not found"
+            )));
         };
-        let bytes = self.state.store.read_blob(asset.digests.sha256.clone()).await?;
+        let bytes = self
+            .state
+            .store
+            .read_blob(asset.digests.sha256.clone())
+            .await?;
         let mut response = (StatusCode::OK, bytes).into_response();
-        response.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
         if let Ok(value) = HeaderValue::from_str(&row.version) {
             response.headers_mut().insert("x-package-version", value);
         }
         Ok(response)
     }
 
-    async fn set_tag(&self, package: &str, tag: &str, version: Option<String>) -> Result<Response, DataError> {
+    async fn set_tag(
+        &self,
+        package: &str,
+        tag: &str,
+        version: Option<String>,
+    ) -> Result<Response, DataError> {
         let name = parse_name(package)?;
         let key = self.key(&name);
         let tag_name = tag.to_owned();
         let outcome = self
             .state
             .store
-            .with(move |connection| -> Result<Result<Vec<(String, String)>, String>, DataError> {
-                let transaction = store::write_transaction(connection)?;
-                if let Some(version) = &version
-                    && store::version(&transaction, &key, version)?.is_none_or(|row| row.status != "Published")
-                {
-                    return Ok(Err(format!("version `{version}` is not published")));
-                }
-                store::set_dist_tag(&transaction, &key, &tag_name, version.as_deref())?;
-                let tags = store::dist_tags(&transaction, &key)?;
-                transaction.commit()?;
-                Ok(Ok(tags))
-            })
+            .with(
+                move |connection| -> Result<Result<Vec<(String, String)>, String>, DataError> {
+                    let transaction = store::write_transaction(connection)?;
+                    if let Some(version) = &version
+                        && store::version(&transaction, &key, version)?
+                            .is_none_or(|row| row.status != "Published")
+                    {
+                        return Ok(Err(format!("version `{version}` is not published")));
+                    }
+                    store::set_dist_tag(&transaction, &key, &tag_name, version.as_deref())?;
+                    let tags = store::dist_tags(&transaction, &key)?;
+                    transaction.commit()?;
+                    Ok(Ok(tags))
+                },
+            )
             .await?;
         let tags = outcome.map_err(DataError::not_found)?;
-        let object: Map<String, Value> = tags.into_iter().map(|(tag, version)| (tag, Value::String(version))).collect();
+        let object: Map<String, Value> = tags
+            .into_iter()
+            .map(|(tag, version)| (tag, Value::String(version)))
+            .collect();
         Ok((StatusCode::CREATED, axum::Json(Value::Object(object))).into_response())
     }
 
-    async fn publish(&self, package: &str, body: &[u8], principal: Option<&Principal>) -> Result<Response, DataError> {
+    async fn publish(
+        &self,
+        package: &str,
+        body: &[u8],
+        principal: Option<&Principal>,
+    ) -> Result<Response, DataError> {
         let name = parse_name(package)?;
-        let document: Value = serde_json::from_slice(body).map_err(|error| DataError::bad_request(format!("the publish body is not valid JSON: {error}")))?;
+        let document: Value = serde_json::from_slice(body).map_err(|error| {
+            DataError::bad_request(format!("the publish body is not valid JSON: {error}"))
+        })?;
         if document.get("name").and_then(Value::as_str) != Some(name.to_string().as_str()) {
-            return Err(DataError::bad_request(format!("the body's `name` does not match the URL's package `{name}`")));
+            return Err(DataError::bad_request(format!(
+                "the body's `name` does not match the URL's package `{name}`"
+            )));
         }
-        let versions = document.get("versions").and_then(Value::as_object).filter(|versions| !versions.is_empty());
+        let versions = document
+            .get("versions")
+            .and_then(Value::as_object)
+            .filter(|versions| !versions.is_empty());
         let attachments = document.get("_attachments").and_then(Value::as_object);
         let (Some(versions), Some(attachments)) = (versions, attachments) else {
-            return Err(DataError::bad_request("a publish needs `versions` and `_attachments`; unpublish and deprecate are not supported"));
+            return Err(DataError::bad_request(
+                "a publish needs `versions` and `_attachments`; unpublish and deprecate are not supported",
+            ));
         };
         let tags: Vec<(String, String)> = document
             .get("dist-tags")
             .and_then(Value::as_object)
-            .map(|tags| tags.iter().filter_map(|(tag, version)| version.as_str().map(|version| (tag.clone(), version.to_owned()))).collect())
+            .map(|tags| {
+                tags.iter()
+                    .filter_map(|(tag, version)| {
+                        version
+                            .as_str()
+                            .map(|version| (tag.clone(), version.to_owned()))
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         let mut staged = Vec::new();
         for (version, manifest) in versions {
@@ -309,35 +487,69 @@ impl NpmRequest<'_> {
             let attachment = attachments
                 .get(&format!("{name}-{version}.tgz"))
                 .or_else(|| attachments.get(&file))
-                .or_else(|| (attachments.len() == 1 && versions.len() == 1).then(|| attachments.values().next()).flatten())
-                .ok_or_else(|| DataError::bad_request(format!("no attachment for version `{version}`")))?;
-            let data = attachment.get("data").and_then(Value::as_str).ok_or_else(|| DataError::bad_request("attachment without `data`"))?;
-            let bytes = base64::engine::general_purpose::STANDARD.decode(data).map_err(|_| DataError::bad_request("attachment `data` is not base64"))?;
+                .or_else(|| {
+                    (attachments.len() == 1 && versions.len() == 1)
+                        .then(|| attachments.values().next())
+                        .flatten()
+                })
+                .ok_or_else(|| {
+                    DataError::bad_request(format!("no attachment for version `{version}`"))
+                })?;
+            let data = attachment
+                .get("data")
+                .and_then(Value::as_str)
+                .ok_or_else(|| DataError::bad_request("attachment without `data`"))?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .map_err(|_| DataError::bad_request("attachment `data` is not base64"))?;
             if let Some(length) = attachment.get("length").and_then(Value::as_u64)
                 && length != bytes.len() as u64
             {
-                return Err(DataError::bad_request(format!("attachment length {} does not match the declared {length}", bytes.len())));
+                return Err(DataError::bad_request(format!(
+                    "attachment length {} does not match the declared {length}",
+                    bytes.len()
+                )));
             }
             let size = bytes.len() as u64;
             let digests = self.state.store.put_blob(Bytes::from(bytes)).await?;
             let dist = manifest.get("dist");
-            if let Some(claimed) = dist.and_then(|dist| dist.get("integrity")).and_then(Value::as_str)
+            if let Some(claimed) = dist
+                .and_then(|dist| dist.get("integrity"))
+                .and_then(Value::as_str)
                 && claimed.starts_with("sha512-")
                 && Some(claimed) != integrity_from_sha512_hex(&digests.sha512).as_deref()
             {
-                return Err(DataError::bad_request(format!("the tarball does not match `dist.integrity` {claimed}")));
+                return Err(DataError::bad_request(format!(
+                    "the tarball does not match `dist.integrity` {claimed}"
+                )));
             }
-            if let Some(claimed) = dist.and_then(|dist| dist.get("shasum")).and_then(Value::as_str)
+            if let Some(claimed) = dist
+                .and_then(|dist| dist.get("shasum"))
+                .and_then(Value::as_str)
                 && !claimed.eq_ignore_ascii_case(&digests.sha1)
             {
-                return Err(DataError::bad_request(format!("the tarball's sha1 {} does not match `dist.shasum` {claimed}", digests.sha1)));
+                return Err(DataError::bad_request(format!(
+                    "the tarball's sha1 {} does not match `dist.shasum` {claimed}",
+                    digests.sha1
+                )));
             }
             let mut manifest = manifest.clone();
             if let Some(object) = manifest.as_object_mut() {
                 object.remove("_attachments");
-                object.insert("_npmUser".to_owned(), json!({ "name": principal.map(|principal| principal.name.clone()) }));
+                object.insert(
+                    "_npmUser".to_owned(),
+                    json!({ "name": principal.map(|principal| principal.name.clone()) }),
+                );
             }
-            staged.push((version.clone(), manifest, AssetRow { name: file, size, digests }));
+            staged.push((
+                version.clone(),
+                manifest,
+                AssetRow {
+                    name: file,
+                    size,
+                    digests,
+                },
+            ));
         }
         let key = self.key(&name);
         let now = self.state.clock.now();
@@ -378,7 +590,11 @@ impl NpmRequest<'_> {
             .await?;
         outcome.map_err(|message| DataError::new(StatusCode::CONFLICT, message))?;
         tracing::info!(package = %name, "npm publish");
-        Ok((StatusCode::CREATED, axum::Json(json!({ "ok": true, "id": name.to_string(), "success": true }))).into_response())
+        Ok((
+            StatusCode::CREATED,
+            axum::Json(json!({ "ok": true, "id": name.to_string(), "success": true })),
+        )
+            .into_response())
     }
 }
 
@@ -394,12 +610,48 @@ mod tests {
     fn targets_are_parsed_from_raw_paths() {
         assert_eq!(parse_target("-/ping"), Target::Ping);
         assert_eq!(parse_target("-/whoami"), Target::Whoami);
-        assert_eq!(parse_target("left-pad"), Target::Packument { package: "left-pad".into() });
-        assert_eq!(parse_target("@acme%2ftool"), Target::Packument { package: "@acme/tool".into() });
-        assert_eq!(parse_target("@acme%2Ftool"), Target::Packument { package: "@acme/tool".into() });
-        assert_eq!(parse_target("@acme/tool/-/tool-1.0.0.tgz"), Target::Tarball { package: "@acme/tool".into(), file: "tool-1.0.0.tgz".into() });
-        assert_eq!(parse_target("-/package/@acme%2ftool/dist-tags"), Target::DistTags { package: "@acme/tool".into(), tag: None });
-        assert_eq!(parse_target("-/package/a/dist-tags/beta"), Target::DistTags { package: "a".into(), tag: Some("beta".into()) });
-        assert!(matches!(parse_target("-/npm/v1/security/advisories/bulk"), Target::Unsupported(_)));
+        assert_eq!(
+            parse_target("left-pad"),
+            Target::Packument {
+                package: "left-pad".into()
+            }
+        );
+        assert_eq!(
+            parse_target("@acme%2ftool"),
+            Target::Packument {
+                package: "@acme/tool".into()
+            }
+        );
+        assert_eq!(
+            parse_target("@acme%2Ftool"),
+            Target::Packument {
+                package: "@acme/tool".into()
+            }
+        );
+        assert_eq!(
+            parse_target("@acme/tool/-/tool-1.0.0.tgz"),
+            Target::Tarball {
+                package: "@acme/tool".into(),
+                file: "tool-1.0.0.tgz".into()
+            }
+        );
+        assert_eq!(
+            parse_target("-/package/@acme%2ftool/dist-tags"),
+            Target::DistTags {
+                package: "@acme/tool".into(),
+                tag: None
+            }
+        );
+        assert_eq!(
+            parse_target("-/package/a/dist-tags/beta"),
+            Target::DistTags {
+                package: "a".into(),
+                tag: Some("beta".into())
+            }
+        );
+        assert!(matches!(
+            parse_target("-/npm/v1/security/advisories/bulk"),
+            Target::Unsupported(_)
+        ));
     }
 }

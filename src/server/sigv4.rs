@@ -12,7 +12,11 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_perc
 use sha2::{Digest, Sha256};
 
 /// Everything but RFC 3986 unreserved characters.
-const QUERY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const QUERY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 /// As above but keeping `/` (for paths).
 const PATH_ENCODE: &AsciiSet = &QUERY_ENCODE.remove(b'/');
 
@@ -59,7 +63,9 @@ pub enum SigV4Error {
         now: String,
     },
     /// `X-Amz-Date` is too far in the future.
-    #[error("Signature not yet current: {request_time} is still later than {latest} ({now} + 15 min.)")]
+    #[error(
+        "Signature not yet current: {request_time} is still later than {latest} ({now} + 15 min.)"
+    )]
     NotYetCurrent {
         /// The request's time.
         request_time: String,
@@ -75,9 +81,11 @@ pub enum SigV4Error {
 /// # Errors
 /// [`SigV4Error::Malformed`] naming what is missing.
 pub fn parse_authorization(value: &str) -> Result<Authorization, SigV4Error> {
-    let rest = value
-        .strip_prefix("AWS4-HMAC-SHA256")
-        .ok_or_else(|| SigV4Error::Malformed("Authorization header requires the AWS4-HMAC-SHA256 algorithm".to_owned()))?;
+    let rest = value.strip_prefix("AWS4-HMAC-SHA256").ok_or_else(|| {
+        SigV4Error::Malformed(
+            "Authorization header requires the AWS4-HMAC-SHA256 algorithm".to_owned(),
+        )
+    })?;
     let mut credential = None;
     let mut signed_headers = None;
     let mut signature = None;
@@ -91,23 +99,32 @@ pub fn parse_authorization(value: &str) -> Result<Authorization, SigV4Error> {
             signature = Some(value);
         }
     }
-    let missing = |name: &str| SigV4Error::Malformed(format!("Authorization header requires '{name}' parameter"));
+    let missing = |name: &str| {
+        SigV4Error::Malformed(format!("Authorization header requires '{name}' parameter"))
+    };
     let credential = credential.ok_or_else(|| missing("Credential"))?;
     let signed_headers = signed_headers.ok_or_else(|| missing("SignedHeaders"))?;
     let signature = signature.ok_or_else(|| missing("Signature"))?;
     let scope: Vec<&str> = credential.split('/').collect();
     let [access_key_id, date, region, service, terminator] = scope.as_slice() else {
-        return Err(SigV4Error::Malformed(format!("Credential should be scoped to a valid region, got '{credential}'")));
+        return Err(SigV4Error::Malformed(format!(
+            "Credential should be scoped to a valid region, got '{credential}'"
+        )));
     };
     if *terminator != "aws4_request" {
-        return Err(SigV4Error::Malformed("Credential should be scoped with a valid terminator: 'aws4_request'".to_owned()));
+        return Err(SigV4Error::Malformed(
+            "Credential should be scoped with a valid terminator: 'aws4_request'".to_owned(),
+        ));
     }
     Ok(Authorization {
         access_key_id: (*access_key_id).to_owned(),
         date: (*date).to_owned(),
         region: (*region).to_owned(),
         service: (*service).to_owned(),
-        signed_headers: signed_headers.split(';').map(str::to_ascii_lowercase).collect(),
+        signed_headers: signed_headers
+            .split(';')
+            .map(str::to_ascii_lowercase)
+            .collect(),
         signature: signature.to_ascii_lowercase(),
     })
 }
@@ -133,7 +150,11 @@ fn canonical_query(query: &str) -> String {
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |text: &str| percent_decode_str(&text.replace('+', "%20")).decode_utf8_lossy().into_owned();
+            let decode = |text: &str| {
+                percent_decode_str(&text.replace('+', "%20"))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
             (
                 utf8_percent_encode(&decode(key), QUERY_ENCODE).to_string(),
                 utf8_percent_encode(&decode(value), QUERY_ENCODE).to_string(),
@@ -141,7 +162,11 @@ fn canonical_query(query: &str) -> String {
         })
         .collect();
     pairs.sort();
-    pairs.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join("&")
+    pairs
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 fn canonical_header_value(value: &str) -> String {
@@ -151,12 +176,20 @@ fn canonical_header_value(value: &str) -> String {
 /// The canonical request string.
 #[must_use]
 pub fn canonical_request(parts: &RequestParts<'_>, signed_headers: &[String]) -> String {
-    let path = if parts.path.is_empty() { "/" } else { parts.path };
+    let path = if parts.path.is_empty() {
+        "/"
+    } else {
+        parts.path
+    };
     let canonical_uri = utf8_percent_encode(path, PATH_ENCODE).to_string();
     let mut canonical_headers = String::new();
     for name in signed_headers {
-        let values: Vec<String> =
-            parts.headers.get_all(name.as_str()).iter().map(|value| canonical_header_value(&String::from_utf8_lossy(value.as_bytes()))).collect();
+        let values: Vec<String> = parts
+            .headers
+            .get_all(name.as_str())
+            .iter()
+            .map(|value| canonical_header_value(&String::from_utf8_lossy(value.as_bytes())))
+            .collect();
         canonical_headers.push_str(name);
         canonical_headers.push(':');
         canonical_headers.push_str(&values.join(","));
@@ -166,7 +199,10 @@ pub fn canonical_request(parts: &RequestParts<'_>, signed_headers: &[String]) ->
         .headers
         .get("x-amz-content-sha256")
         .and_then(|value| value.to_str().ok())
-        .map_or_else(|| hex::encode(Sha256::digest(parts.body)), ToOwned::to_owned);
+        .map_or_else(
+            || hex::encode(Sha256::digest(parts.body)),
+            ToOwned::to_owned,
+        );
     format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
         parts.method,
@@ -180,18 +216,33 @@ pub fn canonical_request(parts: &RequestParts<'_>, signed_headers: &[String]) ->
 
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     // HMAC accepts keys of any length; this cannot fail.
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    let mut mac = Hmac::<Sha256>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
 }
 
 /// The expected signature for a request.
 #[must_use]
-pub fn signature(parts: &RequestParts<'_>, authorization: &Authorization, amz_date: &str, secret_access_key: &str) -> String {
+pub fn signature(
+    parts: &RequestParts<'_>,
+    authorization: &Authorization,
+    amz_date: &str,
+    secret_access_key: &str,
+) -> String {
     let canonical = canonical_request(parts, &authorization.signed_headers);
-    let scope = format!("{}/{}/{}/aws4_request", authorization.date, authorization.region, authorization.service);
-    let string_to_sign = format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", hex::encode(Sha256::digest(canonical.as_bytes())));
-    let key = hmac(format!("AWS4{secret_access_key}").as_bytes(), authorization.date.as_bytes());
+    let scope = format!(
+        "{}/{}/{}/aws4_request",
+        authorization.date, authorization.region, authorization.service
+    );
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
+    let key = hmac(
+        format!("AWS4{secret_access_key}").as_bytes(),
+        authorization.date.as_bytes(),
+    );
     let key = hmac(&key, authorization.region.as_bytes());
     let key = hmac(&key, authorization.service.as_bytes());
     let key = hmac(&key, b"aws4_request");
@@ -206,21 +257,33 @@ pub fn parse_amz_date(value: &str) -> Result<i64, SigV4Error> {
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     time::PrimitiveDateTime::parse(value, format)
         .map(|moment| moment.assume_utc().unix_timestamp())
-        .map_err(|_| SigV4Error::Malformed(format!("X-Amz-Date '{value}' is not in yyyyMMddTHHmmssZ format")))
+        .map_err(|_| {
+            SigV4Error::Malformed(format!(
+                "X-Amz-Date '{value}' is not in yyyyMMddTHHmmssZ format"
+            ))
+        })
 }
 
 /// Format epoch seconds as `yyyymmddThhmmssZ`.
 #[must_use]
 pub fn format_amz_date(epoch: i64) -> String {
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::OffsetDateTime::from_unix_timestamp(epoch).ok().and_then(|moment| moment.format(format).ok()).unwrap_or_default()
+    time::OffsetDateTime::from_unix_timestamp(epoch)
+        .ok()
+        .and_then(|moment| moment.format(format).ok())
+        .unwrap_or_default()
 }
 
 /// Verify a request's signature and freshness against `secret_access_key` at time `now`.
 ///
 /// # Errors
 /// [`SigV4Error`] saying why it was refused.
-pub fn verify(parts: &RequestParts<'_>, authorization: &Authorization, secret_access_key: &str, now: i64) -> Result<(), SigV4Error> {
+pub fn verify(
+    parts: &RequestParts<'_>,
+    authorization: &Authorization,
+    secret_access_key: &str,
+    now: i64,
+) -> Result<(), SigV4Error> {
     let amz_date = parts
         .headers
         .get("x-amz-date")
@@ -228,7 +291,11 @@ pub fn verify(parts: &RequestParts<'_>, authorization: &Authorization, secret_ac
         .ok_or_else(|| SigV4Error::Malformed("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header".to_owned()))?;
     let request_time = parse_amz_date(amz_date)?;
     if !amz_date.starts_with(&authorization.date) {
-        return Err(SigV4Error::Malformed(format!("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}'", authorization.date, &amz_date[..8.min(amz_date.len())])));
+        return Err(SigV4Error::Malformed(format!(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}'",
+            authorization.date,
+            &amz_date[..8.min(amz_date.len())]
+        )));
     }
     if request_time < now - MAX_CLOCK_SKEW_SECONDS {
         return Err(SigV4Error::Expired {
@@ -244,15 +311,30 @@ pub fn verify(parts: &RequestParts<'_>, authorization: &Authorization, secret_ac
             now: format_amz_date(now),
         });
     }
-    if !authorization.signed_headers.iter().any(|name| name == "host") {
-        return Err(SigV4Error::Malformed("'Host' must be a signed header".to_owned()));
+    if !authorization
+        .signed_headers
+        .iter()
+        .any(|name| name == "host")
+    {
+        return Err(SigV4Error::Malformed(
+            "'Host' must be a signed header".to_owned(),
+        ));
     }
     let expected = signature(parts, authorization, amz_date, secret_access_key);
-    if constant_time_eq(expected.as_bytes(), authorization.signature.as_bytes()) { Ok(()) } else { Err(SigV4Error::Mismatch) }
+    if constant_time_eq(expected.as_bytes(), authorization.signature.as_bytes()) {
+        Ok(())
+    } else {
+        Err(SigV4Error::Mismatch)
+    }
 }
 
 fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
-    left.len() == right.len() && left.iter().zip(right).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    left.len() == right.len()
+        && left
+            .iter()
+            .zip(right)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 #[cfg(test)]
@@ -266,26 +348,58 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("host", HeaderValue::from_static("example.amazonaws.com"));
         headers.insert("x-amz-date", HeaderValue::from_static("20150830T123600Z"));
-        let parts = RequestParts { method: "GET", path: "/", query: "", headers: &headers, body: b"" };
+        let parts = RequestParts {
+            method: "GET",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: b"",
+        };
         let authorization = parse_authorization(
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
         )
         .unwrap();
         let now = parse_amz_date("20150830T123600Z").unwrap();
-        verify(&parts, &authorization, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", now).unwrap();
-        assert_eq!(verify(&parts, &authorization, "wrong", now), Err(SigV4Error::Mismatch));
-        assert!(matches!(verify(&parts, &authorization, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", now + 3600), Err(SigV4Error::Expired { .. })));
+        verify(
+            &parts,
+            &authorization,
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            verify(&parts, &authorization, "wrong", now),
+            Err(SigV4Error::Mismatch)
+        );
+        assert!(matches!(
+            verify(
+                &parts,
+                &authorization,
+                "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                now + 3600
+            ),
+            Err(SigV4Error::Expired { .. })
+        ));
     }
 
     #[test]
     fn canonical_query_sorts_and_reencodes() {
-        assert_eq!(canonical_query("b=2&a=my%20file.tgz&c"), "a=my%20file.tgz&b=2&c=");
+        assert_eq!(
+            canonical_query("b=2&a=my%20file.tgz&c"),
+            "a=my%20file.tgz&b=2&c="
+        );
         assert_eq!(canonical_query("asset=a+b"), "asset=a%20b");
     }
 
     #[test]
     fn malformed_headers_are_named() {
-        assert!(matches!(parse_authorization("Basic abc"), Err(SigV4Error::Malformed(_))));
-        assert!(matches!(parse_authorization("AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request"), Err(SigV4Error::Malformed(_))));
+        assert!(matches!(
+            parse_authorization("Basic abc"),
+            Err(SigV4Error::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_authorization("AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request"),
+            Err(SigV4Error::Malformed(_))
+        ));
     }
 }

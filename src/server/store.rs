@@ -264,7 +264,13 @@ impl Store {
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
         connection.execute_batch(SCHEMA)?;
-        Ok(Self { inner: Arc::new(StoreInner { connection: Mutex::new(connection), blobs, tmp }) })
+        Ok(Self {
+            inner: Arc::new(StoreInner {
+                connection: Mutex::new(connection),
+                blobs,
+                tmp,
+            }),
+        })
     }
 
     /// Run `work` against the index on the blocking pool.
@@ -279,7 +285,10 @@ impl Store {
     {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
-            let mut connection = inner.connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut connection = inner
+                .connection
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             work(&mut connection)
         })
         .await
@@ -296,7 +305,9 @@ impl Store {
     /// Disk I/O failures.
     pub async fn put_blob(&self, bytes: bytes::Bytes) -> Result<Digests, StoreError> {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || store.put_blob_sync(&bytes)).await.map_err(|error| StoreError::Task(error.to_string()))?
+        tokio::task::spawn_blocking(move || store.put_blob_sync(&bytes))
+            .await
+            .map_err(|error| StoreError::Task(error.to_string()))?
     }
 
     fn put_blob_sync(&self, bytes: &[u8]) -> Result<Digests, StoreError> {
@@ -308,7 +319,9 @@ impl Store {
         if let Some(parent) = path.parent() {
             fs_err::create_dir_all(parent)?;
         }
-        let mut temp = tempfile::Builder::new().prefix("upload-").tempfile_in(&self.inner.tmp)?;
+        let mut temp = tempfile::Builder::new()
+            .prefix("upload-")
+            .tempfile_in(&self.inner.tmp)?;
         temp.write_all(bytes)?;
         temp.as_file().sync_all()?;
         temp.persist(&path).map_err(|error| error.error)?;
@@ -343,7 +356,9 @@ impl Store {
 ///
 /// # Errors
 /// When the lock cannot be had within the busy timeout.
-pub fn write_transaction(connection: &mut Connection) -> Result<rusqlite::Transaction<'_>, rusqlite::Error> {
+pub fn write_transaction(
+    connection: &mut Connection,
+) -> Result<rusqlite::Transaction<'_>, rusqlite::Error> {
     connection.transaction_with_behavior(TransactionBehavior::Immediate)
 }
 
@@ -367,9 +382,16 @@ pub struct StoredPrincipal {
 /// # Errors
 /// SQLite errors.
 pub fn principals(connection: &Connection) -> Result<Vec<StoredPrincipal>, rusqlite::Error> {
-    let mut statement = connection.prepare("SELECT access_key_id, secret_access_key, name, grants FROM principals ORDER BY name")?;
+    let mut statement = connection.prepare(
+        "SELECT access_key_id, secret_access_key, name, grants FROM principals ORDER BY name",
+    )?;
     let rows = statement.query_map([], |row| {
-        Ok(StoredPrincipal { access_key_id: row.get(0)?, secret_access_key: row.get(1)?, name: row.get(2)?, grants: row.get(3)? })
+        Ok(StoredPrincipal {
+            access_key_id: row.get(0)?,
+            secret_access_key: row.get(1)?,
+            name: row.get(2)?,
+            grants: row.get(3)?,
+        })
     })?;
     rows.collect()
 }
@@ -378,7 +400,10 @@ pub fn principals(connection: &Connection) -> Result<Vec<StoredPrincipal>, rusql
 ///
 /// # Errors
 /// SQLite errors.
-pub fn insert_principal(connection: &Connection, principal: &StoredPrincipal) -> Result<(), rusqlite::Error> {
+pub fn insert_principal(
+    connection: &Connection,
+    principal: &StoredPrincipal,
+) -> Result<(), rusqlite::Error> {
     connection.execute(
         "INSERT INTO principals (access_key_id, secret_access_key, name, grants) VALUES (?1, ?2, ?3, ?4)",
         params![principal.access_key_id, principal.secret_access_key, principal.name, principal.grants],
@@ -389,7 +414,12 @@ pub fn insert_principal(connection: &Connection, principal: &StoredPrincipal) ->
 // ----- domains and repositories -----
 
 fn domain_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Domain> {
-    Ok(Domain { name: row.get(0)?, owner: row.get(1)?, created: row.get(2)?, encryption_key: row.get(3)? })
+    Ok(Domain {
+        name: row.get(0)?,
+        owner: row.get(1)?,
+        created: row.get(2)?,
+        encryption_key: row.get(3)?,
+    })
 }
 
 /// One domain.
@@ -398,7 +428,11 @@ fn domain_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Domain> {
 /// SQLite errors.
 pub fn domain(connection: &Connection, name: &str) -> Result<Option<Domain>, rusqlite::Error> {
     connection
-        .query_row("SELECT name, owner, created, encryption_key FROM domains WHERE name = ?1", [name], domain_from_row)
+        .query_row(
+            "SELECT name, owner, created, encryption_key FROM domains WHERE name = ?1",
+            [name],
+            domain_from_row,
+        )
         .optional()
 }
 
@@ -407,7 +441,8 @@ pub fn domain(connection: &Connection, name: &str) -> Result<Option<Domain>, rus
 /// # Errors
 /// SQLite errors.
 pub fn domains(connection: &Connection) -> Result<Vec<Domain>, rusqlite::Error> {
-    let mut statement = connection.prepare("SELECT name, owner, created, encryption_key FROM domains ORDER BY name")?;
+    let mut statement = connection
+        .prepare("SELECT name, owner, created, encryption_key FROM domains ORDER BY name")?;
     let rows = statement.query_map([], domain_from_row)?;
     rows.collect()
 }
@@ -429,7 +464,11 @@ pub fn insert_domain(connection: &Connection, domain: &Domain) -> Result<bool, r
 /// # Errors
 /// SQLite errors.
 pub fn domain_usage(connection: &Connection, name: &str) -> Result<(i64, i64), rusqlite::Error> {
-    let repositories: i64 = connection.query_row("SELECT COUNT(*) FROM repositories WHERE domain = ?1", [name], |row| row.get(0))?;
+    let repositories: i64 = connection.query_row(
+        "SELECT COUNT(*) FROM repositories WHERE domain = ?1",
+        [name],
+        |row| row.get(0),
+    )?;
     let bytes: i64 = connection.query_row(
         "SELECT COALESCE(SUM(a.size), 0) FROM assets a JOIN versions v ON v.id = a.version_id WHERE v.domain = ?1",
         [name],
@@ -439,14 +478,23 @@ pub fn domain_usage(connection: &Connection, name: &str) -> Result<(i64, i64), r
 }
 
 fn repository_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Repository> {
-    Ok(Repository { domain: row.get(0)?, name: row.get(1)?, description: row.get(2)?, created: row.get(3)? })
+    Ok(Repository {
+        domain: row.get(0)?,
+        name: row.get(1)?,
+        description: row.get(2)?,
+        created: row.get(3)?,
+    })
 }
 
 /// One repository.
 ///
 /// # Errors
 /// SQLite errors.
-pub fn repository(connection: &Connection, domain: &str, name: &str) -> Result<Option<Repository>, rusqlite::Error> {
+pub fn repository(
+    connection: &Connection,
+    domain: &str,
+    name: &str,
+) -> Result<Option<Repository>, rusqlite::Error> {
     connection
         .query_row(
             "SELECT domain, name, description, created FROM repositories WHERE domain = ?1 AND name = ?2",
@@ -460,7 +508,10 @@ pub fn repository(connection: &Connection, domain: &str, name: &str) -> Result<O
 ///
 /// # Errors
 /// SQLite errors.
-pub fn repositories(connection: &Connection, domain: Option<&str>) -> Result<Vec<Repository>, rusqlite::Error> {
+pub fn repositories(
+    connection: &Connection,
+    domain: Option<&str>,
+) -> Result<Vec<Repository>, rusqlite::Error> {
     let mut statement = connection.prepare(
         "SELECT domain, name, description, created FROM repositories WHERE (?1 IS NULL OR domain = ?1) ORDER BY domain, name",
     )?;
@@ -472,7 +523,10 @@ pub fn repositories(connection: &Connection, domain: Option<&str>) -> Result<Vec
 ///
 /// # Errors
 /// SQLite errors.
-pub fn insert_repository(connection: &Connection, repository: &Repository) -> Result<bool, rusqlite::Error> {
+pub fn insert_repository(
+    connection: &Connection,
+    repository: &Repository,
+) -> Result<bool, rusqlite::Error> {
     let inserted = connection.execute(
         "INSERT OR IGNORE INTO repositories (domain, name, description, created) VALUES (?1, ?2, ?3, ?4)",
         params![repository.domain, repository.name, repository.description, repository.created],
@@ -497,7 +551,11 @@ pub struct TokenRow {
 ///
 /// # Errors
 /// SQLite errors.
-pub fn insert_token(connection: &Connection, hash: &str, token: &TokenRow) -> Result<(), rusqlite::Error> {
+pub fn insert_token(
+    connection: &Connection,
+    hash: &str,
+    token: &TokenRow,
+) -> Result<(), rusqlite::Error> {
     connection.execute(
         "INSERT INTO tokens (hash, principal, domain, expires) VALUES (?1, ?2, ?3, ?4)",
         params![hash, token.principal, token.domain, token.expires],
@@ -511,9 +569,17 @@ pub fn insert_token(connection: &Connection, hash: &str, token: &TokenRow) -> Re
 /// SQLite errors.
 pub fn token(connection: &Connection, hash: &str) -> Result<Option<TokenRow>, rusqlite::Error> {
     connection
-        .query_row("SELECT principal, domain, expires FROM tokens WHERE hash = ?1", [hash], |row| {
-            Ok(TokenRow { principal: row.get(0)?, domain: row.get(1)?, expires: row.get(2)? })
-        })
+        .query_row(
+            "SELECT principal, domain, expires FROM tokens WHERE hash = ?1",
+            [hash],
+            |row| {
+                Ok(TokenRow {
+                    principal: row.get(0)?,
+                    domain: row.get(1)?,
+                    expires: row.get(2)?,
+                })
+            },
+        )
         .optional()
 }
 
@@ -543,7 +609,11 @@ fn version_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRow> {
 ///
 /// # Errors
 /// SQLite errors.
-pub fn version(connection: &Connection, key: &PackageKey, version: &str) -> Result<Option<VersionRow>, rusqlite::Error> {
+pub fn version(
+    connection: &Connection,
+    key: &PackageKey,
+    version: &str,
+) -> Result<Option<VersionRow>, rusqlite::Error> {
     connection
         .query_row(
             "SELECT id, version, revision, status, published, metadata FROM versions
@@ -558,13 +628,25 @@ pub fn version(connection: &Connection, key: &PackageKey, version: &str) -> Resu
 ///
 /// # Errors
 /// SQLite errors.
-pub fn versions(connection: &Connection, key: &PackageKey) -> Result<Vec<VersionRow>, rusqlite::Error> {
+pub fn versions(
+    connection: &Connection,
+    key: &PackageKey,
+) -> Result<Vec<VersionRow>, rusqlite::Error> {
     let mut statement = connection.prepare(
         "SELECT id, version, revision, status, published, metadata FROM versions
          WHERE domain = ?1 AND repository = ?2 AND format = ?3 AND namespace = ?4 AND package = ?5
          ORDER BY published, id",
     )?;
-    let rows = statement.query_map(params![key.domain, key.repository, key.format, key.namespace, key.package], version_from_row)?;
+    let rows = statement.query_map(
+        params![
+            key.domain,
+            key.repository,
+            key.format,
+            key.namespace,
+            key.package
+        ],
+        version_from_row,
+    )?;
     rows.collect()
 }
 
@@ -586,9 +668,16 @@ pub fn packages(
            AND (?5 IS NULL OR substr(package, 1, length(?5)) = ?5)
          ORDER BY format, namespace, package",
     )?;
-    let rows = statement.query_map(params![domain, repository, format, namespace, prefix], |row| {
-        Ok(PackageSummary { format: row.get(0)?, namespace: row.get(1)?, package: row.get(2)? })
-    })?;
+    let rows = statement.query_map(
+        params![domain, repository, format, namespace, prefix],
+        |row| {
+            Ok(PackageSummary {
+                format: row.get(0)?,
+                namespace: row.get(1)?,
+                package: row.get(2)?,
+            })
+        },
+    )?;
     rows.collect()
 }
 
@@ -608,7 +697,12 @@ fn asset_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AssetRow> {
     Ok(AssetRow {
         name: row.get(0)?,
         size: u64::try_from(size).unwrap_or_default(),
-        digests: Digests { md5: row.get(2)?, sha1: row.get(3)?, sha256: row.get(4)?, sha512: row.get(5)? },
+        digests: Digests {
+            md5: row.get(2)?,
+            sha1: row.get(3)?,
+            sha256: row.get(4)?,
+            sha512: row.get(5)?,
+        },
     })
 }
 
@@ -646,7 +740,11 @@ pub fn find_asset(
 ///
 /// # Errors
 /// SQLite errors (including a uniqueness violation, which callers check for first).
-pub fn insert_version(connection: &Connection, key: &PackageKey, row: &VersionRow) -> Result<i64, rusqlite::Error> {
+pub fn insert_version(
+    connection: &Connection,
+    key: &PackageKey,
+    row: &VersionRow,
+) -> Result<i64, rusqlite::Error> {
     connection.execute(
         "INSERT INTO versions (domain, repository, format, namespace, package, version, revision, status, published, metadata)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -670,7 +768,11 @@ pub fn insert_version(connection: &Connection, key: &PackageKey, row: &VersionRo
 ///
 /// # Errors
 /// SQLite errors.
-pub fn insert_asset(connection: &Connection, version_id: i64, asset: &AssetRow) -> Result<(), rusqlite::Error> {
+pub fn insert_asset(
+    connection: &Connection,
+    version_id: i64,
+    asset: &AssetRow,
+) -> Result<(), rusqlite::Error> {
     connection.execute(
         "INSERT INTO assets (version_id, name, size, md5, sha1, sha256, sha512) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
@@ -690,8 +792,16 @@ pub fn insert_asset(connection: &Connection, version_id: i64, asset: &AssetRow) 
 ///
 /// # Errors
 /// SQLite errors.
-pub fn update_version_status(connection: &Connection, id: i64, status: &str, revision: &str) -> Result<(), rusqlite::Error> {
-    connection.execute("UPDATE versions SET status = ?2, revision = ?3 WHERE id = ?1", params![id, status, revision])?;
+pub fn update_version_status(
+    connection: &Connection,
+    id: i64,
+    status: &str,
+    revision: &str,
+) -> Result<(), rusqlite::Error> {
+    connection.execute(
+        "UPDATE versions SET status = ?2, revision = ?3 WHERE id = ?1",
+        params![id, status, revision],
+    )?;
     Ok(())
 }
 
@@ -709,11 +819,17 @@ pub fn delete_version(connection: &Connection, id: i64) -> Result<(), rusqlite::
 ///
 /// # Errors
 /// SQLite errors.
-pub fn dist_tags(connection: &Connection, key: &PackageKey) -> Result<Vec<(String, String)>, rusqlite::Error> {
+pub fn dist_tags(
+    connection: &Connection,
+    key: &PackageKey,
+) -> Result<Vec<(String, String)>, rusqlite::Error> {
     let mut statement = connection.prepare(
         "SELECT tag, version FROM dist_tags WHERE domain = ?1 AND repository = ?2 AND namespace = ?3 AND package = ?4 ORDER BY tag",
     )?;
-    let rows = statement.query_map(params![key.domain, key.repository, key.namespace, key.package], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let rows = statement.query_map(
+        params![key.domain, key.repository, key.namespace, key.package],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
     rows.collect()
 }
 
@@ -721,7 +837,12 @@ pub fn dist_tags(connection: &Connection, key: &PackageKey) -> Result<Vec<(Strin
 ///
 /// # Errors
 /// SQLite errors.
-pub fn set_dist_tag(connection: &Connection, key: &PackageKey, tag: &str, version: Option<&str>) -> Result<(), rusqlite::Error> {
+pub fn set_dist_tag(
+    connection: &Connection,
+    key: &PackageKey,
+    tag: &str,
+    version: Option<&str>,
+) -> Result<(), rusqlite::Error> {
     match version {
         Some(version) => connection.execute(
             "INSERT INTO dist_tags (domain, repository, namespace, package, tag, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -743,7 +864,10 @@ mod tests {
     #[test]
     fn digests_match_known_values() {
         let digests = Digests::of(b"hello world\n");
-        assert_eq!(digests.sha256, "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447");
+        assert_eq!(
+            digests.sha256,
+            "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447"
+        );
         assert_eq!(digests.md5, "6f5902ac237024bdd0c176cb93063dc4");
         assert_eq!(digests.sha1, "22596363b3de40b06f981fb85d82312e8c0ed511");
     }
@@ -752,8 +876,14 @@ mod tests {
     async fn corrupt_blob_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let digests = store.put_blob(bytes::Bytes::from_static(b"payload")).await.unwrap();
-        assert_eq!(&store.read_blob(digests.sha256.clone()).await.unwrap()[..], b"payload");
+        let digests = store
+            .put_blob(bytes::Bytes::from_static(b"payload"))
+            .await
+            .unwrap();
+        assert_eq!(
+            &store.read_blob(digests.sha256.clone()).await.unwrap()[..],
+            b"payload"
+        );
         fs_err::write(store.blob_path(&digests.sha256), b"tampered").unwrap();
         let error = store.read_blob(digests.sha256.clone()).await.unwrap_err();
         assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");

@@ -54,7 +54,11 @@ fn valid_part(part: &str) -> bool {
     !part.is_empty()
         && !part.starts_with('.')
         && !part.starts_with('_')
-        && part.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || matches!(byte, b'-' | b'.' | b'_' | b'~'))
+        && part.bytes().all(|byte| {
+            byte.is_ascii_lowercase()
+                || byte.is_ascii_digit()
+                || matches!(byte, b'-' | b'.' | b'_' | b'~')
+        })
 }
 
 impl PackageName {
@@ -72,13 +76,18 @@ impl PackageName {
     /// assert_eq!(name.tarball_file_name("1.0.0"), "tool-1.0.0.tgz");
     /// ```
     pub fn parse(text: &str) -> Result<Self, InvalidName> {
-        let invalid = |reason| InvalidName { name: text.to_owned(), reason };
+        let invalid = |reason| InvalidName {
+            name: text.to_owned(),
+            reason,
+        };
         if text.len() > 214 {
             return Err(invalid("longer than 214 characters"));
         }
         let (scope, name) = match text.strip_prefix('@') {
             Some(rest) => {
-                let (scope, name) = rest.split_once('/').ok_or_else(|| invalid("a scoped name must look like `@scope/name`"))?;
+                let (scope, name) = rest
+                    .split_once('/')
+                    .ok_or_else(|| invalid("a scoped name must look like `@scope/name`"))?;
                 (Some(scope), name)
             }
             None => (None, text),
@@ -89,9 +98,14 @@ impl PackageName {
             return Err(invalid("the scope must be lowercase and URL-safe"));
         }
         if !valid_part(name) {
-            return Err(invalid("the name must be lowercase, URL-safe, and not start with `.` or `_`"));
+            return Err(invalid(
+                "the name must be lowercase, URL-safe, and not start with `.` or `_`",
+            ));
         }
-        Ok(Self { scope: scope.map(ToOwned::to_owned), name: name.to_owned() })
+        Ok(Self {
+            scope: scope.map(ToOwned::to_owned),
+            name: name.to_owned(),
+        })
     }
 
     /// `<name>-<version>.tgz`, the file name npm gives a tarball (without the scope).
@@ -116,7 +130,11 @@ pub fn abbreviate_manifest(manifest: &Value) -> Value {
     let Some(object) = manifest.as_object() else {
         return manifest.clone();
     };
-    let kept: Map<String, Value> = object.iter().filter(|(key, _)| ABBREVIATED_FIELDS.contains(&key.as_str())).map(|(key, value)| (key.clone(), value.clone())).collect();
+    let kept: Map<String, Value> = object
+        .iter()
+        .filter(|(key, _)| ABBREVIATED_FIELDS.contains(&key.as_str()))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
     Value::Object(kept)
 }
 
@@ -125,7 +143,10 @@ pub fn abbreviate_manifest(manifest: &Value) -> Value {
 pub fn integrity_from_sha512_hex(sha512_hex: &str) -> Option<String> {
     use base64::Engine as _;
     let bytes = hex::decode(sha512_hex).ok()?;
-    Some(format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(bytes)))
+    Some(format!(
+        "sha512-{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    ))
 }
 
 #[cfg(test)]
@@ -145,6 +166,9 @@ mod tests {
     #[test]
     fn abbreviation_drops_readme_and_scripts() {
         let manifest = serde_json::json!({"name": "a", "version": "1.0.0", "readme": "long", "scripts": {"x": "y"}, "dist": {"shasum": "s"}});
-        assert_eq!(abbreviate_manifest(&manifest), serde_json::json!({"name": "a", "version": "1.0.0", "dist": {"shasum": "s"}}));
+        assert_eq!(
+            abbreviate_manifest(&manifest),
+            serde_json::json!({"name": "a", "version": "1.0.0", "dist": {"shasum": "s"}})
+        );
     }
 }

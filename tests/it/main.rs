@@ -1,0 +1,9 @@
+//! Integration tests: one binary, a module per area (see tests/support for the peers).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cli;
+mod serve_control_plane;
+mod serve_npm;
+mod serve_storage;

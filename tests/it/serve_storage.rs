@@ -1,0 +1,275 @@
+//! Durability of `lading serve`: data survive a restart, concurrent publishers both land,
+//! and tokens never reach the server log, even at trace level.
+
+use std::path::Path;
+
+use crate::require_tool;
+use crate::support::{self, LadingServer, ServerSpec};
+
+fn aws_command(
+    aws: &Path,
+    server: &LadingServer,
+    home: &Path,
+    args: &[&str],
+) -> std::process::Command {
+    let mut command = support::clean_command(aws, home);
+    command.arg("codeartifact").args(args).args([
+        "--endpoint-url",
+        &server.url,
+        "--output",
+        "json",
+    ]);
+    for (key, value) in server.aws_env() {
+        command.env(key, value);
+    }
+    command
+}
+
+fn aws_json(aws: &Path, server: &LadingServer, home: &Path, args: &[&str]) -> serde_json::Value {
+    let output = support::run_ok(&mut aws_command(aws, server, home, args));
+    if output.stdout.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+}
+
+fn publish_args<'a>(
+    repository: &'a str,
+    version: &'a str,
+    asset: &'a str,
+    file: &'a str,
+    sha256: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "publish-package-version",
+        "--domain",
+        "local",
+        "--repository",
+        repository,
+        "--format",
+        "generic",
+        "--namespace",
+        "ns",
+        "--package",
+        "report",
+        "--package-version",
+        version,
+        "--asset-name",
+        asset,
+        "--asset-content",
+        file,
+        "--asset-sha256",
+        sha256,
+    ]
+}
+
+#[test]
+fn data_survive_a_restart() {
+    let aws = require_tool!(support::aws());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let asset = dir.path().join("report.txt");
+    fs_err::write(&asset, "durable bytes\n").unwrap();
+    let sha256 = lading::server::store::Digests::of(b"durable bytes\n").sha256;
+    let asset_path = asset.display().to_string();
+
+    let first = LadingServer::start(&data, ServerSpec::default());
+    let keys_before = fs_err::read_to_string(first.credentials_file()).unwrap();
+    aws_json(
+        &aws,
+        &first,
+        dir.path(),
+        &[
+            "create-repository",
+            "--domain",
+            "local",
+            "--repository",
+            "kept",
+        ],
+    );
+    aws_json(
+        &aws,
+        &first,
+        dir.path(),
+        &publish_args("kept", "1.0.0", "report.txt", &asset_path, &sha256),
+    );
+    let token = aws_json(
+        &aws,
+        &first,
+        dir.path(),
+        &["get-authorization-token", "--domain", "local"],
+    )["authorizationToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    first.stop();
+
+    let second = LadingServer::start(&data, ServerSpec::default());
+    assert_eq!(
+        fs_err::read_to_string(second.credentials_file()).unwrap(),
+        keys_before,
+        "the admin keys are kept across restarts"
+    );
+    let repositories = aws_json(
+        &aws,
+        &second,
+        dir.path(),
+        &["list-repositories-in-domain", "--domain", "local"],
+    );
+    let names: Vec<&str> = repositories["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|repository| repository["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["kept", "main"]);
+    let out = dir.path().join("downloaded.txt");
+    let mut download = aws_command(
+        &aws,
+        &second,
+        dir.path(),
+        &[
+            "get-package-version-asset",
+            "--domain",
+            "local",
+            "--repository",
+            "kept",
+            "--format",
+            "generic",
+            "--namespace",
+            "ns",
+            "--package",
+            "report",
+            "--package-version",
+            "1.0.0",
+            "--asset",
+            "report.txt",
+        ],
+    );
+    download.arg(&out);
+    support::run_ok(&mut download);
+    assert_eq!(fs_err::read(&out).unwrap(), b"durable bytes\n");
+    // Tokens survive too.
+    let whoami = reqwest::blocking_get_with_token(
+        &format!("{}/d/local/npm/kept/-/whoami", second.url),
+        &token,
+    );
+    assert_eq!(whoami, (200, r#"{"username":"admin"}"#.to_owned()));
+}
+
+#[test]
+fn concurrent_publishes_of_different_versions_both_land() {
+    let aws = require_tool!(support::aws());
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let versions = ["1.0.0", "1.0.1", "1.0.2", "1.0.3"];
+    let children: Vec<_> = versions
+        .iter()
+        .map(|version| {
+            let file = dir.path().join(format!("asset-{version}.bin"));
+            let content = format!("content of {version}\n");
+            fs_err::write(&file, &content).unwrap();
+            let sha256 = lading::server::store::Digests::of(content.as_bytes()).sha256;
+            let file = file.display().to_string();
+            let mut command = aws_command(
+                &aws,
+                &server,
+                dir.path(),
+                &publish_args("main", version, "asset.bin", &file, &sha256),
+            );
+            command
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", support::describe(&output));
+    }
+    let listing = aws_json(
+        &aws,
+        &server,
+        dir.path(),
+        &[
+            "list-package-versions",
+            "--domain",
+            "local",
+            "--repository",
+            "main",
+            "--format",
+            "generic",
+            "--namespace",
+            "ns",
+            "--package",
+            "report",
+        ],
+    );
+    let mut landed: Vec<&str> = listing["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|version| version["version"].as_str().unwrap())
+        .collect();
+    landed.sort_unstable();
+    assert_eq!(landed, versions);
+}
+
+#[test]
+fn tokens_and_secret_keys_never_reach_the_log_at_trace_level() {
+    let aws = require_tool!(support::aws());
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(
+        &dir.path().join("data"),
+        ServerSpec {
+            env: vec![("LADING_LOG", "trace".to_owned())],
+            args: vec!["-vv"],
+            ..ServerSpec::default()
+        },
+    );
+    let token = aws_json(
+        &aws,
+        &server,
+        dir.path(),
+        &["get-authorization-token", "--domain", "local"],
+    )["authorizationToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ok = reqwest::blocking_get_with_token(
+        &format!("{}/d/local/npm/main/-/whoami", server.url),
+        &token,
+    );
+    assert_eq!(ok.0, 200);
+    let refused = reqwest::blocking_get_with_token(
+        &format!("{}/d/local/npm/main/-/whoami", server.url),
+        &format!("{token}x"),
+    );
+    assert_eq!(refused.0, 401);
+    let (_, secret) = support::read_credentials(&server.credentials_file());
+    let log = server.stop();
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "the log ran at trace level:\n{log}"
+    );
+    assert!(!log.contains(&token), "the token leaked into the log");
+    assert!(!log.contains(&secret), "the secret key leaked into the log");
+}
+
+/// A tiny blocking GET (the tests avoid an extra HTTP client dependency).
+mod reqwest {
+    pub fn blocking_get_with_token(url: &str, token: &str) -> (u16, String) {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let response = ::reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        })
+    }
+}

@@ -1,0 +1,339 @@
+//! Test support shared by every integration test binary: locating real peers (npm, the AWS
+//! CLI, Python with boto3), starting `lading serve` on a free loopback port, and running
+//! commands with a scrubbed environment so a developer's or CI runner's own credentials
+//! never leak into a test.
+
+#![allow(dead_code, reason = "each test module uses a different subset")]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The `lading` binary under test.
+pub fn lading_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_lading"))
+}
+
+/// Whether missing peers must fail the test (`LADING_TEST_REQUIRE_TOOLS=1`, set by `.ci/run`).
+pub fn tools_required() -> bool {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "tests read the runner's environment directly"
+    )]
+    std::env::var("LADING_TEST_REQUIRE_TOOLS").is_ok_and(|value| value == "1")
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Find a peer: `$env_var` if set, then `<repo>/.peers/<relative>` (what `.ci/install-peers`
+/// writes), then `fallback` on `PATH`. When missing: panic under `LADING_TEST_REQUIRE_TOOLS=1`,
+/// otherwise print why the test is skipped and return `None`.
+pub fn find_tool(
+    env_var: &str,
+    peers_relative: Option<&str>,
+    fallback: Option<&str>,
+) -> Option<PathBuf> {
+    let from_env = std::env::var_os(env_var)
+        .map(PathBuf::from)
+        .filter(|path| path.exists());
+    let peers = std::env::var_os("LADING_PEERS_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join(".peers"),
+        PathBuf::from,
+    );
+    let from_peers = peers_relative
+        .map(|relative| peers.join(relative))
+        .filter(|path| path.exists());
+    let found = from_env.or(from_peers).or_else(|| fallback.and_then(which));
+    if found.is_none() {
+        let message = format!(
+            "peer not found: set `{env_var}` or run `.ci/install-peers` (looked in `.peers/` for {peers_relative:?} and on PATH for {fallback:?})"
+        );
+        assert!(!tools_required(), "{message}");
+        #[expect(
+            clippy::print_stderr,
+            reason = "the skip reason belongs in the test output"
+        )]
+        {
+            eprintln!("SKIPPED: {message}");
+        }
+    }
+    found
+}
+
+/// Return early from a test when a peer is missing (and not required):
+/// `let npm = require_tool!(support::npm());`
+#[macro_export]
+macro_rules! require_tool {
+    ($found:expr) => {
+        match $found {
+            Some(path) => path,
+            None => return,
+        }
+    };
+}
+
+/// Python with boto3 (the peers venv).
+pub fn python() -> Option<PathBuf> {
+    find_tool("LADING_TEST_PYTHON", Some("venv/bin/python"), None)
+}
+
+/// The AWS CLI v1.
+pub fn aws() -> Option<PathBuf> {
+    find_tool("LADING_TEST_AWS", Some("venv/bin/aws"), None)
+}
+
+/// npm.
+pub fn npm() -> Option<PathBuf> {
+    find_tool("LADING_TEST_NPM", None, Some("npm"))
+}
+
+/// A command with a clean environment: only `PATH`, a private `HOME`, and what the test adds.
+pub fn clean_command(program: impl AsRef<std::ffi::OsStr>, home: &Path) -> Command {
+    let mut command = Command::new(program);
+    command.env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    command
+        .env("HOME", home)
+        .env("NO_COLOR", "1")
+        .env("LANG", "C.UTF-8");
+    command
+}
+
+/// Run and capture; panics with both streams if the command could not start.
+pub fn run(command: &mut Command) -> Output {
+    command
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|error| panic!("failed to run {command:?}: {error}"))
+}
+
+/// Run and require success, showing both streams otherwise.
+pub fn run_ok(command: &mut Command) -> Output {
+    let output = run(command);
+    assert!(
+        output.status.success(),
+        "command failed: {command:?}\n{}",
+        describe(&output)
+    );
+    output
+}
+
+/// Both streams of an output, for assertion messages.
+pub fn describe(output: &Output) -> String {
+    format!(
+        "status: {}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Access keys from a `credentials` file's `[default]` profile.
+pub fn read_credentials(path: &Path) -> (String, String) {
+    let text = fs_err::read_to_string(path).expect("credentials file");
+    let value = |key: &str| {
+        text.lines()
+            .find_map(|line| {
+                line.strip_prefix(key)
+                    .map(|rest| rest.trim_start().trim_start_matches('=').trim().to_owned())
+            })
+            .unwrap_or_else(|| panic!("`{key}` missing from {}", path.display()))
+    };
+    (value("aws_access_key_id"), value("aws_secret_access_key"))
+}
+
+/// A running `lading serve` child process, stopped on drop.
+pub struct LadingServer {
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    /// Data directory.
+    pub data: PathBuf,
+    child: Child,
+    log: Arc<Mutex<String>>,
+}
+
+/// How to start a server.
+#[derive(Default)]
+pub struct ServerSpec<'a> {
+    /// Config file contents (`--config`).
+    pub config: Option<&'a str>,
+    /// Extra environment.
+    pub env: Vec<(&'a str, String)>,
+    /// Extra arguments.
+    pub args: Vec<&'a str>,
+}
+
+impl LadingServer {
+    /// Start on a free port over `data`; waits until the server prints its address.
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "call sites read better building the spec inline"
+    )]
+    pub fn start(data: &Path, spec: ServerSpec<'_>) -> Self {
+        let mut command = clean_command(lading_bin(), data);
+        command
+            .arg("serve")
+            .arg("--data")
+            .arg(data)
+            .arg("--listen")
+            .arg("127.0.0.1:0");
+        if let Some(config) = spec.config {
+            let path = data.with_extension("config.yml");
+            fs_err::write(&path, config).unwrap();
+            command.arg("--config").arg(&path);
+        }
+        command.args(&spec.args);
+        for (key, value) in &spec.env {
+            command.env(key, value);
+        }
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn lading serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            let mut sender = Some(sender);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                {
+                    let mut log = sink.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+                if let Some(rest) = line.split("listening on ").nth(1)
+                    && let Some(sender) = sender.take()
+                {
+                    let url = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    let _ = sender.send(url);
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let url = loop {
+            if let Ok(url) = receiver.recv_timeout(Duration::from_millis(50)) {
+                break url;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                std::thread::sleep(Duration::from_millis(100));
+                panic!(
+                    "lading serve exited with {status}:\n{}",
+                    log.lock().unwrap()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "lading serve did not start:\n{}",
+                log.lock().unwrap()
+            );
+        };
+        Self {
+            url,
+            data: data.to_path_buf(),
+            child,
+            log,
+        }
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The admin credentials file.
+    pub fn credentials_file(&self) -> PathBuf {
+        self.data.join("credentials")
+    }
+
+    /// Environment for AWS clients (CLI, boto3) using the admin principal.
+    pub fn aws_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.credentials_file().display().to_string(),
+            ),
+            ("AWS_CONFIG_FILE", "/dev/null".to_owned()),
+            ("AWS_DEFAULT_REGION", "us-east-1".to_owned()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ]
+    }
+
+    /// Stop the server (SIGTERM, then kill) and wait for it.
+    pub fn stop(mut self) -> String {
+        self.terminate();
+        self.log()
+    }
+
+    fn terminate(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for LadingServer {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+/// A config with a read-only and a publish-only principal besides the generated admin.
+pub const PRINCIPALS_CONFIG: &str = "
+principals:
+  - name: reader
+    access_key_id: LKIAREADER0000000001
+    secret_access_key: reader-secret-0000000000000000000000000
+    grants:
+      - domain: local
+        repository: main
+        permissions: [read]
+  - name: publisher
+    access_key_id: LKIAPUBLISHER0000001
+    secret_access_key: publisher-secret-000000000000000000000
+    grants:
+      - domain: local
+        repository: '*'
+        permissions: [publish]
+domains:
+  - name: local
+    repositories: [main, other]
+";
+
+/// Write a shared-credentials file for one key pair and return its path.
+pub fn write_credentials(dir: &Path, name: &str, access_key_id: &str, secret: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.credentials"));
+    fs_err::write(
+        &path,
+        format!(
+            "[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
