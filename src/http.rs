@@ -355,4 +355,105 @@ mod tests {
             "{third:?}"
         );
     }
+
+    /// A local server that answers from a script of statuses, counting requests.
+    async fn scripted(
+        statuses: Vec<(u16, Option<&'static str>)>,
+    ) -> (SafeUrl, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let count = std::sync::Arc::new(AtomicUsize::new(0));
+        let seen = std::sync::Arc::clone(&count);
+        let app = axum::Router::new().fallback(move || {
+            let seen = std::sync::Arc::clone(&seen);
+            let statuses = statuses.clone();
+            async move {
+                let index = seen.fetch_add(1, Ordering::SeqCst).min(statuses.len() - 1);
+                let (status, retry_after) = statuses[index];
+                let mut response = axum::response::IntoResponse::into_response((
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    "body text",
+                ));
+                if let Some(value) = retry_after {
+                    response
+                        .headers_mut()
+                        .insert("retry-after", axum::http::HeaderValue::from_static(value));
+                }
+                response.headers_mut().insert(
+                    "x-request-id",
+                    axum::http::HeaderValue::from_static("req-123"),
+                );
+                response
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (
+            SafeUrl::parse(&format!("http://user:s3cret@{address}/thing")).unwrap(),
+            count,
+        )
+    }
+
+    fn fast_client() -> HttpClient {
+        HttpClient::new(&HttpOptions {
+            retry: RetryPolicy {
+                max_attempts: 3,
+                base_delay: Duration::from_millis(10),
+                max_delay: Duration::from_secs(2),
+            },
+            ..HttpOptions::default()
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn publish_retries_after_429_honouring_retry_after() {
+        let (url, count) = scripted(vec![(429, Some("1")), (200, None)]).await;
+        let started = std::time::Instant::now();
+        let response = fast_client()
+            .send(Method::GET, &url, |request| request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "Retry-After: 1 was honoured"
+        );
+    }
+
+    #[tokio::test]
+    async fn exhausted_retries_are_transient_and_final_statuses_are_not_retried() {
+        let (url, count) = scripted(vec![(503, None)]).await;
+        let error = fast_client()
+            .send(Method::GET, &url, |request| request)
+            .await
+            .unwrap_err();
+        assert!(error.is_transient());
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 3);
+        let shown = error.to_string();
+        assert!(
+            shown.contains("503")
+                && shown.contains("x-request-id: req-123")
+                && shown.contains("body text"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("s3cret"),
+            "the URL password leaked: {shown}"
+        );
+        assert_eq!(
+            crate::diagnostics::exit_code(&anyhow::Error::new(error)),
+            crate::diagnostics::EXIT_TRANSIENT
+        );
+
+        let (url, count) = scripted(vec![(401, None)]).await;
+        let error = fast_client()
+            .send(Method::GET, &url, |request| request)
+            .await
+            .unwrap_err();
+        assert!(!error.is_transient());
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(error.hint().unwrap().contains("credentials"));
+    }
 }
