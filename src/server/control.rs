@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::access::{Permission, Principal};
 use super::error::{ApiError, request_id};
+use super::packages::{self, Restrictions};
 use super::sigv4::{self, SigV4Error};
 use super::store::{self, AssetRow, PackageKey, VersionRow};
 
@@ -217,6 +218,15 @@ async fn dispatch(method: &Method, path: &str, context: Context<'_>) -> Result<R
         ("POST", "/v1/domains") => list_domains(context).await,
         ("POST", "/v1/repository") => create_repository(context).await,
         ("GET", "/v1/repository") => describe_repository(context).await,
+        ("PUT", "/v1/repository") => update_repository(context).await,
+        ("POST", "/v1/repository/external-connection") => {
+            link_external_connection(context, true).await
+        }
+        ("DELETE", "/v1/repository/external-connection") => {
+            link_external_connection(context, false).await
+        }
+        ("POST", "/v1/package") => put_package_origin_configuration(context).await,
+        ("DELETE", "/v1/package") => delete_package(context).await,
         ("POST", "/v1/repositories") => list_repositories(context, false).await,
         ("POST", "/v1/domain/repositories") => list_repositories(context, true).await,
         ("POST", "/v1/authorization-token") => get_authorization_token(context).await,
@@ -569,7 +579,49 @@ async fn list_domains(context: Context<'_>) -> Result<Response, ApiError> {
 
 // ----- repositories -----
 
-fn repository_json(context: &Context<'_>, repository: &store::Repository, full: bool) -> Value {
+/// A repository's upstreams and external connections (name, format).
+struct Links {
+    upstreams: Vec<String>,
+    external: Vec<(String, String)>,
+}
+
+async fn repository_links(
+    context: &Context<'_>,
+    domain: &str,
+    repository: &str,
+) -> Result<Links, ApiError> {
+    let (domain, repository) = (domain.to_owned(), repository.to_owned());
+    let (upstreams, names) = context
+        .state
+        .store
+        .with(move |connection| -> Result<_, ApiError> {
+            Ok((
+                packages::upstreams(connection, &domain, &repository)?,
+                packages::external_connections(connection, &domain, &repository)?,
+            ))
+        })
+        .await?;
+    let external = names
+        .into_iter()
+        .map(|name| {
+            let format = context.state.externals.get(&name).map_or_else(
+                || "unknown".to_owned(),
+                |connection| connection.format.clone(),
+            );
+            (name, format)
+        })
+        .collect();
+    Ok(Links {
+        upstreams,
+        external,
+    })
+}
+
+fn repository_json(
+    context: &Context<'_>,
+    repository: &store::Repository,
+    links: Option<&Links>,
+) -> Value {
     let mut value = json!({
         "name": repository.name,
         "administratorAccount": context.account(),
@@ -581,26 +633,78 @@ fn repository_json(context: &Context<'_>, repository: &store::Repository, full: 
     if let Some(description) = &repository.description {
         value["description"] = json!(description);
     }
-    if full {
-        value["upstreams"] = json!([]);
-        value["externalConnections"] = json!([]);
+    if let Some(links) = links {
+        value["upstreams"] = links
+            .upstreams
+            .iter()
+            .map(|name| json!({ "repositoryName": name }))
+            .collect();
+        value["externalConnections"] = links
+            .external
+            .iter()
+            .map(|(name, format)| json!({ "externalConnectionName": name, "packageFormat": format, "status": "Available" }))
+            .collect();
     }
     value
+}
+
+fn upstream_names(body: &Value) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(list) = body.get("upstreams") else {
+        return Ok(None);
+    };
+    let list = list
+        .as_array()
+        .ok_or_else(|| ApiError::cannot_parse("`upstreams` must be a list"))?;
+    list.iter()
+        .map(|item| {
+            let name = item
+                .get("repositoryName")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ApiError::cannot_parse("each upstream needs `repositoryName`"))?;
+            validate_repository_name(name)?;
+            Ok(name.to_owned())
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// Check upstreams exist in the domain and do not make a cycle back to `repository`.
+fn check_upstreams(
+    connection: &rusqlite::Connection,
+    domain: &str,
+    repository: &str,
+    upstreams: &[String],
+) -> Result<(), ApiError> {
+    for upstream in upstreams {
+        if upstream == repository {
+            return Err(ApiError::validation(format!(
+                "Repository {repository} cannot be its own upstream"
+            )));
+        }
+        if store::repository(connection, domain, upstream)?.is_none() {
+            return Err(ApiError::not_found(
+                format!("Upstream repository {upstream} does not exist in domain {domain}"),
+                upstream,
+                "repository",
+            ));
+        }
+        if packages::search_order(connection, domain, upstream)?
+            .iter()
+            .any(|name| name == repository)
+        {
+            return Err(ApiError::validation(format!(
+                "Adding {upstream} as an upstream of {repository} would create a cycle"
+            )));
+        }
+    }
+    Ok(())
 }
 
 async fn create_repository(context: Context<'_>) -> Result<Response, ApiError> {
     let (domain, name) = domain_and_repository(&context)?;
     context.authorize("CreateRepository", &domain, Some(&name), Permission::Admin)?;
     let body = context.json_body()?;
-    if body
-        .get("upstreams")
-        .and_then(Value::as_array)
-        .is_some_and(|upstreams| !upstreams.is_empty())
-    {
-        return Err(ApiError::validation(
-            "upstream repositories are not supported by this version of lading serve",
-        ));
-    }
+    let upstreams = upstream_names(&body)?.unwrap_or_default();
     let repository = store::Repository {
         domain: domain.clone(),
         name: name.clone(),
@@ -611,14 +715,23 @@ async fn create_repository(context: Context<'_>) -> Result<Response, ApiError> {
         created: context.state.clock.now(),
     };
     let row = repository.clone();
+    let wanted = upstreams.clone();
     let outcome = context
         .state
         .store
         .with(move |connection| -> Result<Option<bool>, ApiError> {
-            if store::domain(connection, &row.domain)?.is_none() {
+            let transaction = store::write_transaction(connection)?;
+            if store::domain(&transaction, &row.domain)?.is_none() {
                 return Ok(None);
             }
-            Ok(Some(store::insert_repository(connection, &row)?))
+            if store::repository(&transaction, &row.domain, &row.name)?.is_some() {
+                return Ok(Some(false));
+            }
+            check_upstreams(&transaction, &row.domain, &row.name, &wanted)?;
+            store::insert_repository(&transaction, &row)?;
+            packages::set_upstreams(&transaction, &row.domain, &row.name, &wanted)?;
+            transaction.commit()?;
+            Ok(Some(true))
         })
         .await?;
     match outcome {
@@ -632,7 +745,13 @@ async fn create_repository(context: Context<'_>) -> Result<Response, ApiError> {
             &name,
             "repository",
         )),
-        Some(true) => ok(json!({ "repository": repository_json(&context, &repository, true) })),
+        Some(true) => {
+            let links = Links {
+                upstreams,
+                external: Vec::new(),
+            };
+            ok(json!({ "repository": repository_json(&context, &repository, Some(&links)) }))
+        }
     }
 }
 
@@ -640,7 +759,115 @@ async fn describe_repository(context: Context<'_>) -> Result<Response, ApiError>
     let (domain, name) = domain_and_repository(&context)?;
     context.authorize("DescribeRepository", &domain, Some(&name), Permission::Read)?;
     let repository = require_repository(&context, &domain, &name).await?;
-    ok(json!({ "repository": repository_json(&context, &repository, true) }))
+    let links = repository_links(&context, &domain, &name).await?;
+    ok(json!({ "repository": repository_json(&context, &repository, Some(&links)) }))
+}
+
+async fn update_repository(context: Context<'_>) -> Result<Response, ApiError> {
+    let (domain, name) = domain_and_repository(&context)?;
+    context.authorize("UpdateRepository", &domain, Some(&name), Permission::Admin)?;
+    require_repository(&context, &domain, &name).await?;
+    let body = context.json_body()?;
+    let upstreams = upstream_names(&body)?;
+    let description = body
+        .get("description")
+        .and_then(Value::as_str)
+        .map(ToOwned::to_owned);
+    let (lookup_domain, lookup_name) = (domain.clone(), name.clone());
+    let repository = context
+        .state
+        .store
+        .with(move |connection| -> Result<_, ApiError> {
+            let transaction = store::write_transaction(connection)?;
+            if let Some(upstreams) = &upstreams {
+                check_upstreams(&transaction, &lookup_domain, &lookup_name, upstreams)?;
+                packages::set_upstreams(&transaction, &lookup_domain, &lookup_name, upstreams)?;
+            }
+            if let Some(description) = &description {
+                store::set_repository_description(
+                    &transaction,
+                    &lookup_domain,
+                    &lookup_name,
+                    description,
+                )?;
+            }
+            let repository = store::repository(&transaction, &lookup_domain, &lookup_name)?;
+            transaction.commit()?;
+            Ok(repository)
+        })
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                format!("Repository {name} does not exist in domain {domain}"),
+                &name,
+                "repository",
+            )
+        })?;
+    let links = repository_links(&context, &domain, &name).await?;
+    ok(json!({ "repository": repository_json(&context, &repository, Some(&links)) }))
+}
+
+async fn link_external_connection(
+    context: Context<'_>,
+    attach: bool,
+) -> Result<Response, ApiError> {
+    let (domain, name) = domain_and_repository(&context)?;
+    let connection_name = context.query.required("external-connection")?.to_owned();
+    let operation = if attach {
+        "AssociateExternalConnection"
+    } else {
+        "DisassociateExternalConnection"
+    };
+    context.authorize(operation, &domain, Some(&name), Permission::Admin)?;
+    let repository = require_repository(&context, &domain, &name).await?;
+    if attach && context.state.externals.get(&connection_name).is_none() {
+        return Err(ApiError::validation(format!(
+            "External connection {connection_name} is not known to this server; declare it under `external_connections` in the server config"
+        )));
+    }
+    let (lookup_domain, lookup_name, link) =
+        (domain.clone(), name.clone(), connection_name.clone());
+    let outcome = context
+        .state
+        .store
+        .with(move |connection| -> Result<Result<(), bool>, ApiError> {
+            let transaction = store::write_transaction(connection)?;
+            let existing =
+                packages::external_connections(&transaction, &lookup_domain, &lookup_name)?;
+            if attach && !existing.is_empty() && !existing.contains(&link) {
+                return Ok(Err(true));
+            }
+            if !attach && !existing.contains(&link) {
+                return Ok(Err(false));
+            }
+            packages::link_external(&transaction, &lookup_domain, &lookup_name, &link, attach)?;
+            transaction.commit()?;
+            Ok(Ok(()))
+        })
+        .await?;
+    match outcome {
+        Err(true) => {
+            return Err(ApiError::conflict(
+                format!(
+                    "Repository {name} already has an external connection; a repository can have one"
+                ),
+                &name,
+                "repository",
+            ));
+        }
+        Err(false) => {
+            return Err(ApiError::not_found(
+                format!(
+                    "External connection {connection_name} is not associated with repository {name}"
+                ),
+                &connection_name,
+                "repository",
+            ));
+        }
+        Ok(()) => {}
+    }
+    let links = repository_links(&context, &domain, &name).await?;
+    ok(json!({ "repository": repository_json(&context, &repository, Some(&links)) }))
 }
 
 async fn list_repositories(context: Context<'_>, in_domain: bool) -> Result<Response, ApiError> {
@@ -695,7 +922,7 @@ async fn list_repositories(context: Context<'_>, in_domain: bool) -> Result<Resp
     )?;
     let items: Vec<Value> = page
         .iter()
-        .map(|repository| repository_json(&context, repository, false))
+        .map(|repository| repository_json(&context, repository, None))
         .collect();
     ok(with_next_token(json!({ "repositories": items }), next))
 }
@@ -782,17 +1009,36 @@ async fn get_repository_endpoint(context: Context<'_>) -> Result<Response, ApiEr
 
 // ----- packages -----
 
-fn origin_json(repository: &str) -> Value {
-    json!({ "domainEntryPoint": { "repositoryName": repository }, "originType": "INTERNAL" })
-}
-
-fn origin_configuration() -> Value {
-    json!({ "restrictions": { "publish": "ALLOW", "upstream": "ALLOW" } })
+fn origin_json(origin: Option<&packages::Origin>, repository: &str) -> Value {
+    let (origin_type, entry, external) = origin.map_or(("INTERNAL", repository, None), |origin| {
+        (
+            origin.origin_type.as_str(),
+            origin.entry_repository.as_str(),
+            origin.external_connection.as_deref(),
+        )
+    });
+    let mut entry_point = json!({ "repositoryName": entry });
+    if let Some(external) = external {
+        entry_point = json!({ "externalConnectionName": external });
+    }
+    json!({ "domainEntryPoint": entry_point, "originType": origin_type })
 }
 
 fn insert_namespace(value: &mut Value, namespace: &str) {
     if !namespace.is_empty() {
         value["namespace"] = json!(namespace);
+    }
+}
+
+fn parse_restriction(value: Option<&str>, member: &str) -> Result<Option<String>, ApiError> {
+    match value {
+        None => Ok(None),
+        Some(text @ ("ALLOW" | "BLOCK")) => Ok(Some(text.to_owned())),
+        Some(other) => Err(constraint(
+            member,
+            other,
+            "Member must satisfy enum value set: [ALLOW, BLOCK]",
+        )),
     }
 }
 
@@ -802,6 +1048,8 @@ async fn list_packages(context: Context<'_>) -> Result<Response, ApiError> {
     if let Some(format) = &format {
         validate_format(format)?;
     }
+    let publish = parse_restriction(context.query.optional("publish"), "publish")?;
+    let upstream = parse_restriction(context.query.optional("upstream"), "upstream")?;
     context.authorize("ListPackages", &domain, Some(&repository), Permission::Read)?;
     require_repository(&context, &domain, &repository).await?;
     let namespace = context.query.optional("namespace").map(ToOwned::to_owned);
@@ -809,30 +1057,78 @@ async fn list_packages(context: Context<'_>) -> Result<Response, ApiError> {
         .query
         .optional("package-prefix")
         .map(ToOwned::to_owned);
-    let packages = context
+    let listed = context
         .state
         .store
         .with(move |connection| -> Result<_, ApiError> {
-            Ok(store::packages(
+            let mut summaries = store::packages(
                 connection,
                 &domain,
                 &repository,
                 format.as_deref(),
                 namespace.as_deref(),
                 prefix.as_deref(),
-            )?)
+            )?;
+            for configured in packages::configured_packages(connection, &domain, &repository)? {
+                let wanted = format
+                    .as_deref()
+                    .is_none_or(|format| format == configured.format)
+                    && namespace
+                        .as_deref()
+                        .is_none_or(|namespace| namespace == configured.namespace)
+                    && prefix
+                        .as_deref()
+                        .is_none_or(|prefix| configured.package.starts_with(prefix));
+                let known = summaries.iter().any(|summary| {
+                    summary.format == configured.format
+                        && summary.namespace == configured.namespace
+                        && summary.package == configured.package
+                });
+                if wanted && !known {
+                    summaries.push(configured);
+                }
+            }
+            summaries.sort_by(|left, right| {
+                (&left.format, &left.namespace, &left.package).cmp(&(
+                    &right.format,
+                    &right.namespace,
+                    &right.package,
+                ))
+            });
+            let mut listed = Vec::new();
+            for summary in summaries {
+                let key = PackageKey {
+                    domain: domain.clone(),
+                    repository: repository.clone(),
+                    format: summary.format.clone(),
+                    namespace: summary.namespace.clone(),
+                    package: summary.package.clone(),
+                };
+                let restrictions = packages::effective_restrictions(connection, &key)?;
+                if publish
+                    .as_deref()
+                    .is_some_and(|wanted| wanted != restrictions.publish)
+                    || upstream
+                        .as_deref()
+                        .is_some_and(|wanted| wanted != restrictions.upstream)
+                {
+                    continue;
+                }
+                listed.push((summary, restrictions));
+            }
+            Ok(listed)
         })
         .await?;
     let (page, next) = paginate(
-        packages,
+        listed,
         context.query.optional("max-results"),
         context.query.optional("next-token"),
         1000,
     )?;
     let items: Vec<Value> = page
         .iter()
-        .map(|package| {
-            let mut value = json!({ "format": package.format, "package": package.package, "originConfiguration": origin_configuration() });
+        .map(|(package, restrictions)| {
+            let mut value = json!({ "format": package.format, "package": package.package, "originConfiguration": restrictions.to_json() });
             insert_namespace(&mut value, &package.namespace);
             value
         })
@@ -840,14 +1136,22 @@ async fn list_packages(context: Context<'_>) -> Result<Response, ApiError> {
     ok(with_next_token(json!({ "packages": items }), next))
 }
 
-/// Load a package's versions, failing with `ResourceNotFoundException` when it has none.
+/// What the control plane knows about one package.
+struct PackageRecord {
+    versions: Vec<(VersionRow, Option<packages::Origin>)>,
+    tags: Vec<(String, String)>,
+    restrictions: Restrictions,
+}
+
+/// Load a package, failing with `ResourceNotFoundException` when the repository has no
+/// record of it (no versions and no origin configuration).
 async fn require_package(
     context: &Context<'_>,
     key: &PackageKey,
-) -> Result<(Vec<VersionRow>, Vec<(String, String)>), ApiError> {
+) -> Result<PackageRecord, ApiError> {
     require_repository(context, &key.domain, &key.repository).await?;
     let lookup = key.clone();
-    let (versions, tags) = context
+    let (record, exists) = context
         .state
         .store
         .with(move |connection| -> Result<_, ApiError> {
@@ -856,10 +1160,26 @@ async fn require_package(
             } else {
                 Vec::new()
             };
-            Ok((store::versions(connection, &lookup)?, tags))
+            let versions = store::versions(connection, &lookup)?
+                .into_iter()
+                .map(|row| {
+                    let origin = packages::version_origin(connection, row.id)?;
+                    Ok((row, origin))
+                })
+                .collect::<Result<Vec<_>, rusqlite::Error>>()?;
+            let restrictions = packages::effective_restrictions(connection, &lookup)?;
+            let exists = packages::package_exists(connection, &lookup)?;
+            Ok((
+                PackageRecord {
+                    versions,
+                    tags,
+                    restrictions,
+                },
+                exists,
+            ))
         })
         .await?;
-    if versions.is_empty() {
+    if !exists {
         return Err(ApiError::not_found(
             format!(
                 "Package {} not found in repository {}",
@@ -870,7 +1190,7 @@ async fn require_package(
             "package",
         ));
     }
-    Ok((versions, tags))
+    Ok(record)
 }
 
 fn display_package(key: &PackageKey) -> String {
@@ -889,10 +1209,82 @@ async fn describe_package(context: Context<'_>) -> Result<Response, ApiError> {
         Some(&key.repository),
         Permission::Read,
     )?;
-    require_package(&context, &key).await?;
-    let mut package = json!({ "format": key.format, "name": key.package, "originConfiguration": origin_configuration() });
+    let record = require_package(&context, &key).await?;
+    let mut package = json!({ "format": key.format, "name": key.package, "originConfiguration": record.restrictions.to_json() });
     insert_namespace(&mut package, &key.namespace);
     ok(json!({ "package": package }))
+}
+
+async fn put_package_origin_configuration(context: Context<'_>) -> Result<Response, ApiError> {
+    let key = package_key(&context)?;
+    let body = context.json_body()?;
+    let restrictions = body.get("restrictions").ok_or_else(|| {
+        ApiError::validation("1 validation error detected: Value null at 'restrictions' failed to satisfy constraint: Member must not be null")
+    })?;
+    let publish = parse_restriction(
+        restrictions.get("publish").and_then(Value::as_str),
+        "publish",
+    )?;
+    let upstream = parse_restriction(
+        restrictions.get("upstream").and_then(Value::as_str),
+        "upstream",
+    )?;
+    context.authorize(
+        "PutPackageOriginConfiguration",
+        &key.domain,
+        Some(&key.repository),
+        Permission::Admin,
+    )?;
+    require_repository(&context, &key.domain, &key.repository).await?;
+    let lookup = key.clone();
+    let updated = context
+        .state
+        .store
+        .with(move |connection| -> Result<_, ApiError> {
+            let transaction = store::write_transaction(connection)?;
+            let current = packages::effective_restrictions(&transaction, &lookup)?;
+            let updated = Restrictions {
+                publish: publish.unwrap_or(current.publish),
+                upstream: upstream.unwrap_or(current.upstream),
+            };
+            packages::set_restrictions(&transaction, &lookup, &updated)?;
+            transaction.commit()?;
+            Ok(updated)
+        })
+        .await?;
+    tracing::info!(package = %display_package(&key), publish = %updated.publish, upstream = %updated.upstream, "origin configuration changed");
+    ok(json!({ "originConfiguration": updated.to_json() }))
+}
+
+async fn delete_package(context: Context<'_>) -> Result<Response, ApiError> {
+    let key = package_key(&context)?;
+    context.authorize(
+        "DeletePackage",
+        &key.domain,
+        Some(&key.repository),
+        Permission::Admin,
+    )?;
+    let record = require_package(&context, &key).await?;
+    let lookup = key.clone();
+    context
+        .state
+        .store
+        .with(move |connection| -> Result<_, ApiError> {
+            let transaction = store::write_transaction(connection)?;
+            for row in store::versions(&transaction, &lookup)? {
+                store::delete_version(&transaction, row.id)?;
+            }
+            for (tag, _) in store::dist_tags(&transaction, &lookup)? {
+                store::set_dist_tag(&transaction, &lookup, &tag, None)?;
+            }
+            packages::delete_restrictions(&transaction, &lookup)?;
+            transaction.commit()?;
+            Ok(())
+        })
+        .await?;
+    let mut deleted = json!({ "format": key.format, "package": key.package, "originConfiguration": record.restrictions.to_json() });
+    insert_namespace(&mut deleted, &key.namespace);
+    ok(json!({ "deletedPackage": deleted }))
 }
 
 async fn list_package_versions(context: Context<'_>) -> Result<Response, ApiError> {
@@ -903,24 +1295,34 @@ async fn list_package_versions(context: Context<'_>) -> Result<Response, ApiErro
         Some(&key.repository),
         Permission::Read,
     )?;
-    let (versions, tags) = require_package(&context, &key).await?;
-    let default_display = tags
+    let record = require_package(&context, &key).await?;
+    let default_display = record
+        .tags
         .iter()
         .find(|(tag, _)| tag == "latest")
         .map(|(_, version)| version.clone())
         .or_else(|| {
-            versions
+            record
+                .versions
                 .iter()
                 .rev()
-                .find(|row| row.status == "Published")
-                .map(|row| row.version.clone())
+                .find(|(row, _)| row.status == "Published")
+                .map(|(row, _)| row.version.clone())
         });
     let status = context.query.optional("status");
     let origin_type = context.query.optional("originType");
-    let filtered: Vec<VersionRow> = versions
+    let filtered: Vec<(VersionRow, Option<packages::Origin>)> = record
+        .versions
         .into_iter()
-        .filter(|row| status.is_none_or(|status| status == row.status))
-        .filter(|_| origin_type.is_none_or(|origin| origin == "INTERNAL"))
+        .filter(|(row, _)| status.is_none_or(|status| status == row.status))
+        .filter(|(_, origin)| {
+            origin_type.is_none_or(|wanted| {
+                wanted
+                    == origin
+                        .as_ref()
+                        .map_or("INTERNAL", |origin| origin.origin_type.as_str())
+            })
+        })
         .collect();
     let (page, next) = paginate(
         filtered,
@@ -930,7 +1332,9 @@ async fn list_package_versions(context: Context<'_>) -> Result<Response, ApiErro
     )?;
     let items: Vec<Value> = page
         .iter()
-        .map(|row| json!({ "version": row.version, "revision": row.revision, "status": row.status, "origin": origin_json(&key.repository) }))
+        .map(|(row, origin)| {
+            json!({ "version": row.version, "revision": row.revision, "status": row.status, "origin": origin_json(origin.as_ref(), &key.repository) })
+        })
         .collect();
     let mut value = json!({ "format": key.format, "package": key.package, "versions": items });
     insert_namespace(&mut value, &key.namespace);
@@ -977,6 +1381,14 @@ async fn describe_package_version(context: Context<'_>) -> Result<Response, ApiE
         Permission::Read,
     )?;
     let row = require_version(&context, &key, &version).await?;
+    let row_id = row.id;
+    let origin = context
+        .state
+        .store
+        .with(move |connection| -> Result<_, ApiError> {
+            Ok(packages::version_origin(connection, row_id)?)
+        })
+        .await?;
     let manifest: Value = row
         .metadata
         .as_deref()
@@ -996,7 +1408,7 @@ async fn describe_package_version(context: Context<'_>) -> Result<Response, ApiE
         "licenses": licenses(&manifest),
         "revision": row.revision,
         "status": row.status,
-        "origin": origin_json(&key.repository),
+        "origin": origin_json(origin.as_ref(), &key.repository),
     });
     insert_namespace(&mut description, &key.namespace);
     if let Some(summary) = manifest.get("description").and_then(Value::as_str) {
@@ -1154,8 +1566,19 @@ pub enum AddAssetError {
     },
     /// An asset of that name already exists in the version.
     AssetExists,
+    /// The package's origin controls block direct publishing.
+    Blocked,
     /// Storage failed.
     Store(super::store::StoreError),
+}
+
+impl From<packages::AdmitError> for AddAssetError {
+    fn from(error: packages::AdmitError) -> Self {
+        match error {
+            packages::AdmitError::Blocked => Self::Blocked,
+            packages::AdmitError::Sqlite(error) => Self::Store(error.into()),
+        }
+    }
 }
 
 impl From<rusqlite::Error> for AddAssetError {
@@ -1211,6 +1634,7 @@ pub fn add_generic_asset(
             }
         }
         None => {
+            packages::admit_publish(&transaction, key)?;
             let mut row = VersionRow {
                 id: 0,
                 version: version.to_owned(),
@@ -1307,6 +1731,12 @@ async fn publish_package_version(context: Context<'_>) -> Result<Response, ApiEr
                 &version,
                 "package-version",
             ));
+        }
+        Err(AddAssetError::Blocked) => {
+            return Err(ApiError::validation(format!(
+                "Publishing {} is blocked by its package origin configuration (publish=BLOCK)",
+                display_package(&key)
+            )));
         }
         Err(AddAssetError::AssetExists) => {
             return Err(ApiError::conflict(

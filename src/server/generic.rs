@@ -166,6 +166,10 @@ async fn serve(state: &AppState, request: Request) -> Result<Response, DataError
                 Err(AddAssetError::VersionClosed { status }) => {
                     Err(DataError::new(StatusCode::CONFLICT, format!("{namespace}/{package}@{version} is already {status}")))
                 }
+                                Err(AddAssetError::Blocked) => Err(DataError::new(
+                    StatusCode::FORBIDDEN,
+                    format!("publishing {namespace}/{package} is blocked by its package origin configuration (publish=BLOCK)"),
+                )),
                 Err(AddAssetError::AssetExists) => Err(DataError::new(StatusCode::CONFLICT, format!("asset `{asset}` already exists in {namespace}/{package}@{version}"))),
                 Err(AddAssetError::Store(error)) => Err(error.into()),
             }

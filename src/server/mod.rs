@@ -18,8 +18,10 @@ pub mod control;
 pub mod error;
 pub mod generic;
 pub mod npm;
+pub mod packages;
 pub mod sigv4;
 pub mod store;
+pub mod upstream;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -59,6 +61,9 @@ pub struct ServeConfig {
     /// Domains (and their repositories) to create if missing.
     #[serde(default)]
     pub domains: Vec<DomainConfig>,
+    /// External connections (upstream registries) besides the built-in `public:*` ones.
+    #[serde(default)]
+    pub external_connections: Vec<upstream::ExternalConnectionConfig>,
 }
 
 /// A principal declared in the server config.
@@ -198,6 +203,8 @@ pub struct AppState {
     pub public_url: Option<url::Url>,
     /// Largest request body.
     pub max_body_bytes: usize,
+    /// External connections and their fetcher.
+    pub externals: upstream::Externals,
 }
 
 impl AppState {
@@ -267,7 +274,12 @@ impl Server {
         };
         let clock = Clock { offset_seconds };
         let principals = bootstrap(&store, &options.data_dir, &config, &account, clock).await?;
+        let externals = upstream::Externals::new(
+            &config.external_connections,
+            options.data_dir.join("upstream-v1"),
+        )?;
         let state = Arc::new(AppState {
+            externals,
             store,
             principals,
             clock,

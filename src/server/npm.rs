@@ -6,7 +6,6 @@
 //! every other format, so ListPackageVersions and friends see them as CodeArtifact does
 //! (namespace = scope without `@`).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -20,7 +19,9 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 use super::access::{self, Permission, Principal, iso8601};
 use super::error::DataError;
+use super::packages;
 use super::store::{self, AssetRow, PackageKey, VersionRow};
+use super::upstream::{ExternalConnection, Fetched, UPSTREAM_HEADER};
 use crate::ecosystem::npm::{
     ABBREVIATED_MEDIA_TYPE, PackageName, abbreviate_manifest, integrity_from_sha512_hex,
 };
@@ -266,90 +267,225 @@ impl NpmRequest<'_> {
         )
     }
 
-    async fn packument(&self, package: &str) -> Result<Response, DataError> {
-        let name = parse_name(package)?;
-        let key = self.key(&name);
-        let (versions, tags) = self
+    /// Every version this repository can serve for `name`: its own, its upstream
+    /// repositories' (depth-first, in order), then its external connections', unless origin
+    /// controls block upstreams. Also the dist-tags and any upstream trouble to report.
+    async fn view(&self, name: &PackageName) -> Result<View, DataError> {
+        let key = self.key(name);
+        let lookup = key.clone();
+        let (local_upstream, mut versions, tags, externals) = self
             .state
             .store
             .with(move |connection| -> Result<_, DataError> {
-                let versions: Vec<(VersionRow, Vec<AssetRow>)> = store::versions(connection, &key)?
-                    .into_iter()
-                    .filter(|row| row.status == "Published")
-                    .map(|row| {
+                let order = packages::search_order(connection, &lookup.domain, &lookup.repository)?;
+                let restrictions = packages::effective_restrictions(connection, &lookup)?;
+                let mut versions: Vec<Candidate> = Vec::new();
+                let mut externals = Vec::new();
+                for (index, repository) in order.iter().enumerate() {
+                    if index > 0 && restrictions.upstream == packages::BLOCK {
+                        break;
+                    }
+                    let repository_key = PackageKey { repository: repository.clone(), ..lookup.clone() };
+                    for row in store::versions(connection, &repository_key)? {
+                        if row.status != "Published" || versions.iter().any(|candidate| candidate.version == row.version) {
+                            continue;
+                        }
                         let assets = store::assets(connection, row.id)?;
-                        Ok((row, assets))
-                    })
-                    .collect::<Result<_, rusqlite::Error>>()?;
-                Ok((versions, store::dist_tags(connection, &key)?))
+                        let manifest: Value = row.metadata.as_deref().and_then(|text| serde_json::from_str(text).ok()).unwrap_or_else(|| json!({}));
+                        let dist = assets.iter().find(|asset| asset.name.to_ascii_lowercase().ends_with(".tgz")).map(|asset| {
+                            json!({ "shasum": asset.digests.sha1, "integrity": integrity_from_sha512_hex(&asset.digests.sha512) })
+                        });
+                        versions.push(Candidate { version: row.version.clone(), manifest, dist, published: row.published, source: Source::Repository(repository.clone()) });
+                    }
+                    let repository_restrictions = packages::effective_restrictions(connection, &repository_key)?;
+                    if restrictions.upstream == packages::ALLOW && repository_restrictions.upstream == packages::ALLOW {
+                        for name in packages::external_connections(connection, &lookup.domain, repository)? {
+                            externals.push((repository.clone(), name));
+                        }
+                    }
+                }
+                Ok((restrictions.upstream, versions, store::dist_tags(connection, &lookup)?, externals))
             })
             .await?;
-        if versions.is_empty() {
-            return Err(DataError::not_found(format!(
+        let mut notes = Vec::new();
+        let mut upstream_tags = Map::new();
+        for (repository, connection_name) in externals {
+            let Some(connection) = self
+                .state
+                .externals
+                .get(&connection_name)
+                .filter(|connection| connection.format == "npm")
+            else {
+                continue;
+            };
+            let Some((document, stale)) = self
+                .upstream_packument(connection, name)
+                .await
+                .map_err(|note| notes.push(note))
+                .ok()
+                .flatten()
+            else {
+                continue;
+            };
+            if stale {
+                notes.push(format!("{connection_name} unavailable; served from cache"));
+            }
+            if let Some(tags) = document.get("dist-tags").and_then(Value::as_object) {
+                for (tag, version) in tags {
+                    upstream_tags
+                        .entry(tag.clone())
+                        .or_insert_with(|| version.clone());
+                }
+            }
+            let times = document.get("time").cloned().unwrap_or(Value::Null);
+            for (version, manifest) in document
+                .get("versions")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                if versions
+                    .iter()
+                    .any(|candidate| &candidate.version == version)
+                {
+                    continue;
+                }
+                let published = times
+                    .get(version)
+                    .and_then(Value::as_str)
+                    .and_then(parse_time)
+                    .unwrap_or(0.0);
+                let dist = manifest.get("dist").map(|dist| json!({ "shasum": dist.get("shasum"), "integrity": dist.get("integrity") }));
+                versions.push(Candidate {
+                    version: version.clone(),
+                    manifest: manifest.clone(),
+                    dist,
+                    published,
+                    source: Source::External {
+                        repository: repository.clone(),
+                        connection: connection_name.clone(),
+                    },
+                });
+            }
+        }
+        Ok(View {
+            versions,
+            tags,
+            upstream_tags,
+            notes,
+            upstream_blocked: local_upstream == packages::BLOCK,
+        })
+    }
+
+    /// The upstream's full packument (fresh, or cached when the upstream is down).
+    /// `Err` carries a note for the response header; `Ok(None)` means the upstream lacks it.
+    async fn upstream_packument(
+        &self,
+        connection: &ExternalConnection,
+        name: &PackageName,
+    ) -> Result<Option<(Value, bool)>, String> {
+        let path = name.to_string().replace('/', "%2f");
+        let url = connection
+            .url
+            .join(&path)
+            .map_err(|error| format!("{}: bad URL: {error}", connection.name))?;
+        let (body, stale) = match self
+            .state
+            .externals
+            .fetch_metadata(connection, &url, "application/json", &path)
+            .await
+        {
+            Fetched::Fresh(body) => (body, false),
+            Fetched::Stale(body) => (body, true),
+            Fetched::NotFound => return Ok(None),
+            Fetched::Unavailable(reason) => {
+                return Err(format!("{} unavailable: {reason}", connection.name));
+            }
+        };
+        serde_json::from_slice(&body)
+            .map(|document| Some((document, stale)))
+            .map_err(|error| format!("{}: invalid packument: {error}", connection.name))
+    }
+
+    async fn packument(&self, package: &str) -> Result<Response, DataError> {
+        let name = parse_name(package)?;
+        let mut view = self.view(&name).await?;
+        if view.versions.is_empty() {
+            let mut message = format!(
                 "package `{name}` not found in `{}/{}`",
                 self.domain, self.repository
-            )));
+            );
+            if view.upstream_blocked {
+                message.push_str(
+                    " (its origin controls block fetching it from upstreams: upstream=BLOCK)",
+                );
+            }
+            return Err(with_notes(DataError::not_found(message), &view.notes));
         }
+        view.versions
+            .sort_by(|left, right| left.published.total_cmp(&right.published));
         let abbreviated = self
             .headers
             .get(axum::http::header::ACCEPT)
             .and_then(|value| value.to_str().ok())
             .is_some_and(|accept| accept.contains(ABBREVIATED_MEDIA_TYPE));
         let mut version_map = Map::new();
-        let mut times = BTreeMap::new();
-        let mut modified = 0.0_f64;
-        let mut created = f64::MAX;
-        for (row, assets) in &versions {
-            let mut manifest: Value = row
-                .metadata
-                .as_deref()
-                .and_then(|text| serde_json::from_str(text).ok())
-                .unwrap_or_else(|| json!({}));
-            let file = name.tarball_file_name(&row.version);
-            if let Some(asset) = assets.iter().find(|asset| asset.name == file) {
-                manifest["dist"] = json!({
-                    "tarball": self.tarball_url(&name, &row.version),
-                    "shasum": asset.digests.sha1,
-                    "integrity": integrity_from_sha512_hex(&asset.digests.sha512),
-                });
-            }
+        let mut times = Map::new();
+        let (mut modified, mut created) = (0.0_f64, f64::MAX);
+        for candidate in &view.versions {
+            let mut manifest = candidate.manifest.clone();
+            let mut dist = candidate.dist.clone().unwrap_or_else(|| json!({}));
+            dist["tarball"] = json!(self.tarball_url(&name, &candidate.version));
+            manifest["dist"] = dist;
             manifest["name"] = json!(name.to_string());
-            manifest["version"] = json!(row.version);
+            manifest["version"] = json!(candidate.version);
             let manifest = if abbreviated {
                 abbreviate_manifest(&manifest)
             } else {
                 manifest
             };
-            version_map.insert(row.version.clone(), manifest);
-            times.insert(row.version.clone(), iso8601(row.published));
-            modified = modified.max(row.published);
-            created = created.min(row.published);
+            version_map.insert(candidate.version.clone(), manifest);
+            times.insert(
+                candidate.version.clone(),
+                json!(iso8601(candidate.published)),
+            );
+            modified = modified.max(candidate.published);
+            created = created.min(candidate.published);
         }
-        let mut dist_tags: Map<String, Value> = tags
-            .into_iter()
-            .map(|(tag, version)| (tag, Value::String(version)))
+        let mut dist_tags: Map<String, Value> = view
+            .tags
+            .iter()
+            .map(|(tag, version)| (tag.clone(), Value::String(version.clone())))
             .collect();
+        for (tag, version) in view.upstream_tags {
+            if !dist_tags.contains_key(&tag)
+                && version
+                    .as_str()
+                    .is_some_and(|version| version_map.contains_key(version))
+            {
+                dist_tags.insert(tag, version);
+            }
+        }
         if !dist_tags.contains_key("latest")
-            && let Some((row, _)) = versions.last()
+            && let Some(candidate) = view.versions.last()
         {
-            dist_tags.insert("latest".to_owned(), Value::String(row.version.clone()));
+            dist_tags.insert(
+                "latest".to_owned(),
+                Value::String(candidate.version.clone()),
+            );
         }
         let body = if abbreviated {
             json!({ "name": name.to_string(), "modified": iso8601(modified), "dist-tags": dist_tags, "versions": version_map })
         } else {
-            let mut time: Map<String, Value> = times
-                .into_iter()
-                .map(|(version, when)| (version, Value::String(when)))
-                .collect();
-            time.insert("created".to_owned(), json!(iso8601(created)));
-            time.insert("modified".to_owned(), json!(iso8601(modified)));
+            times.insert("created".to_owned(), json!(iso8601(created)));
+            times.insert("modified".to_owned(), json!(iso8601(modified)));
             let latest_manifest = dist_tags
                 .get("latest")
                 .and_then(Value::as_str)
                 .and_then(|latest| version_map.get(latest))
                 .cloned()
                 .unwrap_or(Value::Null);
-            let mut body = json!({ "_id": name.to_string(), "name": name.to_string(), "dist-tags": dist_tags, "versions": version_map, "time": time });
+            let mut body = json!({ "_id": name.to_string(), "name": name.to_string(), "dist-tags": dist_tags, "versions": version_map, "time": times });
             for field in [
                 "description",
                 "readme",
@@ -371,6 +507,7 @@ impl NpmRequest<'_> {
                 HeaderValue::from_static(ABBREVIATED_MEDIA_TYPE),
             );
         }
+        add_notes(&mut response, &view.notes);
         Ok(response)
     }
 
@@ -378,18 +515,25 @@ impl NpmRequest<'_> {
         let name = parse_name(package)?;
         let key = self.key(&name);
         let file_name = file.rsplit('/').next().unwrap_or(file).to_owned();
-        let lookup = file_name.clone();
-        let found = self
-            .state
-            .store
-            .with(move |connection| -> Result<_, DataError> {
-                Ok(store::find_asset(connection, &key, &lookup)?)
-            })
-            .await?;
-        let Some((row, asset)) = found.filter(|(row, _)| row.status == "Published") else {
-            return Err(DataError::not_found(format!(
-                "tarball `{file_name}` of `{name}` not found"
-            )));
+        let mut notes = Vec::new();
+        let mut found = self.local_tarball(&key, &file_name).await?;
+        if found.is_none()
+            && let Some(version) = file_name
+                .strip_prefix(&format!("{}-", name.name))
+                .and_then(|rest| rest.strip_suffix(".tgz"))
+        {
+            found = self
+                .pull_through(&name, version, &file_name, &mut notes)
+                .await?;
+        }
+        let Some((row, asset)) = found else {
+            return Err(with_notes(
+                DataError::not_found(format!(
+                    "tarball `{file_name}` of `{name}` not found in `{}/{}`",
+                    self.domain, self.repository
+                )),
+                &notes,
+            ));
         };
         let bytes = self
             .state
@@ -404,7 +548,189 @@ impl NpmRequest<'_> {
         if let Ok(value) = HeaderValue::from_str(&row.version) {
             response.headers_mut().insert("x-package-version", value);
         }
+        add_notes(&mut response, &notes);
         Ok(response)
+    }
+
+    async fn local_tarball(
+        &self,
+        key: &PackageKey,
+        file_name: &str,
+    ) -> Result<Option<(VersionRow, AssetRow)>, DataError> {
+        let (lookup, file) = (key.clone(), file_name.to_owned());
+        let found = self
+            .state
+            .store
+            .with(move |connection| -> Result<_, DataError> {
+                Ok(store::find_asset(connection, &lookup, &file)?)
+            })
+            .await?;
+        Ok(found.filter(|(row, _)| row.status == "Published"))
+    }
+
+    /// Fetch a version this repository does not hold from where the view says it lives,
+    /// retaining it here (and, for an external connection, in the repository that owns the
+    /// connection), as CodeArtifact does.
+    async fn pull_through(
+        &self,
+        name: &PackageName,
+        version: &str,
+        file_name: &str,
+        notes: &mut Vec<String>,
+    ) -> Result<Option<(VersionRow, AssetRow)>, DataError> {
+        let view = self.view(name).await?;
+        notes.extend(view.notes.iter().cloned());
+        let Some(candidate) = view
+            .versions
+            .into_iter()
+            .find(|candidate| candidate.version == version)
+        else {
+            return Ok(None);
+        };
+        let key = self.key(name);
+        match candidate.source {
+            Source::Repository(repository) => {
+                let (from, to, wanted) = (
+                    PackageKey {
+                        repository: repository.clone(),
+                        ..key.clone()
+                    },
+                    key.clone(),
+                    version.to_owned(),
+                );
+                self.state
+                    .store
+                    .with(move |connection| -> Result<_, DataError> {
+                        let transaction = store::write_transaction(connection)?;
+                        let origin = match store::version(&transaction, &from, &wanted)? {
+                            Some(row) => packages::version_origin(&transaction, row.id)?,
+                            None => None,
+                        }
+                        .unwrap_or(packages::Origin {
+                            origin_type: "INTERNAL".to_owned(),
+                            entry_repository: from.repository.clone(),
+                            external_connection: None,
+                        });
+                        packages::retain_version(&transaction, &from, &to, &wanted, &origin)?;
+                        transaction.commit()?;
+                        Ok(())
+                    })
+                    .await?;
+            }
+            Source::External {
+                repository,
+                connection,
+            } => {
+                self.ingest_external(
+                    &key,
+                    &repository,
+                    &connection,
+                    version,
+                    file_name,
+                    &candidate.manifest,
+                )
+                .await?;
+            }
+        }
+        self.local_tarball(&key, file_name).await
+    }
+
+    async fn ingest_external(
+        &self,
+        key: &PackageKey,
+        repository: &str,
+        connection_name: &str,
+        version: &str,
+        file_name: &str,
+        manifest: &Value,
+    ) -> Result<(), DataError> {
+        let connection = self.state.externals.get(connection_name).ok_or_else(|| {
+            DataError::not_found(format!("external connection `{connection_name}` is gone"))
+        })?;
+        let dist = manifest.get("dist").cloned().unwrap_or(Value::Null);
+        let tarball = dist
+            .get("tarball")
+            .and_then(Value::as_str)
+            .and_then(|text| connection.url.join(text).ok())
+            .ok_or_else(|| {
+                DataError::new(
+                    StatusCode::BAD_GATEWAY,
+                    format!("{connection_name} lists {version} without a tarball URL"),
+                )
+            })?;
+        let bytes = self
+            .state
+            .externals
+            .fetch_content(connection, &tarball)
+            .await
+            .map_err(|error| {
+                DataError::new(
+                    StatusCode::BAD_GATEWAY,
+                    format!("fetching from {connection_name} failed: {error}"),
+                )
+            })?;
+        let digests = super::store::Digests::of(&bytes);
+        verify_upstream_digest(&dist, &digests).map_err(|message| {
+            tracing::warn!(connection = connection_name, %message, "refused upstream content");
+            DataError::new(
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "refused `{file_name}` from {connection_name}: {message}; nothing was stored"
+                ),
+            )
+        })?;
+        let size = bytes.len() as u64;
+        self.state.store.put_blob(bytes).await?;
+        let mut metadata = manifest.clone();
+        if let Some(object) = metadata.as_object_mut() {
+            object.remove("dist");
+        }
+        let (owner, here, wanted, asset) = (
+            PackageKey {
+                repository: repository.to_owned(),
+                ..key.clone()
+            },
+            key.clone(),
+            version.to_owned(),
+            AssetRow {
+                name: file_name.to_owned(),
+                size,
+                digests,
+            },
+        );
+        let origin = packages::Origin {
+            origin_type: "EXTERNAL".to_owned(),
+            entry_repository: repository.to_owned(),
+            external_connection: Some(connection_name.to_owned()),
+        };
+        let now = self.state.clock.now();
+        self.state
+            .store
+            .with(move |connection| -> Result<_, DataError> {
+                let transaction = store::write_transaction(connection)?;
+                if store::version(&transaction, &owner, &wanted)?.is_none() {
+                    let row = VersionRow {
+                        id: 0,
+                        version: wanted.clone(),
+                        revision: super::control::new_revision(),
+                        status: "Published".to_owned(),
+                        published: now,
+                        metadata: Some(metadata.to_string()),
+                    };
+                    let id = store::insert_version(&transaction, &owner, &row)?;
+                    store::insert_asset(&transaction, id, &asset)?;
+                    packages::set_version_origin(&transaction, id, &origin)?;
+                    packages::note_ingest(&transaction, &owner)?;
+                }
+                if owner.repository != here.repository {
+                    packages::retain_version(&transaction, &owner, &here, &wanted, &origin)?;
+                }
+                transaction.commit()?;
+                Ok(())
+            })
+            .await?;
+        tracing::info!(connection = connection_name, %file_name, "ingested from an external connection");
+        Ok(())
     }
 
     async fn set_tag(
@@ -557,12 +883,19 @@ impl NpmRequest<'_> {
         let outcome = self
             .state
             .store
-            .with(move |connection| -> Result<Result<(), String>, DataError> {
+            .with(move |connection| -> Result<Result<(), (StatusCode, String)>, DataError> {
                 let transaction = store::write_transaction(connection)?;
                 for (version, _, _) in &staged {
                     if store::version(&transaction, &key, version)?.is_some() {
-                        return Ok(Err(format!("cannot publish over the previously published version {display}@{version}")));
+                        return Ok(Err((StatusCode::CONFLICT, format!("cannot publish over the previously published version {display}@{version}"))));
                     }
+                }
+                match packages::admit_publish(&transaction, &key) {
+                    Ok(()) => {}
+                    Err(packages::AdmitError::Blocked) => {
+                        return Ok(Err((StatusCode::FORBIDDEN, format!("publishing {display} is blocked by its package origin configuration (publish=BLOCK)"))));
+                    }
+                    Err(packages::AdmitError::Sqlite(error)) => return Err(error.into()),
                 }
                 for (version, manifest, asset) in &staged {
                     let row = VersionRow {
@@ -588,13 +921,107 @@ impl NpmRequest<'_> {
                 Ok(Ok(()))
             })
             .await?;
-        outcome.map_err(|message| DataError::new(StatusCode::CONFLICT, message))?;
+        outcome.map_err(|(status, message)| DataError::new(status, message))?;
         tracing::info!(package = %name, "npm publish");
         Ok((
             StatusCode::CREATED,
             axum::Json(json!({ "ok": true, "id": name.to_string(), "success": true })),
         )
             .into_response())
+    }
+}
+
+/// A version visible through a repository, and where it lives.
+struct Candidate {
+    version: String,
+    manifest: Value,
+    dist: Option<Value>,
+    published: f64,
+    source: Source,
+}
+
+enum Source {
+    /// Held by this repository or one of its upstream repositories.
+    Repository(String),
+    /// Offered by an external connection owned by `repository`.
+    External {
+        repository: String,
+        connection: String,
+    },
+}
+
+struct View {
+    versions: Vec<Candidate>,
+    tags: Vec<(String, String)>,
+    upstream_tags: Map<String, Value>,
+    notes: Vec<String>,
+    upstream_blocked: bool,
+}
+
+fn parse_time(text: &str) -> Option<f64> {
+    let moment =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    #[expect(clippy::cast_precision_loss, reason = "epoch milliseconds fit in f64")]
+    let seconds = (moment.unix_timestamp_nanos() / 1_000_000) as f64 / 1000.0;
+    Some(seconds)
+}
+
+/// Check downloaded bytes against the upstream's own `dist.integrity` (any SRI algorithm we
+/// compute) or `dist.shasum`. Content without a digest to check is refused.
+fn verify_upstream_digest(dist: &Value, digests: &super::store::Digests) -> Result<(), String> {
+    use base64::Engine as _;
+    if let Some(integrity) = dist.get("integrity").and_then(Value::as_str) {
+        for entry in integrity.split_whitespace() {
+            let Some((algorithm, encoded)) = entry.split_once('-') else {
+                continue;
+            };
+            let expected = match algorithm {
+                "sha512" => &digests.sha512,
+                "sha256" => &digests.sha256,
+                "sha1" => &digests.sha1,
+                _ => continue,
+            };
+            let actual = base64::engine::general_purpose::STANDARD
+                .encode(hex::decode(expected).unwrap_or_default());
+            let claimed = encoded.split('?').next().unwrap_or(encoded);
+            return if actual == claimed {
+                Ok(())
+            } else {
+                Err(format!(
+                    "its {algorithm} is {actual}, the upstream claims {claimed}"
+                ))
+            };
+        }
+    }
+    if let Some(shasum) = dist.get("shasum").and_then(Value::as_str) {
+        return if shasum.eq_ignore_ascii_case(&digests.sha1) {
+            Ok(())
+        } else {
+            Err(format!(
+                "its sha1 is {}, the upstream claims {shasum}",
+                digests.sha1
+            ))
+        };
+    }
+    Err("the upstream gives no digest to verify it against".to_owned())
+}
+
+fn add_notes(response: &mut Response, notes: &[String]) {
+    if !notes.is_empty()
+        && let Ok(value) = HeaderValue::from_str(&notes.join("; "))
+    {
+        response.headers_mut().insert(UPSTREAM_HEADER, value);
+    }
+}
+
+fn with_notes(error: DataError, notes: &[String]) -> DataError {
+    if notes.is_empty() {
+        error
+    } else {
+        DataError::new(
+            error.status,
+            format!("{} ({})", error.message, notes.join("; ")),
+        )
     }
 }
 

@@ -229,6 +229,35 @@ CREATE TABLE IF NOT EXISTS assets (
     sha512 TEXT NOT NULL,
     PRIMARY KEY (version_id, name)
 );
+CREATE TABLE IF NOT EXISTS upstreams (
+    domain TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    upstream TEXT NOT NULL,
+    PRIMARY KEY (domain, repository, position)
+);
+CREATE TABLE IF NOT EXISTS external_links (
+    domain TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    connection TEXT NOT NULL,
+    PRIMARY KEY (domain, repository, connection)
+);
+CREATE TABLE IF NOT EXISTS package_origins (
+    domain TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    format TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    package TEXT NOT NULL,
+    publish TEXT NOT NULL,
+    upstream TEXT NOT NULL,
+    PRIMARY KEY (domain, repository, format, namespace, package)
+);
+CREATE TABLE IF NOT EXISTS version_origins (
+    version_id INTEGER PRIMARY KEY REFERENCES versions(id) ON DELETE CASCADE,
+    origin_type TEXT NOT NULL,
+    entry_repository TEXT NOT NULL,
+    external_connection TEXT
+);
 CREATE TABLE IF NOT EXISTS dist_tags (
     domain TEXT NOT NULL,
     repository TEXT NOT NULL,
@@ -532,6 +561,23 @@ pub fn insert_repository(
         params![repository.domain, repository.name, repository.description, repository.created],
     )?;
     Ok(inserted == 1)
+}
+
+/// Change a repository's description.
+///
+/// # Errors
+/// SQLite errors.
+pub fn set_repository_description(
+    connection: &Connection,
+    domain: &str,
+    name: &str,
+    description: &str,
+) -> Result<(), rusqlite::Error> {
+    connection.execute(
+        "UPDATE repositories SET description = ?3 WHERE domain = ?1 AND name = ?2",
+        params![domain, name, description],
+    )?;
+    Ok(())
 }
 
 // ----- tokens -----

@@ -7,3 +7,4 @@ mod cli;
 mod serve_control_plane;
 mod serve_npm;
 mod serve_storage;
+mod serve_upstream;

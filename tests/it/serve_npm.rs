@@ -8,14 +8,14 @@ use std::process::Command;
 use crate::require_tool;
 use crate::support::{self, LadingServer, ServerSpec};
 
-struct NpmUser {
-    home: PathBuf,
-    npm: PathBuf,
+pub(crate) struct NpmUser {
+    pub(crate) home: PathBuf,
+    pub(crate) npm: PathBuf,
 }
 
 impl NpmUser {
     /// A user whose `~/.npmrc` was written by `aws codeartifact login --tool npm`.
-    fn login(
+    pub(crate) fn login(
         server: &LadingServer,
         root: &Path,
         name: &str,
@@ -47,11 +47,11 @@ impl NpmUser {
         Self { home, npm }
     }
 
-    fn npmrc(&self) -> String {
+    pub(crate) fn npmrc(&self) -> String {
         fs_err::read_to_string(self.home.join(".npmrc")).unwrap()
     }
 
-    fn npm(&self, cwd: &Path, args: &[&str]) -> std::process::Output {
+    pub(crate) fn npm(&self, cwd: &Path, args: &[&str]) -> std::process::Output {
         let mut command: Command = support::clean_command(&self.npm, &self.home);
         command.current_dir(cwd).args(args).args([
             "--no-audit",
@@ -63,7 +63,7 @@ impl NpmUser {
     }
 }
 
-fn package(root: &Path, name: &str, version: &str, body: &str) -> PathBuf {
+pub(crate) fn package(root: &Path, name: &str, version: &str, body: &str) -> PathBuf {
     let dir = root.join(format!(
         "src-{}-{version}",
         name.replace('/', "-").replace('@', "")
@@ -74,7 +74,7 @@ fn package(root: &Path, name: &str, version: &str, body: &str) -> PathBuf {
     dir
 }
 
-fn app(root: &Path, name: &str) -> PathBuf {
+pub(crate) fn app(root: &Path, name: &str) -> PathBuf {
     let dir = root.join(name);
     fs_err::create_dir_all(&dir).unwrap();
     fs_err::write(
@@ -294,7 +294,15 @@ fn concurrent_npm_publishes_of_different_versions_both_land() {
             let mut command = support::clean_command(&admin.npm, &admin.home);
             command
                 .current_dir(source)
-                .args(["publish", "--no-audit", "--no-update-notifier"])
+                // An explicit tag: npm 11 refuses to apply `latest` implicitly to a version
+                // lower than one already published, which a race makes likely here.
+                .args([
+                    "publish",
+                    "--tag",
+                    "racing",
+                    "--no-audit",
+                    "--no-update-notifier",
+                ])
                 .env(
                     "npm_config_cache",
                     admin

@@ -120,7 +120,22 @@ def main():
     expect_error("ValidationException", ca.publish_package_version, **dict(common, format="npm"), assetContent=b"abc", assetName="x.bin", assetSHA256=hashlib.sha256(b"abc").hexdigest())
 
     packages = validated("ListPackages", ca.list_packages(domain=domain, repository="releases"))
-    check(packages["packages"] == [{"format": "generic", "namespace": "acme", "package": "tool", "originConfiguration": {"restrictions": {"publish": "ALLOW", "upstream": "ALLOW"}}}], packages)
+    # First version published directly: CodeArtifact's defaults are publish ALLOW, upstream BLOCK.
+    check(packages["packages"] == [{"format": "generic", "namespace": "acme", "package": "tool", "originConfiguration": {"restrictions": {"publish": "ALLOW", "upstream": "BLOCK"}}}], packages)
+    origin = validated("PutPackageOriginConfiguration", ca.put_package_origin_configuration(domain=domain, repository="releases", format="generic", namespace="acme", package="tool", restrictions={"publish": "BLOCK", "upstream": "BLOCK"}))
+    check(origin["originConfiguration"]["restrictions"]["publish"] == "BLOCK", origin)
+    blocked = expect_error("ValidationException", ca.publish_package_version, **dict(common, packageVersion="3.0.0"), assetContent=b"x", assetName="x.bin", assetSHA256=hashlib.sha256(b"x").hexdigest())
+    check("BLOCK" in str(blocked), blocked)
+    validated("PutPackageOriginConfiguration", ca.put_package_origin_configuration(domain=domain, repository="releases", format="generic", namespace="acme", package="tool", restrictions={"publish": "ALLOW", "upstream": "BLOCK"}))
+    described_package = validated("DescribePackage", ca.describe_package(domain=domain, repository="releases", format="generic", namespace="acme", package="tool"))
+    check(described_package["package"]["originConfiguration"]["restrictions"] == {"publish": "ALLOW", "upstream": "BLOCK"}, described_package)
+    blocked_list = validated("ListPackages", ca.list_packages(domain=domain, repository="releases", publish="BLOCK"))
+    check(blocked_list["packages"] == [], blocked_list)
+    # Upstream repositories: a cycle is refused, a chain is reported.
+    validated("UpdateRepository", ca.update_repository(domain=domain, repository="snapshots", upstreams=[{"repositoryName": "releases"}]))
+    expect_error("ValidationException", ca.update_repository, domain=domain, repository="releases", upstreams=[{"repositoryName": "snapshots"}])
+    chained = validated("DescribeRepository", ca.describe_repository(domain=domain, repository="snapshots"))
+    check(chained["repository"]["upstreams"] == [{"repositoryName": "releases"}], chained)
     versions = validated("ListPackageVersions", ca.list_package_versions(domain=domain, repository="releases", format="generic", namespace="acme", package="tool", status="Published"))
     check(versions["defaultDisplayVersion"] == "1.2.3" and versions["versions"][0]["origin"]["originType"] == "INTERNAL", versions)
     description = validated("DescribePackageVersion", ca.describe_package_version(**common))

@@ -5,6 +5,8 @@
 
 #![allow(dead_code, reason = "each test module uses a different subset")]
 
+pub mod peers;
+
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

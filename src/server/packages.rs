@@ -1,0 +1,439 @@
+//! Package-level state shared by every format: origin controls, repository upstreams,
+//! external connections, and where each version came from.
+//!
+//! Origin controls follow CodeArtifact: a package's restrictions default from how its first
+//! version arrived (published directly: publish ALLOW, upstream BLOCK; ingested from an
+//! upstream or external connection: publish BLOCK, upstream ALLOW), and
+//! `PutPackageOriginConfiguration` changes them. That default is what stops a dependency
+//! confusion attack: once `@acme/internal` is published here, a same-named package on a
+//! public registry is never pulled in.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::store::{self, PackageKey, VersionRow};
+
+/// `ALLOW` or `BLOCK`, as the API spells them.
+pub const ALLOW: &str = "ALLOW";
+/// `BLOCK`.
+pub const BLOCK: &str = "BLOCK";
+
+/// A package's origin restrictions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restrictions {
+    /// Direct publishing: `ALLOW` or `BLOCK`.
+    pub publish: String,
+    /// Ingesting from upstreams and external connections: `ALLOW` or `BLOCK`.
+    pub upstream: String,
+}
+
+impl Restrictions {
+    /// What a package that was never configured nor published allows.
+    #[must_use]
+    pub fn unset() -> Self {
+        Self {
+            publish: ALLOW.to_owned(),
+            upstream: ALLOW.to_owned(),
+        }
+    }
+
+    /// `originConfiguration` JSON.
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "restrictions": { "publish": self.publish, "upstream": self.upstream } })
+    }
+}
+
+/// How a version arrived in a repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// `INTERNAL` (published into the domain) or `EXTERNAL` (from an external connection).
+    pub origin_type: String,
+    /// The repository through which it entered the domain.
+    pub entry_repository: String,
+    /// The external connection it came from, if any.
+    pub external_connection: Option<String>,
+}
+
+/// A package's stored restrictions, if it has any.
+///
+/// # Errors
+/// SQLite errors.
+pub fn restrictions(
+    connection: &Connection,
+    key: &PackageKey,
+) -> Result<Option<Restrictions>, rusqlite::Error> {
+    connection
+        .query_row(
+            "SELECT publish, upstream FROM package_origins
+             WHERE domain = ?1 AND repository = ?2 AND format = ?3 AND namespace = ?4 AND package = ?5",
+            params![key.domain, key.repository, key.format, key.namespace, key.package],
+            |row| Ok(Restrictions { publish: row.get(0)?, upstream: row.get(1)? }),
+        )
+        .optional()
+}
+
+/// The restrictions in force (stored, or [`Restrictions::unset`]).
+///
+/// # Errors
+/// SQLite errors.
+pub fn effective_restrictions(
+    connection: &Connection,
+    key: &PackageKey,
+) -> Result<Restrictions, rusqlite::Error> {
+    Ok(restrictions(connection, key)?.unwrap_or_else(Restrictions::unset))
+}
+
+/// Store restrictions (creating the package record if needed).
+///
+/// # Errors
+/// SQLite errors.
+pub fn set_restrictions(
+    connection: &Connection,
+    key: &PackageKey,
+    restrictions: &Restrictions,
+) -> Result<(), rusqlite::Error> {
+    connection.execute(
+        "INSERT INTO package_origins (domain, repository, format, namespace, package, publish, upstream)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (domain, repository, format, namespace, package)
+         DO UPDATE SET publish = excluded.publish, upstream = excluded.upstream",
+        params![key.domain, key.repository, key.format, key.namespace, key.package, restrictions.publish, restrictions.upstream],
+    )?;
+    Ok(())
+}
+
+/// Remove a package's record (used by `DeletePackage`).
+///
+/// # Errors
+/// SQLite errors.
+pub fn delete_restrictions(
+    connection: &Connection,
+    key: &PackageKey,
+) -> Result<(), rusqlite::Error> {
+    connection.execute(
+        "DELETE FROM package_origins WHERE domain = ?1 AND repository = ?2 AND format = ?3 AND namespace = ?4 AND package = ?5",
+        params![key.domain, key.repository, key.format, key.namespace, key.package],
+    )?;
+    Ok(())
+}
+
+/// Why a direct publish was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AdmitError {
+    /// The package's origin controls block direct publishing.
+    #[error(
+        "publishing is blocked for this package by its origin controls (publish=BLOCK); change them with PutPackageOriginConfiguration"
+    )]
+    Blocked,
+    /// SQLite failed.
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Admit a direct publish of `key`: refuse when origin controls block it, and record the
+/// CodeArtifact defaults (publish ALLOW, upstream BLOCK) for a package seen for the first
+/// time. Call inside the publishing transaction, before inserting the version.
+///
+/// # Errors
+/// [`AdmitError::Blocked`] or SQLite errors.
+pub fn admit_publish(connection: &Connection, key: &PackageKey) -> Result<(), AdmitError> {
+    match restrictions(connection, key)? {
+        Some(existing) if existing.publish == BLOCK => Err(AdmitError::Blocked),
+        Some(_) => Ok(()),
+        None => {
+            set_restrictions(
+                connection,
+                key,
+                &Restrictions {
+                    publish: ALLOW.to_owned(),
+                    upstream: BLOCK.to_owned(),
+                },
+            )?;
+            Ok(())
+        }
+    }
+}
+
+/// Record the defaults for a package first seen through an upstream (publish BLOCK,
+/// upstream ALLOW), unless it already has restrictions.
+///
+/// # Errors
+/// SQLite errors.
+pub fn note_ingest(connection: &Connection, key: &PackageKey) -> Result<(), rusqlite::Error> {
+    if restrictions(connection, key)?.is_none() {
+        set_restrictions(
+            connection,
+            key,
+            &Restrictions {
+                publish: BLOCK.to_owned(),
+                upstream: ALLOW.to_owned(),
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Whether the package has a record (versions or origin configuration) in the repository.
+///
+/// # Errors
+/// SQLite errors.
+pub fn package_exists(connection: &Connection, key: &PackageKey) -> Result<bool, rusqlite::Error> {
+    Ok(restrictions(connection, key)?.is_some() || !store::versions(connection, key)?.is_empty())
+}
+
+/// Packages that have an origin record but no versions, for `ListPackages`.
+///
+/// # Errors
+/// SQLite errors.
+pub fn configured_packages(
+    connection: &Connection,
+    domain: &str,
+    repository: &str,
+) -> Result<Vec<store::PackageSummary>, rusqlite::Error> {
+    let mut statement = connection.prepare(
+        "SELECT format, namespace, package FROM package_origins WHERE domain = ?1 AND repository = ?2 ORDER BY format, namespace, package",
+    )?;
+    let rows = statement.query_map(params![domain, repository], |row| {
+        Ok(store::PackageSummary {
+            format: row.get(0)?,
+            namespace: row.get(1)?,
+            package: row.get(2)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// A repository's upstreams, in search order.
+///
+/// # Errors
+/// SQLite errors.
+pub fn upstreams(
+    connection: &Connection,
+    domain: &str,
+    repository: &str,
+) -> Result<Vec<String>, rusqlite::Error> {
+    let mut statement = connection.prepare(
+        "SELECT upstream FROM upstreams WHERE domain = ?1 AND repository = ?2 ORDER BY position",
+    )?;
+    let rows = statement.query_map(params![domain, repository], |row| row.get(0))?;
+    rows.collect()
+}
+
+/// Replace a repository's upstreams.
+///
+/// # Errors
+/// SQLite errors.
+pub fn set_upstreams(
+    connection: &Connection,
+    domain: &str,
+    repository: &str,
+    upstreams: &[String],
+) -> Result<(), rusqlite::Error> {
+    connection.execute(
+        "DELETE FROM upstreams WHERE domain = ?1 AND repository = ?2",
+        params![domain, repository],
+    )?;
+    for (position, upstream) in upstreams.iter().enumerate() {
+        connection.execute(
+            "INSERT INTO upstreams (domain, repository, position, upstream) VALUES (?1, ?2, ?3, ?4)",
+            params![domain, repository, i64::try_from(position).unwrap_or(i64::MAX), upstream],
+        )?;
+    }
+    Ok(())
+}
+
+/// The repositories a read of `repository` searches, in CodeArtifact's order: the repository
+/// itself, then each upstream depth-first in configured order, each visited once.
+///
+/// # Errors
+/// SQLite errors.
+pub fn search_order(
+    connection: &Connection,
+    domain: &str,
+    repository: &str,
+) -> Result<Vec<String>, rusqlite::Error> {
+    let mut order = Vec::new();
+    let mut stack = vec![repository.to_owned()];
+    while let Some(current) = stack.pop() {
+        if order.contains(&current) {
+            continue;
+        }
+        let next = upstreams(connection, domain, &current)?;
+        order.push(current);
+        for upstream in next.into_iter().rev() {
+            stack.push(upstream);
+        }
+    }
+    Ok(order)
+}
+
+/// A repository's external connections.
+///
+/// # Errors
+/// SQLite errors.
+pub fn external_connections(
+    connection: &Connection,
+    domain: &str,
+    repository: &str,
+) -> Result<Vec<String>, rusqlite::Error> {
+    let mut statement = connection.prepare("SELECT connection FROM external_links WHERE domain = ?1 AND repository = ?2 ORDER BY connection")?;
+    let rows = statement.query_map(params![domain, repository], |row| row.get(0))?;
+    rows.collect()
+}
+
+/// Attach (`true`) or detach an external connection.
+///
+/// # Errors
+/// SQLite errors.
+pub fn link_external(
+    connection: &Connection,
+    domain: &str,
+    repository: &str,
+    name: &str,
+    attach: bool,
+) -> Result<bool, rusqlite::Error> {
+    let changed = if attach {
+        connection.execute("INSERT OR IGNORE INTO external_links (domain, repository, connection) VALUES (?1, ?2, ?3)", params![domain, repository, name])?
+    } else {
+        connection.execute(
+            "DELETE FROM external_links WHERE domain = ?1 AND repository = ?2 AND connection = ?3",
+            params![domain, repository, name],
+        )?
+    };
+    Ok(changed == 1)
+}
+
+/// Where a version came from (`None`: published here, before origins were recorded).
+///
+/// # Errors
+/// SQLite errors.
+pub fn version_origin(
+    connection: &Connection,
+    version_id: i64,
+) -> Result<Option<Origin>, rusqlite::Error> {
+    connection
+        .query_row(
+            "SELECT origin_type, entry_repository, external_connection FROM version_origins WHERE version_id = ?1",
+            [version_id],
+            |row| Ok(Origin { origin_type: row.get(0)?, entry_repository: row.get(1)?, external_connection: row.get(2)? }),
+        )
+        .optional()
+}
+
+/// Record where a version came from.
+///
+/// # Errors
+/// SQLite errors.
+pub fn set_version_origin(
+    connection: &Connection,
+    version_id: i64,
+    origin: &Origin,
+) -> Result<(), rusqlite::Error> {
+    connection.execute(
+        "INSERT OR REPLACE INTO version_origins (version_id, origin_type, entry_repository, external_connection) VALUES (?1, ?2, ?3, ?4)",
+        params![version_id, origin.origin_type, origin.entry_repository, origin.external_connection],
+    )?;
+    Ok(())
+}
+
+/// Copy a version (row, assets, origin) from one repository into another, as CodeArtifact
+/// retains a version in the downstream repository it was requested through. The blobs are
+/// shared (content-addressed). Returns the new row; a version already present is returned as is.
+///
+/// # Errors
+/// SQLite errors.
+pub fn retain_version(
+    connection: &Connection,
+    from: &PackageKey,
+    to: &PackageKey,
+    version: &str,
+    origin: &Origin,
+) -> Result<Option<VersionRow>, rusqlite::Error> {
+    if let Some(existing) = store::version(connection, to, version)? {
+        return Ok(Some(existing));
+    }
+    let Some(source) = store::version(connection, from, version)? else {
+        return Ok(None);
+    };
+    let assets = store::assets(connection, source.id)?;
+    let mut row = VersionRow {
+        id: 0,
+        revision: source.revision.clone(),
+        ..source
+    };
+    row.id = store::insert_version(connection, to, &row)?;
+    for asset in &assets {
+        store::insert_asset(connection, row.id, asset)?;
+    }
+    set_version_origin(connection, row.id, origin)?;
+    note_ingest(connection, to)?;
+    Ok(Some(row))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        store::Store::open(dir.path()).unwrap();
+        let connection = Connection::open(dir.path().join("index-v1.sqlite3")).unwrap();
+        (dir, connection)
+    }
+
+    fn key(repository: &str) -> PackageKey {
+        PackageKey {
+            domain: "d".into(),
+            repository: repository.into(),
+            format: "npm".into(),
+            namespace: String::new(),
+            package: "p".into(),
+        }
+    }
+
+    #[test]
+    fn first_publish_blocks_upstream_and_block_refuses_publish() {
+        let (_dir, connection) = open();
+        admit_publish(&connection, &key("r")).unwrap();
+        assert_eq!(
+            restrictions(&connection, &key("r")).unwrap(),
+            Some(Restrictions {
+                publish: ALLOW.into(),
+                upstream: BLOCK.into()
+            })
+        );
+        set_restrictions(
+            &connection,
+            &key("r"),
+            &Restrictions {
+                publish: BLOCK.into(),
+                upstream: ALLOW.into(),
+            },
+        )
+        .unwrap();
+        assert!(matches!(
+            admit_publish(&connection, &key("r")),
+            Err(AdmitError::Blocked)
+        ));
+        note_ingest(&connection, &key("other")).unwrap();
+        assert_eq!(
+            restrictions(&connection, &key("other"))
+                .unwrap()
+                .unwrap()
+                .publish,
+            BLOCK
+        );
+    }
+
+    #[test]
+    fn search_order_is_depth_first_and_visits_once() {
+        let (_dir, connection) = open();
+        set_upstreams(&connection, "d", "a", &["b".into(), "c".into()]).unwrap();
+        set_upstreams(&connection, "d", "b", &["d1".into(), "c".into()]).unwrap();
+        set_upstreams(&connection, "d", "c", &["a".into()]).unwrap();
+        assert_eq!(
+            search_order(&connection, "d", "a").unwrap(),
+            vec!["a", "b", "d1", "c"]
+        );
+    }
+}

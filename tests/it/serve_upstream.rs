@@ -1,0 +1,407 @@
+//! Upstream repositories, external connections (pull-through caching) and package origin
+//! controls of `lading serve`, with real npm as the client and real Verdaccio as the
+//! upstream registry.
+
+use std::path::Path;
+
+use crate::require_tool;
+use crate::serve_npm::{NpmUser, app, package};
+use crate::support::peers::{StaticServer, Verdaccio};
+use crate::support::{self, LadingServer, ServerSpec};
+
+fn aws_json(server: &LadingServer, home: &Path, args: &[&str]) -> serde_json::Value {
+    let aws = support::aws().expect("aws");
+    let mut command = support::clean_command(&aws, home);
+    command.arg("codeartifact").args(args).args([
+        "--endpoint-url",
+        &server.url,
+        "--output",
+        "json",
+    ]);
+    for (key, value) in server.aws_env() {
+        command.env(key, value);
+    }
+    let output = support::run_ok(&mut command);
+    if output.stdout.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+}
+
+fn get(url: &str, token: &str) -> (u16, Option<String>, String) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let note = response
+            .headers()
+            .get("x-lading-upstream")
+            .map(|value| value.to_str().unwrap().to_owned());
+        (
+            response.status().as_u16(),
+            note,
+            response.text().await.unwrap(),
+        )
+    })
+}
+
+/// Publish `name@version` to Verdaccio with real npm.
+fn publish_to_verdaccio(verdaccio: &Verdaccio, root: &Path, name: &str, version: &str, body: &str) {
+    let npm = support::npm().expect("npm");
+    let home = root.join("verdaccio-publisher");
+    fs_err::create_dir_all(&home).unwrap();
+    fs_err::write(home.join(".npmrc"), verdaccio.npmrc()).unwrap();
+    let source = package(root, name, version, body);
+    let mut command = support::clean_command(&npm, &home);
+    command
+        .current_dir(&source)
+        .args(["publish", "--no-audit", "--no-update-notifier"])
+        .env("npm_config_cache", home.join("cache"));
+    support::run_ok(&mut command);
+}
+
+fn external_config(url: &str) -> String {
+    format!(
+        "external_connections:\n  - name: verdaccio\n    format: npm\n    url: {url}\n    token_env: VERDACCIO_TOKEN\ndomains:\n  - name: local\n    repositories: [main, team]\n"
+    )
+}
+
+#[test]
+fn npm_pulls_through_verdaccio_and_keeps_working_when_it_is_down() {
+    require_tool!(support::aws());
+    require_tool!(support::npm());
+    let verdaccio_bin = require_tool!(Verdaccio::find());
+    let dir = tempfile::tempdir().unwrap();
+    let mut verdaccio = Verdaccio::start(&verdaccio_bin, &dir.path().join("verdaccio"));
+    publish_to_verdaccio(
+        &verdaccio,
+        dir.path(),
+        "only-upstream",
+        "1.2.0",
+        "'from verdaccio'",
+    );
+    publish_to_verdaccio(
+        &verdaccio,
+        dir.path(),
+        "blocked-pkg",
+        "1.0.0",
+        "'should never arrive'",
+    );
+
+    let config = external_config(&verdaccio.url);
+    let server = LadingServer::start(
+        &dir.path().join("data"),
+        ServerSpec {
+            config: Some(&config),
+            env: vec![("VERDACCIO_TOKEN", verdaccio.token.clone())],
+            ..ServerSpec::default()
+        },
+    );
+    let associated = aws_json(
+        &server,
+        dir.path(),
+        &[
+            "associate-external-connection",
+            "--domain",
+            "local",
+            "--repository",
+            "main",
+            "--external-connection",
+            "verdaccio",
+        ],
+    );
+    assert_eq!(
+        associated["repository"]["externalConnections"][0]["externalConnectionName"], "verdaccio",
+        "{associated}"
+    );
+    aws_json(
+        &server,
+        dir.path(),
+        &[
+            "update-repository",
+            "--domain",
+            "local",
+            "--repository",
+            "team",
+            "--upstreams",
+            "repositoryName=main",
+        ],
+    );
+
+    // An internal package published directly: its origin defaults to upstream=BLOCK, so the
+    // impostor 9.9.9 on Verdaccio never shows through (dependency confusion).
+    let admin = NpmUser::login(
+        &server,
+        dir.path(),
+        "admin",
+        &server.credentials_file(),
+        "main",
+    );
+    let published = admin.npm(
+        &package(dir.path(), "@acme/internal", "1.0.0", "'genuine'"),
+        &["publish"],
+    );
+    assert!(
+        published.status.success(),
+        "{}",
+        support::describe(&published)
+    );
+    // Later, someone publishes a same-named, higher version upstream.
+    publish_to_verdaccio(
+        &verdaccio,
+        dir.path(),
+        "@acme/internal",
+        "9.9.9",
+        "'impostor'",
+    );
+    let origin = aws_json(
+        &server,
+        dir.path(),
+        &[
+            "describe-package",
+            "--domain",
+            "local",
+            "--repository",
+            "main",
+            "--format",
+            "npm",
+            "--namespace",
+            "acme",
+            "--package",
+            "internal",
+        ],
+    );
+    assert_eq!(
+        origin["package"]["originConfiguration"]["restrictions"],
+        serde_json::json!({"publish": "ALLOW", "upstream": "BLOCK"})
+    );
+    // An explicit BLOCK on a package the repository has never seen.
+    aws_json(
+        &server,
+        dir.path(),
+        &[
+            "put-package-origin-configuration",
+            "--domain",
+            "local",
+            "--repository",
+            "main",
+            "--format",
+            "npm",
+            "--package",
+            "blocked-pkg",
+            "--restrictions",
+            "publish=ALLOW,upstream=BLOCK",
+        ],
+    );
+
+    // A consumer of `team` (upstream: main, which has the external connection).
+    let consumer_user = NpmUser::login(
+        &server,
+        dir.path(),
+        "consumer",
+        &server.credentials_file(),
+        "team",
+    );
+    let consumer = app(dir.path(), "consumer");
+    let installed = consumer_user.npm(
+        &consumer,
+        &["install", "only-upstream@1.2.0", "@acme/internal"],
+    );
+    assert!(
+        installed.status.success(),
+        "{}",
+        support::describe(&installed)
+    );
+    let mut node = std::process::Command::new("node");
+    node.current_dir(&consumer).args([
+        "-e",
+        "console.log(require('only-upstream') + ' / ' + require('@acme/internal'))",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&support::run_ok(&mut node).stdout).trim(),
+        "from verdaccio / genuine"
+    );
+
+    // Retained in both repositories, with EXTERNAL origin.
+    for repository in ["main", "team"] {
+        let versions = aws_json(
+            &server,
+            dir.path(),
+            &[
+                "list-package-versions",
+                "--domain",
+                "local",
+                "--repository",
+                repository,
+                "--format",
+                "npm",
+                "--package",
+                "only-upstream",
+            ],
+        );
+        assert_eq!(versions["versions"][0]["version"], "1.2.0", "{versions}");
+        assert_eq!(
+            versions["versions"][0]["origin"]["originType"], "EXTERNAL",
+            "{versions}"
+        );
+    }
+    let view = consumer_user.npm(
+        dir.path(),
+        &["view", "@acme/internal", "versions", "--json"],
+    );
+    let versions: Vec<String> = serde_json::from_slice(&view.stdout)
+        .unwrap_or_else(|_| panic!("{}", support::describe(&view)));
+    assert_eq!(
+        versions,
+        vec!["1.0.0"],
+        "the impostor 9.9.9 must not show through"
+    );
+
+    // The explicit BLOCK: a clear refusal, nothing fetched.
+    let blocked = consumer_user.npm(&app(dir.path(), "blocked-app"), &["install", "blocked-pkg"]);
+    assert!(!blocked.status.success(), "{}", support::describe(&blocked));
+    let token = admin
+        .npmrc()
+        .lines()
+        .find_map(|line| {
+            line.split_once(":_authToken=")
+                .map(|(_, token)| token.to_owned())
+        })
+        .unwrap();
+    let (status, _, body) = get(
+        &format!("{}/d/local/npm/main/blocked-pkg", server.url),
+        &token,
+    );
+    assert_eq!(status, 404);
+    assert!(body.contains("upstream=BLOCK"), "{body}");
+
+    // Verdaccio goes down: a fresh install still works from what lading retained, and the
+    // response says the upstream is unavailable.
+    verdaccio.stop();
+    let offline_user = NpmUser::login(
+        &server,
+        dir.path(),
+        "offline",
+        &server.credentials_file(),
+        "team",
+    );
+    let offline = app(dir.path(), "offline-app");
+    let installed = offline_user.npm(&offline, &["install", "only-upstream@1.2.0"]);
+    assert!(
+        installed.status.success(),
+        "{}",
+        support::describe(&installed)
+    );
+    assert!(
+        offline
+            .join("node_modules/only-upstream/index.js")
+            .is_file()
+    );
+    let (status, upstream_note, _) = get(
+        &format!("{}/d/local/npm/main/only-upstream", server.url),
+        &token,
+    );
+    assert_eq!(status, 200);
+    assert!(
+        upstream_note.is_some_and(|note| note.contains("verdaccio unavailable")),
+        "the response reports the outage"
+    );
+}
+
+#[test]
+fn an_upstream_serving_bytes_that_do_not_match_its_digest_is_refused() {
+    require_tool!(support::aws());
+    let dir = tempfile::tempdir().unwrap();
+    let upstream_dir = dir.path().join("liar");
+    fs_err::create_dir_all(&upstream_dir).unwrap();
+    let server_files = StaticServer::start(&upstream_dir);
+    // The packument claims the digest of other bytes than the tarball it links.
+    let claimed = lading::ecosystem::npm::integrity_from_sha512_hex(
+        &lading::server::store::Digests::of(b"the real thing").sha512,
+    )
+    .unwrap();
+    fs_err::write(upstream_dir.join("liar-pkg-1.0.0.tgz"), b"tampered bytes").unwrap();
+    let packument = serde_json::json!({
+        "name": "liar-pkg",
+        "dist-tags": {"latest": "1.0.0"},
+        "versions": {"1.0.0": {"name": "liar-pkg", "version": "1.0.0", "dist": {"integrity": claimed, "tarball": format!("{}liar-pkg-1.0.0.tgz", server_files.url)}}},
+    });
+    fs_err::write(upstream_dir.join("liar-pkg"), packument.to_string()).unwrap();
+    let config = format!(
+        "external_connections:\n  - name: liar\n    format: npm\n    url: {}\n",
+        server_files.url
+    );
+    let server = LadingServer::start(
+        &dir.path().join("data"),
+        ServerSpec {
+            config: Some(&config),
+            ..ServerSpec::default()
+        },
+    );
+    aws_json(
+        &server,
+        dir.path(),
+        &[
+            "associate-external-connection",
+            "--domain",
+            "local",
+            "--repository",
+            "main",
+            "--external-connection",
+            "liar",
+        ],
+    );
+    let token = aws_json(
+        &server,
+        dir.path(),
+        &["get-authorization-token", "--domain", "local"],
+    )["authorizationToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _, body) = get(&format!("{}/d/local/npm/main/liar-pkg", server.url), &token);
+    assert_eq!(status, 200, "the packument itself is listed: {body}");
+    let (status, _, body) = get(
+        &format!(
+            "{}/d/local/npm/main/liar-pkg/-/liar-pkg-1.0.0.tgz",
+            server.url
+        ),
+        &token,
+    );
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body.contains("refused") && body.contains("nothing was stored"),
+        "{body}"
+    );
+    let aws = support::aws().unwrap();
+    let mut command = support::clean_command(&aws, dir.path());
+    command.args([
+        "codeartifact",
+        "list-package-versions",
+        "--domain",
+        "local",
+        "--repository",
+        "main",
+        "--format",
+        "npm",
+        "--package",
+        "liar-pkg",
+        "--endpoint-url",
+        &server.url,
+    ]);
+    for (key, value) in server.aws_env() {
+        command.env(key, value);
+    }
+    let output = support::run(&mut command);
+    assert!(
+        !output.status.success()
+            && String::from_utf8_lossy(&output.stderr).contains("ResourceNotFoundException"),
+        "{}",
+        support::describe(&output)
+    );
+}
