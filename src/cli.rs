@@ -65,6 +65,12 @@ pub struct ServeArgs {
     /// Region reported in ARNs when a request does not name one.
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
+    /// Pull through an upstream: `FORMAT=URL` (`npm=https://registry.npmjs.org/`) or
+    /// `FORMAT=codeartifact://DOMAIN/REPOSITORY[?region=R&domain-owner=O&endpoint-url=U]`
+    /// (tokens minted through the AWS credential chain). Becomes the external connection
+    /// `upstream:FORMAT` of every repository that has none. Repeatable.
+    #[arg(long, value_name = "FORMAT=URL")]
+    pub upstream: Vec<String>,
     /// Largest accepted request body, in MiB.
     #[arg(long, default_value_t = 1024)]
     pub max_body_mib: usize,

@@ -102,6 +102,9 @@ pub enum HttpError {
         /// Attempts made.
         attempts: u32,
     },
+    /// Credentials for the request could not be obtained (e.g. a token could not be minted).
+    #[error("could not obtain credentials: {0}")]
+    Credentials(String),
     /// No response: connection refused, DNS, TLS, timeout.
     #[error("{method} {url} failed after {attempts} attempt(s)")]
     Transport {
@@ -124,6 +127,7 @@ impl HttpError {
         match self {
             Self::Status { status, .. } => is_transient_status(*status),
             Self::Transport { .. } => true,
+            Self::Credentials(_) => false,
         }
     }
 
@@ -132,7 +136,7 @@ impl HttpError {
     pub const fn status(&self) -> Option<StatusCode> {
         match self {
             Self::Status { status, .. } => Some(*status),
-            Self::Transport { .. } => None,
+            Self::Transport { .. } | Self::Credentials(_) => None,
         }
     }
 

@@ -67,8 +67,25 @@ fn init_tracing(verbose: u8, quiet: bool) {
         (false, 1) => "lading=debug,info",
         (false, _) => "trace",
     };
-    let filter =
+    let mut filter =
         EnvVars::get(EnvVars::LADING_LOG).map_or_else(|| EnvFilter::new(default), EnvFilter::new);
+    // Dependencies that log request and response bodies or credential-derived material at
+    // trace level (the AWS SDK logs GetAuthorizationToken's body, tokens included) are
+    // capped whatever the requested level: secrets must never reach a log.
+    for directive in [
+        "aws_smithy_runtime=debug",
+        "aws_smithy_http_client=debug",
+        "aws_sigv4=debug",
+        "aws_config=debug",
+        "hyper=info",
+        "hyper_util=info",
+        "h2=info",
+        "reqwest=debug",
+    ] {
+        if let Ok(directive) = directive.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

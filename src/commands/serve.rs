@@ -18,7 +18,16 @@ pub async fn run(args: ServeArgs, printer: Printer) -> anyhow::Result<()> {
             })?),
             None => None,
         };
+    let upstreams = args
+        .upstream
+        .iter()
+        .map(|flag| {
+            crate::server::upstream::ExternalConnectionConfig::from_flag(flag)
+                .map_err(anyhow::Error::msg)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let options = ServerOptions {
+        upstreams,
         data_dir: args.data.clone(),
         listen: args.listen,
         config,

@@ -157,6 +157,9 @@ pub struct ServerOptions {
     pub region: String,
     /// Largest request body.
     pub max_body_bytes: usize,
+    /// `--upstream` flags: external connections named `upstream:FORMAT`, associated with
+    /// every repository that has no external connection.
+    pub upstreams: Vec<upstream::ExternalConnectionConfig>,
 }
 
 /// The server's clock: the system clock shifted by `LADING_SERVE_CLOCK_OFFSET_SECONDS`.
@@ -274,10 +277,44 @@ impl Server {
         };
         let clock = Clock { offset_seconds };
         let principals = bootstrap(&store, &options.data_dir, &config, &account, clock).await?;
-        let externals = upstream::Externals::new(
-            &config.external_connections,
-            options.data_dir.join("upstream-v1"),
-        )?;
+        let mut declared = config.external_connections.clone();
+        declared.extend(options.upstreams.iter().cloned());
+        let externals = upstream::Externals::new(&declared, options.data_dir.join("upstream-v1"))
+            .await
+            .context("failed to set up the external connections")?;
+        if !options.upstreams.is_empty() {
+            let names: Vec<String> = options
+                .upstreams
+                .iter()
+                .map(|upstream| upstream.name.clone())
+                .collect();
+            store
+                .with(move |connection| -> anyhow::Result<()> {
+                    let transaction = store::write_transaction(connection)?;
+                    for repository in store::repositories(&transaction, None)? {
+                        if packages::external_connections(
+                            &transaction,
+                            &repository.domain,
+                            &repository.name,
+                        )?
+                        .is_empty()
+                        {
+                            for name in &names {
+                                packages::link_external(
+                                    &transaction,
+                                    &repository.domain,
+                                    &repository.name,
+                                    name,
+                                    true,
+                                )?;
+                            }
+                        }
+                    }
+                    transaction.commit()?;
+                    Ok(())
+                })
+                .await?;
+        }
         let state = Arc::new(AppState {
             externals,
             store,

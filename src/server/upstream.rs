@@ -33,7 +33,13 @@ pub struct ExternalConnectionConfig {
     /// Package format it serves: `npm`, `pypi`, `maven`, `nuget`.
     pub format: String,
     /// Base URL: npm registry root, PyPI simple index, Maven repository root, NuGet v3 index.
-    pub url: url::Url,
+    /// Not needed with `codeartifact`, whose endpoint comes from GetRepositoryEndpoint.
+    #[serde(default)]
+    pub url: Option<url::Url>,
+    /// Pull through an AWS CodeArtifact repository, with tokens minted through the normal
+    /// AWS credential chain and refreshed before they expire.
+    #[serde(default)]
+    pub codeartifact: Option<CodeArtifactUpstream>,
     /// Bearer token from this environment variable.
     #[serde(default)]
     pub token_env: Option<String>,
@@ -43,6 +49,104 @@ pub struct ExternalConnectionConfig {
     /// Basic auth password from this environment variable.
     #[serde(default)]
     pub password_env: Option<String>,
+}
+
+/// A CodeArtifact repository used as an upstream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeArtifactUpstream {
+    /// Domain.
+    pub domain: String,
+    /// Repository.
+    pub repository: String,
+    /// Owning account.
+    #[serde(default)]
+    pub domain_owner: Option<String>,
+    /// Region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Control-plane endpoint override.
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+}
+
+impl ExternalConnectionConfig {
+    /// Parse a `--upstream FORMAT=URL` or `--upstream FORMAT=codeartifact://DOMAIN/REPOSITORY
+    /// [?region=R&domain-owner=O&endpoint-url=U]` flag into the connection `upstream:FORMAT`.
+    ///
+    /// # Errors
+    /// A message saying what is wrong with the flag.
+    pub fn from_flag(flag: &str) -> Result<Self, String> {
+        let (format, target) = flag.split_once('=').ok_or_else(|| {
+            format!(
+                "`--upstream {flag}`: expected FORMAT=URL, e.g. npm=https://registry.npmjs.org/"
+            )
+        })?;
+        let url = url::Url::parse(target)
+            .map_err(|error| format!("`--upstream {flag}`: `{target}` is not a URL: {error}"))?;
+        let mut config = Self {
+            name: format!("upstream:{format}"),
+            format: format.to_owned(),
+            url: None,
+            codeartifact: None,
+            token_env: None,
+            username: None,
+            password_env: None,
+        };
+        if url.scheme() == "codeartifact" {
+            let domain = url.host_str().unwrap_or_default().to_owned();
+            let repository = url.path().trim_matches('/').to_owned();
+            if domain.is_empty() || repository.is_empty() || repository.contains('/') {
+                return Err(format!(
+                    "`--upstream {flag}`: expected codeartifact://DOMAIN/REPOSITORY"
+                ));
+            }
+            let query = |name: &str| {
+                url.query_pairs()
+                    .find(|(key, _)| key == name)
+                    .map(|(_, value)| value.into_owned())
+            };
+            config.codeartifact = Some(CodeArtifactUpstream {
+                domain,
+                repository,
+                domain_owner: query("domain-owner"),
+                region: query("region"),
+                endpoint_url: query("endpoint-url"),
+            });
+        } else {
+            config.url = Some(url);
+        }
+        Ok(config)
+    }
+}
+
+/// A CodeArtifact token minted on demand and reused until five minutes before it expires.
+#[derive(Debug)]
+pub struct MintedToken {
+    client: crate::repository::codeartifact::CodeArtifact,
+    cached: tokio::sync::Mutex<Option<(Secret<String>, f64)>>,
+}
+
+/// How long before expiry a minted token is replaced.
+const TOKEN_REFRESH_MARGIN_SECONDS: f64 = 300.0;
+
+impl MintedToken {
+    async fn token(
+        &self,
+    ) -> Result<Secret<String>, crate::repository::codeartifact::CodeArtifactError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |elapsed| elapsed.as_secs_f64());
+        let mut cached = self.cached.lock().await;
+        if let Some((token, expires)) = cached.as_ref()
+            && *expires - TOKEN_REFRESH_MARGIN_SECONDS > now
+        {
+            return Ok(token.clone());
+        }
+        let (token, expires) = self.client.authorization_token(None).await?;
+        *cached = Some((token.clone(), expires.unwrap_or(now + 3600.0)));
+        Ok(token)
+    }
 }
 
 /// Credentials for an upstream.
@@ -57,6 +161,9 @@ pub enum UpstreamAuth {
         /// Password.
         password: Secret<String>,
     },
+    /// CodeArtifact tokens minted through the AWS credential chain (Bearer for npm, Basic
+    /// `aws:<token>` for the other formats).
+    CodeArtifact(std::sync::Arc<MintedToken>),
 }
 
 /// A resolved external connection.
@@ -116,7 +223,10 @@ impl Externals {
     ///
     /// # Errors
     /// When a declared credential variable is unset or the HTTP client cannot be built.
-    pub fn new(declared: &[ExternalConnectionConfig], cache_dir: PathBuf) -> anyhow::Result<Self> {
+    pub async fn new(
+        declared: &[ExternalConnectionConfig],
+        cache_dir: PathBuf,
+    ) -> anyhow::Result<Self> {
         let mut connections = BTreeMap::new();
         for (name, format, url) in builtin() {
             let url = url::Url::parse(url)?;
@@ -151,6 +261,7 @@ impl Externals {
                 &declared.username,
                 &declared.password_env,
             ) {
+                _ if declared.codeartifact.is_some() => None,
                 (Some(variable), None, None) => Some(UpstreamAuth::Bearer(secret(variable)?)),
                 (None, Some(username), Some(variable)) => Some(UpstreamAuth::Basic {
                     username: username.clone(),
@@ -162,7 +273,42 @@ impl Externals {
                     declared.name
                 ),
             };
-            let mut url = declared.url.clone();
+            let (mut url, auth) =
+                match (&declared.codeartifact, &declared.url) {
+                    (Some(target), None) => {
+                        let client = crate::repository::codeartifact::CodeArtifact::connect(
+                            crate::repository::codeartifact::Target {
+                                domain: target.domain.clone(),
+                                domain_owner: target.domain_owner.clone(),
+                                repository: target.repository.clone(),
+                                region: target.region.clone(),
+                                endpoint_url: target.endpoint_url.clone(),
+                            },
+                        )
+                        .await;
+                        let endpoint = client.repository_endpoint(&declared.format).await.map_err(
+                            |error| {
+                                anyhow::anyhow!("external connection `{}`: {error}", declared.name)
+                            },
+                        )?;
+                        let minted = MintedToken {
+                            client,
+                            cached: tokio::sync::Mutex::new(None),
+                        };
+                        (
+                            endpoint.expose().clone(),
+                            Some(UpstreamAuth::CodeArtifact(std::sync::Arc::new(minted))),
+                        )
+                    }
+                    (None, Some(url)) => (url.clone(), auth),
+                    _ => anyhow::bail!(
+                        "external connection `{}`: set exactly one of `url` and `codeartifact`",
+                        declared.name
+                    ),
+                };
+            if declared.format == "pypi" && declared.codeartifact.is_some() {
+                url = url.join("simple/")?;
+            }
             if !url.path().ends_with('/') && !url.path().to_ascii_lowercase().ends_with(".json") {
                 url.set_path(&format!("{}/", url.path()));
             }
@@ -208,22 +354,38 @@ impl Externals {
             .join(digest)
     }
 
-    fn authorize(
+    /// The `Authorization` value for a request to `url`, if the connection has credentials
+    /// and `url` is on the connection's own origin (credentials never go to a host that
+    /// upstream metadata names).
+    async fn authorization(
         connection: &ExternalConnection,
         url: &url::Url,
-        request: reqwest::RequestBuilder,
-    ) -> reqwest::RequestBuilder {
-        // Credentials go only to the upstream's own origin, never to a host its metadata names.
+    ) -> Result<Option<String>, String> {
+        use base64::Engine as _;
         if url.origin() != connection.url.origin() {
-            return request;
+            return Ok(None);
         }
-        match &connection.auth {
-            Some(UpstreamAuth::Bearer(token)) => request.bearer_auth(token.expose()),
+        let basic = |username: &str, password: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
+            )
+        };
+        Ok(match &connection.auth {
+            Some(UpstreamAuth::Bearer(token)) => Some(format!("Bearer {}", token.expose())),
             Some(UpstreamAuth::Basic { username, password }) => {
-                request.basic_auth(username, Some(password.expose()))
+                Some(basic(username, password.expose()))
             }
-            None => request,
-        }
+            Some(UpstreamAuth::CodeArtifact(minted)) => {
+                let token = minted.token().await.map_err(|error| error.to_string())?;
+                Some(if connection.format == "npm" {
+                    format!("Bearer {}", token.expose())
+                } else {
+                    basic("aws", token.expose())
+                })
+            }
+            None => None,
+        })
     }
 
     /// Fetch metadata (`url` relative to the connection, or absolute) with `accept`, caching
@@ -237,13 +399,20 @@ impl Externals {
     ) -> Fetched {
         let cache = self.cache_path(connection, cache_key);
         let safe = SafeUrl::from(url.clone());
-        let result = self
-            .http
-            .send(reqwest::Method::GET, &safe, |request| {
-                Self::authorize(connection, url, request).header(reqwest::header::ACCEPT, accept)
-            })
-            .await;
-        let failure = match result {
+        let result = match Self::authorization(connection, url).await {
+            Ok(authorization) => Ok(self
+                .http
+                .send(reqwest::Method::GET, &safe, |request| {
+                    let request = request.header(reqwest::header::ACCEPT, accept);
+                    match &authorization {
+                        Some(value) => request.header(reqwest::header::AUTHORIZATION, value),
+                        None => request,
+                    }
+                })
+                .await),
+            Err(failure) => Err(failure),
+        };
+        let failure = match result.unwrap_or_else(|failure| Err(HttpError::Credentials(failure))) {
             Ok(response) => match response.bytes().await {
                 Ok(body) => {
                     if let Err(error) = crate::fsx::write_atomic(&cache, &body, None) {
@@ -271,27 +440,29 @@ impl Externals {
     /// Download content from an upstream (not cached here: the caller verifies and stores it).
     ///
     /// # Errors
-    /// [`HttpError`] after bounded retries.
+    /// What failed: minting credentials, or the request after bounded retries.
     pub async fn fetch_content(
         &self,
         connection: &ExternalConnection,
         url: &url::Url,
-    ) -> Result<bytes::Bytes, HttpError> {
+    ) -> Result<bytes::Bytes, String> {
         let safe = SafeUrl::from(url.clone());
+        let authorization = Self::authorization(connection, url).await?;
         let response = self
             .http
-            .send(reqwest::Method::GET, &safe, |request| {
-                Self::authorize(connection, url, request)
-            })
-            .await?;
+            .send(
+                reqwest::Method::GET,
+                &safe,
+                |request| match &authorization {
+                    Some(value) => request.header(reqwest::header::AUTHORIZATION, value),
+                    None => request,
+                },
+            )
+            .await
+            .map_err(|error| error.to_string())?;
         response
             .bytes()
             .await
-            .map_err(|source| HttpError::Transport {
-                method: reqwest::Method::GET,
-                url: safe,
-                attempts: 1,
-                source,
-            })
+            .map_err(|error| format!("failed to read {safe}: {error}"))
     }
 }

@@ -405,3 +405,108 @@ fn an_upstream_serving_bytes_that_do_not_match_its_digest_is_refused() {
         support::describe(&output)
     );
 }
+
+#[test]
+fn lading_serve_pulls_through_codeartifact_with_minted_tokens() {
+    require_tool!(support::aws());
+    require_tool!(support::npm());
+    let dir = tempfile::tempdir().unwrap();
+    // `upstream` stands in for CodeArtifact; `cache` is a pull-through cache in front of it
+    // that mints its own tokens from the upstream's admin keys (AWS credential chain).
+    let upstream = LadingServer::start(&dir.path().join("upstream"), ServerSpec::default());
+    let publisher = NpmUser::login(
+        &upstream,
+        dir.path(),
+        "publisher",
+        &upstream.credentials_file(),
+        "main",
+    );
+    let published = publisher.npm(
+        &package(dir.path(), "@corp/shared", "2.1.0", "'from codeartifact'"),
+        &["publish"],
+    );
+    assert!(
+        published.status.success(),
+        "{}",
+        support::describe(&published)
+    );
+
+    let flag = format!(
+        "npm=codeartifact://local/main?region=us-east-1&domain-owner=000000000000&endpoint-url={}",
+        upstream.url
+    );
+    let cache = LadingServer::start(
+        &dir.path().join("cache"),
+        ServerSpec {
+            args: vec!["--upstream", &flag, "-vv"],
+            env: vec![
+                (
+                    "AWS_SHARED_CREDENTIALS_FILE",
+                    upstream.credentials_file().display().to_string(),
+                ),
+                ("AWS_CONFIG_FILE", "/dev/null".to_owned()),
+                ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+                ("LADING_LOG", "trace".to_owned()),
+            ],
+            ..ServerSpec::default()
+        },
+    );
+    let consumer = NpmUser::login(
+        &cache,
+        dir.path(),
+        "consumer",
+        &cache.credentials_file(),
+        "main",
+    );
+    let project = app(dir.path(), "cache-consumer");
+    let installed = consumer.npm(&project, &["install", "@corp/shared@2.1.0"]);
+    assert!(
+        installed.status.success(),
+        "{}\n--- cache log\n{}",
+        support::describe(&installed),
+        cache.log()
+    );
+    assert!(project.join("node_modules/@corp/shared/index.js").is_file());
+    let versions = aws_json(
+        &cache,
+        dir.path(),
+        &[
+            "list-package-versions",
+            "--domain",
+            "local",
+            "--repository",
+            "main",
+            "--format",
+            "npm",
+            "--namespace",
+            "corp",
+            "--package",
+            "shared",
+        ],
+    );
+    assert_eq!(
+        versions["versions"][0]["origin"]["domainEntryPoint"]["externalConnectionName"],
+        "upstream:npm",
+        "{versions}"
+    );
+    // The minted upstream token is not in the cache's trace log.
+    let upstream_tokens: Vec<String> = publisher
+        .npmrc()
+        .lines()
+        .filter_map(|line| {
+            line.split_once(":_authToken=")
+                .map(|(_, token)| token.to_owned())
+        })
+        .collect();
+    let log = cache.stop();
+    assert!(log.contains("TRACE"), "trace logging was on");
+    let leaks: Vec<&str> = log.lines().filter(|line| line.contains("ldt_")).collect();
+    assert!(
+        leaks.is_empty(),
+        "a token leaked into the log:\n{}",
+        leaks.join("\n")
+    );
+    for token in upstream_tokens {
+        assert!(!log.contains(&token));
+    }
+}
