@@ -217,7 +217,7 @@ fn attribute(
         let attribute = attribute.map_err(|error| xml_error(error, 0))?;
         if attribute.key.local_name().as_ref() == wanted {
             let value = attribute
-                .unescape_value()
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                 .map_err(|error| xml_error(error, 0))?;
             return Ok(Some(value.trim().to_owned()));
         }
