@@ -43,13 +43,27 @@ const MAX_TAKE: usize = 1000;
 #[derive(Debug, PartialEq, Eq)]
 enum Target {
     ServiceIndex,
-    Versions { id: String },
-    Content { id: String, version: String, file: String },
-    RegistrationIndex { id: String },
-    RegistrationLeaf { id: String, version: String },
+    Versions {
+        id: String,
+    },
+    Content {
+        id: String,
+        version: String,
+        file: String,
+    },
+    RegistrationIndex {
+        id: String,
+    },
+    RegistrationLeaf {
+        id: String,
+        version: String,
+    },
     Search,
     Publish,
-    PublishedItem { id: String, version: String },
+    PublishedItem {
+        id: String,
+        version: String,
+    },
     Unsupported(String),
 }
 
@@ -73,10 +87,12 @@ fn parse_target(rest: &str) -> Target {
         ["v3", "registration", id, "index.json"] => Target::RegistrationIndex {
             id: (*id).to_owned(),
         },
-        ["v3", "registration", id, leaf] if leaf.ends_with(".json") => Target::RegistrationLeaf {
-            id: (*id).to_owned(),
-            version: leaf.trim_end_matches(".json").to_owned(),
-        },
+        ["v3", "registration", id, leaf] if leaf.to_ascii_lowercase().ends_with(".json") => {
+            Target::RegistrationLeaf {
+                id: (*id).to_owned(),
+                version: leaf[..leaf.len() - ".json".len()].to_owned(),
+            }
+        }
         ["v3", "query"] => Target::Search,
         ["v2", "package"] | ["v2", "package", ""] => Target::Publish,
         ["v2", "package", id, version] => Target::PublishedItem {
@@ -242,7 +258,9 @@ impl NuGetRequest<'_> {
             }
             (_, Target::PublishedItem { id, version }) => Err(DataError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
-                format!("deleting or relisting `{id}` {version} over NuGet is not supported; use `aws codeartifact update-package-versions-status` or `delete-package-versions`"),
+                format!(
+                    "deleting or relisting `{id}` {version} over NuGet is not supported; use `aws codeartifact update-package-versions-status` or `delete-package-versions`"
+                ),
             )),
             (_, Target::Unsupported(path)) => Err(DataError::not_found(format!(
                 "`{path}` is not part of lading serve's NuGet v3 feed; use `v3/index.json` as the source"
@@ -272,13 +290,13 @@ impl NuGetRequest<'_> {
                 Ok(Some(principal)) => return Ok(Some(principal)),
                 Ok(None) => {}
                 Err(error) => {
-                    if !self
-                        .headers
-                        .contains_key(axum::http::header::AUTHORIZATION)
-                    {
+                    if !self.headers.contains_key(axum::http::header::AUTHORIZATION) {
                         return Err(DataError::new(
                             error.status,
-                            format!("the API key is not a valid repository token: {}", error.message),
+                            format!(
+                                "the API key is not a valid repository token: {}",
+                                error.message
+                            ),
                         ));
                     }
                 }
@@ -342,7 +360,10 @@ impl NuGetRequest<'_> {
     }
 
     fn registration_leaf_url(&self, lower_id: &str, lower_version: &str) -> String {
-        format!("{}{lower_id}/{lower_version}.json", self.registration_base())
+        format!(
+            "{}{lower_id}/{lower_version}.json",
+            self.registration_base()
+        )
     }
 
     fn service_index(&self) -> Response {
@@ -447,7 +468,10 @@ impl NuGetRequest<'_> {
         if listed.is_empty() {
             return Err(self.not_found(id));
         }
-        let versions: Vec<String> = listed.iter().map(|entry| entry.row.version.clone()).collect();
+        let versions: Vec<String> = listed
+            .iter()
+            .map(|entry| entry.row.version.clone())
+            .collect();
         Ok(axum::Json(json!({ "versions": versions })).into_response())
     }
 
@@ -650,7 +674,14 @@ impl NuGetRequest<'_> {
             .state
             .store
             .with(move |connection| -> Result<_, DataError> {
-                Ok(store::packages(connection, &domain, &repository, Some("nuget"), Some(""), None)?)
+                Ok(store::packages(
+                    connection,
+                    &domain,
+                    &repository,
+                    Some("nuget"),
+                    Some(""),
+                    None,
+                )?)
             })
             .await?;
         let query = SearchQuery::parse(&text);
@@ -660,7 +691,7 @@ impl NuGetRequest<'_> {
                 .load(&summary.package)
                 .await?
                 .into_iter()
-                .filter(|entry| entry.listed())
+                .filter(Listed::listed)
                 .filter(|entry| prerelease || !entry.version.is_prerelease())
                 .filter(|entry| semver2 || !entry.version.is_semver2())
                 .collect();
@@ -679,7 +710,13 @@ impl NuGetRequest<'_> {
 
     fn search_hit(&self, lower_id: &str, listed: &[Listed], latest: &Listed) -> Value {
         let metadata = &latest.metadata;
-        let string = |field: &str| metadata.get(field).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let string = |field: &str| {
+            metadata
+                .get(field)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         let versions: Vec<Value> = listed
             .iter()
             .map(|entry| {
@@ -714,16 +751,17 @@ impl NuGetRequest<'_> {
         hit
     }
 
-    async fn push(&self, body: &[u8], principal: Option<&Principal>) -> Result<Response, DataError> {
+    async fn push(
+        &self,
+        body: &[u8],
+        principal: Option<&Principal>,
+    ) -> Result<Response, DataError> {
         let content_type = self
             .headers
             .get(axum::http::header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .unwrap_or_default();
-        let package = if content_type
-            .to_ascii_lowercase()
-            .starts_with("multipart/")
-        {
+        let package = if content_type.to_ascii_lowercase().starts_with("multipart/") {
             first_multipart_part(content_type, body).map_err(|message| {
                 DataError::bad_request(format!("cannot read the multipart push body: {message}"))
             })?
@@ -737,7 +775,8 @@ impl NuGetRequest<'_> {
             let mut message = error.to_string();
             let mut source = std::error::Error::source(&error);
             while let Some(cause) = source {
-                message.push_str(&format!(": {cause}"));
+                message.push_str(": ");
+                message.push_str(&cause.to_string());
                 source = cause.source();
             }
             DataError::bad_request(format!("invalid package: {message}"))
@@ -883,7 +922,9 @@ impl SearchQuery {
                 haystack.push_str(&tag.to_lowercase());
             }
         }
-        self.terms.iter().all(|term| haystack.contains(term.as_str()))
+        self.terms
+            .iter()
+            .all(|term| haystack.contains(term.as_str()))
     }
 }
 
@@ -907,7 +948,8 @@ fn first_multipart_part<'a>(content_type: &str, body: &'a [u8]) -> Result<&'a [u
         .filter(|boundary| !boundary.is_empty())
         .ok_or("the Content-Type has no boundary")?;
     let delimiter = format!("--{boundary}");
-    let start = find(body, delimiter.as_bytes()).ok_or("the boundary does not occur in the body")?;
+    let start =
+        find(body, delimiter.as_bytes()).ok_or("the boundary does not occur in the body")?;
     let after = &body[start + delimiter.len()..];
     if after.starts_with(b"--") {
         return Err("the body has no parts".to_owned());
@@ -963,7 +1005,10 @@ mod tests {
                 version: "1.0".into()
             }
         );
-        assert!(matches!(parse_target("api/v2/Packages()"), Target::Unsupported(_)));
+        assert!(matches!(
+            parse_target("api/v2/Packages()"),
+            Target::Unsupported(_)
+        ));
     }
 
     #[test]
@@ -981,9 +1026,15 @@ mod tests {
             ("multipart/form-data", &body[..]),
             ("multipart/form-data; boundary=Other", &body[..]),
             ("multipart/form-data; boundary=XyZ", b"--XyZ--\r\n"),
-            ("multipart/form-data; boundary=XyZ", b"--XyZ\r\n\r\nunterminated"),
+            (
+                "multipart/form-data; boundary=XyZ",
+                b"--XyZ\r\n\r\nunterminated",
+            ),
         ] {
-            assert!(first_multipart_part(content_type, body).is_err(), "{content_type}");
+            assert!(
+                first_multipart_part(content_type, body).is_err(),
+                "{content_type}"
+            );
         }
     }
 

@@ -6,4 +6,5 @@ mod support;
 mod cli;
 mod serve_control_plane;
 mod serve_npm;
+mod serve_nuget;
 mod serve_storage;

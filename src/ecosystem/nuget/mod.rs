@@ -225,7 +225,7 @@ fn attribute(
     Ok(None)
 }
 
-fn non_empty(text: String) -> Option<String> {
+fn non_empty(text: &str) -> Option<String> {
     let trimmed = text.trim();
     (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
@@ -273,8 +273,8 @@ pub fn parse_nuspec(text: &str) -> Result<Nuspec, NupkgError> {
                 if in_metadata {
                     match (path.len(), name.as_str()) {
                         (2, "license") => {
-                            license_is_expression = attribute(element, b"type")?.as_deref()
-                                == Some("expression");
+                            license_is_expression =
+                                attribute(element, b"type")?.as_deref() == Some("expression");
                         }
                         (3, "group") if path[2] == "dependencies" => {
                             nuspec.dependency_groups.push(DependencyGroup {
@@ -339,12 +339,12 @@ pub fn parse_nuspec(text: &str) -> Result<Nuspec, NupkgError> {
                 if path.len() == 2 && path[1] == "metadata" {
                     let value = std::mem::take(&mut content);
                     match name.as_str() {
-                        "id" => nuspec.id = value.trim().to_owned(),
-                        "version" => nuspec.version = value.trim().to_owned(),
-                        "authors" => nuspec.authors = non_empty(value),
-                        "description" => nuspec.description = non_empty(value),
-                        "title" => nuspec.title = non_empty(value),
-                        "summary" => nuspec.summary = non_empty(value),
+                        "id" => value.trim().clone_into(&mut nuspec.id),
+                        "version" => value.trim().clone_into(&mut nuspec.version),
+                        "authors" => nuspec.authors = non_empty(&value),
+                        "description" => nuspec.description = non_empty(&value),
+                        "title" => nuspec.title = non_empty(&value),
+                        "summary" => nuspec.summary = non_empty(&value),
                         "tags" => {
                             nuspec.tags = value
                                 .split([' ', ',', ';', '\t', '\n', '\r'])
@@ -352,10 +352,10 @@ pub fn parse_nuspec(text: &str) -> Result<Nuspec, NupkgError> {
                                 .map(ToOwned::to_owned)
                                 .collect();
                         }
-                        "projectUrl" => nuspec.project_url = non_empty(value),
-                        "licenseUrl" => nuspec.license_url = non_empty(value),
+                        "projectUrl" => nuspec.project_url = non_empty(&value),
+                        "licenseUrl" => nuspec.license_url = non_empty(&value),
                         "license" if license_is_expression => {
-                            nuspec.license_expression = non_empty(value);
+                            nuspec.license_expression = non_empty(&value);
                         }
                         _ => {}
                     }
@@ -400,7 +400,7 @@ fn safe_entry_name(name: &str) -> bool {
         && !name.starts_with('/')
         && !name.starts_with('\\')
         && !name.contains('\0')
-        && !name.chars().nth(1).is_some_and(|second| second == ':')
+        && name.chars().nth(1).is_none_or(|second| second != ':')
         && name
             .split(['/', '\\'])
             .all(|segment| segment != ".." && segment != ".")
@@ -457,9 +457,8 @@ pub fn read_nupkg(bytes: &[u8]) -> Result<NupkgManifest, NupkgError> {
     if nuspec_bytes.len() as u64 > MAX_NUSPEC_BYTES {
         return Err(NupkgError::NuspecTooLarge { name });
     }
-    let text = std::str::from_utf8(&nuspec_bytes).map_err(|_| NupkgError::NotUtf8 {
-        name: name.clone(),
-    })?;
+    let text = std::str::from_utf8(&nuspec_bytes)
+        .map_err(|_| NupkgError::NotUtf8 { name: name.clone() })?;
     let nuspec = parse_nuspec(text)?;
     let version = NuGetVersion::parse(&nuspec.version)?;
     Ok(NupkgManifest {
@@ -512,7 +511,10 @@ mod tests {
         assert_eq!(nuspec.version, "1.0-Beta+git.abc");
         assert_eq!(nuspec.title.as_deref(), Some("Widget & friends"));
         assert_eq!(nuspec.authors.as_deref(), Some("Acme, Inc."));
-        assert_eq!(nuspec.description.as_deref(), Some("Does <things> \u{2713}"));
+        assert_eq!(
+            nuspec.description.as_deref(),
+            Some("Does <things> \u{2713}")
+        );
         assert_eq!(nuspec.tags, ["one", "two", "three"]);
         assert_eq!(nuspec.license_expression.as_deref(), Some("MIT"));
         assert_eq!(
@@ -564,12 +566,24 @@ mod tests {
     #[test]
     fn bad_nuspecs_are_refused_with_reasons() {
         let cases = [
-            ("<package><metadata><version>1.0</version></metadata></package>", "no `<id>`"),
-            ("<package><metadata><id>A</id></metadata></package>", "no `<version>`"),
-            ("<package><metadata><id>../x</id><version>1</version></metadata></package>", "not a valid NuGet package id"),
+            (
+                "<package><metadata><version>1.0</version></metadata></package>",
+                "no `<id>`",
+            ),
+            (
+                "<package><metadata><id>A</id></metadata></package>",
+                "no `<version>`",
+            ),
+            (
+                "<package><metadata><id>../x</id><version>1</version></metadata></package>",
+                "not a valid NuGet package id",
+            ),
             ("<nope/>", "not `<package>`"),
             ("<package><metadata><id>A</id>", "well-formed"),
-            ("<package><metadata><id>A</wrong></metadata></package>", "well-formed"),
+            (
+                "<package><metadata><id>A</wrong></metadata></package>",
+                "well-formed",
+            ),
             ("", "no root element"),
         ];
         for (text, expected) in cases {
@@ -623,7 +637,10 @@ mod tests {
                 zip_of(&[("A.nuspec", good), ("lib/%2E%2E/evil", b"x")]),
                 "unsafe entry",
             ),
-            (zip_of(&[("/abs.dll", b"x"), ("A.nuspec", good)]), "unsafe entry"),
+            (
+                zip_of(&[("/abs.dll", b"x"), ("A.nuspec", good)]),
+                "unsafe entry",
+            ),
             (zip_of(&[("A.nuspec", &huge)]), "larger than"),
             (zip_of(&[("A.nuspec", b"\xff\xfe<")]), "not UTF-8"),
             (
@@ -645,7 +662,16 @@ mod tests {
         for id in ["A", "Acme.Widget", "a-b_c.d2", "Ünïcode"] {
             assert!(validate_id(id).is_ok(), "{id}");
         }
-        for id in ["", ".a", "a.", "a..b", "a/b", "a b", "a+b", &"x".repeat(101)] {
+        for id in [
+            "",
+            ".a",
+            "a.",
+            "a..b",
+            "a/b",
+            "a b",
+            "a+b",
+            &"x".repeat(101),
+        ] {
             assert!(validate_id(id).is_err(), "{id}");
         }
     }

@@ -122,7 +122,8 @@ impl NuGetVersion {
         let [major, minor, patch, revision] = self.parts;
         let mut text = format!("{major}.{minor}.{patch}");
         if revision != 0 {
-            text.push_str(&format!(".{revision}"));
+            text.push('.');
+            text.push_str(&revision.to_string());
         }
         if !self.release.is_empty() {
             text.push('-');
@@ -165,9 +166,7 @@ fn compare_label(left: &str, right: &str) -> Ordering {
         (Some(left), Some(right)) => left.cmp(&right),
         (Some(_), None) => Ordering::Less,
         (None, Some(_)) => Ordering::Greater,
-        (None, None) => left
-            .to_ascii_lowercase()
-            .cmp(&right.to_ascii_lowercase()),
+        (None, None) => left.to_ascii_lowercase().cmp(&right.to_ascii_lowercase()),
     }
 }
 
@@ -236,8 +235,19 @@ mod tests {
     #[test]
     fn invalid_versions_are_refused() {
         for text in [
-            "", "1.", ".1", "1..2", "1.2.3.4.5", "a.b", "1.0-", "1.0-a..b", "1.0+", "1.0-b_c",
-            "1.0 beta", "-1.0", "99999999999",
+            "",
+            "1.",
+            ".1",
+            "1..2",
+            "1.2.3.4.5",
+            "a.b",
+            "1.0-",
+            "1.0-a..b",
+            "1.0+",
+            "1.0-b_c",
+            "1.0 beta",
+            "-1.0",
+            "99999999999",
         ] {
             assert!(NuGetVersion::parse(text).is_err(), "{text:?} should fail");
         }
