@@ -517,6 +517,24 @@ fn malformed_packages_are_refused_and_nothing_is_stored() {
             .unwrap();
         assert_eq!(nuspec_response.status().as_u16(), 200);
         assert_eq!(nuspec_response.text().await.unwrap(), good);
+        // Flat-container versions and the registration leaf (nuget.exe's install and
+        // packages.config restore do not ask for these; PackageReference restore does).
+        let get_json = |path: String| {
+            let request = client.get(format!("{base}{path}")).bearer_auth(&token);
+            async move {
+                let response = request.send().await.unwrap();
+                assert_eq!(response.status().as_u16(), 200);
+                response.json::<serde_json::Value>().await.unwrap()
+            }
+        };
+        let versions = get_json("v3/package/BAD.PKG/index.json".to_owned()).await;
+        assert_eq!(versions, serde_json::json!({ "versions": ["1.0.0"] }));
+        let leaf = get_json("v3/registration/bad.pkg/1.0.0.json".to_owned()).await;
+        assert_eq!(leaf["catalogEntry"]["id"], "Bad.Pkg");
+        assert_eq!(
+            leaf["packageContent"],
+            format!("{base}v3/package/bad.pkg/1.0.0/bad.pkg.1.0.0.nupkg")
+        );
     });
     let packages = aws_json(
         &server,
