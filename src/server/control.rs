@@ -1394,8 +1394,12 @@ async fn describe_package_version(context: Context<'_>) -> Result<Response, ApiE
         .as_deref()
         .and_then(|text| serde_json::from_str(text).ok())
         .unwrap_or(Value::Null);
+    let nuget_id = manifest.get("id").and_then(Value::as_str);
     let display_name = if key.format == "npm" && !key.namespace.is_empty() {
         format!("@{}/{}", key.namespace, key.package)
+    } else if let (true, Some(id)) = (key.format == "nuget", nuget_id) {
+        // NuGet package names are lowercased ids; the display name keeps the id's case.
+        id.to_owned()
     } else {
         key.package.clone()
     };

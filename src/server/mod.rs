@@ -1,11 +1,13 @@
 //! `lading serve`: an embedded artifact repository that speaks the CodeArtifact control
-//! plane (SigV4-checked rest-json) and the npm and generic data planes, stored on disk.
+//! plane (SigV4-checked rest-json) and the npm, NuGet v3 and generic data planes, stored on
+//! disk.
 //!
 //! Routes:
 //!
 //! ```text
 //! /v1/...                              CodeArtifact control plane (control.rs)
 //! /d/{domain}/npm/{repository}/...     npm registry (npm.rs)
+//! /d/{domain}/nuget/{repository}/...   NuGet v3 feed, source `.../v3/index.json` (nuget.rs)
 //! /d/{domain}/generic/{repository}/... generic files: {namespace}/{package}/{version}/{asset}
 //! ```
 //!
@@ -18,6 +20,7 @@ pub mod control;
 pub mod error;
 pub mod generic;
 pub mod npm;
+pub mod nuget;
 pub mod packages;
 pub mod sigv4;
 pub mod store;
@@ -365,6 +368,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/{*operation}", any(control::handle))
         .route("/d/{domain}/npm/{repository}/{*rest}", any(npm::handle))
+        .route("/d/{domain}/nuget/{repository}/{*rest}", any(nuget::handle))
         .route(
             "/d/{domain}/generic/{repository}/{*rest}",
             any(generic::handle),

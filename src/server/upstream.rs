@@ -399,20 +399,21 @@ impl Externals {
     ) -> Fetched {
         let cache = self.cache_path(connection, cache_key);
         let safe = SafeUrl::from(url.clone());
-        let result = match Self::authorization(connection, url).await {
-            Ok(authorization) => Ok(self
-                .http
-                .send(reqwest::Method::GET, &safe, |request| {
-                    let request = request.header(reqwest::header::ACCEPT, accept);
-                    match &authorization {
-                        Some(value) => request.header(reqwest::header::AUTHORIZATION, value),
-                        None => request,
-                    }
-                })
-                .await),
-            Err(failure) => Err(failure),
+        let authorization = match Self::authorization(connection, url).await {
+            Ok(authorization) => authorization,
+            Err(failure) => return Self::stale_or_unavailable(connection, &cache, failure),
         };
-        let failure = match result.unwrap_or_else(|failure| Err(HttpError::Credentials(failure))) {
+        let result = self
+            .http
+            .send(reqwest::Method::GET, &safe, |request| {
+                let request = request.header(reqwest::header::ACCEPT, accept);
+                match &authorization {
+                    Some(value) => request.header(reqwest::header::AUTHORIZATION, value),
+                    None => request,
+                }
+            })
+            .await;
+        let failure = match result {
             Ok(response) => match response.bytes().await {
                 Ok(body) => {
                     if let Err(error) = crate::fsx::write_atomic(&cache, &body, None) {
@@ -430,8 +431,16 @@ impl Externals {
             }
             Err(error) => error.to_string(),
         };
+        Self::stale_or_unavailable(connection, &cache, failure)
+    }
+
+    fn stale_or_unavailable(
+        connection: &ExternalConnection,
+        cache: &std::path::Path,
+        failure: String,
+    ) -> Fetched {
         tracing::warn!(connection = %connection.name, %failure, "upstream unavailable");
-        match fs_err::read(&cache) {
+        match fs_err::read(cache) {
             Ok(bytes) => Fetched::Stale(bytes::Bytes::from(bytes)),
             Err(_) => Fetched::Unavailable(failure),
         }

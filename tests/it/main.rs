@@ -6,5 +6,6 @@ mod support;
 mod cli;
 mod serve_control_plane;
 mod serve_npm;
+mod serve_nuget;
 mod serve_storage;
 mod serve_upstream;

@@ -1,0 +1,1066 @@
+//! The NuGet v3 data plane at `/d/{domain}/nuget/{repository}/`; clients use
+//! `{endpoint}v3/index.json` as the package source, as `aws codeartifact login --tool nuget`
+//! configures it.
+//!
+//! ```text
+//! v3/index.json                                  service index
+//! v3/package/{lowerid}/index.json                PackageBaseAddress/3.0.0: versions
+//! v3/package/{lowerid}/{lowerver}/{lowerid}.{lowerver}.nupkg    package
+//! v3/package/{lowerid}/{lowerver}/{lowerid}.nuspec              manifest (from the package)
+//! v3/registration/{lowerid}/index.json           RegistrationsBaseUrl: one inlined page
+//! v3/registration/{lowerid}/{lowerver}.json      registration leaf
+//! v3/query?q=&skip=&take=&prerelease=&semVerLevel=              SearchQueryService
+//! v2/package                                     PackagePublish/2.0.0: PUT multipart push
+//! ```
+//!
+//! A pushed package is stored as one asset `<lowerid>.<lowerversion>.nupkg` of the version
+//! `<lowerversion>` (normalized, build metadata stripped) of package `<lowerid>` with no
+//! namespace, as CodeArtifact names NuGet packages; the nuspec fields (original-case id,
+//! authors, description, dependency groups) live in the version metadata. Reads need `read`,
+//! push needs `publish`; the repository token is accepted as Basic password (what nuget sends
+//! from `packageSourceCredentials` after a `401` with a Basic challenge), as Bearer, and on
+//! push as `X-NuGet-ApiKey`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use percent_encoding::percent_decode_str;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::access::{self, Permission, Principal, iso8601};
+use super::error::DataError;
+use super::store::{self, AssetRow, PackageKey, VersionRow};
+use crate::ecosystem::nuget::{self, NuGetVersion, NupkgManifest};
+
+/// Largest `take` a search honours.
+const MAX_TAKE: usize = 1000;
+
+/// What a path under the NuGet endpoint addresses.
+#[derive(Debug, PartialEq, Eq)]
+enum Target {
+    ServiceIndex,
+    Versions {
+        id: String,
+    },
+    Content {
+        id: String,
+        version: String,
+        file: String,
+    },
+    RegistrationIndex {
+        id: String,
+    },
+    RegistrationLeaf {
+        id: String,
+        version: String,
+    },
+    Search,
+    Publish,
+    PublishedItem {
+        id: String,
+        version: String,
+    },
+    Unsupported(String),
+}
+
+fn decode(text: &str) -> String {
+    percent_decode_str(text).decode_utf8_lossy().into_owned()
+}
+
+fn parse_target(rest: &str) -> Target {
+    let segments: Vec<String> = rest.split('/').map(decode).collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match segments.as_slice() {
+        ["v3", "index.json"] => Target::ServiceIndex,
+        ["v3", "package", id, "index.json"] => Target::Versions {
+            id: (*id).to_owned(),
+        },
+        ["v3", "package", id, version, file] => Target::Content {
+            id: (*id).to_owned(),
+            version: (*version).to_owned(),
+            file: (*file).to_owned(),
+        },
+        ["v3", "registration", id, "index.json"] => Target::RegistrationIndex {
+            id: (*id).to_owned(),
+        },
+        ["v3", "registration", id, leaf] if leaf.to_ascii_lowercase().ends_with(".json") => {
+            Target::RegistrationLeaf {
+                id: (*id).to_owned(),
+                version: leaf[..leaf.len() - ".json".len()].to_owned(),
+            }
+        }
+        ["v3", "query"] => Target::Search,
+        ["v2", "package"] | ["v2", "package", ""] => Target::Publish,
+        ["v2", "package", id, version] => Target::PublishedItem {
+            id: (*id).to_owned(),
+            version: (*version).to_owned(),
+        },
+        _ => Target::Unsupported(rest.to_owned()),
+    }
+}
+
+/// An error response as NuGet clients show it: nuget.exe prints the status line's reason
+/// phrase, so the message goes there as well as in the body; a `401` challenges with Basic
+/// only (the scheme `packageSourceCredentials` answer).
+fn error_response(error: DataError) -> Response {
+    let status = error.status;
+    let reason = format!(
+        "{} - {}",
+        status.canonical_reason().unwrap_or("Error"),
+        error
+            .message
+            .chars()
+            .filter(|character| !character.is_control())
+            .take(300)
+            .collect::<String>()
+    );
+    let mut response = error.into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"lading\""),
+        );
+    }
+    if let Ok(phrase) = hyper::ext::ReasonPhrase::try_from(reason.into_bytes()) {
+        response.extensions_mut().insert(phrase);
+    }
+    response
+}
+
+/// Entry point for `/d/{domain}/nuget/{repository}/{*rest}`.
+pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    // /d/{domain}/nuget/{repository}/{rest}
+    let mut segments = path.splitn(6, '/');
+    let (_, _, domain, _, repository, rest) = (
+        segments.next(),
+        segments.next(),
+        segments.next().unwrap_or_default(),
+        segments.next(),
+        segments.next().unwrap_or_default(),
+        segments.next().unwrap_or_default(),
+    );
+    let (domain, repository) = (decode(domain), decode(repository));
+    tracing::debug!(
+        method = %parts.method,
+        uri = %parts.uri,
+        authorization = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|value| value.to_str().ok()).and_then(|value| value.split_whitespace().next()).unwrap_or("-"),
+        api_key = parts.headers.contains_key("x-nuget-apikey"),
+        user_agent = parts.headers.get(axum::http::header::USER_AGENT).and_then(|value| value.to_str().ok()).unwrap_or("-"),
+        "nuget request"
+    );
+    let body = match axum::body::to_bytes(body, state.max_body_bytes).await {
+        Ok(body) => body,
+        Err(error) => {
+            return error_response(DataError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("failed to read the request body: {error}"),
+            ));
+        }
+    };
+    let request = NuGetRequest {
+        state: &state,
+        domain,
+        repository,
+        headers: &parts.headers,
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+    };
+    let target = parse_target(rest);
+    match request.serve(&parts.method, target, body).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::debug!(status = %error.status, message = %error.message, %path, "nuget request refused");
+            error_response(error)
+        }
+    }
+}
+
+/// A version as the read side sees it.
+struct Listed {
+    version: NuGetVersion,
+    row: VersionRow,
+    metadata: Value,
+    asset: Option<AssetRow>,
+}
+
+impl Listed {
+    fn listed(&self) -> bool {
+        self.row.status == "Published"
+    }
+
+    fn display_id(&self, fallback: &str) -> String {
+        self.metadata
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or(fallback)
+            .to_owned()
+    }
+}
+
+struct NuGetRequest<'a> {
+    state: &'a AppState,
+    domain: String,
+    repository: String,
+    headers: &'a HeaderMap,
+    query: String,
+}
+
+impl NuGetRequest<'_> {
+    async fn serve(
+        &self,
+        method: &Method,
+        target: Target,
+        body: Bytes,
+    ) -> Result<Response, DataError> {
+        let publishing = matches!(target, Target::Publish | Target::PublishedItem { .. });
+        let principal = self.authenticate(publishing).await?;
+        let principal = principal.as_ref();
+        self.require_repository().await?;
+        let read = || access::require(principal, &self.domain, &self.repository, Permission::Read);
+        match (method.as_str(), target) {
+            ("GET" | "HEAD", Target::ServiceIndex) => {
+                read()?;
+                Ok(self.service_index())
+            }
+            ("GET" | "HEAD", Target::Versions { id }) => {
+                read()?;
+                self.versions(&id).await
+            }
+            ("GET" | "HEAD", Target::Content { id, version, file }) => {
+                read()?;
+                self.content(&id, &version, &file).await
+            }
+            ("GET" | "HEAD", Target::RegistrationIndex { id }) => {
+                read()?;
+                self.registration_index(&id).await
+            }
+            ("GET" | "HEAD", Target::RegistrationLeaf { id, version }) => {
+                read()?;
+                self.registration_leaf(&id, &version).await
+            }
+            ("GET" | "HEAD", Target::Search) => {
+                read()?;
+                self.search().await
+            }
+            ("PUT" | "POST", Target::Publish) => {
+                access::require(
+                    principal,
+                    &self.domain,
+                    &self.repository,
+                    Permission::Publish,
+                )?;
+                self.push(&body, principal).await
+            }
+            (_, Target::PublishedItem { id, version }) => Err(DataError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!(
+                    "deleting or relisting `{id}` {version} over NuGet is not supported; use `aws codeartifact update-package-versions-status` or `delete-package-versions`"
+                ),
+            )),
+            (_, Target::Unsupported(path)) => Err(DataError::not_found(format!(
+                "`{path}` is not part of lading serve's NuGet v3 feed; use `v3/index.json` as the source"
+            ))),
+            (method, _) => Err(DataError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{method} is not supported here"),
+            )),
+        }
+    }
+
+    /// The repository token from `Authorization`, or on push from `X-NuGet-ApiKey` (nuget
+    /// sends `-ApiKey` there; a placeholder key falls back to the Basic credentials).
+    async fn authenticate(&self, publishing: bool) -> Result<Option<Principal>, DataError> {
+        let api_key = self
+            .headers
+            .get("x-nuget-apikey")
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+            .filter(|key| !key.is_empty());
+        if publishing && let Some(key) = api_key {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_str(&format!("Bearer {key}")) {
+                headers.insert(axum::http::header::AUTHORIZATION, value);
+            }
+            match access::authenticate_token(self.state, &headers, &self.domain).await {
+                Ok(Some(principal)) => return Ok(Some(principal)),
+                Ok(None) => {}
+                Err(error) => {
+                    if !self.headers.contains_key(axum::http::header::AUTHORIZATION) {
+                        return Err(DataError::new(
+                            error.status,
+                            format!(
+                                "the API key is not a valid repository token: {}",
+                                error.message
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        access::authenticate_token(self.state, self.headers, &self.domain).await
+    }
+
+    async fn require_repository(&self) -> Result<(), DataError> {
+        let (domain, repository) = (self.domain.clone(), self.repository.clone());
+        let exists = self
+            .state
+            .store
+            .with(move |connection| -> Result<_, DataError> {
+                Ok(store::repository(connection, &domain, &repository)?.is_some())
+            })
+            .await?;
+        if exists {
+            Ok(())
+        } else {
+            Err(DataError::not_found(format!(
+                "repository `{}/{}` does not exist",
+                self.domain, self.repository
+            )))
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        self.state
+            .repository_endpoint(self.headers, &self.domain, "nuget", &self.repository)
+    }
+
+    fn key(&self, lower_id: &str) -> PackageKey {
+        PackageKey {
+            domain: self.domain.clone(),
+            repository: self.repository.clone(),
+            format: "nuget".to_owned(),
+            namespace: String::new(),
+            package: lower_id.to_owned(),
+        }
+    }
+
+    fn flat_base(&self) -> String {
+        format!("{}v3/package/", self.endpoint())
+    }
+
+    fn registration_base(&self) -> String {
+        format!("{}v3/registration/", self.endpoint())
+    }
+
+    fn package_content_url(&self, lower_id: &str, lower_version: &str) -> String {
+        format!(
+            "{}{lower_id}/{lower_version}/{}",
+            self.flat_base(),
+            nuget::nupkg_file_name(lower_id, lower_version)
+        )
+    }
+
+    fn registration_index_url(&self, lower_id: &str) -> String {
+        format!("{}{lower_id}/index.json", self.registration_base())
+    }
+
+    fn registration_leaf_url(&self, lower_id: &str, lower_version: &str) -> String {
+        format!(
+            "{}{lower_id}/{lower_version}.json",
+            self.registration_base()
+        )
+    }
+
+    fn service_index(&self) -> Response {
+        let endpoint = self.endpoint();
+        let mut resources = Vec::new();
+        let mut add = |id: String, types: &[&str], comment: &str| {
+            for kind in types {
+                resources.push(json!({ "@id": id, "@type": kind, "comment": comment }));
+            }
+        };
+        add(
+            self.flat_base(),
+            &["PackageBaseAddress/3.0.0"],
+            "Base URL of the flat container: {id}/index.json, {id}/{version}/{id}.{version}.nupkg",
+        );
+        add(
+            format!("{endpoint}v2/package"),
+            &["PackagePublish/2.0.0"],
+            "Push with PUT multipart/form-data",
+        );
+        add(
+            self.registration_base(),
+            &[
+                "RegistrationsBaseUrl",
+                "RegistrationsBaseUrl/3.0.0-beta",
+                "RegistrationsBaseUrl/3.0.0-rc",
+                "RegistrationsBaseUrl/3.4.0",
+                "RegistrationsBaseUrl/3.6.0",
+                "RegistrationsBaseUrl/Versioned",
+            ],
+            "Package metadata: {id}/index.json",
+        );
+        add(
+            format!("{endpoint}v3/query"),
+            &[
+                "SearchQueryService",
+                "SearchQueryService/3.0.0-beta",
+                "SearchQueryService/3.0.0-rc",
+                "SearchQueryService/3.5.0",
+            ],
+            "Search: ?q=&skip=&take=&prerelease=&semVerLevel=",
+        );
+        axum::Json(json!({ "version": "3.0.0", "resources": resources })).into_response()
+    }
+
+    /// Versions of a package that readers may see (Published = listed, Unlisted), sorted.
+    async fn load(&self, lower_id: &str) -> Result<Vec<Listed>, DataError> {
+        let key = self.key(lower_id);
+        let rows = self
+            .state
+            .store
+            .with(move |connection| -> Result<_, DataError> {
+                let mut rows = Vec::new();
+                for row in store::versions(connection, &key)? {
+                    if row.status == "Published" || row.status == "Unlisted" {
+                        let assets = store::assets(connection, row.id)?;
+                        rows.push((row, assets));
+                    }
+                }
+                Ok(rows)
+            })
+            .await?;
+        let mut listed: Vec<Listed> = rows
+            .into_iter()
+            .filter_map(|(row, assets)| {
+                let metadata: Value = row
+                    .metadata
+                    .as_deref()
+                    .and_then(|text| serde_json::from_str(text).ok())
+                    .unwrap_or_else(|| json!({}));
+                // The pushed version (original case, build metadata) when it is known.
+                let version = metadata
+                    .get("version")
+                    .and_then(Value::as_str)
+                    .and_then(|text| NuGetVersion::parse(text).ok())
+                    .filter(|version| version.key() == row.version)
+                    .or_else(|| NuGetVersion::parse(&row.version).ok())?;
+                let file = nuget::nupkg_file_name(lower_id, &row.version);
+                let asset = assets.into_iter().find(|asset| asset.name == file);
+                Some(Listed {
+                    version,
+                    row,
+                    metadata,
+                    asset,
+                })
+            })
+            .collect();
+        listed.sort_by(|left, right| left.version.cmp(&right.version));
+        Ok(listed)
+    }
+
+    fn not_found(&self, id: &str) -> DataError {
+        DataError::not_found(format!(
+            "package `{id}` not found in `{}/{}`",
+            self.domain, self.repository
+        ))
+    }
+
+    async fn versions(&self, id: &str) -> Result<Response, DataError> {
+        let lower_id = id.to_lowercase();
+        let listed = self.load(&lower_id).await?;
+        if listed.is_empty() {
+            return Err(self.not_found(id));
+        }
+        let versions: Vec<String> = listed
+            .iter()
+            .map(|entry| entry.row.version.clone())
+            .collect();
+        Ok(axum::Json(json!({ "versions": versions })).into_response())
+    }
+
+    async fn content(&self, id: &str, version: &str, file: &str) -> Result<Response, DataError> {
+        let lower_id = id.to_lowercase();
+        let lower_version = NuGetVersion::parse(version)
+            .map_err(|_| DataError::not_found(format!("`{version}` is not a NuGet version")))?
+            .key();
+        let listed = self.load(&lower_id).await?;
+        let entry = listed
+            .into_iter()
+            .find(|entry| entry.row.version == lower_version)
+            .ok_or_else(|| DataError::not_found(format!("package `{id}` {version} not found")))?;
+        let asset = entry.asset.ok_or_else(|| {
+            DataError::not_found(format!("package `{id}` {version} has no .nupkg asset"))
+        })?;
+        let file = file.to_lowercase();
+        let (bytes, content_type) = if file == asset.name {
+            (
+                self.state
+                    .store
+                    .read_blob(asset.digests.sha256.clone())
+                    .await?,
+                "application/octet-stream",
+            )
+        } else if file == format!("{lower_id}.nuspec") {
+            let package = self
+                .state
+                .store
+                .read_blob(asset.digests.sha256.clone())
+                .await?;
+            let nuspec = nuget::nuspec_bytes(&package).map_err(|error| {
+                DataError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("the stored package is unreadable: {error}"),
+                )
+            })?;
+            (Bytes::from(nuspec), "application/xml")
+        } else {
+            return Err(DataError::not_found(format!(
+                "`{file}` is not a file of package `{id}` {version}"
+            )));
+        };
+        let mut response = (StatusCode::OK, bytes).into_response();
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static(content_type),
+        );
+        Ok(response)
+    }
+
+    fn catalog_entry(&self, lower_id: &str, entry: &Listed) -> Value {
+        let leaf_url = self.registration_leaf_url(lower_id, &entry.row.version);
+        let metadata = &entry.metadata;
+        let groups: Vec<Value> = metadata
+            .get("dependencyGroups")
+            .and_then(Value::as_array)
+            .map(|groups| {
+                groups
+                    .iter()
+                    .enumerate()
+                    .map(|(index, group)| {
+                        let group_url = format!("{leaf_url}#dependencygroup/{index}");
+                        let dependencies: Vec<Value> = group
+                            .get("dependencies")
+                            .and_then(Value::as_array)
+                            .map(|dependencies| {
+                                dependencies
+                                    .iter()
+                                    .map(|dependency| {
+                                        let id = dependency
+                                            .get("id")
+                                            .and_then(Value::as_str)
+                                            .unwrap_or_default();
+                                        json!({
+                                            "@id": format!("{group_url}/{}", id.to_lowercase()),
+                                            "@type": "PackageDependency",
+                                            "id": id,
+                                            "range": dependency.get("range").and_then(Value::as_str).unwrap_or("(, )"),
+                                            "registration": self.registration_index_url(&id.to_lowercase()),
+                                        })
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        let mut value = json!({
+                            "@id": group_url,
+                            "@type": "PackageDependencyGroup",
+                            "dependencies": dependencies,
+                        });
+                        if let Some(framework) = group.get("targetFramework").and_then(Value::as_str) {
+                            value["targetFramework"] = json!(framework);
+                        }
+                        value
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut catalog = json!({
+            "@id": format!("{leaf_url}#catalogentry"),
+            "@type": "PackageDetails",
+            "id": entry.display_id(lower_id),
+            "version": metadata.get("version").and_then(Value::as_str).map_or_else(|| entry.version.full(), ToOwned::to_owned),
+            "listed": entry.listed(),
+            "published": iso8601(entry.row.published),
+            "packageContent": self.package_content_url(lower_id, &entry.row.version),
+            "dependencyGroups": groups,
+            "authors": metadata.get("authors").cloned().unwrap_or_else(|| json!("")),
+            "description": metadata.get("description").cloned().unwrap_or_else(|| json!("")),
+            "tags": metadata.get("tags").cloned().unwrap_or_else(|| json!([])),
+        });
+        for (field, target) in [
+            ("title", "title"),
+            ("summary", "summary"),
+            ("projectUrl", "projectUrl"),
+            ("licenseUrl", "licenseUrl"),
+            ("license", "licenseExpression"),
+        ] {
+            if let Some(value) = metadata.get(field).filter(|value| !value.is_null()) {
+                catalog[target] = value.clone();
+            }
+        }
+        catalog
+    }
+
+    fn leaf(&self, lower_id: &str, entry: &Listed) -> Value {
+        json!({
+            "@id": self.registration_leaf_url(lower_id, &entry.row.version),
+            "@type": "Package",
+            "catalogEntry": self.catalog_entry(lower_id, entry),
+            "packageContent": self.package_content_url(lower_id, &entry.row.version),
+            "registration": self.registration_index_url(lower_id),
+        })
+    }
+
+    async fn registration_index(&self, id: &str) -> Result<Response, DataError> {
+        let lower_id = id.to_lowercase();
+        let listed = self.load(&lower_id).await?;
+        let (Some(first), Some(last)) = (listed.first(), listed.last()) else {
+            return Err(self.not_found(id));
+        };
+        let index_url = self.registration_index_url(&lower_id);
+        let items: Vec<Value> = listed
+            .iter()
+            .map(|entry| self.leaf(&lower_id, entry))
+            .collect();
+        let (lower, upper) = (first.version.normalized(), last.version.normalized());
+        let page = json!({
+            "@id": format!("{index_url}#page/{}/{}", first.row.version, last.row.version),
+            "@type": "catalog:CatalogPage",
+            "count": items.len(),
+            "lower": lower,
+            "upper": upper,
+            "parent": index_url,
+            "items": items,
+        });
+        Ok(axum::Json(json!({
+            "@id": index_url,
+            "@type": ["catalog:CatalogRoot", "PackageRegistration", "catalog:Permalink"],
+            "count": 1,
+            "items": [page],
+        }))
+        .into_response())
+    }
+
+    async fn registration_leaf(&self, id: &str, version: &str) -> Result<Response, DataError> {
+        let lower_id = id.to_lowercase();
+        let lower_version = NuGetVersion::parse(version)
+            .map_err(|_| DataError::not_found(format!("`{version}` is not a NuGet version")))?
+            .key();
+        let listed = self.load(&lower_id).await?;
+        let entry = listed
+            .iter()
+            .find(|entry| entry.row.version == lower_version)
+            .ok_or_else(|| DataError::not_found(format!("package `{id}` {version} not found")))?;
+        let mut leaf = self.leaf(&lower_id, entry);
+        leaf["listed"] = json!(entry.listed());
+        leaf["published"] = json!(iso8601(entry.row.published));
+        Ok(axum::Json(leaf).into_response())
+    }
+
+    async fn search(&self) -> Result<Response, DataError> {
+        let mut text = String::new();
+        let mut skip = 0_usize;
+        let mut take = 20_usize;
+        let mut prerelease = false;
+        let mut semver2 = false;
+        for (name, value) in url::form_urlencoded::parse(self.query.as_bytes()) {
+            match name.as_ref() {
+                "q" => text = value.trim().to_owned(),
+                "skip" => skip = value.parse().unwrap_or(0),
+                "take" => take = value.parse::<usize>().unwrap_or(20).min(MAX_TAKE),
+                "prerelease" => prerelease = value.eq_ignore_ascii_case("true"),
+                "semVerLevel" => semver2 = value.starts_with('2'),
+                _ => {}
+            }
+        }
+        let (domain, repository) = (self.domain.clone(), self.repository.clone());
+        let names = self
+            .state
+            .store
+            .with(move |connection| -> Result<_, DataError> {
+                Ok(store::packages(
+                    connection,
+                    &domain,
+                    &repository,
+                    Some("nuget"),
+                    Some(""),
+                    None,
+                )?)
+            })
+            .await?;
+        let query = SearchQuery::parse(&text);
+        let mut hits = Vec::new();
+        for summary in names {
+            let listed: Vec<Listed> = self
+                .load(&summary.package)
+                .await?
+                .into_iter()
+                .filter(Listed::listed)
+                .filter(|entry| prerelease || !entry.version.is_prerelease())
+                .filter(|entry| semver2 || !entry.version.is_semver2())
+                .collect();
+            let Some(latest) = listed.last() else {
+                continue;
+            };
+            if !query.matches(&summary.package, &latest.metadata) {
+                continue;
+            }
+            hits.push(self.search_hit(&summary.package, &listed, latest));
+        }
+        let total = hits.len();
+        let data: Vec<Value> = hits.into_iter().skip(skip).take(take).collect();
+        Ok(axum::Json(json!({ "totalHits": total, "data": data })).into_response())
+    }
+
+    fn search_hit(&self, lower_id: &str, listed: &[Listed], latest: &Listed) -> Value {
+        let metadata = &latest.metadata;
+        let string = |field: &str| {
+            metadata
+                .get(field)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let versions: Vec<Value> = listed
+            .iter()
+            .map(|entry| {
+                json!({
+                    "version": entry.version.full(),
+                    "downloads": 0,
+                    "@id": self.registration_leaf_url(lower_id, &entry.row.version),
+                })
+            })
+            .collect();
+        let mut hit = json!({
+            "@id": self.registration_index_url(lower_id),
+            "@type": "Package",
+            "registration": self.registration_index_url(lower_id),
+            "id": latest.display_id(lower_id),
+            "version": latest.version.full(),
+            "description": string("description"),
+            "summary": string("summary"),
+            "title": string("title"),
+            "authors": [string("authors")],
+            "tags": metadata.get("tags").cloned().unwrap_or_else(|| json!([])),
+            "totalDownloads": 0,
+            "verified": false,
+            "packageTypes": [{ "name": "Dependency" }],
+            "versions": versions,
+        });
+        for field in ["projectUrl", "licenseUrl"] {
+            if let Some(value) = metadata.get(field).filter(|value| !value.is_null()) {
+                hit[field] = value.clone();
+            }
+        }
+        hit
+    }
+
+    async fn push(
+        &self,
+        body: &[u8],
+        principal: Option<&Principal>,
+    ) -> Result<Response, DataError> {
+        let content_type = self
+            .headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        let package = if content_type.to_ascii_lowercase().starts_with("multipart/") {
+            first_multipart_part(content_type, body).map_err(|message| {
+                DataError::bad_request(format!("cannot read the multipart push body: {message}"))
+            })?
+        } else {
+            body
+        };
+        if package.is_empty() {
+            return Err(DataError::bad_request("the push carries no package"));
+        }
+        let manifest = nuget::read_nupkg(package).map_err(|error| {
+            let mut message = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                message.push_str(": ");
+                message.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            DataError::bad_request(format!("invalid package: {message}"))
+        })?;
+        let key = self.key(&manifest.lower_id());
+        let version_key = manifest.version.key();
+        let conflict = |manifest: &NupkgManifest| {
+            DataError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "package `{}` version {} already exists in `{}/{}`; versions are immutable",
+                    manifest.nuspec.id,
+                    manifest.version.normalized(),
+                    self.domain,
+                    self.repository
+                ),
+            )
+        };
+        let (lookup, wanted) = (key.clone(), version_key.clone());
+        let exists = self
+            .state
+            .store
+            .with(move |connection| -> Result<_, DataError> {
+                Ok(store::version(connection, &lookup, &wanted)?.is_some())
+            })
+            .await?;
+        if exists {
+            return Err(conflict(&manifest));
+        }
+        let size = package.len() as u64;
+        let digests = self
+            .state
+            .store
+            .put_blob(Bytes::copy_from_slice(package))
+            .await?;
+        let asset = AssetRow {
+            name: manifest.file_name(),
+            size,
+            digests,
+        };
+        let row = VersionRow {
+            id: 0,
+            version: version_key.clone(),
+            revision: super::control::new_revision(),
+            status: "Published".to_owned(),
+            published: self.state.clock.now(),
+            metadata: Some(version_metadata(&manifest, principal).to_string()),
+        };
+        let inserted = self
+            .state
+            .store
+            .with(move |connection| -> Result<Result<(), bool>, DataError> {
+                let transaction = store::write_transaction(connection)?;
+                if store::version(&transaction, &key, &row.version)?.is_some() {
+                    return Ok(Err(false));
+                }
+                match super::packages::admit_publish(&transaction, &key) {
+                    Ok(()) => {}
+                    Err(super::packages::AdmitError::Blocked) => return Ok(Err(true)),
+                    Err(super::packages::AdmitError::Sqlite(error)) => return Err(error.into()),
+                }
+                let id = store::insert_version(&transaction, &key, &row)?;
+                store::insert_asset(&transaction, id, &asset)?;
+                transaction.commit()?;
+                Ok(Ok(()))
+            })
+            .await?;
+        match inserted {
+            Ok(()) => {}
+            Err(false) => return Err(conflict(&manifest)),
+            Err(true) => {
+                return Err(DataError::new(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "publishing {} is blocked by its package origin configuration (publish=BLOCK)",
+                        manifest.nuspec.id
+                    ),
+                ));
+            }
+        }
+        tracing::info!(package = %manifest.nuspec.id, version = %version_key, "nuget push");
+        Ok((
+            StatusCode::CREATED,
+            axum::Json(json!({ "id": manifest.nuspec.id, "version": version_key })),
+        )
+            .into_response())
+    }
+}
+
+/// The version metadata JSON kept for a pushed package: the nuspec fields the feed serves,
+/// under the names DescribePackageVersion reads (`description`, `homepage`, `license`).
+fn version_metadata(manifest: &NupkgManifest, principal: Option<&Principal>) -> Value {
+    let nuspec = &manifest.nuspec;
+    let groups: Vec<Value> = nuspec
+        .dependency_groups
+        .iter()
+        .map(|group| {
+            json!({
+                "targetFramework": group.target_framework,
+                "dependencies": group.dependencies.iter().map(|dependency| json!({ "id": dependency.id, "range": dependency.range })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "id": nuspec.id,
+        "version": manifest.version.full(),
+        "originalVersion": nuspec.version,
+        "authors": nuspec.authors,
+        "description": nuspec.description,
+        "title": nuspec.title,
+        "summary": nuspec.summary,
+        "tags": nuspec.tags,
+        "projectUrl": nuspec.project_url,
+        "homepage": nuspec.project_url,
+        "licenseUrl": nuspec.license_url,
+        "license": nuspec.license_expression,
+        "dependencyGroups": groups,
+        "pushedBy": principal.map(|principal| principal.name.clone()),
+    })
+}
+
+/// A search query: whitespace-separated terms, each of which must occur (case-insensitively)
+/// in the id, title, description, tags or authors; `packageid:X` asks for one id exactly.
+struct SearchQuery {
+    exact_id: Option<String>,
+    terms: Vec<String>,
+}
+
+impl SearchQuery {
+    fn parse(text: &str) -> Self {
+        let mut exact_id = None;
+        let mut terms = Vec::new();
+        for term in text.split_whitespace() {
+            let lower = term.to_lowercase();
+            if let Some(id) = lower.strip_prefix("packageid:") {
+                exact_id = Some(id.to_owned());
+            } else {
+                terms.push(lower.strip_prefix("id:").unwrap_or(&lower).to_owned());
+            }
+        }
+        Self { exact_id, terms }
+    }
+
+    fn matches(&self, lower_id: &str, metadata: &Value) -> bool {
+        if self.exact_id.as_deref().is_some_and(|id| id != lower_id) {
+            return false;
+        }
+        let mut haystack = lower_id.to_owned();
+        for field in ["title", "description", "authors", "summary"] {
+            if let Some(value) = metadata.get(field).and_then(Value::as_str) {
+                haystack.push('\n');
+                haystack.push_str(&value.to_lowercase());
+            }
+        }
+        if let Some(tags) = metadata.get("tags").and_then(Value::as_array) {
+            for tag in tags.iter().filter_map(Value::as_str) {
+                haystack.push('\n');
+                haystack.push_str(&tag.to_lowercase());
+            }
+        }
+        self.terms
+            .iter()
+            .all(|term| haystack.contains(term.as_str()))
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || haystack.len() < needle.len() {
+        return None;
+    }
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+/// The content of the first part of a `multipart/form-data` body (where NuGet puts the
+/// package).
+fn first_multipart_part<'a>(content_type: &str, body: &'a [u8]) -> Result<&'a [u8], String> {
+    let boundary = content_type
+        .split(';')
+        .filter_map(|parameter| parameter.trim().split_once('='))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("boundary"))
+        .map(|(_, value)| value.trim().trim_matches('"').to_owned())
+        .filter(|boundary| !boundary.is_empty())
+        .ok_or("the Content-Type has no boundary")?;
+    let delimiter = format!("--{boundary}");
+    let start =
+        find(body, delimiter.as_bytes()).ok_or("the boundary does not occur in the body")?;
+    let after = &body[start + delimiter.len()..];
+    if after.starts_with(b"--") {
+        return Err("the body has no parts".to_owned());
+    }
+    let after = after
+        .strip_prefix(b"\r\n")
+        .ok_or("the boundary line does not end in CRLF")?;
+    let headers_end = find(after, b"\r\n\r\n")
+        .map(|position| position + 4)
+        .or_else(|| after.starts_with(b"\r\n").then_some(2))
+        .ok_or("the first part's headers do not end")?;
+    let content = &after[headers_end..];
+    let closing = format!("\r\n{delimiter}");
+    let end = find(content, closing.as_bytes()).ok_or("the first part is not terminated")?;
+    Ok(&content[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_parsed_from_raw_paths() {
+        assert_eq!(parse_target("v3/index.json"), Target::ServiceIndex);
+        assert_eq!(
+            parse_target("v3/package/acme.widget/index.json"),
+            Target::Versions {
+                id: "acme.widget".into()
+            }
+        );
+        assert_eq!(
+            parse_target("v3/package/acme.widget/1.0.0/acme.widget.1.0.0.nupkg"),
+            Target::Content {
+                id: "acme.widget".into(),
+                version: "1.0.0".into(),
+                file: "acme.widget.1.0.0.nupkg".into()
+            }
+        );
+        assert_eq!(
+            parse_target("v3/registration/acme.widget/1.0.0-beta.json"),
+            Target::RegistrationLeaf {
+                id: "acme.widget".into(),
+                version: "1.0.0-beta".into()
+            }
+        );
+        assert_eq!(parse_target("v3/query"), Target::Search);
+        assert_eq!(parse_target("v2/package"), Target::Publish);
+        assert_eq!(parse_target("v2/package/"), Target::Publish);
+        assert_eq!(
+            parse_target("v2/package/A/1.0"),
+            Target::PublishedItem {
+                id: "A".into(),
+                version: "1.0".into()
+            }
+        );
+        assert!(matches!(
+            parse_target("api/v2/Packages()"),
+            Target::Unsupported(_)
+        ));
+    }
+
+    #[test]
+    fn the_first_multipart_part_is_the_package() {
+        let body = b"--XyZ\r\nContent-Type: application/octet-stream\r\nContent-Disposition: form-data; name=package; filename=package.nupkg\r\n\r\nPK\x03\x04\r\n--data--\r\n--XyZ\r\nContent-Disposition: form-data; name=other\r\n\r\nx\r\n--XyZ--\r\n";
+        assert_eq!(
+            first_multipart_part("multipart/form-data; boundary=\"XyZ\"", body).unwrap(),
+            b"PK\x03\x04\r\n--data--"
+        );
+        assert_eq!(
+            first_multipart_part("multipart/form-data; boundary=XyZ", body).unwrap(),
+            b"PK\x03\x04\r\n--data--"
+        );
+        for (content_type, body) in [
+            ("multipart/form-data", &body[..]),
+            ("multipart/form-data; boundary=Other", &body[..]),
+            ("multipart/form-data; boundary=XyZ", b"--XyZ--\r\n"),
+            (
+                "multipart/form-data; boundary=XyZ",
+                b"--XyZ\r\n\r\nunterminated",
+            ),
+        ] {
+            assert!(
+                first_multipart_part(content_type, body).is_err(),
+                "{content_type}"
+            );
+        }
+    }
+
+    #[test]
+    fn search_terms_match_id_and_metadata() {
+        let metadata = json!({ "title": "Widget", "description": "Makes widgets", "tags": ["gadget"], "authors": "Acme" });
+        assert!(SearchQuery::parse("").matches("acme.widget", &metadata));
+        assert!(SearchQuery::parse("WIDGET acme").matches("acme.widget", &metadata));
+        assert!(SearchQuery::parse("gadget").matches("acme.widget", &metadata));
+        assert!(!SearchQuery::parse("widget other").matches("acme.widget", &metadata));
+        assert!(SearchQuery::parse("packageid:Acme.Widget").matches("acme.widget", &metadata));
+        assert!(!SearchQuery::parse("packageid:Acme").matches("acme.widget", &metadata));
+    }
+}
