@@ -3,3 +3,4 @@
 //! joins them as the commands that need it land.
 
 pub mod npm;
+pub mod pypi;
