@@ -6,4 +6,5 @@ mod support;
 mod cli;
 mod serve_control_plane;
 mod serve_npm;
+mod serve_pypi;
 mod serve_storage;
