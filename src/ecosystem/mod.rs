@@ -4,3 +4,4 @@
 
 pub mod npm;
 pub mod nuget;
+pub mod pypi;

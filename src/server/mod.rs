@@ -9,6 +9,7 @@
 //! /d/{domain}/npm/{repository}/...     npm registry (npm.rs)
 //! /d/{domain}/nuget/{repository}/...   NuGet v3 feed, source `.../v3/index.json` (nuget.rs)
 //! /d/{domain}/generic/{repository}/... generic files: {namespace}/{package}/{version}/{asset}
+//! /d/{domain}/pypi/{repository}/...    PyPI simple API, files and twine upload (pypi.rs)
 //! ```
 //!
 //! The data-plane URLs are what `GetRepositoryEndpoint` returns, built from `--public-url`
@@ -19,9 +20,11 @@ pub mod access;
 pub mod control;
 pub mod error;
 pub mod generic;
+pub mod multipart;
 pub mod npm;
 pub mod nuget;
 pub mod packages;
+pub mod pypi;
 pub mod sigv4;
 pub mod store;
 pub mod upstream;
@@ -373,6 +376,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/d/{domain}/generic/{repository}/{*rest}",
             any(generic::handle),
         )
+        // twine POSTs to the endpoint itself, which `{*rest}` does not match.
+        .route("/d/{domain}/pypi/{repository}/", any(pypi::handle))
+        .route("/d/{domain}/pypi/{repository}/{*rest}", any(pypi::handle))
         .route("/health", any(|| async { "ok" }))
         .fallback(|| async { control::unknown_route() })
         .layer(DefaultBodyLimit::max(limit))

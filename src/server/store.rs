@@ -851,6 +851,24 @@ pub fn update_version_status(
     Ok(())
 }
 
+/// Replace a version's metadata and revision (a PyPI version gains files one upload at a
+/// time).
+///
+/// # Errors
+/// SQLite errors.
+pub fn update_version_metadata(
+    connection: &Connection,
+    id: i64,
+    metadata: &str,
+    revision: &str,
+) -> Result<(), rusqlite::Error> {
+    connection.execute(
+        "UPDATE versions SET metadata = ?2, revision = ?3 WHERE id = ?1",
+        params![id, metadata, revision],
+    )?;
+    Ok(())
+}
+
 /// Delete a version and its assets (blobs stay; they may be shared by content).
 ///
 /// # Errors

@@ -7,5 +7,6 @@ mod cli;
 mod serve_control_plane;
 mod serve_npm;
 mod serve_nuget;
+mod serve_pypi;
 mod serve_storage;
 mod serve_upstream;
