@@ -1,11 +1,12 @@
 //! `lading serve`: an embedded artifact repository that speaks the CodeArtifact control
-//! plane (SigV4-checked rest-json) and the npm and generic data planes, stored on disk.
+//! plane (SigV4-checked rest-json) and the npm, Maven and generic data planes, stored on disk.
 //!
 //! Routes:
 //!
 //! ```text
 //! /v1/...                              CodeArtifact control plane (control.rs)
 //! /d/{domain}/npm/{repository}/...     npm registry (npm.rs)
+//! /d/{domain}/maven/{repository}/...   Maven repository layout (maven.rs)
 //! /d/{domain}/generic/{repository}/... generic files: {namespace}/{package}/{version}/{asset}
 //! ```
 //!
@@ -17,6 +18,7 @@ pub mod access;
 pub mod control;
 pub mod error;
 pub mod generic;
+pub mod maven;
 pub mod npm;
 pub mod sigv4;
 pub mod store;
@@ -316,6 +318,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/{*operation}", any(control::handle))
         .route("/d/{domain}/npm/{repository}/{*rest}", any(npm::handle))
+        .route("/d/{domain}/maven/{repository}/{*rest}", any(maven::handle))
         .route(
             "/d/{domain}/generic/{repository}/{*rest}",
             any(generic::handle),

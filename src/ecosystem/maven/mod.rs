@@ -186,7 +186,11 @@ impl ArtifactFile {
     ///
     /// # Errors
     /// [`MavenPathError::FileName`] when the name does not fit.
-    pub fn parse(artifact_id: &str, version: &str, file_name: &str) -> Result<Self, MavenPathError> {
+    pub fn parse(
+        artifact_id: &str,
+        version: &str,
+        file_name: &str,
+    ) -> Result<Self, MavenPathError> {
         let error = || MavenPathError::FileName {
             file: file_name.to_owned(),
             artifact_id: artifact_id.to_owned(),
@@ -415,16 +419,14 @@ fn compare_items(left: Option<&Item>, right: Option<&Item>) -> Ordering {
     match (left, right) {
         (None, None) => Ordering::Equal,
         (Some(Item::Number(left)), Some(Item::Number(right))) => left.cmp(right),
-        // A number is newer than any qualifier: 1.1 > 1-rc.
-        (Some(Item::Number(_)), Some(Item::Qualifier(_))) => Ordering::Greater,
-        (Some(Item::Qualifier(_)), Some(Item::Number(_))) => Ordering::Less,
+        // A number is newer than a qualifier (1.1 > 1-rc) or than nothing (zeros were
+        // trimmed, so 1.0.1 > 1.0).
+        (Some(Item::Number(_)), Some(Item::Qualifier(_)) | None) => Ordering::Greater,
+        (Some(Item::Qualifier(_)) | None, Some(Item::Number(_))) => Ordering::Less,
         (Some(Item::Qualifier(left)), Some(Item::Qualifier(right))) => {
             qualifier_rank(left).cmp(&qualifier_rank(right))
         }
-        // Against nothing: a number (non-zero, zeros were trimmed) is newer; a qualifier
-        // is compared with the release qualifier.
-        (Some(Item::Number(_)), None) => Ordering::Greater,
-        (None, Some(Item::Number(_))) => Ordering::Less,
+        // A qualifier against nothing is compared with the release qualifier.
         (Some(Item::Qualifier(left)), None) => qualifier_rank(left).cmp(&qualifier_rank("")),
         (None, Some(Item::Qualifier(right))) => qualifier_rank("").cmp(&qualifier_rank(right)),
     }
