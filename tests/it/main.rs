@@ -5,5 +5,6 @@ mod support;
 
 mod cli;
 mod serve_control_plane;
+mod serve_maven;
 mod serve_npm;
 mod serve_storage;
