@@ -388,16 +388,22 @@ impl MavenRequest<'_> {
                 checksum,
             } => {
                 let key = self.key(&group_id, &artifact_id);
-                let assets = self
-                    .versions_with_assets(&key)
-                    .await?
-                    .into_iter()
-                    .find(|(row, _)| {
-                        row.version == version
-                            && (row.status == "Published" || row.status == "Unfinished")
-                    })
-                    .map(|(_, assets)| assets)
-                    .unwrap_or_default();
+                let versions = self.versions_with_assets(&key).await?;
+                let listed = versions.iter().any(|(row, _)| {
+                    row.version == version
+                        && (row.status == "Published" || row.status == "Unfinished")
+                });
+                // Retired builds count too: while build N+1 is being uploaded, a file it
+                // has not reached yet still resolves to build N's.
+                let assets: Vec<&AssetRow> = if listed {
+                    versions
+                        .iter()
+                        .filter(|(row, _)| READABLE.contains(&row.status.as_str()))
+                        .flat_map(|(_, assets)| assets)
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 let files = assets
                     .iter()
                     .filter_map(|asset| {
