@@ -2,6 +2,7 @@
 //! parsers here (package names, manifests); client code (config editors, cache writers)
 //! joins them as the commands that need it land.
 
+pub mod maven;
 pub mod npm;
 pub mod nuget;
 pub mod pypi;

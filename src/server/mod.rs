@@ -1,6 +1,6 @@
 //! `lading serve`: an embedded artifact repository that speaks the CodeArtifact control
-//! plane (SigV4-checked rest-json) and the npm, NuGet v3 and generic data planes, stored on
-//! disk.
+//! plane (SigV4-checked rest-json) and the npm, Maven, NuGet v3, PyPI and generic data
+//! planes, stored on disk, with upstream repositories and external connections.
 //!
 //! Routes:
 //!
@@ -8,6 +8,7 @@
 //! /v1/...                              CodeArtifact control plane (control.rs)
 //! /d/{domain}/npm/{repository}/...     npm registry (npm.rs)
 //! /d/{domain}/nuget/{repository}/...   NuGet v3 feed, source `.../v3/index.json` (nuget.rs)
+//! /d/{domain}/maven/{repository}/...   Maven repository layout (maven.rs)
 //! /d/{domain}/generic/{repository}/... generic files: {namespace}/{package}/{version}/{asset}
 //! /d/{domain}/pypi/{repository}/...    PyPI simple API, files and twine upload (pypi.rs)
 //! ```
@@ -20,6 +21,7 @@ pub mod access;
 pub mod control;
 pub mod error;
 pub mod generic;
+pub mod maven;
 pub mod multipart;
 pub mod npm;
 pub mod nuget;
@@ -372,6 +374,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/{*operation}", any(control::handle))
         .route("/d/{domain}/npm/{repository}/{*rest}", any(npm::handle))
         .route("/d/{domain}/nuget/{repository}/{*rest}", any(nuget::handle))
+        .route("/d/{domain}/maven/{repository}/{*rest}", any(maven::handle))
         .route(
             "/d/{domain}/generic/{repository}/{*rest}",
             any(generic::handle),

@@ -834,6 +834,23 @@ pub fn insert_asset(
     Ok(())
 }
 
+/// Move an asset (by name) from one version to another of the same package.
+///
+/// # Errors
+/// SQLite errors.
+pub fn move_asset(
+    connection: &Connection,
+    from_version_id: i64,
+    to_version_id: i64,
+    asset_name: &str,
+) -> Result<(), rusqlite::Error> {
+    connection.execute(
+        "UPDATE assets SET version_id = ?2 WHERE version_id = ?1 AND name = ?3",
+        params![from_version_id, to_version_id, asset_name],
+    )?;
+    Ok(())
+}
+
 /// Set a version's status and revision.
 ///
 /// # Errors

@@ -1,0 +1,694 @@
+//! The Maven repository data plane at `/d/{domain}/maven/{repository}/`.
+//!
+//! Speaks the plain repository layout `mvn deploy` and dependency resolution use (verified
+//! against mvn 3.8.7, see PROTOCOLS.md §3): `GET`/`HEAD`/`PUT` of artifact files and their
+//! `.md5`/`.sha1`/`.sha256`/`.sha512` sidecars, and `maven-metadata.xml` at artifact and
+//! SNAPSHOT version level. As in CodeArtifact:
+//!
+//! - every file is an asset of its version (format `maven`, namespace = groupId, package =
+//!   artifactId); a new version starts `Unfinished` and becomes `Published` when an
+//!   artifact-level `maven-metadata.xml` listing it is uploaded;
+//! - checksum sidecars are never stored: a `PUT` is checked against the file's digest (400 on
+//!   mismatch, 404 before the file) and a `GET` is answered from the stored digests;
+//! - `maven-metadata.xml` is always generated from the index (client uploads only publish),
+//!   so it cannot go stale or disagree with its own checksums;
+//! - a SNAPSHOT holds the assets of its newest timestamped build; when a newer build arrives
+//!   the previous build's files move to an `Unlisted` version named after the build
+//!   (`1.0-20240501.120301-1`), where they stay downloadable.
+//!
+//! Re-deploying a release file with identical bytes answers 200 and changes nothing (so an
+//! interrupted `mvn deploy` can be rerun); different bytes answer 409.
+//!
+//! Auth is HTTP Basic `aws:<token>` (or Bearer). A 401 carries only a Basic challenge:
+//! Maven's HTTP client sends credentials on a GET only after a challenge it understands.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use percent_encoding::percent_decode_str;
+
+use super::AppState;
+use super::access::{self, Permission};
+use super::control::new_revision;
+use super::error::DataError;
+use super::store::{self, AssetRow, Digests, PackageKey, VersionRow};
+use crate::ecosystem::maven::{
+    ArtifactFile, ArtifactMetadata, ChecksumAlgorithm, RepositoryPath, SnapshotFile,
+    SnapshotMetadata, is_snapshot, last_updated, listed_versions,
+};
+
+/// The challenge Maven (Apache HttpClient) answers with credentials.
+const CHALLENGE: &str = "Basic realm=\"lading\"";
+
+/// Statuses whose files can be downloaded.
+const READABLE: [&str; 3] = ["Published", "Unfinished", "Unlisted"];
+
+fn decode(text: &str) -> String {
+    percent_decode_str(text).decode_utf8_lossy().into_owned()
+}
+
+/// Entry point for `/d/{domain}/maven/{repository}/{*rest}`.
+pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    // /d/{domain}/maven/{repository}/{rest}
+    let mut segments = path.splitn(6, '/').skip(2);
+    let domain = decode(segments.next().unwrap_or_default());
+    let repository = decode(segments.nth(1).unwrap_or_default());
+    let rest: Vec<String> = segments
+        .next()
+        .unwrap_or_default()
+        .split('/')
+        .map(decode)
+        .collect();
+    let request = MavenRequest {
+        state: &state,
+        domain,
+        repository,
+        headers: &parts.headers,
+    };
+    let response = match request.serve(&parts.method, &rest.join("/"), body).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::debug!(status = %error.status, message = %error.message, %path, "maven request refused");
+            let mut response = error.into_response();
+            if response.status() == StatusCode::UNAUTHORIZED {
+                response
+                    .headers_mut()
+                    .insert("www-authenticate", HeaderValue::from_static(CHALLENGE));
+            }
+            response
+        }
+    };
+    // What the client sent, for protocol debugging with `LADING_LOG=lading=debug`.
+    let authorization = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_whitespace().next())
+        .unwrap_or("none");
+    let header = |name: axum::http::header::HeaderName| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    tracing::debug!(
+        method = %parts.method,
+        %path,
+        authorization,
+        user_agent = header(axum::http::header::USER_AGENT),
+        content_type = header(axum::http::header::CONTENT_TYPE),
+        expect = header(axum::http::header::EXPECT),
+        status = response.status().as_u16(),
+        "maven"
+    );
+    response
+}
+
+struct MavenRequest<'a> {
+    state: &'a AppState,
+    domain: String,
+    repository: String,
+    headers: &'a HeaderMap,
+}
+
+/// A file to serve: its bytes and content type.
+struct Served {
+    bytes: Bytes,
+    content_type: &'static str,
+    digests: Digests,
+}
+
+fn checksum_of(digests: &Digests, algorithm: ChecksumAlgorithm) -> &str {
+    match algorithm {
+        ChecksumAlgorithm::Md5 => &digests.md5,
+        ChecksumAlgorithm::Sha1 => &digests.sha1,
+        ChecksumAlgorithm::Sha256 => &digests.sha256,
+        ChecksumAlgorithm::Sha512 => &digests.sha512,
+    }
+}
+
+fn content_type(file_name: &str) -> &'static str {
+    let extension = file_name.rsplit('.').next().unwrap_or_default();
+    match extension {
+        "pom" | "xml" => "text/xml",
+        "jar" | "war" | "ear" => "application/java-archive",
+        "asc" => "text/plain",
+        _ => "application/octet-stream",
+    }
+}
+
+fn respond(served: Served, checksum: Option<ChecksumAlgorithm>) -> Response {
+    let (body, content_type) = match checksum {
+        Some(algorithm) => (
+            Bytes::from(checksum_of(&served.digests, algorithm).to_owned()),
+            "text/plain",
+        ),
+        None => (served.bytes, served.content_type),
+    };
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
+    if checksum.is_none() {
+        for (name, value) in [
+            ("x-checksum-sha1", &served.digests.sha1),
+            ("x-checksum-md5", &served.digests.md5),
+            ("x-checksum-sha256", &served.digests.sha256),
+        ] {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.insert(name, value);
+            }
+        }
+    }
+    response
+}
+
+impl MavenRequest<'_> {
+    async fn serve(
+        &self,
+        method: &Method,
+        rest: &str,
+        body: axum::body::Body,
+    ) -> Result<Response, DataError> {
+        let principal = access::authenticate_token(self.state, self.headers, &self.domain).await?;
+        let permission = match method.as_str() {
+            "GET" | "HEAD" => Permission::Read,
+            "PUT" => Permission::Publish,
+            other => {
+                return Err(DataError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    format!("{other} is not supported by lading serve's Maven repository"),
+                ));
+            }
+        };
+        access::require(
+            principal.as_ref(),
+            &self.domain,
+            &self.repository,
+            permission,
+        )?;
+        self.require_repository().await?;
+        let target = RepositoryPath::parse(rest).map_err(|error| {
+            if permission == Permission::Read {
+                DataError::not_found(error.to_string())
+            } else {
+                DataError::bad_request(error.to_string())
+            }
+        })?;
+        if permission == Permission::Read {
+            return self.read(target).await;
+        }
+        let body = axum::body::to_bytes(body, self.state.max_body_bytes)
+            .await
+            .map_err(|error| {
+                DataError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("failed to read the request body: {error}"),
+                )
+            })?;
+        match target {
+            RepositoryPath::File {
+                group_id,
+                artifact_id,
+                version,
+                file,
+                checksum: None,
+            } => {
+                self.put_file(&self.key(&group_id, &artifact_id), &version, &file, body)
+                    .await
+            }
+            RepositoryPath::File {
+                group_id,
+                artifact_id,
+                file,
+                checksum: Some(algorithm),
+                ..
+            } => {
+                self.put_checksum(&self.key(&group_id, &artifact_id), &file, algorithm, &body)
+                    .await
+            }
+            RepositoryPath::ArtifactMetadata {
+                group_id,
+                artifact_id,
+                checksum: None,
+            } => {
+                self.put_artifact_metadata(&self.key(&group_id, &artifact_id), &body)
+                    .await
+            }
+            RepositoryPath::VersionMetadata { checksum: None, .. } => {
+                // Served from the index; only check that the client sent metadata.
+                listed_versions(&body)
+                    .map_err(|error| DataError::bad_request(error.to_string()))?;
+                Ok(StatusCode::CREATED.into_response())
+            }
+            // Sidecars of metadata describe the client's document, which is not what is
+            // served; accept them so `mvn deploy` completes.
+            RepositoryPath::ArtifactMetadata { .. } | RepositoryPath::VersionMetadata { .. } => {
+                Ok(StatusCode::CREATED.into_response())
+            }
+        }
+    }
+
+    fn key(&self, group_id: &str, artifact_id: &str) -> PackageKey {
+        PackageKey {
+            domain: self.domain.clone(),
+            repository: self.repository.clone(),
+            format: "maven".to_owned(),
+            namespace: group_id.to_owned(),
+            package: artifact_id.to_owned(),
+        }
+    }
+
+    async fn require_repository(&self) -> Result<(), DataError> {
+        let (domain, repository) = (self.domain.clone(), self.repository.clone());
+        let exists = self
+            .state
+            .store
+            .with(move |connection| -> Result<_, DataError> {
+                Ok(store::repository(connection, &domain, &repository)?.is_some())
+            })
+            .await?;
+        if exists {
+            Ok(())
+        } else {
+            Err(DataError::not_found(format!(
+                "repository `{}/{}` does not exist",
+                self.domain, self.repository
+            )))
+        }
+    }
+
+    async fn versions_with_assets(
+        &self,
+        key: &PackageKey,
+    ) -> Result<Vec<(VersionRow, Vec<AssetRow>)>, DataError> {
+        let key = key.clone();
+        self.state
+            .store
+            .with(move |connection| -> Result<_, DataError> {
+                store::versions(connection, &key)?
+                    .into_iter()
+                    .map(|row| {
+                        let assets = store::assets(connection, row.id)?;
+                        Ok((row, assets))
+                    })
+                    .collect()
+            })
+            .await
+    }
+
+    async fn read(&self, target: RepositoryPath) -> Result<Response, DataError> {
+        match target {
+            RepositoryPath::File {
+                group_id,
+                artifact_id,
+                file,
+                checksum,
+                ..
+            } => {
+                let key = self.key(&group_id, &artifact_id);
+                let name = file.name.clone();
+                let found = self
+                    .state
+                    .store
+                    .with(move |connection| -> Result<_, DataError> {
+                        Ok(store::find_asset(connection, &key, &name)?)
+                    })
+                    .await?;
+                let Some((_, asset)) =
+                    found.filter(|(row, _)| READABLE.contains(&row.status.as_str()))
+                else {
+                    return Err(DataError::not_found(format!(
+                        "`{}` not found in {group_id}:{artifact_id}",
+                        file.name
+                    )));
+                };
+                // A checksum needs no blob read.
+                let bytes = if checksum.is_some() {
+                    Bytes::new()
+                } else {
+                    self.state
+                        .store
+                        .read_blob(asset.digests.sha256.clone())
+                        .await?
+                };
+                Ok(respond(
+                    Served {
+                        bytes,
+                        content_type: content_type(&asset.name),
+                        digests: asset.digests,
+                    },
+                    checksum,
+                ))
+            }
+            RepositoryPath::ArtifactMetadata {
+                group_id,
+                artifact_id,
+                checksum,
+            } => {
+                let key = self.key(&group_id, &artifact_id);
+                let published: Vec<VersionRow> = self
+                    .versions_with_assets(&key)
+                    .await?
+                    .into_iter()
+                    .map(|(row, _)| row)
+                    .filter(|row| row.status == "Published")
+                    .collect();
+                if published.is_empty() {
+                    return Err(DataError::not_found(format!(
+                        "no published versions of {group_id}:{artifact_id}"
+                    )));
+                }
+                let newest = published
+                    .iter()
+                    .map(|row| row.published)
+                    .fold(0.0_f64, f64::max);
+                let document = ArtifactMetadata {
+                    group_id,
+                    artifact_id,
+                    versions: published.into_iter().map(|row| row.version).collect(),
+                    last_updated: last_updated(newest),
+                }
+                .to_xml();
+                Ok(respond(metadata(document), checksum))
+            }
+            RepositoryPath::VersionMetadata {
+                group_id,
+                artifact_id,
+                version,
+                checksum,
+            } => {
+                let key = self.key(&group_id, &artifact_id);
+                let versions = self.versions_with_assets(&key).await?;
+                let listed = versions.iter().any(|(row, _)| {
+                    row.version == version
+                        && (row.status == "Published" || row.status == "Unfinished")
+                });
+                // Retired builds count too: while build N+1 is being uploaded, a file it
+                // has not reached yet still resolves to build N's.
+                let assets: Vec<&AssetRow> = if listed {
+                    versions
+                        .iter()
+                        .filter(|(row, _)| READABLE.contains(&row.status.as_str()))
+                        .flat_map(|(_, assets)| assets)
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let files = assets
+                    .iter()
+                    .filter_map(|asset| {
+                        ArtifactFile::parse(&artifact_id, &version, &asset.name).ok()
+                    })
+                    .filter_map(|file| {
+                        Some(SnapshotFile {
+                            build: file.build?,
+                            classifier: file.classifier,
+                            extension: file.extension,
+                        })
+                    })
+                    .collect();
+                let document = SnapshotMetadata {
+                    group_id: group_id.clone(),
+                    artifact_id: artifact_id.clone(),
+                    version: version.clone(),
+                    files,
+                }
+                .to_xml()
+                .ok_or_else(|| {
+                    DataError::not_found(format!("no builds of {group_id}:{artifact_id}:{version}"))
+                })?;
+                Ok(respond(metadata(document), checksum))
+            }
+        }
+    }
+
+    async fn put_file(
+        &self,
+        key: &PackageKey,
+        version: &str,
+        file: &ArtifactFile,
+        body: Bytes,
+    ) -> Result<Response, DataError> {
+        if is_snapshot(version) && file.build.is_none() {
+            return Err(DataError::bad_request(format!(
+                "`{}` is a non-unique SNAPSHOT file; deploy timestamped SNAPSHOT builds (`{}-yyyyMMdd.HHmmss-N`), as Maven 3 does",
+                file.name,
+                version.trim_end_matches("-SNAPSHOT")
+            )));
+        }
+        let size = body.len() as u64;
+        let digests = self.state.store.put_blob(body).await?;
+        let asset = AssetRow {
+            name: file.name.clone(),
+            size,
+            digests,
+        };
+        let (lookup, version, file, now) = (
+            key.clone(),
+            version.to_owned(),
+            file.clone(),
+            self.state.clock.now(),
+        );
+        let outcome = self
+            .state
+            .store
+            .with(move |connection| -> Result<_, DataError> {
+                Ok(add_file(connection, &lookup, &version, &file, &asset, now)?)
+            })
+            .await?;
+        match outcome {
+            Added::Created => Ok(StatusCode::CREATED.into_response()),
+            Added::Unchanged => Ok(StatusCode::OK.into_response()),
+            Added::Conflict(message) => Err(DataError::new(StatusCode::CONFLICT, message)),
+            Added::Blocked => Err(DataError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "publishing {}:{} is blocked by its package origin configuration (publish=BLOCK)",
+                    key.namespace, key.package
+                ),
+            )),
+        }
+    }
+
+    async fn put_checksum(
+        &self,
+        key: &PackageKey,
+        file: &ArtifactFile,
+        algorithm: ChecksumAlgorithm,
+        body: &[u8],
+    ) -> Result<Response, DataError> {
+        let claimed = std::str::from_utf8(body)
+            .ok()
+            .and_then(ChecksumAlgorithm::claimed_digest)
+            .ok_or_else(|| {
+                DataError::bad_request(format!(
+                    "the body of `{}.{}` is not a hex digest",
+                    file.name,
+                    algorithm.extension()
+                ))
+            })?;
+        let (lookup, name) = (key.clone(), file.name.clone());
+        let found = self
+            .state
+            .store
+            .with(move |connection| -> Result<_, DataError> {
+                Ok(store::find_asset(connection, &lookup, &name)?)
+            })
+            .await?;
+        let Some((_, asset)) = found else {
+            return Err(DataError::not_found(format!(
+                "upload `{}` before its checksum",
+                file.name
+            )));
+        };
+        let actual = checksum_of(&asset.digests, algorithm);
+        if claimed != actual {
+            return Err(DataError::bad_request(format!(
+                "checksum mismatch for `{}`: the {} sent is {claimed}, the stored file's is {actual}",
+                file.name,
+                algorithm.extension()
+            )));
+        }
+        Ok(StatusCode::OK.into_response())
+    }
+
+    async fn put_artifact_metadata(
+        &self,
+        key: &PackageKey,
+        body: &[u8],
+    ) -> Result<Response, DataError> {
+        let versions =
+            listed_versions(body).map_err(|error| DataError::bad_request(error.to_string()))?;
+        let lookup = key.clone();
+        let published = self
+            .state
+            .store
+            .with(move |connection| -> Result<_, DataError> {
+                let transaction = store::write_transaction(connection)?;
+                let mut published = Vec::new();
+                for version in versions {
+                    if let Some(row) = store::version(&transaction, &lookup, &version)?
+                        && row.status == "Unfinished"
+                    {
+                        store::update_version_status(
+                            &transaction,
+                            row.id,
+                            "Published",
+                            &new_revision(),
+                        )?;
+                        published.push(version);
+                    }
+                }
+                transaction.commit()?;
+                Ok(published)
+            })
+            .await?;
+        for version in &published {
+            tracing::info!(group = %key.namespace, artifact = %key.package, %version, "maven version published");
+        }
+        Ok(StatusCode::CREATED.into_response())
+    }
+}
+
+fn metadata(document: Vec<u8>) -> Served {
+    let digests = Digests::of(&document);
+    Served {
+        bytes: Bytes::from(document),
+        content_type: "text/xml",
+        digests,
+    }
+}
+
+/// What adding a file did.
+enum Added {
+    Created,
+    Unchanged,
+    Conflict(String),
+    /// The package's origin controls block direct publishing.
+    Blocked,
+}
+
+fn version_or_insert(
+    connection: &rusqlite::Connection,
+    key: &PackageKey,
+    version: &str,
+    status: &str,
+    now: f64,
+) -> Result<VersionRow, rusqlite::Error> {
+    if let Some(row) = store::version(connection, key, version)? {
+        return Ok(row);
+    }
+    let mut row = VersionRow {
+        id: 0,
+        version: version.to_owned(),
+        revision: new_revision(),
+        status: status.to_owned(),
+        published: now,
+        metadata: None,
+    };
+    row.id = store::insert_version(connection, key, &row)?;
+    Ok(row)
+}
+
+/// Add a file to its version in one transaction: refuse different bytes under an existing
+/// name, rotate SNAPSHOT builds (older builds' files move to an `Unlisted` build version).
+fn add_file(
+    connection: &mut rusqlite::Connection,
+    key: &PackageKey,
+    version: &str,
+    file: &ArtifactFile,
+    asset: &AssetRow,
+    now: f64,
+) -> Result<Added, rusqlite::Error> {
+    let transaction = store::write_transaction(connection)?;
+    if let Some((row, existing)) = store::find_asset(&transaction, key, &asset.name)? {
+        if existing.digests.sha256 == asset.digests.sha256 {
+            return Ok(Added::Unchanged);
+        }
+        return Ok(Added::Conflict(format!(
+            "`{}` already exists in {}:{}:{} with sha256 {}; this upload's sha256 is {} (published files cannot be overwritten)",
+            asset.name,
+            key.namespace,
+            key.package,
+            row.version,
+            existing.digests.sha256,
+            asset.digests.sha256
+        )));
+    }
+    if store::version(&transaction, key, version)?.is_none() {
+        match super::packages::admit_publish(&transaction, key) {
+            Ok(()) => {}
+            Err(super::packages::AdmitError::Blocked) => return Ok(Added::Blocked),
+            Err(super::packages::AdmitError::Sqlite(error)) => return Err(error),
+        }
+    }
+    let target = match &file.build {
+        None => version_or_insert(&transaction, key, version, "Unfinished", now)?,
+        Some(build) => {
+            let snapshot = version_or_insert(&transaction, key, version, "Unfinished", now)?;
+            let build_of = |asset: &AssetRow| {
+                ArtifactFile::parse(&key.package, version, &asset.name)
+                    .ok()
+                    .and_then(|file| file.build)
+            };
+            let current = store::assets(&transaction, snapshot.id)?;
+            if current
+                .iter()
+                .filter_map(build_of)
+                .any(|newer| &newer > build)
+            {
+                // A late file of an older build joins that build's version.
+                version_or_insert(
+                    &transaction,
+                    key,
+                    &build.version_of(version),
+                    "Unlisted",
+                    now,
+                )?
+            } else {
+                for old in &current {
+                    if let Some(old_build) = build_of(old)
+                        && &old_build < build
+                    {
+                        let retired = version_or_insert(
+                            &transaction,
+                            key,
+                            &old_build.version_of(version),
+                            "Unlisted",
+                            now,
+                        )?;
+                        store::move_asset(&transaction, snapshot.id, retired.id, &old.name)?;
+                        store::update_version_status(
+                            &transaction,
+                            retired.id,
+                            &retired.status,
+                            &new_revision(),
+                        )?;
+                    }
+                }
+                snapshot
+            }
+        }
+    };
+    if !READABLE.contains(&target.status.as_str()) {
+        return Ok(Added::Conflict(format!(
+            "{}:{}:{} is {}; no files can be added to it",
+            key.namespace, key.package, target.version, target.status
+        )));
+    }
+    store::insert_asset(&transaction, target.id, asset)?;
+    store::update_version_status(&transaction, target.id, &target.status, &new_revision())?;
+    transaction.commit()?;
+    tracing::info!(group = %key.namespace, artifact = %key.package, version = %target.version, file = %asset.name, "maven file stored");
+    Ok(Added::Created)
+}
