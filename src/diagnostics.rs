@@ -15,6 +15,8 @@ use std::fmt::Write as _;
 
 use crate::config::ConfigError;
 use crate::http::HttpError;
+use crate::repository::RepositoryError;
+use crate::repository::codeartifact::CodeArtifactError;
 
 /// Exit code: success, including a no-op.
 pub const EXIT_OK: u8 = 0;
@@ -71,6 +73,12 @@ fn find_hint(error: &anyhow::Error) -> Option<String> {
         if let Some(config) = cause.downcast_ref::<ConfigError>() {
             return config.hint();
         }
+        if let Some(codeartifact) = cause.downcast_ref::<CodeArtifactError>() {
+            return codeartifact.hint();
+        }
+        if let Some(repository) = cause.downcast_ref::<RepositoryError>() {
+            return repository.hint();
+        }
         None
     })
 }
@@ -82,6 +90,9 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         cause
             .downcast_ref::<HttpError>()
             .is_some_and(HttpError::is_transient)
+            || cause
+                .downcast_ref::<CodeArtifactError>()
+                .is_some_and(CodeArtifactError::is_transient)
     });
     if transient {
         EXIT_TRANSIENT

@@ -24,6 +24,9 @@ impl EnvVars {
     /// `lading serve`: shift the server's clock by this many seconds (may be negative).
     /// Used to exercise token expiry and clock-skew refusal without waiting.
     pub const LADING_SERVE_CLOCK_OFFSET_SECONDS: &'static str = "LADING_SERVE_CLOCK_OFFSET_SECONDS";
+    /// lading's cache directory (tokens, restored packages); default `$XDG_CACHE_HOME/lading`
+    /// or `~/.cache/lading`.
+    pub const LADING_CACHE_DIR: &'static str = "LADING_CACHE_DIR";
     /// Tests: fail, instead of skip, when a real peer (npm, aws, python, ...) is missing.
     pub const LADING_TEST_REQUIRE_TOOLS: &'static str = "LADING_TEST_REQUIRE_TOOLS";
     /// Disable colour in output (<https://no-color.org>).
@@ -38,6 +41,7 @@ impl EnvVars {
         Self::LADING_SERVE_CONFIG,
         Self::LADING_SERVE_PUBLIC_URL,
         Self::LADING_SERVE_CLOCK_OFFSET_SECONDS,
+        Self::LADING_CACHE_DIR,
     ];
 
     /// Read a variable, treating an empty value as unset.

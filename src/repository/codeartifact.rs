@@ -35,7 +35,15 @@ pub enum CodeArtifactError {
         /// Message.
         message: String,
     },
-    /// No answer, or credentials could not be loaded.
+    /// The request could not be built or signed: usually no AWS credentials were found.
+    #[error("CodeArtifact {operation} failed: {message}")]
+    Credentials {
+        /// Operation name.
+        operation: &'static str,
+        /// What happened.
+        message: String,
+    },
+    /// No answer (connection refused, DNS, timeout) after the SDK's retries.
     #[error("CodeArtifact {operation} failed: {message}")]
     Transport {
         /// Operation name.
@@ -55,7 +63,10 @@ impl Hint for CodeArtifactError {
                 Some("check the AWS credentials (`aws sts get-caller-identity`) and that the clock is right".to_owned())
             }
             Self::Service { code, .. } if code == "ResourceNotFoundException" => Some("check `--domain`, `--domain-owner` and `--repository`".to_owned()),
-            Self::Transport { .. } => Some("check the network, `--region` and `--endpoint-url`; no AWS credentials may be configured".to_owned()),
+                        Self::Credentials { .. } => Some(
+                "no usable AWS credentials: set AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run after aws-actions/configure-aws-credentials".to_owned(),
+            ),
+            Self::Transport { .. } => Some("check the network, `--region` and `--endpoint-url`; the CI job can be retried".to_owned()),
             Self::Service { .. } => None,
         }
     }
@@ -78,7 +89,25 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::
                 message = format!("{message}: {cause}");
                 source = cause.source();
             }
-            CodeArtifactError::Transport { operation, message }
+            if matches!(other, SdkError::ConstructionFailure(_)) {
+                CodeArtifactError::Credentials { operation, message }
+            } else {
+                CodeArtifactError::Transport { operation, message }
+            }
+        }
+    }
+}
+
+impl CodeArtifactError {
+    /// True when retrying later could succeed (exit code 3): no answer, throttling, 5xx.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Transport { .. } => true,
+            Self::Service { code, .. } => {
+                code == "ThrottlingException" || code == "InternalServerException"
+            }
+            Self::Credentials { .. } => false,
         }
     }
 }
