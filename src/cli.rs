@@ -71,6 +71,10 @@ pub struct ServeArgs {
     /// `upstream:FORMAT` of every repository that has none. Repeatable.
     #[arg(long, value_name = "FORMAT=URL")]
     pub upstream: Vec<String>,
+    /// Close connections that send no complete request headers within this many seconds
+    /// (idle keep-alives, slowloris clients).
+    #[arg(long, default_value_t = 30)]
+    pub header_timeout_seconds: u64,
     /// Largest accepted request body, in MiB.
     #[arg(long, default_value_t = 1024)]
     pub max_body_mib: usize,

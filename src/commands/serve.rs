@@ -27,6 +27,7 @@ pub async fn run(args: ServeArgs, printer: Printer) -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let options = ServerOptions {
+        header_timeout: std::time::Duration::from_secs(args.header_timeout_seconds.max(1)),
         upstreams,
         data_dir: args.data.clone(),
         listen: args.listen,

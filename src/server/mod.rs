@@ -165,6 +165,8 @@ pub struct ServerOptions {
     pub region: String,
     /// Largest request body.
     pub max_body_bytes: usize,
+    /// Connections that send no complete request headers within this time are closed.
+    pub header_timeout: std::time::Duration,
     /// `--upstream` flags: external connections named `upstream:FORMAT`, associated with
     /// every repository that has no external connection.
     pub upstreams: Vec<upstream::ExternalConnectionConfig>,
@@ -339,13 +341,13 @@ impl Server {
             .with_context(|| format!("failed to listen on {}", options.listen))?;
         let local_addr = listener.local_addr()?;
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = shutdown_rx.await;
-                })
-                .await
-        });
+        let header_timeout = options.header_timeout;
+        let task = tokio::spawn(serve_connections(
+            listener,
+            router,
+            header_timeout,
+            shutdown_rx,
+        ));
         tracing::info!(%local_addr, "lading serve started");
         Ok(Self {
             local_addr,
@@ -365,6 +367,56 @@ impl Server {
         let _ = self.shutdown.send(());
         let _ = self.task.await;
     }
+}
+
+/// Accept connections until `shutdown` fires, then wait (bounded) for in-flight requests.
+///
+/// A hand-rolled loop rather than `axum::serve`, for one reason: a connection that does not
+/// send complete request headers within `header_timeout` (an idle keep-alive, a slowloris
+/// client) is closed, so idle sockets cannot pile up.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    header_timeout: std::time::Duration,
+    mut shutdown: tokio::sync::oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(error) => {
+                        // Out of file descriptors and similar: back off instead of spinning.
+                        tracing::warn!(error = %error, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let service = hyper_util::service::TowerToHyperService::new(router.clone());
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(header_timeout)
+                    .serve_connection(TokioIo::new(stream), service);
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(error = %error, "connection closed with an error");
+                    }
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(std::time::Duration::from_secs(10)) => {
+            tracing::warn!("in-flight requests still running after 10 s; stopping anyway");
+        }
+    }
+    Ok(())
 }
 
 /// The router over shared state.

@@ -280,6 +280,7 @@ impl Store {
         let tmp = data_dir.join("tmp");
         fs_err::create_dir_all(&blobs)?;
         fs_err::create_dir_all(&tmp)?;
+        remove_orphaned_uploads(&tmp);
         let index = data_dir.join(INDEX_FILE);
         let connection = Connection::open(&index)?;
         #[cfg(unix)]
@@ -378,6 +379,28 @@ impl Store {
         })
         .await
         .map_err(|error| StoreError::Task(error.to_string()))?
+    }
+}
+
+/// Uploads older than this in `tmp/` belong to a process that crashed mid-upload.
+const ORPHAN_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Delete temp files a crashed upload left behind. Young files are kept: another server
+/// process may share the data directory and be writing them right now.
+fn remove_orphaned_uploads(tmp: &Path) {
+    let Ok(entries) = fs_err::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .ok()
+            .and_then(|metadata| metadata.modified().ok())
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|age| age > ORPHAN_AGE);
+        if old && let Err(error) = fs_err::remove_file(entry.path()) {
+            tracing::warn!(error = %error, "failed to remove an orphaned upload");
+        }
     }
 }
 

@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod serve_control_plane;
+mod serve_hardening;
 mod serve_maven;
 mod serve_npm;
 mod serve_nuget;

@@ -276,6 +276,13 @@ impl LadingServer {
         ]
     }
 
+    /// Kill the server at once (SIGKILL), as a crash would, and wait for it.
+    pub fn kill(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.log()
+    }
+
     /// Stop the server (SIGTERM, then kill) and wait for it.
     pub fn stop(mut self) -> String {
         self.terminate();
