@@ -174,7 +174,10 @@ pub struct Store {
 
 #[derive(Debug)]
 struct StoreInner {
-    connection: Mutex<Connection>,
+    /// A small pool: WAL mode lets readers run beside the one writer, and writers
+    /// serialise on `BEGIN IMMEDIATE` (with a busy timeout), not on this pool.
+    connections: Vec<Mutex<Connection>>,
+    next: std::sync::atomic::AtomicUsize,
     blobs: PathBuf,
     tmp: PathBuf,
 }
@@ -282,21 +285,20 @@ impl Store {
         fs_err::create_dir_all(&tmp)?;
         remove_orphaned_uploads(&tmp);
         let index = data_dir.join(INDEX_FILE);
-        let connection = Connection::open(&index)?;
+        let connections = (0..POOL_SIZE)
+            .map(|_| open_connection(&index))
+            .collect::<Result<Vec<_>, _>>()?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             // The index holds principals' secret keys.
             fs_err::set_permissions(&index, std::fs::Permissions::from_mode(0o600))?;
         }
-        connection.busy_timeout(std::time::Duration::from_secs(30))?;
-        connection.pragma_update(None, "journal_mode", "WAL")?;
-        connection.pragma_update(None, "synchronous", "FULL")?;
-        connection.pragma_update(None, "foreign_keys", "ON")?;
-        connection.execute_batch(SCHEMA)?;
+        connections[0].execute_batch(SCHEMA)?;
         Ok(Self {
             inner: Arc::new(StoreInner {
-                connection: Mutex::new(connection),
+                connections: connections.into_iter().map(Mutex::new).collect(),
+                next: std::sync::atomic::AtomicUsize::new(0),
                 blobs,
                 tmp,
             }),
@@ -315,10 +317,20 @@ impl Store {
     {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
-            let mut connection = inner
-                .connection
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Take a free connection if there is one, else wait for the next in turn.
+            let pool = &inner.connections;
+            let mut connection = pool
+                .iter()
+                .find_map(|slot| slot.try_lock().ok())
+                .unwrap_or_else(|| {
+                    let index = inner
+                        .next
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                        % pool.len();
+                    pool[index]
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                });
             work(&mut connection)
         })
         .await
@@ -380,6 +392,18 @@ impl Store {
         .await
         .map_err(|error| StoreError::Task(error.to_string()))?
     }
+}
+
+/// Index connections per store.
+const POOL_SIZE: usize = 4;
+
+fn open_connection(index: &Path) -> Result<Connection, rusqlite::Error> {
+    let connection = Connection::open(index)?;
+    connection.busy_timeout(std::time::Duration::from_secs(30))?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(connection)
 }
 
 /// Uploads older than this in `tmp/` belong to a process that crashed mid-upload.
