@@ -10,7 +10,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::store::{self, PackageKey, VersionRow};
+use super::store::{self, AssetRow, PackageKey, VersionRow};
 
 /// `ALLOW` or `BLOCK`, as the API spells them.
 pub const ALLOW: &str = "ALLOW";
@@ -349,12 +349,19 @@ pub fn retain_version(
     version: &str,
     origin: &Origin,
 ) -> Result<Option<VersionRow>, rusqlite::Error> {
+    let Some(source) = store::version(connection, from, version)? else {
+        return Ok(store::version(connection, to, version)?);
+    };
     if let Some(existing) = store::version(connection, to, version)? {
+        // A version can gain files upstream (a PyPI sdist after its wheel): copy the new ones.
+        let present = store::assets(connection, existing.id)?;
+        for asset in store::assets(connection, source.id)? {
+            if !present.iter().any(|held| held.name == asset.name) {
+                store::insert_asset(connection, existing.id, &asset)?;
+            }
+        }
         return Ok(Some(existing));
     }
-    let Some(source) = store::version(connection, from, version)? else {
-        return Ok(None);
-    };
     let assets = store::assets(connection, source.id)?;
     let mut row = VersionRow {
         id: 0,
@@ -368,6 +375,157 @@ pub fn retain_version(
     set_version_origin(connection, row.id, origin)?;
     note_ingest(connection, to)?;
     Ok(Some(row))
+}
+
+/// Where a read of one package in a repository may look, in CodeArtifact's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadSources {
+    /// The repository itself, then (unless the package's origin controls block upstreams)
+    /// its upstream repositories depth-first.
+    pub repositories: Vec<String>,
+    /// `(owning repository, connection name)` of every external connection to consult,
+    /// skipping repositories whose copy of the package blocks upstreams.
+    pub externals: Vec<(String, String)>,
+    /// Whether the package's origin controls in the requested repository block upstreams.
+    pub upstream_blocked: bool,
+}
+
+impl ReadSources {
+    /// The suffix a "not found" message gets when upstreams were not consulted.
+    #[must_use]
+    pub fn blocked_note(&self) -> &'static str {
+        if self.upstream_blocked {
+            " (its origin controls block fetching it from upstreams: upstream=BLOCK)"
+        } else {
+            ""
+        }
+    }
+}
+
+/// The repositories and external connections a read of `key` consults.
+///
+/// # Errors
+/// SQLite errors.
+pub fn read_sources(
+    connection: &Connection,
+    key: &PackageKey,
+) -> Result<ReadSources, rusqlite::Error> {
+    let order = search_order(connection, &key.domain, &key.repository)?;
+    let restrictions = effective_restrictions(connection, key)?;
+    let upstream_blocked = restrictions.upstream == BLOCK;
+    let mut sources = ReadSources {
+        repositories: Vec::new(),
+        externals: Vec::new(),
+        upstream_blocked,
+    };
+    for (index, repository) in order.into_iter().enumerate() {
+        if index > 0 && upstream_blocked {
+            break;
+        }
+        let repository_key = PackageKey {
+            repository: repository.clone(),
+            ..key.clone()
+        };
+        if !upstream_blocked
+            && effective_restrictions(connection, &repository_key)?.upstream == ALLOW
+        {
+            for name in external_connections(connection, &key.domain, &repository)? {
+                sources.externals.push((repository.clone(), name));
+            }
+        }
+        sources.repositories.push(repository);
+    }
+    Ok(sources)
+}
+
+/// Retain `version` of `from` (an upstream repository) in `to`, keeping the origin it had
+/// there (a version without one entered the domain by a publish to `from`).
+///
+/// # Errors
+/// SQLite errors.
+pub fn retain_from_repository(
+    connection: &Connection,
+    from: &PackageKey,
+    to: &PackageKey,
+    version: &str,
+) -> Result<Option<VersionRow>, rusqlite::Error> {
+    let origin = match store::version(connection, from, version)? {
+        Some(row) => version_origin(connection, row.id)?,
+        None => return Ok(None),
+    }
+    .unwrap_or_else(|| Origin {
+        origin_type: "INTERNAL".to_owned(),
+        entry_repository: from.repository.clone(),
+        external_connection: None,
+    });
+    retain_version(connection, from, to, version, &origin)
+}
+
+/// A file fetched from an external connection and verified, ready to record.
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    /// Version it belongs to.
+    pub version: String,
+    /// Version metadata for a version seen for the first time.
+    pub metadata: Option<String>,
+    /// The verified file (its blob already stored).
+    pub asset: AssetRow,
+    /// The repository owning the external connection.
+    pub owner: String,
+    /// The external connection's name.
+    pub connection: String,
+    /// When it arrived.
+    pub now: f64,
+}
+
+/// Record a verified file from an external connection: as a `Published` version (with
+/// EXTERNAL origin) of the package in the repository owning the connection, then retained in
+/// the requesting repository `here`, as CodeArtifact does. A file already present is kept.
+/// Call inside a write transaction.
+///
+/// # Errors
+/// SQLite errors.
+pub fn record_ingest(
+    connection: &Connection,
+    here: &PackageKey,
+    ingested: &Ingested,
+) -> Result<(), rusqlite::Error> {
+    let owner = PackageKey {
+        repository: ingested.owner.clone(),
+        ..here.clone()
+    };
+    let origin = Origin {
+        origin_type: "EXTERNAL".to_owned(),
+        entry_repository: ingested.owner.clone(),
+        external_connection: Some(ingested.connection.clone()),
+    };
+    let id = match store::version(connection, &owner, &ingested.version)? {
+        Some(row) => row.id,
+        None => {
+            let row = VersionRow {
+                id: 0,
+                version: ingested.version.clone(),
+                revision: super::control::new_revision(),
+                status: "Published".to_owned(),
+                published: ingested.now,
+                metadata: ingested.metadata.clone(),
+            };
+            let id = store::insert_version(connection, &owner, &row)?;
+            set_version_origin(connection, id, &origin)?;
+            id
+        }
+    };
+    if !store::assets(connection, id)?
+        .iter()
+        .any(|asset| asset.name == ingested.asset.name)
+    {
+        store::insert_asset(connection, id, &ingested.asset)?;
+    }
+    note_ingest(connection, &owner)?;
+    if owner.repository != here.repository {
+        retain_version(connection, &owner, here, &ingested.version, &origin)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -446,6 +446,28 @@ impl Externals {
         }
     }
 
+    /// Download content and check it against the digest the upstream claims for it
+    /// (`(algorithm, hex)`: `sha1`, `sha256` or `sha512`). Content without a claimed digest
+    /// is refused, so nothing unverified is ever stored.
+    ///
+    /// # Errors
+    /// What failed, as a sentence fragment for the client: the download, a missing digest,
+    /// or a mismatch (expected and actual).
+    pub async fn fetch_verified(
+        &self,
+        connection: &ExternalConnection,
+        url: &url::Url,
+        claimed: Option<(&str, &str)>,
+    ) -> Result<(bytes::Bytes, crate::server::store::Digests), String> {
+        let Some((algorithm, expected)) = claimed else {
+            return Err("the upstream gives no digest to verify it against".to_owned());
+        };
+        let bytes = self.fetch_content(connection, url).await?;
+        let digests = crate::server::store::Digests::of(&bytes);
+        verify_hex(&digests, algorithm, expected)?;
+        Ok((bytes, digests))
+    }
+
     /// Download content from an upstream (not cached here: the caller verifies and stores it).
     ///
     /// # Errors
@@ -473,5 +495,49 @@ impl Externals {
             .bytes()
             .await
             .map_err(|error| format!("failed to read {safe}: {error}"))
+    }
+}
+
+/// Check `digests` against a hex digest the upstream claims (`sha1`, `sha256`, `sha512`).
+///
+/// # Errors
+/// A message naming the algorithm, the actual and the claimed digest.
+pub fn verify_hex(
+    digests: &crate::server::store::Digests,
+    algorithm: &str,
+    claimed: &str,
+) -> Result<(), String> {
+    let actual = match algorithm {
+        "sha1" => &digests.sha1,
+        "sha256" => &digests.sha256,
+        "sha512" => &digests.sha512,
+        other => {
+            return Err(format!(
+                "the upstream's digest algorithm `{other}` is not supported"
+            ));
+        }
+    };
+    let claimed = claimed.trim();
+    if actual.eq_ignore_ascii_case(claimed) {
+        Ok(())
+    } else {
+        Err(format!(
+            "its {algorithm} is {actual}, the upstream claims {claimed}"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_digests_are_compared_case_insensitively_and_unknown_algorithms_refused() {
+        let digests = crate::server::store::Digests::of(b"abc");
+        assert!(verify_hex(&digests, "sha256", &digests.sha256.to_uppercase()).is_ok());
+        assert!(verify_hex(&digests, "sha1", &digests.sha1).is_ok());
+        let mismatch = verify_hex(&digests, "sha512", &"0".repeat(128)).unwrap_err();
+        assert!(mismatch.contains("upstream claims"), "{mismatch}");
+        assert!(verify_hex(&digests, "md5", &digests.md5).is_err());
     }
 }

@@ -1,0 +1,359 @@
+//! Upstream repositories and external connections for PyPI, Maven and NuGet: real
+//! pypiserver behind `pip`, real nginx serving a Maven repository behind `mvn`, and
+//! repository upstreams within the domain for NuGet.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::require_tool;
+use crate::serve_upstream::{aws_json, get};
+use crate::support::peers::{Nginx, PypiServer, StaticServer};
+use crate::support::{self, LadingServer, ServerSpec};
+
+fn token(server: &LadingServer, home: &Path) -> String {
+    aws_json(
+        server,
+        home,
+        &["get-authorization-token", "--domain", "local"],
+    )["authorizationToken"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn associate(server: &LadingServer, home: &Path, repository: &str, connection: &str) {
+    aws_json(
+        server,
+        home,
+        &[
+            "associate-external-connection",
+            "--domain",
+            "local",
+            "--repository",
+            repository,
+            "--external-connection",
+            connection,
+        ],
+    );
+}
+
+fn set_upstream(server: &LadingServer, home: &Path, repository: &str, upstream: &str) {
+    aws_json(
+        server,
+        home,
+        &[
+            "update-repository",
+            "--domain",
+            "local",
+            "--repository",
+            repository,
+            "--upstreams",
+            &format!("repositoryName={upstream}"),
+        ],
+    );
+}
+
+/// `list-package-versions` (`Null` when the package does not exist).
+fn versions(
+    server: &LadingServer,
+    home: &Path,
+    repository: &str,
+    format: &str,
+    namespace: Option<&str>,
+    package: &str,
+) -> serde_json::Value {
+    let aws = support::aws().expect("aws");
+    let mut command = support::clean_command(&aws, home);
+    command.args([
+        "codeartifact",
+        "list-package-versions",
+        "--domain",
+        "local",
+        "--repository",
+        repository,
+        "--format",
+        format,
+        "--package",
+        package,
+        "--endpoint-url",
+        &server.url,
+        "--output",
+        "json",
+    ]);
+    if let Some(namespace) = namespace {
+        command.args(["--namespace", namespace]);
+    }
+    for (key, value) in server.aws_env() {
+        command.env(key, value);
+    }
+    let output = support::run(&mut command);
+    if output.status.success() {
+        serde_json::from_slice(&output.stdout).unwrap()
+    } else {
+        serde_json::Value::Null
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// PyPI
+
+/// A wheel of `name` written by `tests/peers/pypi_wheel.py`.
+fn wheel(python: &Path, out: &Path, name: &str, module: &str, value: &str) -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/pypi_wheel.py");
+    fs_err::create_dir_all(out).unwrap();
+    let mut command = support::clean_command(python, out);
+    command
+        .arg(script)
+        .arg(out)
+        .args([name, "1.0.0", ">=3.8", module, value]);
+    let output = support::run_ok(&mut command);
+    PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+}
+
+/// `pip install` in a fresh venv with `index` as the only index.
+fn pip_install(root: &Path, name: &str, index: &str, requirement: &str) -> (PathBuf, Output) {
+    let python = support::python().expect("python");
+    let venv = root.join(format!("{name}-venv"));
+    let mut command = support::clean_command(&python, root);
+    command.args(["-m", "venv"]).arg(&venv);
+    support::run_ok(&mut command);
+    let mut command = support::clean_command(venv.join("bin/pip"), root);
+    command
+        .args([
+            "install",
+            "--no-cache-dir",
+            "--no-input",
+            "--disable-pip-version-check",
+        ])
+        .arg(requirement)
+        .env("PIP_INDEX_URL", index);
+    (venv.clone(), support::run(&mut command))
+}
+
+#[test]
+fn pip_installs_through_a_pypiserver_external_connection_and_from_cache_when_it_is_down() {
+    require_tool!(support::aws());
+    let python = require_tool!(support::python());
+    let twine = require_tool!(support::find_tool(
+        "LADING_TEST_TWINE",
+        Some("venv/bin/twine"),
+        None
+    ));
+    let binary = require_tool!(PypiServer::find());
+    let dir = tempfile::tempdir().unwrap();
+    let mut pypiserver = PypiServer::start(&binary, &python, &dir.path().join("pypiserver"));
+    let dist = dir.path().join("dist");
+    let only = wheel(
+        &python,
+        &dist,
+        "Only.Upstream",
+        "only_upstream",
+        "from pypiserver",
+    );
+    let blocked = wheel(&python, &dist, "blocked-pkg", "blocked_pkg", "never");
+    let mut command = support::clean_command(&twine, dir.path());
+    command
+        .args([
+            "upload",
+            "--non-interactive",
+            "--repository-url",
+            &pypiserver.upload_url,
+        ])
+        .arg(&only)
+        .arg(&blocked)
+        .env("TWINE_USERNAME", &pypiserver.username)
+        .env("TWINE_PASSWORD", &pypiserver.password);
+    support::run_ok(&mut command);
+
+    let config = format!(
+        "external_connections:\n  - name: pypiserver\n    format: pypi\n    url: {}\n    username: {}\n    password_env: PYPISERVER_PASSWORD\ndomains:\n  - name: local\n    repositories: [main, team]\n",
+        pypiserver.simple_url, pypiserver.username
+    );
+    let server = LadingServer::start(
+        &dir.path().join("data"),
+        ServerSpec {
+            config: Some(&config),
+            env: vec![("PYPISERVER_PASSWORD", pypiserver.password.clone())],
+            ..ServerSpec::default()
+        },
+    );
+    associate(&server, dir.path(), "main", "pypiserver");
+    set_upstream(&server, dir.path(), "team", "main");
+    aws_json(
+        &server,
+        dir.path(),
+        &[
+            "put-package-origin-configuration",
+            "--domain",
+            "local",
+            "--repository",
+            "team",
+            "--format",
+            "pypi",
+            "--package",
+            "blocked-pkg",
+            "--restrictions",
+            "publish=ALLOW,upstream=BLOCK",
+        ],
+    );
+    let token = token(&server, dir.path());
+    let host = server.url.trim_start_matches("http://");
+    let index = format!("http://aws:{token}@{host}/d/local/pypi/team/simple/");
+
+    // A consumer of `team` (upstream: main, which owns the connection) installs a project
+    // only pypiserver has.
+    let (venv, installed) = pip_install(dir.path(), "first", &index, "only-upstream==1.0.0");
+    assert!(
+        installed.status.success(),
+        "{}",
+        support::describe(&installed)
+    );
+    let mut command = support::clean_command(venv.join("bin/python"), dir.path());
+    command.args(["-c", "import only_upstream; print(only_upstream.VALUE)"]);
+    assert_eq!(
+        String::from_utf8_lossy(&support::run_ok(&mut command).stdout).trim(),
+        "from pypiserver"
+    );
+    for repository in ["main", "team"] {
+        let listed = versions(
+            &server,
+            dir.path(),
+            repository,
+            "pypi",
+            None,
+            "only-upstream",
+        );
+        assert_eq!(
+            listed["versions"][0]["version"], "1.0.0",
+            "{repository}: {listed}"
+        );
+        assert_eq!(
+            listed["versions"][0]["origin"]["originType"], "EXTERNAL",
+            "{repository}: {listed}"
+        );
+    }
+    // The ingested project takes CodeArtifact's ingest defaults (publish BLOCK).
+    let described = aws_json(
+        &server,
+        dir.path(),
+        &[
+            "describe-package",
+            "--domain",
+            "local",
+            "--repository",
+            "main",
+            "--format",
+            "pypi",
+            "--package",
+            "only-upstream",
+        ],
+    );
+    assert_eq!(
+        described["package"]["originConfiguration"]["restrictions"],
+        serde_json::json!({"publish": "BLOCK", "upstream": "ALLOW"})
+    );
+
+    // upstream=BLOCK: a clear refusal, nothing fetched.
+    let (_, refused) = pip_install(dir.path(), "blocked", &index, "blocked-pkg");
+    assert!(!refused.status.success(), "{}", support::describe(&refused));
+    let (status, _, body) = get(
+        &format!("{}/d/local/pypi/team/simple/blocked-pkg/", server.url),
+        &token,
+    );
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("upstream=BLOCK"), "{body}");
+    assert_eq!(
+        versions(&server, dir.path(), "main", "pypi", None, "blocked-pkg"),
+        serde_json::Value::Null
+    );
+
+    // pypiserver goes down: a fresh install still works from lading, and the page says so.
+    pypiserver.stop();
+    let (venv, installed) = pip_install(dir.path(), "offline", &index, "only-upstream==1.0.0");
+    assert!(
+        installed.status.success(),
+        "{}",
+        support::describe(&installed)
+    );
+    assert!(
+        std::fs::read_dir(venv.join("lib"))
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|python| python.path().join("site-packages/only_upstream").is_dir())
+    );
+    let (status, note, body) = get(
+        &format!("{}/d/local/pypi/team/simple/only-upstream/", server.url),
+        &token,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("#sha256="), "{body}");
+    assert!(
+        note.as_deref()
+            .is_some_and(|note| note.contains("pypiserver unavailable")),
+        "the response reports the outage: {note:?}"
+    );
+}
+
+#[test]
+fn pypi_files_without_a_matching_sha256_upstream_are_refused_and_nothing_is_stored() {
+    require_tool!(support::aws());
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("liar");
+    let project = root.join("simple/liar-pkg");
+    fs_err::create_dir_all(&project).unwrap();
+    fs_err::write(
+        root.join("liar_pkg-1.0.0-py3-none-any.whl"),
+        b"tampered bytes",
+    )
+    .unwrap();
+    fs_err::write(root.join("liar_pkg-1.0.0.tar.gz"), b"no digest at all").unwrap();
+    let claimed = lading::server::store::Digests::of(b"the real thing").sha256;
+    fs_err::write(
+        project.join("index.html"),
+        format!(
+            "<!DOCTYPE html><html><body>\n<a href=\"../../liar_pkg-1.0.0-py3-none-any.whl#sha256={claimed}\">liar_pkg-1.0.0-py3-none-any.whl</a><br/>\n<a href=\"/liar_pkg-1.0.0.tar.gz\">liar_pkg-1.0.0.tar.gz</a>\n</body></html>\n"
+        ),
+    )
+    .unwrap();
+    let files = StaticServer::start(&root);
+    let config = format!(
+        "external_connections:\n  - name: liar\n    format: pypi\n    url: {}simple/\n",
+        files.url
+    );
+    let server = LadingServer::start(
+        &dir.path().join("data"),
+        ServerSpec {
+            config: Some(&config),
+            ..ServerSpec::default()
+        },
+    );
+    associate(&server, dir.path(), "main", "liar");
+    let token = token(&server, dir.path());
+    let (status, _, page) = get(
+        &format!("{}/d/local/pypi/main/simple/liar-pkg/", server.url),
+        &token,
+    );
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(&format!("#sha256={claimed}")), "{page}");
+    for (file, why) in [
+        ("liar_pkg-1.0.0-py3-none-any.whl", "upstream claims"),
+        ("liar_pkg-1.0.0.tar.gz", "no digest"),
+    ] {
+        let (status, _, body) = get(
+            &format!(
+                "{}/d/local/pypi/main/files/liar-pkg/1.0.0/{file}",
+                server.url
+            ),
+            &token,
+        );
+        assert_eq!(status, 502, "{body}");
+        assert!(
+            body.contains(why) && body.contains("nothing was stored"),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        versions(&server, dir.path(), "main", "pypi", None, "liar-pkg"),
+        serde_json::Value::Null
+    );
+}
