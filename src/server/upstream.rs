@@ -468,6 +468,44 @@ impl Externals {
         Ok((bytes, digests))
     }
 
+    /// Download content that may be absent: `Ok(None)` on 404 or 410.
+    ///
+    /// # Errors
+    /// Any other failure, after bounded retries.
+    pub async fn fetch_optional(
+        &self,
+        connection: &ExternalConnection,
+        url: &url::Url,
+    ) -> Result<Option<bytes::Bytes>, String> {
+        let safe = SafeUrl::from(url.clone());
+        let authorization = Self::authorization(connection, url).await?;
+        let result = self
+            .http
+            .send(
+                reqwest::Method::GET,
+                &safe,
+                |request| match &authorization {
+                    Some(value) => request.header(reqwest::header::AUTHORIZATION, value),
+                    None => request,
+                },
+            )
+            .await;
+        match result {
+            Ok(response) => response
+                .bytes()
+                .await
+                .map(Some)
+                .map_err(|error| format!("failed to read {safe}: {error}")),
+            Err(HttpError::Status { status, .. })
+                if status == reqwest::StatusCode::NOT_FOUND
+                    || status == reqwest::StatusCode::GONE =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
     /// Download content from an upstream (not cached here: the caller verifies and stores it).
     ///
     /// # Errors

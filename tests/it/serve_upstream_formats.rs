@@ -357,3 +357,245 @@ fn pypi_files_without_a_matching_sha256_upstream_are_refused_and_nothing_is_stor
         serde_json::Value::Null
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Maven
+
+const UPSTREAM_GROUP: &str = "com.example.upstream";
+const UPSTREAM_GROUP_PATH: &str = "com/example/upstream";
+
+/// The smallest valid jar: an empty zip archive (end-of-central-directory record only).
+const EMPTY_JAR: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+
+/// Write `artifact`'s `version` into a static Maven repository under `root`; `sidecar`
+/// gives the `.sha1` body to write for the jar (`None`: no sidecar).
+fn static_artifact(
+    root: &Path,
+    artifact: &str,
+    version: &str,
+    jar: &[u8],
+    sidecar: Option<String>,
+) {
+    let directory = root.join(format!("{UPSTREAM_GROUP_PATH}/{artifact}/{version}"));
+    fs_err::create_dir_all(&directory).unwrap();
+    let pom = format!(
+        "<project xmlns='http://maven.apache.org/POM/4.0.0'>\n  <modelVersion>4.0.0</modelVersion>\n  <groupId>{UPSTREAM_GROUP}</groupId><artifactId>{artifact}</artifactId><version>{version}</version>\n</project>\n"
+    );
+    let base = directory.join(format!("{artifact}-{version}"));
+    fs_err::write(base.with_extension("pom"), &pom).unwrap();
+    fs_err::write(
+        directory.join(format!("{artifact}-{version}.pom.sha1")),
+        lading::server::store::Digests::of(pom.as_bytes()).sha1,
+    )
+    .unwrap();
+    fs_err::write(directory.join(format!("{artifact}-{version}.jar")), jar).unwrap();
+    if let Some(sidecar) = sidecar {
+        fs_err::write(
+            directory.join(format!("{artifact}-{version}.jar.sha1")),
+            sidecar,
+        )
+        .unwrap();
+    }
+}
+
+fn mvn_settings(dir: &Path, endpoint: &str) -> Option<PathBuf> {
+    let default = Path::new("/usr/share/maven-repo");
+    let central = if std::env::var_os("LADING_TEST_MAVEN_REPO").is_none() && default.is_dir() {
+        default.to_path_buf()
+    } else {
+        support::find_tool("LADING_TEST_MAVEN_REPO", None, None)?
+    };
+    let text = format!(
+        r"<settings xmlns='http://maven.apache.org/SETTINGS/1.2.0'>
+  <servers>
+    <server><id>lading</id><username>aws</username><password>${{env.CODEARTIFACT_AUTH_TOKEN}}</password></server>
+  </servers>
+  <profiles>
+    <profile>
+      <id>offline-central</id>
+      <repositories>
+        <repository><id>central</id><url>file://{central}</url>
+          <releases><checksumPolicy>ignore</checksumPolicy></releases><snapshots><enabled>false</enabled></snapshots></repository>
+        <repository><id>lading</id><url>{endpoint}</url>
+          <releases><checksumPolicy>fail</checksumPolicy></releases></repository>
+      </repositories>
+      <pluginRepositories>
+        <pluginRepository><id>central</id><url>file://{central}</url>
+          <releases><checksumPolicy>ignore</checksumPolicy></releases><snapshots><enabled>false</enabled></snapshots></pluginRepository>
+      </pluginRepositories>
+    </profile>
+  </profiles>
+  <activeProfiles><activeProfile>offline-central</activeProfile></activeProfiles>
+</settings>
+",
+        central = central.display()
+    );
+    let path = dir.join("settings.xml");
+    fs_err::write(&path, text).unwrap();
+    Some(path)
+}
+
+/// `mvn compile` of a project depending on `only-upstream:1.0`, with a fresh local repository.
+fn mvn_resolve(mvn: &Path, dir: &Path, settings: &Path, token: &str, run: &str) -> Output {
+    let project = dir.join(format!("consumer-{run}"));
+    fs_err::create_dir_all(&project).unwrap();
+    fs_err::write(
+        project.join("pom.xml"),
+        format!(
+            "<project xmlns='http://maven.apache.org/POM/4.0.0'>
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>com.example.apps</groupId><artifactId>consumer</artifactId><version>1.0</version>
+  <properties><maven.compiler.source>17</maven.compiler.source><maven.compiler.target>17</maven.compiler.target></properties>
+  <dependencies><dependency><groupId>{UPSTREAM_GROUP}</groupId><artifactId>only-upstream</artifactId><version>1.0</version></dependency></dependencies>
+</project>
+"
+        ),
+    )
+    .unwrap();
+    let local = dir.join(format!("m2-{run}"));
+    let mut command = support::clean_command(mvn, dir);
+    command
+        .current_dir(&project)
+        .args(["-B", "-q", "-s"])
+        .arg(settings)
+        .arg(format!("-Dmaven.repo.local={}", local.display()))
+        .arg("compile")
+        .env("CODEARTIFACT_AUTH_TOKEN", token)
+        .env("MAVEN_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC");
+    let output = support::run(&mut command);
+    if output.status.success() {
+        let jar = local.join(format!(
+            "{UPSTREAM_GROUP_PATH}/only-upstream/1.0/only-upstream-1.0.jar"
+        ));
+        assert_eq!(fs_err::read(&jar).unwrap(), EMPTY_JAR, "{}", jar.display());
+    }
+    output
+}
+
+#[test]
+fn mvn_resolves_through_an_nginx_external_connection_and_from_cache_when_it_is_down() {
+    require_tool!(support::aws());
+    let mvn = require_tool!(support::find_tool("LADING_TEST_MVN", None, Some("mvn")));
+    let nginx_binary = require_tool!(Nginx::find());
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("upstream-repo");
+    static_artifact(
+        &root,
+        "only-upstream",
+        "1.0",
+        EMPTY_JAR,
+        Some(lading::server::store::Digests::of(EMPTY_JAR).sha1),
+    );
+    // Listed upstream but not yet fetched by anyone: shows in the merged metadata.
+    fs_err::write(
+        root.join(format!("{UPSTREAM_GROUP_PATH}/only-upstream/maven-metadata.xml")),
+        format!("<metadata><groupId>{UPSTREAM_GROUP}</groupId><artifactId>only-upstream</artifactId><versioning><release>2.0</release><versions><version>1.0</version><version>2.0</version></versions></versioning></metadata>\n"),
+    )
+    .unwrap();
+    let claimed = lading::server::store::Digests::of(b"the real jar").sha1;
+    static_artifact(
+        &root,
+        "tampered",
+        "1.0",
+        b"tampered jar",
+        Some(format!("{claimed}  tampered-1.0.jar")),
+    );
+    static_artifact(&root, "unverifiable", "1.0", EMPTY_JAR, None);
+    let mut nginx = Nginx::start(&nginx_binary, &dir.path().join("nginx"), &root);
+
+    let config = format!(
+        "external_connections:\n  - name: nginx-maven\n    format: maven\n    url: {}\ndomains:\n  - name: local\n    repositories: [main, team]\n",
+        nginx.url
+    );
+    let server = LadingServer::start(
+        &dir.path().join("data"),
+        ServerSpec {
+            config: Some(&config),
+            ..ServerSpec::default()
+        },
+    );
+    associate(&server, dir.path(), "main", "nginx-maven");
+    set_upstream(&server, dir.path(), "team", "main");
+    let token = token(&server, dir.path());
+    let endpoint = format!("{}/d/local/maven/team/", server.url);
+    let settings = require_tool!(mvn_settings(dir.path(), &endpoint));
+
+    let resolved = mvn_resolve(&mvn, dir.path(), &settings, &token, "first");
+    assert!(
+        resolved.status.success(),
+        "{}",
+        support::describe(&resolved)
+    );
+    for repository in ["main", "team"] {
+        let listed = versions(
+            &server,
+            dir.path(),
+            repository,
+            "maven",
+            Some(UPSTREAM_GROUP),
+            "only-upstream",
+        );
+        assert_eq!(
+            listed["versions"][0]["version"], "1.0",
+            "{repository}: {listed}"
+        );
+        assert_eq!(
+            listed["versions"][0]["origin"]["originType"], "EXTERNAL",
+            "{repository}: {listed}"
+        );
+    }
+    let metadata_url = format!("{endpoint}{UPSTREAM_GROUP_PATH}/only-upstream/maven-metadata.xml");
+    let (status, _, body) = get(&metadata_url, &token);
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("<version>1.0</version>") && body.contains("<version>2.0</version>"),
+        "{body}"
+    );
+
+    // A jar whose bytes do not match the upstream's .sha1, and one without any sidecar.
+    for (artifact, why) in [
+        ("tampered", "upstream claims"),
+        ("unverifiable", "no checksum sidecar"),
+    ] {
+        let (status, _, body) = get(
+            &format!("{endpoint}{UPSTREAM_GROUP_PATH}/{artifact}/1.0/{artifact}-1.0.jar"),
+            &token,
+        );
+        assert_eq!(status, 502, "{body}");
+        assert!(
+            body.contains(why) && body.contains("nothing was stored"),
+            "{body}"
+        );
+        for repository in ["main", "team"] {
+            let listed = versions(
+                &server,
+                dir.path(),
+                repository,
+                "maven",
+                Some(UPSTREAM_GROUP),
+                artifact,
+            );
+            assert!(
+                listed.is_null() || listed["versions"].as_array().is_some_and(Vec::is_empty),
+                "{repository}: {listed}"
+            );
+        }
+    }
+
+    // nginx goes down: a fresh local repository still resolves, and metadata says so.
+    nginx.stop();
+    let resolved = mvn_resolve(&mvn, dir.path(), &settings, &token, "offline");
+    assert!(
+        resolved.status.success(),
+        "{}",
+        support::describe(&resolved)
+    );
+    let (status, note, body) = get(&metadata_url, &token);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<version>2.0</version>"), "{body}");
+    assert!(
+        note.as_deref()
+            .is_some_and(|note| note.contains("nginx-maven unavailable")),
+        "the response reports the outage: {note:?}"
+    );
+}

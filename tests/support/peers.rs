@@ -260,12 +260,14 @@ impl Nginx {
         let port = free_port();
         let config = dir.join("nginx.conf");
         // Under root the worker would run as `nobody`, which cannot read the test's private
-        // directories; for any other user nginx ignores the directive (with a warning).
+        // directories; for any other user nginx ignores the directive (with a warning). One
+        // process (`master_process off`), so stopping the child stops the server: a killed
+        // master leaves its worker listening.
         let user = "user root;\n";
         fs_err::write(
             &config,
             format!(
-                "{user}daemon off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/logs/error.log;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n  fastcgi_temp_path {dir}/fastcgi;\n  uwsgi_temp_path {dir}/uwsgi;\n  scgi_temp_path {dir}/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n    location / {{ root {root}; }}\n  }}\n}}\n",
+                "{user}daemon off;\nmaster_process off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/logs/error.log;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n  fastcgi_temp_path {dir}/fastcgi;\n  uwsgi_temp_path {dir}/uwsgi;\n  scgi_temp_path {dir}/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n    location / {{ root {root}; }}\n  }}\n}}\n",
                 dir = dir.display(),
                 root = root.display()
             ),
