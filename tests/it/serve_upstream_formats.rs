@@ -599,3 +599,123 @@ fn mvn_resolves_through_an_nginx_external_connection_and_from_cache_when_it_is_d
         "the response reports the outage: {note:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// NuGet
+
+#[test]
+fn nuget_exe_installs_through_a_downstream_repository_which_retains_the_packages() {
+    use crate::serve_nuget::{NuGetUser, mono, nuget_exe};
+    require_tool!(support::aws());
+    require_tool!(mono());
+    require_tool!(nuget_exe());
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(
+        &dir.path().join("data"),
+        ServerSpec {
+            config: Some("domains:\n  - name: local\n    repositories: [main, team]\n"),
+            ..ServerSpec::default()
+        },
+    );
+    set_upstream(&server, dir.path(), "team", "main");
+    let token = token(&server, dir.path());
+    let main_source = format!("{}/d/local/nuget/main/v3/index.json", server.url);
+    let team_source = format!("{}/d/local/nuget/team/v3/index.json", server.url);
+
+    let publisher = NuGetUser::new(dir.path(), "publisher");
+    publisher.add_source(&main_source, &token);
+    let package_b = publisher.pack("Lading.Up.B", "2.0", "");
+    let package_a = publisher.pack(
+        "Lading.Up.A",
+        "1.0.0",
+        r#"<dependency id="Lading.Up.B" version="2.0" />"#,
+    );
+    let package_c = publisher.pack("Lading.Up.C", "1.0.0", "");
+    for package in [&package_b, &package_a, &package_c] {
+        let pushed = publisher.push(package, &main_source, &token);
+        assert!(pushed.status.success(), "{}", support::describe(&pushed));
+    }
+    aws_json(
+        &server,
+        dir.path(),
+        &[
+            "put-package-origin-configuration",
+            "--domain",
+            "local",
+            "--repository",
+            "team",
+            "--format",
+            "nuget",
+            "--package",
+            "lading.up.c",
+            "--restrictions",
+            "publish=ALLOW,upstream=BLOCK",
+        ],
+    );
+
+    // A consumer of `team` (nothing pushed there) searches and installs from `main`.
+    let consumer = NuGetUser::new(dir.path(), "consumer");
+    consumer.add_source(&team_source, &token);
+    let found = consumer.nuget_ok(&["search", "Lading.Up", "-Source", "local/main"]);
+    assert!(
+        found.contains("> Lading.Up.A | 1.0.0") && found.contains("> Lading.Up.B | 2.0.0"),
+        "{found}"
+    );
+    assert!(
+        !found.contains("Lading.Up.C"),
+        "upstream=BLOCK hides C: {found}"
+    );
+    let installed = consumer.home.join("packages");
+    let output = consumer.nuget_ok(&[
+        "install",
+        "Lading.Up.A",
+        "-OutputDirectory",
+        &installed.display().to_string(),
+        "-ConfigFile",
+        &consumer.config(),
+    ]);
+    assert!(
+        output.contains("Successfully installed 'Lading.Up.A 1.0.0'"),
+        "{output}"
+    );
+    assert_eq!(
+        fs_err::read(installed.join("Lading.Up.B.2.0.0/Lading.Up.B.2.0.0.nupkg")).unwrap(),
+        fs_err::read(&package_b).unwrap()
+    );
+    // Both are now retained in `team`, keeping the origin they had in `main`.
+    for package in ["lading.up.a", "lading.up.b"] {
+        let listed = versions(&server, dir.path(), "team", "nuget", None, package);
+        assert_eq!(
+            listed["versions"].as_array().map(Vec::len),
+            Some(1),
+            "{package}: {listed}"
+        );
+        assert_eq!(
+            listed["versions"][0]["origin"]["originType"], "INTERNAL",
+            "{listed}"
+        );
+    }
+    // upstream=BLOCK: C is not served through `team`, and nothing was retained.
+    let blocked = consumer.nuget(&[
+        "install",
+        "Lading.Up.C",
+        "-OutputDirectory",
+        &installed.display().to_string(),
+        "-ConfigFile",
+        &consumer.config(),
+    ]);
+    assert!(!blocked.status.success(), "{}", support::describe(&blocked));
+    let (status, _, body) = get(
+        &format!(
+            "{}/d/local/nuget/team/v3/registration/lading.up.c/index.json",
+            server.url
+        ),
+        &token,
+    );
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        versions(&server, dir.path(), "team", "nuget", None, "lading.up.c")["versions"]
+            .as_array()
+            .is_none_or(Vec::is_empty)
+    );
+}
