@@ -16,6 +16,13 @@
 //!   the previous build's files move to an `Unlisted` version named after the build
 //!   (`1.0-20240501.120301-1`), where they stay downloadable.
 //!
+//! Reads fall through to upstream repositories (a file held there is retained here, with its
+//! version) and external connections: a release file missing everywhere in the domain is
+//! fetched, checked against the upstream's `.sha1` (else `.sha256`, `.sha512`) sidecar (none:
+//! refused, nothing stored) and recorded with EXTERNAL origin; artifact-level
+//! `maven-metadata.xml` lists the versions of every source. SNAPSHOTs come from upstream
+//! repositories only.
+//!
 //! Re-deploying a release file with identical bytes answers 200 and changes nothing (so an
 //! interrupted `mvn deploy` can be rerun); different bytes answer 409.
 //!
@@ -36,7 +43,7 @@ use super::control::new_revision;
 use super::error::DataError;
 use super::packages;
 use super::store::{self, AssetRow, Digests, PackageKey, VersionRow};
-use super::upstream::{ExternalConnection, Fetched, UPSTREAM_HEADER, verify_hex};
+use super::upstream::{ExternalConnection, Fetched, add_notes, verify_hex, with_notes};
 use crate::ecosystem::maven::{
     ArtifactFile, ArtifactMetadata, ChecksumAlgorithm, RepositoryPath, SnapshotFile,
     SnapshotMetadata, is_snapshot, last_updated, listed_versions,
@@ -817,25 +824,6 @@ struct MergedVersions {
     newest: f64,
     notes: Vec<String>,
     blocked_note: &'static str,
-}
-
-fn add_notes(response: &mut Response, notes: &[String]) {
-    if !notes.is_empty()
-        && let Ok(value) = HeaderValue::from_str(&notes.join("; "))
-    {
-        response.headers_mut().insert(UPSTREAM_HEADER, value);
-    }
-}
-
-fn with_notes(error: DataError, notes: &[String]) -> DataError {
-    if notes.is_empty() {
-        error
-    } else {
-        DataError::new(
-            error.status,
-            format!("{} ({})", error.message, notes.join("; ")),
-        )
-    }
 }
 
 fn metadata(document: Vec<u8>) -> Served {

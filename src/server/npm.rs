@@ -21,7 +21,7 @@ use super::access::{self, Permission, Principal, iso8601};
 use super::error::DataError;
 use super::packages;
 use super::store::{self, AssetRow, PackageKey, VersionRow};
-use super::upstream::{ExternalConnection, Fetched, UPSTREAM_HEADER};
+use super::upstream::{ExternalConnection, Fetched, add_notes, with_notes};
 use crate::ecosystem::npm::{
     ABBREVIATED_MEDIA_TYPE, PackageName, abbreviate_manifest, integrity_from_sha512_hex,
 };
@@ -405,9 +405,7 @@ impl NpmRequest<'_> {
                 self.domain, self.repository
             );
             if view.upstream_blocked {
-                message.push_str(
-                    " (its origin controls block fetching it from upstreams: upstream=BLOCK)",
-                );
+                message.push_str(packages::BLOCKED_NOTE);
             }
             return Err(with_notes(DataError::not_found(message), &view.notes));
         }
@@ -962,25 +960,6 @@ fn verify_upstream_digest(dist: &Value, digests: &super::store::Digests) -> Resu
         };
     }
     Err("the upstream gives no digest to verify it against".to_owned())
-}
-
-fn add_notes(response: &mut Response, notes: &[String]) {
-    if !notes.is_empty()
-        && let Ok(value) = HeaderValue::from_str(&notes.join("; "))
-    {
-        response.headers_mut().insert(UPSTREAM_HEADER, value);
-    }
-}
-
-fn with_notes(error: DataError, notes: &[String]) -> DataError {
-    if notes.is_empty() {
-        error
-    } else {
-        DataError::new(
-            error.status,
-            format!("{} ({})", error.message, notes.join("; ")),
-        )
-    }
 }
 
 fn parse_name(package: &str) -> Result<PackageName, DataError> {

@@ -20,6 +20,10 @@
 //! push needs `publish`; the repository token is accepted as Basic password (what nuget sends
 //! from `packageSourceCredentials` after a `401` with a Basic challenge), as Bearer, and on
 //! push as `X-NuGet-ApiKey`.
+//!
+//! Reads fall through to upstream repositories within the domain (versions, registration and
+//! search merge them; a `.nupkg` or `.nuspec` requested here is retained here). External
+//! NuGet feeds are not pulled through yet.
 
 use std::sync::Arc;
 

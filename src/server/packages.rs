@@ -350,7 +350,7 @@ pub fn retain_version(
     origin: &Origin,
 ) -> Result<Option<VersionRow>, rusqlite::Error> {
     let Some(source) = store::version(connection, from, version)? else {
-        return Ok(store::version(connection, to, version)?);
+        return store::version(connection, to, version);
     };
     if let Some(existing) = store::version(connection, to, version)? {
         // A version can gain files upstream (a PyPI sdist after its wheel): copy the new ones.
@@ -377,6 +377,10 @@ pub fn retain_version(
     Ok(Some(row))
 }
 
+/// What a "not found" message says when a package's origin controls kept upstreams out.
+pub const BLOCKED_NOTE: &str =
+    " (its origin controls block fetching it from upstreams: upstream=BLOCK)";
+
 /// Where a read of one package in a repository may look, in CodeArtifact's order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadSources {
@@ -395,7 +399,7 @@ impl ReadSources {
     #[must_use]
     pub fn blocked_note(&self) -> &'static str {
         if self.upstream_blocked {
-            " (its origin controls block fetching it from upstreams: upstream=BLOCK)"
+            BLOCKED_NOTE
         } else {
             ""
         }
@@ -499,21 +503,20 @@ pub fn record_ingest(
         entry_repository: ingested.owner.clone(),
         external_connection: Some(ingested.connection.clone()),
     };
-    let id = match store::version(connection, &owner, &ingested.version)? {
-        Some(row) => row.id,
-        None => {
-            let row = VersionRow {
-                id: 0,
-                version: ingested.version.clone(),
-                revision: super::control::new_revision(),
-                status: "Published".to_owned(),
-                published: ingested.now,
-                metadata: ingested.metadata.clone(),
-            };
-            let id = store::insert_version(connection, &owner, &row)?;
-            set_version_origin(connection, id, &origin)?;
-            id
-        }
+    let id = if let Some(row) = store::version(connection, &owner, &ingested.version)? {
+        row.id
+    } else {
+        let row = VersionRow {
+            id: 0,
+            version: ingested.version.clone(),
+            revision: super::control::new_revision(),
+            status: "Published".to_owned(),
+            published: ingested.now,
+            metadata: ingested.metadata.clone(),
+        };
+        let id = store::insert_version(connection, &owner, &row)?;
+        set_version_origin(connection, id, &origin)?;
+        id
     };
     if !store::assets(connection, id)?
         .iter()
@@ -581,6 +584,71 @@ mod tests {
                 .publish,
             BLOCK
         );
+    }
+
+    fn asset(name: &str) -> AssetRow {
+        AssetRow {
+            name: name.into(),
+            size: 1,
+            digests: store::Digests::of(name.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn ingest_records_external_origin_and_retains_every_file_downstream() {
+        let (_dir, connection) = open();
+        set_upstreams(&connection, "d", "team", &["main".into()]).unwrap();
+        link_external(&connection, "d", "main", "public:pypi", true).unwrap();
+        let sources = read_sources(&connection, &key("team")).unwrap();
+        assert_eq!(sources.repositories, vec!["team", "main"]);
+        assert_eq!(
+            sources.externals,
+            vec![("main".to_owned(), "public:pypi".to_owned())]
+        );
+        let mut ingested = Ingested {
+            version: "1.0".into(),
+            metadata: None,
+            asset: asset("p-1.0.whl"),
+            owner: "main".into(),
+            connection: "public:pypi".into(),
+            now: 1.0,
+        };
+        record_ingest(&connection, &key("team"), &ingested).unwrap();
+        ingested.asset = asset("p-1.0.tar.gz");
+        record_ingest(&connection, &key("team"), &ingested).unwrap();
+        for repository in ["main", "team"] {
+            let row = store::version(&connection, &key(repository), "1.0")
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                store::assets(&connection, row.id).unwrap().len(),
+                2,
+                "{repository}"
+            );
+            let origin = version_origin(&connection, row.id).unwrap().unwrap();
+            assert_eq!(origin.origin_type, "EXTERNAL");
+            assert_eq!(origin.entry_repository, "main");
+            assert_eq!(
+                restrictions(&connection, &key(repository))
+                    .unwrap()
+                    .unwrap()
+                    .publish,
+                BLOCK
+            );
+        }
+        // A package that blocks upstreams reads only its own repository.
+        set_restrictions(
+            &connection,
+            &key("team"),
+            &Restrictions {
+                publish: ALLOW.into(),
+                upstream: BLOCK.into(),
+            },
+        )
+        .unwrap();
+        let sources = read_sources(&connection, &key("team")).unwrap();
+        assert_eq!(sources.repositories, vec!["team"]);
+        assert!(sources.externals.is_empty() && sources.upstream_blocked);
     }
 
     #[test]

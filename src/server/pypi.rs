@@ -13,7 +13,14 @@
 //! credentials gets 401 with a Basic-only challenge so pip retries with netrc or keyring.
 //! Each uploaded file becomes an asset of the version (format `pypi`, no namespace, package
 //! = the PEP 503 normalized name); per-file facts (requires-python, upload time) live in the
-//! version's metadata JSON under `files`. Errors carry their message in the HTTP reason
+//! version's metadata JSON under `files`.
+//!
+//! Reads fall through to upstream repositories and external connections (see
+//! `packages::read_sources`): a project page merges every file they offer (an upstream
+//! simple index answering PEP 691 JSON or PEP 503 HTML, its `#sha256=` fragments kept), and a
+//! download of a file held elsewhere retains it here; one from an external connection is
+//! fetched, checked against the upstream's sha256 (no sha256: refused, nothing stored), and
+//! recorded with EXTERNAL origin in the repository owning the connection and here. Errors carry their message in the HTTP reason
 //! phrase too, because twine prints the reason (as PyPI's `400 File already exists`) and
 //! shows the body only with `--verbose`.
 
@@ -35,7 +42,7 @@ use super::error::DataError;
 use super::multipart;
 use super::packages;
 use super::store::{self, AssetRow, Digests, PackageKey, VersionRow};
-use super::upstream::{ExternalConnection, Fetched, UPSTREAM_HEADER};
+use super::upstream::{ExternalConnection, Fetched, add_notes, with_notes};
 use crate::ecosystem::pypi::{
     DistributionFile, SIMPLE_API_VERSION, SimpleFormat, is_valid_name, negotiate, normalize_name,
 };
@@ -367,7 +374,7 @@ fn parse_upstream_page(body: &[u8], page_url: &url::Url) -> Result<Vec<UpstreamF
         let file = if label.is_empty() {
             url.path_segments()
                 .and_then(|mut segments| segments.next_back())
-                .map(|segment| decode(segment))
+                .map(decode)
                 .unwrap_or_default()
         } else {
             label
@@ -380,14 +387,6 @@ fn parse_upstream_page(body: &[u8], page_url: &url::Url) -> Result<Vec<UpstreamF
         });
     }
     Ok(files)
-}
-
-fn add_notes(response: &mut Response, notes: &[String]) {
-    if !notes.is_empty()
-        && let Ok(value) = HeaderValue::from_str(&notes.join("; "))
-    {
-        response.headers_mut().insert(UPSTREAM_HEADER, value);
-    }
 }
 
 impl PypiRequest<'_> {
@@ -711,14 +710,9 @@ impl PypiRequest<'_> {
                 self.domain, self.repository
             );
             if view.upstream_blocked {
-                message.push_str(
-                    " (its origin controls block fetching it from upstreams: upstream=BLOCK)",
-                );
+                message.push_str(packages::BLOCKED_NOTE);
             }
-            if !view.notes.is_empty() {
-                let _ = write!(message, " ({})", view.notes.join("; "));
-            }
-            return Err(DataError::not_found(message));
+            return Err(with_notes(DataError::not_found(message), &view.notes));
         }
         let files = &view.files;
         let mut versions: Vec<String> = Vec::new();
@@ -821,11 +815,10 @@ impl PypiRequest<'_> {
             found = self.local_file(normalized, version, file).await?;
         }
         let asset = found.ok_or_else(|| {
-            let mut message = format!("`{file}` of {normalized} {version} not found");
-            if !notes.is_empty() {
-                let _ = write!(message, " ({})", notes.join("; "));
-            }
-            DataError::not_found(message)
+            with_notes(
+                DataError::not_found(format!("`{file}` of {normalized} {version} not found")),
+                &notes,
+            )
         })?;
         let bytes = self
             .state

@@ -536,6 +536,31 @@ impl Externals {
     }
 }
 
+/// Report upstream trouble (`notes`) on a response in the [`UPSTREAM_HEADER`] header.
+pub fn add_notes(response: &mut axum::response::Response, notes: &[String]) {
+    if !notes.is_empty()
+        && let Ok(value) = axum::http::HeaderValue::from_str(&notes.join("; "))
+    {
+        response.headers_mut().insert(UPSTREAM_HEADER, value);
+    }
+}
+
+/// Append upstream trouble to an error's message, so a client sees why a miss was a miss.
+#[must_use]
+pub fn with_notes(
+    error: crate::server::error::DataError,
+    notes: &[String],
+) -> crate::server::error::DataError {
+    if notes.is_empty() {
+        error
+    } else {
+        crate::server::error::DataError::new(
+            error.status,
+            format!("{} ({})", error.message, notes.join("; ")),
+        )
+    }
+}
+
 /// Check `digests` against a hex digest the upstream claims (`sha1`, `sha256`, `sha512`).
 ///
 /// # Errors
