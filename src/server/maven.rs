@@ -16,6 +16,13 @@
 //!   the previous build's files move to an `Unlisted` version named after the build
 //!   (`1.0-20240501.120301-1`), where they stay downloadable.
 //!
+//! Reads fall through to upstream repositories (a file held there is retained here, with its
+//! version) and external connections: a release file missing everywhere in the domain is
+//! fetched, checked against the upstream's `.sha1` (else `.sha256`, `.sha512`) sidecar (none:
+//! refused, nothing stored) and recorded with EXTERNAL origin; artifact-level
+//! `maven-metadata.xml` lists the versions of every source. SNAPSHOTs come from upstream
+//! repositories only.
+//!
 //! Re-deploying a release file with identical bytes answers 200 and changes nothing (so an
 //! interrupted `mvn deploy` can be rerun); different bytes answer 409.
 //!
@@ -34,7 +41,9 @@ use super::AppState;
 use super::access::{self, Permission};
 use super::control::new_revision;
 use super::error::DataError;
+use super::packages;
 use super::store::{self, AssetRow, Digests, PackageKey, VersionRow};
+use super::upstream::{ExternalConnection, Fetched, add_notes, verify_hex, with_notes};
 use crate::ecosystem::maven::{
     ArtifactFile, ArtifactMetadata, ChecksumAlgorithm, RepositoryPath, SnapshotFile,
     SnapshotMetadata, is_snapshot, last_updated, listed_versions,
@@ -311,26 +320,28 @@ impl MavenRequest<'_> {
             RepositoryPath::File {
                 group_id,
                 artifact_id,
+                version,
                 file,
                 checksum,
-                ..
             } => {
                 let key = self.key(&group_id, &artifact_id);
-                let name = file.name.clone();
-                let found = self
-                    .state
-                    .store
-                    .with(move |connection| -> Result<_, DataError> {
-                        Ok(store::find_asset(connection, &key, &name)?)
-                    })
-                    .await?;
-                let Some((_, asset)) =
-                    found.filter(|(row, _)| READABLE.contains(&row.status.as_str()))
-                else {
-                    return Err(DataError::not_found(format!(
-                        "`{}` not found in {group_id}:{artifact_id}",
-                        file.name
-                    )));
+                let mut notes = Vec::new();
+                let mut found = self.local_file(&key, &file.name).await?;
+                if found.is_none()
+                    && self
+                        .pull_through(&key, &version, &file.name, &mut notes)
+                        .await?
+                {
+                    found = self.local_file(&key, &file.name).await?;
+                }
+                let Some(asset) = found else {
+                    return Err(with_notes(
+                        DataError::not_found(format!(
+                            "`{}` not found in {group_id}:{artifact_id}",
+                            file.name
+                        )),
+                        &notes,
+                    ));
                 };
                 // A checksum needs no blob read.
                 let bytes = if checksum.is_some() {
@@ -341,14 +352,16 @@ impl MavenRequest<'_> {
                         .read_blob(asset.digests.sha256.clone())
                         .await?
                 };
-                Ok(respond(
+                let mut response = respond(
                     Served {
                         bytes,
                         content_type: content_type(&asset.name),
                         digests: asset.digests,
                     },
                     checksum,
-                ))
+                );
+                add_notes(&mut response, &notes);
+                Ok(response)
             }
             RepositoryPath::ArtifactMetadata {
                 group_id,
@@ -356,30 +369,26 @@ impl MavenRequest<'_> {
                 checksum,
             } => {
                 let key = self.key(&group_id, &artifact_id);
-                let published: Vec<VersionRow> = self
-                    .versions_with_assets(&key)
-                    .await?
-                    .into_iter()
-                    .map(|(row, _)| row)
-                    .filter(|row| row.status == "Published")
-                    .collect();
-                if published.is_empty() {
-                    return Err(DataError::not_found(format!(
-                        "no published versions of {group_id}:{artifact_id}"
-                    )));
+                let merged = self.merged_versions(&key).await?;
+                if merged.versions.is_empty() {
+                    return Err(with_notes(
+                        DataError::not_found(format!(
+                            "no published versions of {group_id}:{artifact_id}{}",
+                            merged.blocked_note
+                        )),
+                        &merged.notes,
+                    ));
                 }
-                let newest = published
-                    .iter()
-                    .map(|row| row.published)
-                    .fold(0.0_f64, f64::max);
                 let document = ArtifactMetadata {
                     group_id,
                     artifact_id,
-                    versions: published.into_iter().map(|row| row.version).collect(),
-                    last_updated: last_updated(newest),
+                    versions: merged.versions,
+                    last_updated: last_updated(merged.newest),
                 }
                 .to_xml();
-                Ok(respond(metadata(document), checksum))
+                let mut response = respond(metadata(document), checksum);
+                add_notes(&mut response, &merged.notes);
+                Ok(response)
             }
             RepositoryPath::VersionMetadata {
                 group_id,
@@ -430,6 +439,255 @@ impl MavenRequest<'_> {
                 Ok(respond(metadata(document), checksum))
             }
         }
+    }
+
+    async fn local_file(
+        &self,
+        key: &PackageKey,
+        file_name: &str,
+    ) -> Result<Option<AssetRow>, DataError> {
+        let (key, name) = (key.clone(), file_name.to_owned());
+        let found = self
+            .state
+            .store
+            .with(move |connection| -> Result<_, DataError> {
+                Ok(store::find_asset(connection, &key, &name)?)
+            })
+            .await?;
+        Ok(found
+            .filter(|(row, _)| READABLE.contains(&row.status.as_str()))
+            .map(|(_, asset)| asset))
+    }
+
+    /// The published versions of an artifact across this repository, its upstream
+    /// repositories and their external connections (their `maven-metadata.xml`, cached and
+    /// served stale when the upstream is down).
+    async fn merged_versions(&self, key: &PackageKey) -> Result<MergedVersions, DataError> {
+        let lookup = key.clone();
+        let (sources, mut versions, mut newest) = self
+            .state
+            .store
+            .with(move |connection| -> Result<_, DataError> {
+                let sources = packages::read_sources(connection, &lookup)?;
+                let (mut versions, mut newest) = (Vec::new(), 0.0_f64);
+                for repository in &sources.repositories {
+                    let repository_key = PackageKey {
+                        repository: repository.clone(),
+                        ..lookup.clone()
+                    };
+                    for row in store::versions(connection, &repository_key)? {
+                        if row.status == "Published" && !versions.contains(&row.version) {
+                            newest = newest.max(row.published);
+                            versions.push(row.version);
+                        }
+                    }
+                }
+                Ok((sources, versions, newest))
+            })
+            .await?;
+        let mut notes = Vec::new();
+        for (_, connection_name) in &sources.externals {
+            let Some(connection) = self.external(connection_name) else {
+                continue;
+            };
+            let path = format!(
+                "{}/{}/maven-metadata.xml",
+                key.namespace.replace('.', "/"),
+                key.package
+            );
+            let Ok(url) = connection.url.join(&path) else {
+                continue;
+            };
+            let body = match self
+                .state
+                .externals
+                .fetch_metadata(connection, &url, "application/xml, text/xml", &path)
+                .await
+            {
+                Fetched::Fresh(body) => body,
+                Fetched::Stale(body) => {
+                    notes.push(format!("{connection_name} unavailable; served from cache"));
+                    body
+                }
+                Fetched::NotFound => continue,
+                Fetched::Unavailable(reason) => {
+                    notes.push(format!("{connection_name} unavailable: {reason}"));
+                    continue;
+                }
+            };
+            match listed_versions(&body) {
+                Ok(listed) => {
+                    for version in listed {
+                        if !versions.contains(&version) {
+                            versions.push(version);
+                            newest = newest.max(self.state.clock.now());
+                        }
+                    }
+                }
+                Err(error) => notes.push(format!(
+                    "{connection_name}: invalid maven-metadata.xml: {error}"
+                )),
+            }
+        }
+        Ok(MergedVersions {
+            versions,
+            newest,
+            notes,
+            blocked_note: sources.blocked_note(),
+        })
+    }
+
+    fn external(&self, name: &str) -> Option<&ExternalConnection> {
+        self.state
+            .externals
+            .get(name)
+            .filter(|connection| connection.format == "maven")
+    }
+
+    /// Bring a file this repository does not hold: retain its version from an upstream
+    /// repository, or fetch it from an external connection, verify it against the
+    /// upstream's checksum sidecar and record it (in the repository owning the connection,
+    /// and here). Returns whether it was found.
+    async fn pull_through(
+        &self,
+        key: &PackageKey,
+        version: &str,
+        file_name: &str,
+        notes: &mut Vec<String>,
+    ) -> Result<bool, DataError> {
+        let (lookup, name) = (key.clone(), file_name.to_owned());
+        let (sources, held) = self
+            .state
+            .store
+            .with(move |connection| -> Result<_, DataError> {
+                let sources = packages::read_sources(connection, &lookup)?;
+                for repository in sources.repositories.iter().skip(1) {
+                    let repository_key = PackageKey {
+                        repository: repository.clone(),
+                        ..lookup.clone()
+                    };
+                    if let Some((row, _)) = store::find_asset(connection, &repository_key, &name)?
+                        && READABLE.contains(&row.status.as_str())
+                    {
+                        return Ok((sources, Some((repository_key, row.version))));
+                    }
+                }
+                Ok((sources, None))
+            })
+            .await?;
+        if let Some((from, held_version)) = held {
+            let here = key.clone();
+            self.state
+                .store
+                .with(move |connection| -> Result<_, DataError> {
+                    let transaction = store::write_transaction(connection)?;
+                    packages::retain_from_repository(&transaction, &from, &here, &held_version)?;
+                    transaction.commit()?;
+                    Ok(())
+                })
+                .await?;
+            return Ok(true);
+        }
+        if is_snapshot(version) {
+            // SNAPSHOTs come from upstream repositories only: an external SNAPSHOT changes
+            // under the same name, which a pull-through cache cannot verify once.
+            return Ok(false);
+        }
+        for (owner, connection_name) in sources.externals {
+            let Some(connection) = self.external(&connection_name) else {
+                continue;
+            };
+            let directory = format!(
+                "{}/{}/{version}/",
+                key.namespace.replace('.', "/"),
+                key.package
+            );
+            let Ok(url) = connection.url.join(&format!("{directory}{file_name}")) else {
+                continue;
+            };
+            let bytes = match self.state.externals.fetch_optional(connection, &url).await {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => continue,
+                Err(error) => {
+                    notes.push(format!("{connection_name} unavailable: {error}"));
+                    continue;
+                }
+            };
+            let refuse = |message: String| {
+                tracing::warn!(connection = %connection_name, %message, "refused upstream content");
+                DataError::new(
+                    StatusCode::BAD_GATEWAY,
+                    format!(
+                        "refused `{file_name}` from {connection_name}: {message}; nothing was stored"
+                    ),
+                )
+            };
+            let mut claimed = None;
+            for algorithm in ["sha1", "sha256", "sha512"] {
+                let Ok(sidecar) = connection
+                    .url
+                    .join(&format!("{directory}{file_name}.{algorithm}"))
+                else {
+                    continue;
+                };
+                match self
+                    .state
+                    .externals
+                    .fetch_optional(connection, &sidecar)
+                    .await
+                {
+                    Ok(Some(body)) => {
+                        claimed =
+                            ChecksumAlgorithm::claimed_digest(&String::from_utf8_lossy(&body))
+                                .map(|digest| (algorithm, digest));
+                        if claimed.is_some() {
+                            break;
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(error) => {
+                        return Err(refuse(format!(
+                            "its checksum could not be fetched: {error}"
+                        )));
+                    }
+                }
+            }
+            let Some((algorithm, expected)) = claimed else {
+                return Err(refuse(
+                    "the upstream has no checksum sidecar (.sha1, .sha256, .sha512) to verify it against"
+                        .to_owned(),
+                ));
+            };
+            let digests = Digests::of(&bytes);
+            verify_hex(&digests, algorithm, &expected).map_err(refuse)?;
+            let size = bytes.len() as u64;
+            self.state.store.put_blob(bytes).await?;
+            let ingested = packages::Ingested {
+                version: version.to_owned(),
+                metadata: None,
+                asset: AssetRow {
+                    name: file_name.to_owned(),
+                    size,
+                    digests,
+                },
+                owner,
+                connection: connection_name.clone(),
+                now: self.state.clock.now(),
+            };
+            let here = key.clone();
+            self.state
+                .store
+                .with(move |connection| -> Result<_, DataError> {
+                    let transaction = store::write_transaction(connection)?;
+                    packages::record_ingest(&transaction, &here, &ingested)?;
+                    transaction.commit()?;
+                    Ok(())
+                })
+                .await?;
+            tracing::info!(connection = %connection_name, file = %file_name, "ingested from an external connection");
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     async fn put_file(
@@ -558,6 +816,14 @@ impl MavenRequest<'_> {
         }
         Ok(StatusCode::CREATED.into_response())
     }
+}
+
+/// Versions merged across a repository's sources.
+struct MergedVersions {
+    versions: Vec<String>,
+    newest: f64,
+    notes: Vec<String>,
+    blocked_note: &'static str,
 }
 
 fn metadata(document: Vec<u8>) -> Served {

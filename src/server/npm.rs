@@ -21,7 +21,7 @@ use super::access::{self, Permission, Principal, iso8601};
 use super::error::DataError;
 use super::packages;
 use super::store::{self, AssetRow, PackageKey, VersionRow};
-use super::upstream::{ExternalConnection, Fetched, UPSTREAM_HEADER};
+use super::upstream::{ExternalConnection, Fetched, add_notes, with_notes};
 use crate::ecosystem::npm::{
     ABBREVIATED_MEDIA_TYPE, PackageName, abbreviate_manifest, integrity_from_sha512_hex,
 };
@@ -273,18 +273,13 @@ impl NpmRequest<'_> {
     async fn view(&self, name: &PackageName) -> Result<View, DataError> {
         let key = self.key(name);
         let lookup = key.clone();
-        let (local_upstream, mut versions, tags, externals) = self
+        let (upstream_blocked, mut versions, tags, externals) = self
             .state
             .store
             .with(move |connection| -> Result<_, DataError> {
-                let order = packages::search_order(connection, &lookup.domain, &lookup.repository)?;
-                let restrictions = packages::effective_restrictions(connection, &lookup)?;
+                let sources = packages::read_sources(connection, &lookup)?;
                 let mut versions: Vec<Candidate> = Vec::new();
-                let mut externals = Vec::new();
-                for (index, repository) in order.iter().enumerate() {
-                    if index > 0 && restrictions.upstream == packages::BLOCK {
-                        break;
-                    }
+                for repository in &sources.repositories {
                     let repository_key = PackageKey { repository: repository.clone(), ..lookup.clone() };
                     for row in store::versions(connection, &repository_key)? {
                         if row.status != "Published" || versions.iter().any(|candidate| candidate.version == row.version) {
@@ -297,14 +292,8 @@ impl NpmRequest<'_> {
                         });
                         versions.push(Candidate { version: row.version.clone(), manifest, dist, published: row.published, source: Source::Repository(repository.clone()) });
                     }
-                    let repository_restrictions = packages::effective_restrictions(connection, &repository_key)?;
-                    if restrictions.upstream == packages::ALLOW && repository_restrictions.upstream == packages::ALLOW {
-                        for name in packages::external_connections(connection, &lookup.domain, repository)? {
-                            externals.push((repository.clone(), name));
-                        }
-                    }
                 }
-                Ok((restrictions.upstream, versions, store::dist_tags(connection, &lookup)?, externals))
+                Ok((sources.upstream_blocked, versions, store::dist_tags(connection, &lookup)?, sources.externals))
             })
             .await?;
         let mut notes = Vec::new();
@@ -373,7 +362,7 @@ impl NpmRequest<'_> {
             tags,
             upstream_tags,
             notes,
-            upstream_blocked: local_upstream == packages::BLOCK,
+            upstream_blocked,
         })
     }
 
@@ -416,9 +405,7 @@ impl NpmRequest<'_> {
                 self.domain, self.repository
             );
             if view.upstream_blocked {
-                message.push_str(
-                    " (its origin controls block fetching it from upstreams: upstream=BLOCK)",
-                );
+                message.push_str(packages::BLOCKED_NOTE);
             }
             return Err(with_notes(DataError::not_found(message), &view.notes));
         }
@@ -602,16 +589,7 @@ impl NpmRequest<'_> {
                     .store
                     .with(move |connection| -> Result<_, DataError> {
                         let transaction = store::write_transaction(connection)?;
-                        let origin = match store::version(&transaction, &from, &wanted)? {
-                            Some(row) => packages::version_origin(&transaction, row.id)?,
-                            None => None,
-                        }
-                        .unwrap_or(packages::Origin {
-                            origin_type: "INTERNAL".to_owned(),
-                            entry_repository: from.repository.clone(),
-                            external_connection: None,
-                        });
-                        packages::retain_version(&transaction, &from, &to, &wanted, &origin)?;
+                        packages::retain_from_repository(&transaction, &from, &to, &wanted)?;
                         transaction.commit()?;
                         Ok(())
                     })
@@ -685,46 +663,24 @@ impl NpmRequest<'_> {
         if let Some(object) = metadata.as_object_mut() {
             object.remove("dist");
         }
-        let (owner, here, wanted, asset) = (
-            PackageKey {
-                repository: repository.to_owned(),
-                ..key.clone()
-            },
-            key.clone(),
-            version.to_owned(),
-            AssetRow {
+        let here = key.clone();
+        let ingested = packages::Ingested {
+            version: version.to_owned(),
+            metadata: Some(metadata.to_string()),
+            asset: AssetRow {
                 name: file_name.to_owned(),
                 size,
                 digests,
             },
-        );
-        let origin = packages::Origin {
-            origin_type: "EXTERNAL".to_owned(),
-            entry_repository: repository.to_owned(),
-            external_connection: Some(connection_name.to_owned()),
+            owner: repository.to_owned(),
+            connection: connection_name.to_owned(),
+            now: self.state.clock.now(),
         };
-        let now = self.state.clock.now();
         self.state
             .store
             .with(move |connection| -> Result<_, DataError> {
                 let transaction = store::write_transaction(connection)?;
-                if store::version(&transaction, &owner, &wanted)?.is_none() {
-                    let row = VersionRow {
-                        id: 0,
-                        version: wanted.clone(),
-                        revision: super::control::new_revision(),
-                        status: "Published".to_owned(),
-                        published: now,
-                        metadata: Some(metadata.to_string()),
-                    };
-                    let id = store::insert_version(&transaction, &owner, &row)?;
-                    store::insert_asset(&transaction, id, &asset)?;
-                    packages::set_version_origin(&transaction, id, &origin)?;
-                    packages::note_ingest(&transaction, &owner)?;
-                }
-                if owner.repository != here.repository {
-                    packages::retain_version(&transaction, &owner, &here, &wanted, &origin)?;
-                }
+                packages::record_ingest(&transaction, &here, &ingested)?;
                 transaction.commit()?;
                 Ok(())
             })
@@ -1004,25 +960,6 @@ fn verify_upstream_digest(dist: &Value, digests: &super::store::Digests) -> Resu
         };
     }
     Err("the upstream gives no digest to verify it against".to_owned())
-}
-
-fn add_notes(response: &mut Response, notes: &[String]) {
-    if !notes.is_empty()
-        && let Ok(value) = HeaderValue::from_str(&notes.join("; "))
-    {
-        response.headers_mut().insert(UPSTREAM_HEADER, value);
-    }
-}
-
-fn with_notes(error: DataError, notes: &[String]) -> DataError {
-    if notes.is_empty() {
-        error
-    } else {
-        DataError::new(
-            error.status,
-            format!("{} ({})", error.message, notes.join("; ")),
-        )
-    }
 }
 
 fn parse_name(package: &str) -> Result<PackageName, DataError> {

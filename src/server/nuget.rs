@@ -20,6 +20,10 @@
 //! push needs `publish`; the repository token is accepted as Basic password (what nuget sends
 //! from `packageSourceCredentials` after a `401` with a Basic challenge), as Bearer, and on
 //! push as `X-NuGet-ApiKey`.
+//!
+//! Reads fall through to upstream repositories within the domain (versions, registration and
+//! search merge them; a `.nupkg` or `.nuspec` requested here is retained here). External
+//! NuGet feeds are not pulled through yet.
 
 use std::sync::Arc;
 
@@ -33,6 +37,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::access::{self, Permission, Principal, iso8601};
 use super::error::DataError;
+use super::packages;
 use super::store::{self, AssetRow, PackageKey, VersionRow};
 use crate::ecosystem::nuget::{self, NuGetVersion, NupkgManifest};
 
@@ -186,6 +191,8 @@ struct Listed {
     row: VersionRow,
     metadata: Value,
     asset: Option<AssetRow>,
+    /// The repository holding it: this one or an upstream repository.
+    repository: String,
 }
 
 impl Listed {
@@ -409,18 +416,29 @@ impl NuGetRequest<'_> {
         axum::Json(json!({ "version": "3.0.0", "resources": resources })).into_response()
     }
 
-    /// Versions of a package that readers may see (Published = listed, Unlisted), sorted.
+    /// Versions of a package that readers may see (Published = listed, Unlisted), sorted:
+    /// this repository's, then its upstream repositories' (depth-first) unless the package's
+    /// origin controls block upstreams; a version held in several is taken from the first.
     async fn load(&self, lower_id: &str) -> Result<Vec<Listed>, DataError> {
         let key = self.key(lower_id);
         let rows = self
             .state
             .store
             .with(move |connection| -> Result<_, DataError> {
-                let mut rows = Vec::new();
-                for row in store::versions(connection, &key)? {
-                    if row.status == "Published" || row.status == "Unlisted" {
-                        let assets = store::assets(connection, row.id)?;
-                        rows.push((row, assets));
+                let sources = packages::read_sources(connection, &key)?;
+                let mut rows: Vec<(String, VersionRow, Vec<AssetRow>)> = Vec::new();
+                for repository in sources.repositories {
+                    let repository_key = PackageKey {
+                        repository: repository.clone(),
+                        ..key.clone()
+                    };
+                    for row in store::versions(connection, &repository_key)? {
+                        if (row.status == "Published" || row.status == "Unlisted")
+                            && !rows.iter().any(|(_, held, _)| held.version == row.version)
+                        {
+                            let assets = store::assets(connection, row.id)?;
+                            rows.push((repository.clone(), row, assets));
+                        }
                     }
                 }
                 Ok(rows)
@@ -428,7 +446,7 @@ impl NuGetRequest<'_> {
             .await?;
         let mut listed: Vec<Listed> = rows
             .into_iter()
-            .filter_map(|(row, assets)| {
+            .filter_map(|(repository, row, assets)| {
                 let metadata: Value = row
                     .metadata
                     .as_deref()
@@ -448,6 +466,7 @@ impl NuGetRequest<'_> {
                     row,
                     metadata,
                     asset,
+                    repository,
                 })
             })
             .collect();
@@ -488,6 +507,23 @@ impl NuGetRequest<'_> {
         let asset = entry.asset.ok_or_else(|| {
             DataError::not_found(format!("package `{id}` {version} has no .nupkg asset"))
         })?;
+        if entry.repository != self.repository {
+            // Requested through this repository: retain it here, as CodeArtifact does.
+            let from = PackageKey {
+                repository: entry.repository.clone(),
+                ..self.key(&lower_id)
+            };
+            let (here, wanted) = (self.key(&lower_id), entry.row.version.clone());
+            self.state
+                .store
+                .with(move |connection| -> Result<_, DataError> {
+                    let transaction = store::write_transaction(connection)?;
+                    packages::retain_from_repository(&transaction, &from, &here, &wanted)?;
+                    transaction.commit()?;
+                    Ok(())
+                })
+                .await?;
+        }
         let file = file.to_lowercase();
         let (bytes, content_type) = if file == asset.name {
             (
@@ -674,14 +710,25 @@ impl NuGetRequest<'_> {
             .state
             .store
             .with(move |connection| -> Result<_, DataError> {
-                Ok(store::packages(
-                    connection,
-                    &domain,
-                    &repository,
-                    Some("nuget"),
-                    Some(""),
-                    None,
-                )?)
+                // Every package in this repository and its upstream repositories; `load`
+                // applies each package's origin controls.
+                let mut names: Vec<store::PackageSummary> = Vec::new();
+                for source in packages::search_order(connection, &domain, &repository)? {
+                    for summary in store::packages(
+                        connection,
+                        &domain,
+                        &source,
+                        Some("nuget"),
+                        Some(""),
+                        None,
+                    )? {
+                        if !names.iter().any(|known| known.package == summary.package) {
+                            names.push(summary);
+                        }
+                    }
+                }
+                names.sort_by(|left, right| left.package.cmp(&right.package));
+                Ok(names)
             })
             .await?;
         let query = SearchQuery::parse(&text);

@@ -10,7 +10,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::store::{self, PackageKey, VersionRow};
+use super::store::{self, AssetRow, PackageKey, VersionRow};
 
 /// `ALLOW` or `BLOCK`, as the API spells them.
 pub const ALLOW: &str = "ALLOW";
@@ -349,12 +349,19 @@ pub fn retain_version(
     version: &str,
     origin: &Origin,
 ) -> Result<Option<VersionRow>, rusqlite::Error> {
+    let Some(source) = store::version(connection, from, version)? else {
+        return store::version(connection, to, version);
+    };
     if let Some(existing) = store::version(connection, to, version)? {
+        // A version can gain files upstream (a PyPI sdist after its wheel): copy the new ones.
+        let present = store::assets(connection, existing.id)?;
+        for asset in store::assets(connection, source.id)? {
+            if !present.iter().any(|held| held.name == asset.name) {
+                store::insert_asset(connection, existing.id, &asset)?;
+            }
+        }
         return Ok(Some(existing));
     }
-    let Some(source) = store::version(connection, from, version)? else {
-        return Ok(None);
-    };
     let assets = store::assets(connection, source.id)?;
     let mut row = VersionRow {
         id: 0,
@@ -368,6 +375,160 @@ pub fn retain_version(
     set_version_origin(connection, row.id, origin)?;
     note_ingest(connection, to)?;
     Ok(Some(row))
+}
+
+/// What a "not found" message says when a package's origin controls kept upstreams out.
+pub const BLOCKED_NOTE: &str =
+    " (its origin controls block fetching it from upstreams: upstream=BLOCK)";
+
+/// Where a read of one package in a repository may look, in CodeArtifact's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadSources {
+    /// The repository itself, then (unless the package's origin controls block upstreams)
+    /// its upstream repositories depth-first.
+    pub repositories: Vec<String>,
+    /// `(owning repository, connection name)` of every external connection to consult,
+    /// skipping repositories whose copy of the package blocks upstreams.
+    pub externals: Vec<(String, String)>,
+    /// Whether the package's origin controls in the requested repository block upstreams.
+    pub upstream_blocked: bool,
+}
+
+impl ReadSources {
+    /// The suffix a "not found" message gets when upstreams were not consulted.
+    #[must_use]
+    pub fn blocked_note(&self) -> &'static str {
+        if self.upstream_blocked {
+            BLOCKED_NOTE
+        } else {
+            ""
+        }
+    }
+}
+
+/// The repositories and external connections a read of `key` consults.
+///
+/// # Errors
+/// SQLite errors.
+pub fn read_sources(
+    connection: &Connection,
+    key: &PackageKey,
+) -> Result<ReadSources, rusqlite::Error> {
+    let order = search_order(connection, &key.domain, &key.repository)?;
+    let restrictions = effective_restrictions(connection, key)?;
+    let upstream_blocked = restrictions.upstream == BLOCK;
+    let mut sources = ReadSources {
+        repositories: Vec::new(),
+        externals: Vec::new(),
+        upstream_blocked,
+    };
+    for (index, repository) in order.into_iter().enumerate() {
+        if index > 0 && upstream_blocked {
+            break;
+        }
+        let repository_key = PackageKey {
+            repository: repository.clone(),
+            ..key.clone()
+        };
+        if !upstream_blocked
+            && effective_restrictions(connection, &repository_key)?.upstream == ALLOW
+        {
+            for name in external_connections(connection, &key.domain, &repository)? {
+                sources.externals.push((repository.clone(), name));
+            }
+        }
+        sources.repositories.push(repository);
+    }
+    Ok(sources)
+}
+
+/// Retain `version` of `from` (an upstream repository) in `to`, keeping the origin it had
+/// there (a version without one entered the domain by a publish to `from`).
+///
+/// # Errors
+/// SQLite errors.
+pub fn retain_from_repository(
+    connection: &Connection,
+    from: &PackageKey,
+    to: &PackageKey,
+    version: &str,
+) -> Result<Option<VersionRow>, rusqlite::Error> {
+    let origin = match store::version(connection, from, version)? {
+        Some(row) => version_origin(connection, row.id)?,
+        None => return Ok(None),
+    }
+    .unwrap_or_else(|| Origin {
+        origin_type: "INTERNAL".to_owned(),
+        entry_repository: from.repository.clone(),
+        external_connection: None,
+    });
+    retain_version(connection, from, to, version, &origin)
+}
+
+/// A file fetched from an external connection and verified, ready to record.
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    /// Version it belongs to.
+    pub version: String,
+    /// Version metadata for a version seen for the first time.
+    pub metadata: Option<String>,
+    /// The verified file (its blob already stored).
+    pub asset: AssetRow,
+    /// The repository owning the external connection.
+    pub owner: String,
+    /// The external connection's name.
+    pub connection: String,
+    /// When it arrived.
+    pub now: f64,
+}
+
+/// Record a verified file from an external connection: as a `Published` version (with
+/// EXTERNAL origin) of the package in the repository owning the connection, then retained in
+/// the requesting repository `here`, as CodeArtifact does. A file already present is kept.
+/// Call inside a write transaction.
+///
+/// # Errors
+/// SQLite errors.
+pub fn record_ingest(
+    connection: &Connection,
+    here: &PackageKey,
+    ingested: &Ingested,
+) -> Result<(), rusqlite::Error> {
+    let owner = PackageKey {
+        repository: ingested.owner.clone(),
+        ..here.clone()
+    };
+    let origin = Origin {
+        origin_type: "EXTERNAL".to_owned(),
+        entry_repository: ingested.owner.clone(),
+        external_connection: Some(ingested.connection.clone()),
+    };
+    let id = if let Some(row) = store::version(connection, &owner, &ingested.version)? {
+        row.id
+    } else {
+        let row = VersionRow {
+            id: 0,
+            version: ingested.version.clone(),
+            revision: super::control::new_revision(),
+            status: "Published".to_owned(),
+            published: ingested.now,
+            metadata: ingested.metadata.clone(),
+        };
+        let id = store::insert_version(connection, &owner, &row)?;
+        set_version_origin(connection, id, &origin)?;
+        id
+    };
+    if !store::assets(connection, id)?
+        .iter()
+        .any(|asset| asset.name == ingested.asset.name)
+    {
+        store::insert_asset(connection, id, &ingested.asset)?;
+    }
+    note_ingest(connection, &owner)?;
+    if owner.repository != here.repository {
+        retain_version(connection, &owner, here, &ingested.version, &origin)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -423,6 +584,71 @@ mod tests {
                 .publish,
             BLOCK
         );
+    }
+
+    fn asset(name: &str) -> AssetRow {
+        AssetRow {
+            name: name.into(),
+            size: 1,
+            digests: store::Digests::of(name.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn ingest_records_external_origin_and_retains_every_file_downstream() {
+        let (_dir, connection) = open();
+        set_upstreams(&connection, "d", "team", &["main".into()]).unwrap();
+        link_external(&connection, "d", "main", "public:pypi", true).unwrap();
+        let sources = read_sources(&connection, &key("team")).unwrap();
+        assert_eq!(sources.repositories, vec!["team", "main"]);
+        assert_eq!(
+            sources.externals,
+            vec![("main".to_owned(), "public:pypi".to_owned())]
+        );
+        let mut ingested = Ingested {
+            version: "1.0".into(),
+            metadata: None,
+            asset: asset("p-1.0.whl"),
+            owner: "main".into(),
+            connection: "public:pypi".into(),
+            now: 1.0,
+        };
+        record_ingest(&connection, &key("team"), &ingested).unwrap();
+        ingested.asset = asset("p-1.0.tar.gz");
+        record_ingest(&connection, &key("team"), &ingested).unwrap();
+        for repository in ["main", "team"] {
+            let row = store::version(&connection, &key(repository), "1.0")
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                store::assets(&connection, row.id).unwrap().len(),
+                2,
+                "{repository}"
+            );
+            let origin = version_origin(&connection, row.id).unwrap().unwrap();
+            assert_eq!(origin.origin_type, "EXTERNAL");
+            assert_eq!(origin.entry_repository, "main");
+            assert_eq!(
+                restrictions(&connection, &key(repository))
+                    .unwrap()
+                    .unwrap()
+                    .publish,
+                BLOCK
+            );
+        }
+        // A package that blocks upstreams reads only its own repository.
+        set_restrictions(
+            &connection,
+            &key("team"),
+            &Restrictions {
+                publish: ALLOW.into(),
+                upstream: BLOCK.into(),
+            },
+        )
+        .unwrap();
+        let sources = read_sources(&connection, &key("team")).unwrap();
+        assert_eq!(sources.repositories, vec!["team"]);
+        assert!(sources.externals.is_empty() && sources.upstream_blocked);
     }
 
     #[test]

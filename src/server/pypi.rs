@@ -13,7 +13,14 @@
 //! credentials gets 401 with a Basic-only challenge so pip retries with netrc or keyring.
 //! Each uploaded file becomes an asset of the version (format `pypi`, no namespace, package
 //! = the PEP 503 normalized name); per-file facts (requires-python, upload time) live in the
-//! version's metadata JSON under `files`. Errors carry their message in the HTTP reason
+//! version's metadata JSON under `files`.
+//!
+//! Reads fall through to upstream repositories and external connections (see
+//! `packages::read_sources`): a project page merges every file they offer (an upstream
+//! simple index answering PEP 691 JSON or PEP 503 HTML, its `#sha256=` fragments kept), and a
+//! download of a file held elsewhere retains it here; one from an external connection is
+//! fetched, checked against the upstream's sha256 (no sha256: refused, nothing stored), and
+//! recorded with EXTERNAL origin in the repository owning the connection and here. Errors carry their message in the HTTP reason
 //! phrase too, because twine prints the reason (as PyPI's `400 File already exists`) and
 //! shows the body only with `--verbose`.
 
@@ -33,7 +40,9 @@ use super::AppState;
 use super::access::{self, Permission, Principal};
 use super::error::DataError;
 use super::multipart;
+use super::packages;
 use super::store::{self, AssetRow, Digests, PackageKey, VersionRow};
+use super::upstream::{ExternalConnection, Fetched, add_notes, with_notes};
 use crate::ecosystem::pypi::{
     DistributionFile, SIMPLE_API_VERSION, SimpleFormat, is_valid_name, negotiate, normalize_name,
 };
@@ -209,11 +218,175 @@ struct PypiRequest<'a> {
 /// One file of a version as the simple API shows it.
 struct FileEntry {
     file: String,
+    version: String,
     url: String,
-    sha256: String,
-    size: u64,
+    sha256: Option<String>,
+    size: Option<u64>,
     requires_python: Option<String>,
-    upload_time: f64,
+    upload_time: Option<f64>,
+    source: FileSource,
+}
+
+/// Where a listed file lives.
+enum FileSource {
+    /// Held by this repository or one of its upstream repositories.
+    Repository(String),
+    /// Offered by the external connection `connection`, owned by repository `owner`.
+    External {
+        owner: String,
+        connection: String,
+        url: url::Url,
+        sha256: Option<String>,
+    },
+}
+
+/// The files a repository can serve for a project.
+struct View {
+    files: Vec<FileEntry>,
+    notes: Vec<String>,
+    upstream_blocked: bool,
+}
+
+/// What lading asks an upstream simple index for: PEP 691 JSON, else HTML.
+const UPSTREAM_ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
+
+/// A file an upstream project page lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct UpstreamFile {
+    file: String,
+    url: url::Url,
+    sha256: Option<String>,
+    requires_python: Option<String>,
+}
+
+fn file_url(endpoint: &str, normalized: &str, version: &str, file: &str) -> String {
+    format!(
+        "{endpoint}files/{}/{}/{}",
+        encode(normalized),
+        encode(version),
+        encode(file)
+    )
+}
+
+/// The version in a distribution file name of project `normalized`.
+fn file_version(normalized: &str, file: &str) -> Option<String> {
+    match DistributionFile::parse(file).ok()? {
+        DistributionFile::Wheel { name, version, .. } => {
+            (normalize_name(&name) == normalized).then_some(version)
+        }
+        DistributionFile::Sdist { stem } => stem
+            .match_indices('-')
+            .find(|(index, _)| normalize_name(&stem[..*index]) == normalized)
+            .map(|(index, _)| stem[index + 1..].to_owned())
+            .filter(|version| !version.is_empty()),
+    }
+}
+
+fn unescape_html(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// The value of attribute `name` in the inside of an HTML start tag.
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let lower = tag.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(found) = lower[from..].find(name) {
+        let start = from + found;
+        from = start + name.len();
+        let before = lower[..start].chars().last();
+        if !before.is_some_and(char::is_whitespace) {
+            continue;
+        }
+        let rest = tag[from..].trim_start();
+        let Some(rest) = rest.strip_prefix('=') else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let value = match rest.chars().next() {
+            Some(quote @ ('"' | '\'')) => rest[1..].split(quote).next().unwrap_or_default(),
+            _ => rest.split(char::is_whitespace).next().unwrap_or_default(),
+        };
+        return Some(unescape_html(value));
+    }
+    None
+}
+
+/// The files of an upstream project page: PEP 691 JSON or PEP 503 HTML, links resolved
+/// against `page_url`, sha256 from `hashes` or the `#sha256=` fragment.
+fn parse_upstream_page(body: &[u8], page_url: &url::Url) -> Result<Vec<UpstreamFile>, String> {
+    let text = String::from_utf8_lossy(body);
+    let mut files = Vec::new();
+    if text.trim_start().starts_with('{') {
+        let document: Value =
+            serde_json::from_str(&text).map_err(|error| format!("invalid JSON: {error}"))?;
+        for entry in document["files"].as_array().into_iter().flatten() {
+            let (Some(file), Some(href)) = (entry["filename"].as_str(), entry["url"].as_str())
+            else {
+                continue;
+            };
+            let Ok(url) = page_url.join(href) else {
+                continue;
+            };
+            files.push(UpstreamFile {
+                file: file.to_owned(),
+                url,
+                sha256: entry["hashes"]["sha256"]
+                    .as_str()
+                    .map(str::to_ascii_lowercase),
+                requires_python: entry["requires-python"].as_str().map(ToOwned::to_owned),
+            });
+        }
+        return Ok(files);
+    }
+    let lower = text.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(found) = lower[from..].find("<a") {
+        let start = from + found + 2;
+        let Some(tag_end) = lower[start..].find('>').map(|end| start + end) else {
+            break;
+        };
+        from = tag_end;
+        if !lower[start..].starts_with(|character: char| character.is_whitespace()) {
+            continue;
+        }
+        let tag = &text[start..tag_end];
+        let Some(href) = attribute(tag, "href") else {
+            continue;
+        };
+        let Ok(mut url) = page_url.join(&href) else {
+            continue;
+        };
+        let sha256 = url.fragment().and_then(|fragment| {
+            fragment
+                .strip_prefix("sha256=")
+                .map(str::to_ascii_lowercase)
+        });
+        url.set_fragment(None);
+        let content_end = lower[tag_end..]
+            .find("</a")
+            .map_or(text.len(), |end| tag_end + end);
+        let label = unescape_html(text[tag_end + 1..content_end].trim());
+        let file = if label.is_empty() {
+            url.path_segments()
+                .and_then(|mut segments| segments.next_back())
+                .map(decode)
+                .unwrap_or_default()
+        } else {
+            label
+        };
+        files.push(UpstreamFile {
+            file,
+            url,
+            sha256,
+            requires_python: attribute(tag, "data-requires-python"),
+        });
+    }
+    Ok(files)
 }
 
 impl PypiRequest<'_> {
@@ -390,71 +563,182 @@ impl PypiRequest<'_> {
         Ok(simple_response(format, body))
     }
 
-    async fn project_page(&self, normalized: &str) -> Result<Response, DataError> {
-        let format = self.negotiate()?;
+    /// Every file this repository can serve for a project: its own, its upstream
+    /// repositories' (depth-first), then its external connections' (unless origin controls
+    /// block upstreams), each file name once; plus upstream trouble to report.
+    async fn view(&self, normalized: &str) -> Result<View, DataError> {
         let key = self.key(normalized);
-        let versions = self
+        let endpoint = self.endpoint();
+        let (sources, held) = self
             .state
             .store
             .with(move |connection| -> Result<_, DataError> {
-                let mut versions = Vec::new();
-                for row in store::versions(connection, &key)? {
-                    if row.status == "Published" {
-                        let assets = store::assets(connection, row.id)?;
-                        versions.push((row, assets));
+                let sources = packages::read_sources(connection, &key)?;
+                let mut held = Vec::new();
+                for repository in &sources.repositories {
+                    let repository_key = PackageKey {
+                        repository: repository.clone(),
+                        ..key.clone()
+                    };
+                    for row in store::versions(connection, &repository_key)? {
+                        if row.status == "Published" {
+                            let assets = store::assets(connection, row.id)?;
+                            held.push((repository.clone(), row, assets));
+                        }
                     }
                 }
-                Ok(versions)
+                Ok((sources, held))
             })
             .await?;
-        if versions.is_empty() {
-            return Err(DataError::not_found(format!(
-                "project `{normalized}` not found in `{}/{}`",
-                self.domain, self.repository
-            )));
-        }
-        let endpoint = self.endpoint();
-        let mut files = Vec::new();
-        for (row, assets) in &versions {
+        let mut view = View {
+            files: Vec::new(),
+            notes: Vec::new(),
+            upstream_blocked: sources.upstream_blocked,
+        };
+        for (repository, row, assets) in held {
             let metadata: Value = row
                 .metadata
                 .as_deref()
                 .and_then(|text| serde_json::from_str(text).ok())
                 .unwrap_or(Value::Null);
             for asset in assets {
+                if view.files.iter().any(|file| file.file == asset.name) {
+                    continue;
+                }
                 let facts = &metadata["files"][&asset.name];
-                files.push(FileEntry {
-                    file: asset.name.clone(),
-                    url: format!(
-                        "{endpoint}files/{}/{}/{}",
-                        encode(normalized),
-                        encode(&row.version),
-                        encode(&asset.name)
-                    ),
-                    sha256: asset.digests.sha256.clone(),
-                    size: asset.size,
+                view.files.push(FileEntry {
+                    url: file_url(&endpoint, normalized, &row.version, &asset.name),
+                    file: asset.name,
+                    version: row.version.clone(),
+                    sha256: Some(asset.digests.sha256),
+                    size: Some(asset.size),
                     requires_python: facts["requires_python"]
                         .as_str()
                         .filter(|text| !text.is_empty())
                         .map(ToOwned::to_owned),
-                    upload_time: facts["upload_time"].as_f64().unwrap_or(row.published),
+                    upload_time: Some(facts["upload_time"].as_f64().unwrap_or(row.published)),
+                    source: FileSource::Repository(repository.clone()),
                 });
+            }
+        }
+        for (owner, connection_name) in sources.externals {
+            let Some(connection) = self
+                .state
+                .externals
+                .get(&connection_name)
+                .filter(|connection| connection.format == "pypi")
+            else {
+                continue;
+            };
+            let listed = match self.upstream_page(connection, normalized).await {
+                Ok(Some((listed, stale))) => {
+                    if stale {
+                        view.notes
+                            .push(format!("{connection_name} unavailable; served from cache"));
+                    }
+                    listed
+                }
+                Ok(None) => continue,
+                Err(note) => {
+                    view.notes.push(note);
+                    continue;
+                }
+            };
+            for upstream in listed {
+                if view.files.iter().any(|file| file.file == upstream.file) {
+                    continue;
+                }
+                let Some(version) = file_version(normalized, &upstream.file) else {
+                    continue;
+                };
+                view.files.push(FileEntry {
+                    url: file_url(&endpoint, normalized, &version, &upstream.file),
+                    file: upstream.file,
+                    version,
+                    sha256: upstream.sha256.clone(),
+                    size: None,
+                    requires_python: upstream.requires_python,
+                    upload_time: None,
+                    source: FileSource::External {
+                        owner: owner.clone(),
+                        connection: connection_name.clone(),
+                        url: upstream.url,
+                        sha256: upstream.sha256,
+                    },
+                });
+            }
+        }
+        Ok(view)
+    }
+
+    /// The files an external connection's project page lists (fresh, or cached when the
+    /// upstream is down: the flag). `Ok(None)`: the upstream does not have the project;
+    /// `Err`: a note for the response header.
+    async fn upstream_page(
+        &self,
+        connection: &ExternalConnection,
+        normalized: &str,
+    ) -> Result<Option<(Vec<UpstreamFile>, bool)>, String> {
+        let url = connection
+            .url
+            .join(&format!("{}/", encode(normalized)))
+            .map_err(|error| format!("{}: bad URL: {error}", connection.name))?;
+        let (body, stale) = match self
+            .state
+            .externals
+            .fetch_metadata(connection, &url, UPSTREAM_ACCEPT, normalized)
+            .await
+        {
+            Fetched::Fresh(body) => (body, false),
+            Fetched::Stale(body) => (body, true),
+            Fetched::NotFound => return Ok(None),
+            Fetched::Unavailable(reason) => {
+                return Err(format!("{} unavailable: {reason}", connection.name));
+            }
+        };
+        parse_upstream_page(&body, &url)
+            .map(|files| Some((files, stale)))
+            .map_err(|error| format!("{}: invalid project page: {error}", connection.name))
+    }
+
+    async fn project_page(&self, normalized: &str) -> Result<Response, DataError> {
+        let format = self.negotiate()?;
+        let view = self.view(normalized).await?;
+        if view.files.is_empty() {
+            let mut message = format!(
+                "project `{normalized}` not found in `{}/{}`",
+                self.domain, self.repository
+            );
+            if view.upstream_blocked {
+                message.push_str(packages::BLOCKED_NOTE);
+            }
+            return Err(with_notes(DataError::not_found(message), &view.notes));
+        }
+        let files = &view.files;
+        let mut versions: Vec<String> = Vec::new();
+        for file in files {
+            if !versions.contains(&file.version) {
+                versions.push(file.version.clone());
             }
         }
         let body = match format {
             SimpleFormat::Json => json!({
                 "meta": { "api-version": SIMPLE_API_VERSION },
                 "name": normalized,
-                "versions": versions.iter().map(|(row, _)| row.version.clone()).collect::<Vec<_>>(),
+                "versions": versions,
                 "files": files.iter().map(|file| {
                     let mut entry = json!({
                         "filename": file.file,
                         "url": file.url,
-                        "hashes": { "sha256": file.sha256 },
+                        "hashes": file.sha256.as_ref().map_or_else(|| json!({}), |sha256| json!({ "sha256": sha256 })),
                         "yanked": false,
-                        "size": file.size,
-                        "upload-time": upload_time(file.upload_time),
                     });
+                    if let Some(size) = file.size {
+                        entry["size"] = json!(size);
+                    }
+                    if let Some(time) = file.upload_time {
+                        entry["upload-time"] = json!(upload_time(time));
+                    }
                     if let Some(requires_python) = &file.requires_python {
                         entry["requires-python"] = json!(requires_python);
                     }
@@ -465,17 +749,21 @@ impl PypiRequest<'_> {
             SimpleFormat::Html(_) => {
                 let mut html = page_head(&format!("Links for {normalized}"));
                 let _ = writeln!(html, "    <h1>Links for {}</h1>", escape_html(normalized));
-                for file in &files {
+                for file in files {
                     let requires_python = file
                         .requires_python
                         .as_deref()
                         .map(|text| format!(" data-requires-python=\"{}\"", escape_html(text)))
                         .unwrap_or_default();
+                    let fragment = file
+                        .sha256
+                        .as_deref()
+                        .map(|sha256| format!("#sha256={sha256}"))
+                        .unwrap_or_default();
                     let _ = writeln!(
                         html,
-                        "    <a href=\"{}#sha256={}\"{requires_python}>{}</a><br/>",
+                        "    <a href=\"{}{fragment}\"{requires_python}>{}</a><br/>",
                         escape_html(&file.url),
-                        file.sha256,
                         escape_html(&file.file)
                     );
                 }
@@ -483,19 +771,20 @@ impl PypiRequest<'_> {
                 html
             }
         };
-        Ok(simple_response(format, body))
+        let mut response = simple_response(format, body);
+        add_notes(&mut response, &view.notes);
+        Ok(response)
     }
 
-    async fn download(
+    async fn local_file(
         &self,
         normalized: &str,
         version: &str,
         file: &str,
-    ) -> Result<Response, DataError> {
+    ) -> Result<Option<AssetRow>, DataError> {
         let key = self.key(normalized);
         let (wanted_version, wanted_file) = (version.to_owned(), file.to_owned());
-        let found = self
-            .state
+        self.state
             .store
             .with(move |connection| -> Result<_, DataError> {
                 let Some(row) = store::version(connection, &key, &wanted_version)?
@@ -507,9 +796,29 @@ impl PypiRequest<'_> {
                     .into_iter()
                     .find(|asset| asset.name == wanted_file))
             })
-            .await?;
+            .await
+    }
+
+    async fn download(
+        &self,
+        normalized: &str,
+        version: &str,
+        file: &str,
+    ) -> Result<Response, DataError> {
+        let mut notes = Vec::new();
+        let mut found = self.local_file(normalized, version, file).await?;
+        if found.is_none()
+            && self
+                .pull_through(normalized, version, file, &mut notes)
+                .await?
+        {
+            found = self.local_file(normalized, version, file).await?;
+        }
         let asset = found.ok_or_else(|| {
-            DataError::not_found(format!("`{file}` of {normalized} {version} not found"))
+            with_notes(
+                DataError::not_found(format!("`{file}` of {normalized} {version} not found")),
+                &notes,
+            )
         })?;
         let bytes = self
             .state
@@ -525,7 +834,142 @@ impl PypiRequest<'_> {
         if let Ok(value) = HeaderValue::from_str(&asset.digests.sha256) {
             headers.insert("x-checksum-sha256", value);
         }
+        add_notes(&mut response, &notes);
         Ok(response)
+    }
+
+    /// Bring a file this repository does not hold from where the view says it lives: retain
+    /// it from an upstream repository, or fetch it from an external connection, verify it
+    /// against the upstream's sha256, and record it in the repository owning the connection
+    /// and here. Returns whether anything was found.
+    async fn pull_through(
+        &self,
+        normalized: &str,
+        version: &str,
+        file: &str,
+        notes: &mut Vec<String>,
+    ) -> Result<bool, DataError> {
+        let view = self.view(normalized).await?;
+        notes.extend(view.notes.iter().cloned());
+        let Some(entry) = view
+            .files
+            .into_iter()
+            .find(|entry| entry.file == file && entry.version == version)
+        else {
+            return Ok(false);
+        };
+        let here = self.key(normalized);
+        match entry.source {
+            FileSource::Repository(repository) => {
+                let from = PackageKey {
+                    repository,
+                    ..here.clone()
+                };
+                let wanted = entry.version;
+                self.state
+                    .store
+                    .with(move |connection| -> Result<_, DataError> {
+                        let transaction = store::write_transaction(connection)?;
+                        packages::retain_from_repository(&transaction, &from, &here, &wanted)?;
+                        transaction.commit()?;
+                        Ok(())
+                    })
+                    .await?;
+            }
+            FileSource::External {
+                owner,
+                connection: connection_name,
+                url,
+                sha256,
+            } => {
+                let connection = self.state.externals.get(&connection_name).ok_or_else(|| {
+                    DataError::not_found(format!("external connection `{connection_name}` is gone"))
+                })?;
+                let (bytes, digests) = self
+                    .state
+                    .externals
+                    .fetch_verified(
+                        connection,
+                        &url,
+                        sha256.as_deref().map(|sha256| ("sha256", sha256)),
+                    )
+                    .await
+                    .map_err(|message| {
+                        tracing::warn!(connection = %connection_name, %message, "refused upstream content");
+                        DataError::new(
+                            StatusCode::BAD_GATEWAY,
+                            format!("refused `{file}` from {connection_name}: {message}; nothing was stored"),
+                        )
+                    })?;
+                let size = bytes.len() as u64;
+                self.state.store.put_blob(bytes).await?;
+                let now = self.state.clock.now();
+                let file_facts = json!({
+                    "requires_python": entry.requires_python,
+                    "upload_time": now,
+                });
+                let ingested = packages::Ingested {
+                    version: entry.version.clone(),
+                    metadata: Some(
+                        json!({
+                            "name": normalized,
+                            "version": entry.version,
+                            "files": { file: file_facts.clone() },
+                        })
+                        .to_string(),
+                    ),
+                    asset: AssetRow {
+                        name: file.to_owned(),
+                        size,
+                        digests,
+                    },
+                    owner,
+                    connection: connection_name.clone(),
+                    now,
+                };
+                let file_name = file.to_owned();
+                self.state
+                    .store
+                    .with(move |connection| -> Result<_, DataError> {
+                        let transaction = store::write_transaction(connection)?;
+                        packages::record_ingest(&transaction, &here, &ingested)?;
+                        // A further file of a version already held: record its facts too.
+                        for repository in [&ingested.owner, &here.repository] {
+                            let key = PackageKey {
+                                repository: repository.clone(),
+                                ..here.clone()
+                            };
+                            if let Some(row) =
+                                store::version(&transaction, &key, &ingested.version)?
+                            {
+                                let mut document: Value = row
+                                    .metadata
+                                    .as_deref()
+                                    .and_then(|text| serde_json::from_str(text).ok())
+                                    .filter(Value::is_object)
+                                    .unwrap_or_else(|| json!({}));
+                                if document["files"].get(&file_name).is_none() {
+                                    if !document["files"].is_object() {
+                                        document["files"] = json!({});
+                                    }
+                                    document["files"][&file_name] = file_facts.clone();
+                                    store::update_version_metadata(
+                                        &transaction,
+                                        row.id,
+                                        &document.to_string(),
+                                        &row.revision,
+                                    )?;
+                                }
+                            }
+                        }
+                        transaction.commit()?;
+                        Ok(())
+                    })
+                    .await?;
+                tracing::info!(connection = %connection_name, %file, "ingested from an external connection");
+            }
+        }
+        Ok(true)
     }
 
     async fn upload(
@@ -948,6 +1392,55 @@ mod tests {
             parse_target("pypi/a/json"),
             Target::Unsupported(_)
         ));
+    }
+
+    #[test]
+    fn upstream_pages_are_read_as_html_or_json() {
+        let page = url::Url::parse("http://upstream.test/simple/demo/").unwrap();
+        let html = br#"<html><body><h1>Links</h1>
+<a href="/packages/demo-1.0.tar.gz#sha256=ABC">demo-1.0.tar.gz</a><br>
+<A data-requires-python="&gt;=3.8" HREF='../../x/demo-1.1-py3-none-any.whl'>demo-1.1-py3-none-any.whl</A>
+</body></html>"#;
+        let files = parse_upstream_page(html, &page).unwrap();
+        assert_eq!(files.len(), 2);
+        assert_eq!(files[0].file, "demo-1.0.tar.gz");
+        assert_eq!(
+            files[0].url.as_str(),
+            "http://upstream.test/packages/demo-1.0.tar.gz"
+        );
+        assert_eq!(files[0].sha256.as_deref(), Some("abc"));
+        assert_eq!(
+            files[1].url.as_str(),
+            "http://upstream.test/x/demo-1.1-py3-none-any.whl"
+        );
+        assert_eq!(files[1].sha256, None);
+        assert_eq!(files[1].requires_python.as_deref(), Some(">=3.8"));
+        let json = br#"{"meta":{"api-version":"1.0"},"name":"demo","files":[{"filename":"demo-2.0.tar.gz","url":"https://files.test/demo-2.0.tar.gz","hashes":{"sha256":"DEF"},"requires-python":">=3.9"}]}"#;
+        let files = parse_upstream_page(json, &page).unwrap();
+        assert_eq!(files[0].url.as_str(), "https://files.test/demo-2.0.tar.gz");
+        assert_eq!(files[0].sha256.as_deref(), Some("def"));
+        assert_eq!(files[0].requires_python.as_deref(), Some(">=3.9"));
+    }
+
+    #[test]
+    fn versions_come_from_file_names() {
+        assert_eq!(
+            file_version("only-upstream", "only_upstream-1.0.0-py3-none-any.whl").as_deref(),
+            Some("1.0.0")
+        );
+        assert_eq!(
+            file_version("lading-demo", "Lading.Demo-2.0.tar.gz").as_deref(),
+            Some("2.0")
+        );
+        assert_eq!(
+            file_version("a-b", "a-b-1.0-rc1.tar.gz").as_deref(),
+            Some("1.0-rc1")
+        );
+        assert_eq!(
+            file_version("other", "lading_demo-1.0-py3-none-any.whl"),
+            None
+        );
+        assert_eq!(file_version("x", "x-1.0.egg"), None);
     }
 
     #[test]

@@ -446,6 +446,66 @@ impl Externals {
         }
     }
 
+    /// Download content and check it against the digest the upstream claims for it
+    /// (`(algorithm, hex)`: `sha1`, `sha256` or `sha512`). Content without a claimed digest
+    /// is refused, so nothing unverified is ever stored.
+    ///
+    /// # Errors
+    /// What failed, as a sentence fragment for the client: the download, a missing digest,
+    /// or a mismatch (expected and actual).
+    pub async fn fetch_verified(
+        &self,
+        connection: &ExternalConnection,
+        url: &url::Url,
+        claimed: Option<(&str, &str)>,
+    ) -> Result<(bytes::Bytes, crate::server::store::Digests), String> {
+        let Some((algorithm, expected)) = claimed else {
+            return Err("the upstream gives no digest to verify it against".to_owned());
+        };
+        let bytes = self.fetch_content(connection, url).await?;
+        let digests = crate::server::store::Digests::of(&bytes);
+        verify_hex(&digests, algorithm, expected)?;
+        Ok((bytes, digests))
+    }
+
+    /// Download content that may be absent: `Ok(None)` on 404 or 410.
+    ///
+    /// # Errors
+    /// Any other failure, after bounded retries.
+    pub async fn fetch_optional(
+        &self,
+        connection: &ExternalConnection,
+        url: &url::Url,
+    ) -> Result<Option<bytes::Bytes>, String> {
+        let safe = SafeUrl::from(url.clone());
+        let authorization = Self::authorization(connection, url).await?;
+        let result = self
+            .http
+            .send(
+                reqwest::Method::GET,
+                &safe,
+                |request| match &authorization {
+                    Some(value) => request.header(reqwest::header::AUTHORIZATION, value),
+                    None => request,
+                },
+            )
+            .await;
+        match result {
+            Ok(response) => response
+                .bytes()
+                .await
+                .map(Some)
+                .map_err(|error| format!("failed to read {safe}: {error}")),
+            Err(HttpError::Status { status, .. })
+                if status == reqwest::StatusCode::NOT_FOUND
+                    || status == reqwest::StatusCode::GONE =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
     /// Download content from an upstream (not cached here: the caller verifies and stores it).
     ///
     /// # Errors
@@ -473,5 +533,74 @@ impl Externals {
             .bytes()
             .await
             .map_err(|error| format!("failed to read {safe}: {error}"))
+    }
+}
+
+/// Report upstream trouble (`notes`) on a response in the [`UPSTREAM_HEADER`] header.
+pub fn add_notes(response: &mut axum::response::Response, notes: &[String]) {
+    if !notes.is_empty()
+        && let Ok(value) = axum::http::HeaderValue::from_str(&notes.join("; "))
+    {
+        response.headers_mut().insert(UPSTREAM_HEADER, value);
+    }
+}
+
+/// Append upstream trouble to an error's message, so a client sees why a miss was a miss.
+#[must_use]
+pub fn with_notes(
+    error: crate::server::error::DataError,
+    notes: &[String],
+) -> crate::server::error::DataError {
+    if notes.is_empty() {
+        error
+    } else {
+        crate::server::error::DataError::new(
+            error.status,
+            format!("{} ({})", error.message, notes.join("; ")),
+        )
+    }
+}
+
+/// Check `digests` against a hex digest the upstream claims (`sha1`, `sha256`, `sha512`).
+///
+/// # Errors
+/// A message naming the algorithm, the actual and the claimed digest.
+pub fn verify_hex(
+    digests: &crate::server::store::Digests,
+    algorithm: &str,
+    claimed: &str,
+) -> Result<(), String> {
+    let actual = match algorithm {
+        "sha1" => &digests.sha1,
+        "sha256" => &digests.sha256,
+        "sha512" => &digests.sha512,
+        other => {
+            return Err(format!(
+                "the upstream's digest algorithm `{other}` is not supported"
+            ));
+        }
+    };
+    let claimed = claimed.trim();
+    if actual.eq_ignore_ascii_case(claimed) {
+        Ok(())
+    } else {
+        Err(format!(
+            "its {algorithm} is {actual}, the upstream claims {claimed}"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_digests_are_compared_case_insensitively_and_unknown_algorithms_refused() {
+        let digests = crate::server::store::Digests::of(b"abc");
+        assert!(verify_hex(&digests, "sha256", &digests.sha256.to_uppercase()).is_ok());
+        assert!(verify_hex(&digests, "sha1", &digests.sha1).is_ok());
+        let mismatch = verify_hex(&digests, "sha512", &"0".repeat(128)).unwrap_err();
+        assert!(mismatch.contains("upstream claims"), "{mismatch}");
+        assert!(verify_hex(&digests, "md5", &digests.md5).is_err());
     }
 }

@@ -12,3 +12,4 @@ mod serve_nuget;
 mod serve_pypi;
 mod serve_storage;
 mod serve_upstream;
+mod serve_upstream_formats;

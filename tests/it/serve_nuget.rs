@@ -17,7 +17,7 @@ use crate::require_tool;
 use crate::support::{self, LadingServer, ServerSpec};
 
 /// nuget.exe 5.8 (never Debian's `/usr/bin/nuget` 2.8.7, which hangs when piped).
-fn nuget_exe() -> Option<PathBuf> {
+pub(crate) fn nuget_exe() -> Option<PathBuf> {
     support::find_tool(
         "LADING_TEST_NUGET_EXE",
         Some("node/node_modules/nuget-exe/nuget-5.8.0.exe"),
@@ -25,20 +25,20 @@ fn nuget_exe() -> Option<PathBuf> {
     )
 }
 
-fn mono() -> Option<PathBuf> {
+pub(crate) fn mono() -> Option<PathBuf> {
     support::find_tool("LADING_TEST_MONO", None, Some("mono"))
 }
 
 /// One nuget.exe user: a private `HOME` and a `nuget.config` in `work/` (nuget.exe also
 /// reads a `nuget.config` in its working directory, which `search` needs: it has no
 /// `-ConfigFile`).
-struct NuGetUser {
-    home: PathBuf,
+pub(crate) struct NuGetUser {
+    pub(crate) home: PathBuf,
     work: PathBuf,
 }
 
 impl NuGetUser {
-    fn new(root: &Path, name: &str) -> Self {
+    pub(crate) fn new(root: &Path, name: &str) -> Self {
         let home = root.join(name);
         let work = home.join("work");
         fs_err::create_dir_all(&work).unwrap();
@@ -50,11 +50,11 @@ impl NuGetUser {
         Self { home, work }
     }
 
-    fn config(&self) -> String {
+    pub(crate) fn config(&self) -> String {
         self.work.join("nuget.config").display().to_string()
     }
 
-    fn nuget(&self, args: &[&str]) -> Output {
+    pub(crate) fn nuget(&self, args: &[&str]) -> Output {
         let mut command = support::clean_command(mono().unwrap(), &self.home);
         command
             .current_dir(&self.work)
@@ -64,7 +64,7 @@ impl NuGetUser {
         support::run(&mut command)
     }
 
-    fn nuget_ok(&self, args: &[&str]) -> String {
+    pub(crate) fn nuget_ok(&self, args: &[&str]) -> String {
         let output = self.nuget(args);
         assert!(
             output.status.success(),
@@ -76,7 +76,7 @@ impl NuGetUser {
 
     /// `nuget sources add` with the repository token as password, as `aws codeartifact login
     /// --tool nuget` does (source named `domain/repository`).
-    fn add_source(&self, source: &str, token: &str) {
+    pub(crate) fn add_source(&self, source: &str, token: &str) {
         self.nuget_ok(&[
             "sources",
             "add",
@@ -97,7 +97,7 @@ impl NuGetUser {
     }
 
     /// `nuget pack` a nuspec with one content file; returns the `.nupkg` path.
-    fn pack(&self, id: &str, version: &str, dependencies: &str) -> PathBuf {
+    pub(crate) fn pack(&self, id: &str, version: &str, dependencies: &str) -> PathBuf {
         let dir = self.home.join(format!("src-{id}"));
         fs_err::create_dir_all(&dir).unwrap();
         fs_err::write(dir.join(format!("{id}.txt")), format!("{id} {version}\n")).unwrap();
@@ -140,7 +140,7 @@ impl NuGetUser {
         packed[0].clone()
     }
 
-    fn push(&self, package: &Path, source: &str, api_key: &str) -> Output {
+    pub(crate) fn push(&self, package: &Path, source: &str, api_key: &str) -> Output {
         self.nuget(&[
             "push",
             &package.display().to_string(),

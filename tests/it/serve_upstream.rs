@@ -9,7 +9,7 @@ use crate::serve_npm::{NpmUser, app, package};
 use crate::support::peers::{StaticServer, Verdaccio};
 use crate::support::{self, LadingServer, ServerSpec};
 
-fn aws_json(server: &LadingServer, home: &Path, args: &[&str]) -> serde_json::Value {
+pub(crate) fn aws_json(server: &LadingServer, home: &Path, args: &[&str]) -> serde_json::Value {
     let aws = support::aws().expect("aws");
     let mut command = support::clean_command(&aws, home);
     command.arg("codeartifact").args(args).args([
@@ -29,7 +29,7 @@ fn aws_json(server: &LadingServer, home: &Path, args: &[&str]) -> serde_json::Va
     }
 }
 
-fn get(url: &str, token: &str) -> (u16, Option<String>, String) {
+pub(crate) fn get(url: &str, token: &str) -> (u16, Option<String>, String) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let response = reqwest::Client::new()

@@ -171,3 +171,137 @@ impl Drop for StaticServer {
         let _ = self.child.wait();
     }
 }
+
+/// A running pypiserver (`-a update,download,list`, one htpasswd user made with passlib);
+/// stopped on drop.
+pub struct PypiServer {
+    /// Simple index URL (`.../simple/`).
+    pub simple_url: String,
+    /// Upload URL for twine.
+    pub upload_url: String,
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    child: Option<Child>,
+}
+
+impl PypiServer {
+    /// Find the peer (`LADING_TEST_PYPISERVER` or `.peers/venv/bin/pypi-server`).
+    pub fn find() -> Option<PathBuf> {
+        find_tool("LADING_TEST_PYPISERVER", Some("venv/bin/pypi-server"), None)
+    }
+
+    /// Start on a free port over `dir/packages`; `python` is the peers venv's (with passlib).
+    pub fn start(binary: &Path, python: &Path, dir: &Path) -> Self {
+        let packages = dir.join("packages");
+        fs_err::create_dir_all(&packages).unwrap();
+        let htpasswd = dir.join("htpasswd");
+        let mut command = clean_command(python, dir);
+        command.args([
+            "-c",
+            "import sys\nfrom passlib.apache import HtpasswdFile\nh = HtpasswdFile(sys.argv[1], new=True)\nh.set_password('uploader', 'uploader-password')\nh.save()",
+        ]);
+        command.arg(&htpasswd);
+        super::run_ok(&mut command);
+        let port = free_port();
+        let mut child = clean_command(binary, dir)
+            .args(["run", "-i", "127.0.0.1", "-p", &port.to_string(), "-P"])
+            .arg(&htpasswd)
+            .args(["-a", "update,download,list", "--disable-fallback"])
+            .arg(&packages)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start pypiserver");
+        let url = format!("http://127.0.0.1:{port}/");
+        wait_for_http(&url, &mut child, "pypiserver");
+        Self {
+            simple_url: format!("{url}simple/"),
+            upload_url: url,
+            username: "uploader".to_owned(),
+            password: "uploader-password".to_owned(),
+            child: Some(child),
+        }
+    }
+
+    /// Stop the server.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PypiServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// nginx serving a directory read-only (a static Maven repository); stopped on drop.
+pub struct Nginx {
+    /// Base URL with a trailing slash.
+    pub url: String,
+    child: Option<Child>,
+}
+
+impl Nginx {
+    /// Find the peer (`LADING_TEST_NGINX` or `nginx` on `PATH`).
+    pub fn find() -> Option<PathBuf> {
+        find_tool("LADING_TEST_NGINX", None, Some("nginx"))
+    }
+
+    /// Serve `root` on a free port; nginx's own files go under `dir`.
+    pub fn start(binary: &Path, dir: &Path, root: &Path) -> Self {
+        fs_err::create_dir_all(dir.join("logs")).unwrap();
+        let port = free_port();
+        let config = dir.join("nginx.conf");
+        // Under root the worker would run as `nobody`, which cannot read the test's private
+        // directories; for any other user nginx ignores the directive (with a warning). One
+        // process (`master_process off`), so stopping the child stops the server: a killed
+        // master leaves its worker listening.
+        let user = "user root;\n";
+        fs_err::write(
+            &config,
+            format!(
+                "{user}daemon off;\nmaster_process off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/logs/error.log;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n  fastcgi_temp_path {dir}/fastcgi;\n  uwsgi_temp_path {dir}/uwsgi;\n  scgi_temp_path {dir}/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n    location / {{ root {root}; }}\n  }}\n}}\n",
+                dir = dir.display(),
+                root = root.display()
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(binary)
+            .arg("-c")
+            .arg(&config)
+            .arg("-p")
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        let url = format!("http://127.0.0.1:{port}/");
+        wait_for_http(&url, &mut child, "nginx");
+        Self {
+            url,
+            child: Some(child),
+        }
+    }
+
+    /// Stop the server.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
