@@ -132,6 +132,9 @@ fn normalize(path: &str) -> String {
 /// The npm-packlist filter for one package directory.
 struct PackList {
     rules: IgnoreRules,
+    /// The unanchored defaults again: npm applies them afresh in every subdirectory, after
+    /// the parent's `files` re-includes (`lib/.npmignore` stays out of `files: ["lib"]`).
+    nested_defaults: IgnoreRules,
     strict: IgnoreRules,
     forced: Vec<String>,
 }
@@ -190,8 +193,13 @@ impl PackList {
             }
             _ => {}
         }
+        let mut nested_defaults = IgnoreRules::default();
+        for rule in DEFAULT_RULES.iter().filter(|rule| !rule.starts_with('/')) {
+            nested_defaults.add(rule);
+        }
         Self {
             rules,
+            nested_defaults,
             strict,
             forced,
         }
@@ -212,6 +220,12 @@ impl PackList {
             }
             if let Some(verdict) = rules.verdict(relative, is_dir) {
                 ignored = verdict;
+            }
+            if std::ptr::eq(rules, &self.rules)
+                && relative.contains('/')
+                && self.nested_defaults.verdict(relative, is_dir) == Some(true)
+            {
+                ignored = true;
             }
         }
         ignored
@@ -345,7 +359,8 @@ pub fn pack(
     Ok(Packed {
         stem: file_stem(&full_name, &version),
         files: vec![PackedFile {
-            file_name: name.tarball_file_name(&version),
+            // `npm pack` names scoped tarballs `scope-name-version.tgz`.
+            file_name: format!("{}.tgz", file_stem(&full_name, &version)),
             bytes,
             purl: Some(super::lockfile::purl(&full_name, &version)),
         }],
