@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use base64::Engine as _;
+
 use crate::require_tool;
 use crate::support;
 
@@ -344,6 +346,9 @@ fn provenance_signatures_verify_in_python_and_tampering_fails_lading_verify() {
     }
 }
 
+/// (label, environment, builder.id, invocationId, source uri)
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str, &'a str, &'a str);
+
 #[test]
 fn ci_environment_gives_the_run_identity_in_provenance() {
     let temp = tempfile::tempdir().unwrap();
@@ -352,7 +357,7 @@ fn ci_environment_gives_the_run_identity_in_provenance() {
     let root = temp.path().join("project");
     generic_tree(&root);
     let sha = "89abcdef0123456789abcdef0123456789abcdef";
-    let cases: [(&str, Vec<(&str, &str)>, &str, &str, &str); 3] = [
+    let cases: [Case<'_>; 3] = [
         (
             "github",
             vec![
@@ -426,7 +431,6 @@ fn ci_environment_gives_the_run_identity_in_provenance() {
         );
         let line = fs_err::read_to_string(out.join("app-3.1.0.intoto.jsonl")).unwrap();
         let envelope: serde_json::Value = serde_json::from_str(&line).unwrap();
-        use base64::Engine as _;
         let payload = base64::engine::general_purpose::STANDARD
             .decode(envelope["payload"].as_str().unwrap())
             .unwrap();

@@ -212,7 +212,7 @@ impl PackList {
             .match_indices('/')
             .map(|(index, _)| &relative[..index])
             .collect();
-        for rules in [&self.rules, &self.strict] {
+        for (index, rules) in [&self.rules, &self.strict].into_iter().enumerate() {
             for parent in &parents {
                 if let Some(verdict) = rules.verdict(parent, true) {
                     ignored = verdict;
@@ -221,7 +221,7 @@ impl PackList {
             if let Some(verdict) = rules.verdict(relative, is_dir) {
                 ignored = verdict;
             }
-            if std::ptr::eq(rules, &self.rules)
+            if index == 0
                 && relative.contains('/')
                 && self.nested_defaults.verdict(relative, is_dir) == Some(true)
             {
