@@ -663,3 +663,271 @@ fn npm_tarball_lists_what_npm_pack_lists_and_installs() {
     );
     assert!(String::from_utf8_lossy(&output.stderr).contains("pkg:npm/left-pad@1.2.0"));
 }
+
+fn nuget_exe() -> Option<PathBuf> {
+    support::find_tool(
+        "LADING_TEST_NUGET_EXE",
+        Some("node/node_modules/nuget-exe/nuget-5.8.0.exe"),
+        None,
+    )
+}
+
+#[test]
+fn nuget_exe_installs_the_nupkg_from_a_folder_feed() {
+    let mono = require_tool!(support::find_tool("LADING_TEST_MONO", None, Some("mono")));
+    let nuget = require_tool!(nuget_exe());
+    let temp = tempfile::tempdir().unwrap();
+    let home = temp.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let root = temp.path().join("project");
+    write(
+        &root.join("Acme.Packed.nuspec"),
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<package xmlns=\"http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd\">\n  <metadata>\n    <id>Acme.Packed</id>\n    <version>0.0.0</version>\n    <authors>Acme</authors>\n    <description>Packed by lading</description>\n  </metadata>\n</package>\n",
+    );
+    write(
+        &root.join("lib/netstandard2.0/Acme.Packed.txt"),
+        "payload\n",
+    );
+    write(&root.join("content/readme.txt"), "hello\n");
+    let feed = temp.path().join("feed");
+    support::run_ok(
+        lading(&home, &root)
+            .args([
+                "pack",
+                "--format",
+                "nuget",
+                "--name",
+                "Acme.Packed",
+                "--version",
+                "1.2.3",
+            ])
+            .args(["lib", "content", "--out"])
+            .arg(&feed),
+    );
+    assert!(
+        feed.join("Acme.Packed.1.2.3.nupkg").is_file(),
+        "{:?}",
+        files_in(&feed)
+    );
+    let installed = temp.path().join("packages");
+    let output = support::run_ok(
+        support::clean_command(&mono, &home)
+            .current_dir(temp.path())
+            .arg(&nuget)
+            .args(["install", "Acme.Packed", "-Version", "1.2.3", "-Source"])
+            .arg(&feed)
+            .arg("-OutputDirectory")
+            .arg(&installed)
+            .arg("-NonInteractive"),
+    );
+    let package_dir = installed.join("Acme.Packed.1.2.3");
+    assert_eq!(
+        fs_err::read_to_string(package_dir.join("lib/netstandard2.0/Acme.Packed.txt")).unwrap(),
+        "payload\n",
+        "{}",
+        support::describe(&output)
+    );
+    assert!(package_dir.join("Acme.Packed.1.2.3.nupkg").is_file());
+}
+
+#[test]
+fn mvn_compiles_a_consumer_against_the_packed_jar_and_pom() {
+    let mvn = require_tool!(support::find_tool("LADING_TEST_MVN", None, Some("mvn")));
+    let javac = require_tool!(tool("javac"));
+    let java = require_tool!(tool("java"));
+    let maven_repo = require_tool!(support::find_tool("LADING_TEST_MAVEN_REPO", None, None));
+    let temp = tempfile::tempdir().unwrap();
+    let home = temp.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let sources = temp.path().join("src");
+    write(
+        &sources.join("com/acme/Greeter.java"),
+        "package com.acme;\npublic final class Greeter { public static String greet() { return \"packed by lading\"; } }\n",
+    );
+    let classes = temp.path().join("classes");
+    support::run_ok(
+        Command::new(&javac)
+            .args(["--release", "17", "-d"])
+            .arg(&classes)
+            .arg(sources.join("com/acme/Greeter.java")),
+    );
+    let out = temp.path().join("out");
+    support::run_ok(
+        lading(&home, temp.path())
+            .args([
+                "pack",
+                "--format",
+                "maven",
+                "--name",
+                "com.acme:greeter",
+                "--version",
+                "1.0.0",
+            ])
+            .arg("--base")
+            .arg(&classes)
+            .arg("--sources")
+            .arg(&sources)
+            .arg("--out")
+            .arg(&out),
+    );
+    assert_eq!(
+        files_in(&out),
+        [
+            "SHA256SUMS",
+            "greeter-1.0.0-sources.jar",
+            "greeter-1.0.0.intoto.jsonl",
+            "greeter-1.0.0.jar",
+            "greeter-1.0.0.manifest.json",
+            "greeter-1.0.0.pom"
+        ]
+    );
+    // A file:// repository in Maven layout holding what lading packed.
+    let repository = temp.path().join("repository");
+    let version_dir = repository.join("com/acme/greeter/1.0.0");
+    fs_err::create_dir_all(&version_dir).unwrap();
+    for file in [
+        "greeter-1.0.0.jar",
+        "greeter-1.0.0.pom",
+        "greeter-1.0.0-sources.jar",
+    ] {
+        fs_err::copy(out.join(file), version_dir.join(file)).unwrap();
+    }
+    let central = format!("file://{}", maven_repo.display());
+    let packed = format!("file://{}", repository.display());
+    let settings = temp.path().join("settings.xml");
+    fs_err::write(
+        &settings,
+        format!(
+            "<settings><profiles><profile><id>local</id>
+  <repositories>
+    <repository><id>central</id><url>{central}</url><releases><checksumPolicy>ignore</checksumPolicy></releases><snapshots><enabled>false</enabled></snapshots></repository>
+    <repository><id>packed</id><url>{packed}</url><releases><checksumPolicy>ignore</checksumPolicy></releases></repository>
+  </repositories>
+  <pluginRepositories><pluginRepository><id>central</id><url>{central}</url><releases><checksumPolicy>ignore</checksumPolicy></releases></pluginRepository></pluginRepositories>
+</profile></profiles><activeProfiles><activeProfile>local</activeProfile></activeProfiles></settings>
+"
+        ),
+    )
+    .unwrap();
+    let consumer = temp.path().join("consumer");
+    write(
+        &consumer.join("pom.xml"),
+        "<project xmlns='http://maven.apache.org/POM/4.0.0'><modelVersion>4.0.0</modelVersion>
+  <groupId>com.acme.apps</groupId><artifactId>app</artifactId><version>1.0</version>
+  <properties><maven.compiler.source>17</maven.compiler.source><maven.compiler.target>17</maven.compiler.target><project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties>
+  <dependencies><dependency><groupId>com.acme</groupId><artifactId>greeter</artifactId><version>1.0.0</version></dependency></dependencies>
+</project>
+",
+    );
+    write(
+        &consumer.join("src/main/java/app/Main.java"),
+        "package app;\npublic class Main { public static void main(String[] args) { System.out.print(com.acme.Greeter.greet()); } }\n",
+    );
+    let local = temp.path().join("m2");
+    support::run_ok(
+        support::clean_command(&mvn, &home)
+            .current_dir(&consumer)
+            .args(["-B", "-q", "-s"])
+            .arg(&settings)
+            .arg(format!("-Dmaven.repo.local={}", local.display()))
+            .arg("compile")
+            .env("MAVEN_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"),
+    );
+    let resolved = local.join("com/acme/greeter/1.0.0/greeter-1.0.0.jar");
+    assert_eq!(
+        fs_err::read(&resolved).unwrap(),
+        fs_err::read(out.join("greeter-1.0.0.jar")).unwrap()
+    );
+    let classpath = format!(
+        "{}:{}",
+        consumer.join("target/classes").display(),
+        resolved.display()
+    );
+    let run = support::run_ok(Command::new(&java).args(["-cp", &classpath, "app.Main"]));
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "packed by lading");
+}
+
+#[test]
+fn pip_installs_a_wheel_passed_through_and_mismatched_metadata_is_refused() {
+    let python = require_tool!(support::python());
+    let temp = tempfile::tempdir().unwrap();
+    let home = temp.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let dist = temp.path().join("dist");
+    fs_err::create_dir_all(&dist).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/pypi_wheel.py");
+    let output = support::run_ok(
+        support::clean_command(&python, &home)
+            .arg(&script)
+            .arg(&dist)
+            .args(["lading-packed", "1.0.0", ">=3.8", "lading_packed", "passed"]),
+    );
+    let wheel = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    let out = temp.path().join("out");
+    support::run_ok(
+        lading(&home, temp.path())
+            .args(["pack", "--format", "pypi", "--version", "1.0.0", "--base"])
+            .arg(&dist)
+            .arg("--out")
+            .arg(&out),
+    );
+    let passed = out.join(wheel.file_name().unwrap());
+    assert_eq!(
+        fs_err::read(&passed).unwrap(),
+        fs_err::read(&wheel).unwrap()
+    );
+    let venv = temp.path().join("venv");
+    support::run_ok(
+        support::clean_command(&python, &home)
+            .args(["-m", "venv"])
+            .arg(&venv),
+    );
+    support::run_ok(
+        support::clean_command(venv.join("bin/python"), &home)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--no-index",
+                "--disable-pip-version-check",
+            ])
+            .arg(&passed),
+    );
+    let imported = support::run_ok(
+        support::clean_command(venv.join("bin/python"), &home).args([
+            "-c",
+            "import lading_packed, sys; sys.stdout.write(lading_packed.VALUE)",
+        ]),
+    );
+    assert_eq!(String::from_utf8_lossy(&imported.stdout), "passed");
+
+    // The same wheel under another version's file name: refused, nothing written.
+    let bad_dist = temp.path().join("bad");
+    fs_err::create_dir_all(&bad_dist).unwrap();
+    let renamed = wheel
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replace("1.0.0", "9.9.9");
+    fs_err::copy(&wheel, bad_dist.join(&renamed)).unwrap();
+    let bad_out = temp.path().join("bad-out");
+    let output = support::run(
+        lading(&home, temp.path())
+            .args(["pack", "--format", "pypi", "--base"])
+            .arg(&bad_dist)
+            .arg("--out")
+            .arg(&bad_out),
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("its metadata says"),
+        "{}",
+        support::describe(&output)
+    );
+    assert!(!bad_out.exists() || files_in(&bad_out).is_empty());
+}
