@@ -211,36 +211,32 @@ fn jar(
 /// [`MavenPackError`].
 pub fn pack(inputs: &MavenInputs<'_>, date: SourceDate) -> Result<Packed, MavenPackError> {
     let (coordinates, pom) = if let Some(path) = inputs.pom {
-        {
-            let text = fs_err::read_to_string(path).map_err(|source| MavenPackError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            let found = pom_coordinates(&text).map_err(|message| MavenPackError::BadPom {
-                path: path.to_path_buf(),
-                message,
-            })?;
-            if let Some(name) = inputs.name {
-                let expected = parse_name(name, inputs.version.unwrap_or(&found.version))?;
-                if expected != found {
-                    return Err(MavenPackError::Mismatch {
-                        path: path.to_path_buf(),
-                        found: found.to_string(),
-                        expected: expected.to_string(),
-                    });
-                }
+        let text = fs_err::read_to_string(path).map_err(|source| MavenPackError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let found = pom_coordinates(&text).map_err(|message| MavenPackError::BadPom {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        if let Some(name) = inputs.name {
+            let expected = parse_name(name, inputs.version.unwrap_or(&found.version))?;
+            if expected != found {
+                return Err(MavenPackError::Mismatch {
+                    path: path.to_path_buf(),
+                    found: found.to_string(),
+                    expected: expected.to_string(),
+                });
             }
-            (found, text)
         }
+        (found, text)
     } else {
-        {
-            let coordinates = parse_name(
-                inputs.name.ok_or(MavenPackError::NoCoordinates)?,
-                inputs.version.ok_or(MavenPackError::NoCoordinates)?,
-            )?;
-            let pom = generate_pom(&coordinates);
-            (coordinates, pom)
-        }
+        let coordinates = parse_name(
+            inputs.name.ok_or(MavenPackError::NoCoordinates)?,
+            inputs.version.ok_or(MavenPackError::NoCoordinates)?,
+        )?;
+        let pom = generate_pom(&coordinates);
+        (coordinates, pom)
     };
     let base = format!("{}-{}", coordinates.artifact_id, coordinates.version);
     let purl = |qualifiers: &str| {

@@ -114,15 +114,13 @@ pub fn pack(
             })?,
         )
     } else {
-        {
-            let id = expected_id.ok_or(NugetPackError::NoNuspec)?;
-            let version = version_override.ok_or(NugetPackError::NoNuspec)?;
-            validate_id(id).map_err(NugetPackError::Id)?;
-            (
-                PathBuf::from("(generated nuspec)"),
-                generate_nuspec(id, version, id, id),
-            )
-        }
+        let id = expected_id.ok_or(NugetPackError::NoNuspec)?;
+        let version = version_override.ok_or(NugetPackError::NoNuspec)?;
+        validate_id(id).map_err(NugetPackError::Id)?;
+        (
+            PathBuf::from("(generated nuspec)"),
+            generate_nuspec(id, version, id, id),
+        )
     };
     if let Some(version) = version_override {
         text = set_version(&text, version);
