@@ -43,6 +43,136 @@ pub enum Command {
     /// `http://HOST/d/DOMAIN/npm/REPO/` (npm) and `http://HOST/d/DOMAIN/generic/REPO/`.
     #[command(after_help = EXIT_CODES_HELP)]
     Serve(ServeArgs),
+    /// Build packages from build outputs, reproducibly, with checksums and signed provenance.
+    ///
+    /// Selects files by glob under `--base` (`dist/**/*.js`, `!**/*.map`; a directory selects
+    /// everything in it), builds the package, and writes into `--out`:
+    ///
+    ///   <package file(s)>        the package (zip, tar.gz, npm .tgz, .nupkg, Maven jar + pom,
+    ///                            or the wheels/sdists passed through)
+    ///   SHA256SUMS               `sha256sum -c SHA256SUMS` checks it
+    ///   <stem>.manifest.json     every output with sha256, sha512, sha1, md5 and size
+    ///   <stem>.intoto.jsonl      in-toto Statement v1 + SLSA Provenance v1 in a DSSE envelope
+    ///
+    /// Outputs are written to a temporary directory inside `--out` and renamed into place at
+    /// the end, so a failure leaves no partial file. Archives are byte-identical for the same
+    /// inputs: sorted entries, modes 0644/0755, owner 0:0, and every timestamp set to
+    /// `SOURCE_DATE_EPOCH`, else the commit time of HEAD, else 1980-01-01.
+    ///
+    /// Formats:
+    ///   zip, tar.gz  the selected files; needs --name and --version
+    ///   npm          the package in --base, files chosen as `npm pack` does (package.json
+    ///                `files`, `.npmignore`, always README/LICENSE/package.json/main/bin);
+    ///                --version replaces package.json's version in the tarball
+    ///   nuget        --nuspec (or the one `*.nuspec` in --base) plus the selected files
+    ///                (default: all); a nuspec id different from --name is an error
+    ///   maven        --name groupId:artifactId: a jar of the selected files (default: all
+    ///                under --base), --pom or a generated pom, --sources/--javadoc jars
+    ///   pypi         prebuilt wheels/sdists (default `*.whl`, `*.tar.gz`), checked against
+    ///                their METADATA/PKG-INFO and passed through unchanged
+    ///
+    /// --name and --version are minijinja templates over the CI context:
+    /// `{{ ci.ref_name }}`, `{{ ci.sha }}`, `{{ ci.run_number }}`, `{{ git.short_sha }}`,
+    /// `{{ env.NAME }}`; an undefined variable is an error. Example (version from a tag):
+    ///
+    ///   lading pack --format tar.gz --name app --version "{{ ci.ref_name | replace('v', '') }}" \
+    ///     'dist/**' '!**/*.map' --out out/
+    ///
+    /// Provenance records the CI run (GitHub Actions, CodeBuild, Jenkins, or local), the
+    /// source commit and, from lockfiles (--lockfile; for npm `package-lock.json` by
+    /// default), every dependency with its digest. It is signed with the PEM key in
+    /// --signing-key or `LADING_SIGNING_KEY` (PKCS#8 ed25519 or ECDSA P-256), or left unsigned.
+    #[command(after_help = EXIT_CODES_HELP, disable_version_flag = true, verbatim_doc_comment)]
+    Pack(PackArgs),
+    /// Check packages against SHA256SUMS, their provenance subjects, its signature, and the
+    /// lockfile.
+    ///
+    /// Reads `SHA256SUMS` and every `*.intoto.jsonl` in DIR (what `lading pack --out DIR`
+    /// wrote). Fails (exit 1) when a file's digest differs, a file is not a provenance
+    /// subject, the DSSE signature does not verify with --public-key, or (with --lockfile)
+    /// the recorded dependencies differ from the lockfile's.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Verify(VerifyArgs),
+}
+
+/// Package formats `lading pack` builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PackFormat {
+    /// A zip of the selected files.
+    Zip,
+    /// A gzip-compressed tar of the selected files.
+    #[value(name = "tar.gz")]
+    TarGz,
+    /// An npm tarball.
+    Npm,
+    /// A NuGet .nupkg.
+    Nuget,
+    /// A Maven jar and pom.
+    Maven,
+    /// Prebuilt Python wheels and sdists.
+    Pypi,
+}
+
+/// `lading pack` options.
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// Files to pack: globs relative to --base; `!glob` excludes.
+    pub patterns: Vec<String>,
+    /// Package format.
+    #[arg(long, value_enum)]
+    pub format: PackFormat,
+    /// Package name (template); for maven `groupId:artifactId`.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Package version (template).
+    #[arg(long = "version", id = "package_version", value_name = "VERSION")]
+    pub version: Option<String>,
+    /// Directory the patterns are relative to (for npm: the package directory).
+    #[arg(long, default_value = ".")]
+    pub base: PathBuf,
+    /// Output directory (created if missing).
+    #[arg(long, default_value = ".lading/out")]
+    pub out: PathBuf,
+    /// Succeed with an empty selection instead of failing.
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Print the manifest as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// PEM private key signing the provenance (else `LADING_SIGNING_KEY`, else unsigned).
+    #[arg(long, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
+    /// Lockfile whose dependencies go into the provenance (`package-lock.json`). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub lockfile: Vec<PathBuf>,
+    /// nuget: the nuspec (default: the one `*.nuspec` in --base, else generated).
+    #[arg(long, value_name = "FILE")]
+    pub nuspec: Option<PathBuf>,
+    /// maven: the pom (default: generated from --name and --version).
+    #[arg(long, value_name = "FILE")]
+    pub pom: Option<PathBuf>,
+    /// maven: directory packed as the `-sources` jar.
+    #[arg(long, value_name = "DIR")]
+    pub sources: Option<PathBuf>,
+    /// maven: directory packed as the `-javadoc` jar.
+    #[arg(long, value_name = "DIR")]
+    pub javadoc: Option<PathBuf>,
+}
+
+/// `lading verify` options.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Directory `lading pack --out` wrote.
+    pub dir: PathBuf,
+    /// PEM public key (or private key) the provenance must be signed with.
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
+    /// Lockfile the recorded dependencies must match.
+    #[arg(long, value_name = "FILE")]
+    pub lockfile: Option<PathBuf>,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `lading serve` options.

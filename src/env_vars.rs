@@ -27,6 +27,74 @@ impl EnvVars {
     /// lading's cache directory (tokens, restored packages); default `$XDG_CACHE_HOME/lading`
     /// or `~/.cache/lading`.
     pub const LADING_CACHE_DIR: &'static str = "LADING_CACHE_DIR";
+    /// `lading pack`: PEM (PKCS#8 ed25519 or ECDSA P-256) private key that signs the
+    /// provenance envelope, when `--signing-key` names no file.
+    pub const LADING_SIGNING_KEY: &'static str = "LADING_SIGNING_KEY";
+    /// Reproducible builds: the timestamp every archive entry carries (seconds since 1970).
+    /// <https://reproducible-builds.org/specs/source-date-epoch/>
+    pub const SOURCE_DATE_EPOCH: &'static str = "SOURCE_DATE_EPOCH";
+
+    // CI platform variables, read to identify the run in provenance (PROTOCOLS.md §6.2).
+    /// GitHub Actions: set to `true` on every runner.
+    pub const GITHUB_ACTIONS: &'static str = "GITHUB_ACTIONS";
+    /// GitHub Actions: `https://github.com` or the GHES URL.
+    pub const GITHUB_SERVER_URL: &'static str = "GITHUB_SERVER_URL";
+    /// GitHub Actions: `owner/repo`.
+    pub const GITHUB_REPOSITORY: &'static str = "GITHUB_REPOSITORY";
+    /// GitHub Actions: workflow run id.
+    pub const GITHUB_RUN_ID: &'static str = "GITHUB_RUN_ID";
+    /// GitHub Actions: attempt of the run.
+    pub const GITHUB_RUN_ATTEMPT: &'static str = "GITHUB_RUN_ATTEMPT";
+    /// GitHub Actions: run number.
+    pub const GITHUB_RUN_NUMBER: &'static str = "GITHUB_RUN_NUMBER";
+    /// GitHub Actions: commit being built.
+    pub const GITHUB_SHA: &'static str = "GITHUB_SHA";
+    /// GitHub Actions: full ref (`refs/tags/v1.2.3`).
+    pub const GITHUB_REF: &'static str = "GITHUB_REF";
+    /// GitHub Actions: short ref (`v1.2.3`).
+    pub const GITHUB_REF_NAME: &'static str = "GITHUB_REF_NAME";
+    /// GitHub Actions: `owner/repo/.github/workflows/x.yml@refs/heads/main`.
+    pub const GITHUB_WORKFLOW_REF: &'static str = "GITHUB_WORKFLOW_REF";
+    /// GitHub Actions: triggering event.
+    pub const GITHUB_EVENT_NAME: &'static str = "GITHUB_EVENT_NAME";
+    /// GitHub Actions: numeric repository id.
+    pub const GITHUB_REPOSITORY_ID: &'static str = "GITHUB_REPOSITORY_ID";
+    /// GitHub Actions: numeric owner id.
+    pub const GITHUB_REPOSITORY_OWNER_ID: &'static str = "GITHUB_REPOSITORY_OWNER_ID";
+    /// GitHub Actions: `github-hosted` or `self-hosted`.
+    pub const RUNNER_ENVIRONMENT: &'static str = "RUNNER_ENVIRONMENT";
+    /// CodeBuild: `arn:aws:codebuild:<region>:<account>:build/<project>:<uuid>`.
+    pub const CODEBUILD_BUILD_ARN: &'static str = "CODEBUILD_BUILD_ARN";
+    /// CodeBuild: `<project>:<uuid>`.
+    pub const CODEBUILD_BUILD_ID: &'static str = "CODEBUILD_BUILD_ID";
+    /// CodeBuild: build number.
+    pub const CODEBUILD_BUILD_NUMBER: &'static str = "CODEBUILD_BUILD_NUMBER";
+    /// CodeBuild: commit id of a Git source.
+    pub const CODEBUILD_RESOLVED_SOURCE_VERSION: &'static str = "CODEBUILD_RESOLVED_SOURCE_VERSION";
+    /// CodeBuild: requested source version (branch, tag, `pr/N`, commit).
+    pub const CODEBUILD_SOURCE_VERSION: &'static str = "CODEBUILD_SOURCE_VERSION";
+    /// CodeBuild: source repository URL.
+    pub const CODEBUILD_SOURCE_REPO_URL: &'static str = "CODEBUILD_SOURCE_REPO_URL";
+    /// CodeBuild: who started the build.
+    pub const CODEBUILD_INITIATOR: &'static str = "CODEBUILD_INITIATOR";
+    /// CodeBuild: webhook head ref (`refs/heads/main`), for webhook builds.
+    pub const CODEBUILD_WEBHOOK_HEAD_REF: &'static str = "CODEBUILD_WEBHOOK_HEAD_REF";
+    /// Jenkins: the controller URL (with `BUILD_ID`, marks a Jenkins build).
+    pub const JENKINS_URL: &'static str = "JENKINS_URL";
+    /// Jenkins: build id.
+    pub const BUILD_ID: &'static str = "BUILD_ID";
+    /// Jenkins: build number.
+    pub const BUILD_NUMBER: &'static str = "BUILD_NUMBER";
+    /// Jenkins: full URL of the run.
+    pub const BUILD_URL: &'static str = "BUILD_URL";
+    /// Jenkins: job name.
+    pub const JOB_NAME: &'static str = "JOB_NAME";
+    /// Jenkins Git plugin: commit.
+    pub const GIT_COMMIT: &'static str = "GIT_COMMIT";
+    /// Jenkins Git plugin: remote URL.
+    pub const GIT_URL: &'static str = "GIT_URL";
+    /// Jenkins Git plugin: branch (`origin/main`).
+    pub const GIT_BRANCH: &'static str = "GIT_BRANCH";
     /// Tests: fail, instead of skip, when a real peer (npm, aws, python, ...) is missing.
     pub const LADING_TEST_REQUIRE_TOOLS: &'static str = "LADING_TEST_REQUIRE_TOOLS";
     /// Disable colour in output (<https://no-color.org>).
@@ -42,6 +110,7 @@ impl EnvVars {
         Self::LADING_SERVE_PUBLIC_URL,
         Self::LADING_SERVE_CLOCK_OFFSET_SECONDS,
         Self::LADING_CACHE_DIR,
+        Self::LADING_SIGNING_KEY,
     ];
 
     /// Read a variable, treating an empty value as unset.

@@ -5,6 +5,8 @@
 //! [`cli`] → [`commands`] → ([`config`], [`repository`]) → [`ecosystem`] → ([`http`], [`fsx`]).
 //! [`server`] implements `lading serve` and shares the format parsers in [`ecosystem`].
 
+pub mod archive;
+pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -14,6 +16,7 @@ pub mod env_vars;
 pub mod fsx;
 pub mod http;
 pub mod printer;
+pub mod provenance;
 pub mod repository;
 pub mod secret;
 pub mod server;

@@ -1,6 +1,8 @@
 //! One module per subcommand: thin orchestration, no protocol code.
 
+pub mod pack;
 pub mod serve;
+pub mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::printer::Printer;
@@ -12,5 +14,7 @@ use crate::printer::Printer;
 pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args, printer).await,
+        Command::Pack(args) => pack::run(&args, printer),
+        Command::Verify(args) => verify::run(&args, printer),
     }
 }

@@ -2,7 +2,50 @@
 //! parsers here (package names, manifests); client code (config editors, cache writers)
 //! joins them as the commands that need it land.
 
+pub mod generic;
 pub mod maven;
 pub mod npm;
 pub mod nuget;
 pub mod pypi;
+
+/// One file a packer produced, not yet written anywhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackedFile {
+    /// File name in the output directory.
+    pub file_name: String,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// Package URL naming it in provenance (`pkg:npm/%40acme/tool@1.2.3`), when the format
+    /// has one for this file.
+    pub purl: Option<String>,
+}
+
+/// What a packer produced: the package identity and its files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packed {
+    /// Package name as the repository knows it.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// File-name stem for the provenance and manifest (`acme-tool-1.2.3`).
+    pub stem: String,
+    /// The files, main artifact first.
+    pub files: Vec<PackedFile>,
+}
+
+/// A file-name-safe stem: `@acme/tool` + `1.2.3` → `acme-tool-1.2.3`.
+#[must_use]
+pub fn file_stem(name: &str, version: &str) -> String {
+    let name: String = name
+        .trim_start_matches('@')
+        .chars()
+        .map(|character| {
+            if character.is_ascii_alphanumeric() || matches!(character, '.' | '_' | '-' | '+') {
+                character
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{name}-{version}")
+}

@@ -1,0 +1,383 @@
+//! `lading pack`: select, pack, hash, attest, and write everything at once.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use serde_json::json;
+
+use crate::archive::{Digests, SelectedFile, SourceDate, select};
+use crate::ci::RunIdentity;
+use crate::cli::{PackArgs, PackFormat};
+use crate::config::template;
+use crate::diagnostics::HintedError;
+use crate::ecosystem::generic::GenericFormat;
+use crate::ecosystem::{Packed, generic, maven, npm, nuget, pypi};
+use crate::env_vars::EnvVars;
+use crate::printer::Printer;
+use crate::provenance::dsse::{Envelope, SigningKey};
+use crate::provenance::{BuildFacts, PAYLOAD_TYPE, ResourceDescriptor, Statement};
+use crate::secret::Secret;
+
+/// `{{ env.NAME }}` in templates: reads the variable when used; unset is undefined (an error).
+#[derive(Debug)]
+struct EnvObject;
+
+impl minijinja::value::Object for EnvObject {
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        EnvVars::get(key.as_str()?).map(minijinja::Value::from)
+    }
+}
+
+fn template_context(identity: &RunIdentity) -> BTreeMap<String, minijinja::Value> {
+    let mut context = BTreeMap::new();
+    if let serde_json::Value::Object(object) = identity.template_context() {
+        for (key, value) in object {
+            context.insert(key, minijinja::Value::from_serialize(value));
+        }
+    }
+    context.insert("env".to_owned(), minijinja::Value::from_object(EnvObject));
+    context
+}
+
+fn render(
+    field: &str,
+    value: Option<&str>,
+    context: &BTreeMap<String, minijinja::Value>,
+) -> anyhow::Result<Option<String>> {
+    value
+        .map(|value| {
+            template::render(value, context)
+                .with_context(|| format!("failed to render `--{field}`"))
+                .map(|rendered| rendered.trim().to_owned())
+        })
+        .transpose()
+}
+
+fn load_signing_key(args: &PackArgs) -> anyhow::Result<Option<SigningKey>> {
+    let pem = match &args.signing_key {
+        Some(path) => Some((
+            Secret::new(fs_err::read_to_string(path).context("failed to read the signing key")?),
+            format!("`{}`", path.display()),
+        )),
+        None => EnvVars::get(EnvVars::LADING_SIGNING_KEY).map(|pem| {
+            (
+                Secret::new(pem),
+                format!("`{}`", EnvVars::LADING_SIGNING_KEY),
+            )
+        }),
+    };
+    pem.map(|(pem, source)| {
+        SigningKey::from_pem(&pem).map_err(|error| {
+            anyhow::Error::new(HintedError::new(
+                format!("the signing key in {source} is not usable: {error}"),
+                "create one with `openssl genpkey -algorithm ed25519 -out key.pem` (or `-algorithm EC -pkeyopt ec_paramgen_curve:P-256`)",
+            ))
+        })
+    })
+    .transpose()
+}
+
+fn select_or_default(
+    base: &Path,
+    patterns: &[String],
+    default: &[&str],
+    allow_empty: bool,
+) -> anyhow::Result<Vec<SelectedFile>> {
+    let patterns: Vec<String> = if patterns.iter().any(|pattern| !pattern.starts_with('!')) {
+        patterns.to_vec()
+    } else {
+        default
+            .iter()
+            .map(|pattern| (*pattern).to_owned())
+            .chain(patterns.iter().cloned())
+            .collect()
+    };
+    select(base, &patterns, allow_empty)
+        .with_context(|| format!("failed to select files under `{}`", base.display()))
+}
+
+fn find_nuspec(base: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let mut found: Vec<PathBuf> = fs_err::read_dir(base)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "nuspec")
+        })
+        .collect();
+    found.sort();
+    match found.len() {
+        0 => Ok(None),
+        1 => Ok(found.pop()),
+        _ => bail!(HintedError::new(
+            format!("`{}` holds several nuspec files", base.display()),
+            "name one with `--nuspec FILE`"
+        )),
+    }
+}
+
+fn build(
+    args: &PackArgs,
+    name: Option<&str>,
+    version: Option<&str>,
+    date: SourceDate,
+) -> anyhow::Result<Packed> {
+    let base = &args.base;
+    let need = |value: Option<&str>, flag: &str| {
+        value.map(ToOwned::to_owned).ok_or_else(|| {
+            anyhow::Error::new(HintedError::new(
+                format!("`--format {}` needs `--{flag}`", format_name(args.format)),
+                format!("pass `--{flag}` (it may be a template such as `{{{{ ci.ref_name }}}}`)"),
+            ))
+        })
+    };
+    Ok(match args.format {
+        PackFormat::Zip | PackFormat::TarGz => {
+            let name = need(name, "name")?;
+            let version = need(version, "version")?;
+            let files = select_or_default(base, &args.patterns, &[], args.allow_empty)?;
+            let format = if args.format == PackFormat::Zip {
+                GenericFormat::Zip
+            } else {
+                GenericFormat::TarGz
+            };
+            generic::pack(&name, &version, format, &files, date)?
+        }
+        PackFormat::Npm => {
+            if !args.patterns.is_empty() {
+                bail!(HintedError::new(
+                    "`--format npm` takes no patterns: files are chosen as `npm pack` does",
+                    "use `files` in package.json or an `.npmignore` to choose the files"
+                ));
+            }
+            npm::pack::pack(base, name, version, date).with_context(|| {
+                format!("failed to pack the npm package in `{}`", base.display())
+            })?
+        }
+        PackFormat::Nuget => {
+            let nuspec = match &args.nuspec {
+                Some(path) => Some(path.clone()),
+                None => find_nuspec(base)?,
+            };
+            let files = select_or_default(base, &args.patterns, &["**"], true)?;
+            nuget::pack::pack(nuspec.as_deref(), &files, name, version, date)
+                .context("failed to pack the nupkg")?
+        }
+        PackFormat::Maven => {
+            let classes = select_or_default(base, &args.patterns, &["**"], args.allow_empty)?;
+            let sources = args
+                .sources
+                .as_deref()
+                .map(|dir| select_or_default(dir, &[], &["**"], true))
+                .transpose()?;
+            let javadoc = args
+                .javadoc
+                .as_deref()
+                .map(|dir| select_or_default(dir, &[], &["**"], true))
+                .transpose()?;
+            maven::pack::pack(
+                &maven::pack::MavenInputs {
+                    name,
+                    version,
+                    pom: args.pom.as_deref(),
+                    classes: &classes,
+                    sources: sources.as_deref(),
+                    javadoc: javadoc.as_deref(),
+                },
+                date,
+            )
+            .context("failed to pack the Maven artifact")?
+        }
+        PackFormat::Pypi => {
+            let files = select_or_default(
+                base,
+                &args.patterns,
+                &["*.whl", "*.tar.gz"],
+                args.allow_empty,
+            )?;
+            pypi::pack::pass_through(&files, name, version)
+                .context("failed to check the Python distributions")?
+        }
+    })
+}
+
+const fn format_name(format: PackFormat) -> &'static str {
+    match format {
+        PackFormat::Zip => "zip",
+        PackFormat::TarGz => "tar.gz",
+        PackFormat::Npm => "npm",
+        PackFormat::Nuget => "nuget",
+        PackFormat::Maven => "maven",
+        PackFormat::Pypi => "pypi",
+    }
+}
+
+fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Run `lading pack`.
+///
+/// # Errors
+/// Bad input (patterns, manifests, keys, templates) and I/O failures; nothing is left in
+/// `--out` when it fails.
+pub fn run(args: &PackArgs, printer: Printer) -> anyhow::Result<()> {
+    let started_on = now_rfc3339();
+    if !args.base.is_dir() {
+        bail!(HintedError::new(
+            format!("base directory `{}` does not exist", args.base.display()),
+            "pass `--base DIR` pointing at the build outputs"
+        ));
+    }
+    let identity = RunIdentity::detect(&args.base);
+    let context = template_context(&identity);
+    let name = render("name", args.name.as_deref(), &context)?;
+    let version = render("version", args.version.as_deref(), &context)?;
+    let signing_key = load_signing_key(args)?;
+    let date = SourceDate::resolve(&args.base)?;
+
+    let packed = build(args, name.as_deref(), version.as_deref(), date)?;
+
+    let mut lockfiles = args.lockfile.clone();
+    let default_lock = args.base.join("package-lock.json");
+    if args.format == PackFormat::Npm && lockfiles.is_empty() && default_lock.is_file() {
+        lockfiles.push(default_lock);
+    }
+    let mut dependencies = Vec::new();
+    for lockfile in &lockfiles {
+        let file_name = lockfile
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or_default();
+        if !matches!(file_name, "package-lock.json" | "npm-shrinkwrap.json") {
+            bail!(HintedError::new(
+                format!(
+                    "`{}` is not a lockfile lading reads yet",
+                    lockfile.display()
+                ),
+                "pass an npm `package-lock.json` or `npm-shrinkwrap.json`"
+            ));
+        }
+        dependencies.extend(npm::lockfile::resolved_dependencies(lockfile)?);
+    }
+
+    let mut outputs = Vec::new();
+    let mut subjects = Vec::new();
+    for file in &packed.files {
+        let digests = Digests::of(&file.bytes);
+        subjects.push(ResourceDescriptor {
+            name: Some(file.purl.clone().unwrap_or_else(|| file.file_name.clone())),
+            uri: None,
+            digest: digests.digest_set(),
+            annotations: [("lading_file".to_owned(), json!(file.file_name))]
+                .into_iter()
+                .collect(),
+        });
+        outputs.push(json!({
+            "file": file.file_name,
+            "purl": file.purl,
+            "size": digests.size,
+            "sha256": digests.sha256,
+            "sha512": digests.sha512,
+            "sha1": digests.sha1,
+            "md5": digests.md5,
+        }));
+    }
+    let statement = Statement::new(
+        subjects,
+        &identity,
+        &BuildFacts {
+            lading_version: env!("CARGO_PKG_VERSION").to_owned(),
+            package_parameters: json!({
+                "name": packed.name,
+                "version": packed.version,
+                "format": format_name(args.format),
+                "patterns": args.patterns,
+            }),
+            dependencies,
+            started_on: Some(started_on),
+            finished_on: Some(now_rfc3339()),
+        },
+    );
+    let payload = serde_json::to_vec(&statement)?;
+    let envelope = match &signing_key {
+        Some(key) => Envelope::sign(PAYLOAD_TYPE, &payload, key),
+        None => Envelope::unsigned(PAYLOAD_TYPE, &payload),
+    };
+    let provenance_name = format!("{}.intoto.jsonl", packed.stem);
+    let manifest_name = format!("{}.manifest.json", packed.stem);
+    let mut sums: Vec<(String, String)> = outputs
+        .iter()
+        .filter_map(|output| {
+            Some((
+                output["file"].as_str()?.to_owned(),
+                output["sha256"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    sums.sort();
+    let sums_text: String = sums.iter().fold(String::new(), |mut text, (file, sha256)| {
+        let _ = writeln!(text, "{sha256}  {file}");
+        text
+    });
+    let manifest = json!({
+        "name": packed.name,
+        "version": packed.version,
+        "format": format_name(args.format),
+        "files": outputs,
+        "checksums": "SHA256SUMS",
+        "provenance": provenance_name,
+        "signed": signing_key.is_some(),
+        "keyid": signing_key.as_ref().map(|key| key.verifying_key().keyid()),
+        "source_date": date,
+        "ci": identity.platform,
+    });
+    let mut written: Vec<(String, Vec<u8>)> = packed
+        .files
+        .iter()
+        .map(|file| (file.file_name.clone(), file.bytes.clone()))
+        .collect();
+    let mut envelope_line = serde_json::to_vec(&envelope)?;
+    envelope_line.push(b'\n');
+    written.push((provenance_name, envelope_line));
+    written.push(("SHA256SUMS".to_owned(), sums_text.into_bytes()));
+    written.push((manifest_name, serde_json::to_vec_pretty(&manifest)?));
+    write_all(&args.out, &written)?;
+
+    if args.json {
+        printer.data(&serde_json::to_string_pretty(&manifest)?);
+    }
+    for (file, _) in &written {
+        printer.status(&format!("wrote `{}`", args.out.join(file).display()));
+    }
+    if signing_key.is_none() {
+        printer.status("provenance is unsigned (no --signing-key or LADING_SIGNING_KEY)");
+    }
+    Ok(())
+}
+
+/// Write every file into a temp dir inside `out`, then rename them into place.
+fn write_all(out: &Path, files: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
+    fs_err::create_dir_all(out)?;
+    let staging = tempfile::Builder::new()
+        .prefix(".lading-pack-")
+        .tempdir_in(out)
+        .with_context(|| format!("failed to create a temp dir in `{}`", out.display()))?;
+    for (name, bytes) in files {
+        let path = staging.path().join(name);
+        let mut file = fs_err::File::create(&path)?;
+        std::io::Write::write_all(&mut file, bytes)?;
+        file.sync_all()?;
+    }
+    for (name, _) in files {
+        fs_err::rename(staging.path().join(name), out.join(name))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! Generic packages: a zip or tar.gz of selected files, named `<name>-<version>.<ext>`.
+
+use crate::archive::{ArchiveError, Entry, SelectedFile, SourceDate, sort_entries};
+use crate::ecosystem::{Packed, PackedFile, file_stem};
+
+/// The container of a generic package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GenericFormat {
+    /// `.zip`, deflated.
+    Zip,
+    /// `.tar.gz`.
+    TarGz,
+}
+
+impl GenericFormat {
+    /// The file extension, without the dot.
+    #[must_use]
+    pub const fn extension(self) -> &'static str {
+        match self {
+            Self::Zip => "zip",
+            Self::TarGz => "tar.gz",
+        }
+    }
+}
+
+/// Why a generic package name is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum GenericPackError {
+    /// Name or version would not make a plain file name.
+    #[error(
+        "`{value}` is not a valid generic package {what}: use letters, digits, `.`, `_`, `-` and `+`"
+    )]
+    InvalidName {
+        /// `name` or `version`.
+        what: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// Writing the archive failed.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+}
+
+fn check_part(what: &'static str, value: &str) -> Result<(), GenericPackError> {
+    let valid = !value.is_empty()
+        && !value.starts_with('.')
+        && value.chars().all(|character| {
+            character.is_ascii_alphanumeric() || matches!(character, '.' | '_' | '-' | '+')
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(GenericPackError::InvalidName {
+            what,
+            value: value.to_owned(),
+        })
+    }
+}
+
+/// Pack `files` into one archive.
+///
+/// # Errors
+/// [`GenericPackError`].
+pub fn pack(
+    name: &str,
+    version: &str,
+    format: GenericFormat,
+    files: &[SelectedFile],
+    date: SourceDate,
+) -> Result<Packed, GenericPackError> {
+    check_part("name", name)?;
+    check_part("version", version)?;
+    let mut entries: Vec<Entry> = files
+        .iter()
+        .map(|file| Entry::file(file.relative.clone(), file.path.clone(), file.executable))
+        .collect();
+    sort_entries(&mut entries);
+    let bytes = match format {
+        GenericFormat::Zip => {
+            crate::archive::write_zip(&entries, date, std::io::Cursor::new(Vec::new()))?
+                .into_inner()
+        }
+        GenericFormat::TarGz => crate::archive::write_tar_gz(&entries, date, Vec::new())?,
+    };
+    let stem = file_stem(name, version);
+    Ok(Packed {
+        name: name.to_owned(),
+        version: version.to_owned(),
+        files: vec![PackedFile {
+            file_name: format!("{stem}.{}", format.extension()),
+            bytes,
+            purl: Some(format!("pkg:generic/{name}@{version}")),
+        }],
+        stem,
+    })
+}
