@@ -5,6 +5,7 @@
 //! [`cli`] → [`commands`] → ([`config`], [`repository`]) → [`ecosystem`] → ([`http`], [`fsx`]).
 //! [`server`] implements `lading serve` and shares the format parsers in [`ecosystem`].
 
+pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -1,5 +1,6 @@
 //! One module per subcommand: thin orchestration, no protocol code.
 
+pub mod login;
 pub mod serve;
 
 use crate::cli::{Cli, Command};
@@ -12,5 +13,8 @@ use crate::printer::Printer;
 pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args, printer).await,
+        Command::Login(args) => login::login(args, printer).await,
+        Command::Logout(args) => login::logout(&args, printer),
+        Command::Token(args) => login::token(&args, printer).await,
     }
 }

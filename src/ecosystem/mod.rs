@@ -2,7 +2,9 @@
 //! parsers here (package names, manifests); client code (config editors, cache writers)
 //! joins them as the commands that need it land.
 
+pub mod edit;
 pub mod maven;
 pub mod npm;
 pub mod nuget;
 pub mod pypi;
+pub mod xml_edit;

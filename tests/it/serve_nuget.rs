@@ -17,7 +17,7 @@ use crate::require_tool;
 use crate::support::{self, LadingServer, ServerSpec};
 
 /// nuget.exe 5.8 (never Debian's `/usr/bin/nuget` 2.8.7, which hangs when piped).
-fn nuget_exe() -> Option<PathBuf> {
+pub(crate) fn nuget_exe() -> Option<PathBuf> {
     support::find_tool(
         "LADING_TEST_NUGET_EXE",
         Some("node/node_modules/nuget-exe/nuget-5.8.0.exe"),
@@ -25,7 +25,7 @@ fn nuget_exe() -> Option<PathBuf> {
     )
 }
 
-fn mono() -> Option<PathBuf> {
+pub(crate) fn mono() -> Option<PathBuf> {
     support::find_tool("LADING_TEST_MONO", None, Some("mono"))
 }
 

@@ -1,5 +1,7 @@
 //! npm: package names, tarball names, and the packument shapes shared by client and server.
 
+pub mod npmrc;
+
 use serde_json::{Map, Value};
 
 /// The media type of the abbreviated ("corgi") packument npm asks for when installing.

@@ -1,0 +1,3 @@
+//! CI platform integration.
+
+pub mod export;
