@@ -84,7 +84,15 @@ impl Plan {
             None => {
                 let before = match fs_err::read(path) {
                     Ok(bytes) => Some(bytes),
-                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+                    // A parent that is a file: the file cannot exist (the write will say why).
+                    Err(error)
+                        if matches!(
+                            error.kind(),
+                            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                        ) =>
+                    {
+                        None
+                    }
                     Err(error) => return Err(error.into()),
                 };
                 let (after, origin) = match (&before, seed) {

@@ -428,3 +428,579 @@ fn login_nuget_then_nuget_exe_lists_the_source_with_its_credentials() {
         "{stdout}"
     );
 }
+
+#[test]
+fn user_target_logout_restores_bytes_and_mode_and_refuses_changed_files_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let sandbox = Sandbox::new(dir.path(), "dev").with_server(&server);
+    let npmrc = sandbox.home.join(".npmrc");
+    let original = "; mine\r\nregistry=https://registry.npmjs.org/\r\n@other:registry=https://npm.example.com/\r\n";
+    fs_err::write(&npmrc, original).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs_err::set_permissions(&npmrc, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let flags = codeartifact(&server);
+    // Dry run: a redacted diff on stdout, nothing written.
+    let dry = sandbox.lading_ok(&login_args(
+        &flags,
+        &["--tool", "npm", "--target", "user", "--dry-run"],
+    ));
+    let diff = String::from_utf8_lossy(&dry.stdout);
+    assert!(diff.contains("+//127.0.0.1:"), "{diff}");
+    assert!(diff.contains(":_authToken=****"), "{diff}");
+    assert_eq!(fs_err::read_to_string(&npmrc).unwrap(), original);
+    assert!(!sandbox.state().exists());
+
+    sandbox.lading_ok(&login_args(
+        &flags,
+        &["--tool", "npm", "--namespace", "acme", "--target", "user"],
+    ));
+    let token = token_of(&sandbox, &flags);
+    assert!(!diff.contains(&token));
+    let edited = fs_err::read_to_string(&npmrc).unwrap();
+    assert!(edited.starts_with(original), "{edited}");
+    assert!(
+        edited.contains(&format!(
+            "@acme:registry={}/d/local/npm/main/\r\n",
+            server.url
+        )),
+        "{edited}"
+    );
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&npmrc), 0o600, "a file holding the token is private");
+        assert_eq!(mode(&sandbox.state()), 0o600);
+    }
+
+    // Changed since login: refused, exit 1, nothing restored.
+    fs_err::write(&npmrc, format!("{edited}save-exact=true\r\n")).unwrap();
+    let refused = sandbox.lading(&["logout"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&refused)
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("changed since `lading login`") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert!(
+        fs_err::read_to_string(&npmrc)
+            .unwrap()
+            .ends_with("save-exact=true\r\n")
+    );
+
+    sandbox.lading_ok(&["logout", "--force"]);
+    assert_eq!(fs_err::read_to_string(&npmrc).unwrap(), original);
+    #[cfg(unix)]
+    assert_eq!(mode(&npmrc), 0o644);
+    // Nothing left to undo.
+    let nothing = sandbox.lading_ok(&["logout"]);
+    assert!(String::from_utf8_lossy(&nothing.stderr).contains("nothing to undo"));
+}
+
+#[test]
+fn malformed_configs_name_file_and_line_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let sandbox = Sandbox::new(dir.path(), "dev").with_server(&server);
+    let flags = codeartifact(&server);
+    let cases: [(&str, &str, &str, &str); 3] = [
+        (
+            ".m2/settings.xml",
+            "<settings>\n  <servers>\n  </server>\n</settings>\n",
+            "maven",
+            "settings.xml`:3",
+        ),
+        (
+            ".nuget/NuGet/NuGet.Config",
+            "<?xml version=\"1.0\"?>\n<configuration>\n  <packageSources>\n    <add key=\"a\" value=\"b\">\n</configuration>\n",
+            "nuget",
+            "NuGet.Config`:5",
+        ),
+        (
+            ".npmrc",
+            "registry=https://registry.npmjs.org/\n[broken\n",
+            "npm",
+            ".npmrc`:2",
+        ),
+    ];
+    for (relative, text, tool, location) in cases {
+        let path = sandbox.home.join(relative);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(&path, text).unwrap();
+        // pip comes first in the plan's tool order and must not be written either.
+        let output = sandbox.lading(&login_args(
+            &flags,
+            &["--tool", "pip", "--tool", tool, "--target", "user"],
+        ));
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{}",
+            support::describe(&output)
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(location), "{location}: {stderr}");
+        assert_eq!(fs_err::read_to_string(&path).unwrap(), text);
+        assert!(!sandbox.home.join(".netrc").exists());
+        assert!(!sandbox.home.join(".config/pip/pip.conf").exists());
+        assert!(!sandbox.state().exists());
+        fs_err::remove_file(&path).unwrap();
+    }
+}
+
+#[test]
+fn a_failed_write_rolls_back_the_files_written_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let sandbox = Sandbox::new(dir.path(), "dev").with_server(&server);
+    let npmrc = sandbox.home.join(".npmrc");
+    fs_err::write(&npmrc, "save-exact=true\n").unwrap();
+    // `~/.m2` is a file: settings.xml cannot be written (npm is written first).
+    fs_err::write(sandbox.home.join(".m2"), "not a directory").unwrap();
+    let flags = codeartifact(&server);
+    let output = sandbox.lading(&login_args(
+        &flags,
+        &["--tool", "npm", "--tool", "maven", "--target", "user"],
+    ));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("were restored"),
+        "{}",
+        support::describe(&output)
+    );
+    assert_eq!(fs_err::read_to_string(&npmrc).unwrap(), "save-exact=true\n");
+    assert!(!sandbox.state().exists());
+}
+
+#[test]
+fn unknown_access_key_exits_1_with_a_hint_and_a_closed_port_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let mut sandbox = Sandbox::new(dir.path(), "dev");
+    let bogus = support::write_credentials(
+        dir.path(),
+        "bogus",
+        "LKIAUNKNOWN000000000",
+        "nope-nope-nope-nope-nope-nope-nope-nope",
+    );
+    sandbox.set("AWS_SHARED_CREDENTIALS_FILE", bogus.display().to_string());
+    let flags = codeartifact(&server);
+    let refused = sandbox.lading(&login_args(&flags, &["--tool", "npm", "--target", "user"]));
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&refused)
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("hint:"), "{stderr}");
+    assert!(!sandbox.home.join(".npmrc").exists());
+
+    let port = support::peers::free_port();
+    let closed = format!("http://127.0.0.1:{port}");
+    let mut flags = codeartifact(&server);
+    let index = flags
+        .iter()
+        .position(|flag| flag == "--endpoint-url")
+        .unwrap();
+    flags[index + 1] = closed;
+    let started = std::time::Instant::now();
+    let unreachable = sandbox.lading(&login_args(&flags, &["--tool", "npm", "--target", "user"]));
+    assert_eq!(
+        unreachable.status.code(),
+        Some(3),
+        "{}",
+        support::describe(&unreachable)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    assert!(String::from_utf8_lossy(&unreachable.stderr).contains("hint:"));
+}
+
+#[test]
+fn plain_token_login_npm_against_verdaccio_publishes_and_installs() {
+    let npm = require_tool!(support::npm());
+    let binary = require_tool!(support::peers::Verdaccio::find());
+    let dir = tempfile::tempdir().unwrap();
+    let verdaccio = support::peers::Verdaccio::start(&binary, &dir.path().join("verdaccio"));
+    let mut sandbox = Sandbox::new(dir.path(), "ci");
+    sandbox.set("CI", "true");
+    sandbox.set("VERDACCIO_TOKEN", verdaccio.token.clone());
+    let output = sandbox.lading_ok(&[
+        "login",
+        "--registry-url",
+        &verdaccio.url,
+        "--token-env",
+        "VERDACCIO_TOKEN",
+        "--tool",
+        "npm",
+        "--print-env",
+        "sh",
+    ]);
+    let env = exports(&output);
+    let npmrc = value(&env, "NPM_CONFIG_USERCONFIG").to_owned();
+    let source = crate::serve_npm::package(&sandbox.root, "verdaccio-login-demo", "1.0.0", "'v'");
+    let published = npm_command(&npm, &sandbox, &source, &npmrc, &["publish"]);
+    assert!(
+        published.status.success(),
+        "{}",
+        support::describe(&published)
+    );
+    let app = crate::serve_npm::app(&sandbox.root, "app");
+    let installed = npm_command(
+        &npm,
+        &sandbox,
+        &app,
+        &npmrc,
+        &["install", "verdaccio-login-demo@1.0.0"],
+    );
+    assert!(
+        installed.status.success(),
+        "{}",
+        support::describe(&installed)
+    );
+    // Without lading's config npm is refused (Verdaccio requires auth here).
+    let anonymous = sandbox.root.join("anon.npmrc");
+    fs_err::write(&anonymous, format!("registry={}\n", verdaccio.url)).unwrap();
+    let refused = npm_command(
+        &npm,
+        &sandbox,
+        &app,
+        anonymous.to_str().unwrap(),
+        &["view", "verdaccio-login-demo"],
+    );
+    assert!(!refused.status.success());
+}
+
+/// pypiserver with one htpasswd user, stopped on drop.
+struct PypiServer {
+    url: String,
+    child: std::process::Child,
+}
+
+impl Drop for PypiServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pypiserver(python: &Path, dir: &Path, password: &str) -> Option<PypiServer> {
+    let binary = support::find_tool("LADING_TEST_PYPISERVER", Some("venv/bin/pypi-server"), None)?;
+    fs_err::create_dir_all(dir.join("packages")).unwrap();
+    let htpasswd = dir.join("htpasswd");
+    let mut command = support::clean_command(python, dir);
+    command.args([
+        "-c",
+        "import sys; from passlib.apache import HtpasswdFile; h = HtpasswdFile(sys.argv[1], new=True); h.set_password('tester', sys.argv[2]); h.save()",
+    ]).arg(&htpasswd).arg(password);
+    support::run_ok(&mut command);
+    let port = support::peers::free_port();
+    let mut command = support::clean_command(&binary, dir);
+    command
+        .args(["run", "-i", "127.0.0.1", "-p", &port.to_string(), "-P"])
+        .arg(&htpasswd)
+        .args(["-a", "update,download,list", "--disable-fallback"])
+        .arg(dir.join("packages"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let child = command.spawn().unwrap();
+    let url = format!("http://127.0.0.1:{port}/");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pypiserver did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Some(PypiServer { url, child })
+}
+
+#[test]
+fn plain_token_login_pip_and_twine_against_pypiserver() {
+    let twine = require_tool!(crate::serve_pypi::twine());
+    let python = require_tool!(support::python());
+    let dir = tempfile::tempdir().unwrap();
+    let server = require_tool!(pypiserver(
+        &python,
+        &dir.path().join("pypiserver"),
+        "pw-secret-123"
+    ));
+    let mut sandbox = Sandbox::new(dir.path(), "ci");
+    sandbox.set("CI", "true");
+    sandbox.set("PYPI_PASSWORD", "pw-secret-123");
+    let output = sandbox.lading_ok(&[
+        "login",
+        "--registry-url",
+        &server.url,
+        "--token-env",
+        "PYPI_PASSWORD",
+        "--username",
+        "tester",
+        "--tool",
+        "pip",
+        "--tool",
+        "twine",
+        "--print-env",
+        "sh",
+    ]);
+    let env = exports(&output);
+    let wheel =
+        crate::serve_pypi::wheel(&python, &sandbox.root.join("dist"), "5.0.0", "pypiserver");
+    let mut command = support::clean_command(&twine, &sandbox.home);
+    command
+        .args([
+            "upload",
+            "--non-interactive",
+            "-r",
+            "codeartifact",
+            "--config-file",
+        ])
+        .arg(value(&env, "LADING_PYPIRC"))
+        .arg(&wheel);
+    support::run_ok(&mut command);
+    let venv = sandbox.root.join("venv");
+    let mut command = support::clean_command(&python, &sandbox.home);
+    command.args(["-m", "venv"]).arg(&venv);
+    support::run_ok(&mut command);
+    let mut command = support::clean_command(venv.join("bin/pip"), &sandbox.home);
+    command
+        .args([
+            "install",
+            "--no-cache-dir",
+            "--no-input",
+            "lading-demo==5.0.0",
+        ])
+        .env("PIP_CONFIG_FILE", value(&env, "PIP_CONFIG_FILE"))
+        .env("NETRC", value(&env, "NETRC"));
+    let installed = support::run(&mut command);
+    assert!(
+        installed.status.success(),
+        "{}",
+        support::describe(&installed)
+    );
+}
+
+/// nginx serving a WebDAV Maven repository: anonymous GET, Basic auth for PUT.
+struct Nginx {
+    url: String,
+    child: std::process::Child,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn nginx(dir: &Path, password: &str) -> Option<Nginx> {
+    let binary = support::find_tool("LADING_TEST_NGINX", None, Some("nginx"))?;
+    fs_err::create_dir_all(dir.join("repo")).unwrap();
+    fs_err::create_dir_all(dir.join("tmp")).unwrap();
+    fs_err::write(
+        dir.join("htpasswd"),
+        format!("tester:{{PLAIN}}{password}\n"),
+    )
+    .unwrap();
+    let port = support::peers::free_port();
+    // The worker runs as `nobody` unless told otherwise: as root it could not write `repo/`.
+    let root_user = {
+        use std::os::unix::fs::MetadataExt as _;
+        fs_err::metadata(dir.join("htpasswd")).unwrap().uid() == 0
+    };
+    let user = if root_user { "user root;\n" } else { "" };
+    let conf = dir.join("nginx.conf");
+    fs_err::write(
+        &conf,
+        format!(
+            "{user}daemon off;\nworker_processes 1;\nerror_log {d}/error.log;\npid {d}/nginx.pid;\nevents {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n  server {{\n    listen 127.0.0.1:{port};\n    root {d}/repo;\n    location / {{\n      dav_methods PUT DELETE MKCOL;\n      create_full_put_path on;\n      limit_except GET HEAD {{\n        auth_basic \"repo\";\n        auth_basic_user_file {d}/htpasswd;\n      }}\n    }}\n  }}\n}}\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    let mut command = support::clean_command(&binary, dir);
+    command
+        .arg("-c")
+        .arg(&conf)
+        .arg("-p")
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let child = command.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "nginx did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Some(Nginx {
+        url: format!("http://127.0.0.1:{port}/"),
+        child,
+    })
+}
+
+#[test]
+fn plain_token_login_maven_against_nginx_webdav_deploys_and_resolves() {
+    let mvn = require_tool!(crate::serve_maven::mvn());
+    let maven_repo = require_tool!(crate::serve_maven::maven_repo());
+    let dir = tempfile::tempdir().unwrap();
+    let server = require_tool!(nginx(&dir.path().join("nginx"), "dav-secret-42"));
+    let mut sandbox = Sandbox::new(dir.path(), "ci");
+    sandbox.set("CI", "true");
+    sandbox.set("DAV_PASSWORD", "dav-secret-42");
+    offline_central_settings(&sandbox.home, &maven_repo);
+    let output = sandbox.lading_ok(&[
+        "login",
+        "--registry-url",
+        &server.url,
+        "--token-env",
+        "DAV_PASSWORD",
+        "--username",
+        "tester",
+        "--tool",
+        "maven",
+        "--source-name",
+        "lading",
+        "--print-env",
+        "sh",
+    ]);
+    let env = exports(&output);
+    let settings = value(&env, "LADING_MAVEN_SETTINGS").to_owned();
+    let project = crate::serve_maven::library(&sandbox.root, &server.url, "1.0.0", "from-nginx");
+    let deployed = mvn_run(
+        &mvn,
+        &sandbox.home,
+        &project,
+        &settings,
+        &sandbox.root.join("m2-a"),
+        "deploy",
+    );
+    assert!(
+        deployed.status.success(),
+        "{}",
+        support::describe(&deployed)
+    );
+    assert!(
+        dir.path()
+            .join("nginx/repo/com/acme/tools/greeter/1.0.0/greeter-1.0.0.jar")
+            .is_file()
+    );
+    let apps = crate::serve_maven::consumers(&sandbox.root, &["1.0.0"]);
+    let resolved = mvn_run(
+        &mvn,
+        &sandbox.home,
+        &apps,
+        &settings,
+        &sandbox.root.join("m2-b"),
+        "package",
+    );
+    assert!(
+        resolved.status.success(),
+        "{}",
+        support::describe(&resolved)
+    );
+}
+
+/// Every file under `dir` that holds `needle`, with its mode.
+#[cfg(unix)]
+fn files_holding(dir: &Path, needle: &str) -> Vec<(PathBuf, u32)> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in fs_err::read_dir(&current).unwrap().flatten() {
+            let path = entry.path();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file()
+                && let Ok(bytes) = fs_err::read(&path)
+                && String::from_utf8_lossy(&bytes).contains(needle)
+            {
+                found.push((path.clone(), mode(&path)));
+            }
+        }
+    }
+    found
+}
+
+#[cfg(unix)]
+#[test]
+fn at_trace_level_the_token_is_in_no_output_and_only_in_0600_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let mut sandbox = Sandbox::new(dir.path(), "ci").with_server(&server);
+    sandbox.set("CI", "true");
+    sandbox.set("LADING_LOG", "trace");
+    let flags = codeartifact(&server);
+    let all = [
+        "--tool", "npm", "--tool", "pnpm", "--tool", "pip", "--tool", "twine", "--tool", "maven",
+        "--tool", "nuget",
+    ];
+    let mut outputs = Vec::new();
+    let mut dry = all.to_vec();
+    dry.push("--dry-run");
+    outputs.push(sandbox.lading_ok(&login_args(&flags, &dry)));
+    let mut with_env = all.to_vec();
+    with_env.extend(["--print-env", "sh"]);
+    outputs.push(sandbox.lading_ok(&login_args(&flags, &with_env)));
+    outputs.push(sandbox.lading_ok(&login_args(&flags, &all)));
+    // The token as a script gets it, with logging quiet: the only sanctioned way out.
+    let mut token_args = vec!["token"];
+    token_args.extend(flags.iter().map(String::as_str));
+    let mut command = sandbox.command(&token_args);
+    command.env("LADING_LOG", "error");
+    let token = String::from_utf8(support::run_ok(&mut command).stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(token.len() > 16);
+    let holders = files_holding(&sandbox.root, &token);
+    assert!(holders.len() >= 5, "{holders:?}");
+    for (path, file_mode) in &holders {
+        assert_eq!(
+            *file_mode,
+            0o600,
+            "`{}` holds the token with mode {file_mode:o}",
+            path.display()
+        );
+    }
+    outputs.push(sandbox.lading_ok(&["logout"]));
+    for output in &outputs {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            text.contains("TRACE")
+                || text.contains("DEBUG")
+                || output.stdout.is_empty()
+                || text.contains("export"),
+            "{text}"
+        );
+        assert!(
+            !text.contains(&token),
+            "the token leaked into output:\n{text}"
+        );
+    }
+    // After logout only lading's own 0600 token cache holds it.
+    let holders = files_holding(&sandbox.root, &token);
+    assert!(
+        holders.iter().all(
+            |(path, file_mode)| path.starts_with(sandbox.root.join("cache")) && *file_mode == 0o600
+        ),
+        "{holders:?}"
+    );
+}
