@@ -6,6 +6,7 @@
 //! - Everything else (CodeBuild, Jenkins, a shell): a sourceable env file (0600) and
 //!   `--print-env sh` on stdout.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
@@ -77,10 +78,11 @@ fn delimiter(values: &[(String, String)]) -> String {
 #[must_use]
 pub fn file_command_text(values: &[(String, String)]) -> String {
     let delimiter = delimiter(values);
-    values
-        .iter()
-        .map(|(name, value)| format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"))
-        .collect()
+    let mut out = String::new();
+    for (name, value) in values {
+        let _ = writeln!(out, "{name}<<{delimiter}\n{value}\n{delimiter}");
+    }
+    out
 }
 
 fn append(path: &Path, text: &str) -> Result<(), ExportError> {
@@ -137,16 +139,21 @@ pub fn sh_quote(value: &str) -> String {
 /// `export NAME='value'` lines, sourceable by sh, bash and zsh.
 #[must_use]
 pub fn sh_exports(values: &[(String, String)]) -> String {
-    values
-        .iter()
-        .map(|(name, value)| format!("export {name}={}\n", sh_quote(value)))
-        .collect()
+    let mut out = String::new();
+    for (name, value) in values {
+        let _ = writeln!(out, "export {name}={}", sh_quote(value));
+    }
+    out
 }
 
 /// Lines to undo [`sh_exports`].
 #[must_use]
 pub fn sh_unsets(names: &[String]) -> String {
-    names.iter().map(|name| format!("unset {name}\n")).collect()
+    let mut out = String::new();
+    for name in names {
+        let _ = writeln!(out, "unset {name}");
+    }
+    out
 }
 
 #[cfg(test)]

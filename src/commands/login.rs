@@ -79,9 +79,10 @@ impl Plan {
         seed: Option<&Path>,
         edit: impl FnOnce(&Path, &str) -> Result<String, EditError>,
     ) -> anyhow::Result<()> {
-        let index = match self.files.iter().position(|file| file.path == path) {
-            Some(index) => index,
-            None => {
+        let index = if let Some(index) = self.files.iter().position(|file| file.path == path) {
+            index
+        } else {
+            {
                 let before = match fs_err::read(path) {
                     Ok(bytes) => Some(bytes),
                     // A parent that is a file: the file cannot exist (the write will say why).

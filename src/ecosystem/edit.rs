@@ -40,11 +40,7 @@ impl EditError {
 #[must_use]
 pub fn line_of(text: &str, offset: usize) -> usize {
     let offset = offset.min(text.len());
-    text.as_bytes()[..offset]
-        .iter()
-        .filter(|byte| **byte == b'\n')
-        .count()
-        + 1
+    text[..offset].matches('\n').count() + 1
 }
 
 /// The file's newline: CRLF when its first line break is CRLF, else LF.
@@ -65,7 +61,7 @@ pub fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, EditError> {
         let valid = &bytes[..error.valid_up_to()];
         EditError {
             path: path.to_path_buf(),
-            line: valid.iter().filter(|byte| **byte == b'\n').count() + 1,
+            line: String::from_utf8_lossy(valid).matches('\n').count() + 1,
             message: "not valid UTF-8".to_owned(),
         }
     })
@@ -151,11 +147,13 @@ struct IniSection {
     last_content_line: Option<usize>,
 }
 
+type ParsedIni<'a> = (Vec<Line<'a>>, Vec<IniEntry>, Vec<IniSection>);
+
 fn parse_ini<'a>(
     path: &Path,
     text: &'a str,
     dialect: IniDialect,
-) -> Result<(Vec<Line<'a>>, Vec<IniEntry>, Vec<IniSection>), EditError> {
+) -> Result<ParsedIni<'a>, EditError> {
     let all = lines(text);
     let mut entries: Vec<IniEntry> = Vec::new();
     let mut sections = vec![IniSection {
@@ -306,52 +304,50 @@ pub fn apply_ini(
     let mut appended = String::new();
     for (section_name, new_lines) in inserts {
         let section = sections.iter().find(|section| section.name == section_name);
-        let block: String = std::iter::once(comment.clone())
-            .chain(new_lines)
-            .map(|line| format!("{line}{newline}"))
-            .collect();
-        match section {
-            Some(section) => {
-                // Insert after the section's last content line, or at the very top for an
-                // empty top level.
-                let offset = match section.last_content_line {
-                    Some(index) => line_after(text, &all, index),
-                    None => 0,
-                };
-                let prefix = if offset == text.len() && !text.is_empty() && !text.ends_with('\n') {
-                    newline
-                } else {
-                    ""
-                };
-                let mut block = format!("{prefix}{block}");
-                if section.name.is_none()
-                    && section.last_content_line.is_none()
-                    && offset < text.len()
-                    && dialect == IniDialect::Npmrc
-                    && sections.len() > 1
-                {
-                    block.push_str(newline);
-                }
-                replacements.push((offset..offset, block));
+        let mut block = String::new();
+        for line in std::iter::once(comment.clone()).chain(new_lines) {
+            block.push_str(&line);
+            block.push_str(newline);
+        }
+        if let Some(section) = section {
+            // Insert after the section's last content line, or at the very top for an
+            // empty top level.
+            let offset = match section.last_content_line {
+                Some(index) => line_after(text, &all, index),
+                None => 0,
+            };
+            let prefix = if offset == text.len() && !text.is_empty() && !text.ends_with('\n') {
+                newline
+            } else {
+                ""
+            };
+            let mut block = format!("{prefix}{block}");
+            if section.name.is_none()
+                && section.last_content_line.is_none()
+                && offset < text.len()
+                && dialect == IniDialect::Npmrc
+                && sections.len() > 1
+            {
+                block.push_str(newline);
             }
-            None => {
-                if section_name.is_none() {
-                    // No top-level content at all: goes to the start of the file.
-                    replacements.push((0..0, block));
-                    continue;
-                }
-                if !appended.is_empty() || (!text.is_empty() && !text.ends_with('\n')) {
-                    appended.push_str(newline);
-                }
-                if !text.trim().is_empty() || !appended.is_empty() {
-                    appended.push_str(newline);
-                }
-                appended.push_str(&format!(
-                    "[{}]{newline}",
-                    section_name.as_deref().unwrap_or_default()
-                ));
-                appended.push_str(&block);
+            replacements.push((offset..offset, block));
+        } else {
+            if section_name.is_none() {
+                // No top-level content at all: goes to the start of the file.
+                replacements.push((0..0, block));
+                continue;
             }
+            if !appended.is_empty() || (!text.is_empty() && !text.ends_with('\n')) {
+                appended.push_str(newline);
+            }
+            if !text.trim().is_empty() || !appended.is_empty() {
+                appended.push_str(newline);
+            }
+            appended.push('[');
+            appended.push_str(section_name.as_deref().unwrap_or_default());
+            appended.push(']');
+            appended.push_str(newline);
+            appended.push_str(&block);
         }
     }
     if !appended.is_empty() {
@@ -487,7 +483,9 @@ pub fn apply_netrc(
     if !out.is_empty() && !out.ends_with('\n') {
         out.push_str(newline);
     }
-    out.push_str(&format!("# {MARKER}{newline}{entry}{newline}"));
+    for part in ["# ", MARKER, newline, &entry, newline] {
+        out.push_str(part);
+    }
     Ok(out)
 }
 

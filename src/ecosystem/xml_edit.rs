@@ -139,7 +139,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Option<Element>, EditError> {
                 };
                 element.end_tag_start = Some(before);
                 element.span = element.span.start..after;
-                element.text = element.text.trim().to_owned();
+                element.text = String::from(element.text.trim());
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(element),
                     None => root = Some(element),

@@ -1004,3 +1004,88 @@ fn at_trace_level_the_token_is_in_no_output_and_only_in_0600_files() {
         "{holders:?}"
     );
 }
+
+/// Lines a login may replace: values of the keys lading owns and the elements it rewrites.
+const OWNED_MARKERS: &[&str] = &[
+    "registry=",
+    ":_authToken=",
+    "index-url",
+    "index-servers",
+    "    pypi",
+    "    testpypi",
+    "    codeartifact",
+    "[codeartifact]",
+    "repository",
+    "username",
+    "password",
+    "<server",
+    "</server>",
+    "<servers/>",
+    "<id>codeartifact</id>",
+    "local/main",
+    "local_x002F_main",
+    "ClearTextPassword",
+    "Username",
+];
+
+#[test]
+fn corpus_of_existing_configs_survives_login_and_logout_byte_for_byte() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/login-corpus");
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let flags = codeartifact(&server);
+    let cache = dir.path().join("shared-cache");
+    let mut count = 0;
+    for (kind, tool, relative) in [
+        ("npm", "npm", ".npmrc"),
+        ("pip", "pip", ".config/pip/pip.conf"),
+        ("twine", "twine", ".pypirc"),
+        ("maven", "maven", ".m2/settings.xml"),
+        ("nuget", "nuget", ".nuget/NuGet/NuGet.Config"),
+    ] {
+        let mut names: Vec<_> = fs_err::read_dir(corpus.join(kind))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        names.sort();
+        for fixture in names {
+            count += 1;
+            let case = fixture.file_name().unwrap().to_string_lossy().into_owned();
+            let mut sandbox = Sandbox::new(dir.path(), &format!("{kind}-{case}")).with_server(&server);
+            sandbox.set("LADING_CACHE_DIR", cache.display().to_string());
+            let original = fs_err::read(&fixture).unwrap();
+            let path = sandbox.home.join(relative);
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(&path, &original).unwrap();
+            sandbox.lading_ok(&login_args(&flags, &["--tool", tool, "--target", "user"]));
+            let after = fs_err::read(&path).unwrap();
+            assert_ne!(after, original, "{kind}/{case}: login changed nothing");
+            // Only owned lines go; every other line stays, in order.
+            let original_text = String::from_utf8(original.clone()).unwrap();
+            let after_text = String::from_utf8(after.clone()).unwrap();
+            let mut remaining = after_text.split_inclusive('\n');
+            for line in original_text.split_inclusive('\n') {
+                if OWNED_MARKERS.iter().any(|marker| line.contains(marker)) {
+                    continue;
+                }
+                let line = line.trim_end_matches(['\r', '\n']);
+                assert!(
+                    remaining.any(|candidate| candidate.trim_end_matches(['\r', '\n']) == line),
+                    "{kind}/{case}: line {line:?} lost or reordered:\n{after_text}"
+                );
+            }
+            if original_text.contains("\r\n") {
+                assert!(
+                    !after_text.replace("\r\n", "").contains('\n'),
+                    "{kind}/{case}: LF mixed into a CRLF file:\n{after_text:?}"
+                );
+            }
+            // Idempotent, then logout restores every byte.
+            sandbox.lading_ok(&login_args(&flags, &["--tool", tool, "--target", "user"]));
+            assert_eq!(fs_err::read(&path).unwrap(), after, "{kind}/{case}: second login changed bytes");
+            sandbox.lading_ok(&["logout"]);
+            assert_eq!(fs_err::read(&path).unwrap(), original, "{kind}/{case}: logout did not restore");
+        }
+    }
+    assert!(count >= 30, "{count} corpus files");
+}

@@ -64,11 +64,12 @@ pub fn encode_local_name(name: &str) -> String {
         };
         if looks_escaped || !valid {
             let code = u32::from(*character);
-            if code > 0xFFFF {
-                out.push_str(&format!("_x{code:08X}_"));
+            let escaped = if code > 0xFFFF {
+                format!("_x{code:08X}_")
             } else {
-                out.push_str(&format!("_x{code:04X}_"));
-            }
+                format!("_x{code:04X}_")
+            };
+            out.push_str(&escaped);
         } else {
             out.push(*character);
         }
