@@ -1051,7 +1051,8 @@ fn corpus_of_existing_configs_survives_login_and_logout_byte_for_byte() {
         for fixture in names {
             count += 1;
             let case = fixture.file_name().unwrap().to_string_lossy().into_owned();
-            let mut sandbox = Sandbox::new(dir.path(), &format!("{kind}-{case}")).with_server(&server);
+            let mut sandbox =
+                Sandbox::new(dir.path(), &format!("{kind}-{case}")).with_server(&server);
             sandbox.set("LADING_CACHE_DIR", cache.display().to_string());
             let original = fs_err::read(&fixture).unwrap();
             let path = sandbox.home.join(relative);
@@ -1082,10 +1083,225 @@ fn corpus_of_existing_configs_survives_login_and_logout_byte_for_byte() {
             }
             // Idempotent, then logout restores every byte.
             sandbox.lading_ok(&login_args(&flags, &["--tool", tool, "--target", "user"]));
-            assert_eq!(fs_err::read(&path).unwrap(), after, "{kind}/{case}: second login changed bytes");
+            assert_eq!(
+                fs_err::read(&path).unwrap(),
+                after,
+                "{kind}/{case}: second login changed bytes"
+            );
             sandbox.lading_ok(&["logout"]);
-            assert_eq!(fs_err::read(&path).unwrap(), original, "{kind}/{case}: logout did not restore");
+            assert_eq!(
+                fs_err::read(&path).unwrap(),
+                original,
+                "{kind}/{case}: logout did not restore"
+            );
         }
     }
     assert!(count >= 30, "{count} corpus files");
+}
+
+/// Run under `strace -f -e trace=execve`, returning the output and the trace text.
+fn traced(command: &mut Command, trace: &Path) -> (Output, String) {
+    let program = command.get_program().to_owned();
+    let args: Vec<_> = command.get_args().map(std::ffi::OsStr::to_owned).collect();
+    let envs: Vec<_> = command
+        .get_envs()
+        .filter_map(|(key, value)| Some((key.to_owned(), value?.to_owned())))
+        .collect();
+    let mut wrapped = Command::new("strace");
+    wrapped
+        .env_clear()
+        .envs(envs)
+        .args(["-f", "-s", "4096", "-e", "trace=execve", "-o"])
+        .arg(trace)
+        .arg(program)
+        .args(args);
+    if let Some(cwd) = command.get_current_dir() {
+        wrapped.current_dir(cwd);
+    }
+    let output = support::run(&mut wrapped);
+    (output, fs_err::read_to_string(trace).unwrap_or_default())
+}
+
+#[test]
+fn side_by_side_with_aws_codeartifact_login_lading_works_the_same_and_keeps_the_token_out_of_argv_and_urls()
+ {
+    let aws = require_tool!(support::aws());
+    let npm = require_tool!(support::npm());
+    let twine = require_tool!(crate::serve_pypi::twine());
+    let python = require_tool!(support::python());
+    if support::find_tool("LADING_TEST_STRACE", None, Some("strace")).is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let flags = codeartifact(&server);
+
+    // The AWS CLI, as users run it today.
+    let aws_home = dir.path().join("aws-home");
+    fs_err::create_dir_all(&aws_home).unwrap();
+    let venv_bin = python.parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        venv_bin.display(),
+        std::env::var_os("PATH")
+            .unwrap_or_default()
+            .to_string_lossy()
+    );
+    let aws_login = |tool: &str, trace: Option<&Path>| {
+        let mut command = support::clean_command(&aws, &aws_home);
+        command
+            .args(["codeartifact", "login", "--tool", tool])
+            .args(&flags)
+            .env("AWS_SHARED_CREDENTIALS_FILE", server.credentials_file())
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("PATH", &path);
+        match trace {
+            Some(trace) => traced(&mut command, trace),
+            None => (support::run_ok(&mut command), String::new()),
+        }
+    };
+    let (aws_npm, aws_trace) = aws_login("npm", Some(&dir.path().join("aws.trace")));
+    assert!(aws_npm.status.success(), "{}", support::describe(&aws_npm));
+    aws_login("pip", None);
+    aws_login("twine", None);
+    let aws_npmrc = fs_err::read_to_string(aws_home.join(".npmrc")).unwrap();
+    let aws_token = aws_npmrc
+        .lines()
+        .find_map(|line| {
+            line.split_once(":_authToken=")
+                .map(|(_, token)| token.to_owned())
+        })
+        .unwrap();
+    // The AWS CLI hands the token to `npm config set` on the command line...
+    assert!(
+        aws_trace.contains(&aws_token),
+        "expected the token in a child's argv"
+    );
+    // ...and writes it into pip's index URL.
+    // `pip config set` writes the user file.
+    let aws_pip_conf = aws_home.join(".config/pip/pip.conf");
+    let aws_pip = fs_err::read_to_string(&aws_pip_conf).unwrap();
+    // (each `aws codeartifact login` mints its own token)
+    let url_token = aws_pip
+        .split("://aws:")
+        .nth(1)
+        .and_then(|rest| rest.split_once('@'))
+        .map(|(token, _)| token);
+    assert!(url_token.is_some_and(|token| token.len() > 16), "{aws_pip}");
+
+    // lading, under the same tracer.
+    let mut sandbox = Sandbox::new(dir.path(), "lading").with_server(&server);
+    sandbox.set("CI", "true");
+    let mut command = sandbox.command(&login_args(
+        &flags,
+        &[
+            "--tool",
+            "npm",
+            "--tool",
+            "pip",
+            "--tool",
+            "twine",
+            "--print-env",
+            "sh",
+        ],
+    ));
+    let (output, trace) = traced(&mut command, &dir.path().join("lading.trace"));
+    assert!(output.status.success(), "{}", support::describe(&output));
+    let env = exports(&output);
+    let token = token_of(&sandbox, &flags);
+    let execs = trace
+        .lines()
+        .filter(|line| line.contains("execve("))
+        .count();
+    assert_eq!(execs, 1, "lading spawns no child process:\n{trace}");
+    assert!(!trace.contains(&token));
+    let pip_conf = fs_err::read_to_string(value(&env, "PIP_CONFIG_FILE")).unwrap();
+    assert!(
+        !pip_conf.contains(&token) && !pip_conf.contains('@'),
+        "{pip_conf}"
+    );
+    #[cfg(unix)]
+    for (path, file_mode) in files_holding(&sandbox.root, &token) {
+        assert_eq!(file_mode, 0o600, "{}", path.display());
+    }
+
+    // The same client commands succeed with either configuration.
+    let source = crate::serve_npm::package(&sandbox.root, "side-by-side", "1.0.0", "'s'");
+    let lading_npmrc = value(&env, "NPM_CONFIG_USERCONFIG").to_owned();
+    let aws_npmrc_path = aws_home.join(".npmrc").display().to_string();
+    let published = npm_command(&npm, &sandbox, &source, &lading_npmrc, &["publish"]);
+    assert!(
+        published.status.success(),
+        "{}",
+        support::describe(&published)
+    );
+    for npmrc in [&lading_npmrc, &aws_npmrc_path] {
+        let viewed = npm_command(
+            &npm,
+            &sandbox,
+            &sandbox.root,
+            npmrc,
+            &["view", "side-by-side", "version"],
+        );
+        assert!(
+            viewed.status.success(),
+            "{npmrc}: {}",
+            support::describe(&viewed)
+        );
+        assert_eq!(String::from_utf8_lossy(&viewed.stdout).trim(), "1.0.0");
+    }
+    let dist = sandbox.root.join("dist");
+    for (version, config) in [
+        ("6.0.0", value(&env, "LADING_PYPIRC").to_owned()),
+        ("6.0.1", aws_home.join(".pypirc").display().to_string()),
+    ] {
+        let wheel = crate::serve_pypi::wheel(&python, &dist, version, "side");
+        let mut command = support::clean_command(&twine, &sandbox.home);
+        command
+            .args([
+                "upload",
+                "--non-interactive",
+                "-r",
+                "codeartifact",
+                "--config-file",
+                &config,
+            ])
+            .arg(&wheel);
+        support::run_ok(&mut command);
+    }
+    for (name, pip_env) in [
+        (
+            "lading",
+            vec![
+                ("PIP_CONFIG_FILE", value(&env, "PIP_CONFIG_FILE").to_owned()),
+                ("NETRC", value(&env, "NETRC").to_owned()),
+            ],
+        ),
+        (
+            "aws",
+            vec![("PIP_CONFIG_FILE", aws_pip_conf.display().to_string())],
+        ),
+    ] {
+        let mut command =
+            support::clean_command(python.parent().unwrap().join("pip"), &sandbox.home);
+        command
+            .args([
+                "download",
+                "--no-deps",
+                "--no-cache-dir",
+                "--no-input",
+                "-d",
+            ])
+            .arg(sandbox.root.join(format!("dl-{name}")))
+            .args(["lading-demo==6.0.1"]);
+        for (key, value) in pip_env {
+            command.env(key, value);
+        }
+        let downloaded = support::run(&mut command);
+        assert!(
+            downloaded.status.success(),
+            "{name}: {}",
+            support::describe(&downloaded)
+        );
+    }
 }
