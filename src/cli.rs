@@ -93,6 +93,21 @@ pub enum Command {
     /// the recorded dependencies differ from the lockfile's.
     #[command(after_help = EXIT_CODES_HELP)]
     Verify(VerifyArgs),
+    /// Get a token and point package managers at the repository (undo with `lading logout`).
+    ///
+    /// Flags are named as `aws codeartifact login` names them; `--tool` is repeatable.
+    /// By default (`CI` set) the config goes to per-job files wired through the tools' own
+    /// env vars (`NPM_CONFIG_USERCONFIG`, `PIP_CONFIG_FILE`, `NETRC`), exported to later
+    /// steps (`GITHUB_ENV`, the env file, `--print-env sh`); `mvn -s "$LADING_MAVEN_SETTINGS"`,
+    /// `nuget -ConfigFile "$LADING_NUGET_CONFIG"`, `twine --config-file "$LADING_PYPIRC"`.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Login(LoginArgs),
+    /// Return every file `lading login` changed to its bytes before login.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Logout(LogoutArgs),
+    /// Print a repository token on stdout, for scripts that need one.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Token(TokenArgs),
 }
 
 /// Package formats `lading pack` builds.
@@ -173,6 +188,111 @@ pub struct VerifyArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A package manager `lading login` configures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Tool {
+    /// npm (`.npmrc`).
+    Npm,
+    /// pnpm (reads `.npmrc`).
+    Pnpm,
+    /// pip (`pip.conf` index-url, credentials in a 0600 netrc).
+    Pip,
+    /// twine (`.pypirc`, 0600).
+    Twine,
+    /// Maven (`settings.xml`).
+    Maven,
+    /// NuGet (`nuget.config`).
+    Nuget,
+}
+
+/// Where `lading login` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoginTarget {
+    /// Per-job files under `--dir`, wired through env vars (default when `CI` is set).
+    Ephemeral,
+    /// The user's own files (`~/.npmrc`, `~/.m2/settings.xml`, ...): default outside CI.
+    User,
+    /// Files in the working directory (`.npmrc`, `nuget.config`, `settings.xml`).
+    Project,
+}
+
+/// How Maven reaches the repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MavenModeArg {
+    /// An active profile with the repository and plugin repository.
+    Profile,
+    /// A mirror of everything.
+    Mirror,
+}
+
+/// Shell syntax for `--print-env`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    /// POSIX sh (`export NAME='value'`).
+    Sh,
+}
+
+/// `lading login` options.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Repository selection.
+    #[command(flatten)]
+    pub repository: crate::repository::RepositoryArgs,
+    /// Package manager to configure; repeatable.
+    #[arg(long = "tool", value_enum, required = true)]
+    pub tools: Vec<Tool>,
+    /// npm scope (`@acme`) / NuGet package-id prefix routed to this repository.
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Which files to write (default: `ephemeral` when `CI` is set, else `user`).
+    #[arg(long, value_enum)]
+    pub target: Option<LoginTarget>,
+    /// Directory for ephemeral files.
+    #[arg(long, env = EnvVars::LADING_LOGIN_DIR)]
+    pub dir: Option<PathBuf>,
+    /// State file recording what login changed (what `logout` undoes).
+    #[arg(long, env = EnvVars::LADING_LOGIN_STATE)]
+    pub state_file: Option<PathBuf>,
+    /// Print a unified diff (token redacted) of every file and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also print the exported variables on stdout in this shell's syntax.
+    #[arg(long, value_enum)]
+    pub print_env: Option<Shell>,
+    /// Maven: a profile (default) or a mirror of everything.
+    #[arg(long, value_enum, default_value = "profile")]
+    pub maven_mode: MavenModeArg,
+    /// Name of the Maven server/profile, `.pypirc` section and NuGet source (default:
+    /// `codeartifact`; NuGet: `DOMAIN/REPOSITORY` as `aws codeartifact login` names it).
+    #[arg(long)]
+    pub source_name: Option<String>,
+    /// User name for Basic auth (default: `aws` for CodeArtifact, `token` otherwise).
+    #[arg(long)]
+    pub username: Option<String>,
+}
+
+/// `lading logout` options.
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// State file written by `lading login`.
+    #[arg(long, env = EnvVars::LADING_LOGIN_STATE)]
+    pub state_file: Option<PathBuf>,
+    /// Restore files even if they changed after login.
+    #[arg(long)]
+    pub force: bool,
+    /// Show what would be restored and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `lading token` options.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// Repository selection.
+    #[command(flatten)]
+    pub repository: crate::repository::RepositoryArgs,
 }
 
 /// `lading serve` options.

@@ -93,6 +93,12 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
             || cause
                 .downcast_ref::<CodeArtifactError>()
                 .is_some_and(CodeArtifactError::is_transient)
+            // `RepositoryError::CodeArtifact` is transparent: the inner error is not a
+            // separate link of the chain.
+            || matches!(
+                cause.downcast_ref::<RepositoryError>(),
+                Some(RepositoryError::CodeArtifact(inner)) if inner.is_transient()
+            )
     });
     if transient {
         EXIT_TRANSIENT

@@ -95,6 +95,26 @@ impl EnvVars {
     pub const GIT_URL: &'static str = "GIT_URL";
     /// Jenkins Git plugin: branch (`origin/main`).
     pub const GIT_BRANCH: &'static str = "GIT_BRANCH";
+    /// `lading login`: directory for the per-job (ephemeral) config files; default
+    /// `$RUNNER_TEMP/lading-login`, else `<cache dir>/login-v1/ephemeral`.
+    pub const LADING_LOGIN_DIR: &'static str = "LADING_LOGIN_DIR";
+    /// `lading login` / `logout`: the state file recording what login changed; default
+    /// `<cache dir>/login-v1/state.json`.
+    pub const LADING_LOGIN_STATE: &'static str = "LADING_LOGIN_STATE";
+    /// Set by most CI systems; makes `lading login` default to `--target ephemeral`.
+    pub const CI: &'static str = "CI";
+    /// GitHub Actions: file of env assignments for later steps.
+    pub const GITHUB_ENV: &'static str = "GITHUB_ENV";
+    /// GitHub Actions: file of step outputs.
+    pub const GITHUB_OUTPUT: &'static str = "GITHUB_OUTPUT";
+    /// GitHub Actions: a per-job temp directory.
+    pub const RUNNER_TEMP: &'static str = "RUNNER_TEMP";
+    /// The user's home directory.
+    pub const HOME: &'static str = "HOME";
+    /// XDG config directory (pip's user config lives under it).
+    pub const XDG_CONFIG_HOME: &'static str = "XDG_CONFIG_HOME";
+    /// npm: path of the user config file (`~/.npmrc` by default).
+    pub const NPM_CONFIG_USERCONFIG: &'static str = "NPM_CONFIG_USERCONFIG";
     /// Tests: fail, instead of skip, when a real peer (npm, aws, python, ...) is missing.
     pub const LADING_TEST_REQUIRE_TOOLS: &'static str = "LADING_TEST_REQUIRE_TOOLS";
     /// Disable colour in output (<https://no-color.org>).
@@ -111,6 +131,8 @@ impl EnvVars {
         Self::LADING_SERVE_CLOCK_OFFSET_SECONDS,
         Self::LADING_CACHE_DIR,
         Self::LADING_SIGNING_KEY,
+        Self::LADING_LOGIN_DIR,
+        Self::LADING_LOGIN_STATE,
     ];
 
     /// Read a variable, treating an empty value as unset.

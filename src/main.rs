@@ -67,8 +67,21 @@ fn init_tracing(verbose: u8, quiet: bool) {
         (false, 1) => "lading=debug,info",
         (false, _) => "trace",
     };
-    let mut filter =
-        EnvVars::get(EnvVars::LADING_LOG).map_or_else(|| EnvFilter::new(default), EnvFilter::new);
+    let requested = EnvVars::get(EnvVars::LADING_LOG).unwrap_or_else(|| default.to_owned());
+    let mut filter = EnvFilter::new(&requested);
+    // The caps below are directives too: adding them to a quieter filter would turn those
+    // crates' debug output on, so they apply only when trace was asked for.
+    if !requested.contains("trace") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(
+                EnvVars::get(EnvVars::NO_COLOR).is_none()
+                    && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            )
+            .try_init();
+        return;
+    }
     // Dependencies that log request and response bodies or credential-derived material at
     // trace level (the AWS SDK logs GetAuthorizationToken's body, tokens included) are
     // capped whatever the requested level: secrets must never reach a log.

@@ -12,6 +12,8 @@
 //! | Jenkins | `JENKINS_URL` | `BUILD_URL` | [`JENKINS_BUILD_TYPE`] |
 //! | local | [`LOCAL_BUILDER_ID`] | none | [`LOCAL_BUILD_TYPE`] |
 
+pub mod export;
+
 use std::path::Path;
 
 use serde::Serialize;

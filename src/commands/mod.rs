@@ -1,5 +1,6 @@
 //! One module per subcommand: thin orchestration, no protocol code.
 
+pub mod login;
 pub mod pack;
 pub mod serve;
 pub mod verify;
@@ -16,5 +17,8 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args, printer).await,
         Command::Pack(args) => pack::run(&args, printer),
         Command::Verify(args) => verify::run(&args, printer),
+        Command::Login(args) => login::login(args, printer).await,
+        Command::Logout(args) => login::logout(&args, printer),
+        Command::Token(args) => login::token(&args, printer).await,
     }
 }

@@ -2,6 +2,7 @@
 //! parsers here (package names, manifests); client code (config editors, cache writers)
 //! joins them as the commands that need it land.
 
+pub mod edit;
 pub mod generic;
 pub mod maven;
 pub mod npm;
@@ -49,3 +50,4 @@ pub fn file_stem(name: &str, version: &str) -> String {
         .collect();
     format!("{name}-{version}")
 }
+pub mod xml_edit;

@@ -4,6 +4,7 @@
 mod support;
 
 mod cli;
+mod login;
 mod pack;
 mod serve_control_plane;
 mod serve_hardening;

@@ -10,15 +10,15 @@ use lading::server::store::Digests;
 use crate::require_tool;
 use crate::support::{self, LadingServer, ServerSpec};
 
-const GROUP: &str = "com.acme.tools";
+pub(crate) const GROUP: &str = "com.acme.tools";
 const GROUP_PATH: &str = "com/acme/tools";
 
-fn mvn() -> Option<PathBuf> {
+pub(crate) fn mvn() -> Option<PathBuf> {
     support::find_tool("LADING_TEST_MVN", None, Some("mvn"))
 }
 
 /// Debian's plugin repository, used as `central` (Maven Central is unreachable).
-fn maven_repo() -> Option<PathBuf> {
+pub(crate) fn maven_repo() -> Option<PathBuf> {
     let default = Path::new("/usr/share/maven-repo");
     if std::env::var_os("LADING_TEST_MAVEN_REPO").is_none() && default.is_dir() {
         return Some(default.to_path_buf());
@@ -121,7 +121,7 @@ fn settings(dir: &Path, maven_repo: &Path, endpoint: &str) -> PathBuf {
 const PROPERTIES: &str = "<properties><maven.compiler.source>17</maven.compiler.source><maven.compiler.target>17</maven.compiler.target><project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties>";
 
 /// The library project at `version`; `greeting` goes into the class so builds differ.
-fn library(dir: &Path, endpoint: &str, version: &str, greeting: &str) -> PathBuf {
+pub(crate) fn library(dir: &Path, endpoint: &str, version: &str, greeting: &str) -> PathBuf {
     let root = dir.join("greeter");
     let source = root.join("src/main/java/com/acme");
     fs_err::create_dir_all(&source).unwrap();
@@ -153,7 +153,7 @@ fn library(dir: &Path, endpoint: &str, version: &str, greeting: &str) -> PathBuf
 
 /// A reactor of consumers, one module per `greeter` version, each compiling against it
 /// (one mvn run resolves them all).
-fn consumers(dir: &Path, versions: &[&str]) -> PathBuf {
+pub(crate) fn consumers(dir: &Path, versions: &[&str]) -> PathBuf {
     let root = dir.join("apps");
     let modules = (0..versions.len())
         .map(|index| format!("<module>app{index}</module>"))

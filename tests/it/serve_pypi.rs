@@ -14,7 +14,7 @@ use crate::support::{self, LadingServer, ServerSpec};
 const PROJECT: &str = "Lading.Demo";
 const NORMALIZED: &str = "lading-demo";
 
-fn twine() -> Option<PathBuf> {
+pub(crate) fn twine() -> Option<PathBuf> {
     support::find_tool("LADING_TEST_TWINE", Some("venv/bin/twine"), None)
 }
 
@@ -57,7 +57,7 @@ fn twine_upload(home: &Path, files: &[&Path]) -> Output {
 
 /// A wheel written by `tests/peers/pypi_wheel.py` (`build --wheel` needs the `wheel`
 /// package, which the offline peers venv does not have).
-fn wheel(python: &Path, out: &Path, version: &str, value: &str) -> PathBuf {
+pub(crate) fn wheel(python: &Path, out: &Path, version: &str, value: &str) -> PathBuf {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/pypi_wheel.py");
     let mut command = support::clean_command(python, out);
     command

@@ -6,7 +6,9 @@
 //! directory are refused outright (a client extracts them later), and the manifest is read
 //! through a size cap whatever the zip header claims.
 
+pub mod config;
 pub mod pack;
+
 mod version;
 
 use std::io::Read as _;

@@ -2,6 +2,7 @@
 //! version comparison for upload consistency checks, and the content negotiation of the
 //! simple repository API (PEP 691), shared by client and server.
 
+pub mod client_config;
 pub mod pack;
 
 /// PEP 691 JSON media type (api version 1).

@@ -1,0 +1,579 @@
+//! Format-preserving config editing shared by the per-format editors: the error type that
+//! names file and line, newline detection, a line-preserving INI editor (`.npmrc`,
+//! `pip.conf`, `.pypirc`) and a netrc editor.
+//!
+//! Editors are pure functions from the old text to the new text. They change only the keys
+//! lading owns, pass every other byte through, and give byte-identical output when applied
+//! to their own output (idempotence). Lines lading adds are preceded by [`MARKER`] so a human
+//! (and `lading logout` without its state file) can tell them apart.
+
+use std::path::{Path, PathBuf};
+
+/// The comment line placed before the lines lading adds to a config file.
+pub const MARKER: &str = "added by lading login; `lading logout` removes it";
+
+/// A config file lading cannot edit safely.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{}`:{line}: {message}", path.display())]
+pub struct EditError {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line of the problem.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl EditError {
+    /// An error at a byte offset of `text`.
+    #[must_use]
+    pub fn at(path: &Path, text: &str, offset: usize, message: impl Into<String>) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            line: line_of(text, offset),
+            message: message.into(),
+        }
+    }
+}
+
+/// 1-based line number of a byte offset.
+#[must_use]
+pub fn line_of(text: &str, offset: usize) -> usize {
+    let offset = offset.min(text.len());
+    text[..offset].matches('\n').count() + 1
+}
+
+/// The file's newline: CRLF when its first line break is CRLF, else LF.
+#[must_use]
+pub fn newline_of(text: &str) -> &'static str {
+    match text.find('\n') {
+        Some(index) if index > 0 && text.as_bytes()[index - 1] == b'\r' => "\r\n",
+        _ => "\n",
+    }
+}
+
+/// Decode bytes as UTF-8 (a leading BOM is kept in the text), or say where they are not.
+///
+/// # Errors
+/// [`EditError`] at the line of the first invalid byte.
+pub fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, EditError> {
+    std::str::from_utf8(bytes).map_err(|error| {
+        let valid = &bytes[..error.valid_up_to()];
+        EditError {
+            path: path.to_path_buf(),
+            line: String::from_utf8_lossy(valid).matches('\n').count() + 1,
+            message: "not valid UTF-8".to_owned(),
+        }
+    })
+}
+
+/// Replace byte ranges of `text` (non-overlapping) with new strings.
+#[must_use]
+pub fn splice(text: &str, mut replacements: Vec<(std::ops::Range<usize>, String)>) -> String {
+    replacements.sort_by_key(|(range, _)| std::cmp::Reverse(range.start));
+    let mut out = text.to_owned();
+    for (range, replacement) in replacements {
+        out.replace_range(range, &replacement);
+    }
+    out
+}
+
+/// One line of a file: its text without the line break, and byte offsets.
+#[derive(Debug, Clone, Copy)]
+struct Line<'a> {
+    text: &'a str,
+    start: usize,
+    /// Offset just past the text (before `\r\n` / `\n`).
+    end: usize,
+}
+
+fn lines(text: &str) -> Vec<Line<'_>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < text.len() {
+        let rest = &text[start..];
+        let (body, advance) = match rest.find('\n') {
+            Some(index) => (&rest[..index], index + 1),
+            None => (rest, rest.len()),
+        };
+        let body = body.strip_suffix('\r').unwrap_or(body);
+        out.push(Line {
+            text: body,
+            start,
+            end: start + body.len(),
+        });
+        start += advance;
+    }
+    out
+}
+
+/// The INI dialect of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IniDialect {
+    /// npm's `ini`: `key=value`, no continuation lines, keys may hold `:` and `/`.
+    Npmrc,
+    /// Python's configparser (`pip.conf`, `.pypirc`): `key = value` or `key: value`,
+    /// indented continuation lines, a key line outside a section is an error.
+    ConfigParser,
+}
+
+/// Set `key` in `section` (`None`: top level, before any section) to `value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IniSet {
+    /// Section name, without brackets.
+    pub section: Option<String>,
+    /// Key.
+    pub key: String,
+    /// Value (written as is).
+    pub value: String,
+}
+
+#[derive(Debug)]
+struct IniEntry {
+    section: Option<String>,
+    key: String,
+    /// Offset where the value starts on the key line.
+    value_start: usize,
+    /// Offset of the end of the value (last continuation line's end).
+    value_end: usize,
+    /// Index of the last line of this entry.
+    last_line: usize,
+}
+
+#[derive(Debug)]
+struct IniSection {
+    name: Option<String>,
+    /// Index of the last non-blank line in the section (the header for an empty section).
+    last_content_line: Option<usize>,
+}
+
+type ParsedIni<'a> = (Vec<Line<'a>>, Vec<IniEntry>, Vec<IniSection>);
+
+fn parse_ini<'a>(
+    path: &Path,
+    text: &'a str,
+    dialect: IniDialect,
+) -> Result<ParsedIni<'a>, EditError> {
+    let all = lines(text);
+    let mut entries: Vec<IniEntry> = Vec::new();
+    let mut sections = vec![IniSection {
+        name: None,
+        last_content_line: None,
+    }];
+    let mut previous_was_entry = false;
+    for (index, line) in all.iter().enumerate() {
+        let trimmed = line.text.trim_start_matches('\u{feff}').trim();
+        if trimmed.is_empty() {
+            previous_was_entry = false;
+            continue;
+        }
+        if trimmed.starts_with('#') || trimmed.starts_with(';') {
+            if dialect == IniDialect::Npmrc || !line.text.starts_with([' ', '\t']) {
+                previous_was_entry = false;
+            }
+            continue;
+        }
+        let indented = line.text.starts_with([' ', '\t']);
+        if dialect == IniDialect::ConfigParser && indented && previous_was_entry {
+            if let Some(entry) = entries.last_mut() {
+                entry.value_end = line.end;
+                entry.last_line = index;
+            }
+            if let Some(section) = sections.last_mut() {
+                section.last_content_line = Some(index);
+            }
+            continue;
+        }
+        if trimmed.starts_with('[') {
+            let Some(name) = trimmed
+                .strip_prefix('[')
+                .and_then(|rest| rest.strip_suffix(']'))
+            else {
+                return Err(EditError::at(
+                    path,
+                    text,
+                    line.start,
+                    format!("malformed section header `{trimmed}` (no closing `]`)"),
+                ));
+            };
+            sections.push(IniSection {
+                name: Some(name.trim().to_owned()),
+                last_content_line: Some(index),
+            });
+            previous_was_entry = false;
+            continue;
+        }
+        let separator = match dialect {
+            IniDialect::Npmrc => line.text.find('='),
+            IniDialect::ConfigParser => line.text.find(['=', ':']),
+        };
+        let section_name = sections.last().and_then(|section| section.name.clone());
+        let Some(separator) = separator else {
+            if dialect == IniDialect::ConfigParser {
+                return Err(EditError::at(
+                    path,
+                    text,
+                    line.start,
+                    format!("`{trimmed}` is neither `key = value`, a `[section]` nor a comment"),
+                ));
+            }
+            // npm reads a bare word as `word=true`; not ours, pass it through.
+            previous_was_entry = false;
+            if let Some(section) = sections.last_mut() {
+                section.last_content_line = Some(index);
+            }
+            continue;
+        };
+        if dialect == IniDialect::ConfigParser && section_name.is_none() {
+            return Err(EditError::at(
+                path,
+                text,
+                line.start,
+                "a key before the first `[section]` header",
+            ));
+        }
+        let key = line.text[..separator].trim().to_owned();
+        let value_offset = line.text[separator + 1..].len()
+            - line.text[separator + 1..]
+                .trim_start_matches([' ', '\t'])
+                .len();
+        let value_start = line.start + separator + 1 + value_offset;
+        entries.push(IniEntry {
+            section: section_name,
+            key,
+            value_start,
+            value_end: line.end.max(value_start),
+            last_line: index,
+        });
+        if let Some(section) = sections.last_mut() {
+            section.last_content_line = Some(index);
+        }
+        previous_was_entry = true;
+    }
+    Ok((all, entries, sections))
+}
+
+/// Apply `sets` to an INI file, changing only those keys: an existing key keeps its place,
+/// spelling and separator and gets the new value (its continuation lines are dropped); a
+/// missing key is added at the end of its section after a [`MARKER`] comment; a missing
+/// section is appended.
+///
+/// # Errors
+/// [`EditError`] naming the line that cannot be parsed.
+pub fn apply_ini(
+    path: &Path,
+    text: &str,
+    dialect: IniDialect,
+    sets: &[IniSet],
+) -> Result<String, EditError> {
+    let (all, entries, sections) = parse_ini(path, text, dialect)?;
+    let newline = newline_of(text);
+    let separator = match dialect {
+        IniDialect::Npmrc => "=",
+        IniDialect::ConfigParser => " = ",
+    };
+    let mut replacements = Vec::new();
+    // Insertions per section, in order; keyed by the section's position.
+    let mut inserts: Vec<(Option<String>, Vec<String>)> = Vec::new();
+    for set in sets {
+        let found = entries
+            .iter()
+            .rev()
+            .find(|entry| entry.section == set.section && entry.key == set.key);
+        if let Some(entry) = found {
+            if text[entry.value_start..entry.value_end] != set.value {
+                replacements.push((entry.value_start..entry.value_end, set.value.clone()));
+            }
+            continue;
+        }
+        let separator = if set.value.starts_with(['\r', '\n']) {
+            separator.trim_end()
+        } else {
+            separator
+        };
+        let line = format!("{}{separator}{}", set.key, set.value);
+        match inserts
+            .iter_mut()
+            .find(|(section, _)| *section == set.section)
+        {
+            Some((_, lines)) => lines.push(line),
+            None => inserts.push((set.section.clone(), vec![line])),
+        }
+    }
+    let comment = format!("# {MARKER}");
+    let mut appended = String::new();
+    for (section_name, new_lines) in inserts {
+        let section = sections.iter().find(|section| section.name == section_name);
+        let mut block = String::new();
+        for line in std::iter::once(comment.clone()).chain(new_lines) {
+            block.push_str(&line);
+            block.push_str(newline);
+        }
+        if let Some(section) = section {
+            // Insert after the section's last content line, or at the very top for an
+            // empty top level.
+            let offset = match section.last_content_line {
+                Some(index) => line_after(text, &all, index),
+                None => 0,
+            };
+            let prefix = if offset == text.len() && !text.is_empty() && !text.ends_with('\n') {
+                newline
+            } else {
+                ""
+            };
+            let mut block = format!("{prefix}{block}");
+            if section.name.is_none()
+                && section.last_content_line.is_none()
+                && offset < text.len()
+                && dialect == IniDialect::Npmrc
+                && sections.len() > 1
+            {
+                block.push_str(newline);
+            }
+            replacements.push((offset..offset, block));
+        } else {
+            if section_name.is_none() {
+                // No top-level content at all: goes to the start of the file.
+                replacements.push((0..0, block));
+                continue;
+            }
+            if !appended.is_empty() || (!text.is_empty() && !text.ends_with('\n')) {
+                appended.push_str(newline);
+            }
+            if !text.trim().is_empty() || !appended.is_empty() {
+                appended.push_str(newline);
+            }
+            appended.push('[');
+            appended.push_str(section_name.as_deref().unwrap_or_default());
+            appended.push(']');
+            appended.push_str(newline);
+            appended.push_str(&block);
+        }
+    }
+    if !appended.is_empty() {
+        let end = text.len();
+        replacements.push((end..end, appended));
+    }
+    Ok(splice(text, replacements))
+}
+
+/// Offset of the start of the line after line `index` (the end of the text if none).
+fn line_after(text: &str, all: &[Line<'_>], index: usize) -> usize {
+    all.get(index + 1).map_or(text.len(), |line| line.start)
+}
+
+/// The value of `key` in `section`, if set (the last occurrence).
+///
+/// # Errors
+/// [`EditError`] when the file cannot be parsed.
+pub fn ini_get(
+    path: &Path,
+    text: &str,
+    dialect: IniDialect,
+    section: Option<&str>,
+    key: &str,
+) -> Result<Option<String>, EditError> {
+    let (_, entries, _) = parse_ini(path, text, dialect)?;
+    Ok(entries
+        .iter()
+        .rev()
+        .find(|entry| entry.section.as_deref() == section && entry.key == key)
+        .map(|entry| text[entry.value_start..entry.value_end].to_owned()))
+}
+
+/// Set `machine host login user password secret` in a netrc file: an existing entry for
+/// `host` is replaced in place; otherwise one line is appended after a [`MARKER`] comment.
+///
+/// # Errors
+/// [`EditError`] for an unterminated `macdef` or a dangling keyword.
+pub fn apply_netrc(
+    path: &Path,
+    text: &str,
+    host: &str,
+    login: &str,
+    password: &str,
+) -> Result<String, EditError> {
+    let entry = format!("machine {host} login {login} password {password}");
+    // Tokenize with offsets, honouring `#` comments (at line start) and `macdef` blocks.
+    let mut tokens: Vec<(usize, &str)> = Vec::new();
+    for line in lines(text) {
+        if line.text.trim_start().starts_with('#') {
+            continue;
+        }
+        let mut offset = line.start;
+        for word in line.text.split([' ', '\t']) {
+            if !word.is_empty() {
+                tokens.push((offset, word));
+            }
+            offset += word.len() + 1;
+        }
+    }
+    let mut index = 0;
+    let mut found: Option<(usize, usize)> = None;
+    while index < tokens.len() {
+        let (start, word) = tokens[index];
+        match word {
+            "machine" | "default" => {
+                let machine = if word == "machine" {
+                    index += 1;
+                    let Some((_, name)) = tokens.get(index) else {
+                        return Err(EditError::at(path, text, start, "`machine` without a name"));
+                    };
+                    Some(*name)
+                } else {
+                    None
+                };
+                index += 1;
+                let mut end = tokens.get(index - 1).map_or(start, |(at, w)| at + w.len());
+                while let Some((at, key)) = tokens.get(index) {
+                    if matches!(*key, "machine" | "default" | "macdef") {
+                        break;
+                    }
+                    let Some((value_at, value)) = tokens.get(index + 1) else {
+                        return Err(EditError::at(
+                            path,
+                            text,
+                            *at,
+                            format!("`{key}` without a value"),
+                        ));
+                    };
+                    end = value_at + value.len();
+                    index += 2;
+                }
+                if machine == Some(host) && found.is_none() {
+                    found = Some((start, end));
+                }
+            }
+            "macdef" => {
+                // Skip to the next blank line.
+                let Some(blank) = text[start..]
+                    .find("\n\n")
+                    .or_else(|| text[start..].find("\r\n\r\n"))
+                else {
+                    return Err(EditError::at(
+                        path,
+                        text,
+                        start,
+                        "`macdef` without the blank line that ends it",
+                    ));
+                };
+                let stop = start + blank;
+                while index < tokens.len() && tokens[index].0 < stop {
+                    index += 1;
+                }
+            }
+            _ => {
+                return Err(EditError::at(
+                    path,
+                    text,
+                    start,
+                    format!("unexpected `{word}` (expected `machine`, `default` or `macdef`)"),
+                ));
+            }
+        }
+    }
+    if let Some((start, end)) = found {
+        if text[start..end] == entry {
+            return Ok(text.to_owned());
+        }
+        return Ok(splice(text, vec![(start..end, entry)]));
+    }
+    let newline = newline_of(text);
+    let mut out = text.to_owned();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push_str(newline);
+    }
+    for part in ["# ", MARKER, newline, &entry, newline] {
+        out.push_str(part);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(section: Option<&str>, key: &str, value: &str) -> IniSet {
+        IniSet {
+            section: section.map(str::to_owned),
+            key: key.to_owned(),
+            value: value.to_owned(),
+        }
+    }
+
+    #[test]
+    fn ini_replaces_in_place_and_appends_missing_keys_once() {
+        let path = Path::new("pip.conf");
+        let text = "# mine\n[global]\ntimeout = 60\nindex-url = https://old/simple/\n    continued\n\n[install]\nno-compile = true\n";
+        let sets = [
+            set(Some("global"), "index-url", "http://new/simple/"),
+            set(Some("global"), "retries", "5"),
+            set(Some("lading"), "x", "1"),
+        ];
+        let once = apply_ini(path, text, IniDialect::ConfigParser, &sets).unwrap();
+        assert_eq!(
+            once,
+            format!(
+                "# mine\n[global]\ntimeout = 60\nindex-url = http://new/simple/\n# {MARKER}\nretries = 5\n\n[install]\nno-compile = true\n\n[lading]\n# {MARKER}\nx = 1\n"
+            )
+        );
+        assert_eq!(
+            apply_ini(path, &once, IniDialect::ConfigParser, &sets).unwrap(),
+            once
+        );
+    }
+
+    #[test]
+    fn ini_keeps_crlf_and_reports_bad_lines() {
+        let path = Path::new(".pypirc");
+        let text = "[distutils]\r\nindex-servers =\r\n    pypi\r\n";
+        let out = apply_ini(
+            path,
+            text,
+            IniDialect::ConfigParser,
+            &[set(
+                Some("distutils"),
+                "index-servers",
+                "\r\n    pypi\r\n    codeartifact",
+            )],
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "[distutils]\r\nindex-servers =\r\n    pypi\r\n    codeartifact\r\n"
+        );
+        let error = apply_ini(
+            path,
+            "[a]\nx = 1\nnonsense\n",
+            IniDialect::ConfigParser,
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(error.line, 3);
+        assert!(error.to_string().starts_with("`.pypirc`:3:"), "{error}");
+    }
+
+    #[test]
+    fn netrc_replaces_the_host_entry_only() {
+        let path = Path::new("netrc");
+        let text =
+            "machine a.example login u password p\nmachine h\n  login old\n  password older\n";
+        let out = apply_netrc(path, text, "h", "aws", "tok").unwrap();
+        assert_eq!(
+            out,
+            "machine a.example login u password p\nmachine h login aws password tok\n"
+        );
+        assert_eq!(apply_netrc(path, &out, "h", "aws", "tok").unwrap(), out);
+        let added = apply_netrc(path, "", "h", "aws", "tok").unwrap();
+        assert_eq!(
+            added,
+            format!("# {MARKER}\nmachine h login aws password tok\n")
+        );
+        assert_eq!(
+            apply_netrc(path, "machine\n", "h", "a", "b")
+                .unwrap_err()
+                .line,
+            1
+        );
+    }
+}

@@ -1,0 +1,1307 @@
+//! `lading login` / `logout` / `token` against `lading serve` as CodeArtifact and against
+//! third-party registries with a plain token, each checked by the real client (npm, pip,
+//! twine, mvn, nuget.exe on mono); side by side with `aws codeartifact login`; a corpus of
+//! existing config files through login + logout; trace-level secret hygiene; bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::require_tool;
+use crate::support::{self, LadingServer, ServerSpec};
+
+/// A sandbox for one user of `lading login`: private HOME, cache, ephemeral dir and state.
+pub(crate) struct Sandbox {
+    pub(crate) root: PathBuf,
+    pub(crate) home: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Sandbox {
+    pub(crate) fn new(root: &Path, name: &str) -> Self {
+        let root = root.join(name);
+        let home = root.join("home");
+        fs_err::create_dir_all(&home).unwrap();
+        let env = vec![
+            (
+                "LADING_CACHE_DIR".to_owned(),
+                root.join("cache").display().to_string(),
+            ),
+            (
+                "LADING_LOGIN_DIR".to_owned(),
+                root.join("job").display().to_string(),
+            ),
+            (
+                "LADING_LOGIN_STATE".to_owned(),
+                root.join("state.json").display().to_string(),
+            ),
+            ("AWS_CONFIG_FILE".to_owned(), "/dev/null".to_owned()),
+            ("AWS_EC2_METADATA_DISABLED".to_owned(), "true".to_owned()),
+        ];
+        Self { root, home, env }
+    }
+
+    /// Use `lading serve`'s admin keys.
+    pub(crate) fn with_server(mut self, server: &LadingServer) -> Self {
+        self.env.push((
+            "AWS_SHARED_CREDENTIALS_FILE".to_owned(),
+            server.credentials_file().display().to_string(),
+        ));
+        self
+    }
+
+    pub(crate) fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.env.push((key.to_owned(), value.into()));
+    }
+
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
+        let mut command = support::clean_command(support::lading_bin(), &self.home);
+        command.current_dir(&self.root).args(args);
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        command
+    }
+
+    pub(crate) fn lading(&self, args: &[&str]) -> Output {
+        support::run(&mut self.command(args))
+    }
+
+    pub(crate) fn lading_ok(&self, args: &[&str]) -> Output {
+        support::run_ok(&mut self.command(args))
+    }
+
+    pub(crate) fn state(&self) -> PathBuf {
+        self.root.join("state.json")
+    }
+}
+
+/// CodeArtifact flags for `lading serve`'s `local/main`.
+pub(crate) fn codeartifact(server: &LadingServer) -> Vec<String> {
+    [
+        "--domain",
+        "local",
+        "--domain-owner",
+        "000000000000",
+        "--repository",
+        "main",
+        "--endpoint-url",
+        &server.url,
+        "--region",
+        "us-east-1",
+    ]
+    .iter()
+    .map(|text| (*text).to_owned())
+    .collect()
+}
+
+/// `export NAME='value'` lines from `--print-env sh`.
+pub(crate) fn exports(output: &Output) -> Vec<(String, String)> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("export ")?;
+            let (name, value) = rest.split_once('=')?;
+            Some((
+                name.to_owned(),
+                value.trim_matches('\'').replace("'\\''", "'"),
+            ))
+        })
+        .collect()
+}
+
+fn value<'a>(env: &'a [(String, String)], name: &str) -> &'a str {
+    env.iter().find(|(key, _)| key == name).map_or_else(
+        || panic!("`{name}` not exported: {env:?}"),
+        |(_, value)| value.as_str(),
+    )
+}
+
+fn login_args<'a>(flags: &'a [String], extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["login"];
+    args.extend(flags.iter().map(String::as_str));
+    args.extend_from_slice(extra);
+    args
+}
+
+/// The token lading caches for the repository (what the clients were given).
+fn token_of(sandbox: &Sandbox, flags: &[String]) -> String {
+    let mut args = vec!["token"];
+    args.extend(flags.iter().map(String::as_str));
+    let output = sandbox.lading_ok(&args);
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+#[cfg(unix)]
+pub(crate) fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    fs_err::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn npm_command(npm: &Path, sandbox: &Sandbox, cwd: &Path, npmrc: &str, args: &[&str]) -> Output {
+    let mut command = support::clean_command(npm, &sandbox.home);
+    command
+        .current_dir(cwd)
+        .args(args)
+        .args(["--no-audit", "--no-fund", "--no-update-notifier"])
+        .env("NPM_CONFIG_USERCONFIG", npmrc)
+        .env("npm_config_cache", sandbox.root.join("npm-cache"));
+    support::run(&mut command)
+}
+
+#[test]
+fn login_npm_then_npm_publish_and_install_against_lading_serve_and_logout_removes_it() {
+    let npm = require_tool!(support::npm());
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let mut sandbox = Sandbox::new(dir.path(), "ci").with_server(&server);
+    sandbox.set("CI", "true");
+    let flags = codeartifact(&server);
+    let output = sandbox.lading_ok(&login_args(&flags, &["--tool", "npm", "--print-env", "sh"]));
+    let env = exports(&output);
+    let npmrc = value(&env, "NPM_CONFIG_USERCONFIG").to_owned();
+    assert!(npmrc.starts_with(&sandbox.root.join("job").display().to_string()));
+    let text = fs_err::read_to_string(&npmrc).unwrap();
+    assert!(
+        text.contains(&format!("registry={}/d/local/npm/main/\n", server.url)),
+        "{text}"
+    );
+    #[cfg(unix)]
+    assert_eq!(mode(Path::new(&npmrc)), 0o600);
+
+    let source = crate::serve_npm::package(&sandbox.root, "@acme/login-widget", "1.0.0", "'lw'");
+    let published = npm_command(&npm, &sandbox, &source, &npmrc, &["publish"]);
+    assert!(
+        published.status.success(),
+        "{}",
+        support::describe(&published)
+    );
+    let app = crate::serve_npm::app(&sandbox.root, "app");
+    let installed = npm_command(
+        &npm,
+        &sandbox,
+        &app,
+        &npmrc,
+        &["install", "@acme/login-widget@1.0.0"],
+    );
+    assert!(
+        installed.status.success(),
+        "{}",
+        support::describe(&installed)
+    );
+    assert!(
+        app.join("node_modules/@acme/login-widget/index.js")
+            .is_file()
+    );
+
+    // A second login reuses the cached token and changes no byte.
+    let again = sandbox.lading_ok(&login_args(&flags, &["--tool", "npm"]));
+    assert_eq!(fs_err::read_to_string(&npmrc).unwrap(), text);
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("unchanged"),
+        "{}",
+        support::describe(&again)
+    );
+
+    sandbox.lading_ok(&["logout"]);
+    assert!(!Path::new(&npmrc).exists());
+    assert!(!sandbox.state().exists());
+}
+
+#[test]
+fn login_pip_and_twine_then_twine_upload_and_pip_install_in_a_fresh_venv() {
+    let twine = require_tool!(crate::serve_pypi::twine());
+    let python = require_tool!(support::python());
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let mut sandbox = Sandbox::new(dir.path(), "ci").with_server(&server);
+    sandbox.set("CI", "true");
+    let flags = codeartifact(&server);
+    let output = sandbox.lading_ok(&login_args(
+        &flags,
+        &["--tool", "pip", "--tool", "twine", "--print-env", "sh"],
+    ));
+    let env = exports(&output);
+    let pip_conf = fs_err::read_to_string(value(&env, "PIP_CONFIG_FILE")).unwrap();
+    let token = token_of(&sandbox, &flags);
+    assert!(
+        !pip_conf.contains(&token),
+        "the token must not be in the index URL: {pip_conf}"
+    );
+    assert!(
+        pip_conf.contains(&format!(
+            "index-url = {}/d/local/pypi/main/simple/",
+            server.url
+        )),
+        "{pip_conf}"
+    );
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(Path::new(value(&env, "NETRC"))), 0o600);
+        assert_eq!(mode(Path::new(value(&env, "LADING_PYPIRC"))), 0o600);
+    }
+
+    let wheel = crate::serve_pypi::wheel(&python, &sandbox.root.join("dist"), "4.0.0", "login");
+    let mut command = support::clean_command(&twine, &sandbox.home);
+    command
+        .args([
+            "upload",
+            "--non-interactive",
+            "-r",
+            "codeartifact",
+            "--config-file",
+        ])
+        .arg(value(&env, "LADING_PYPIRC"))
+        .arg(&wheel);
+    support::run_ok(&mut command);
+
+    let venv = sandbox.root.join("venv");
+    let mut command = support::clean_command(&python, &sandbox.home);
+    command.args(["-m", "venv"]).arg(&venv);
+    support::run_ok(&mut command);
+    let mut command = support::clean_command(venv.join("bin/pip"), &sandbox.home);
+    command
+        .args([
+            "install",
+            "--no-cache-dir",
+            "--no-input",
+            "lading-demo==4.0.0",
+        ])
+        .env("PIP_CONFIG_FILE", value(&env, "PIP_CONFIG_FILE"))
+        .env("NETRC", value(&env, "NETRC"));
+    let installed = support::run(&mut command);
+    assert!(
+        installed.status.success(),
+        "{}",
+        support::describe(&installed)
+    );
+}
+
+/// `~/.m2/settings.xml` of a user who resolves plugins from Debian's repository (Maven
+/// Central is unreachable here): login's ephemeral settings start from it.
+fn offline_central_settings(home: &Path, maven_repo: &Path) {
+    let central = format!("file://{}", maven_repo.display());
+    fs_err::create_dir_all(home.join(".m2")).unwrap();
+    fs_err::write(
+        home.join(".m2/settings.xml"),
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>
+<!-- the team's settings -->
+<settings xmlns=\"http://maven.apache.org/SETTINGS/1.2.0\">
+  <profiles>
+    <profile>
+      <id>offline-central</id>
+      <repositories>
+        <repository><id>central</id><url>{central}</url>
+          <releases><checksumPolicy>ignore</checksumPolicy></releases><snapshots><enabled>false</enabled></snapshots></repository>
+      </repositories>
+      <pluginRepositories>
+        <pluginRepository><id>central</id><url>{central}</url>
+          <releases><checksumPolicy>ignore</checksumPolicy></releases><snapshots><enabled>false</enabled></snapshots></pluginRepository>
+      </pluginRepositories>
+    </profile>
+  </profiles>
+  <activeProfiles>
+    <activeProfile>offline-central</activeProfile>
+  </activeProfiles>
+</settings>
+"
+        ),
+    )
+    .unwrap();
+}
+
+pub(crate) fn mvn_run(
+    mvn: &Path,
+    home: &Path,
+    project: &Path,
+    settings: &str,
+    local: &Path,
+    goal: &str,
+) -> Output {
+    let mut command = support::clean_command(mvn, home);
+    command
+        .current_dir(project)
+        .args(["-B", "-q", "-s", settings])
+        .arg(format!("-Dmaven.repo.local={}", local.display()))
+        .arg(goal)
+        .env("MAVEN_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC");
+    support::run(&mut command)
+}
+
+#[test]
+fn login_maven_then_mvn_deploys_and_a_fresh_consumer_resolves_through_the_settings() {
+    let mvn = require_tool!(crate::serve_maven::mvn());
+    let maven_repo = require_tool!(crate::serve_maven::maven_repo());
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let mut sandbox = Sandbox::new(dir.path(), "ci").with_server(&server);
+    sandbox.set("CI", "true");
+    offline_central_settings(&sandbox.home, &maven_repo);
+    let flags = codeartifact(&server);
+    let output = sandbox.lading_ok(&login_args(
+        &flags,
+        &[
+            "--tool",
+            "maven",
+            "--source-name",
+            "lading",
+            "--print-env",
+            "sh",
+        ],
+    ));
+    let env = exports(&output);
+    let settings = value(&env, "LADING_MAVEN_SETTINGS").to_owned();
+    let text = fs_err::read_to_string(&settings).unwrap();
+    assert!(text.contains("<!-- the team's settings -->"), "{text}");
+    assert!(
+        text.contains("<activeProfile>lading</activeProfile>"),
+        "{text}"
+    );
+
+    let endpoint = format!("{}/d/local/maven/main/", server.url);
+    let project = crate::serve_maven::library(&sandbox.root, &endpoint, "1.0.0", "from-login");
+    let deployed = mvn_run(
+        &mvn,
+        &sandbox.home,
+        &project,
+        &settings,
+        &sandbox.root.join("m2-a"),
+        "deploy",
+    );
+    assert!(
+        deployed.status.success(),
+        "{}",
+        support::describe(&deployed)
+    );
+    let apps = crate::serve_maven::consumers(&sandbox.root, &["1.0.0"]);
+    let resolved = mvn_run(
+        &mvn,
+        &sandbox.home,
+        &apps,
+        &settings,
+        &sandbox.root.join("m2-b"),
+        "package",
+    );
+    assert!(
+        resolved.status.success(),
+        "{}",
+        support::describe(&resolved)
+    );
+    assert!(
+        sandbox
+            .root
+            .join("m2-b/com/acme/tools/greeter/1.0.0/greeter-1.0.0.jar")
+            .is_file()
+    );
+}
+
+#[test]
+fn login_nuget_then_nuget_exe_lists_the_source_with_its_credentials() {
+    let mono = require_tool!(crate::serve_nuget::mono());
+    let nuget = require_tool!(crate::serve_nuget::nuget_exe());
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let mut sandbox = Sandbox::new(dir.path(), "ci").with_server(&server);
+    sandbox.set("CI", "true");
+    let flags = codeartifact(&server);
+    let output = sandbox.lading_ok(&login_args(
+        &flags,
+        &["--tool", "nuget", "--print-env", "sh"],
+    ));
+    let env = exports(&output);
+    let config = value(&env, "LADING_NUGET_CONFIG").to_owned();
+    let text = fs_err::read_to_string(&config).unwrap();
+    assert!(text.contains("<local_x002F_main>"), "{text}");
+    let mut command = support::clean_command(&mono, &sandbox.home);
+    command.current_dir(&sandbox.root).arg(&nuget).args([
+        "sources",
+        "list",
+        "-ConfigFile",
+        &config,
+        "-NonInteractive",
+    ]);
+    let listed = support::run_ok(&mut command);
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(stdout.contains("local/main [Enabled]"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{}/d/local/nuget/main/v3/index.json", server.url)),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn user_target_logout_restores_bytes_and_mode_and_refuses_changed_files_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let sandbox = Sandbox::new(dir.path(), "dev").with_server(&server);
+    let npmrc = sandbox.home.join(".npmrc");
+    let original = "; mine\r\nregistry=https://registry.npmjs.org/\r\n@other:registry=https://npm.example.com/\r\n";
+    fs_err::write(&npmrc, original).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs_err::set_permissions(&npmrc, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let flags = codeartifact(&server);
+    // Dry run: a redacted diff on stdout, nothing written.
+    let dry = sandbox.lading_ok(&login_args(
+        &flags,
+        &["--tool", "npm", "--target", "user", "--dry-run"],
+    ));
+    let diff = String::from_utf8_lossy(&dry.stdout);
+    assert!(diff.contains("+//127.0.0.1:"), "{diff}");
+    assert!(diff.contains(":_authToken=****"), "{diff}");
+    assert_eq!(fs_err::read_to_string(&npmrc).unwrap(), original);
+    assert!(!sandbox.state().exists());
+
+    sandbox.lading_ok(&login_args(
+        &flags,
+        &["--tool", "npm", "--namespace", "acme", "--target", "user"],
+    ));
+    let token = token_of(&sandbox, &flags);
+    assert!(!diff.contains(&token));
+    let edited = fs_err::read_to_string(&npmrc).unwrap();
+    assert!(edited.starts_with(original), "{edited}");
+    assert!(
+        edited.contains(&format!(
+            "@acme:registry={}/d/local/npm/main/\r\n",
+            server.url
+        )),
+        "{edited}"
+    );
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&npmrc), 0o600, "a file holding the token is private");
+        assert_eq!(mode(&sandbox.state()), 0o600);
+    }
+
+    // Changed since login: refused, exit 1, nothing restored.
+    fs_err::write(&npmrc, format!("{edited}save-exact=true\r\n")).unwrap();
+    let refused = sandbox.lading(&["logout"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&refused)
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("changed since `lading login`") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert!(
+        fs_err::read_to_string(&npmrc)
+            .unwrap()
+            .ends_with("save-exact=true\r\n")
+    );
+
+    sandbox.lading_ok(&["logout", "--force"]);
+    assert_eq!(fs_err::read_to_string(&npmrc).unwrap(), original);
+    #[cfg(unix)]
+    assert_eq!(mode(&npmrc), 0o644);
+    // Nothing left to undo.
+    let nothing = sandbox.lading_ok(&["logout"]);
+    assert!(String::from_utf8_lossy(&nothing.stderr).contains("nothing to undo"));
+}
+
+#[test]
+fn malformed_configs_name_file_and_line_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let sandbox = Sandbox::new(dir.path(), "dev").with_server(&server);
+    let flags = codeartifact(&server);
+    let cases: [(&str, &str, &str, &str); 3] = [
+        (
+            ".m2/settings.xml",
+            "<settings>\n  <servers>\n  </server>\n</settings>\n",
+            "maven",
+            "settings.xml`:3",
+        ),
+        (
+            ".nuget/NuGet/NuGet.Config",
+            "<?xml version=\"1.0\"?>\n<configuration>\n  <packageSources>\n    <add key=\"a\" value=\"b\">\n</configuration>\n",
+            "nuget",
+            "NuGet.Config`:5",
+        ),
+        (
+            ".npmrc",
+            "registry=https://registry.npmjs.org/\n[broken\n",
+            "npm",
+            ".npmrc`:2",
+        ),
+    ];
+    for (relative, text, tool, location) in cases {
+        let path = sandbox.home.join(relative);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(&path, text).unwrap();
+        // pip comes first in the plan's tool order and must not be written either.
+        let output = sandbox.lading(&login_args(
+            &flags,
+            &["--tool", "pip", "--tool", tool, "--target", "user"],
+        ));
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{}",
+            support::describe(&output)
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(location), "{location}: {stderr}");
+        assert_eq!(fs_err::read_to_string(&path).unwrap(), text);
+        assert!(!sandbox.home.join(".netrc").exists());
+        assert!(!sandbox.home.join(".config/pip/pip.conf").exists());
+        assert!(!sandbox.state().exists());
+        fs_err::remove_file(&path).unwrap();
+    }
+}
+
+#[test]
+fn a_failed_write_rolls_back_the_files_written_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let sandbox = Sandbox::new(dir.path(), "dev").with_server(&server);
+    let npmrc = sandbox.home.join(".npmrc");
+    fs_err::write(&npmrc, "save-exact=true\n").unwrap();
+    // `~/.m2` is a file: settings.xml cannot be written (npm is written first).
+    fs_err::write(sandbox.home.join(".m2"), "not a directory").unwrap();
+    let flags = codeartifact(&server);
+    let output = sandbox.lading(&login_args(
+        &flags,
+        &["--tool", "npm", "--tool", "maven", "--target", "user"],
+    ));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("were restored"),
+        "{}",
+        support::describe(&output)
+    );
+    assert_eq!(fs_err::read_to_string(&npmrc).unwrap(), "save-exact=true\n");
+    assert!(!sandbox.state().exists());
+}
+
+#[test]
+fn unknown_access_key_exits_1_with_a_hint_and_a_closed_port_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let mut sandbox = Sandbox::new(dir.path(), "dev");
+    let bogus = support::write_credentials(
+        dir.path(),
+        "bogus",
+        "LKIAUNKNOWN000000000",
+        "nope-nope-nope-nope-nope-nope-nope-nope",
+    );
+    sandbox.set("AWS_SHARED_CREDENTIALS_FILE", bogus.display().to_string());
+    let flags = codeartifact(&server);
+    let refused = sandbox.lading(&login_args(&flags, &["--tool", "npm", "--target", "user"]));
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&refused)
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("hint:"), "{stderr}");
+    assert!(!sandbox.home.join(".npmrc").exists());
+
+    let port = support::peers::free_port();
+    let closed = format!("http://127.0.0.1:{port}");
+    let mut flags = codeartifact(&server);
+    let index = flags
+        .iter()
+        .position(|flag| flag == "--endpoint-url")
+        .unwrap();
+    flags[index + 1] = closed;
+    let started = std::time::Instant::now();
+    let unreachable = sandbox.lading(&login_args(&flags, &["--tool", "npm", "--target", "user"]));
+    assert_eq!(
+        unreachable.status.code(),
+        Some(3),
+        "{}",
+        support::describe(&unreachable)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    assert!(String::from_utf8_lossy(&unreachable.stderr).contains("hint:"));
+}
+
+#[test]
+fn plain_token_login_npm_against_verdaccio_publishes_and_installs() {
+    let npm = require_tool!(support::npm());
+    let binary = require_tool!(support::peers::Verdaccio::find());
+    let dir = tempfile::tempdir().unwrap();
+    let verdaccio = support::peers::Verdaccio::start(&binary, &dir.path().join("verdaccio"));
+    let mut sandbox = Sandbox::new(dir.path(), "ci");
+    sandbox.set("CI", "true");
+    sandbox.set("VERDACCIO_TOKEN", verdaccio.token.clone());
+    let output = sandbox.lading_ok(&[
+        "login",
+        "--registry-url",
+        &verdaccio.url,
+        "--token-env",
+        "VERDACCIO_TOKEN",
+        "--tool",
+        "npm",
+        "--print-env",
+        "sh",
+    ]);
+    let env = exports(&output);
+    let npmrc = value(&env, "NPM_CONFIG_USERCONFIG").to_owned();
+    let source = crate::serve_npm::package(&sandbox.root, "verdaccio-login-demo", "1.0.0", "'v'");
+    let published = npm_command(&npm, &sandbox, &source, &npmrc, &["publish"]);
+    assert!(
+        published.status.success(),
+        "{}",
+        support::describe(&published)
+    );
+    let app = crate::serve_npm::app(&sandbox.root, "app");
+    let installed = npm_command(
+        &npm,
+        &sandbox,
+        &app,
+        &npmrc,
+        &["install", "verdaccio-login-demo@1.0.0"],
+    );
+    assert!(
+        installed.status.success(),
+        "{}",
+        support::describe(&installed)
+    );
+    // Without lading's config npm is refused (Verdaccio requires auth here).
+    let anonymous = sandbox.root.join("anon.npmrc");
+    fs_err::write(&anonymous, format!("registry={}\n", verdaccio.url)).unwrap();
+    let refused = npm_command(
+        &npm,
+        &sandbox,
+        &app,
+        anonymous.to_str().unwrap(),
+        &["view", "verdaccio-login-demo"],
+    );
+    assert!(!refused.status.success());
+}
+
+/// pypiserver with one htpasswd user, stopped on drop.
+struct PypiServer {
+    url: String,
+    child: std::process::Child,
+}
+
+impl Drop for PypiServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pypiserver(python: &Path, dir: &Path, password: &str) -> Option<PypiServer> {
+    let binary = support::find_tool("LADING_TEST_PYPISERVER", Some("venv/bin/pypi-server"), None)?;
+    fs_err::create_dir_all(dir.join("packages")).unwrap();
+    let htpasswd = dir.join("htpasswd");
+    let mut command = support::clean_command(python, dir);
+    command.args([
+        "-c",
+        "import sys; from passlib.apache import HtpasswdFile; h = HtpasswdFile(sys.argv[1], new=True); h.set_password('tester', sys.argv[2]); h.save()",
+    ]).arg(&htpasswd).arg(password);
+    support::run_ok(&mut command);
+    let port = support::peers::free_port();
+    let mut command = support::clean_command(&binary, dir);
+    command
+        .args(["run", "-i", "127.0.0.1", "-p", &port.to_string(), "-P"])
+        .arg(&htpasswd)
+        .args(["-a", "update,download,list", "--disable-fallback"])
+        .arg(dir.join("packages"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let child = command.spawn().unwrap();
+    let url = format!("http://127.0.0.1:{port}/");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pypiserver did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Some(PypiServer { url, child })
+}
+
+#[test]
+fn plain_token_login_pip_and_twine_against_pypiserver() {
+    let twine = require_tool!(crate::serve_pypi::twine());
+    let python = require_tool!(support::python());
+    let dir = tempfile::tempdir().unwrap();
+    let server = require_tool!(pypiserver(
+        &python,
+        &dir.path().join("pypiserver"),
+        "pw-secret-123"
+    ));
+    let mut sandbox = Sandbox::new(dir.path(), "ci");
+    sandbox.set("CI", "true");
+    sandbox.set("PYPI_PASSWORD", "pw-secret-123");
+    let output = sandbox.lading_ok(&[
+        "login",
+        "--registry-url",
+        &server.url,
+        "--token-env",
+        "PYPI_PASSWORD",
+        "--username",
+        "tester",
+        "--tool",
+        "pip",
+        "--tool",
+        "twine",
+        "--print-env",
+        "sh",
+    ]);
+    let env = exports(&output);
+    let wheel =
+        crate::serve_pypi::wheel(&python, &sandbox.root.join("dist"), "5.0.0", "pypiserver");
+    let mut command = support::clean_command(&twine, &sandbox.home);
+    command
+        .args([
+            "upload",
+            "--non-interactive",
+            "-r",
+            "codeartifact",
+            "--config-file",
+        ])
+        .arg(value(&env, "LADING_PYPIRC"))
+        .arg(&wheel);
+    support::run_ok(&mut command);
+    let venv = sandbox.root.join("venv");
+    let mut command = support::clean_command(&python, &sandbox.home);
+    command.args(["-m", "venv"]).arg(&venv);
+    support::run_ok(&mut command);
+    let mut command = support::clean_command(venv.join("bin/pip"), &sandbox.home);
+    command
+        .args([
+            "install",
+            "--no-cache-dir",
+            "--no-input",
+            "lading-demo==5.0.0",
+        ])
+        .env("PIP_CONFIG_FILE", value(&env, "PIP_CONFIG_FILE"))
+        .env("NETRC", value(&env, "NETRC"));
+    let installed = support::run(&mut command);
+    assert!(
+        installed.status.success(),
+        "{}",
+        support::describe(&installed)
+    );
+}
+
+/// nginx serving a WebDAV Maven repository: anonymous GET, Basic auth for PUT.
+struct Nginx {
+    url: String,
+    child: std::process::Child,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn nginx(dir: &Path, password: &str) -> Option<Nginx> {
+    let binary = support::find_tool("LADING_TEST_NGINX", None, Some("nginx"))?;
+    fs_err::create_dir_all(dir.join("repo")).unwrap();
+    fs_err::create_dir_all(dir.join("tmp")).unwrap();
+    fs_err::write(
+        dir.join("htpasswd"),
+        format!("tester:{{PLAIN}}{password}\n"),
+    )
+    .unwrap();
+    let port = support::peers::free_port();
+    // The worker runs as `nobody` unless told otherwise: as root it could not write `repo/`.
+    let root_user = {
+        use std::os::unix::fs::MetadataExt as _;
+        fs_err::metadata(dir.join("htpasswd")).unwrap().uid() == 0
+    };
+    let user = if root_user { "user root;\n" } else { "" };
+    let conf = dir.join("nginx.conf");
+    fs_err::write(
+        &conf,
+        format!(
+            "{user}daemon off;\nworker_processes 1;\nerror_log {d}/error.log;\npid {d}/nginx.pid;\nevents {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n  server {{\n    listen 127.0.0.1:{port};\n    root {d}/repo;\n    location / {{\n      dav_methods PUT DELETE MKCOL;\n      create_full_put_path on;\n      limit_except GET HEAD {{\n        auth_basic \"repo\";\n        auth_basic_user_file {d}/htpasswd;\n      }}\n    }}\n  }}\n}}\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    let mut command = support::clean_command(&binary, dir);
+    command
+        .arg("-c")
+        .arg(&conf)
+        .arg("-p")
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let child = command.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "nginx did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Some(Nginx {
+        url: format!("http://127.0.0.1:{port}/"),
+        child,
+    })
+}
+
+#[test]
+fn plain_token_login_maven_against_nginx_webdav_deploys_and_resolves() {
+    let mvn = require_tool!(crate::serve_maven::mvn());
+    let maven_repo = require_tool!(crate::serve_maven::maven_repo());
+    let dir = tempfile::tempdir().unwrap();
+    let server = require_tool!(nginx(&dir.path().join("nginx"), "dav-secret-42"));
+    let mut sandbox = Sandbox::new(dir.path(), "ci");
+    sandbox.set("CI", "true");
+    sandbox.set("DAV_PASSWORD", "dav-secret-42");
+    offline_central_settings(&sandbox.home, &maven_repo);
+    let output = sandbox.lading_ok(&[
+        "login",
+        "--registry-url",
+        &server.url,
+        "--token-env",
+        "DAV_PASSWORD",
+        "--username",
+        "tester",
+        "--tool",
+        "maven",
+        "--source-name",
+        "lading",
+        "--print-env",
+        "sh",
+    ]);
+    let env = exports(&output);
+    let settings = value(&env, "LADING_MAVEN_SETTINGS").to_owned();
+    let project = crate::serve_maven::library(&sandbox.root, &server.url, "1.0.0", "from-nginx");
+    let deployed = mvn_run(
+        &mvn,
+        &sandbox.home,
+        &project,
+        &settings,
+        &sandbox.root.join("m2-a"),
+        "deploy",
+    );
+    assert!(
+        deployed.status.success(),
+        "{}",
+        support::describe(&deployed)
+    );
+    assert!(
+        dir.path()
+            .join("nginx/repo/com/acme/tools/greeter/1.0.0/greeter-1.0.0.jar")
+            .is_file()
+    );
+    let apps = crate::serve_maven::consumers(&sandbox.root, &["1.0.0"]);
+    let resolved = mvn_run(
+        &mvn,
+        &sandbox.home,
+        &apps,
+        &settings,
+        &sandbox.root.join("m2-b"),
+        "package",
+    );
+    assert!(
+        resolved.status.success(),
+        "{}",
+        support::describe(&resolved)
+    );
+}
+
+/// Every file under `dir` that holds `needle`, with its mode.
+#[cfg(unix)]
+fn files_holding(dir: &Path, needle: &str) -> Vec<(PathBuf, u32)> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in fs_err::read_dir(&current).unwrap().flatten() {
+            let path = entry.path();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file()
+                && let Ok(bytes) = fs_err::read(&path)
+                && String::from_utf8_lossy(&bytes).contains(needle)
+            {
+                found.push((path.clone(), mode(&path)));
+            }
+        }
+    }
+    found
+}
+
+#[cfg(unix)]
+#[test]
+fn at_trace_level_the_token_is_in_no_output_and_only_in_0600_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let mut sandbox = Sandbox::new(dir.path(), "ci").with_server(&server);
+    sandbox.set("CI", "true");
+    sandbox.set("LADING_LOG", "trace");
+    let flags = codeartifact(&server);
+    let all = [
+        "--tool", "npm", "--tool", "pnpm", "--tool", "pip", "--tool", "twine", "--tool", "maven",
+        "--tool", "nuget",
+    ];
+    let mut outputs = Vec::new();
+    let mut dry = all.to_vec();
+    dry.push("--dry-run");
+    outputs.push(sandbox.lading_ok(&login_args(&flags, &dry)));
+    let mut with_env = all.to_vec();
+    with_env.extend(["--print-env", "sh"]);
+    outputs.push(sandbox.lading_ok(&login_args(&flags, &with_env)));
+    outputs.push(sandbox.lading_ok(&login_args(&flags, &all)));
+    // The token as a script gets it, with logging quiet: the only sanctioned way out.
+    let mut token_args = vec!["token"];
+    token_args.extend(flags.iter().map(String::as_str));
+    let mut command = sandbox.command(&token_args);
+    command.env("LADING_LOG", "error");
+    let token = String::from_utf8(support::run_ok(&mut command).stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(token.len() > 16);
+    let holders = files_holding(&sandbox.root, &token);
+    assert!(holders.len() >= 5, "{holders:?}");
+    for (path, file_mode) in &holders {
+        assert_eq!(
+            *file_mode,
+            0o600,
+            "`{}` holds the token with mode {file_mode:o}",
+            path.display()
+        );
+    }
+    outputs.push(sandbox.lading_ok(&["logout"]));
+    for output in &outputs {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            text.contains("TRACE")
+                || text.contains("DEBUG")
+                || output.stdout.is_empty()
+                || text.contains("export"),
+            "{text}"
+        );
+        assert!(
+            !text.contains(&token),
+            "the token leaked into output:\n{text}"
+        );
+    }
+    // After logout only lading's own 0600 token cache holds it.
+    let holders = files_holding(&sandbox.root, &token);
+    assert!(
+        holders.iter().all(
+            |(path, file_mode)| path.starts_with(sandbox.root.join("cache")) && *file_mode == 0o600
+        ),
+        "{holders:?}"
+    );
+}
+
+/// Lines a login may replace: values of the keys lading owns and the elements it rewrites.
+const OWNED_MARKERS: &[&str] = &[
+    "registry=",
+    ":_authToken=",
+    "index-url",
+    "index-servers",
+    "    pypi",
+    "    testpypi",
+    "    codeartifact",
+    "[codeartifact]",
+    "repository",
+    "username",
+    "password",
+    "<server",
+    "</server>",
+    "<servers/>",
+    "<id>codeartifact</id>",
+    "local/main",
+    "local_x002F_main",
+    "ClearTextPassword",
+    "Username",
+];
+
+#[test]
+fn corpus_of_existing_configs_survives_login_and_logout_byte_for_byte() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/login-corpus");
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let flags = codeartifact(&server);
+    let cache = dir.path().join("shared-cache");
+    let mut count = 0;
+    for (kind, tool, relative) in [
+        ("npm", "npm", ".npmrc"),
+        ("pip", "pip", ".config/pip/pip.conf"),
+        ("twine", "twine", ".pypirc"),
+        ("maven", "maven", ".m2/settings.xml"),
+        ("nuget", "nuget", ".nuget/NuGet/NuGet.Config"),
+    ] {
+        let mut names: Vec<_> = fs_err::read_dir(corpus.join(kind))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        names.sort();
+        for fixture in names {
+            count += 1;
+            let case = fixture.file_name().unwrap().to_string_lossy().into_owned();
+            let mut sandbox =
+                Sandbox::new(dir.path(), &format!("{kind}-{case}")).with_server(&server);
+            sandbox.set("LADING_CACHE_DIR", cache.display().to_string());
+            let original = fs_err::read(&fixture).unwrap();
+            let path = sandbox.home.join(relative);
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(&path, &original).unwrap();
+            sandbox.lading_ok(&login_args(&flags, &["--tool", tool, "--target", "user"]));
+            let after = fs_err::read(&path).unwrap();
+            assert_ne!(after, original, "{kind}/{case}: login changed nothing");
+            // Only owned lines go; every other line stays, in order.
+            let original_text = String::from_utf8(original.clone()).unwrap();
+            let after_text = String::from_utf8(after.clone()).unwrap();
+            let mut remaining = after_text.split_inclusive('\n');
+            for line in original_text.split_inclusive('\n') {
+                if OWNED_MARKERS.iter().any(|marker| line.contains(marker)) {
+                    continue;
+                }
+                let line = line.trim_end_matches(['\r', '\n']);
+                assert!(
+                    remaining.any(|candidate| candidate.trim_end_matches(['\r', '\n']) == line),
+                    "{kind}/{case}: line {line:?} lost or reordered:\n{after_text}"
+                );
+            }
+            if original_text.contains("\r\n") {
+                assert!(
+                    !after_text.replace("\r\n", "").contains('\n'),
+                    "{kind}/{case}: LF mixed into a CRLF file:\n{after_text:?}"
+                );
+            }
+            // Idempotent, then logout restores every byte.
+            sandbox.lading_ok(&login_args(&flags, &["--tool", tool, "--target", "user"]));
+            assert_eq!(
+                fs_err::read(&path).unwrap(),
+                after,
+                "{kind}/{case}: second login changed bytes"
+            );
+            sandbox.lading_ok(&["logout"]);
+            assert_eq!(
+                fs_err::read(&path).unwrap(),
+                original,
+                "{kind}/{case}: logout did not restore"
+            );
+        }
+    }
+    assert!(count >= 30, "{count} corpus files");
+}
+
+/// Run under `strace -f -e trace=execve`, returning the output and the trace text.
+fn traced(command: &mut Command, trace: &Path) -> (Output, String) {
+    let program = command.get_program().to_owned();
+    let args: Vec<_> = command.get_args().map(std::ffi::OsStr::to_owned).collect();
+    let envs: Vec<_> = command
+        .get_envs()
+        .filter_map(|(key, value)| Some((key.to_owned(), value?.to_owned())))
+        .collect();
+    let mut wrapped = Command::new("strace");
+    wrapped
+        .env_clear()
+        .envs(envs)
+        .args(["-f", "-s", "4096", "-e", "trace=execve", "-o"])
+        .arg(trace)
+        .arg(program)
+        .args(args);
+    if let Some(cwd) = command.get_current_dir() {
+        wrapped.current_dir(cwd);
+    }
+    let output = support::run(&mut wrapped);
+    (output, fs_err::read_to_string(trace).unwrap_or_default())
+}
+
+#[test]
+fn side_by_side_with_aws_codeartifact_login_lading_works_the_same_and_keeps_the_token_out_of_argv_and_urls()
+ {
+    let aws = require_tool!(support::aws());
+    let npm = require_tool!(support::npm());
+    let twine = require_tool!(crate::serve_pypi::twine());
+    let python = require_tool!(support::python());
+    if support::find_tool("LADING_TEST_STRACE", None, Some("strace")).is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let flags = codeartifact(&server);
+
+    // The AWS CLI, as users run it today.
+    let aws_home = dir.path().join("aws-home");
+    fs_err::create_dir_all(&aws_home).unwrap();
+    let venv_bin = python.parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        venv_bin.display(),
+        std::env::var_os("PATH")
+            .unwrap_or_default()
+            .to_string_lossy()
+    );
+    let aws_login = |tool: &str, trace: Option<&Path>| {
+        let mut command = support::clean_command(&aws, &aws_home);
+        command
+            .args(["codeartifact", "login", "--tool", tool])
+            .args(&flags)
+            .env("AWS_SHARED_CREDENTIALS_FILE", server.credentials_file())
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("PATH", &path);
+        match trace {
+            Some(trace) => traced(&mut command, trace),
+            None => (support::run_ok(&mut command), String::new()),
+        }
+    };
+    let (aws_npm, aws_trace) = aws_login("npm", Some(&dir.path().join("aws.trace")));
+    assert!(aws_npm.status.success(), "{}", support::describe(&aws_npm));
+    aws_login("pip", None);
+    aws_login("twine", None);
+    let aws_npmrc = fs_err::read_to_string(aws_home.join(".npmrc")).unwrap();
+    let aws_token = aws_npmrc
+        .lines()
+        .find_map(|line| {
+            line.split_once(":_authToken=")
+                .map(|(_, token)| token.to_owned())
+        })
+        .unwrap();
+    // The AWS CLI hands the token to `npm config set` on the command line...
+    assert!(
+        aws_trace.contains(&aws_token),
+        "expected the token in a child's argv"
+    );
+    // ...and writes it into pip's index URL.
+    // `pip config set` writes the user file.
+    let aws_pip_conf = aws_home.join(".config/pip/pip.conf");
+    let aws_pip = fs_err::read_to_string(&aws_pip_conf).unwrap();
+    // (each `aws codeartifact login` mints its own token)
+    let url_token = aws_pip
+        .split("://aws:")
+        .nth(1)
+        .and_then(|rest| rest.split_once('@'))
+        .map(|(token, _)| token);
+    assert!(url_token.is_some_and(|token| token.len() > 16), "{aws_pip}");
+
+    // lading, under the same tracer.
+    let mut sandbox = Sandbox::new(dir.path(), "lading").with_server(&server);
+    sandbox.set("CI", "true");
+    let mut command = sandbox.command(&login_args(
+        &flags,
+        &[
+            "--tool",
+            "npm",
+            "--tool",
+            "pip",
+            "--tool",
+            "twine",
+            "--print-env",
+            "sh",
+        ],
+    ));
+    let (output, trace) = traced(&mut command, &dir.path().join("lading.trace"));
+    assert!(output.status.success(), "{}", support::describe(&output));
+    let env = exports(&output);
+    let token = token_of(&sandbox, &flags);
+    let execs = trace
+        .lines()
+        .filter(|line| line.contains("execve("))
+        .count();
+    assert_eq!(execs, 1, "lading spawns no child process:\n{trace}");
+    assert!(!trace.contains(&token));
+    let pip_conf = fs_err::read_to_string(value(&env, "PIP_CONFIG_FILE")).unwrap();
+    assert!(
+        !pip_conf.contains(&token) && !pip_conf.contains('@'),
+        "{pip_conf}"
+    );
+    #[cfg(unix)]
+    for (path, file_mode) in files_holding(&sandbox.root, &token) {
+        assert_eq!(file_mode, 0o600, "{}", path.display());
+    }
+
+    // The same client commands succeed with either configuration.
+    let source = crate::serve_npm::package(&sandbox.root, "side-by-side", "1.0.0", "'s'");
+    let lading_npmrc = value(&env, "NPM_CONFIG_USERCONFIG").to_owned();
+    let aws_npmrc_path = aws_home.join(".npmrc").display().to_string();
+    let published = npm_command(&npm, &sandbox, &source, &lading_npmrc, &["publish"]);
+    assert!(
+        published.status.success(),
+        "{}",
+        support::describe(&published)
+    );
+    for npmrc in [&lading_npmrc, &aws_npmrc_path] {
+        let viewed = npm_command(
+            &npm,
+            &sandbox,
+            &sandbox.root,
+            npmrc,
+            &["view", "side-by-side", "version"],
+        );
+        assert!(
+            viewed.status.success(),
+            "{npmrc}: {}",
+            support::describe(&viewed)
+        );
+        assert_eq!(String::from_utf8_lossy(&viewed.stdout).trim(), "1.0.0");
+    }
+    let dist = sandbox.root.join("dist");
+    for (version, config) in [
+        ("6.0.0", value(&env, "LADING_PYPIRC").to_owned()),
+        ("6.0.1", aws_home.join(".pypirc").display().to_string()),
+    ] {
+        let wheel = crate::serve_pypi::wheel(&python, &dist, version, "side");
+        let mut command = support::clean_command(&twine, &sandbox.home);
+        command
+            .args([
+                "upload",
+                "--non-interactive",
+                "-r",
+                "codeartifact",
+                "--config-file",
+                &config,
+            ])
+            .arg(&wheel);
+        support::run_ok(&mut command);
+    }
+    for (name, pip_env) in [
+        (
+            "lading",
+            vec![
+                ("PIP_CONFIG_FILE", value(&env, "PIP_CONFIG_FILE").to_owned()),
+                ("NETRC", value(&env, "NETRC").to_owned()),
+            ],
+        ),
+        (
+            "aws",
+            vec![("PIP_CONFIG_FILE", aws_pip_conf.display().to_string())],
+        ),
+    ] {
+        let mut command =
+            support::clean_command(python.parent().unwrap().join("pip"), &sandbox.home);
+        command
+            .args([
+                "download",
+                "--no-deps",
+                "--no-cache-dir",
+                "--no-input",
+                "-d",
+            ])
+            .arg(sandbox.root.join(format!("dl-{name}")))
+            .args(["lading-demo==6.0.1"]);
+        for (key, value) in pip_env {
+            command.env(key, value);
+        }
+        let downloaded = support::run(&mut command);
+        assert!(
+            downloaded.status.success(),
+            "{name}: {}",
+            support::describe(&downloaded)
+        );
+    }
+}
