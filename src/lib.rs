@@ -5,12 +5,14 @@
 //! [`cli`] → [`commands`] → ([`config`], [`repository`]) → [`ecosystem`] → ([`http`], [`fsx`]).
 //! [`server`] implements `lading serve` and shares the format parsers in [`ecosystem`].
 
+pub mod cas;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod diagnostics;
 pub mod ecosystem;
 pub mod env_vars;
+pub mod fetcher;
 pub mod fsx;
 pub mod http;
 pub mod printer;

@@ -1,5 +1,7 @@
 //! One module per subcommand: thin orchestration, no protocol code.
 
+pub mod cache_key;
+pub mod restore;
 pub mod serve;
 
 use crate::cli::{Cli, Command};
@@ -12,5 +14,7 @@ use crate::printer::Printer;
 pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args, printer).await,
+        Command::Restore(args) => restore::run(args, printer).await,
+        Command::CacheKey(args) => cache_key::run(&args, printer),
     }
 }

@@ -4,6 +4,7 @@
 mod support;
 
 mod cli;
+mod restore;
 mod serve_control_plane;
 mod serve_maven;
 mod serve_npm;

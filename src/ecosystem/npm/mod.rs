@@ -1,5 +1,9 @@
 //! npm: package names, tarball names, and the packument shapes shared by client and server.
 
+pub mod cacache;
+pub mod lockfile;
+pub mod restore;
+
 use serde_json::{Map, Value};
 
 /// The media type of the abbreviated ("corgi") packument npm asks for when installing.

@@ -6,6 +6,7 @@
 //! directory are refused outright (a client extracts them later), and the manifest is read
 //! through a size cap whatever the zip header claims.
 
+pub mod restore;
 mod version;
 
 use std::io::Read as _;

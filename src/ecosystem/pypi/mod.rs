@@ -2,6 +2,8 @@
 //! version comparison for upload consistency checks, and the content negotiation of the
 //! simple repository API (PEP 691), shared by client and server.
 
+pub mod restore;
+
 /// PEP 691 JSON media type (api version 1).
 pub const SIMPLE_JSON_V1: &str = "application/vnd.pypi.simple.v1+json";
 /// PEP 691 HTML media type (api version 1).
