@@ -115,7 +115,7 @@ impl Digest {
                 Self::from_base64(Algorithm::parse(algorithm)?, base64)
             })
             .collect();
-        digests.sort_by(|left, right| right.algorithm.cmp(&left.algorithm));
+        digests.sort_by_key(|digest| std::cmp::Reverse(digest.algorithm));
         digests.dedup();
         digests
     }
@@ -359,7 +359,7 @@ mod tests {
         let data = b"blob";
         let sha256 = Digest::of(Algorithm::Sha256, data);
         assert!(store.find(&sha256).is_none());
-        let blob = store.insert(data, &[sha256.clone()]).unwrap();
+        let blob = store.insert(data, std::slice::from_ref(&sha256)).unwrap();
         assert_eq!(fs_err::read(&blob.path).unwrap(), data);
         assert_eq!(store.find(&sha256).unwrap().path, blob.path);
         assert_eq!(

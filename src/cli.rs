@@ -53,7 +53,7 @@ pub enum Command {
     /// (Maven), `packages.lock.json` (NuGet). Downloads land first in a content-addressed
     /// store in lading's cache directory, so a second restore makes no request.
     #[command(after_help = EXIT_CODES_HELP)]
-    Restore(RestoreArgs),
+    Restore(Box<RestoreArgs>),
     /// Print a cache key for the restored caches (hash of the lockfiles, lading's cache
     /// format, OS and architecture) and the paths to cache; exported to `GITHUB_OUTPUT` as
     /// `key` and `paths` when set.

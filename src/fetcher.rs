@@ -311,7 +311,7 @@ impl Fetcher {
 pub enum RestoreError {
     /// A download failed or did not verify.
     #[error(transparent)]
-    Fetch(#[from] FetchError),
+    Fetch(Box<FetchError>),
     /// A cache file could not be written.
     #[error("failed to write `{path}`")]
     Io {
@@ -327,6 +327,12 @@ pub enum RestoreError {
     /// A worker task panicked or was cancelled (a bug).
     #[error("a restore task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+}
+
+impl From<FetchError> for RestoreError {
+    fn from(error: FetchError) -> Self {
+        Self::Fetch(Box::new(error))
+    }
 }
 
 impl RestoreError {

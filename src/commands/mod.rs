@@ -14,7 +14,7 @@ use crate::printer::Printer;
 pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args, printer).await,
-        Command::Restore(args) => restore::run(args, printer).await,
+        Command::Restore(args) => restore::run(*args, printer).await,
         Command::CacheKey(args) => cache_key::run(&args, printer),
     }
 }

@@ -69,12 +69,21 @@ impl Kind {
                 "pylock.toml and uv.lock are not supported yet: export `requirements.txt` with hashes (`uv export --format requirements-txt`)",
             ),
             "Cargo.lock" => Err("Cargo.lock is not supported yet"),
-            _ if name.starts_with("requirements") && name.ends_with(".txt") => Ok(Self::Pip),
-            _ if explicit && name.ends_with(".txt") => Ok(Self::MavenCoordinates),
+            _ if name.starts_with("requirements") && has_txt_extension(name) => Ok(Self::Pip),
+            _ if explicit && has_txt_extension(name) => Ok(Self::MavenCoordinates),
             _ => return None,
         })
     }
 }
+
+fn has_txt_extension(name: &str) -> bool {
+    Path::new(name)
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("txt"))
+}
+
+/// Lockfiles found, by kind, and notes on files skipped.
+pub type Discovered = (Vec<(Kind, PathBuf)>, Vec<String>);
 
 fn is_maven_lockfile(path: &Path) -> bool {
     fs_err::read_to_string(path)
@@ -124,7 +133,7 @@ fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) {
 ///
 /// # Errors
 /// A named lockfile that is missing or of an unsupported kind.
-pub fn discover(args: &LockfileArgs) -> anyhow::Result<(Vec<(Kind, PathBuf)>, Vec<String>)> {
+pub fn discover(args: &LockfileArgs) -> anyhow::Result<Discovered> {
     let mut found = Vec::new();
     let mut notes = Vec::new();
     if args.lockfiles.is_empty() {

@@ -386,3 +386,116 @@ fn tampered_tarball_fails_the_restore_and_leaves_no_cache() {
         .join(&actual[11..]);
     assert!(!store_copy.exists(), "tampered bytes in the store");
 }
+
+#[test]
+fn nuget_lockfile_restores_into_the_global_packages_folder_nuget_exe_reads() {
+    use crate::serve_nuget::{mono, multipart, nuget_exe, token, zip_of};
+    require_tool!(support::aws());
+    let mono = require_tool!(mono());
+    let nuget = require_tool!(nuget_exe());
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let token = token(&server, &server.credentials_file());
+    let base = format!("{}/d/local/nuget/main/", server.url);
+    let mut lock_entries = serde_json::Map::new();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for (id, version) in [
+        ("Lading.Restore.Core", "1.2.0"),
+        ("Lading.Restore.Extra", "2.0.0-beta.1"),
+    ] {
+        let nuspec = format!(
+            "<?xml version=\"1.0\"?><package xmlns=\"http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd\"><metadata><id>{id}</id><version>{version}</version><authors>x</authors><description>d</description></metadata></package>"
+        );
+        let package = zip_of(&[
+            (&format!("{id}.nuspec"), nuspec.as_bytes()),
+            ("lib/net45/readme.txt", id.as_bytes()),
+            ("[Content_Types].xml", b"<Types/>"),
+        ]);
+        let (content_type, body) = multipart(&package);
+        runtime.block_on(async {
+            let response = reqwest::Client::new()
+                .put(format!("{base}v2/package"))
+                .basic_auth("aws", Some(&token))
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                response.status().is_success(),
+                "push {id}: {}",
+                response.status()
+            );
+        });
+        lock_entries.insert(
+            id.to_owned(),
+            serde_json::json!({
+                "type": "Direct",
+                "requested": format!("[{version}, )"),
+                "resolved": version,
+                "contentHash": base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&package)),
+            }),
+        );
+    }
+    let project = dir.path().join("project");
+    fs_err::create_dir_all(&project).unwrap();
+    fs_err::write(
+        project.join("packages.lock.json"),
+        serde_json::json!({"version": 1, "dependencies": {"net8.0": lock_entries}}).to_string(),
+    )
+    .unwrap();
+    let home = dir.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let packages = dir.path().join("nuget-packages");
+    let mut command = lading(&home, &project);
+    command
+        .args(["restore", "--domain", "local", "--repository", "main"])
+        .args(["--domain-owner", "000000000000", "--region", "us-east-1"])
+        .args(["--endpoint-url", &server.url])
+        .env("NUGET_PACKAGES", &packages);
+    for (key, value) in server.aws_env() {
+        command.env(key, value);
+    }
+    support::run_ok(&mut command);
+    drop(server);
+    let folder = packages.join("lading.restore.core/1.2.0");
+    for file in [
+        "lading.restore.core.1.2.0.nupkg",
+        "lading.restore.core.1.2.0.nupkg.sha512",
+        "lading.restore.core.nuspec",
+        ".nupkg.metadata",
+        "lib/net45/readme.txt",
+    ] {
+        assert!(folder.join(file).is_file(), "{file} missing");
+    }
+    assert!(!folder.join("[Content_Types].xml").exists());
+    // nuget.exe, with no source but the folder lading wrote, installs both packages.
+    let work = dir.path().join("work");
+    fs_err::create_dir_all(&work).unwrap();
+    fs_err::write(
+        work.join("nuget.config"),
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><configuration><packageSources><clear /></packageSources></configuration>",
+    )
+    .unwrap();
+    for (id, version) in [
+        ("Lading.Restore.Core", "1.2.0"),
+        ("Lading.Restore.Extra", "2.0.0-beta.1"),
+    ] {
+        let mut command = support::clean_command(&mono, &home);
+        command
+            .current_dir(&work)
+            .arg(&nuget)
+            .args(["install", id, "-Version", version, "-NonInteractive"])
+            .arg("-Source")
+            .arg(&packages)
+            .arg("-OutputDirectory")
+            .arg(work.join("out"))
+            .env("NUGET_PACKAGES", &packages);
+        support::run_ok(&mut command);
+        assert!(
+            work.join(format!("out/{id}.{version}/lib/net45/readme.txt"))
+                .is_file(),
+            "{id} not installed"
+        );
+    }
+}

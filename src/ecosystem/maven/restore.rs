@@ -274,9 +274,10 @@ async fn fetch_file(
             RestoreError::Invalid(format!("bad URL for `{relative}`: {error}"))
         })?);
     let package = format!("{} ({file_name})", artifact.coordinates());
-    let digest = match pinned {
-        Some(digest) => digest.clone(),
-        None => {
+    let digest = if let Some(digest) = pinned {
+        digest.clone()
+    } else {
+        {
             let sidecar = SafeUrl::from(
                 base.join(&format!("{relative}.sha1"))
                     .map_err(|error| RestoreError::Invalid(error.to_string()))?,

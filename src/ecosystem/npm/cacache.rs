@@ -112,8 +112,7 @@ impl NpmCache {
             .filter_map(|line| line.split_once('\t'))
             .filter(|(hash, json)| hex::encode(sha1::Sha1::digest(json.as_bytes())) == *hash)
             .filter_map(|(_, json)| serde_json::from_str::<serde_json::Value>(json).ok())
-            .filter(|entry| entry["key"] == key.as_str())
-            .last()
+            .rfind(|entry| entry["key"] == key.as_str())
             .is_some_and(|entry| entry["integrity"] == integrity)
     }
 

@@ -243,7 +243,7 @@ fn classify(
 }
 
 fn looks_like_registry_tarball(resolved: Option<&str>) -> bool {
-    resolved.is_some_and(|url| url.contains("/-/") && url.ends_with(".tgz"))
+    resolved.is_some_and(|url| url.contains("/-/") && url.to_ascii_lowercase().ends_with(".tgz"))
 }
 
 fn semver_like(version: &str) -> Option<()> {
