@@ -6,7 +6,7 @@
 #   .ci/install-peers && cargo build --release && bench/restore-npm.sh [target/release/lading]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-LADING=${1:-$ROOT/target/release/lading}
+LADING=$(realpath "${1:-$ROOT/target/release/lading}")
 PEERS=${LADING_PEERS_DIR:-$ROOT/.peers}
 FIXTURE=$PEERS/npm-fixture
 VERDACCIO=$PEERS/node/node_modules/.bin/verdaccio

@@ -130,7 +130,7 @@ mod tests {
             .unwrap()
             .strip_prefix("paths<<")
             .unwrap();
-        assert_eq!(delimiter.len(), 6 + 32);
+        assert_eq!(delimiter.len(), "lading_".len() + 32);
         assert!(first.starts_with("key=lading-linux-x86_64-abc\n"));
         assert!(first.ends_with(&format!("/a\n/b c\n{delimiter}\n")));
     }
