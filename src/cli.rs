@@ -108,6 +108,22 @@ pub enum Command {
     /// Print a repository token on stdout, for scripts that need one.
     #[command(after_help = EXIT_CODES_HELP)]
     Token(TokenArgs),
+    /// Fetch every artifact the lockfiles pin, verify it, and put it where the native tool
+    /// looks first, so `npm ci --offline`, `pip install --no-index`, `mvn -o` and NuGet
+    /// restores run without the network.
+    ///
+    /// Lockfiles: `package-lock.json` / `npm-shrinkwrap.json` (npm), `requirements*.txt`
+    /// with `--hash` pins (pip), `gradle.lockfile`, maven-lockfile's `lockfile.json`, a
+    /// `*.txt` list of `group:artifact:version[:classifier][@ext]` given with `--lockfile`
+    /// (Maven), `packages.lock.json` (NuGet). Downloads land first in a content-addressed
+    /// store in lading's cache directory, so a second restore makes no request.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Restore(Box<RestoreArgs>),
+    /// Print a cache key for the restored caches (hash of the lockfiles, lading's cache
+    /// format, OS and architecture) and the paths to cache; exported to `GITHUB_OUTPUT` as
+    /// `key` and `paths` when set.
+    #[command(after_help = EXIT_CODES_HELP)]
+    CacheKey(CacheKeyArgs),
 }
 
 /// Package formats `lading pack` builds.
@@ -293,6 +309,66 @@ pub struct TokenArgs {
     /// Repository selection.
     #[command(flatten)]
     pub repository: crate::repository::RepositoryArgs,
+}
+
+/// Which lockfiles, and where each ecosystem's cache is.
+#[derive(Debug, Clone, Args)]
+pub struct LockfileArgs {
+    /// A lockfile to restore (repeatable); default: every lockfile found under `--dir`.
+    #[arg(long = "lockfile", value_name = "PATH")]
+    pub lockfiles: Vec<PathBuf>,
+    /// Directory searched for lockfiles (`node_modules`, `.git`, `target` are skipped).
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// npm cache directory (default: `npm_config_cache`, else `~/.npm`).
+    #[arg(long, value_name = "DIR")]
+    pub npm_cache: Option<PathBuf>,
+    /// Wheelhouse for pip (`pip install --no-index --find-links DIR`).
+    #[arg(long, value_name = "DIR", default_value = ".lading/wheelhouse")]
+    pub wheelhouse: PathBuf,
+    /// Maven local repository (default: `-Dmaven.repo.local` in `MAVEN_OPTS`, else
+    /// `~/.m2/repository`).
+    #[arg(long, value_name = "DIR")]
+    pub maven_repo: Option<PathBuf>,
+    /// NuGet global packages folder (default: `NUGET_PACKAGES`, else `~/.nuget/packages`).
+    #[arg(long, value_name = "DIR")]
+    pub nuget_packages: Option<PathBuf>,
+}
+
+/// `lading restore` options.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Lockfiles and cache locations.
+    #[command(flatten)]
+    pub lockfiles: LockfileArgs,
+    /// The repository to restore from.
+    #[command(flatten)]
+    pub repository: crate::repository::RepositoryArgs,
+    /// Downloads in flight at once.
+    #[arg(long, short = 'j', default_value_t = 16)]
+    pub jobs: usize,
+    /// Retry a download when no data arrives for this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub stall_timeout: u64,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Maven: the repository id recorded in `_remote.repositories` (the `<id>` of the
+    /// repository in your settings or POM); empty records the files as locally installed,
+    /// which Maven accepts whatever repositories a build declares.
+    #[arg(long, default_value = "")]
+    pub maven_repository_id: String,
+}
+
+/// `lading cache-key` options.
+#[derive(Debug, Args)]
+pub struct CacheKeyArgs {
+    /// Lockfiles and cache locations.
+    #[command(flatten)]
+    pub lockfiles: LockfileArgs,
+    /// Prefix of the key.
+    #[arg(long, default_value = "lading")]
+    pub prefix: String,
 }
 
 /// `lading serve` options.

@@ -70,6 +70,14 @@ fn find_hint(error: &anyhow::Error) -> Option<String> {
         if let Some(http) = cause.downcast_ref::<HttpError>() {
             return http.hint();
         }
+        if let Some(fetch) = cause.downcast_ref::<crate::fetcher::FetchError>() {
+            return fetch.hint();
+        }
+        if let Some(crate::fetcher::RestoreError::Fetch(fetch)) =
+            cause.downcast_ref::<crate::fetcher::RestoreError>()
+        {
+            return fetch.hint();
+        }
         if let Some(config) = cause.downcast_ref::<ConfigError>() {
             return config.hint();
         }

@@ -117,6 +117,14 @@ impl EnvVars {
     pub const NPM_CONFIG_USERCONFIG: &'static str = "NPM_CONFIG_USERCONFIG";
     /// Tests: fail, instead of skip, when a real peer (npm, aws, python, ...) is missing.
     pub const LADING_TEST_REQUIRE_TOOLS: &'static str = "LADING_TEST_REQUIRE_TOOLS";
+    /// npm's cache directory (`restore` writes `<it>/_cacache`); npm reads it case-insensitively.
+    pub const NPM_CONFIG_CACHE_LOWER: &'static str = "npm_config_cache";
+    /// npm's cache directory, upper-case spelling.
+    pub const NPM_CONFIG_CACHE: &'static str = "NPM_CONFIG_CACHE";
+    /// NuGet's global packages folder (default `~/.nuget/packages`).
+    pub const NUGET_PACKAGES: &'static str = "NUGET_PACKAGES";
+    /// Maven's JVM options; `-Dmaven.repo.local=DIR` there moves the local repository.
+    pub const MAVEN_OPTS: &'static str = "MAVEN_OPTS";
     /// Disable colour in output (<https://no-color.org>).
     pub const NO_COLOR: &'static str = "NO_COLOR";
 

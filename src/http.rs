@@ -105,6 +105,18 @@ pub enum HttpError {
     /// Credentials for the request could not be obtained (e.g. a token could not be minted).
     #[error("could not obtain credentials: {0}")]
     Credentials(String),
+    /// The body stopped arriving for longer than the stall timeout, on every attempt.
+    #[error("{method} {url} stalled: no data for {stall:?} (after {attempts} attempt(s))")]
+    Stalled {
+        /// Request method.
+        method: Method,
+        /// Redacted URL.
+        url: SafeUrl,
+        /// The stall timeout.
+        stall: Duration,
+        /// Attempts made.
+        attempts: u32,
+    },
     /// No response: connection refused, DNS, TLS, timeout.
     #[error("{method} {url} failed after {attempts} attempt(s)")]
     Transport {
@@ -126,7 +138,7 @@ impl HttpError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Status { status, .. } => is_transient_status(*status),
-            Self::Transport { .. } => true,
+            Self::Transport { .. } | Self::Stalled { .. } => true,
             Self::Credentials(_) => false,
         }
     }
@@ -136,7 +148,7 @@ impl HttpError {
     pub const fn status(&self) -> Option<StatusCode> {
         match self {
             Self::Status { status, .. } => Some(*status),
-            Self::Transport { .. } | Self::Credentials(_) => None,
+            Self::Transport { .. } | Self::Stalled { .. } | Self::Credentials(_) => None,
         }
     }
 
@@ -262,6 +274,91 @@ impl HttpClient {
                     });
                 }
             }
+        }
+    }
+}
+
+/// A whole response body with the headers it came with.
+#[derive(Debug, Clone)]
+pub struct Downloaded {
+    /// The body.
+    pub body: bytes::Bytes,
+    /// Response headers.
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl HttpClient {
+    /// GET a whole body, retrying transient statuses, transport errors and bodies that stall:
+    /// when no chunk arrives for `stall`, the attempt is dropped and retried with backoff
+    /// (a slow but moving download is never cut off; the client's whole-request timeout
+    /// still applies).
+    ///
+    /// # Errors
+    /// As [`HttpClient::send`], plus [`HttpError::Stalled`].
+    pub async fn get_bytes<F>(
+        &self,
+        url: &SafeUrl,
+        stall: Duration,
+        build: F,
+    ) -> Result<Downloaded, HttpError>
+    where
+        F: Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let last = attempt >= self.retry.max_attempts;
+            let mut response =
+                match tokio::time::timeout(stall, self.send(Method::GET, url, &build)).await {
+                    Ok(result) => result?,
+                    Err(_) if !last => {
+                        tokio::time::sleep(self.retry.delay(attempt, None)).await;
+                        continue;
+                    }
+                    Err(_) => {
+                        return Err(HttpError::Stalled {
+                            method: Method::GET,
+                            url: url.clone(),
+                            stall,
+                            attempts: attempt,
+                        });
+                    }
+                };
+            let headers = response.headers().clone();
+            let mut body = bytes::BytesMut::new();
+            let failure = loop {
+                match tokio::time::timeout(stall, response.chunk()).await {
+                    Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+                    Ok(Ok(None)) => {
+                        return Ok(Downloaded {
+                            body: body.freeze(),
+                            headers,
+                        });
+                    }
+                    Ok(Err(error)) => break Some(error),
+                    Err(_) => break None,
+                }
+            };
+            if !last {
+                let delay = self.retry.delay(attempt, None);
+                tracing::debug!(%url, ?delay, attempt, "retrying a body that failed or stalled");
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            return Err(match failure {
+                Some(source) => HttpError::Transport {
+                    method: Method::GET,
+                    url: url.clone(),
+                    attempts: attempt,
+                    source: source.without_url(),
+                },
+                None => HttpError::Stalled {
+                    method: Method::GET,
+                    url: url.clone(),
+                    stall,
+                    attempts: attempt,
+                },
+            });
         }
     }
 }

@@ -6,6 +6,7 @@
 //! [`server`] implements `lading serve` and shares the format parsers in [`ecosystem`].
 
 pub mod archive;
+pub mod cas;
 pub mod ci;
 pub mod cli;
 pub mod commands;
@@ -13,6 +14,7 @@ pub mod config;
 pub mod diagnostics;
 pub mod ecosystem;
 pub mod env_vars;
+pub mod fetcher;
 pub mod fsx;
 pub mod http;
 pub mod printer;

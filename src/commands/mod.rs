@@ -1,7 +1,9 @@
 //! One module per subcommand: thin orchestration, no protocol code.
 
+pub mod cache_key;
 pub mod login;
 pub mod pack;
+pub mod restore;
 pub mod serve;
 pub mod verify;
 
@@ -20,5 +22,7 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<()> {
         Command::Login(args) => login::login(args, printer).await,
         Command::Logout(args) => login::logout(&args, printer),
         Command::Token(args) => login::token(&args, printer).await,
+        Command::Restore(args) => restore::run(*args, printer).await,
+        Command::CacheKey(args) => cache_key::run(&args, printer),
     }
 }

@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod login;
 mod pack;
+mod restore;
 mod serve_control_plane;
 mod serve_hardening;
 mod serve_maven;

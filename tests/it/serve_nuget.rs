@@ -154,7 +154,7 @@ impl NuGetUser {
     }
 }
 
-fn token(server: &LadingServer, credentials: &Path) -> String {
+pub(crate) fn token(server: &LadingServer, credentials: &Path) -> String {
     let aws = support::aws().unwrap();
     let mut command = support::clean_command(&aws, &server.data);
     command
@@ -403,7 +403,7 @@ fn nuget_exe_pushes_searches_and_installs_with_dependencies() {
     assert_eq!(after["packages"].as_array().unwrap().len(), 2, "{after}");
 }
 
-fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+pub(crate) fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
     use std::io::Write as _;
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, content) in entries {
@@ -415,7 +415,7 @@ fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
     writer.finish().unwrap().into_inner()
 }
 
-fn multipart(package: &[u8]) -> (String, Vec<u8>) {
+pub(crate) fn multipart(package: &[u8]) -> (String, Vec<u8>) {
     let boundary = "lading-test-boundary";
     let mut body = format!("--{boundary}\r\nContent-Type: application/octet-stream\r\nContent-Disposition: form-data; name=package; filename=package.nupkg\r\n\r\n").into_bytes();
     body.extend_from_slice(package);

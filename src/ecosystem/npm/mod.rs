@@ -1,8 +1,10 @@
 //! npm: package names, tarball names, and the packument shapes shared by client and server.
 
+pub mod cacache;
 pub mod lockfile;
 pub mod npmrc;
 pub mod pack;
+pub mod restore;
 
 use serde_json::{Map, Value};
 

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod pack;
 
+pub mod restore;
 mod version;
 
 use std::io::Read as _;

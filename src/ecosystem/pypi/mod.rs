@@ -4,6 +4,7 @@
 
 pub mod client_config;
 pub mod pack;
+pub mod restore;
 
 /// PEP 691 JSON media type (api version 1).
 pub const SIMPLE_JSON_V1: &str = "application/vnd.pypi.simple.v1+json";

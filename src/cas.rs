@@ -1,0 +1,399 @@
+//! The content-addressed store under `<lading cache>/store-v1/` that `lading restore` fills
+//! once and links from on every later run, across projects.
+//!
+//! Blobs are keyed by the hex SHA-512 of their bytes (`sha512/ab/cd/<rest>`). Lockfiles pin
+//! other algorithms too (npm's old `sha1-`, pip's sha256, Maven's sha1, NuGet's base64
+//! sha512), so `alias/<algorithm>/<hex>` maps any verified digest to the blob's SHA-512, and
+//! `url/<sha256 of the URL>` remembers documents that have no pinned digest (npm packuments).
+//!
+//! Nothing unverified ever lands here: a blob is hashed in memory, compared with what the
+//! caller expects, written to `tmp/`, fsynced and renamed into place. Two restores writing
+//! the same blob race harmlessly (same name, same bytes, atomic rename); aliases are written
+//! the same way and only after their blob.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use sha1::Digest as _;
+
+/// The store's format version, part of its directory name and of `lading cache-key`.
+pub const STORE_VERSION: &str = "store-v1";
+
+/// A digest algorithm lockfiles use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Algorithm {
+    /// SHA-1 (old npm integrity, Maven sidecars).
+    Sha1,
+    /// SHA-256 (pip hashes, maven-lockfile).
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512 (npm integrity, NuGet contentHash).
+    Sha512,
+}
+
+impl Algorithm {
+    /// The lowercase name npm's SRI and the store use (`sha512`).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Sha1 => "sha1",
+            Self::Sha256 => "sha256",
+            Self::Sha384 => "sha384",
+            Self::Sha512 => "sha512",
+        }
+    }
+
+    /// Parse `sha512`, `SHA-256`, `sha1`...
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.to_ascii_lowercase().replace('-', "").as_str() {
+            "sha1" => Some(Self::Sha1),
+            "sha256" => Some(Self::Sha256),
+            "sha384" => Some(Self::Sha384),
+            "sha512" => Some(Self::Sha512),
+            _ => None,
+        }
+    }
+
+    /// Hash `data`.
+    #[must_use]
+    pub fn hash(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            Self::Sha1 => sha1::Sha1::digest(data).to_vec(),
+            Self::Sha256 => sha2::Sha256::digest(data).to_vec(),
+            Self::Sha384 => sha2::Sha384::digest(data).to_vec(),
+            Self::Sha512 => sha2::Sha512::digest(data).to_vec(),
+        }
+    }
+}
+
+/// A digest: algorithm and raw bytes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Digest {
+    /// The algorithm.
+    pub algorithm: Algorithm,
+    /// The raw digest.
+    pub bytes: Vec<u8>,
+}
+
+impl Digest {
+    /// Hash `data`.
+    #[must_use]
+    pub fn of(algorithm: Algorithm, data: &[u8]) -> Self {
+        Self {
+            algorithm,
+            bytes: algorithm.hash(data),
+        }
+    }
+
+    /// From a hex string (any case); `None` when it is not hex of the right length.
+    #[must_use]
+    pub fn from_hex(algorithm: Algorithm, hex_text: &str) -> Option<Self> {
+        let bytes = hex::decode(hex_text.trim().to_ascii_lowercase()).ok()?;
+        (bytes.len() == algorithm.hash(b"").len()).then_some(Self { algorithm, bytes })
+    }
+
+    /// From standard base64; `None` when invalid.
+    #[must_use]
+    pub fn from_base64(algorithm: Algorithm, text: &str) -> Option<Self> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .ok()?;
+        (bytes.len() == algorithm.hash(b"").len()).then_some(Self { algorithm, bytes })
+    }
+
+    /// Parse an SRI string (`sha512-<base64> sha1-<base64>`): every hash with a known
+    /// algorithm, strongest first. Unknown algorithms are skipped, as npm's ssri does.
+    #[must_use]
+    pub fn parse_sri(text: &str) -> Vec<Self> {
+        let mut digests: Vec<Self> = text
+            .split_whitespace()
+            .filter_map(|part| {
+                let (algorithm, rest) = part.split_once('-')?;
+                let base64 = rest.split('?').next().unwrap_or(rest);
+                Self::from_base64(Algorithm::parse(algorithm)?, base64)
+            })
+            .collect();
+        digests.sort_by_key(|digest| std::cmp::Reverse(digest.algorithm));
+        digests.dedup();
+        digests
+    }
+
+    /// Lowercase hex.
+    #[must_use]
+    pub fn hex(&self) -> String {
+        hex::encode(&self.bytes)
+    }
+
+    /// Standard base64.
+    #[must_use]
+    pub fn base64(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(&self.bytes)
+    }
+
+    /// SRI form (`sha512-<base64>`).
+    #[must_use]
+    pub fn sri(&self) -> String {
+        format!("{}-{}", self.algorithm.name(), self.base64())
+    }
+
+    /// Whether `data` hashes to this digest.
+    #[must_use]
+    pub fn matches(&self, data: &[u8]) -> bool {
+        self.algorithm.hash(data) == self.bytes
+    }
+}
+
+impl std::fmt::Display for Digest {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{}:{}", self.algorithm.name(), self.hex())
+    }
+}
+
+/// Check `data` against every expected digest; on the first mismatch return the expected
+/// digest and the actual one in the same algorithm.
+///
+/// # Errors
+/// `(expected, actual)` of the first digest that does not match.
+pub fn verify(data: &[u8], expected: &[Digest]) -> Result<(), Box<(Digest, Digest)>> {
+    for digest in expected {
+        if !digest.matches(data) {
+            return Err(Box::new((
+                digest.clone(),
+                Digest::of(digest.algorithm, data),
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A blob in the store.
+#[derive(Debug, Clone)]
+pub struct Blob {
+    /// Its path in the store (hard-link or copy it out; never modify it).
+    pub path: PathBuf,
+    /// Its SHA-512.
+    pub sha512: Digest,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// The content-addressed store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// The store under `cache_dir` (`<cache_dir>/store-v1`).
+    #[must_use]
+    pub fn new(cache_dir: &Path) -> Self {
+        Self {
+            root: cache_dir.join(STORE_VERSION),
+        }
+    }
+
+    /// Its root directory.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn blob_path(&self, sha512_hex: &str) -> PathBuf {
+        self.root
+            .join("sha512")
+            .join(&sha512_hex[0..2])
+            .join(&sha512_hex[2..4])
+            .join(&sha512_hex[4..])
+    }
+
+    fn alias_path(&self, digest: &Digest) -> PathBuf {
+        self.root
+            .join("alias")
+            .join(digest.algorithm.name())
+            .join(digest.hex())
+    }
+
+    fn url_path(&self, url: &str) -> PathBuf {
+        self.root
+            .join("url")
+            .join(hex::encode(sha2::Sha256::digest(url.as_bytes())))
+    }
+
+    fn blob(&self, sha512: Digest) -> Option<Blob> {
+        let path = self.blob_path(&sha512.hex());
+        let size = fs_err::metadata(&path).ok()?.len();
+        Some(Blob { path, sha512, size })
+    }
+
+    fn resolve_alias(&self, path: &Path) -> Option<Blob> {
+        let text = fs_err::read_to_string(path).ok()?;
+        self.blob(Digest::from_hex(Algorithm::Sha512, &text)?)
+    }
+
+    /// The blob whose digest is `digest`, if stored (SHA-512 directly, others by alias).
+    #[must_use]
+    pub fn find(&self, digest: &Digest) -> Option<Blob> {
+        if digest.algorithm == Algorithm::Sha512 {
+            return self.blob(digest.clone());
+        }
+        self.resolve_alias(&self.alias_path(digest))
+    }
+
+    /// The blob last stored for `url` with [`Store::insert_for_url`].
+    #[must_use]
+    pub fn find_url(&self, url: &str) -> Option<Blob> {
+        self.resolve_alias(&self.url_path(url))
+    }
+
+    /// Store `data`, already verified by the caller, and alias it under `digests`.
+    ///
+    /// # Errors
+    /// I/O errors, naming the path.
+    pub fn insert(&self, data: &[u8], digests: &[Digest]) -> std::io::Result<Blob> {
+        let sha512 = Digest::of(Algorithm::Sha512, data);
+        let hex_text = sha512.hex();
+        let path = self.blob_path(&hex_text);
+        if !path.exists() {
+            self.write_new(&path, data)?;
+        }
+        for digest in digests {
+            if digest.algorithm != Algorithm::Sha512 {
+                let alias = self.alias_path(digest);
+                if !alias.exists() {
+                    self.write_new(&alias, hex_text.as_bytes())?;
+                }
+            }
+        }
+        Ok(Blob {
+            path,
+            sha512,
+            size: data.len() as u64,
+        })
+    }
+
+    /// Store a document that has no pinned digest (a packument) and remember it by URL.
+    ///
+    /// # Errors
+    /// I/O errors, naming the path.
+    pub fn insert_for_url(&self, url: &str, data: &[u8]) -> std::io::Result<Blob> {
+        let blob = self.insert(data, &[])?;
+        self.write_new(&self.url_path(url), blob.sha512.hex().as_bytes())?;
+        Ok(blob)
+    }
+
+    /// Write through `tmp/` and rename, so readers never see a partial file.
+    fn write_new(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
+        let temp_dir = self.root.join("tmp");
+        fs_err::create_dir_all(&temp_dir)?;
+        if let Some(parent) = path.parent() {
+            fs_err::create_dir_all(parent)?;
+        }
+        let mut temp = tempfile::Builder::new()
+            .prefix("blob-")
+            .tempfile_in(&temp_dir)?;
+        std::io::Write::write_all(&mut temp, data)?;
+        temp.as_file().sync_all()?;
+        temp.persist(path).map_err(|error| {
+            std::io::Error::new(
+                error.error.kind(),
+                format!(
+                    "failed to move a blob into `{}`: {}",
+                    path.display(),
+                    error.error
+                ),
+            )
+        })?;
+        Ok(())
+    }
+}
+
+/// Place `source` at `target`: a hard link when both are on one filesystem, else a copy;
+/// either way through a temp name in the target directory and a rename, so the target is
+/// never half-written. An existing target is replaced.
+///
+/// # Errors
+/// I/O errors, naming the path.
+pub fn link_or_copy(source: &Path, target: &Path) -> std::io::Result<()> {
+    let parent = target.parent().unwrap_or_else(|| Path::new("."));
+    fs_err::create_dir_all(parent)?;
+    let temp = parent.join(format!(
+        ".lading-tmp-{}-{}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    if fs_err::hard_link(source, &temp).is_err() {
+        fs_err::copy(source, &temp)?;
+    }
+    fs_err::rename(&temp, target).inspect_err(|_| {
+        let _ = fs_err::remove_file(&temp);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sri_parses_strongest_first_and_skips_unknown() {
+        let data = b"hello";
+        let sri = format!(
+            "{} md5-xyz {}",
+            Digest::of(Algorithm::Sha1, data).sri(),
+            Digest::of(Algorithm::Sha512, data).sri()
+        );
+        let digests = Digest::parse_sri(&sri);
+        assert_eq!(digests.len(), 2);
+        assert_eq!(digests[0].algorithm, Algorithm::Sha512);
+        assert!(verify(data, &digests).is_ok());
+        let (expected, actual) = *verify(b"other", &digests).unwrap_err();
+        assert_eq!(expected.algorithm, Algorithm::Sha512);
+        assert_eq!(actual, Digest::of(Algorithm::Sha512, b"other"));
+    }
+
+    #[test]
+    fn store_finds_by_sha512_alias_and_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let data = b"blob";
+        let sha256 = Digest::of(Algorithm::Sha256, data);
+        assert!(store.find(&sha256).is_none());
+        let blob = store.insert(data, std::slice::from_ref(&sha256)).unwrap();
+        assert_eq!(fs_err::read(&blob.path).unwrap(), data);
+        assert_eq!(store.find(&sha256).unwrap().path, blob.path);
+        assert_eq!(
+            store
+                .find(&Digest::of(Algorithm::Sha512, data))
+                .unwrap()
+                .size,
+            4
+        );
+        store.insert_for_url("http://x/a", b"doc").unwrap();
+        assert_eq!(
+            fs_err::read(store.find_url("http://x/a").unwrap().path).unwrap(),
+            b"doc"
+        );
+        assert!(store.find_url("http://x/b").is_none());
+        // Re-inserting is a no-op, and nothing is left in tmp/.
+        store.insert(data, &[sha256]).unwrap();
+        assert_eq!(
+            fs_err::read_dir(dir.path().join("store-v1/tmp"))
+                .unwrap()
+                .count(),
+            0
+        );
+    }
+
+    #[test]
+    fn link_or_copy_replaces_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("a");
+        fs_err::write(&source, "new").unwrap();
+        let target = dir.path().join("x/y/b");
+        fs_err::create_dir_all(target.parent().unwrap()).unwrap();
+        fs_err::write(&target, "old").unwrap();
+        link_or_copy(&source, &target).unwrap();
+        assert_eq!(fs_err::read_to_string(&target).unwrap(), "new");
+    }
+}

@@ -1,0 +1,432 @@
+//! `lading restore`: find the lockfiles, resolve the repository and its credentials, and
+//! hand each ecosystem's packages to its restorer; one summary line per ecosystem on
+//! stderr, an optional JSON report on stdout.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use crate::cas::Store;
+use crate::cli::{LockfileArgs, RestoreArgs};
+use crate::diagnostics::HintedError;
+use crate::env_vars::EnvVars;
+use crate::fetcher::{Auth, Fetcher, Summary};
+use crate::http::{HttpClient, HttpOptions};
+use crate::printer::Printer;
+use crate::repository::{Credentials, Repository};
+use crate::secret::SafeUrl;
+
+/// The kinds of lockfile `restore` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// `package-lock.json`, `npm-shrinkwrap.json`.
+    Npm,
+    /// `requirements*.txt`.
+    Pip,
+    /// `gradle.lockfile`.
+    Gradle,
+    /// maven-lockfile's `lockfile.json`.
+    MavenLockfile,
+    /// A plain list of Maven coordinates.
+    MavenCoordinates,
+    /// `packages.lock.json`.
+    NuGet,
+}
+
+impl Kind {
+    /// The ecosystem (and repository format) it belongs to.
+    #[must_use]
+    pub const fn ecosystem(self) -> &'static str {
+        match self {
+            Self::Npm => "npm",
+            Self::Pip => "pypi",
+            Self::Gradle | Self::MavenLockfile | Self::MavenCoordinates => "maven",
+            Self::NuGet => "nuget",
+        }
+    }
+
+    /// Classify a file by name; `Err` names formats recognised but not supported yet.
+    fn of(path: &Path, explicit: bool) -> Option<Result<Self, &'static str>> {
+        let name = path.file_name()?.to_str()?;
+        Some(match name {
+            "package-lock.json" | "npm-shrinkwrap.json" => Ok(Self::Npm),
+            "gradle.lockfile" => Ok(Self::Gradle),
+            "packages.lock.json" => Ok(Self::NuGet),
+            "lockfile.json" => {
+                if !explicit && !is_maven_lockfile(path) {
+                    return None;
+                }
+                Ok(Self::MavenLockfile)
+            }
+            "pnpm-lock.yaml" => Err(
+                "pnpm lockfiles are not supported yet: `pnpm install --frozen-lockfile` still fetches",
+            ),
+            "yarn.lock" => Err(
+                "yarn lockfiles are not supported yet: `yarn install --immutable` still fetches",
+            ),
+            "pylock.toml" | "uv.lock" => Err(
+                "pylock.toml and uv.lock are not supported yet: export `requirements.txt` with hashes (`uv export --format requirements-txt`)",
+            ),
+            "Cargo.lock" => Err("Cargo.lock is not supported yet"),
+            _ if name.starts_with("requirements") && has_txt_extension(name) => Ok(Self::Pip),
+            _ if explicit && has_txt_extension(name) => Ok(Self::MavenCoordinates),
+            _ => return None,
+        })
+    }
+}
+
+fn has_txt_extension(name: &str) -> bool {
+    Path::new(name)
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("txt"))
+}
+
+/// Lockfiles found, by kind, and notes on files skipped.
+pub type Discovered = (Vec<(Kind, PathBuf)>, Vec<String>);
+
+fn is_maven_lockfile(path: &Path) -> bool {
+    fs_err::read_to_string(path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .is_some_and(|document| {
+            document.get("dependencies").is_some()
+                && (document.get("lockFileVersion").is_some()
+                    || document.get("groupId").is_some()
+                    || document.get("groupID").is_some())
+        })
+}
+
+const SKIPPED_DIRS: &[&str] = &[
+    "node_modules",
+    "target",
+    "bin",
+    "obj",
+    "venv",
+    "__pycache__",
+];
+
+fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs_err::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+    entries.sort_by_key(fs_err::DirEntry::file_name);
+    for entry in entries {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            if depth > 0 && !name.starts_with('.') && !SKIPPED_DIRS.contains(&name.as_str()) {
+                walk(&path, depth - 1, found);
+            }
+        } else if kind.is_file() {
+            found.push(path);
+        }
+    }
+}
+
+/// The lockfiles to restore: those named, else those found under `--dir`, with notes on
+/// files recognised but skipped.
+///
+/// # Errors
+/// A named lockfile that is missing or of an unsupported kind.
+pub fn discover(args: &LockfileArgs) -> anyhow::Result<Discovered> {
+    let mut found = Vec::new();
+    let mut notes = Vec::new();
+    if args.lockfiles.is_empty() {
+        let mut files = Vec::new();
+        walk(&args.dir, 6, &mut files);
+        for path in files {
+            match Kind::of(&path, false) {
+                Some(Ok(kind)) => found.push((kind, path)),
+                Some(Err(why)) => notes.push(format!("`{}`: {why}", path.display())),
+                None => {}
+            }
+        }
+        // npm reads npm-shrinkwrap.json instead of package-lock.json when both exist.
+        let shrinkwraps: Vec<PathBuf> = found
+            .iter()
+            .filter(|(_, path)| path.ends_with("npm-shrinkwrap.json"))
+            .filter_map(|(_, path)| path.parent().map(Path::to_path_buf))
+            .collect();
+        found.retain(|(_, path)| {
+            !(path.ends_with("package-lock.json")
+                && path
+                    .parent()
+                    .is_some_and(|parent| shrinkwraps.iter().any(|dir| dir == parent)))
+        });
+    } else {
+        for path in &args.lockfiles {
+            if !path.is_file() {
+                return Err(HintedError::new(
+                    format!("lockfile `{}` does not exist", path.display()),
+                    "pass an existing file to `--lockfile`, or drop it to search `--dir`",
+                )
+                .into());
+            }
+            match Kind::of(path, true) {
+                Some(Ok(kind)) => found.push((kind, path.clone())),
+                Some(Err(why)) => {
+                    return Err(HintedError::new(
+                        format!("`{}`: {why}", path.display()),
+                        "restore the lockfiles lading supports and let the native tool fetch the rest",
+                    )
+                    .into());
+                }
+                None => {
+                    return Err(HintedError::new(
+                        format!("`{}` is not a lockfile lading knows", path.display()),
+                        "supported: package-lock.json, npm-shrinkwrap.json, requirements*.txt, gradle.lockfile, lockfile.json (maven-lockfile), *.txt Maven coordinates, packages.lock.json",
+                    )
+                    .into());
+                }
+            }
+        }
+    }
+    found.sort();
+    Ok((found, notes))
+}
+
+fn home() -> PathBuf {
+    EnvVars::get(EnvVars::HOME).map_or_else(|| PathBuf::from("."), PathBuf::from)
+}
+
+/// Where npm's cache is: `--npm-cache`, `npm_config_cache`, else `~/.npm`.
+#[must_use]
+pub fn npm_cache_dir(args: &LockfileArgs) -> PathBuf {
+    args.npm_cache
+        .clone()
+        .or_else(|| EnvVars::get(EnvVars::NPM_CONFIG_CACHE_LOWER).map(PathBuf::from))
+        .or_else(|| EnvVars::get(EnvVars::NPM_CONFIG_CACHE).map(PathBuf::from))
+        .unwrap_or_else(|| home().join(".npm"))
+}
+
+/// Maven's local repository: `--maven-repo`, `-Dmaven.repo.local` in `MAVEN_OPTS`, else
+/// `~/.m2/repository`.
+#[must_use]
+pub fn maven_repo_dir(args: &LockfileArgs) -> PathBuf {
+    args.maven_repo
+        .clone()
+        .or_else(|| {
+            EnvVars::get(EnvVars::MAVEN_OPTS).and_then(|options| {
+                options
+                    .split_whitespace()
+                    .find_map(|option| option.strip_prefix("-Dmaven.repo.local="))
+                    .map(|value| PathBuf::from(value.trim_matches('"')))
+            })
+        })
+        .unwrap_or_else(|| home().join(".m2/repository"))
+}
+
+/// NuGet's global packages folder: `--nuget-packages`, `NUGET_PACKAGES`, else
+/// `~/.nuget/packages`.
+#[must_use]
+pub fn nuget_packages_dir(args: &LockfileArgs) -> PathBuf {
+    args.nuget_packages
+        .clone()
+        .or_else(|| EnvVars::get(EnvVars::NUGET_PACKAGES).map(PathBuf::from))
+        .unwrap_or_else(|| home().join(".nuget/packages"))
+}
+
+/// Where `kind`'s packages go.
+#[must_use]
+pub fn destination(kind: Kind, args: &LockfileArgs) -> PathBuf {
+    match kind {
+        Kind::Npm => npm_cache_dir(args),
+        Kind::Pip => args.wheelhouse.clone(),
+        Kind::Gradle | Kind::MavenLockfile | Kind::MavenCoordinates => maven_repo_dir(args),
+        Kind::NuGet => nuget_packages_dir(args),
+    }
+}
+
+fn auth_for(ecosystem: &str, endpoint: &SafeUrl, credentials: &Credentials) -> Option<Auth> {
+    let token = credentials.token.as_ref()?;
+    Some(if ecosystem == "npm" {
+        Auth::bearer(endpoint, token)
+    } else {
+        Auth::basic(endpoint, &credentials.username, token)
+    })
+}
+
+fn mib(bytes: u64) -> String {
+    #[expect(clippy::cast_precision_loss, reason = "a human-readable size")]
+    let value = bytes as f64 / (1024.0 * 1024.0);
+    format!("{value:.1} MiB")
+}
+
+/// Run `lading restore`.
+///
+/// # Errors
+/// No lockfile, repository or credential problems, and the first failed download.
+pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
+    let (lockfiles, notes) = discover(&args.lockfiles)?;
+    for note in &notes {
+        printer.warn(note);
+    }
+    if lockfiles.is_empty() {
+        return Err(HintedError::new(
+            format!("no lockfile found under `{}`", args.lockfiles.dir.display()),
+            "run in the project directory, or pass `--lockfile PATH`",
+        )
+        .into());
+    }
+    let repository = Repository::resolve(&args.repository)?;
+    let credentials = repository
+        .credentials()
+        .await
+        .context("failed to get credentials for the repository")?;
+    let http =
+        HttpClient::new(&HttpOptions::default()).context("failed to start the HTTP client")?;
+    let store = Store::new(&crate::repository::cache_dir());
+    let lock_dir = crate::repository::cache_dir().join("locks");
+    let mut summaries = Vec::new();
+    let mut ecosystems: Vec<&'static str> =
+        lockfiles.iter().map(|(kind, _)| kind.ecosystem()).collect();
+    ecosystems.dedup();
+    for ecosystem in ecosystems {
+        let started = Instant::now();
+        let mine: Vec<(Kind, PathBuf)> = lockfiles
+            .iter()
+            .filter(|(kind, _)| kind.ecosystem() == ecosystem)
+            .cloned()
+            .collect();
+        let endpoint = repository
+            .endpoint(ecosystem)
+            .await
+            .with_context(|| format!("failed to find the repository's {ecosystem} endpoint"))?;
+        let fetcher = Fetcher::new(
+            http.clone(),
+            store.clone(),
+            auth_for(ecosystem, &endpoint, &credentials),
+            args.jobs,
+            Duration::from_secs(args.stall_timeout.max(1)),
+        );
+        let destination = destination(mine[0].0, &args.lockfiles);
+        let mut summary = Summary::new(ecosystem, destination.clone());
+        summary.lockfiles = mine.iter().map(|(_, path)| path.clone()).collect();
+        let context = || format!("failed to restore {ecosystem} packages from {endpoint}");
+        match ecosystem {
+            "npm" => restore_npm(
+                &fetcher,
+                &endpoint,
+                &destination,
+                &lock_dir,
+                &mine,
+                &mut summary,
+            )
+            .await
+            .with_context(context)?,
+            "pypi" => crate::ecosystem::pypi::restore::restore(
+                &fetcher,
+                &endpoint,
+                &destination,
+                &mine_paths(&mine),
+                &mut summary,
+            )
+            .await
+            .with_context(context)?,
+            "maven" => {
+                let inputs = mine
+                    .iter()
+                    .map(|(kind, path)| {
+                        let format = match kind {
+                            Kind::Gradle => crate::ecosystem::maven::restore::Format::Gradle,
+                            Kind::MavenLockfile => {
+                                crate::ecosystem::maven::restore::Format::MavenLockfile
+                            }
+                            _ => crate::ecosystem::maven::restore::Format::Coordinates,
+                        };
+                        (format, path.clone())
+                    })
+                    .collect::<Vec<_>>();
+                crate::ecosystem::maven::restore::restore(
+                    &fetcher,
+                    &endpoint,
+                    &destination,
+                    &args.maven_repository_id,
+                    &inputs,
+                    &mut summary,
+                )
+                .await
+                .with_context(context)?;
+            }
+            _ => crate::ecosystem::nuget::restore::restore(
+                &fetcher,
+                &endpoint,
+                &destination,
+                &lock_dir,
+                &mine_paths(&mine),
+                &mut summary,
+            )
+            .await
+            .with_context(context)?,
+        }
+        summary.count(&fetcher.stats);
+        summary.seconds = started.elapsed().as_secs_f64();
+        printer.status(&format!(
+            "{ecosystem}: {} packages from {} into `{}` ({} downloaded, {}; {} from the store) in {:.1}s",
+            summary.packages,
+            summary
+                .lockfiles
+                .iter()
+                .map(|path| format!("`{}`", path.display()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            summary.destination.display(),
+            summary.downloaded,
+            mib(summary.bytes),
+            summary.from_store,
+            summary.seconds
+        ));
+        for skipped in &summary.skipped {
+            tracing::info!("{ecosystem}: skipped {skipped}");
+        }
+        summaries.push(summary);
+    }
+    if args.json {
+        let report = serde_json::json!({
+            "store": store.root(),
+            "ecosystems": summaries,
+        });
+        printer.data(&serde_json::to_string_pretty(&report)?);
+    }
+    Ok(())
+}
+
+fn mine_paths(mine: &[(Kind, PathBuf)]) -> Vec<PathBuf> {
+    mine.iter().map(|(_, path)| path.clone()).collect()
+}
+
+async fn restore_npm(
+    fetcher: &Fetcher,
+    endpoint: &SafeUrl,
+    destination: &Path,
+    lock_dir: &Path,
+    lockfiles: &[(Kind, PathBuf)],
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    let mut packages = std::collections::BTreeSet::new();
+    for (_, path) in lockfiles {
+        let lockfile = crate::ecosystem::npm::lockfile::read(path)?;
+        summary.skipped.extend(
+            lockfile
+                .skipped
+                .iter()
+                .map(|reason| format!("{}: {reason}", path.display())),
+        );
+        packages.extend(lockfile.packages);
+    }
+    let packages: Vec<_> = packages.into_iter().collect();
+    summary.packages = crate::ecosystem::npm::restore::restore(
+        fetcher,
+        endpoint,
+        destination,
+        lock_dir,
+        &packages,
+    )
+    .await?;
+    Ok(())
+}

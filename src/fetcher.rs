@@ -1,0 +1,392 @@
+//! Verified downloads for `lading restore`: bounded concurrency over the one keep-alive HTTP
+//! client, the content-addressed [`Store`] consulted first (a hit makes no request), and a
+//! digest check before anything is written.
+//!
+//! Credentials go only to the repository's own origin (scheme, host and port): a lockfile
+//! that points a package at another host never receives the token.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::cas::{Blob, Digest, Store};
+use crate::http::{HttpClient, HttpError};
+use crate::secret::{SafeUrl, Secret};
+
+/// Why a download failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The bytes do not hash to what the lockfile (or the repository's checksum) pins.
+    #[error(
+        "digest mismatch for `{package}` from {url}\n  expected: {expected}\n  actual:   {actual}"
+    )]
+    Mismatch {
+        /// The package (`name@version`).
+        package: String,
+        /// Redacted URL.
+        url: SafeUrl,
+        /// What was pinned.
+        expected: Digest,
+        /// What arrived.
+        actual: Digest,
+    },
+    /// The request failed.
+    #[error("failed to download `{package}`")]
+    Http {
+        /// The package.
+        package: String,
+        /// The HTTP failure.
+        #[source]
+        source: HttpError,
+    },
+    /// The store could not be written.
+    #[error("failed to write `{package}` to the store")]
+    Io {
+        /// The package.
+        package: String,
+        /// The I/O failure.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl FetchError {
+    /// True when retrying the job could succeed (exit code 3).
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Http { source, .. } if source.is_transient())
+    }
+
+    /// What to do about it.
+    #[must_use]
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Mismatch { .. } => Some(
+                "the repository served other bytes than the lockfile pins: the artifact was republished or tampered with; nothing unverified was written to any cache".to_owned(),
+            ),
+            Self::Http { source, .. } => source.hint(),
+            Self::Io { .. } => None,
+        }
+    }
+}
+
+/// How requests to the repository authenticate.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    /// The origin the credentials belong to (`scheme://host:port`).
+    pub origin: url::Origin,
+    /// The `Authorization` header value.
+    pub header: Secret<String>,
+}
+
+impl Auth {
+    /// `Bearer <token>` for `registry`'s origin.
+    #[must_use]
+    pub fn bearer(registry: &SafeUrl, token: &Secret<String>) -> Self {
+        Self {
+            origin: registry.expose().origin(),
+            header: Secret::new(format!("Bearer {}", token.expose())),
+        }
+    }
+
+    /// `Basic base64(user:token)` for `registry`'s origin.
+    #[must_use]
+    pub fn basic(registry: &SafeUrl, user: &str, token: &Secret<String>) -> Self {
+        use base64::Engine as _;
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", token.expose()));
+        Self {
+            origin: registry.expose().origin(),
+            header: Secret::new(format!("Basic {encoded}")),
+        }
+    }
+}
+
+/// Counters for the summary line and the JSON report.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Artifacts downloaded.
+    pub downloaded: AtomicU64,
+    /// Bytes downloaded.
+    pub bytes: AtomicU64,
+    /// Artifacts found in the store.
+    pub from_store: AtomicU64,
+}
+
+/// A verified artifact.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// Where it is in the store.
+    pub blob: Blob,
+    /// Whether it came from the store (no request made).
+    pub from_store: bool,
+    /// Response headers when it was downloaded.
+    pub headers: reqwest::header::HeaderMap,
+}
+
+/// A metadata document (packument, simple page, sidecar).
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// Its bytes.
+    pub body: bytes::Bytes,
+    /// Response headers when it was downloaded.
+    pub headers: reqwest::header::HeaderMap,
+    /// Where it is in the store, when it was stored by URL.
+    pub blob: Option<Blob>,
+}
+
+/// The downloader shared by every ecosystem in one restore.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    http: HttpClient,
+    store: Store,
+    auth: Option<Auth>,
+    stall: Duration,
+    permits: Arc<tokio::sync::Semaphore>,
+    /// Counters.
+    pub stats: Arc<Stats>,
+}
+
+impl Fetcher {
+    /// A fetcher with at most `jobs` requests in flight.
+    #[must_use]
+    pub fn new(
+        http: HttpClient,
+        store: Store,
+        auth: Option<Auth>,
+        jobs: usize,
+        stall: Duration,
+    ) -> Self {
+        Self {
+            http,
+            store,
+            auth,
+            stall,
+            permits: Arc::new(tokio::sync::Semaphore::new(jobs.max(1))),
+            stats: Arc::new(Stats::default()),
+        }
+    }
+
+    /// The store.
+    #[must_use]
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    async fn download(
+        &self,
+        package: &str,
+        url: &SafeUrl,
+        accept: Option<&str>,
+    ) -> Result<crate::http::Downloaded, FetchError> {
+        let _permit = self.permits.acquire().await.map_err(|_| FetchError::Io {
+            package: package.to_owned(),
+            source: std::io::Error::other("the download queue was closed"),
+        })?;
+        let auth = self
+            .auth
+            .as_ref()
+            .filter(|auth| auth.origin == url.expose().origin());
+        let downloaded = self
+            .http
+            .get_bytes(url, self.stall, |request| {
+                let request = match accept {
+                    Some(accept) => request.header(reqwest::header::ACCEPT, accept),
+                    None => request,
+                };
+                match auth {
+                    Some(auth) => {
+                        request.header(reqwest::header::AUTHORIZATION, auth.header.expose())
+                    }
+                    None => request,
+                }
+            })
+            .await
+            .map_err(|source| FetchError::Http {
+                package: package.to_owned(),
+                source,
+            })?;
+        self.stats.downloaded.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .bytes
+            .fetch_add(downloaded.body.len() as u64, Ordering::Relaxed);
+        Ok(downloaded)
+    }
+
+    /// The artifact pinned by `expected` (at least one digest): from the store when there,
+    /// else downloaded from `url`, verified against every expected digest, then stored.
+    ///
+    /// # Errors
+    /// [`FetchError::Mismatch`] (nothing is stored), HTTP and I/O failures.
+    pub async fn verified(
+        &self,
+        package: &str,
+        url: &SafeUrl,
+        expected: &[Digest],
+    ) -> Result<Fetched, FetchError> {
+        if let Some(blob) = expected.first().and_then(|digest| self.store.find(digest)) {
+            self.stats.from_store.fetch_add(1, Ordering::Relaxed);
+            return Ok(Fetched {
+                blob,
+                from_store: true,
+                headers: reqwest::header::HeaderMap::new(),
+            });
+        }
+        let downloaded = self.download(package, url, None).await?;
+        if let Err(mismatch) = crate::cas::verify(&downloaded.body, expected) {
+            let (expected, actual) = *mismatch;
+            return Err(FetchError::Mismatch {
+                package: package.to_owned(),
+                url: url.clone(),
+                expected,
+                actual,
+            });
+        }
+        let store = self.store.clone();
+        let digests = expected.to_vec();
+        let body = downloaded.body.clone();
+        let blob = tokio::task::spawn_blocking(move || store.insert(&body, &digests))
+            .await
+            .map_err(|error| FetchError::Io {
+                package: package.to_owned(),
+                source: std::io::Error::other(error),
+            })?
+            .map_err(|source| FetchError::Io {
+                package: package.to_owned(),
+                source,
+            })?;
+        Ok(Fetched {
+            blob,
+            from_store: false,
+            headers: downloaded.headers,
+        })
+    }
+
+    /// A document with no pinned digest. With `remember`, it is stored by URL and a later
+    /// call returns the stored copy without a request (a second restore makes none).
+    ///
+    /// # Errors
+    /// HTTP and I/O failures.
+    pub async fn document(
+        &self,
+        package: &str,
+        url: &SafeUrl,
+        accept: Option<&str>,
+        remember: bool,
+    ) -> Result<Document, FetchError> {
+        if remember && let Some(blob) = self.store.find_url(url.expose().as_str()) {
+            let body = fs_err::read(&blob.path).map_err(|source| FetchError::Io {
+                package: package.to_owned(),
+                source,
+            })?;
+            return Ok(Document {
+                body: body.into(),
+                headers: reqwest::header::HeaderMap::new(),
+                blob: Some(blob),
+            });
+        }
+        let downloaded = self.download(package, url, accept).await?;
+        let blob = if remember {
+            Some(
+                self.store
+                    .insert_for_url(url.expose().as_str(), &downloaded.body)
+                    .map_err(|source| FetchError::Io {
+                        package: package.to_owned(),
+                        source,
+                    })?,
+            )
+        } else {
+            None
+        };
+        Ok(Document {
+            body: downloaded.body,
+            headers: downloaded.headers,
+            blob,
+        })
+    }
+}
+
+/// A restore of one ecosystem that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// A download failed or did not verify.
+    #[error(transparent)]
+    Fetch(Box<FetchError>),
+    /// A cache file could not be written.
+    #[error("failed to write `{path}`")]
+    Io {
+        /// The path.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The lockfile or the repository's metadata does not allow a restore.
+    #[error("{0}")]
+    Invalid(String),
+    /// A worker task panicked or was cancelled (a bug).
+    #[error("a restore task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl From<FetchError> for RestoreError {
+    fn from(error: FetchError) -> Self {
+        Self::Fetch(Box::new(error))
+    }
+}
+
+impl RestoreError {
+    /// Wrap an I/O error with its path.
+    pub fn io(path: impl Into<std::path::PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::Io { path, source }
+    }
+}
+
+/// What one ecosystem's restore did, for the summary line and `--json`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    /// `npm`, `pypi`, `maven`, `nuget`.
+    pub ecosystem: &'static str,
+    /// Lockfiles read.
+    pub lockfiles: Vec<std::path::PathBuf>,
+    /// Where the native tool will find the packages.
+    pub destination: std::path::PathBuf,
+    /// Distinct packages restored.
+    pub packages: usize,
+    /// Artifacts downloaded.
+    pub downloaded: u64,
+    /// Artifacts taken from the store.
+    pub from_store: u64,
+    /// Bytes downloaded.
+    pub bytes: u64,
+    /// Entries not restored, with the reason.
+    pub skipped: Vec<String>,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+impl Summary {
+    /// An empty summary for `ecosystem` into `destination`.
+    #[must_use]
+    pub fn new(ecosystem: &'static str, destination: std::path::PathBuf) -> Self {
+        Self {
+            ecosystem,
+            lockfiles: Vec::new(),
+            destination,
+            packages: 0,
+            downloaded: 0,
+            from_store: 0,
+            bytes: 0,
+            skipped: Vec::new(),
+            seconds: 0.0,
+        }
+    }
+
+    /// Copy the fetcher's counters in.
+    pub fn count(&mut self, stats: &Stats) {
+        self.downloaded = stats.downloaded.load(Ordering::Relaxed);
+        self.from_store = stats.from_store.load(Ordering::Relaxed);
+        self.bytes = stats.bytes.load(Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,501 @@
+//! `lading restore` against real registries and real clients: 200+ real npm packages
+//! (fetched once by `.ci/install-peers` into `.peers/npm-fixture/`) published into
+//! Verdaccio and into `lading serve`, restored, then installed by `npm ci --offline` with
+//! the registry stopped; a tampered tarball fails the restore and leaves no cache behind.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine as _;
+use sha2::Digest as _;
+
+use crate::require_tool;
+use crate::support::peers::Verdaccio;
+use crate::support::{self, LadingServer, ServerSpec};
+
+struct FixturePackage {
+    name: String,
+    version: String,
+    file: PathBuf,
+    manifest: serde_json::Value,
+}
+
+fn fixture() -> Option<Vec<FixturePackage>> {
+    let index = support::find_tool(
+        "LADING_TEST_NPM_FIXTURE",
+        Some("npm-fixture/manifests.json"),
+        None,
+    )?;
+    let dir = index.parent().unwrap().join("tarballs");
+    let entries: Vec<serde_json::Value> =
+        serde_json::from_str(&fs_err::read_to_string(&index).unwrap()).unwrap();
+    Some(
+        entries
+            .into_iter()
+            .map(|entry| FixturePackage {
+                name: entry["name"].as_str().unwrap().to_owned(),
+                version: entry["version"].as_str().unwrap().to_owned(),
+                file: dir.join(entry["file"].as_str().unwrap()),
+                manifest: entry["manifest"].clone(),
+            })
+            .collect(),
+    )
+}
+
+/// Publish tarballs as `npm publish` does (PROTOCOLS.md §2.2), eight at a time.
+fn publish(registry: &str, token: &str, packages: &[&FixturePackage]) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(8));
+        let mut tasks = tokio::task::JoinSet::new();
+        // Versions of one name go one after another (a registry merges them).
+        let mut by_name: std::collections::BTreeMap<&str, Vec<&FixturePackage>> =
+            std::collections::BTreeMap::new();
+        for package in packages {
+            by_name.entry(&package.name).or_default().push(package);
+        }
+        for (name, versions) in by_name {
+            let bodies: Vec<(String, serde_json::Value)> = versions
+                .iter()
+                .map(|package| {
+                    let data = fs_err::read(&package.file).unwrap();
+                    let integrity = format!(
+                        "sha512-{}",
+                        base64::engine::general_purpose::STANDARD
+                            .encode(sha2::Sha512::digest(&data))
+                    );
+                    let shasum = hex::encode(sha1::Sha1::digest(&data));
+                    let attachment = format!("{name}-{}.tgz", package.version);
+                    let mut manifest = package.manifest.clone();
+                    manifest["_id"] = format!("{name}@{}", package.version).into();
+                    manifest["dist"] = serde_json::json!({
+                        "integrity": integrity,
+                        "shasum": shasum,
+                        "tarball": format!("{registry}{name}/-/{attachment}"),
+                    });
+                    let body = serde_json::json!({
+                        "_id": name,
+                        "name": name,
+                        "dist-tags": {"latest": package.version},
+                        "versions": {package.version.clone(): manifest},
+                        "_attachments": {attachment: {
+                            "content_type": "application/octet-stream",
+                            "data": base64::engine::general_purpose::STANDARD.encode(&data),
+                            "length": data.len(),
+                        }},
+                    });
+                    (name.replace('/', "%2f"), body)
+                })
+                .collect();
+            let client = client.clone();
+            let registry = registry.to_owned();
+            let token = token.to_owned();
+            let semaphore = std::sync::Arc::clone(&semaphore);
+            tasks.spawn(async move {
+                let _permit = semaphore.acquire().await.unwrap();
+                for (escaped, body) in bodies {
+                    let response = client
+                        .put(format!("{registry}{escaped}"))
+                        .bearer_auth(&token)
+                        .header("npm-command", "publish")
+                        .json(&body)
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = response.status();
+                    let text = response.text().await.unwrap_or_default();
+                    assert!(status.is_success(), "publish {escaped}: {status} {text}");
+                }
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            joined.unwrap();
+        }
+    });
+}
+
+fn npm_command(npm: &Path, home: &Path, cwd: &Path, cache: &Path) -> Command {
+    let mut command = support::clean_command(npm, home);
+    command
+        .current_dir(cwd)
+        .env("npm_config_cache", cache)
+        .args(["--no-audit", "--no-fund", "--no-update-notifier"]);
+    command
+}
+
+/// A project depending on `dependencies`, locked against the registry in `home/.npmrc`.
+fn locked_project(
+    npm: &Path,
+    home: &Path,
+    dir: &Path,
+    dependencies: &serde_json::Value,
+    omit_resolved: bool,
+) -> PathBuf {
+    let project = dir.join("project");
+    fs_err::create_dir_all(&project).unwrap();
+    fs_err::write(
+        project.join("package.json"),
+        serde_json::json!({"name": "restore-app", "version": "1.0.0", "private": true, "dependencies": dependencies}).to_string(),
+    )
+    .unwrap();
+    let flag = if omit_resolved {
+        "--omit-lockfile-registry-resolved"
+    } else {
+        "--no-omit-lockfile-registry-resolved"
+    };
+    support::run_ok(
+        npm_command(npm, home, &project, &dir.join("lock-cache")).args([
+            "install",
+            "--package-lock-only",
+            "--ignore-scripts",
+            flag,
+        ]),
+    );
+    project
+}
+
+fn lading(home: &Path, cwd: &Path) -> Command {
+    let mut command = support::clean_command(support::lading_bin(), home);
+    command
+        .current_dir(cwd)
+        .env("LADING_CACHE_DIR", home.join("lading-cache"));
+    command
+}
+
+fn fixture_dependencies() -> serde_json::Value {
+    serde_json::json!({"express": "4.21.2", "eslint": "8.57.1", "@babel/core": "7.26.0"})
+}
+
+fn npm_ci_offline(npm: &Path, home: &Path, project: &Path, cache: &Path) {
+    let output = support::run(npm_command(npm, home, project, cache).args([
+        "ci",
+        "--offline",
+        "--ignore-scripts",
+    ]));
+    assert!(
+        output.status.success(),
+        "npm ci --offline failed:\n{}",
+        support::describe(&output)
+    );
+    let hidden: serde_json::Value = serde_json::from_str(
+        &fs_err::read_to_string(project.join("node_modules/.package-lock.json")).unwrap(),
+    )
+    .unwrap();
+    let installed = hidden["packages"].as_object().unwrap().len();
+    assert!(installed >= 200, "only {installed} packages installed");
+    assert!(project.join("node_modules/express/package.json").is_file());
+    assert!(
+        project
+            .join("node_modules/@babel/core/package.json")
+            .is_file()
+    );
+}
+
+#[test]
+fn restore_from_verdaccio_then_npm_ci_offline_with_200_real_packages() {
+    let npm = require_tool!(support::npm());
+    let verdaccio_bin = require_tool!(Verdaccio::find());
+    let packages = require_tool!(fixture());
+    assert!(packages.len() >= 200, "{} fixture packages", packages.len());
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let mut verdaccio = Verdaccio::start(&verdaccio_bin, &dir.path().join("verdaccio"));
+    publish(
+        &verdaccio.url,
+        &verdaccio.token,
+        &packages.iter().collect::<Vec<_>>(),
+    );
+    fs_err::write(home.join(".npmrc"), verdaccio.npmrc()).unwrap();
+    // With `resolved` URLs in the lockfile: npm then reads content by digest.
+    let project = locked_project(&npm, &home, dir.path(), &fixture_dependencies(), false);
+    let cache = dir.path().join("npm-cache");
+    let output = support::run_ok(
+        lading(&home, &project)
+            .args(["restore", "--json", "--registry-url", &verdaccio.url])
+            .args(["--token-env", "VERDACCIO_TOKEN"])
+            .env("VERDACCIO_TOKEN", &verdaccio.token)
+            .env("npm_config_cache", &cache),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let npm_report = &report["ecosystems"][0];
+    assert_eq!(npm_report["ecosystem"], "npm");
+    assert!(npm_report["packages"].as_u64().unwrap() >= 200, "{report}");
+    assert_eq!(npm_report["downloaded"], npm_report["packages"], "{report}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("npm: ") && stderr.contains("packages from"),
+        "{stderr}"
+    );
+
+    verdaccio.stop();
+    npm_ci_offline(&npm, &home, &project, &cache);
+
+    // A second restore into a fresh npm cache comes from the store: no request at all
+    // (the registry is down).
+    let second_cache = dir.path().join("npm-cache-2");
+    let output = support::run_ok(
+        lading(&home, &project)
+            .args(["restore", "--json", "--registry-url", &verdaccio.url])
+            .args(["--token-env", "VERDACCIO_TOKEN"])
+            .env("VERDACCIO_TOKEN", &verdaccio.token)
+            .env("npm_config_cache", &second_cache),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["ecosystems"][0]["downloaded"], 0, "{report}");
+    fs_err::remove_dir_all(project.join("node_modules")).unwrap();
+    npm_ci_offline(&npm, &home, &project, &second_cache);
+}
+
+#[test]
+fn restore_from_lading_serve_without_resolved_then_npm_ci_offline() {
+    let npm = require_tool!(support::npm());
+    require_tool!(support::aws());
+    let packages = require_tool!(fixture());
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let user = crate::serve_npm::NpmUser::login(
+        &server,
+        dir.path(),
+        "home",
+        &server.credentials_file(),
+        "main",
+    );
+    let home = user.home.clone();
+    let npmrc = user.npmrc();
+    let token = npmrc
+        .lines()
+        .find_map(|line| {
+            line.split_once(":_authToken=")
+                .map(|(_, token)| token.to_owned())
+        })
+        .unwrap();
+    let registry = format!("{}/d/local/npm/main/", server.url);
+    publish(&registry, &token, &packages.iter().collect::<Vec<_>>());
+    // `omit-lockfile-registry-resolved`: npm then needs packuments and index entries.
+    let project = locked_project(&npm, &home, dir.path(), &fixture_dependencies(), true);
+    let lockfile = fs_err::read_to_string(project.join("package-lock.json")).unwrap();
+    assert!(
+        !lockfile.contains("\"resolved\""),
+        "the lockfile has resolved URLs"
+    );
+    let cache = dir.path().join("npm-cache");
+    let mut command = lading(&home, &project);
+    command
+        .args(["restore", "--domain", "local", "--repository", "main"])
+        .args(["--domain-owner", "000000000000", "--region", "us-east-1"])
+        .args(["--endpoint-url", &server.url])
+        .env("npm_config_cache", &cache);
+    for (key, value) in server.aws_env() {
+        command.env(key, value);
+    }
+    let output = support::run_ok(&mut command);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("`{}`", cache.display())),
+        "{stderr}"
+    );
+    drop(server);
+    npm_ci_offline(&npm, &home, &project, &cache);
+}
+
+#[test]
+fn tampered_tarball_fails_the_restore_and_leaves_no_cache() {
+    let npm = require_tool!(support::npm());
+    let verdaccio_bin = require_tool!(Verdaccio::find());
+    let packages = require_tool!(fixture());
+    let leaves: Vec<&FixturePackage> = packages
+        .iter()
+        .filter(|package| {
+            !package.name.starts_with('@')
+                && package.manifest["dependencies"]
+                    .as_object()
+                    .is_none_or(serde_json::Map::is_empty)
+        })
+        .take(2)
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let verdaccio = Verdaccio::start(&verdaccio_bin, &dir.path().join("verdaccio"));
+    publish(&verdaccio.url, &verdaccio.token, &leaves);
+    fs_err::write(home.join(".npmrc"), verdaccio.npmrc()).unwrap();
+    let dependencies: serde_json::Map<String, serde_json::Value> = leaves
+        .iter()
+        .map(|package| (package.name.clone(), package.version.clone().into()))
+        .collect();
+    let project = locked_project(&npm, &home, dir.path(), &dependencies.into(), false);
+    // Replace one stored tarball with other bytes.
+    let victim = leaves[0];
+    let stored = dir
+        .path()
+        .join("verdaccio/storage")
+        .join(&victim.name)
+        .join(format!("{}-{}.tgz", victim.name, victim.version));
+    assert!(stored.is_file(), "{}", stored.display());
+    let mut tampered = fs_err::read(&victim.file).unwrap();
+    tampered.extend_from_slice(b"tampered");
+    fs_err::write(&stored, &tampered).unwrap();
+
+    let cache = dir.path().join("npm-cache");
+    let output = support::run(
+        lading(&home, &project)
+            .args(["restore", "--registry-url", &verdaccio.url])
+            .args(["--token-env", "VERDACCIO_TOKEN"])
+            .env("VERDACCIO_TOKEN", &verdaccio.token)
+            .env("npm_config_cache", &cache),
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let expected = format!(
+        "sha512:{}",
+        hex::encode(sha2::Sha512::digest(fs_err::read(&victim.file).unwrap()))
+    );
+    let actual = format!("sha512:{}", hex::encode(sha2::Sha512::digest(&tampered)));
+    for needle in [
+        "digest mismatch".to_owned(),
+        format!("`{}@{}`", victim.name, victim.version),
+        format!(
+            "{}{}/-/{}-{}.tgz",
+            verdaccio.url, victim.name, victim.name, victim.version
+        ),
+        expected,
+        actual.clone(),
+    ] {
+        assert!(
+            stderr.contains(&needle),
+            "`{needle}` missing from:\n{stderr}"
+        );
+    }
+    assert!(
+        !stderr.contains(&verdaccio.token),
+        "the token leaked: {stderr}"
+    );
+    // Nothing in npm's cache, and the tampered bytes are not in lading's store.
+    assert!(!cache.join("_cacache").exists(), "npm cache written");
+    let store_copy = home
+        .join("lading-cache/store-v1/sha512")
+        .join(&actual[7..9])
+        .join(&actual[9..11])
+        .join(&actual[11..]);
+    assert!(!store_copy.exists(), "tampered bytes in the store");
+}
+
+#[test]
+fn nuget_lockfile_restores_into_the_global_packages_folder_nuget_exe_reads() {
+    use crate::serve_nuget::{mono, multipart, nuget_exe, token, zip_of};
+    require_tool!(support::aws());
+    let mono = require_tool!(mono());
+    let nuget = require_tool!(nuget_exe());
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let token = token(&server, &server.credentials_file());
+    let base = format!("{}/d/local/nuget/main/", server.url);
+    let mut lock_entries = serde_json::Map::new();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for (id, version) in [
+        ("Lading.Restore.Core", "1.2.0"),
+        ("Lading.Restore.Extra", "2.0.0-beta.1"),
+    ] {
+        let nuspec = format!(
+            "<?xml version=\"1.0\"?><package xmlns=\"http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd\"><metadata><id>{id}</id><version>{version}</version><authors>x</authors><description>d</description></metadata></package>"
+        );
+        let package = zip_of(&[
+            (&format!("{id}.nuspec"), nuspec.as_bytes()),
+            ("lib/net45/readme.txt", id.as_bytes()),
+            ("[Content_Types].xml", b"<Types/>"),
+        ]);
+        let (content_type, body) = multipart(&package);
+        runtime.block_on(async {
+            let response = reqwest::Client::new()
+                .put(format!("{base}v2/package"))
+                .basic_auth("aws", Some(&token))
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                response.status().is_success(),
+                "push {id}: {}",
+                response.status()
+            );
+        });
+        lock_entries.insert(
+            id.to_owned(),
+            serde_json::json!({
+                "type": "Direct",
+                "requested": format!("[{version}, )"),
+                "resolved": version,
+                "contentHash": base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&package)),
+            }),
+        );
+    }
+    let project = dir.path().join("project");
+    fs_err::create_dir_all(&project).unwrap();
+    fs_err::write(
+        project.join("packages.lock.json"),
+        serde_json::json!({"version": 1, "dependencies": {"net8.0": lock_entries}}).to_string(),
+    )
+    .unwrap();
+    let home = dir.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let packages = dir.path().join("nuget-packages");
+    let mut command = lading(&home, &project);
+    command
+        .args(["restore", "--domain", "local", "--repository", "main"])
+        .args(["--domain-owner", "000000000000", "--region", "us-east-1"])
+        .args(["--endpoint-url", &server.url])
+        .env("NUGET_PACKAGES", &packages);
+    for (key, value) in server.aws_env() {
+        command.env(key, value);
+    }
+    support::run_ok(&mut command);
+    drop(server);
+    let folder = packages.join("lading.restore.core/1.2.0");
+    for file in [
+        "lading.restore.core.1.2.0.nupkg",
+        "lading.restore.core.1.2.0.nupkg.sha512",
+        "lading.restore.core.nuspec",
+        ".nupkg.metadata",
+        "lib/net45/readme.txt",
+    ] {
+        assert!(folder.join(file).is_file(), "{file} missing");
+    }
+    assert!(!folder.join("[Content_Types].xml").exists());
+    // nuget.exe, with no source but the folder lading wrote, installs both packages.
+    let work = dir.path().join("work");
+    fs_err::create_dir_all(&work).unwrap();
+    fs_err::write(
+        work.join("nuget.config"),
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><configuration><packageSources><clear /></packageSources></configuration>",
+    )
+    .unwrap();
+    for (id, version) in [
+        ("Lading.Restore.Core", "1.2.0"),
+        ("Lading.Restore.Extra", "2.0.0-beta.1"),
+    ] {
+        let mut command = support::clean_command(&mono, &home);
+        command
+            .current_dir(&work)
+            .arg(&nuget)
+            .args(["install", id, "-Version", version, "-NonInteractive"])
+            .arg("-Source")
+            .arg(&packages)
+            .arg("-OutputDirectory")
+            .arg(work.join("out"))
+            .env("NUGET_PACKAGES", &packages);
+        support::run_ok(&mut command);
+        assert!(
+            work.join(format!("out/{id}.{version}/lib/net45/readme.txt"))
+                .is_file(),
+            "{id} not installed"
+        );
+    }
+}
