@@ -109,8 +109,12 @@ fn existing_mode(_path: &Path) -> Option<u32> {
     None
 }
 
+/// Set a file's Unix mode (`None`: leave it); a no-op elsewhere.
+///
+/// # Errors
+/// I/O errors, naming the path.
 #[cfg(unix)]
-fn set_mode(path: &Path, mode: Option<u32>) -> std::io::Result<()> {
+pub fn set_mode(path: &Path, mode: Option<u32>) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     if let Some(mode) = mode {
         fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
@@ -118,8 +122,12 @@ fn set_mode(path: &Path, mode: Option<u32>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Set a file's Unix mode (`None`: leave it); a no-op elsewhere.
+///
+/// # Errors
+/// Never.
 #[cfg(not(unix))]
-fn set_mode(_path: &Path, _mode: Option<u32>) -> std::io::Result<()> {
+pub fn set_mode(_path: &Path, _mode: Option<u32>) -> std::io::Result<()> {
     Ok(())
 }
 

@@ -564,23 +564,9 @@ fn restore(path: &Path, before: Option<&[u8]>, mode: Option<u32>) -> std::io::Re
         },
         Some(bytes) => {
             fsx::write_if_changed(path, bytes, mode)?;
-            set_mode(path, mode)
+            fsx::set_mode(path, mode)
         }
     }
-}
-
-#[cfg(unix)]
-fn set_mode(path: &Path, mode: Option<u32>) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    if let Some(mode) = mode {
-        fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn set_mode(_path: &Path, _mode: Option<u32>) -> std::io::Result<()> {
-    Ok(())
 }
 
 fn read_state(path: &Path) -> anyhow::Result<State> {

@@ -108,20 +108,7 @@ async fn serve(state: &AppState, request: Request) -> Result<Response, DataError
         }
         "PUT" => {
             access::require(principal.as_ref(), domain, repository, Permission::Publish)?;
-            let exists = {
-                let (domain, repository) = (domain.clone(), repository.clone());
-                state
-                    .store
-                    .with(move |connection| -> Result<_, DataError> {
-                        Ok(store::repository(connection, &domain, &repository)?.is_some())
-                    })
-                    .await?
-            };
-            if !exists {
-                return Err(DataError::not_found(format!(
-                    "repository `{domain}/{repository}` does not exist"
-                )));
-            }
+            state.require_repository(domain, repository).await?;
             let unfinished = parts
                 .uri
                 .query()

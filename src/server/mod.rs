@@ -234,6 +234,31 @@ impl AppState {
         format!("http://{host}")
     }
 
+    /// A data-plane 404 unless the repository exists.
+    ///
+    /// # Errors
+    /// [`error::DataError`]: 404, or 500 when the index fails.
+    pub async fn require_repository(
+        &self,
+        domain: &str,
+        repository: &str,
+    ) -> Result<(), error::DataError> {
+        let (lookup_domain, lookup_repository) = (domain.to_owned(), repository.to_owned());
+        let exists = self
+            .store
+            .with(move |connection| -> Result<_, error::DataError> {
+                Ok(store::repository(connection, &lookup_domain, &lookup_repository)?.is_some())
+            })
+            .await?;
+        if exists {
+            Ok(())
+        } else {
+            Err(error::DataError::not_found(format!(
+                "repository `{domain}/{repository}` does not exist"
+            )))
+        }
+    }
+
     /// Data-plane endpoint of a repository for a format (ends in `/`).
     #[must_use]
     pub fn repository_endpoint(

@@ -313,22 +313,9 @@ impl NuGetRequest<'_> {
     }
 
     async fn require_repository(&self) -> Result<(), DataError> {
-        let (domain, repository) = (self.domain.clone(), self.repository.clone());
-        let exists = self
-            .state
-            .store
-            .with(move |connection| -> Result<_, DataError> {
-                Ok(store::repository(connection, &domain, &repository)?.is_some())
-            })
-            .await?;
-        if exists {
-            Ok(())
-        } else {
-            Err(DataError::not_found(format!(
-                "repository `{}/{}` does not exist",
-                self.domain, self.repository
-            )))
-        }
+        self.state
+            .require_repository(&self.domain, &self.repository)
+            .await
     }
 
     fn endpoint(&self) -> String {
