@@ -1,0 +1,7 @@
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = lading::ecosystem::maven::listed_versions(data);
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = lading::ecosystem::maven::compare_versions(text, "1.0");
+    }
+});
