@@ -221,6 +221,14 @@ pub enum Tool {
     Maven,
     /// NuGet (`nuget.config`).
     Nuget,
+    /// Yarn berry (2+: `.yarnrc.yml`, or `YARN_NPM_*` variables for `ephemeral`). Yarn 1
+    /// reads `.npmrc`: configure it with `--tool npm`.
+    Yarn,
+    /// Cargo (`.cargo/config.toml` sparse registry + `credentials.toml` 0600, or
+    /// `CARGO_REGISTRIES_<NAME>_*` variables for `ephemeral`).
+    Cargo,
+    /// Gradle (an init script reading the token from the environment or a 0600 file).
+    Gradle,
 }
 
 /// Where `lading login` writes.
