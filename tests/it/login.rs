@@ -109,7 +109,7 @@ pub(crate) fn exports(output: &Output) -> Vec<(String, String)> {
         .collect()
 }
 
-fn value<'a>(env: &'a [(String, String)], name: &str) -> &'a str {
+pub(crate) fn value<'a>(env: &'a [(String, String)], name: &str) -> &'a str {
     env.iter().find(|(key, _)| key == name).map_or_else(
         || panic!("`{name}` not exported: {env:?}"),
         |(_, value)| value.as_str(),
@@ -137,7 +137,13 @@ pub(crate) fn mode(path: &Path) -> u32 {
     fs_err::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-fn npm_command(npm: &Path, sandbox: &Sandbox, cwd: &Path, npmrc: &str, args: &[&str]) -> Output {
+pub(crate) fn npm_command(
+    npm: &Path,
+    sandbox: &Sandbox,
+    cwd: &Path,
+    npmrc: &str,
+    args: &[&str],
+) -> Output {
     let mut command = support::clean_command(npm, &sandbox.home);
     command
         .current_dir(cwd)

