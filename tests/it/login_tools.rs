@@ -187,3 +187,132 @@ fn yarn_berry_installs_from_verdaccio_through_the_env_file_and_a_scoped_project_
     sandbox.lading_ok(&["logout"]);
     assert_eq!(fs_err::read(project.join(".yarnrc.yml")).unwrap(), yarnrc);
 }
+
+/// A crate depending on `foo` from the registry `lading`.
+fn cargo_app(dir: &Path) -> PathBuf {
+    fs_err::create_dir_all(dir.join("src")).unwrap();
+    fs_err::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nfoo = { version = \"1\", registry = \"lading\" }\n",
+    )
+    .unwrap();
+    fs_err::write(dir.join("src/lib.rs"), "").unwrap();
+    dir.to_path_buf()
+}
+
+/// `cargo metadata --no-deps --offline`: parses the manifest, which resolves the registry
+/// name through the config (no network).
+fn cargo_metadata(sandbox: &Sandbox, app: &Path, env: &[(String, String)]) -> serde_json::Value {
+    let mut command = support::clean_command(env!("CARGO"), &sandbox.home);
+    command
+        .current_dir(app)
+        .args([
+            "metadata",
+            "--no-deps",
+            "--offline",
+            "--format-version",
+            "1",
+        ])
+        .env("CARGO_HOME", sandbox.root.join("cargo-home"));
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = support::run_ok(&mut command);
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn cargo_parses_the_registry_lading_configured_in_files_and_in_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = "http://127.0.0.1:9/api/cargo/main";
+    let mut sandbox = Sandbox::new(dir.path(), "user");
+    sandbox.set(
+        "CARGO_HOME",
+        sandbox.root.join("cargo-home").display().to_string(),
+    );
+    sandbox.set("CARGO_TOKEN", "cargo-secret-77");
+    let cargo_home = sandbox.root.join("cargo-home");
+    fs_err::create_dir_all(&cargo_home).unwrap();
+    let original = "# my settings\n[net]\ngit-fetch-with-cli = true # corporate proxy\n";
+    fs_err::write(cargo_home.join("config.toml"), original).unwrap();
+    let app = cargo_app(&sandbox.root.join("app"));
+    let login = [
+        "login",
+        "--registry-url",
+        registry,
+        "--token-env",
+        "CARGO_TOKEN",
+        "--tool",
+        "cargo",
+    ];
+    let mut args = login.to_vec();
+    args.extend(["--target", "user"]);
+    sandbox.lading_ok(&args);
+    let config = fs_err::read_to_string(cargo_home.join("config.toml")).unwrap();
+    assert!(config.starts_with(original), "{config}");
+    assert!(
+        config.ends_with(
+            "[registries.lading]\nindex = \"sparse+http://127.0.0.1:9/api/cargo/main/\"\n"
+        ),
+        "{config}"
+    );
+    let credentials = cargo_home.join("credentials.toml");
+    assert!(
+        fs_err::read_to_string(&credentials)
+            .unwrap()
+            .contains("token = \"cargo-secret-77\"")
+    );
+    assert_eq!(mode(&credentials), 0o600);
+    let metadata = cargo_metadata(&sandbox, &app, &[]);
+    let dependency = &metadata["packages"][0]["dependencies"][0];
+    assert_eq!(
+        dependency["registry"], "sparse+http://127.0.0.1:9/api/cargo/main/",
+        "{dependency}"
+    );
+    // Cargo reads back what lading wrote (its unstable `config get`, on this stable cargo).
+    let mut command = support::clean_command(env!("CARGO"), &sandbox.home);
+    command
+        .current_dir(&app)
+        .args(["-Zunstable-options", "config", "get", "registries"])
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("CARGO_HOME", &cargo_home);
+    let shown = support::run_ok(&mut command);
+    assert_eq!(
+        String::from_utf8_lossy(&shown.stdout),
+        "registries.lading.index = \"sparse+http://127.0.0.1:9/api/cargo/main/\"\n"
+    );
+    sandbox.lading_ok(&args);
+    assert_eq!(
+        fs_err::read_to_string(cargo_home.join("config.toml")).unwrap(),
+        config
+    );
+    sandbox.lading_ok(&["logout"]);
+    assert_eq!(
+        fs_err::read_to_string(cargo_home.join("config.toml")).unwrap(),
+        original
+    );
+    assert!(!credentials.exists());
+
+    // Ephemeral: only variables, the token behind a credential provider reading a 0600 file.
+    let mut sandbox = Sandbox::new(dir.path(), "ci");
+    sandbox.set("CI", "true");
+    sandbox.set("CARGO_TOKEN", "cargo-secret-77");
+    let mut args = login.to_vec();
+    args.extend(["--print-env", "sh"]);
+    let env = exports(&sandbox.lading_ok(&args));
+    assert!(!format!("{env:?}").contains("cargo-secret-77"), "{env:?}");
+    let metadata = cargo_metadata(&sandbox, &cargo_app(&sandbox.root.join("app")), &env);
+    assert_eq!(
+        metadata["packages"][0]["dependencies"][0]["registry"],
+        "sparse+http://127.0.0.1:9/api/cargo/main/"
+    );
+    let provider = value(&env, "CARGO_REGISTRIES_LADING_CREDENTIAL_PROVIDER");
+    let command_line = provider.strip_prefix("cargo:token-from-stdout ").unwrap();
+    let token_file = Path::new(command_line.strip_prefix("cat ").unwrap());
+    assert_eq!(
+        fs_err::read_to_string(token_file).unwrap(),
+        "cargo-secret-77"
+    );
+    assert_eq!(mode(token_file), 0o600);
+}
