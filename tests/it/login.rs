@@ -1024,7 +1024,7 @@ fn plain_token_login_nuget_against_pynuget_pushes_and_installs_into_a_fresh_fold
 
 /// Every file under `dir` that holds `needle`, with its mode.
 #[cfg(unix)]
-fn files_holding(dir: &Path, needle: &str) -> Vec<(PathBuf, u32)> {
+pub(crate) fn files_holding(dir: &Path, needle: &str) -> Vec<(PathBuf, u32)> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(current) = stack.pop() {

@@ -316,3 +316,143 @@ fn cargo_parses_the_registry_lading_configured_in_files_and_in_variables() {
     );
     assert_eq!(mode(token_file), 0o600);
 }
+
+/// `NAME<<DELIM` ... `DELIM` blocks of a GitHub file command, checking each delimiter.
+fn file_command_values(text: &str) -> Vec<(String, String)> {
+    let mut values = Vec::new();
+    let mut lines = text.lines();
+    while let Some(header) = lines.next() {
+        let (name, delimiter) = header
+            .split_once("<<")
+            .unwrap_or_else(|| panic!("not a heredoc header: {header:?} in\n{text}"));
+        assert!(
+            delimiter.starts_with("ghadelimiter_") && delimiter.len() == "ghadelimiter_".len() + 32,
+            "{delimiter}"
+        );
+        let mut value = Vec::new();
+        loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("unterminated `{name}` in\n{text}"));
+            if line == delimiter {
+                break;
+            }
+            value.push(line);
+        }
+        values.push((name.to_owned(), value.join("\n")));
+    }
+    values
+}
+
+#[cfg(unix)]
+#[test]
+fn on_github_actions_the_mask_comes_first_exports_use_heredocs_and_the_token_stays_in_0600_files() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let token = "gh-secret-%-9f3a7c";
+    let mut sandbox = Sandbox::new(dir.path(), "ci");
+    let github = sandbox.root.join("github");
+    fs_err::create_dir_all(&github).unwrap();
+    // The runner's files are ordinary 0644 files: the token must never land in them.
+    for name in ["env", "output"] {
+        fs_err::write(github.join(name), "").unwrap();
+        fs_err::set_permissions(github.join(name), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    sandbox.set("CI", "true");
+    sandbox.set("GITHUB_ACTIONS", "true");
+    sandbox.set("GITHUB_ENV", github.join("env").display().to_string());
+    sandbox.set("GITHUB_OUTPUT", github.join("output").display().to_string());
+    sandbox.set("REGISTRY_TOKEN", token);
+    sandbox.set("LADING_LOG", "trace");
+    let output = sandbox.lading_ok(&[
+        "login",
+        "--registry-url",
+        "http://127.0.0.1:9/repo/",
+        "--token-env",
+        "REGISTRY_TOKEN",
+        "--tool",
+        "npm",
+        "--tool",
+        "pip",
+        "--tool",
+        "twine",
+        "--tool",
+        "maven",
+        "--tool",
+        "nuget",
+        "--tool",
+        "yarn",
+        "--tool",
+        "cargo",
+        "--tool",
+        "gradle",
+        "--print-env",
+        "sh",
+    ]);
+    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
+    let stderr = String::from_utf8(output.stderr.clone()).unwrap();
+    assert_eq!(
+        stdout.lines().next(),
+        Some("::add-mask::gh-secret-%25-9f3a7c"),
+        "the mask must be the first thing on stdout:\n{stdout}"
+    );
+    assert!(
+        !stdout.contains(token) && !stderr.contains(token),
+        "{stdout}\n{stderr}"
+    );
+
+    let env = file_command_values(&fs_err::read_to_string(github.join("env")).unwrap());
+    let printed = exports(&output);
+    let names: Vec<&str> = env.iter().map(|(name, _)| name.as_str()).collect();
+    for expected in [
+        "NPM_CONFIG_USERCONFIG",
+        "PIP_CONFIG_FILE",
+        "NETRC",
+        "LADING_PYPIRC",
+        "LADING_MAVEN_SETTINGS",
+        "LADING_NUGET_CONFIG",
+        "YARN_NPM_REGISTRY_SERVER",
+        "YARN_NPM_ALWAYS_AUTH",
+        "CARGO_REGISTRIES_LADING_INDEX",
+        "CARGO_REGISTRIES_LADING_CREDENTIAL_PROVIDER",
+        "LADING_GRADLE_INIT_SCRIPT",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "`{expected}` not in GITHUB_ENV: {names:?}"
+        );
+        assert_eq!(
+            value(&env, expected),
+            value(&printed, expected),
+            "{expected}"
+        );
+    }
+    // The token variable yarn needs is only in the 0600 env file, read from a 0600 file.
+    assert!(!names.contains(&"YARN_NPM_AUTH_TOKEN"), "{names:?}");
+    assert!(
+        stderr.contains("`YARN_NPM_AUTH_TOKEN` holds the token"),
+        "{stderr}"
+    );
+    let outputs = file_command_values(&fs_err::read_to_string(github.join("output")).unwrap());
+    assert_eq!(
+        value(&outputs, "env-file"),
+        sandbox.root.join("job/env.sh").display().to_string()
+    );
+    assert_eq!(
+        value(&outputs, "state-file"),
+        sandbox.state().display().to_string()
+    );
+
+    let holders = crate::login::files_holding(&sandbox.root, token);
+    assert!(holders.len() >= 8, "{holders:?}");
+    for (path, file_mode) in &holders {
+        assert_eq!(
+            *file_mode,
+            0o600,
+            "`{}` holds the token with mode {file_mode:o}",
+            path.display()
+        );
+    }
+    sandbox.lading_ok(&["logout"]);
+    assert!(crate::login::files_holding(&sandbox.root, token).is_empty());
+}
