@@ -456,3 +456,96 @@ fn on_github_actions_the_mask_comes_first_exports_use_heredocs_and_the_token_sta
     sandbox.lading_ok(&["logout"]);
     assert!(crate::login::files_holding(&sandbox.root, token).is_empty());
 }
+
+#[test]
+fn yarn_and_cargo_corpus_survives_login_and_logout_byte_for_byte() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/login-corpus");
+    let dir = tempfile::tempdir().unwrap();
+    let mut count = 0;
+    for (kind, relative, namespace, owned) in [
+        (
+            "yarn",
+            ".yarnrc.yml",
+            None,
+            &["npmRegistryServer", "npmAlwaysAuth", "npmAuthToken"][..],
+        ),
+        ("yarn", ".yarnrc.yml", Some("@acme"), &[][..]),
+        ("cargo", "cargo-home/config.toml", None, &["index = "][..]),
+    ] {
+        let mut fixtures: Vec<_> = fs_err::read_dir(corpus.join(kind))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        fixtures.sort();
+        for fixture in fixtures {
+            count += 1;
+            let case = format!(
+                "{kind}-{}-{}",
+                namespace.unwrap_or("default").trim_start_matches('@'),
+                fixture.file_name().unwrap().to_string_lossy()
+            );
+            let mut sandbox = Sandbox::new(dir.path(), &case);
+            sandbox.set(
+                "CARGO_HOME",
+                sandbox.home.join("cargo-home").display().to_string(),
+            );
+            sandbox.set("CORPUS_TOKEN", "corpus-token-5150");
+            let original = fs_err::read(&fixture).unwrap();
+            let path = sandbox.home.join(relative);
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(&path, &original).unwrap();
+            let mut args = vec![
+                "login",
+                "--registry-url",
+                "https://registry.example.com/npm/",
+                "--token-env",
+                "CORPUS_TOKEN",
+                "--tool",
+                kind,
+                "--target",
+                "user",
+            ];
+            if let Some(namespace) = namespace {
+                args.extend(["--namespace", namespace]);
+            }
+            sandbox.lading_ok(&args);
+            let after = fs_err::read(&path).unwrap();
+            let original_text = String::from_utf8(original.clone()).unwrap();
+            let after_text = String::from_utf8(after.clone()).unwrap();
+            assert_ne!(after, original, "{case}: login changed nothing");
+            let mut remaining = after_text.split_inclusive('\n');
+            for line in original_text.split_inclusive('\n') {
+                if owned
+                    .iter()
+                    .any(|marker| line.trim_start().starts_with(marker))
+                {
+                    continue;
+                }
+                let line = line.trim_end_matches(['\r', '\n']);
+                assert!(
+                    remaining.any(|candidate| candidate.trim_end_matches(['\r', '\n']) == line),
+                    "{case}: line {line:?} lost or reordered:\n{after_text}"
+                );
+            }
+            if original_text.contains("\r\n") {
+                assert!(
+                    !after_text.replace("\r\n", "").contains('\n'),
+                    "{case}: LF mixed into a CRLF file:\n{after_text:?}"
+                );
+            }
+            sandbox.lading_ok(&args);
+            assert_eq!(
+                fs_err::read(&path).unwrap(),
+                after,
+                "{case}: second login changed bytes"
+            );
+            sandbox.lading_ok(&["logout"]);
+            assert_eq!(
+                fs_err::read(&path).unwrap(),
+                original,
+                "{case}: logout did not restore"
+            );
+        }
+    }
+    assert!(count >= 17, "{count} corpus cases");
+}
