@@ -288,6 +288,10 @@ pub struct LoginArgs {
     /// Maven: a profile (default) or a mirror of everything.
     #[arg(long, value_enum, default_value = "profile")]
     pub maven_mode: MavenModeArg,
+    /// Maven: write `<password>${env.VAR}</password>` instead of the token, so
+    /// `settings.xml` holds no secret and mvn reads it from `VAR` when it runs.
+    #[arg(long, value_name = "VAR")]
+    pub maven_password_env: Option<String>,
     /// Name of the Maven server/profile, `.pypirc` section and NuGet source (default:
     /// `codeartifact`; NuGet: `DOMAIN/REPOSITORY` as `aws codeartifact login` names it).
     #[arg(long)]

@@ -377,11 +377,32 @@ pub async fn login(args: LoginArgs, printer: Printer) -> anyhow::Result<()> {
                     LoginTarget::Project => (PathBuf::from("settings.xml"), None),
                 };
                 let seed = seed.filter(|seed| seed.is_file());
+                let password = match &args.maven_password_env {
+                    Some(variable) => {
+                        let valid = variable
+                            .chars()
+                            .next()
+                            .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+                            && variable.chars().all(|character| {
+                                character.is_ascii_alphanumeric() || character == '_'
+                            });
+                        if !valid {
+                            return Err(HintedError::new(
+                                format!("`{variable}` is not an environment variable name"),
+                                "pass a name such as `MAVEN_REPO_TOKEN` to `--maven-password-env`",
+                            )
+                            .into());
+                        }
+                        // Maven interpolates `${env.NAME}` in settings.xml when it runs.
+                        format!("${{env.{variable}}}")
+                    }
+                    None => secret.to_owned(),
+                };
                 let login = MavenLogin {
                     id: source_name.clone(),
                     url: endpoint.to_string(),
                     username: username.clone(),
-                    password: secret.to_owned(),
+                    password,
                     mode: match args.maven_mode {
                         MavenModeArg::Profile => MavenMode::Profile,
                         MavenModeArg::Mirror => MavenMode::Mirror,

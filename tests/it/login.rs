@@ -284,7 +284,7 @@ fn login_pip_and_twine_then_twine_upload_and_pip_install_in_a_fresh_venv() {
 
 /// `~/.m2/settings.xml` of a user who resolves plugins from Debian's repository (Maven
 /// Central is unreachable here): login's ephemeral settings start from it.
-fn offline_central_settings(home: &Path, maven_repo: &Path) {
+pub(crate) fn offline_central_settings(home: &Path, maven_repo: &Path) {
     let central = format!("file://{}", maven_repo.display());
     fs_err::create_dir_all(home.join(".m2")).unwrap();
     fs_err::write(
@@ -800,8 +800,8 @@ fn plain_token_login_pip_and_twine_against_pypiserver() {
 }
 
 /// nginx serving a WebDAV Maven repository: anonymous GET, Basic auth for PUT.
-struct Nginx {
-    url: String,
+pub(crate) struct Nginx {
+    pub(crate) url: String,
     child: std::process::Child,
 }
 
@@ -812,7 +812,7 @@ impl Drop for Nginx {
     }
 }
 
-fn nginx(dir: &Path, password: &str) -> Option<Nginx> {
+pub(crate) fn nginx(dir: &Path, password: &str) -> Option<Nginx> {
     let binary = support::find_tool("LADING_TEST_NGINX", None, Some("nginx"))?;
     fs_err::create_dir_all(dir.join("repo")).unwrap();
     fs_err::create_dir_all(dir.join("tmp")).unwrap();

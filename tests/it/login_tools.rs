@@ -18,6 +18,14 @@ fn yarn_berry() -> Option<PathBuf> {
     )
 }
 
+fn yarn_classic() -> Option<PathBuf> {
+    support::find_tool(
+        "LADING_TEST_YARN1",
+        Some("yarn/node_modules/yarn/bin/yarn.js"),
+        None,
+    )
+}
+
 /// A yarn project depending on `dependencies` (JSON), allowed to use plain HTTP on
 /// loopback (yarn refuses it otherwise, and lading does not weaken that for the user) and
 /// to install packages published seconds ago (yarn 4.18's `npmMinimalAgeGate`).
@@ -132,6 +140,50 @@ fn yarn_berry_installs_from_verdaccio_through_the_env_file_and_a_scoped_project_
         fs_err::read_to_string(project.join("node_modules/yarn-login-demo/index.js")).unwrap(),
         "module.exports = 'plain';\n"
     );
+
+    // Yarn 1 reads npm's user config: `--tool npm` configures it. It sends the token for
+    // scoped packages; for unscoped ones only with `always-auth=true`, which npm 11 reports
+    // as an unknown config, so lading does not write it.
+    if let Some(yarn1) = yarn_classic() {
+        let output = sandbox.lading_ok(&[
+            "login",
+            "--registry-url",
+            &verdaccio.url,
+            "--token-env",
+            "VERDACCIO_TOKEN",
+            "--tool",
+            "npm",
+            "--print-env",
+            "sh",
+        ]);
+        let npmrc = value(&exports(&output), "NPM_CONFIG_USERCONFIG").to_owned();
+        let classic = sandbox.root.join("classic");
+        fs_err::create_dir_all(&classic).unwrap();
+        fs_err::write(
+            classic.join("package.json"),
+            r#"{"name":"classic","version":"1.0.0","private":true,"dependencies":{"@acme/yarn-scoped":"1.0.0"}}"#,
+        )
+        .unwrap();
+        let mut command = support::clean_command("node", &sandbox.home);
+        command
+            .current_dir(&classic)
+            .arg(&yarn1)
+            .args(["install", "--non-interactive", "--no-progress"])
+            .arg("--cache-folder")
+            .arg(sandbox.root.join("yarn1-cache"))
+            .env("NPM_CONFIG_USERCONFIG", &npmrc);
+        let installed = support::run(&mut command);
+        assert!(
+            installed.status.success(),
+            "{}",
+            support::describe(&installed)
+        );
+        assert!(
+            classic
+                .join("node_modules/@acme/yarn-scoped/index.js")
+                .is_file()
+        );
+    }
 
     // Project target with a scope: lading edits the project's `.yarnrc.yml` and logout
     // gives back its bytes.
@@ -548,4 +600,85 @@ fn yarn_and_cargo_corpus_survives_login_and_logout_byte_for_byte() {
         }
     }
     assert!(count >= 17, "{count} corpus cases");
+}
+
+#[test]
+fn maven_password_env_keeps_the_token_out_of_settings_and_mvn_still_deploys() {
+    let mvn = require_tool!(crate::serve_maven::mvn());
+    let maven_repo = require_tool!(crate::serve_maven::maven_repo());
+    let dir = tempfile::tempdir().unwrap();
+    let server = require_tool!(crate::login::nginx(
+        &dir.path().join("nginx"),
+        "dav-env-secret-8"
+    ));
+    let mut sandbox = Sandbox::new(dir.path(), "ci");
+    sandbox.set("CI", "true");
+    sandbox.set("DAV_PASSWORD", "dav-env-secret-8");
+    crate::login::offline_central_settings(&sandbox.home, &maven_repo);
+    let output = sandbox.lading_ok(&[
+        "login",
+        "--registry-url",
+        &server.url,
+        "--token-env",
+        "DAV_PASSWORD",
+        "--username",
+        "tester",
+        "--tool",
+        "maven",
+        "--source-name",
+        "lading",
+        "--maven-password-env",
+        "DAV_PASSWORD",
+        "--print-env",
+        "sh",
+    ]);
+    let settings = value(&exports(&output), "LADING_MAVEN_SETTINGS").to_owned();
+    let text = fs_err::read_to_string(&settings).unwrap();
+    assert!(
+        text.contains("<password>${env.DAV_PASSWORD}</password>"),
+        "{text}"
+    );
+    assert!(!text.contains("dav-env-secret-8"), "{text}");
+    let project = crate::serve_maven::library(&sandbox.root, &server.url, "2.0.0", "from-env");
+    let deploy = |password: Option<&str>, local: &str| {
+        let mut command = support::clean_command(&mvn, &sandbox.home);
+        command
+            .current_dir(&project)
+            .args(["-B", "-q", "-s", &settings])
+            .arg(format!(
+                "-Dmaven.repo.local={}",
+                sandbox.root.join(local).display()
+            ))
+            .arg("deploy")
+            .env("MAVEN_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC");
+        if let Some(password) = password {
+            command.env("DAV_PASSWORD", password);
+        }
+        support::run(&mut command)
+    };
+    let refused = deploy(None, "m2");
+    assert!(!refused.status.success(), "{}", support::describe(&refused));
+    let deployed = deploy(Some("dav-env-secret-8"), "m2");
+    assert!(
+        deployed.status.success(),
+        "{}",
+        support::describe(&deployed)
+    );
+    assert!(
+        dir.path()
+            .join("nginx/repo/com/acme/tools/greeter/2.0.0/greeter-2.0.0.jar")
+            .is_file()
+    );
+    let bad = sandbox.lading(&[
+        "login",
+        "--registry-url",
+        &server.url,
+        "--token-env",
+        "DAV_PASSWORD",
+        "--tool",
+        "maven",
+        "--maven-password-env",
+        "not a name",
+    ]);
+    assert_eq!(bad.status.code(), Some(1), "{}", support::describe(&bad));
 }
