@@ -1055,7 +1055,7 @@ fn at_trace_level_the_token_is_in_no_output_and_only_in_0600_files() {
     let flags = codeartifact(&server);
     let all = [
         "--tool", "npm", "--tool", "pnpm", "--tool", "pip", "--tool", "twine", "--tool", "maven",
-        "--tool", "nuget",
+        "--tool", "nuget", "--tool", "yarn", "--tool", "gradle",
     ];
     let mut outputs = Vec::new();
     let mut dry = all.to_vec();
