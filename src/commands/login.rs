@@ -490,7 +490,22 @@ pub async fn login(args: LoginArgs, printer: Printer) -> anyhow::Result<()> {
                 };
                 match target {
                     LoginTarget::Ephemeral => {
-                        let token_file = dir.join(format!("cargo-{name}-token"));
+                        let token_file = absolute(&dir.join(format!("cargo-{name}-token")));
+                        // Cargo splits a credential-provider string on whitespace.
+                        if token_file
+                            .display()
+                            .to_string()
+                            .contains(char::is_whitespace)
+                        {
+                            return Err(HintedError::new(
+                                format!(
+                                    "cargo cannot run a credential provider from `{}` (the path has a space)",
+                                    token_file.display()
+                                ),
+                                "pass `--dir` (or `LADING_LOGIN_DIR`) without spaces, or use `--target user`",
+                            )
+                            .into());
+                        }
                         plan.token_file(&token_file, &cargo_token)?;
                         let variable = cargo_config::env_name(&name);
                         plan.export_value(&format!("CARGO_REGISTRIES_{variable}_INDEX"), &index);
