@@ -221,6 +221,14 @@ pub enum Tool {
     Maven,
     /// NuGet (`nuget.config`).
     Nuget,
+    /// Yarn berry (2+: `.yarnrc.yml`, or `YARN_NPM_*` variables for `ephemeral`). Yarn 1
+    /// reads `.npmrc`: configure it with `--tool npm`.
+    Yarn,
+    /// Cargo (`.cargo/config.toml` sparse registry + `credentials.toml` 0600, or
+    /// `CARGO_REGISTRIES_<NAME>_*` variables for `ephemeral`).
+    Cargo,
+    /// Gradle (an init script reading the token from the environment or a 0600 file).
+    Gradle,
 }
 
 /// Where `lading login` writes.
@@ -280,6 +288,10 @@ pub struct LoginArgs {
     /// Maven: a profile (default) or a mirror of everything.
     #[arg(long, value_enum, default_value = "profile")]
     pub maven_mode: MavenModeArg,
+    /// Maven: write `<password>${env.VAR}</password>` instead of the token, so
+    /// `settings.xml` holds no secret and mvn reads it from `VAR` when it runs.
+    #[arg(long, value_name = "VAR")]
+    pub maven_password_env: Option<String>,
     /// Name of the Maven server/profile, `.pypirc` section and NuGet source (default:
     /// `codeartifact`; NuGet: `DOMAIN/REPOSITORY` as `aws codeartifact login` names it).
     #[arg(long)]

@@ -113,6 +113,10 @@ impl EnvVars {
     pub const HOME: &'static str = "HOME";
     /// XDG config directory (pip's user config lives under it).
     pub const XDG_CONFIG_HOME: &'static str = "XDG_CONFIG_HOME";
+    /// Gradle's user home (`~/.gradle` by default): `init.d/` scripts run on every build.
+    pub const GRADLE_USER_HOME: &'static str = "GRADLE_USER_HOME";
+    /// Cargo's home (`~/.cargo` by default): `config.toml` and `credentials.toml`.
+    pub const CARGO_HOME: &'static str = "CARGO_HOME";
     /// npm: path of the user config file (`~/.npmrc` by default).
     pub const NPM_CONFIG_USERCONFIG: &'static str = "NPM_CONFIG_USERCONFIG";
     /// Tests: fail, instead of skip, when a real peer (npm, aws, python, ...) is missing.

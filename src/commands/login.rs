@@ -17,15 +17,18 @@ use sha2::Digest as _;
 use crate::ci::export;
 use crate::cli::{LoginArgs, LoginTarget, LogoutArgs, MavenModeArg, Shell, TokenArgs, Tool};
 use crate::diagnostics::HintedError;
+use crate::ecosystem::cargo::config as cargo_config;
 use crate::ecosystem::edit::{EditError, apply_netrc};
+use crate::ecosystem::maven::gradle::{self, GradleLogin};
 use crate::ecosystem::maven::settings::{self as maven_settings, MavenLogin, MavenMode};
 use crate::ecosystem::npm::npmrc;
+use crate::ecosystem::npm::yarnrc::{self, YarnLogin};
 use crate::ecosystem::nuget::config::{self as nuget_config, NuGetLogin};
 use crate::ecosystem::pypi::client_config;
 use crate::env_vars::EnvVars;
 use crate::fsx;
 use crate::printer::Printer;
-use crate::repository::{Repository, cache_dir};
+use crate::repository::{Repository, TokenSource, cache_dir};
 use crate::secret::{SafeUrl, Secret};
 
 /// The state file format.
@@ -37,6 +40,9 @@ struct State {
     files: Vec<StateFile>,
     /// Variables exported to later steps, in order.
     env: Vec<(String, String)>,
+    /// Variables holding a token: in the env file only, read from their 0600 file there.
+    #[serde(default)]
+    sourced: Vec<(String, PathBuf)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,6 +74,8 @@ struct Planned {
 struct Plan {
     files: Vec<Planned>,
     env: Vec<(String, String)>,
+    /// Token variables: `export NAME="$(cat FILE)"` in the env file, never in `GITHUB_ENV`.
+    sourced: Vec<(String, PathBuf)>,
 }
 
 impl Plan {
@@ -121,9 +129,39 @@ impl Plan {
     }
 
     fn export(&mut self, name: &str, value: &Path) {
-        let value = value.display().to_string();
+        self.export_value(name, &value.display().to_string());
+    }
+
+    fn export_value(&mut self, name: &str, value: &str) {
         self.env.retain(|(existing, _)| existing != name);
-        self.env.push((name.to_owned(), value));
+        self.env.push((name.to_owned(), value.to_owned()));
+    }
+
+    /// A 0600 file holding only the token (what a `cat`-style credential helper reads).
+    fn token_file(&mut self, path: &Path, token: &str) -> anyhow::Result<()> {
+        self.edit(path, true, None, |_, _| Ok(token.to_owned()))
+    }
+}
+
+/// `export NAME="$(cat 'FILE')"` lines: the variable gets the token when sourced, and the
+/// env file itself never holds it.
+fn sourced_exports(sourced: &[(String, PathBuf)]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for (name, file) in sourced {
+        let _ = writeln!(
+            out,
+            "export {name}=\"$(cat {})\"",
+            export::sh_quote(&file.display().to_string())
+        );
+    }
+    out
+}
+
+fn cargo_home() -> anyhow::Result<PathBuf> {
+    match EnvVars::get(EnvVars::CARGO_HOME) {
+        Some(path) => Ok(PathBuf::from(path)),
+        None => Ok(home()?.join(".cargo")),
     }
 }
 
@@ -166,10 +204,11 @@ fn with_slash(url: &url::Url) -> url::Url {
 
 fn format_of(tool: Tool) -> &'static str {
     match tool {
-        Tool::Npm | Tool::Pnpm => "npm",
+        Tool::Npm | Tool::Pnpm | Tool::Yarn => "npm",
         Tool::Pip | Tool::Twine => "pypi",
-        Tool::Maven => "maven",
+        Tool::Maven | Tool::Gradle => "maven",
         Tool::Nuget => "nuget",
+        Tool::Cargo => "cargo",
     }
 }
 
@@ -338,11 +377,32 @@ pub async fn login(args: LoginArgs, printer: Printer) -> anyhow::Result<()> {
                     LoginTarget::Project => (PathBuf::from("settings.xml"), None),
                 };
                 let seed = seed.filter(|seed| seed.is_file());
+                let password = match &args.maven_password_env {
+                    Some(variable) => {
+                        let valid = variable
+                            .chars()
+                            .next()
+                            .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+                            && variable.chars().all(|character| {
+                                character.is_ascii_alphanumeric() || character == '_'
+                            });
+                        if !valid {
+                            return Err(HintedError::new(
+                                format!("`{variable}` is not an environment variable name"),
+                                "pass a name such as `MAVEN_REPO_TOKEN` to `--maven-password-env`",
+                            )
+                            .into());
+                        }
+                        // Maven interpolates `${env.NAME}` in settings.xml when it runs.
+                        format!("${{env.{variable}}}")
+                    }
+                    None => secret.to_owned(),
+                };
                 let login = MavenLogin {
                     id: source_name.clone(),
                     url: endpoint.to_string(),
                     username: username.clone(),
-                    password: secret.to_owned(),
+                    password,
                     mode: match args.maven_mode {
                         MavenModeArg::Profile => MavenMode::Profile,
                         MavenModeArg::Mirror => MavenMode::Mirror,
@@ -381,6 +441,141 @@ pub async fn login(args: LoginArgs, printer: Printer) -> anyhow::Result<()> {
                 })?;
                 if target == LoginTarget::Ephemeral {
                     plan.export("LADING_NUGET_CONFIG", &path);
+                }
+            }
+            Tool::Yarn => {
+                let login = YarnLogin {
+                    registry: endpoint.to_string(),
+                    scope: args.namespace.clone(),
+                    token: secret.to_owned(),
+                };
+                let path = match target {
+                    LoginTarget::Ephemeral => {
+                        if args.namespace.is_some() {
+                            return Err(HintedError::new(
+                                "yarn has no environment variable for a scoped registry",
+                                "use `--target user` (`~/.yarnrc.yml`) or `--target project` (`.yarnrc.yml`) with `--namespace`",
+                            )
+                            .into());
+                        }
+                        let token_file = dir.join("yarn-token");
+                        plan.token_file(&token_file, secret)?;
+                        plan.export_value("YARN_NPM_REGISTRY_SERVER", endpoint.as_str());
+                        plan.export_value("YARN_NPM_ALWAYS_AUTH", "true");
+                        plan.sourced
+                            .push(("YARN_NPM_AUTH_TOKEN".to_owned(), token_file));
+                        continue;
+                    }
+                    LoginTarget::User => home()?.join(".yarnrc.yml"),
+                    LoginTarget::Project => PathBuf::from(".yarnrc.yml"),
+                };
+                plan.edit(&path, true, None, |file, text| {
+                    yarnrc::apply(file, text, &login)
+                })?;
+            }
+            Tool::Cargo => {
+                let name = args.source_name.clone().unwrap_or_else(|| {
+                    if codeartifact {
+                        "codeartifact".to_owned()
+                    } else {
+                        "lading".to_owned()
+                    }
+                });
+                let index = cargo_config::sparse_index(endpoint.as_str());
+                // CodeArtifact wants the scheme in cargo's token; other registries take it raw.
+                let cargo_token = if codeartifact {
+                    format!("Bearer {secret}")
+                } else {
+                    secret.to_owned()
+                };
+                match target {
+                    LoginTarget::Ephemeral => {
+                        let token_file = absolute(&dir.join(format!("cargo-{name}-token")));
+                        // Cargo splits a credential-provider string on whitespace.
+                        if token_file
+                            .display()
+                            .to_string()
+                            .contains(char::is_whitespace)
+                        {
+                            return Err(HintedError::new(
+                                format!(
+                                    "cargo cannot run a credential provider from `{}` (the path has a space)",
+                                    token_file.display()
+                                ),
+                                "pass `--dir` (or `LADING_LOGIN_DIR`) without spaces, or use `--target user`",
+                            )
+                            .into());
+                        }
+                        plan.token_file(&token_file, &cargo_token)?;
+                        let variable = cargo_config::env_name(&name);
+                        plan.export_value(&format!("CARGO_REGISTRIES_{variable}_INDEX"), &index);
+                        // `cargo:token-from-stdout` runs the command when cargo needs the
+                        // token: the environment never holds it.
+                        plan.export_value(
+                            &format!("CARGO_REGISTRIES_{variable}_CREDENTIAL_PROVIDER"),
+                            &format!("cargo:token-from-stdout cat {}", token_file.display()),
+                        );
+                    }
+                    LoginTarget::User | LoginTarget::Project => {
+                        let cargo_home = cargo_home()?;
+                        let config = if target == LoginTarget::User {
+                            cargo_home.join("config.toml")
+                        } else {
+                            PathBuf::from(".cargo/config.toml")
+                        };
+                        plan.edit(&config, false, None, |file, text| {
+                            cargo_config::apply_config(file, text, &name, &index)
+                        })?;
+                        plan.edit(
+                            &cargo_home.join("credentials.toml"),
+                            true,
+                            None,
+                            |file, text| {
+                                cargo_config::apply_credentials(file, text, &name, &cargo_token)
+                            },
+                        )?;
+                    }
+                }
+            }
+            Tool::Gradle => {
+                let (script, token_file) = match target {
+                    LoginTarget::Ephemeral => (dir.join("init.gradle"), dir.join("gradle-token")),
+                    LoginTarget::User => {
+                        let gradle = EnvVars::get(EnvVars::GRADLE_USER_HOME).map_or_else(
+                            || home().map(|home| home.join(".gradle")),
+                            |path| Ok(PathBuf::from(path)),
+                        )?;
+                        (
+                            gradle.join(format!("init.d/lading-{source_name}.gradle")),
+                            gradle.join(format!("lading-{source_name}.token")),
+                        )
+                    }
+                    LoginTarget::Project => {
+                        return Err(HintedError::new(
+                            "Gradle has no project-level init script",
+                            "use `--target ephemeral` (`gradle --init-script \"$LADING_GRADLE_INIT_SCRIPT\"`) or `--target user` (`~/.gradle/init.d/`)",
+                        )
+                        .into());
+                    }
+                };
+                let token_env = match &repository {
+                    Repository::Url {
+                        token: TokenSource::Env(variable),
+                        ..
+                    } => variable.clone(),
+                    _ => "CODEARTIFACT_AUTH_TOKEN".to_owned(),
+                };
+                plan.token_file(&token_file, secret)?;
+                let login = GradleLogin {
+                    name: source_name.clone(),
+                    url: endpoint.to_string(),
+                    username: username.clone(),
+                    token_env,
+                    token_file: Some(absolute(&token_file).display().to_string()),
+                };
+                plan.edit(&script, false, None, |_, _| Ok(gradle::init_script(&login)))?;
+                if target == LoginTarget::Ephemeral {
+                    plan.export("LADING_GRADLE_INIT_SCRIPT", &script);
                 }
             }
         }
@@ -436,9 +631,21 @@ pub async fn login(args: LoginArgs, printer: Printer) -> anyhow::Result<()> {
             env.retain(|(existing, _)| existing != "LADING_TOKEN_EXPIRES");
             env.push(("LADING_TOKEN_EXPIRES".to_owned(), format!("{expires:.0}")));
         }
+        let mut sourced = state.sourced.clone();
+        for (name, file) in &plan.sourced {
+            sourced.retain(|(existing, _)| existing != name);
+            sourced.push((name.clone(), file.clone()));
+        }
         let env_file = dir.join("env.sh");
-        plan.edit(&env_file, true, None, |_, _| Ok(export::sh_exports(&env)))?;
+        plan.edit(&env_file, true, None, |_, _| {
+            Ok(format!(
+                "{}{}",
+                export::sh_exports(&env),
+                sourced_exports(&sourced)
+            ))
+        })?;
         plan.env = env;
+        plan.sourced = sourced;
     }
     let written = apply_plan(&plan, printer)?;
     for file in &plan.files {
@@ -458,6 +665,7 @@ pub async fn login(args: LoginArgs, printer: Printer) -> anyhow::Result<()> {
         }
     }
     state.env.clone_from(&plan.env);
+    state.sourced.clone_from(&plan.sourced);
     state.version = STATE_VERSION;
     if let Err(error) = write_state(&state_file, &state) {
         rollback(&written);
@@ -476,6 +684,11 @@ pub async fn login(args: LoginArgs, printer: Printer) -> anyhow::Result<()> {
         ));
         if export::github_env(&plan.env)? {
             printer.status("exported the config paths to later steps (`GITHUB_ENV`)");
+            for (name, _) in &plan.sourced {
+                printer.status(&format!(
+                    "`{name}` holds the token and is not put in `GITHUB_ENV` (a file the runner does not keep private): source the env file in the step that needs it"
+                ));
+            }
         }
         printer.status(&format!(
             "to use this config in a shell: `. {}`",
@@ -484,7 +697,14 @@ pub async fn login(args: LoginArgs, printer: Printer) -> anyhow::Result<()> {
     }
     export::github_output(&outputs)?;
     if args.print_env == Some(Shell::Sh) {
-        printer.data(export::sh_exports(&plan.env).trim_end());
+        printer.data(
+            format!(
+                "{}{}",
+                export::sh_exports(&plan.env),
+                sourced_exports(&plan.sourced)
+            )
+            .trim_end(),
+        );
     }
     Ok(())
 }

@@ -80,14 +80,14 @@ pub fn splice(text: &str, mut replacements: Vec<(std::ops::Range<usize>, String)
 
 /// One line of a file: its text without the line break, and byte offsets.
 #[derive(Debug, Clone, Copy)]
-struct Line<'a> {
-    text: &'a str,
-    start: usize,
+pub(crate) struct Line<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) start: usize,
     /// Offset just past the text (before `\r\n` / `\n`).
-    end: usize,
+    pub(crate) end: usize,
 }
 
-fn lines(text: &str) -> Vec<Line<'_>> {
+pub(crate) fn lines(text: &str) -> Vec<Line<'_>> {
     let mut out = Vec::new();
     let mut start = 0;
     while start < text.len() {

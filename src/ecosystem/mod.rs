@@ -2,6 +2,7 @@
 //! parsers here (package names, manifests); client code (config editors, cache writers)
 //! joins them as the commands that need it land.
 
+pub mod cargo;
 pub mod edit;
 pub mod generic;
 pub mod maven;

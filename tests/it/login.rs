@@ -109,7 +109,7 @@ pub(crate) fn exports(output: &Output) -> Vec<(String, String)> {
         .collect()
 }
 
-fn value<'a>(env: &'a [(String, String)], name: &str) -> &'a str {
+pub(crate) fn value<'a>(env: &'a [(String, String)], name: &str) -> &'a str {
     env.iter().find(|(key, _)| key == name).map_or_else(
         || panic!("`{name}` not exported: {env:?}"),
         |(_, value)| value.as_str(),
@@ -137,7 +137,13 @@ pub(crate) fn mode(path: &Path) -> u32 {
     fs_err::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-fn npm_command(npm: &Path, sandbox: &Sandbox, cwd: &Path, npmrc: &str, args: &[&str]) -> Output {
+pub(crate) fn npm_command(
+    npm: &Path,
+    sandbox: &Sandbox,
+    cwd: &Path,
+    npmrc: &str,
+    args: &[&str],
+) -> Output {
     let mut command = support::clean_command(npm, &sandbox.home);
     command
         .current_dir(cwd)
@@ -278,7 +284,7 @@ fn login_pip_and_twine_then_twine_upload_and_pip_install_in_a_fresh_venv() {
 
 /// `~/.m2/settings.xml` of a user who resolves plugins from Debian's repository (Maven
 /// Central is unreachable here): login's ephemeral settings start from it.
-fn offline_central_settings(home: &Path, maven_repo: &Path) {
+pub(crate) fn offline_central_settings(home: &Path, maven_repo: &Path) {
     let central = format!("file://{}", maven_repo.display());
     fs_err::create_dir_all(home.join(".m2")).unwrap();
     fs_err::write(
@@ -794,8 +800,8 @@ fn plain_token_login_pip_and_twine_against_pypiserver() {
 }
 
 /// nginx serving a WebDAV Maven repository: anonymous GET, Basic auth for PUT.
-struct Nginx {
-    url: String,
+pub(crate) struct Nginx {
+    pub(crate) url: String,
     child: std::process::Child,
 }
 
@@ -806,7 +812,7 @@ impl Drop for Nginx {
     }
 }
 
-fn nginx(dir: &Path, password: &str) -> Option<Nginx> {
+pub(crate) fn nginx(dir: &Path, password: &str) -> Option<Nginx> {
     let binary = support::find_tool("LADING_TEST_NGINX", None, Some("nginx"))?;
     fs_err::create_dir_all(dir.join("repo")).unwrap();
     fs_err::create_dir_all(dir.join("tmp")).unwrap();
@@ -913,9 +919,112 @@ fn plain_token_login_maven_against_nginx_webdav_deploys_and_resolves() {
     );
 }
 
+#[test]
+fn plain_token_login_nuget_against_pynuget_pushes_and_installs_into_a_fresh_folder() {
+    let mono = require_tool!(crate::serve_nuget::mono());
+    let nuget = require_tool!(crate::serve_nuget::nuget_exe());
+    let python = require_tool!(support::peers::Pynuget::find());
+    let dir = tempfile::tempdir().unwrap();
+    let server = support::peers::Pynuget::start(&python, &dir.path().join("pynuget"));
+    let mut sandbox = Sandbox::new(dir.path(), "ci");
+    sandbox.set("CI", "true");
+    sandbox.set("PYNUGET_KEY", server.api_key.clone());
+    let registry = [
+        "--registry-url",
+        server.url.as_str(),
+        "--token-env",
+        "PYNUGET_KEY",
+    ];
+    let mut args = vec!["login"];
+    args.extend(registry);
+    args.extend(["--tool", "nuget", "--print-env", "sh"]);
+    let output = sandbox.lading_ok(&args);
+    let env = exports(&output);
+    let config = value(&env, "LADING_NUGET_CONFIG").to_owned();
+    let text = fs_err::read_to_string(&config).unwrap();
+    // A v2 feed: claiming protocolVersion 3 would make nuget.exe parse its XML as JSON.
+    assert!(
+        text.contains(&format!("<add key=\"lading\" value=\"{}\" />", server.url)),
+        "{text}"
+    );
+    #[cfg(unix)]
+    assert_eq!(mode(Path::new(&config)), 0o600);
+
+    let packer = crate::serve_nuget::NuGetUser::new(&sandbox.root, "packer");
+    let package = packer.pack("Lading.PynugetDemo", "1.2.3", "");
+    // nuget.exe keeps API keys only DPAPI-encrypted (`setapikey`), which lading cannot
+    // write, so a v2 push takes the key from `lading token`, the way a script would.
+    let mut token_args = vec!["token"];
+    token_args.extend(registry);
+    let api_key = String::from_utf8(sandbox.lading_ok(&token_args).stdout).unwrap();
+    let nuget_command = |args: &[&str]| {
+        let mut command = support::clean_command(&mono, &sandbox.home);
+        command
+            .current_dir(&sandbox.root)
+            .arg(&nuget)
+            .args(args)
+            .args(["-ConfigFile", &config, "-NonInteractive"]);
+        support::run(&mut command)
+    };
+    let pushed = nuget_command(&[
+        "push",
+        &package.display().to_string(),
+        "-Source",
+        "lading",
+        "-ApiKey",
+        api_key.trim(),
+    ]);
+    assert!(pushed.status.success(), "{}", support::describe(&pushed));
+    assert!(
+        String::from_utf8_lossy(&pushed.stdout).contains("Created"),
+        "{}",
+        support::describe(&pushed)
+    );
+    let fresh = sandbox.root.join("fresh");
+    let installed = nuget_command(&[
+        "install",
+        "Lading.PynugetDemo",
+        "-Version",
+        "1.2.3",
+        "-Source",
+        "lading",
+        "-OutputDirectory",
+        &fresh.display().to_string(),
+    ]);
+    assert!(
+        installed.status.success(),
+        "{}",
+        support::describe(&installed)
+    );
+    assert_eq!(
+        fs_err::read_to_string(
+            fresh.join("Lading.PynugetDemo.1.2.3/content/Lading.PynugetDemo.txt")
+        )
+        .unwrap(),
+        "Lading.PynugetDemo 1.2.3\n"
+    );
+    // A wrong key is refused by pynuget: the push above really was authenticated.
+    let other = packer.pack("Lading.PynugetOther", "1.0.0", "");
+    let refused = nuget_command(&[
+        "push",
+        &other.display().to_string(),
+        "-Source",
+        "lading",
+        "-ApiKey",
+        "not-the-key",
+    ]);
+    assert!(
+        !refused.status.success() && support::describe(&refused).contains("401"),
+        "{}",
+        support::describe(&refused)
+    );
+    sandbox.lading_ok(&["logout"]);
+    assert!(!Path::new(&config).exists());
+}
+
 /// Every file under `dir` that holds `needle`, with its mode.
 #[cfg(unix)]
-fn files_holding(dir: &Path, needle: &str) -> Vec<(PathBuf, u32)> {
+pub(crate) fn files_holding(dir: &Path, needle: &str) -> Vec<(PathBuf, u32)> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(current) = stack.pop() {
@@ -946,7 +1055,7 @@ fn at_trace_level_the_token_is_in_no_output_and_only_in_0600_files() {
     let flags = codeartifact(&server);
     let all = [
         "--tool", "npm", "--tool", "pnpm", "--tool", "pip", "--tool", "twine", "--tool", "maven",
-        "--tool", "nuget",
+        "--tool", "nuget", "--tool", "yarn", "--tool", "gradle",
     ];
     let mut outputs = Vec::new();
     let mut dry = all.to_vec();

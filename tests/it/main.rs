@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod login;
+mod login_tools;
 mod pack;
 mod restore;
 mod serve_control_plane;

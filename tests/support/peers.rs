@@ -1,4 +1,5 @@
-//! Third-party servers started for tests: Verdaccio (npm) and a static HTTP server
+//! Third-party servers started for tests: Verdaccio (npm), pypiserver, nginx, pynuget
+//! (NuGet v2) and a static HTTP server
 //! (`python3 -m http.server`) for upstreams that misbehave on purpose.
 
 use std::path::{Path, PathBuf};
@@ -301,6 +302,86 @@ impl Nginx {
 }
 
 impl Drop for Nginx {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A running pynuget 0.2.5 (a NuGet v2 server, Flask dev server) over a private directory;
+/// stopped on drop. Anonymous reads; push needs the API key `ChangeThisKey`
+/// (`pynuget.default_config.API_KEYS`).
+pub struct Pynuget {
+    /// Feed URL (the v2 root, with a trailing slash): nuget.exe pushes to
+    /// `<url>api/v2/package/` and reads `<url>FindPackagesById()` and `<url>download/..`.
+    pub url: String,
+    /// The API key pynuget accepts for push.
+    pub api_key: String,
+    /// The server directory: `nuget_packages.sqlite` and `nuget_packages/`.
+    pub dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Pynuget {
+    /// Find the peer's Python (`LADING_TEST_PYNUGET_PYTHON` or `.peers/nuget-venv/bin/python`);
+    /// `flask` sits beside it.
+    pub fn find() -> Option<PathBuf> {
+        find_tool(
+            "LADING_TEST_PYNUGET_PYTHON",
+            Some("nuget-venv/bin/python"),
+            None,
+        )
+    }
+
+    /// Create the schema under `dir/server` and start on a free port.
+    pub fn start(python: &Path, dir: &Path) -> Self {
+        let server = dir.join("server");
+        fs_err::create_dir_all(&server).unwrap();
+        // pynuget opens `SERVER_PATH/DB_NAME` (`nuget_packages.sqlite`) but never creates
+        // the tables outside its `pynuget init` command (which insists on /var/www/pynuget).
+        let mut schema = clean_command(python, dir);
+        schema
+            .args([
+                "-c",
+                "import sys\nfrom sqlalchemy import create_engine\nfrom pynuget import db\ndb.Base.metadata.create_all(create_engine('sqlite:///' + sys.argv[1]))",
+            ])
+            .arg(server.join("nuget_packages.sqlite"));
+        super::run_ok(&mut schema);
+        let flask = python.with_file_name("flask");
+        let port = free_port();
+        let mut child = clean_command(&flask, dir)
+            .args(["run", "-h", "127.0.0.1", "-p", &port.to_string()])
+            // Flask 2.1 has no `--app`.
+            .env("FLASK_APP", "pynuget.app_factory:create_app")
+            .env("PYNUGET_CONFIG_TYPE", "LOCAL_DEV")
+            .env("PYNUGET_SERVER_PATH", &server)
+            // A file, not a directory: pynuget opens it for appending.
+            .env("PYNUGET_LOG_PATH", dir.join("pynuget.log"))
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start pynuget (flask run)");
+        let url = format!("http://127.0.0.1:{port}/");
+        wait_for_http(&url, &mut child, "pynuget");
+        Self {
+            url,
+            api_key: "ChangeThisKey".to_owned(),
+            dir: server,
+            child: Some(child),
+        }
+    }
+
+    /// Stop the server (keeping its directory).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Pynuget {
     fn drop(&mut self) {
         self.stop();
     }

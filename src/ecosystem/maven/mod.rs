@@ -13,6 +13,7 @@
 //! where a SNAPSHOT file's `{version}` is `X-{yyyyMMdd.HHmmss}-{buildNumber}`, and any file
 //! may carry a `.md5`, `.sha1`, `.sha256` or `.sha512` checksum sidecar.
 
+pub mod gradle;
 pub mod pack;
 pub mod restore;
 pub mod settings;

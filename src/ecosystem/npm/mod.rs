@@ -5,6 +5,7 @@ pub mod lockfile;
 pub mod npmrc;
 pub mod pack;
 pub mod restore;
+pub mod yarnrc;
 
 use serde_json::{Map, Value};
 

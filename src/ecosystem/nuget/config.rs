@@ -15,7 +15,7 @@ use crate::ecosystem::xml_edit::{self, Element, Layout, append_child, escape, re
 pub struct NuGetLogin {
     /// Source key (`local/main`).
     pub name: String,
-    /// The v3 service index URL.
+    /// The feed URL: a v3 service index (`.../index.json`) or a v2 feed root.
     pub url: String,
     /// Basic-auth user name.
     pub username: String,
@@ -152,8 +152,16 @@ pub fn apply(path: &Path, text: &str, login: &NuGetLogin) -> Result<String, Edit
                 .attribute("key")
                 .is_some_and(|key| key.eq_ignore_ascii_case(name))
     };
+    // NuGet's own rule: a source ending in `.json` is a v3 service index; anything else
+    // (a v2 OData feed such as pynuget, Nexus or Artifactory v2) must not claim v3, or
+    // nuget.exe tries to parse the feed's XML as JSON.
+    let protocol = if login.url.to_ascii_lowercase().ends_with(".json") {
+        " protocolVersion=\"3\""
+    } else {
+        ""
+    };
     let source = format!(
-        "<add key=\"{}\" value=\"{}\" protocolVersion=\"3\" />",
+        "<add key=\"{}\" value=\"{}\"{protocol} />",
         escape(name),
         escape(&login.url)
     );
