@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod login;
 mod pack;
+mod publish;
 mod restore;
 mod serve_control_plane;
 mod serve_hardening;

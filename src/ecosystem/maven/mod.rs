@@ -14,6 +14,7 @@
 //! may carry a `.md5`, `.sha1`, `.sha256` or `.sha512` checksum sidecar.
 
 pub mod pack;
+pub mod publish;
 pub mod restore;
 pub mod settings;
 
