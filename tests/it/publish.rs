@@ -10,7 +10,8 @@ use std::process::{Command, Output};
 use crate::login::codeartifact;
 use crate::require_tool;
 
-use crate::support::peers::{PypiServer, Verdaccio};
+use crate::serve_nuget::{NuGetUser, mono, nuget_exe};
+use crate::support::peers::{Nginx, PyNuget, PypiServer, Verdaccio};
 use crate::support::{self, LadingServer, ServerSpec};
 
 struct Bench {
@@ -376,5 +377,155 @@ fn publish_pypi_to_pypiserver_then_pip_sees_the_digest() {
     assert_eq!(
         fs_err::read(&stored).unwrap(),
         fs_err::read(first.join("publish_probe-1.0.0-py3-none-any.whl")).unwrap()
+    );
+}
+
+fn maven_settings(bench: &Bench, repository_url: &str) -> Option<PathBuf> {
+    let maven_repo = support::find_tool("LADING_TEST_MAVEN_REPO", None, None)?;
+    let central = format!("file://{}", maven_repo.display());
+    let settings = bench.root.join("settings.xml");
+    fs_err::write(
+        &settings,
+        format!(
+            "<settings><profiles><profile><id>local</id>
+  <repositories>
+    <repository><id>central</id><url>{central}</url><releases><checksumPolicy>ignore</checksumPolicy></releases><snapshots><enabled>false</enabled></snapshots></repository>
+    <repository><id>published</id><url>{repository_url}</url><releases><checksumPolicy>fail</checksumPolicy></releases><snapshots><checksumPolicy>fail</checksumPolicy></snapshots></repository>
+  </repositories>
+  <pluginRepositories><pluginRepository><id>central</id><url>{central}</url><releases><checksumPolicy>ignore</checksumPolicy></releases></pluginRepository></pluginRepositories>
+</profile></profiles><activeProfiles><activeProfile>local</activeProfile></activeProfiles></settings>
+"
+        ),
+    )
+    .unwrap();
+    Some(settings)
+}
+
+/// `mvn compile` of a consumer depending on `com.acme:published:<version>` resolves it from
+/// the repository (checksums enforced); returns the resolved jar.
+fn mvn_resolves(bench: &Bench, settings: &Path, version: &str) -> Vec<u8> {
+    let mvn = support::find_tool("LADING_TEST_MVN", None, Some("mvn")).unwrap();
+    let consumer = bench.root.join(format!("consumer-{version}"));
+    fs_err::create_dir_all(&consumer).unwrap();
+    fs_err::write(
+        consumer.join("pom.xml"),
+        format!("<project xmlns='http://maven.apache.org/POM/4.0.0'><modelVersion>4.0.0</modelVersion>
+  <groupId>com.acme.apps</groupId><artifactId>app</artifactId><version>1.0</version>
+  <properties><maven.compiler.source>17</maven.compiler.source><maven.compiler.target>17</maven.compiler.target></properties>
+  <dependencies><dependency><groupId>com.acme</groupId><artifactId>published</artifactId><version>{version}</version></dependency></dependencies>
+</project>
+"),
+    )
+    .unwrap();
+    let local = bench.root.join(format!("m2-{version}"));
+    support::run_ok(
+        support::clean_command(&mvn, &bench.home)
+            .current_dir(&consumer)
+            .args(["-B", "-q", "-s"])
+            .arg(settings)
+            .arg(format!("-Dmaven.repo.local={}", local.display()))
+            .arg("compile")
+            .env("MAVEN_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"),
+    );
+    let dir = local.join(format!("com/acme/published/{version}"));
+    let jar = fs_err::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|extension| extension == "jar"))
+        .unwrap_or_else(|| panic!("no jar resolved into {}", dir.display()));
+    fs_err::read(jar).unwrap()
+}
+
+#[test]
+fn publish_maven_to_nginx_webdav_then_mvn_resolves_it() {
+    let nginx = require_tool!(Nginx::find());
+    require_tool!(support::find_tool("LADING_TEST_MVN", None, Some("mvn")));
+    let bench = Bench::new();
+    let root = bench.root.join("webdav");
+    let server = Nginx::start_webdav(&nginx, &bench.root.join("nginx"), &root);
+    let first = bench.maven_package("com.acme:published", "1.0.0", "one");
+    let other = bench.maven_package("com.acme:published", "1.0.0", "two");
+    let flags = vec!["--registry-url".to_owned(), server.url.clone()];
+    publish_twice_then_conflict(&bench, &flags, &first, &other);
+    let version_dir = root.join("com/acme/published/1.0.0");
+    assert!(version_dir.join("published-1.0.0-provenance.intoto.jsonl").is_file());
+    assert!(version_dir.join("published-1.0.0.jar.sha1").is_file());
+    let metadata = fs_err::read_to_string(root.join("com/acme/published/maven-metadata.xml")).unwrap();
+    assert!(metadata.contains("<version>1.0.0</version>"), "{metadata}");
+
+    // A second version merges into maven-metadata.xml; a SNAPSHOT gets a timestamped name.
+    let second = bench.maven_package("com.acme:published", "1.1.0", "three");
+    let mut args = vec!["publish".to_owned(), second.display().to_string()];
+    args.extend(flags.clone());
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = bench.lading(&argv);
+    assert!(output.status.success(), "{}", support::describe(&output));
+    let metadata = fs_err::read_to_string(root.join("com/acme/published/maven-metadata.xml")).unwrap();
+    assert!(
+        metadata.contains("<version>1.0.0</version>") && metadata.contains("<version>1.1.0</version>"),
+        "{metadata}"
+    );
+    let snapshot = bench.maven_package("com.acme:published", "2.0.0-SNAPSHOT", "four");
+    let mut args = vec!["publish".to_owned(), snapshot.display().to_string(), "--json".to_owned()];
+    args.extend(flags.clone());
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = bench.lading(&argv);
+    assert!(output.status.success(), "{}", support::describe(&output));
+    let output = bench.lading(&argv);
+    assert!(
+        outcomes(&json(&output)).iter().all(|(_, outcome)| outcome == "already_published"),
+        "{}",
+        support::describe(&output)
+    );
+    let snapshot_files: Vec<String> = fs_err::read_dir(root.join("com/acme/published/2.0.0-SNAPSHOT"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        snapshot_files.iter().any(|name| name.starts_with("published-2.0.0-") && name.ends_with("-1.jar")),
+        "{snapshot_files:?}"
+    );
+
+    let settings = maven_settings(&bench, &server.url).unwrap();
+    assert_eq!(
+        mvn_resolves(&bench, &settings, "1.0.0"),
+        fs_err::read(first.join("published-1.0.0.jar")).unwrap()
+    );
+    assert_eq!(
+        mvn_resolves(&bench, &settings, "2.0.0-SNAPSHOT"),
+        fs_err::read(snapshot.join("published-2.0.0-SNAPSHOT.jar")).unwrap()
+    );
+}
+
+#[test]
+fn publish_nuget_to_pynuget_then_nuget_exe_installs_it() {
+    let python = require_tool!(PyNuget::find());
+    require_tool!(nuget_exe());
+    require_tool!(mono());
+    let mut bench = Bench::new();
+    let server = PyNuget::start(&python, &bench.root.join("pynuget"));
+    bench.env.push(("NUGET_API_KEY".to_owned(), server.api_key.clone()));
+    let first = bench.nuget_package("Acme.Published", "1.0.0", "one");
+    let other = bench.nuget_package("Acme.Published", "1.0.0", "two");
+    let flags = url_flags(&server.url, "NUGET_API_KEY", None);
+    publish_twice_then_conflict(&bench, &flags, &first, &other);
+
+    let user = NuGetUser::new(&bench.root, "consumer");
+    let installed = bench.root.join("installed");
+    user.nuget_ok(&[
+        "install",
+        "Acme.Published",
+        "-Version",
+        "1.0.0",
+        "-Source",
+        &server.url,
+        "-OutputDirectory",
+        &installed.display().to_string(),
+        "-ConfigFile",
+        &user.config(),
+    ]);
+    assert_eq!(
+        fs_err::read_to_string(installed.join("Acme.Published.1.0.0/content/data.txt")).unwrap(),
+        "one"
     );
 }

@@ -256,6 +256,22 @@ impl Nginx {
 
     /// Serve `root` on a free port; nginx's own files go under `dir`.
     pub fn start(binary: &Path, dir: &Path, root: &Path) -> Self {
+        Self::start_with(binary, dir, root, "")
+    }
+
+    /// Serve `root` as a WebDAV Maven repository (TESTBED.md: `dav_methods PUT DELETE MKCOL;
+    /// create_full_put_path on;`), writable without auth.
+    pub fn start_webdav(binary: &Path, dir: &Path, root: &Path) -> Self {
+        fs_err::create_dir_all(root).unwrap();
+        Self::start_with(
+            binary,
+            dir,
+            root,
+            " dav_methods PUT DELETE MKCOL; create_full_put_path on; dav_access user:rw group:r all:r; client_max_body_size 0;",
+        )
+    }
+
+    fn start_with(binary: &Path, dir: &Path, root: &Path, location: &str) -> Self {
         fs_err::create_dir_all(dir.join("logs")).unwrap();
         let port = free_port();
         let config = dir.join("nginx.conf");
@@ -267,7 +283,7 @@ impl Nginx {
         fs_err::write(
             &config,
             format!(
-                "{user}daemon off;\nmaster_process off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/logs/error.log;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n  fastcgi_temp_path {dir}/fastcgi;\n  uwsgi_temp_path {dir}/uwsgi;\n  scgi_temp_path {dir}/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n    location / {{ root {root}; }}\n  }}\n}}\n",
+                "{user}daemon off;\nmaster_process off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/logs/error.log;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n  fastcgi_temp_path {dir}/fastcgi;\n  uwsgi_temp_path {dir}/uwsgi;\n  scgi_temp_path {dir}/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n    location / {{ root {root};{location} }}\n  }}\n}}\n",
                 dir = dir.display(),
                 root = root.display()
             ),
@@ -301,6 +317,75 @@ impl Nginx {
 }
 
 impl Drop for Nginx {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A running pynuget 0.2.5 (NuGet v2 feed, API key `ChangeThisKey`); stopped on drop.
+pub struct PyNuget {
+    /// Feed URL with a trailing slash (`nuget push -Source` and `install -Source` take it).
+    pub url: String,
+    /// The API key it accepts.
+    pub api_key: String,
+    child: Option<Child>,
+}
+
+impl PyNuget {
+    /// Find the peer's Python (`LADING_TEST_PYNUGET_PYTHON` or `.peers/nuget-venv/bin/python`).
+    pub fn find() -> Option<PathBuf> {
+        find_tool(
+            "LADING_TEST_PYNUGET_PYTHON",
+            Some("nuget-venv/bin/python"),
+            None,
+        )
+    }
+
+    /// Create the schema under `dir` and start `flask run` on a free port (TESTBED.md).
+    pub fn start(python: &Path, dir: &Path) -> Self {
+        let server = dir.join("server");
+        fs_err::create_dir_all(server.join("nuget_packages")).unwrap();
+        super::run_ok(
+            clean_command(python, dir)
+                .args([
+                    "-c",
+                    "import sys\nfrom sqlalchemy import create_engine\nfrom pynuget import db\ndb.Base.metadata.create_all(create_engine('sqlite:///' + sys.argv[1]))",
+                ])
+                .arg(server.join("nuget_packages.sqlite")),
+        );
+        let port = free_port();
+        let flask = python.with_file_name("flask");
+        let mut child = clean_command(&flask, dir)
+            .current_dir(&server)
+            .args(["run", "-h", "127.0.0.1", "-p", &port.to_string()])
+            .env("FLASK_APP", "pynuget.app_factory:create_app")
+            .env("PYNUGET_CONFIG_TYPE", "LOCAL_DEV")
+            .env("PYNUGET_SERVER_PATH", &server)
+            .env("PYNUGET_LOG_PATH", dir.join("pynuget.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start pynuget");
+        let url = format!("http://127.0.0.1:{port}/");
+        wait_for_http(&url, &mut child, "pynuget");
+        Self {
+            url,
+            api_key: "ChangeThisKey".to_owned(),
+            child: Some(child),
+        }
+    }
+
+    /// Stop the server.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PyNuget {
     fn drop(&mut self) {
         self.stop();
     }

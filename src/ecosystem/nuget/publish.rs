@@ -25,10 +25,22 @@ enum Feed {
 async fn discover(session: &Session) -> Result<Feed, PublishError> {
     let index = SafeUrl::parse(&service_index_url(session.endpoint.expose()))
         .map_err(|error| PublishError::Invalid(error.to_string()))?;
-    let Some(body) = session.get_optional(&index, None).await? else {
-        return Ok(Feed::V2 {
-            feed: session.endpoint.clone(),
-        });
+    // No service index (404, or 405 from a v2-only server such as pynuget): a v2 feed.
+    let body = match session.get_optional(&index, None).await {
+        Ok(Some(body)) => body,
+        Ok(None) => {
+            return Ok(Feed::V2 {
+                feed: session.endpoint.clone(),
+            });
+        }
+        Err(PublishError::Http { source, .. })
+            if source.status().is_some_and(|status| status.is_client_error()) =>
+        {
+            return Ok(Feed::V2 {
+                feed: session.endpoint.clone(),
+            });
+        }
+        Err(error) => return Err(error),
     };
     let Ok(document) = serde_json::from_slice::<Value>(&body) else {
         return Ok(Feed::V2 {
@@ -57,6 +69,14 @@ async fn discover(session: &Session) -> Result<Feed, PublishError> {
     }
 }
 
+fn content_src(element: &quick_xml::events::BytesStart<'_>) -> Option<String> {
+    element
+        .attributes()
+        .filter_map(Result::ok)
+        .find(|attribute| attribute.key.local_name().as_ref() == b"src")
+        .map(|attribute| String::from_utf8_lossy(&attribute.value).into_owned())
+}
+
 /// `(version, content URL)` of every entry of a v2 OData feed.
 #[must_use]
 pub fn v2_entries(text: &str) -> Vec<(String, String)> {
@@ -72,15 +92,14 @@ pub fn v2_entries(text: &str) -> Vec<(String, String)> {
                     version = None;
                     content = None;
                 }
+                if name == "content" {
+                    content = content_src(&start).or(content);
+                }
                 path.push(name);
             }
             Ok(quick_xml::events::Event::Empty(empty)) => {
                 if empty.local_name().as_ref() == b"content" {
-                    content = empty
-                        .attributes()
-                        .filter_map(Result::ok)
-                        .find(|attribute| attribute.key.local_name().as_ref() == b"src")
-                        .map(|attribute| String::from_utf8_lossy(&attribute.value).into_owned());
+                    content = content_src(&empty).or(content);
                 }
             }
             Ok(quick_xml::events::Event::End(end)) => {
@@ -226,7 +245,7 @@ mod tests {
 
     #[test]
     fn v2_feed_entries_give_version_and_content() {
-        let text = r#"<feed xmlns="http://www.w3.org/2005/Atom" xmlns:m="m" xmlns:d="d"><entry><id>x</id><content type="application/zip" src="http://h/download/Demo/1.0.0"/><m:properties><d:Version>1.0.0</d:Version></m:properties></entry></feed>"#;
+        let text = r#"<feed xmlns="http://www.w3.org/2005/Atom" xmlns:m="m" xmlns:d="d"><entry><id>x</id><content type="application/zip" src="http://h/download/Demo/1.0.0">None</content><m:properties><d:Version>1.0.0</d:Version></m:properties></entry></feed>"#;
         assert_eq!(
             v2_entries(text),
             vec![("1.0.0".to_owned(), "http://h/download/Demo/1.0.0".to_owned())]
