@@ -529,3 +529,44 @@ fn publish_nuget_to_pynuget_then_nuget_exe_installs_it() {
         "one"
     );
 }
+
+#[test]
+fn publish_every_format_to_lading_serve_with_provenance_as_a_generic_package() {
+    let bench = Bench::new();
+    let server = LadingServer::start(&bench.root.join("serve"), ServerSpec::default());
+    let bench = bench.with_server(&server);
+    let flags = codeartifact(&server);
+    let npm_first = bench.npm_package("@acme/served", "1.0.0", "one");
+    let npm_other = bench.npm_package("@acme/served", "1.0.0", "two");
+    publish_twice_then_conflict(&bench, &flags, &npm_first, &npm_other);
+    let maven_first = bench.maven_package("com.acme:published", "1.0.0", "one");
+    let maven_other = bench.maven_package("com.acme:published", "1.0.0", "two");
+    publish_twice_then_conflict(&bench, &flags, &maven_first, &maven_other);
+    let nuget_first = bench.nuget_package("Acme.Served", "1.0.0", "one");
+    let nuget_other = bench.nuget_package("Acme.Served", "1.0.0", "two");
+    publish_twice_then_conflict(&bench, &flags, &nuget_first, &nuget_other);
+    if let (Some(pypi_first), Some(pypi_other)) = (
+        bench.pypi_package("served-probe", "1.0.0", "one"),
+        bench.pypi_package("served-probe", "1.0.0", "two"),
+    ) {
+        publish_twice_then_conflict(&bench, &flags, &pypi_first, &pypi_other);
+    }
+
+    // The npm provenance is the generic package `npm/acme-served.provenance` 1.0.0.
+    let Some(aws) = support::aws() else { return };
+    let mut command = support::clean_command(&aws, &bench.home);
+    command.args([
+        "codeartifact", "list-package-version-assets", "--domain", "local", "--repository", "main",
+        "--format", "generic", "--namespace", "npm", "--package", "acme-served.provenance",
+        "--package-version", "1.0.0", "--endpoint-url", &server.url,
+    ]);
+    for (key, value) in server.aws_env() {
+        command.env(key, value);
+    }
+    let listed: serde_json::Value = serde_json::from_slice(&support::run_ok(&mut command).stdout).unwrap();
+    assert_eq!(listed["assets"][0]["name"], "acme-served-1.0.0.intoto.jsonl", "{listed:#}");
+    assert_eq!(
+        listed["assets"][0]["hashes"]["SHA-256"].as_str().unwrap(),
+        sha256_hex(&fs_err::read(npm_first.join("acme-served-1.0.0.intoto.jsonl")).unwrap())
+    );
+}
