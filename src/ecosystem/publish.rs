@@ -126,8 +126,8 @@ pub enum PublishError {
         #[source]
         source: HttpError,
     },
-    /// A CodeArtifact call failed.
-    #[error(transparent)]
+    /// A CodeArtifact call failed (not transparent, so the exit-code classifier sees it).
+    #[error("the CodeArtifact API call failed")]
     CodeArtifact(#[from] CodeArtifactError),
     /// The files or the repository's answer cannot be used.
     #[error("{0}")]

@@ -72,11 +72,26 @@ impl Hint for CodeArtifactError {
     }
 }
 
-fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
     operation: &'static str,
-    error: &SdkError<E, R>,
+    error: &SdkError<E, aws_sdk_codeartifact::config::http::HttpResponse>,
 ) -> CodeArtifactError {
     match error {
+        // A 5xx or 429 the SDK's own retries did not get past: transient (exit 3), whatever
+        // the body says (a proxy's 503 page has no error code).
+        SdkError::ServiceError(service)
+            if service.raw().status().is_server_error() || service.raw().status().as_u16() == 429 =>
+        {
+            CodeArtifactError::Transport {
+                operation,
+                message: format!(
+                    "HTTP {}: {}: {}",
+                    service.raw().status().as_u16(),
+                    service.err().code().unwrap_or("Unknown"),
+                    service.err().message().unwrap_or_default()
+                ),
+            }
+        }
         SdkError::ServiceError(service) => CodeArtifactError::Service {
             operation,
             code: service.err().code().unwrap_or("Unknown").to_owned(),

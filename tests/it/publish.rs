@@ -11,6 +11,7 @@ use crate::login::codeartifact;
 use crate::require_tool;
 
 use crate::serve_nuget::{NuGetUser, mono, nuget_exe};
+use crate::support::faults::{Fault, FaultProxy, Rule};
 use crate::support::peers::{Nginx, PyNuget, PypiServer, Verdaccio};
 use crate::support::{self, LadingServer, ServerSpec};
 
@@ -569,4 +570,123 @@ fn publish_every_format_to_lading_serve_with_provenance_as_a_generic_package() {
         listed["assets"][0]["hashes"]["SHA-256"].as_str().unwrap(),
         sha256_hex(&fs_err::read(npm_first.join("acme-served-1.0.0.intoto.jsonl")).unwrap())
     );
+}
+
+fn rule(method: &'static str, path: &'static str, fault: Fault, times: usize) -> Rule {
+    Rule {
+        method: Some(method),
+        path,
+        fault,
+        times,
+    }
+}
+
+fn proxied_flags(proxy: &FaultProxy) -> Vec<String> {
+    let mut flags = codeartifact_at(&proxy.url);
+    flags.extend(["--retries".to_owned(), "5".to_owned()]);
+    flags
+}
+
+fn codeartifact_at(url: &str) -> Vec<String> {
+    [
+        "--domain", "local", "--domain-owner", "000000000000", "--repository", "main",
+        "--endpoint-url", url, "--region", "us-east-1",
+    ]
+    .iter()
+    .map(|text| (*text).to_owned())
+    .collect()
+}
+
+fn run_publish(bench: &Bench, dir: &Path, flags: &[String]) -> Output {
+    let mut args = vec!["publish".to_owned(), dir.display().to_string(), "--json".to_owned()];
+    args.extend_from_slice(flags);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    bench.lading(&argv)
+}
+
+#[test]
+fn publish_retries_503_429_resets_and_truncated_bodies_and_verifies_what_landed() {
+    let bench = Bench::new();
+    let server = LadingServer::start(&bench.root.join("serve"), ServerSpec::default());
+    let bench = bench.with_server(&server);
+    let proxy = FaultProxy::start(
+        &server.url,
+        vec![
+            rule("GET", "/npm/main/@acme%2ffaulty", Fault::TooManyRequests(1), 1),
+            rule("PUT", "/npm/main/@acme%2ffaulty", Fault::ServiceUnavailable, 1),
+            rule("PUT", "/npm/main/@acme%2ffaulty", Fault::ResetAfterForward, 1),
+            rule("GET", "/-/", Fault::Truncate, 1),
+            rule("PUT", "/maven/main/", Fault::Reset, 2),
+            rule("GET", "faulty-1.0.0.jar", Fault::Truncate, 1),
+            rule("POST", "/v1/package/version/publish", Fault::ServiceUnavailable, 1),
+        ],
+    );
+    let npm = bench.npm_package("@acme/faulty", "1.0.0", "one");
+    let output = run_publish(&bench, &npm, &proxied_flags(&proxy));
+    assert!(output.status.success(), "{}\n{:#?}", support::describe(&output), proxy.log());
+    assert!(outcomes(&json(&output)).contains(&("acme-faulty-1.0.0.tgz".to_owned(), "published".to_owned())));
+    let maven = bench.maven_package("com.acme:faulty", "1.0.0", "one");
+    let output = run_publish(&bench, &maven, &proxied_flags(&proxy));
+    assert!(output.status.success(), "{}\n{:#?}", support::describe(&output), proxy.log());
+    let log = proxy.log();
+    for fault in ["TooManyRequests", "ServiceUnavailable", "ResetAfterForward", "Truncate", "Reset"] {
+        assert!(log.iter().any(|line| line.rsplit(' ').next().is_some_and(|last| last.starts_with(fault))), "{fault} never fired: {log:#?}");
+    }
+    // What landed reads back right through the server directly.
+    let output = run_publish(&bench, &npm, &codeartifact(&server));
+    assert!(output.status.success(), "{}", support::describe(&output));
+    assert!(outcomes(&json(&output)).iter().all(|(_, outcome)| outcome == "already_published"));
+    let output = run_publish(&bench, &maven, &codeartifact(&server));
+    assert!(output.status.success(), "{}", support::describe(&output));
+    assert!(outcomes(&json(&output)).iter().all(|(_, outcome)| outcome == "already_published"));
+}
+
+#[test]
+fn publish_exhausting_retries_exits_3_and_a_rerun_finishes_the_version() {
+    let bench = Bench::new();
+    let server = LadingServer::start(&bench.root.join("serve"), ServerSpec::default());
+    let bench = bench.with_server(&server);
+    // Maven: the jar lands, then every later PUT fails: exit 3, half a version.
+    let proxy = FaultProxy::start(
+        &server.url,
+        vec![
+            rule("PUT", ".jar.sha1", Fault::ServiceUnavailable, usize::MAX),
+            rule("POST", "/v1/package/version/publish", Fault::ServiceUnavailable, usize::MAX),
+        ],
+    );
+    let maven = bench.maven_package("com.acme:stuck", "1.0.0", "one");
+    let mut flags = codeartifact_at(&proxy.url);
+    flags.extend(["--retries".to_owned(), "2".to_owned()]);
+    let output = run_publish(&bench, &maven, &flags);
+    assert_eq!(output.status.code(), Some(3), "{}", support::describe(&output));
+    assert!(stderr(&output).contains("503"), "{}", support::describe(&output));
+
+    // Generic through the SDK: 503 on every publish call, exit 3, nothing published.
+    bench.write("dist/app.js", "console.log(1)\n");
+    let generic = bench.pack("generic", &["--format", "zip", "--name", "stuck", "--version", "1.0.0", "--base", "dist"]);
+    let mut generic_flags = flags.clone();
+    generic_flags.extend(["--namespace".to_owned(), "acme".to_owned()]);
+    let output = run_publish(&bench, &generic, &generic_flags);
+    assert_eq!(output.status.code(), Some(3), "{}", support::describe(&output));
+
+    // The re-run (faults gone) finishes both versions and reads them back.
+    proxy.set_rules(Vec::new());
+    let output = run_publish(&bench, &maven, &flags);
+    assert!(output.status.success(), "{}", support::describe(&output));
+    // The jar that landed is kept (same digest), the rest is sent now.
+    let report = outcomes(&json(&output));
+    assert_eq!(
+        report,
+        vec![
+            ("stuck-1.0.0-provenance.intoto.jsonl".to_owned(), "published".to_owned()),
+            ("stuck-1.0.0.jar".to_owned(), "already_published".to_owned()),
+            ("stuck-1.0.0.pom".to_owned(), "published".to_owned()),
+        ]
+    );
+    let output = run_publish(&bench, &maven, &flags);
+    assert!(outcomes(&json(&output)).iter().all(|(_, outcome)| outcome == "already_published"));
+    let output = run_publish(&bench, &generic, &generic_flags);
+    assert!(output.status.success(), "{}", support::describe(&output));
+    let output = run_publish(&bench, &generic, &generic_flags);
+    assert!(outcomes(&json(&output)).iter().all(|(_, outcome)| outcome == "already_published"));
 }

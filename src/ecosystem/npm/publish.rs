@@ -122,7 +122,7 @@ pub async fn publish(
     let mut version_manifest = manifest.clone();
     version_manifest["_id"] = json!(format!("{name}@{version}"));
     version_manifest["dist"] = json!({
-        "integrity": local,
+        "integrity": local.clone(),
         "shasum": upload.digests.sha1,
         "tarball": tarball_url.expose().as_str(),
     });
@@ -143,7 +143,7 @@ pub async fn publish(
     let body = serde_json::to_vec(&body)
         .map_err(|error| PublishError::Invalid(format!("packument: {error}")))?;
     let auth = session.auth.clone();
-    session
+    let sent = session
         .client
         .send(Method::PUT, &packument_url, |request| {
             auth.apply(request)
@@ -151,8 +151,21 @@ pub async fn publish(
                 .header("npm-command", "publish")
                 .body(body.clone())
         })
-        .await
-        .map_err(PublishError::http(format!("publish {name}@{version}")))?;
+        .await;
+    if let Err(error) = sent {
+        // A retried PUT whose first attempt landed is refused as a republish: what matters
+        // is whether the registry now has these bytes.
+        let landed = session
+            .get_optional(&packument_url, Some("application/json"))
+            .await?
+            .and_then(|body| serde_json::from_slice::<Value>(&body).ok())
+            .is_some_and(|packument| {
+                packument["versions"][&version]["dist"]["integrity"].as_str() == Some(local.as_str())
+            });
+        if !landed {
+            return Err(PublishError::http(format!("publish {name}@{version}"))(error));
+        }
+    }
     let packument = session.get(&packument_url).await?;
     let packument: Value = serde_json::from_slice(&packument)
         .map_err(|error| PublishError::Invalid(format!("the packument read back: {error}")))?;
