@@ -158,6 +158,52 @@ fn jobs_from_args(args: &PublishArgs) -> anyhow::Result<Vec<Job>> {
                     provenance: provenance.clone(),
                 })
                 .collect(),
+            // Several poms: one artifact per pom, each with the files named after it
+            // (a multi-module set in one run).
+            PublishFormat::Maven
+                if uploads
+                    .iter()
+                    .filter(|upload| is_pom(&upload.file_name))
+                    .count()
+                    > 1 =>
+            {
+                let stems: Vec<String> = uploads
+                    .iter()
+                    .filter(|upload| is_pom(&upload.file_name))
+                    .map(|upload| upload.file_name[..upload.file_name.len() - 4].to_owned())
+                    .collect();
+                let mut jobs: Vec<Job> = stems
+                    .iter()
+                    .map(|_| Job {
+                        format,
+                        name: None,
+                        version: None,
+                        uploads: Vec::new(),
+                        provenance: None,
+                    })
+                    .collect();
+                for upload in uploads {
+                    let owner = stems
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, stem)| {
+                            upload
+                                .file_name
+                                .strip_prefix(stem.as_str())
+                                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('-'))
+                        })
+                        .max_by_key(|(_, stem)| stem.len())
+                        .map(|(index, _)| index);
+                    let Some(index) = owner else {
+                        bail!(HintedError::new(
+                            format!("`{}` belongs to none of the poms given", upload.file_name),
+                            "name each file `<artifactId>-<version>[-classifier].<ext>` after its pom"
+                        ));
+                    };
+                    jobs[index].uploads.push(upload);
+                }
+                jobs
+            }
             PublishFormat::Maven | PublishFormat::Generic => vec![Job {
                 format,
                 name: args.name.clone(),
@@ -234,21 +280,17 @@ impl Context {
         version: &GenericVersion,
         uploads: &[Upload],
     ) -> anyhow::Result<Vec<FileReport>> {
-        Ok(match &self.codeartifact {
-            Some(client) => {
-                generic::publish::publish_codeartifact(
-                    client,
-                    version,
-                    uploads,
-                    self.session_base.dry_run,
-                )
-                .await?
-            }
-            None => {
-                let session = self.session(PublishFormat::Generic).await?;
-                generic::publish::publish_http(&session, version, uploads).await?
-            }
-        })
+        if let Some(client) = &self.codeartifact {
+            return Ok(generic::publish::publish_codeartifact(
+                client,
+                version,
+                uploads,
+                self.session_base.dry_run,
+            )
+            .await?);
+        }
+        let session = self.session(PublishFormat::Generic).await?;
+        Ok(generic::publish::publish_http(&session, version, uploads).await?)
     }
 }
 
@@ -276,7 +318,7 @@ async fn publish_job(context: &Context, job: Job) -> anyhow::Result<PackageRepor
             let session = context.session(format).await?;
             let mut uploads = job.uploads.clone();
             if let Some(provenance) = &job.provenance
-                && let Some(pom) = uploads.iter().find(|upload| upload.file_name.ends_with(".pom"))
+                && let Some(pom) = uploads.iter().find(|upload| is_pom(&upload.file_name))
             {
                 let base = pom.file_name.trim_end_matches(".pom").to_owned();
                 uploads.push(Upload::new(
@@ -359,7 +401,11 @@ fn summary_table(reports: &[PackageReport], failures: &[String]) -> String {
         }
     }
     for failure in failures {
-        let _ = writeln!(text, "| | | | | failed: {} |", failure.replace('|', "\\|").replace('\n', " "));
+        let _ = writeln!(
+            text,
+            "| | | | | failed: {} |",
+            failure.replace('|', "\\|").replace('\n', " ")
+        );
     }
     text
 }
@@ -384,10 +430,9 @@ pub async fn run(args: PublishArgs, printer: Printer) -> anyhow::Result<()> {
     };
     let auth = match credentials {
         Some(credentials) => match credentials.token {
-            Some(token) => Auth::Basic(
-                args.username.clone().unwrap_or(credentials.username),
-                token,
-            ),
+            Some(token) => {
+                Auth::Basic(args.username.clone().unwrap_or(credentials.username), token)
+            }
             None => Auth::None,
         },
         None => Auth::None,
@@ -401,11 +446,13 @@ pub async fn run(args: PublishArgs, printer: Printer) -> anyhow::Result<()> {
     })
     .context("failed to build the HTTP client")?;
     let codeartifact = match &repository {
-        Repository::CodeArtifact { target, .. } => Some(CodeArtifact::connect(target.clone()).await),
+        Repository::CodeArtifact { target, .. } => {
+            Some(CodeArtifact::connect(target.clone()).await)
+        }
         Repository::Url { .. } => None,
     };
-    let placeholder = crate::secret::SafeUrl::parse("http://127.0.0.1/")
-        .context("internal: placeholder URL")?;
+    let placeholder =
+        crate::secret::SafeUrl::parse("http://127.0.0.1/").context("internal: placeholder URL")?;
     let context = std::sync::Arc::new(Context {
         repository,
         session_base: Session {
@@ -448,10 +495,23 @@ pub async fn run(args: PublishArgs, printer: Printer) -> anyhow::Result<()> {
     for report in &reports {
         for file in &report.files {
             let message = match file.outcome {
-                Outcome::Published => format!("published `{}` ({} {}) to {}", file.file, report.package, report.version, file.url),
-                Outcome::AlreadyPublished => format!("`{}` is already published ({} {}, same sha256 {}): nothing sent", file.file, report.package, report.version, file.sha256),
-                Outcome::WouldPublish => format!("would publish `{}` ({} bytes, sha256 {}) to {}", file.file, file.size, file.sha256, file.url),
-                Outcome::Skipped => format!("skipped `{}`: {}", file.file, file.note.as_deref().unwrap_or_default()),
+                Outcome::Published => format!(
+                    "published `{}` ({} {}) to {}",
+                    file.file, report.package, report.version, file.url
+                ),
+                Outcome::AlreadyPublished => format!(
+                    "`{}` is already published ({} {}, same sha256 {}): nothing sent",
+                    file.file, report.package, report.version, file.sha256
+                ),
+                Outcome::WouldPublish => format!(
+                    "would publish `{}` ({} bytes, sha256 {}) to {}",
+                    file.file, file.size, file.sha256, file.url
+                ),
+                Outcome::Skipped => format!(
+                    "skipped `{}`: {}",
+                    file.file,
+                    file.note.as_deref().unwrap_or_default()
+                ),
             };
             printer.status(&message);
         }
@@ -482,6 +542,12 @@ pub async fn run(args: PublishArgs, printer: Printer) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn is_pom(file_name: &str) -> bool {
+    std::path::Path::new(file_name)
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("pom"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -500,7 +566,11 @@ mod tests {
                 format: "npm",
                 package: "a".into(),
                 version: "1.0.0".into(),
-                files: vec![FileReport::new(&upload, "http://r/a", Outcome::AlreadyPublished)],
+                files: vec![FileReport::new(
+                    &upload,
+                    "http://r/a",
+                    Outcome::AlreadyPublished,
+                )],
             }],
             &["boom | bang".to_owned()],
         );

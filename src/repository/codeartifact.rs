@@ -80,7 +80,8 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
         // A 5xx or 429 the SDK's own retries did not get past: transient (exit 3), whatever
         // the body says (a proxy's 503 page has no error code).
         SdkError::ServiceError(service)
-            if service.raw().status().is_server_error() || service.raw().status().as_u16() == 429 =>
+            if service.raw().status().is_server_error()
+                || service.raw().status().as_u16() == 429 =>
         {
             CodeArtifactError::Transport {
                 operation,

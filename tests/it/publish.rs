@@ -89,7 +89,10 @@ impl Bench {
         .unwrap();
         fs_err::write(dir.join("index.js"), format!("module.exports = '{body}'\n")).unwrap();
         let base = dir.display().to_string();
-        self.pack(&format!("npm-{body}"), &["--format", "npm", "--base", &base])
+        self.pack(
+            &format!("npm-{body}"),
+            &["--format", "npm", "--base", &base],
+        )
     }
 
     fn maven_package(&self, coordinates: &str, version: &str, body: &str) -> PathBuf {
@@ -100,7 +103,14 @@ impl Bench {
         self.pack(
             &format!("maven-{body}"),
             &[
-                "--format", "maven", "--name", coordinates, "--version", version, "--base", &base,
+                "--format",
+                "maven",
+                "--name",
+                coordinates,
+                "--version",
+                version,
+                "--base",
+                &base,
             ],
         )
     }
@@ -174,7 +184,11 @@ fn publish_twice_then_conflict(
     first: &Path,
     other: &Path,
 ) -> serde_json::Value {
-    let mut args: Vec<String> = vec!["publish".into(), first.display().to_string(), "--json".into()];
+    let mut args: Vec<String> = vec![
+        "publish".into(),
+        first.display().to_string(),
+        "--json".into(),
+    ];
     args.extend_from_slice(flags);
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let output = bench.lading(&argv);
@@ -201,10 +215,21 @@ fn publish_twice_then_conflict(
     args.extend_from_slice(flags);
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let output = bench.lading(&argv);
-    assert_eq!(output.status.code(), Some(1), "{}", support::describe(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
     let text = stderr(&output);
-    assert!(text.contains("differs from what the repository already has"), "{text}");
-    assert!(text.contains("the repository has") && text.contains("the local file is"), "{text}");
+    assert!(
+        text.contains("differs from what the repository already has"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the repository has") && text.contains("the local file is"),
+        "{text}"
+    );
     report
 }
 
@@ -228,9 +253,33 @@ fn publish_generic_to_lading_serve_is_idempotent_and_finishes_unfinished_version
     let server = LadingServer::start(&bench.root.join("serve"), ServerSpec::default());
     let bench = bench.with_server(&server);
     bench.write("dist/app.js", "console.log(1)\n");
-    let first = bench.pack("one", &["--format", "zip", "--name", "app", "--version", "1.0.0", "--base", "dist"]);
+    let first = bench.pack(
+        "one",
+        &[
+            "--format",
+            "zip",
+            "--name",
+            "app",
+            "--version",
+            "1.0.0",
+            "--base",
+            "dist",
+        ],
+    );
     bench.write("dist/app.js", "console.log(2)\n");
-    let other = bench.pack("two", &["--format", "zip", "--name", "app", "--version", "1.0.0", "--base", "dist"]);
+    let other = bench.pack(
+        "two",
+        &[
+            "--format",
+            "zip",
+            "--name",
+            "app",
+            "--version",
+            "1.0.0",
+            "--base",
+            "dist",
+        ],
+    );
     let mut flags = codeartifact(&server);
     flags.extend(["--namespace".to_owned(), "acme".to_owned()]);
     let report = publish_twice_then_conflict(&bench, &flags, &first, &other);
@@ -263,9 +312,25 @@ fn publish_generic_to_lading_serve_is_idempotent_and_finishes_unfinished_version
         let sha256 = sha256_hex(&fs_err::read(&zip).unwrap());
         let mut command = support::clean_command(&aws, &bench.home);
         command.args([
-            "codeartifact", "publish-package-version", "--domain", "local", "--repository", "main",
-            "--format", "generic", "--namespace", "acme", "--package", "half", "--package-version",
-            "2.0.0", "--asset-name", "other.txt", "--unfinished", "--endpoint-url", &server.url,
+            "codeartifact",
+            "publish-package-version",
+            "--domain",
+            "local",
+            "--repository",
+            "main",
+            "--format",
+            "generic",
+            "--namespace",
+            "acme",
+            "--package",
+            "half",
+            "--package-version",
+            "2.0.0",
+            "--asset-name",
+            "other.txt",
+            "--unfinished",
+            "--endpoint-url",
+            &server.url,
             "--asset-content",
         ]);
         let other_file = bench.write("other.txt", "other\n");
@@ -281,16 +346,32 @@ fn publish_generic_to_lading_serve_is_idempotent_and_finishes_unfinished_version
         assert!(output.status.success(), "{}", support::describe(&output));
         let mut command = support::clean_command(&aws, &bench.home);
         command.args([
-            "codeartifact", "describe-package-version", "--domain", "local", "--repository", "main",
-            "--format", "generic", "--namespace", "acme", "--package", "half", "--package-version",
-            "2.0.0", "--endpoint-url", &server.url,
+            "codeartifact",
+            "describe-package-version",
+            "--domain",
+            "local",
+            "--repository",
+            "main",
+            "--format",
+            "generic",
+            "--namespace",
+            "acme",
+            "--package",
+            "half",
+            "--package-version",
+            "2.0.0",
+            "--endpoint-url",
+            &server.url,
         ]);
         for (key, value) in server.aws_env() {
             command.env(key, value);
         }
         let described = support::run_ok(&mut command);
         let described: serde_json::Value = serde_json::from_slice(&described.stdout).unwrap();
-        assert_eq!(described["packageVersion"]["status"], "Published", "{described:#}");
+        assert_eq!(
+            described["packageVersion"]["status"], "Published",
+            "{described:#}"
+        );
     }
 
     // --dry-run lists and sends nothing.
@@ -337,7 +418,9 @@ fn publish_npm_to_verdaccio_then_npm_installs_it() {
     let npm = require_tool!(support::npm());
     let mut bench = Bench::new();
     let verdaccio = Verdaccio::start(&verdaccio_bin, &bench.root.join("verdaccio"));
-    bench.env.push(("NPM_TOKEN".to_owned(), verdaccio.token.clone()));
+    bench
+        .env
+        .push(("NPM_TOKEN".to_owned(), verdaccio.token.clone()));
     let first = bench.npm_package("@acme/published", "1.0.0", "one");
     let other = bench.npm_package("@acme/published", "1.0.0", "two");
     let flags = url_flags(&verdaccio.url, "NPM_TOKEN", None);
@@ -346,16 +429,27 @@ fn publish_npm_to_verdaccio_then_npm_installs_it() {
         .into_iter()
         .filter(|(_, outcome)| outcome == "skipped")
         .collect();
-    assert_eq!(skipped.len(), 1, "provenance has no place on a plain npm registry");
+    assert_eq!(
+        skipped.len(),
+        1,
+        "provenance has no place on a plain npm registry"
+    );
 
     let consumer = bench.root.join("consumer");
     fs_err::create_dir_all(&consumer).unwrap();
-    fs_err::write(consumer.join("package.json"), "{\"name\":\"consumer\",\"version\":\"1.0.0\"}\n").unwrap();
+    fs_err::write(
+        consumer.join("package.json"),
+        "{\"name\":\"consumer\",\"version\":\"1.0.0\"}\n",
+    )
+    .unwrap();
     fs_err::write(consumer.join(".npmrc"), verdaccio.npmrc()).unwrap();
     let mut command = support::clean_command(&npm, &bench.home);
-    command
-        .current_dir(&consumer)
-        .args(["install", "--no-audit", "--no-fund", "@acme/published@1.0.0"]);
+    command.current_dir(&consumer).args([
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "@acme/published@1.0.0",
+    ]);
     support::run_ok(&mut command);
     assert_eq!(
         fs_err::read_to_string(consumer.join("node_modules/@acme/published/index.js")).unwrap(),
@@ -369,12 +463,16 @@ fn publish_pypi_to_pypiserver_then_pip_sees_the_digest() {
     let python = require_tool!(support::python());
     let mut bench = Bench::new();
     let server = PypiServer::start(&pypiserver, &python, &bench.root.join("pypi"));
-    bench.env.push(("PYPI_PASSWORD".to_owned(), server.password.clone()));
+    bench
+        .env
+        .push(("PYPI_PASSWORD".to_owned(), server.password.clone()));
     let first = bench.pypi_package("publish-probe", "1.0.0", "one").unwrap();
     let other = bench.pypi_package("publish-probe", "1.0.0", "two").unwrap();
     let flags = url_flags(&server.upload_url, "PYPI_PASSWORD", Some(&server.username));
     publish_twice_then_conflict(&bench, &flags, &first, &other);
-    let stored = bench.root.join("pypi/packages/publish_probe-1.0.0-py3-none-any.whl");
+    let stored = bench
+        .root
+        .join("pypi/packages/publish_probe-1.0.0-py3-none-any.whl");
     assert_eq!(
         fs_err::read(&stored).unwrap(),
         fs_err::read(first.join("publish_probe-1.0.0-py3-none-any.whl")).unwrap()
@@ -449,9 +547,14 @@ fn publish_maven_to_nginx_webdav_then_mvn_resolves_it() {
     let flags = vec!["--registry-url".to_owned(), server.url.clone()];
     publish_twice_then_conflict(&bench, &flags, &first, &other);
     let version_dir = root.join("com/acme/published/1.0.0");
-    assert!(version_dir.join("published-1.0.0-provenance.intoto.jsonl").is_file());
+    assert!(
+        version_dir
+            .join("published-1.0.0-provenance.intoto.jsonl")
+            .is_file()
+    );
     assert!(version_dir.join("published-1.0.0.jar.sha1").is_file());
-    let metadata = fs_err::read_to_string(root.join("com/acme/published/maven-metadata.xml")).unwrap();
+    let metadata =
+        fs_err::read_to_string(root.join("com/acme/published/maven-metadata.xml")).unwrap();
     assert!(metadata.contains("<version>1.0.0</version>"), "{metadata}");
 
     // A second version merges into maven-metadata.xml; a SNAPSHOT gets a timestamped name.
@@ -461,29 +564,40 @@ fn publish_maven_to_nginx_webdav_then_mvn_resolves_it() {
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let output = bench.lading(&argv);
     assert!(output.status.success(), "{}", support::describe(&output));
-    let metadata = fs_err::read_to_string(root.join("com/acme/published/maven-metadata.xml")).unwrap();
+    let metadata =
+        fs_err::read_to_string(root.join("com/acme/published/maven-metadata.xml")).unwrap();
     assert!(
-        metadata.contains("<version>1.0.0</version>") && metadata.contains("<version>1.1.0</version>"),
+        metadata.contains("<version>1.0.0</version>")
+            && metadata.contains("<version>1.1.0</version>"),
         "{metadata}"
     );
     let snapshot = bench.maven_package("com.acme:published", "2.0.0-SNAPSHOT", "four");
-    let mut args = vec!["publish".to_owned(), snapshot.display().to_string(), "--json".to_owned()];
+    let mut args = vec![
+        "publish".to_owned(),
+        snapshot.display().to_string(),
+        "--json".to_owned(),
+    ];
     args.extend(flags.clone());
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let output = bench.lading(&argv);
     assert!(output.status.success(), "{}", support::describe(&output));
     let output = bench.lading(&argv);
     assert!(
-        outcomes(&json(&output)).iter().all(|(_, outcome)| outcome == "already_published"),
+        outcomes(&json(&output))
+            .iter()
+            .all(|(_, outcome)| outcome == "already_published"),
         "{}",
         support::describe(&output)
     );
-    let snapshot_files: Vec<String> = fs_err::read_dir(root.join("com/acme/published/2.0.0-SNAPSHOT"))
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let snapshot_files: Vec<String> =
+        fs_err::read_dir(root.join("com/acme/published/2.0.0-SNAPSHOT"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
     assert!(
-        snapshot_files.iter().any(|name| name.starts_with("published-2.0.0-") && name.ends_with("-1.jar")),
+        snapshot_files
+            .iter()
+            .any(|name| name.starts_with("published-2.0.0-") && name.ends_with("-1.jar")),
         "{snapshot_files:?}"
     );
 
@@ -505,7 +619,9 @@ fn publish_nuget_to_pynuget_then_nuget_exe_installs_it() {
     require_tool!(mono());
     let mut bench = Bench::new();
     let server = PyNuget::start(&python, &bench.root.join("pynuget"));
-    bench.env.push(("NUGET_API_KEY".to_owned(), server.api_key.clone()));
+    bench
+        .env
+        .push(("NUGET_API_KEY".to_owned(), server.api_key.clone()));
     let first = bench.nuget_package("Acme.Published", "1.0.0", "one");
     let other = bench.nuget_package("Acme.Published", "1.0.0", "two");
     let flags = url_flags(&server.url, "NUGET_API_KEY", None);
@@ -557,15 +673,32 @@ fn publish_every_format_to_lading_serve_with_provenance_as_a_generic_package() {
     let Some(aws) = support::aws() else { return };
     let mut command = support::clean_command(&aws, &bench.home);
     command.args([
-        "codeartifact", "list-package-version-assets", "--domain", "local", "--repository", "main",
-        "--format", "generic", "--namespace", "npm", "--package", "acme-served.provenance",
-        "--package-version", "1.0.0", "--endpoint-url", &server.url,
+        "codeartifact",
+        "list-package-version-assets",
+        "--domain",
+        "local",
+        "--repository",
+        "main",
+        "--format",
+        "generic",
+        "--namespace",
+        "npm",
+        "--package",
+        "acme-served.provenance",
+        "--package-version",
+        "1.0.0",
+        "--endpoint-url",
+        &server.url,
     ]);
     for (key, value) in server.aws_env() {
         command.env(key, value);
     }
-    let listed: serde_json::Value = serde_json::from_slice(&support::run_ok(&mut command).stdout).unwrap();
-    assert_eq!(listed["assets"][0]["name"], "acme-served-1.0.0.intoto.jsonl", "{listed:#}");
+    let listed: serde_json::Value =
+        serde_json::from_slice(&support::run_ok(&mut command).stdout).unwrap();
+    assert_eq!(
+        listed["assets"][0]["name"], "acme-served-1.0.0.intoto.jsonl",
+        "{listed:#}"
+    );
     assert_eq!(
         listed["assets"][0]["hashes"]["SHA-256"].as_str().unwrap(),
         sha256_hex(&fs_err::read(npm_first.join("acme-served-1.0.0.intoto.jsonl")).unwrap())
@@ -589,8 +722,16 @@ fn proxied_flags(proxy: &FaultProxy) -> Vec<String> {
 
 fn codeartifact_at(url: &str) -> Vec<String> {
     [
-        "--domain", "local", "--domain-owner", "000000000000", "--repository", "main",
-        "--endpoint-url", url, "--region", "us-east-1",
+        "--domain",
+        "local",
+        "--domain-owner",
+        "000000000000",
+        "--repository",
+        "main",
+        "--endpoint-url",
+        url,
+        "--region",
+        "us-east-1",
     ]
     .iter()
     .map(|text| (*text).to_owned())
@@ -598,7 +739,11 @@ fn codeartifact_at(url: &str) -> Vec<String> {
 }
 
 fn run_publish(bench: &Bench, dir: &Path, flags: &[String]) -> Output {
-    let mut args = vec!["publish".to_owned(), dir.display().to_string(), "--json".to_owned()];
+    let mut args = vec![
+        "publish".to_owned(),
+        dir.display().to_string(),
+        "--json".to_owned(),
+    ];
     args.extend_from_slice(flags);
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     bench.lading(&argv)
@@ -612,33 +757,86 @@ fn publish_retries_503_429_resets_and_truncated_bodies_and_verifies_what_landed(
     let proxy = FaultProxy::start(
         &server.url,
         vec![
-            rule("GET", "/npm/main/@acme%2ffaulty", Fault::TooManyRequests(1), 1),
-            rule("PUT", "/npm/main/@acme%2ffaulty", Fault::ServiceUnavailable, 1),
-            rule("PUT", "/npm/main/@acme%2ffaulty", Fault::ResetAfterForward, 1),
+            rule(
+                "GET",
+                "/npm/main/@acme%2ffaulty",
+                Fault::TooManyRequests(1),
+                1,
+            ),
+            rule(
+                "PUT",
+                "/npm/main/@acme%2ffaulty",
+                Fault::ServiceUnavailable,
+                1,
+            ),
+            rule(
+                "PUT",
+                "/npm/main/@acme%2ffaulty",
+                Fault::ResetAfterForward,
+                1,
+            ),
             rule("GET", "/-/", Fault::Truncate, 1),
             rule("PUT", "/maven/main/", Fault::Reset, 2),
             rule("GET", "faulty-1.0.0.jar", Fault::Truncate, 1),
-            rule("POST", "/v1/package/version/publish", Fault::ServiceUnavailable, 1),
+            rule(
+                "POST",
+                "/v1/package/version/publish",
+                Fault::ServiceUnavailable,
+                1,
+            ),
         ],
     );
     let npm = bench.npm_package("@acme/faulty", "1.0.0", "one");
     let output = run_publish(&bench, &npm, &proxied_flags(&proxy));
-    assert!(output.status.success(), "{}\n{:#?}", support::describe(&output), proxy.log());
-    assert!(outcomes(&json(&output)).contains(&("acme-faulty-1.0.0.tgz".to_owned(), "published".to_owned())));
+    assert!(
+        output.status.success(),
+        "{}\n{:#?}",
+        support::describe(&output),
+        proxy.log()
+    );
+    assert!(
+        outcomes(&json(&output))
+            .contains(&("acme-faulty-1.0.0.tgz".to_owned(), "published".to_owned()))
+    );
     let maven = bench.maven_package("com.acme:faulty", "1.0.0", "one");
     let output = run_publish(&bench, &maven, &proxied_flags(&proxy));
-    assert!(output.status.success(), "{}\n{:#?}", support::describe(&output), proxy.log());
+    assert!(
+        output.status.success(),
+        "{}\n{:#?}",
+        support::describe(&output),
+        proxy.log()
+    );
     let log = proxy.log();
-    for fault in ["TooManyRequests", "ServiceUnavailable", "ResetAfterForward", "Truncate", "Reset"] {
-        assert!(log.iter().any(|line| line.rsplit(' ').next().is_some_and(|last| last.starts_with(fault))), "{fault} never fired: {log:#?}");
+    for fault in [
+        "TooManyRequests",
+        "ServiceUnavailable",
+        "ResetAfterForward",
+        "Truncate",
+        "Reset",
+    ] {
+        assert!(
+            log.iter().any(|line| line
+                .rsplit(' ')
+                .next()
+                .is_some_and(|last| last.starts_with(fault))),
+            "{fault} never fired: {log:#?}"
+        );
     }
     // What landed reads back right through the server directly.
     let output = run_publish(&bench, &npm, &codeartifact(&server));
     assert!(output.status.success(), "{}", support::describe(&output));
-    assert!(outcomes(&json(&output)).iter().all(|(_, outcome)| outcome == "already_published"));
+    assert!(
+        outcomes(&json(&output))
+            .iter()
+            .all(|(_, outcome)| outcome == "already_published")
+    );
     let output = run_publish(&bench, &maven, &codeartifact(&server));
     assert!(output.status.success(), "{}", support::describe(&output));
-    assert!(outcomes(&json(&output)).iter().all(|(_, outcome)| outcome == "already_published"));
+    assert!(
+        outcomes(&json(&output))
+            .iter()
+            .all(|(_, outcome)| outcome == "already_published")
+    );
 }
 
 #[test]
@@ -651,23 +849,54 @@ fn publish_exhausting_retries_exits_3_and_a_rerun_finishes_the_version() {
         &server.url,
         vec![
             rule("PUT", ".jar.sha1", Fault::ServiceUnavailable, usize::MAX),
-            rule("POST", "/v1/package/version/publish", Fault::ServiceUnavailable, usize::MAX),
+            rule(
+                "POST",
+                "/v1/package/version/publish",
+                Fault::ServiceUnavailable,
+                usize::MAX,
+            ),
         ],
     );
     let maven = bench.maven_package("com.acme:stuck", "1.0.0", "one");
     let mut flags = codeartifact_at(&proxy.url);
     flags.extend(["--retries".to_owned(), "2".to_owned()]);
     let output = run_publish(&bench, &maven, &flags);
-    assert_eq!(output.status.code(), Some(3), "{}", support::describe(&output));
-    assert!(stderr(&output).contains("503"), "{}", support::describe(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        support::describe(&output)
+    );
+    assert!(
+        stderr(&output).contains("503"),
+        "{}",
+        support::describe(&output)
+    );
 
     // Generic through the SDK: 503 on every publish call, exit 3, nothing published.
     bench.write("dist/app.js", "console.log(1)\n");
-    let generic = bench.pack("generic", &["--format", "zip", "--name", "stuck", "--version", "1.0.0", "--base", "dist"]);
+    let generic = bench.pack(
+        "generic",
+        &[
+            "--format",
+            "zip",
+            "--name",
+            "stuck",
+            "--version",
+            "1.0.0",
+            "--base",
+            "dist",
+        ],
+    );
     let mut generic_flags = flags.clone();
     generic_flags.extend(["--namespace".to_owned(), "acme".to_owned()]);
     let output = run_publish(&bench, &generic, &generic_flags);
-    assert_eq!(output.status.code(), Some(3), "{}", support::describe(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        support::describe(&output)
+    );
 
     // The re-run (faults gone) finishes both versions and reads them back.
     proxy.set_rules(Vec::new());
@@ -678,15 +907,77 @@ fn publish_exhausting_retries_exits_3_and_a_rerun_finishes_the_version() {
     assert_eq!(
         report,
         vec![
-            ("stuck-1.0.0-provenance.intoto.jsonl".to_owned(), "published".to_owned()),
+            (
+                "stuck-1.0.0-provenance.intoto.jsonl".to_owned(),
+                "published".to_owned()
+            ),
             ("stuck-1.0.0.jar".to_owned(), "already_published".to_owned()),
             ("stuck-1.0.0.pom".to_owned(), "published".to_owned()),
         ]
     );
     let output = run_publish(&bench, &maven, &flags);
-    assert!(outcomes(&json(&output)).iter().all(|(_, outcome)| outcome == "already_published"));
+    assert!(
+        outcomes(&json(&output))
+            .iter()
+            .all(|(_, outcome)| outcome == "already_published")
+    );
     let output = run_publish(&bench, &generic, &generic_flags);
     assert!(output.status.success(), "{}", support::describe(&output));
     let output = run_publish(&bench, &generic, &generic_flags);
-    assert!(outcomes(&json(&output)).iter().all(|(_, outcome)| outcome == "already_published"));
+    assert!(
+        outcomes(&json(&output))
+            .iter()
+            .all(|(_, outcome)| outcome == "already_published")
+    );
+}
+
+#[test]
+fn publish_maven_modules_in_one_run_with_a_step_summary() {
+    let bench = Bench::new();
+    let server = LadingServer::start(&bench.root.join("serve"), ServerSpec::default());
+    let mut bench = bench.with_server(&server);
+    let summary = bench.root.join("summary.md");
+    bench.env.push((
+        "GITHUB_STEP_SUMMARY".to_owned(),
+        summary.display().to_string(),
+    ));
+    let core = bench.maven_package("com.acme:core", "1.0.0", "core");
+    let core_api = bench.maven_package("com.acme:core-api", "1.0.0", "api");
+    let mut args: Vec<String> = vec![
+        "publish".into(),
+        "--json".into(),
+        "--format".into(),
+        "maven".into(),
+    ];
+    for (dir, stem) in [(&core, "core-1.0.0"), (&core_api, "core-api-1.0.0")] {
+        for extension in ["pom", "jar"] {
+            args.push(
+                dir.join(format!("{stem}.{extension}"))
+                    .display()
+                    .to_string(),
+            );
+        }
+    }
+    args.extend(codeartifact(&server));
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = bench.lading(&argv);
+    assert!(output.status.success(), "{}", support::describe(&output));
+    let report = json(&output);
+    let packages: Vec<&str> = report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|package| package["package"].as_str().unwrap())
+        .collect();
+    assert_eq!(packages, ["com.acme:core", "com.acme:core-api"]);
+    let table = fs_err::read_to_string(&summary).unwrap();
+    assert!(
+        table.contains("| package | version | file | sha256 | result |"),
+        "{table}"
+    );
+    assert!(
+        table.contains("| `com.acme:core-api` | 1.0.0 | `core-api-1.0.0.jar` |"),
+        "{table}"
+    );
+    assert_eq!(table.matches("| published |").count(), 4, "{table}");
 }

@@ -55,7 +55,7 @@ struct Request {
 
 async fn read_request(stream: &mut TcpStream) -> Option<Request> {
     let mut buffer = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
+    let mut chunk = vec![0u8; 16 * 1024];
     let head_end = loop {
         if let Some(position) = buffer.windows(4).position(|window| window == b"\r\n\r\n") {
             break position + 4;
@@ -75,7 +75,10 @@ async fn read_request(stream: &mut TcpStream) -> Option<Request> {
         .and_then(|value| value.trim().parse::<usize>().ok());
     let chunked = lower.contains("transfer-encoding: chunked");
     if lower.contains("expect: 100-continue") {
-        stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.ok()?;
+        stream
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .await
+            .ok()?;
     }
     loop {
         let done = match length {
@@ -131,6 +134,10 @@ async fn forward(upstream: &str, request: &Request) -> Option<Vec<u8>> {
 }
 
 fn reset(stream: TcpStream) {
+    #[expect(
+        deprecated,
+        reason = "a zero linger is the point: closing sends RST, and it never blocks"
+    )]
     let _ = stream.set_linger(Some(std::time::Duration::ZERO));
     drop(stream);
 }

@@ -45,7 +45,11 @@ pub async fn publish_codeartifact(
     for upload in uploads {
         match existing.iter().find(|asset| asset.name == upload.file_name) {
             Some(asset) if asset.sha256 == upload.digests.sha256 => {
-                reports.push(FileReport::new(upload, &location(upload), Outcome::AlreadyPublished));
+                reports.push(FileReport::new(
+                    upload,
+                    &location(upload),
+                    Outcome::AlreadyPublished,
+                ));
             }
             Some(asset) => return Err(mismatch(version, upload, &asset.sha256)),
             None => missing.push(upload),
@@ -59,7 +63,11 @@ pub async fn publish_codeartifact(
     }
     if dry_run {
         for upload in &missing {
-            reports.push(FileReport::new(upload, &location(upload), Outcome::WouldPublish));
+            reports.push(FileReport::new(
+                upload,
+                &location(upload),
+                Outcome::WouldPublish,
+            ));
         }
         return Ok(reports);
     }
@@ -88,7 +96,11 @@ pub async fn publish_codeartifact(
                 actual: format!("sha256:{actual}"),
             });
         }
-        reports.push(FileReport::new(upload, &location(upload), Outcome::Published));
+        reports.push(FileReport::new(
+            upload,
+            &location(upload),
+            Outcome::Published,
+        ));
     }
     Ok(reports)
 }
@@ -111,13 +123,21 @@ pub async fn publish_http(
         if let Some(body) = session.get_optional(&url, None).await? {
             let actual = Digests::of(&body).sha256;
             if actual == upload.digests.sha256 {
-                reports.push(FileReport::new(upload, &url.redacted(), Outcome::AlreadyPublished));
+                reports.push(FileReport::new(
+                    upload,
+                    &url.redacted(),
+                    Outcome::AlreadyPublished,
+                ));
                 continue;
             }
             return Err(mismatch(version, upload, &actual));
         }
         if session.dry_run {
-            reports.push(FileReport::new(upload, &url.redacted(), Outcome::WouldPublish));
+            reports.push(FileReport::new(
+                upload,
+                &url.redacted(),
+                Outcome::WouldPublish,
+            ));
             continue;
         }
         let auth = session.auth.clone();

@@ -7,6 +7,7 @@
 //! other bytes → error, missing → uploaded. Every uploaded file is read back.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 
 use reqwest::Method;
 
@@ -44,7 +45,13 @@ pub fn parse_metadata(text: &str) -> Metadata {
             }
             Ok(quick_xml::events::Event::Text(text)) => {
                 let value = String::from_utf8_lossy(text.as_ref()).trim().to_owned();
-                match path.iter().rev().take(2).map(String::as_str).collect::<Vec<_>>()[..] {
+                match path
+                    .iter()
+                    .rev()
+                    .take(2)
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()[..]
+                {
                     ["version", "versions"] => metadata.versions.push(value),
                     ["buildNumber", "snapshot"] => metadata.build_number = value.parse().ok(),
                     ["timestamp", "snapshot"] => metadata.timestamp = Some(value),
@@ -68,10 +75,10 @@ pub fn artifact_metadata(coordinates: &Coordinates, versions: &[String], updated
         .find(|version| !version.ends_with("-SNAPSHOT"))
         .map(|version| format!("    <release>{version}</release>\n"))
         .unwrap_or_default();
-    let listed: String = versions
-        .iter()
-        .map(|version| format!("      <version>{version}</version>\n"))
-        .collect();
+    let listed = versions.iter().fold(String::new(), |mut text, version| {
+        let _ = writeln!(text, "      <version>{version}</version>");
+        text
+    });
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata modelVersion=\"1.1.0\">\n  <groupId>{}</groupId>\n  <artifactId>{}</artifactId>\n  <versioning>\n    <latest>{latest}</latest>\n{release}    <versions>\n{listed}    </versions>\n    <lastUpdated>{updated}</lastUpdated>\n  </versioning>\n</metadata>\n",
         coordinates.group_id, coordinates.artifact_id
@@ -87,16 +94,16 @@ fn snapshot_metadata(
 ) -> String {
     let base = coordinates.version.trim_end_matches("-SNAPSHOT");
     let value = format!("{base}-{timestamp}-{build}");
-    let entries: String = files
+    let entries = files
         .iter()
-        .map(|(classifier, extension)| {
+        .fold(String::new(), |mut text, (classifier, extension)| {
             let classifier = classifier
                 .as_ref()
                 .map(|classifier| format!("<classifier>{classifier}</classifier>"))
                 .unwrap_or_default();
-            format!("      <snapshotVersion>{classifier}<extension>{extension}</extension><value>{value}</value><updated>{updated}</updated></snapshotVersion>\n")
-        })
-        .collect();
+            let _ = writeln!(text, "      <snapshotVersion>{classifier}<extension>{extension}</extension><value>{value}</value><updated>{updated}</updated></snapshotVersion>");
+            text
+        });
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata modelVersion=\"1.1.0\">\n  <groupId>{}</groupId>\n  <artifactId>{}</artifactId>\n  <version>{}</version>\n  <versioning>\n    <snapshot><timestamp>{timestamp}</timestamp><buildNumber>{build}</buildNumber></snapshot>\n    <lastUpdated>{updated}</lastUpdated>\n    <snapshotVersions>\n{entries}    </snapshotVersions>\n  </versioning>\n</metadata>\n",
         coordinates.group_id, coordinates.artifact_id, coordinates.version
@@ -165,12 +172,19 @@ async fn put_with_sidecars(
 }
 
 /// What the repository has at `url`: its sha1 (from the sidecar, else the file), or `None`.
-async fn existing_sha1(session: &Session, url: &SafeUrl) -> Result<Option<(String, bool)>, PublishError> {
+async fn existing_sha1(
+    session: &Session,
+    url: &SafeUrl,
+) -> Result<Option<(String, bool)>, PublishError> {
     let sidecar = SafeUrl::parse(&format!("{}.sha1", url.expose()))
         .map_err(|error| PublishError::Invalid(error.to_string()))?;
     if let Some(body) = session.get_optional(&sidecar, None).await? {
         let text = String::from_utf8_lossy(&body);
-        let first = text.split_whitespace().next().unwrap_or_default().to_ascii_lowercase();
+        let first = text
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         return Ok(Some((first, true)));
     }
     Ok(session
@@ -189,7 +203,7 @@ pub async fn publish(
 ) -> Result<(Vec<FileReport>, String, String), PublishError> {
     let pom = uploads
         .iter()
-        .find(|upload| upload.file_name.ends_with(".pom"))
+        .find(|upload| is_pom(&upload.file_name))
         .ok_or_else(|| PublishError::Invalid("a Maven publish needs a `.pom` file".to_owned()))?;
     let coordinates = pom_coordinates(&String::from_utf8_lossy(&pom.bytes))
         .map_err(|message| PublishError::Invalid(format!("`{}`: {message}", pom.file_name)))?;
@@ -245,7 +259,11 @@ pub async fn publish(
                     .iter()
                     .map(|(upload, _)| {
                         let name = upload.file_name.replacen(&coordinates.version, &latest, 1);
-                        FileReport::new(upload, &format!("{version_dir}{name}"), Outcome::AlreadyPublished)
+                        FileReport::new(
+                            upload,
+                            &format!("{version_dir}{name}"),
+                            Outcome::AlreadyPublished,
+                        )
                     })
                     .collect(),
                 package,
@@ -260,7 +278,9 @@ pub async fn publish(
     let mut reports = Vec::new();
     let mut pending = Vec::new();
     for (upload, _) in &files {
-        let name = upload.file_name.replacen(&coordinates.version, &remote_name, 1);
+        let name = upload
+            .file_name
+            .replacen(&coordinates.version, &remote_name, 1);
         let url = session.join(&format!("{version_dir}{name}"))?;
         if snapshot {
             pending.push((*upload, url, false));
@@ -269,7 +289,11 @@ pub async fn publish(
         match existing_sha1(session, &url).await? {
             Some((sha1, has_sidecar)) if sha1 == upload.digests.sha1 => {
                 if has_sidecar {
-                    reports.push(FileReport::new(upload, &url.redacted(), Outcome::AlreadyPublished));
+                    reports.push(FileReport::new(
+                        upload,
+                        &url.redacted(),
+                        Outcome::AlreadyPublished,
+                    ));
                 } else {
                     // The file landed, its sidecars did not: finish it.
                     pending.push((*upload, url, true));
@@ -299,13 +323,19 @@ pub async fn publish(
     }
     if session.dry_run {
         for (upload, url, _) in &pending {
-            reports.push(FileReport::new(upload, &url.redacted(), Outcome::WouldPublish));
+            reports.push(FileReport::new(
+                upload,
+                &url.redacted(),
+                Outcome::WouldPublish,
+            ));
         }
         return Ok((reports, package, coordinates.version.clone()));
     }
     for (upload, url, only_sidecars) in &pending {
         if *only_sidecars {
-            for (extension, digest) in [("sha1", &upload.digests.sha1), ("md5", &upload.digests.md5)] {
+            for (extension, digest) in
+                [("sha1", &upload.digests.sha1), ("md5", &upload.digests.md5)]
+            {
                 let sidecar = SafeUrl::parse(&format!("{}.{extension}", url.expose()))
                     .map_err(|error| PublishError::Invalid(error.to_string()))?;
                 put(session, &sidecar, digest.clone().into_bytes()).await?;
@@ -336,6 +366,12 @@ pub async fn publish(
     Ok((reports, package, coordinates.version.clone()))
 }
 
+fn is_pom(file_name: &str) -> bool {
+    std::path::Path::new(file_name)
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("pom"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,7 +383,11 @@ mod tests {
             artifact_id: "lib".into(),
             version: "1.1".into(),
         };
-        let text = artifact_metadata(&coordinates, &["1.0".into(), "1.1".into()], "20260101000000");
+        let text = artifact_metadata(
+            &coordinates,
+            &["1.0".into(), "1.1".into()],
+            "20260101000000",
+        );
         assert_eq!(parse_metadata(&text).versions, vec!["1.0", "1.1"]);
         assert!(text.contains("<release>1.1</release>"));
         let text = snapshot_metadata(

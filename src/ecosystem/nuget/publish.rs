@@ -4,6 +4,11 @@
 //! package goes as the first multipart part named `package`, with `X-NuGet-ApiKey` (and
 //! Basic or Bearer when the repository wants it).
 
+#![expect(
+    clippy::result_large_err,
+    reason = "PublishError holds HttpError by value so the exit-code classifier finds it in the chain"
+)]
+
 use reqwest::Method;
 use serde_json::Value;
 
@@ -34,7 +39,9 @@ async fn discover(session: &Session) -> Result<Feed, PublishError> {
             });
         }
         Err(PublishError::Http { source, .. })
-            if source.status().is_some_and(|status| status.is_client_error()) =>
+            if source
+                .status()
+                .is_some_and(|status| status.is_client_error()) =>
         {
             return Ok(Feed::V2 {
                 feed: session.endpoint.clone(),
@@ -132,7 +139,10 @@ async fn existing(
 ) -> Result<(Option<bytes::Bytes>, SafeUrl), PublishError> {
     match feed {
         Feed::V3 { base, .. } => {
-            let url = join(base, &format!("{lower_id}/{version}/{lower_id}.{version}.nupkg"))?;
+            let url = join(
+                base,
+                &format!("{lower_id}/{version}/{lower_id}.{version}.nupkg"),
+            )?;
             Ok((session.get_optional(&url, None).await?, url))
         }
         Feed::V2 { feed } => {
@@ -224,7 +234,9 @@ pub async fn publish(
             .0
             .is_some_and(|body| Digests::of(&body).sha512 == upload.digests.sha512);
         if !landed {
-            return Err(PublishError::http(format!("push `{}`", upload.file_name))(error));
+            return Err(PublishError::http(format!("push `{}`", upload.file_name))(
+                error,
+            ));
         }
     }
     let (body, url) = existing(session, &feed, &id, &lower_id, &version).await?;
@@ -248,7 +260,10 @@ mod tests {
         let text = r#"<feed xmlns="http://www.w3.org/2005/Atom" xmlns:m="m" xmlns:d="d"><entry><id>x</id><content type="application/zip" src="http://h/download/Demo/1.0.0">None</content><m:properties><d:Version>1.0.0</d:Version></m:properties></entry></feed>"#;
         assert_eq!(
             v2_entries(text),
-            vec![("1.0.0".to_owned(), "http://h/download/Demo/1.0.0".to_owned())]
+            vec![(
+                "1.0.0".to_owned(),
+                "http://h/download/Demo/1.0.0".to_owned()
+            )]
         );
     }
 }

@@ -133,12 +133,10 @@ fn tar_metadata(bytes: &[u8]) -> Result<String, String> {
 /// # Errors
 /// A message when the file has none.
 pub fn core_metadata(file_name: &str, bytes: &[u8]) -> Result<String, String> {
-    if file_name.ends_with(".whl") {
+    let extension = std::path::Path::new(file_name).extension();
+    if extension.is_some_and(|extension| extension.eq_ignore_ascii_case("whl")) {
         zip_metadata(bytes, true)
-    } else if std::path::Path::new(file_name)
-        .extension()
-        .is_some_and(|extension| extension.eq_ignore_ascii_case("zip"))
-    {
+    } else if extension.is_some_and(|extension| extension.eq_ignore_ascii_case("zip")) {
         zip_metadata(bytes, false)
     } else {
         tar_metadata(bytes)

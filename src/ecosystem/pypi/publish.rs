@@ -67,7 +67,10 @@ pub async fn publish(
     upload: &Upload,
 ) -> Result<(FileReport, String, String), PublishError> {
     let metadata = core_metadata(&upload.file_name, &upload.bytes).map_err(|message| {
-        PublishError::Invalid(format!("`{}`: no core metadata: {message}", upload.file_name))
+        PublishError::Invalid(format!(
+            "`{}`: no core metadata: {message}",
+            upload.file_name
+        ))
     })?;
     let fields = metadata_fields(&metadata);
     let field = |name: &str| {
@@ -98,16 +101,15 @@ pub async fn publish(
             .find(|file| file.filename == upload.file_name)
     };
     if let Some(found) = page.as_deref().and_then(listed) {
-        let remote = match &found.sha256 {
-            Some(digest) => hex::encode(&digest.bytes),
-            None => {
-                let url = SafeUrl::from(found.url.clone());
-                crate::archive::Digests::of(&session.get(&url).await?).sha256
-            }
+        let remote = if let Some(digest) = &found.sha256 {
+            hex::encode(&digest.bytes)
+        } else {
+            let url = SafeUrl::from(found.url.clone());
+            crate::archive::Digests::of(&session.get(&url).await?).sha256
         };
         if remote == upload.digests.sha256 {
             return Ok((
-                FileReport::new(upload, &found.url.to_string(), Outcome::AlreadyPublished),
+                FileReport::new(upload, found.url.as_ref(), Outcome::AlreadyPublished),
                 name,
                 version,
             ));
@@ -204,10 +206,7 @@ mod tests {
             "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nClassifier: A\nClassifier: B\nLicense: MIT\n  more\n\n# Demo\ntext\n",
         );
         assert_eq!(
-            fields
-                .iter()
-                .filter(|(key, _)| key == "Classifier")
-                .count(),
+            fields.iter().filter(|(key, _)| key == "Classifier").count(),
             2
         );
         assert!(fields.contains(&("License".to_owned(), "MIT\nmore".to_owned())));
