@@ -435,6 +435,27 @@ fn publish_npm_to_verdaccio_then_npm_installs_it() {
         "provenance has no place on a plain npm registry"
     );
 
+    // At trace level the token never shows.
+    let mut args = vec![
+        "-vv".to_owned(),
+        "publish".to_owned(),
+        first.display().to_string(),
+    ];
+    args.extend(flags.clone());
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = bench.lading(&argv);
+    assert!(output.status.success(), "{}", support::describe(&output));
+    let everything = format!(
+        "{}{}",
+        stderr(&output),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert!(everything.contains("already published"), "{everything}");
+    assert!(
+        !everything.contains(&verdaccio.token),
+        "the token leaked into the output"
+    );
+
     let consumer = bench.root.join("consumer");
     fs_err::create_dir_all(&consumer).unwrap();
     fs_err::write(
@@ -458,7 +479,7 @@ fn publish_npm_to_verdaccio_then_npm_installs_it() {
 }
 
 #[test]
-fn publish_pypi_to_pypiserver_then_pip_sees_the_digest() {
+fn publish_pypi_to_pypiserver_then_pip_downloads_it() {
     let pypiserver = require_tool!(PypiServer::find());
     let python = require_tool!(support::python());
     let mut bench = Bench::new();
@@ -470,11 +491,29 @@ fn publish_pypi_to_pypiserver_then_pip_sees_the_digest() {
     let other = bench.pypi_package("publish-probe", "1.0.0", "two").unwrap();
     let flags = url_flags(&server.upload_url, "PYPI_PASSWORD", Some(&server.username));
     publish_twice_then_conflict(&bench, &flags, &first, &other);
-    let stored = bench
-        .root
-        .join("pypi/packages/publish_probe-1.0.0-py3-none-any.whl");
+    // pip downloads it from the simple index, checking the listed #sha256.
+    let downloads = bench.root.join("downloads");
+    let index = server.simple_url.replace(
+        "http://",
+        &format!("http://{}:{}@", server.username, server.password),
+    );
+    support::run_ok(
+        support::clean_command(&python, &bench.home)
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--disable-pip-version-check",
+                "--index-url",
+            ])
+            .arg(&index)
+            .arg("-d")
+            .arg(&downloads)
+            .arg("publish-probe==1.0.0"),
+    );
     assert_eq!(
-        fs_err::read(&stored).unwrap(),
+        fs_err::read(downloads.join("publish_probe-1.0.0-py3-none-any.whl")).unwrap(),
         fs_err::read(first.join("publish_probe-1.0.0-py3-none-any.whl")).unwrap()
     );
 }
