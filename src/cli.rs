@@ -119,6 +119,26 @@ pub enum Command {
     /// store in lading's cache directory, so a second restore makes no request.
     #[command(after_help = EXIT_CODES_HELP)]
     Restore(Box<RestoreArgs>),
+    /// Publish what `lading pack` wrote (DIR), or FILES with --format: idempotently, with
+    /// retries, and read back.
+    ///
+    /// Before uploading, lading reads what the repository has for the version (npm
+    /// `dist.integrity`, Maven `.sha1` sidecars, the NuGet `.nupkg`, the PyPI simple page's
+    /// `#sha256=`, CodeArtifact ListPackageVersionAssets): the same digest is reported as
+    /// already published (exit 0, nothing sent); a different digest fails (exit 1) naming
+    /// both. After uploading, every file is read back and its digest compared. A re-run after
+    /// a failure half-way finishes the version. 429/5xx/connection errors are retried with
+    /// jitter (honouring Retry-After); exit 3 when retries run out.
+    ///
+    /// Protocols: npm (PUT packument with the tarball attached), maven (files, checksums,
+    /// then merged maven-metadata.xml; SNAPSHOT timestamps), nuget (v3 PackagePublish, or a
+    /// v2 feed's `api/v2/package/`), pypi (twine's multipart upload), generic (CodeArtifact
+    /// PublishPackageVersion, or HTTP PUT under `--registry-url`). The provenance
+    /// (`*.intoto.jsonl`) goes along: a generic asset, a Maven `-provenance` attachment, or
+    /// (npm, nuget, pypi on CodeArtifact / `lading serve`) the generic package
+    /// `<name>.provenance` in the same repository.
+    #[command(after_help = EXIT_CODES_HELP, disable_version_flag = true, verbatim_doc_comment)]
+    Publish(Box<PublishArgs>),
     /// Print a cache key for the restored caches (hash of the lockfiles, lading's cache
     /// format, OS and architecture) and the paths to cache; exported to `GITHUB_OUTPUT` as
     /// `key` and `paths` when set.
@@ -188,6 +208,69 @@ pub struct PackArgs {
     /// maven: directory packed as the `-javadoc` jar.
     #[arg(long, value_name = "DIR")]
     pub javadoc: Option<PathBuf>,
+}
+
+/// Formats `lading publish` speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PublishFormat {
+    /// npm tarballs.
+    Npm,
+    /// Maven artifacts (a pom plus its jars).
+    Maven,
+    /// NuGet packages.
+    Nuget,
+    /// Python wheels and sdists.
+    Pypi,
+    /// Generic assets.
+    Generic,
+}
+
+/// `lading publish` options.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The directory `lading pack --out` wrote; or, with --format, the files to publish.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Publish FILES in this format (one-off, as `aws codeartifact publish-package-version`).
+    #[arg(long, value_enum)]
+    pub format: Option<PublishFormat>,
+    /// generic: the namespace (default: `--namespace`, else the package name).
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// generic: the package name (default: the manifest's).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// generic: the version (default: the manifest's).
+    #[arg(long = "version", id = "package_version", value_name = "VERSION")]
+    pub version: Option<String>,
+    /// npm: the dist-tag to point at the version.
+    #[arg(long, default_value = "latest")]
+    pub tag: String,
+    /// npm: `public` or `restricted` (scoped packages).
+    #[arg(long)]
+    pub access: Option<String>,
+    /// User name for Basic auth (pypi, maven, nuget on plain registries); default `aws` for
+    /// CodeArtifact, `token` otherwise. npm always sends the token as a Bearer token.
+    #[arg(long)]
+    pub username: Option<String>,
+    /// List what would be sent and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Uploads in flight at once (files of different packages).
+    #[arg(long, default_value_t = 4)]
+    pub parallel: usize,
+    /// Attempts per request (transient failures only).
+    #[arg(long, default_value_t = 4)]
+    pub retries: u32,
+    /// Don't publish the provenance.
+    #[arg(long)]
+    pub no_provenance: bool,
+    /// The repository.
+    #[command(flatten)]
+    pub repository: crate::repository::RepositoryArgs,
 }
 
 /// `lading verify` options.

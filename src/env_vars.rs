@@ -107,6 +107,8 @@ impl EnvVars {
     pub const GITHUB_ENV: &'static str = "GITHUB_ENV";
     /// GitHub Actions: file of step outputs.
     pub const GITHUB_OUTPUT: &'static str = "GITHUB_OUTPUT";
+    /// GitHub Actions: the step summary file (`lading publish` appends a table).
+    pub const GITHUB_STEP_SUMMARY: &'static str = "GITHUB_STEP_SUMMARY";
     /// GitHub Actions: a per-job temp directory.
     pub const RUNNER_TEMP: &'static str = "RUNNER_TEMP";
     /// The user's home directory.

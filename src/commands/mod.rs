@@ -3,6 +3,7 @@
 pub mod cache_key;
 pub mod login;
 pub mod pack;
+pub mod publish;
 pub mod restore;
 pub mod serve;
 pub mod verify;
@@ -23,6 +24,7 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<()> {
         Command::Logout(args) => login::logout(&args, printer),
         Command::Token(args) => login::token(&args, printer).await,
         Command::Restore(args) => restore::run(*args, printer).await,
+        Command::Publish(args) => publish::run(*args, printer).await,
         Command::CacheKey(args) => cache_key::run(&args, printer),
     }
 }

@@ -8,6 +8,7 @@ pub mod generic;
 pub mod maven;
 pub mod npm;
 pub mod nuget;
+pub mod publish;
 pub mod pypi;
 
 /// One file a packer produced, not yet written anywhere.

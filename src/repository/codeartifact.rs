@@ -72,11 +72,27 @@ impl Hint for CodeArtifactError {
     }
 }
 
-fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
     operation: &'static str,
-    error: &SdkError<E, R>,
+    error: &SdkError<E, aws_sdk_codeartifact::config::http::HttpResponse>,
 ) -> CodeArtifactError {
     match error {
+        // A 5xx or 429 the SDK's own retries did not get past: transient (exit 3), whatever
+        // the body says (a proxy's 503 page has no error code).
+        SdkError::ServiceError(service)
+            if service.raw().status().is_server_error()
+                || service.raw().status().as_u16() == 429 =>
+        {
+            CodeArtifactError::Transport {
+                operation,
+                message: format!(
+                    "HTTP {}: {}: {}",
+                    service.raw().status().as_u16(),
+                    service.err().code().unwrap_or("Unknown"),
+                    service.err().message().unwrap_or_default()
+                ),
+            }
+        }
         SdkError::ServiceError(service) => CodeArtifactError::Service {
             operation,
             code: service.err().code().unwrap_or("Unknown").to_owned(),
@@ -207,5 +223,209 @@ impl CodeArtifact {
             operation: "GetRepositoryEndpoint",
             message: format!("the endpoint `{text}` is not a URL: {error}"),
         })
+    }
+}
+
+/// One asset of a package version, as ListPackageVersionAssets reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetDigest {
+    /// Asset name.
+    pub name: String,
+    /// Lowercase hex SHA-256.
+    pub sha256: String,
+}
+
+/// A generic package version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenericVersion {
+    /// Namespace.
+    pub namespace: String,
+    /// Package.
+    pub package: String,
+    /// Version.
+    pub version: String,
+}
+
+impl CodeArtifact {
+    /// The status of a generic version (`Published`, `Unfinished`...) and its assets, or
+    /// `None` when the version does not exist.
+    ///
+    /// # Errors
+    /// [`CodeArtifactError`].
+    pub async fn generic_version(
+        &self,
+        version: &GenericVersion,
+    ) -> Result<Option<(String, Vec<AssetDigest>)>, CodeArtifactError> {
+        use aws_sdk_codeartifact::types::{HashAlgorithm, PackageFormat};
+        let described = self
+            .client
+            .describe_package_version()
+            .domain(&self.target.domain)
+            .set_domain_owner(self.target.domain_owner.clone())
+            .repository(&self.target.repository)
+            .format(PackageFormat::Generic)
+            .namespace(&version.namespace)
+            .package(&version.package)
+            .package_version(&version.version)
+            .send()
+            .await;
+        let status = match described {
+            Ok(output) => output
+                .package_version
+                .and_then(|described| described.status)
+                .map(|status| status.as_str().to_owned())
+                .unwrap_or_default(),
+            Err(error) => {
+                let error = classify("DescribePackageVersion", &error);
+                if matches!(&error, CodeArtifactError::Service { code, .. } if code == "ResourceNotFoundException")
+                {
+                    return Ok(None);
+                }
+                return Err(error);
+            }
+        };
+        let mut assets = Vec::new();
+        let mut next_token = None;
+        loop {
+            let output = self
+                .client
+                .list_package_version_assets()
+                .domain(&self.target.domain)
+                .set_domain_owner(self.target.domain_owner.clone())
+                .repository(&self.target.repository)
+                .format(PackageFormat::Generic)
+                .namespace(&version.namespace)
+                .package(&version.package)
+                .package_version(&version.version)
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|error| classify("ListPackageVersionAssets", &error))?;
+            for asset in output.assets.unwrap_or_default() {
+                let sha256 = asset
+                    .hashes
+                    .as_ref()
+                    .and_then(|hashes| hashes.get(&HashAlgorithm::Sha256))
+                    .cloned()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                assets.push(AssetDigest {
+                    name: asset.name,
+                    sha256,
+                });
+            }
+            match output.next_token {
+                Some(token) if !token.is_empty() => next_token = Some(token),
+                _ => break,
+            }
+        }
+        Ok(Some((status, assets)))
+    }
+
+    /// PublishPackageVersion for one asset; `unfinished` keeps the version open.
+    ///
+    /// # Errors
+    /// [`CodeArtifactError`].
+    pub async fn publish_generic_asset(
+        &self,
+        version: &GenericVersion,
+        asset: &str,
+        bytes: Vec<u8>,
+        sha256: &str,
+        unfinished: bool,
+    ) -> Result<(), CodeArtifactError> {
+        self.client
+            .publish_package_version()
+            .domain(&self.target.domain)
+            .set_domain_owner(self.target.domain_owner.clone())
+            .repository(&self.target.repository)
+            .format(aws_sdk_codeartifact::types::PackageFormat::Generic)
+            .namespace(&version.namespace)
+            .package(&version.package)
+            .package_version(&version.version)
+            .asset_name(asset)
+            .asset_sha256(sha256)
+            .asset_content(aws_sdk_codeartifact::primitives::ByteStream::from(bytes))
+            .set_unfinished(unfinished.then_some(true))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|error| classify("PublishPackageVersion", &error))
+    }
+
+    /// UpdatePackageVersionsStatus `Unfinished` → `Published` for one generic version.
+    ///
+    /// # Errors
+    /// [`CodeArtifactError`], including a version the service did not move.
+    pub async fn finish_generic_version(
+        &self,
+        version: &GenericVersion,
+    ) -> Result<(), CodeArtifactError> {
+        use aws_sdk_codeartifact::types::PackageVersionStatus;
+        let output = self
+            .client
+            .update_package_versions_status()
+            .domain(&self.target.domain)
+            .set_domain_owner(self.target.domain_owner.clone())
+            .repository(&self.target.repository)
+            .format(aws_sdk_codeartifact::types::PackageFormat::Generic)
+            .namespace(&version.namespace)
+            .package(&version.package)
+            .versions(&version.version)
+            .expected_status(PackageVersionStatus::Unfinished)
+            .target_status(PackageVersionStatus::Published)
+            .send()
+            .await
+            .map_err(|error| classify("UpdatePackageVersionsStatus", &error))?;
+        if let Some(failed) = output
+            .failed_versions
+            .as_ref()
+            .and_then(|failed| failed.get(&version.version))
+        {
+            return Err(CodeArtifactError::Service {
+                operation: "UpdatePackageVersionsStatus",
+                code: failed
+                    .error_code
+                    .as_ref()
+                    .map_or("Unknown", |code| code.as_str())
+                    .to_owned(),
+                message: failed.error_message.clone().unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+
+    /// GetPackageVersionAsset: the bytes of one generic asset.
+    ///
+    /// # Errors
+    /// [`CodeArtifactError`].
+    pub async fn generic_asset(
+        &self,
+        version: &GenericVersion,
+        asset: &str,
+    ) -> Result<Vec<u8>, CodeArtifactError> {
+        let output = self
+            .client
+            .get_package_version_asset()
+            .domain(&self.target.domain)
+            .set_domain_owner(self.target.domain_owner.clone())
+            .repository(&self.target.repository)
+            .format(aws_sdk_codeartifact::types::PackageFormat::Generic)
+            .namespace(&version.namespace)
+            .package(&version.package)
+            .package_version(&version.version)
+            .asset(asset)
+            .send()
+            .await
+            .map_err(|error| classify("GetPackageVersionAsset", &error))?;
+        output
+            .asset
+            .collect()
+            .await
+            .map(|data| data.into_bytes().to_vec())
+            .map_err(|error| CodeArtifactError::Transport {
+                operation: "GetPackageVersionAsset",
+                message: error.to_string(),
+            })
     }
 }

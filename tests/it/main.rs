@@ -7,6 +7,7 @@ mod cli;
 mod login;
 mod login_tools;
 mod pack;
+mod publish;
 mod restore;
 mod serve_control_plane;
 mod serve_hardening;

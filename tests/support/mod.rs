@@ -5,6 +5,7 @@
 
 #![allow(dead_code, reason = "each test module uses a different subset")]
 
+pub mod faults;
 pub mod peers;
 
 use std::io::{BufRead as _, BufReader};

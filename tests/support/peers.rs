@@ -257,6 +257,22 @@ impl Nginx {
 
     /// Serve `root` on a free port; nginx's own files go under `dir`.
     pub fn start(binary: &Path, dir: &Path, root: &Path) -> Self {
+        Self::start_with(binary, dir, root, "")
+    }
+
+    /// Serve `root` as a WebDAV Maven repository (TESTBED.md: `dav_methods PUT DELETE MKCOL;
+    /// create_full_put_path on;`), writable without auth.
+    pub fn start_webdav(binary: &Path, dir: &Path, root: &Path) -> Self {
+        fs_err::create_dir_all(root).unwrap();
+        Self::start_with(
+            binary,
+            dir,
+            root,
+            " dav_methods PUT DELETE MKCOL; create_full_put_path on; dav_access user:rw group:r all:r; client_max_body_size 0;",
+        )
+    }
+
+    fn start_with(binary: &Path, dir: &Path, root: &Path, location: &str) -> Self {
         fs_err::create_dir_all(dir.join("logs")).unwrap();
         let port = free_port();
         let config = dir.join("nginx.conf");
@@ -268,7 +284,7 @@ impl Nginx {
         fs_err::write(
             &config,
             format!(
-                "{user}daemon off;\nmaster_process off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/logs/error.log;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n  fastcgi_temp_path {dir}/fastcgi;\n  uwsgi_temp_path {dir}/uwsgi;\n  scgi_temp_path {dir}/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n    location / {{ root {root}; }}\n  }}\n}}\n",
+                "{user}daemon off;\nmaster_process off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/logs/error.log;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n  fastcgi_temp_path {dir}/fastcgi;\n  uwsgi_temp_path {dir}/uwsgi;\n  scgi_temp_path {dir}/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n    location / {{ root {root};{location} }}\n  }}\n}}\n",
                 dir = dir.display(),
                 root = root.display()
             ),
@@ -335,7 +351,7 @@ impl Pynuget {
     /// Create the schema under `dir/server` and start on a free port.
     pub fn start(python: &Path, dir: &Path) -> Self {
         let server = dir.join("server");
-        fs_err::create_dir_all(&server).unwrap();
+        fs_err::create_dir_all(server.join("nuget_packages")).unwrap();
         // pynuget opens `SERVER_PATH/DB_NAME` (`nuget_packages.sqlite`) but never creates
         // the tables outside its `pynuget init` command (which insists on /var/www/pynuget).
         let mut schema = clean_command(python, dir);

@@ -1,5 +1,7 @@
 //! Generic packages: a zip or tar.gz of selected files, named `<name>-<version>.<ext>`.
 
+pub mod publish;
+
 use crate::archive::{ArchiveError, Entry, SelectedFile, SourceDate, sort_entries};
 use crate::ecosystem::{Packed, PackedFile, file_stem};
 

@@ -15,6 +15,7 @@
 
 pub mod gradle;
 pub mod pack;
+pub mod publish;
 pub mod restore;
 pub mod settings;
 

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod pack;
+pub mod publish;
 
 pub mod restore;
 mod version;

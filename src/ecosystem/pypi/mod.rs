@@ -4,6 +4,7 @@
 
 pub mod client_config;
 pub mod pack;
+pub mod publish;
 pub mod restore;
 
 /// PEP 691 JSON media type (api version 1).

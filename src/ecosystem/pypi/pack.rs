@@ -128,6 +128,21 @@ fn tar_metadata(bytes: &[u8]) -> Result<String, String> {
     Err("not found".to_owned())
 }
 
+/// The core metadata (`METADATA` / `PKG-INFO`) of a wheel or sdist.
+///
+/// # Errors
+/// A message when the file has none.
+pub fn core_metadata(file_name: &str, bytes: &[u8]) -> Result<String, String> {
+    let extension = std::path::Path::new(file_name).extension();
+    if extension.is_some_and(|extension| extension.eq_ignore_ascii_case("whl")) {
+        zip_metadata(bytes, true)
+    } else if extension.is_some_and(|extension| extension.eq_ignore_ascii_case("zip")) {
+        zip_metadata(bytes, false)
+    } else {
+        tar_metadata(bytes)
+    }
+}
+
 /// Check and pass through the selected distributions.
 ///
 /// # Errors

@@ -1,0 +1,581 @@
+//! `lading publish`: read what `lading pack` wrote (or take files and `--format`), check each
+//! file against its manifest digest, then hand it to the format's publisher
+//! (`ecosystem::<format>::publish`), which skips what the repository already has, fails on
+//! other bytes, uploads the rest and reads it back. Reports on stderr, `--json` on stdout,
+//! and a table in `GITHUB_STEP_SUMMARY` when set.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+
+use crate::cli::{PublishArgs, PublishFormat};
+use crate::diagnostics::HintedError;
+use crate::ecosystem::publish::{Auth, FileReport, Outcome, Session, Upload};
+use crate::ecosystem::{generic, maven, npm, nuget, pypi};
+use crate::env_vars::EnvVars;
+use crate::http::{HttpClient, HttpOptions, RetryPolicy};
+use crate::printer::Printer;
+use crate::repository::Repository;
+use crate::repository::codeartifact::{CodeArtifact, GenericVersion};
+
+/// One package to publish.
+#[derive(Debug, Clone)]
+struct Job {
+    format: PublishFormat,
+    name: Option<String>,
+    version: Option<String>,
+    uploads: Vec<Upload>,
+    provenance: Option<Upload>,
+}
+
+/// The report for one package.
+#[derive(Debug, Clone, Serialize)]
+struct PackageReport {
+    format: &'static str,
+    package: String,
+    version: String,
+    files: Vec<FileReport>,
+}
+
+const fn format_name(format: PublishFormat) -> &'static str {
+    match format {
+        PublishFormat::Npm => "npm",
+        PublishFormat::Maven => "maven",
+        PublishFormat::Nuget => "nuget",
+        PublishFormat::Pypi => "pypi",
+        PublishFormat::Generic => "generic",
+    }
+}
+
+fn read_upload(path: &Path) -> anyhow::Result<Upload> {
+    let bytes = fs_err::read(path)?;
+    let name = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .with_context(|| format!("`{}` has no usable file name", path.display()))?;
+    Ok(Upload::new(name, bytes))
+}
+
+/// Jobs from every `*.manifest.json` in `dir`.
+fn jobs_from_dir(dir: &Path) -> anyhow::Result<Vec<Job>> {
+    let mut manifests: Vec<PathBuf> = fs_err::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.ends_with(".manifest.json"))
+        })
+        .collect();
+    manifests.sort();
+    if manifests.is_empty() {
+        bail!(HintedError::new(
+            format!("`{}` holds no `*.manifest.json`", dir.display()),
+            "run `lading pack --out DIR` first, or pass files with `--format`"
+        ));
+    }
+    let mut jobs = Vec::new();
+    for path in manifests {
+        let text = fs_err::read_to_string(&path)?;
+        let manifest: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("`{}` is not JSON", path.display()))?;
+        let format = match manifest["format"].as_str() {
+            Some("npm") => PublishFormat::Npm,
+            Some("maven") => PublishFormat::Maven,
+            Some("nuget") => PublishFormat::Nuget,
+            Some("pypi") => PublishFormat::Pypi,
+            Some("zip" | "tar.gz") => PublishFormat::Generic,
+            other => bail!(
+                "`{}`: unknown format {other:?} (expected npm, maven, nuget, pypi, zip or tar.gz)",
+                path.display()
+            ),
+        };
+        let mut uploads = Vec::new();
+        for file in manifest["files"].as_array().into_iter().flatten() {
+            let file_name = file["file"]
+                .as_str()
+                .with_context(|| format!("`{}`: a file entry has no `file`", path.display()))?;
+            let upload = read_upload(&dir.join(file_name))?;
+            let expected = file["sha256"].as_str().unwrap_or_default();
+            if upload.digests.sha256 != expected {
+                bail!(HintedError::new(
+                    format!(
+                        "`{}` changed since `lading pack`: the manifest says sha256:{expected}, the file is sha256:{}",
+                        dir.join(file_name).display(),
+                        upload.digests.sha256
+                    ),
+                    "run `lading pack` again; lading publishes only what the manifest describes"
+                ));
+            }
+            uploads.push(upload);
+        }
+        let provenance = manifest["provenance"]
+            .as_str()
+            .map(|name| dir.join(name))
+            .filter(|path| path.is_file())
+            .map(|path| read_upload(&path))
+            .transpose()?;
+        jobs.push(Job {
+            format,
+            name: manifest["name"].as_str().map(ToOwned::to_owned),
+            version: manifest["version"].as_str().map(ToOwned::to_owned),
+            uploads,
+            provenance,
+        });
+    }
+    Ok(jobs)
+}
+
+fn jobs_from_args(args: &PublishArgs) -> anyhow::Result<Vec<Job>> {
+    if let Some(format) = args.format {
+        let mut uploads = Vec::new();
+        let mut provenance = None;
+        for path in &args.paths {
+            if path.is_dir() {
+                bail!(HintedError::new(
+                    format!("`{}` is a directory", path.display()),
+                    "with `--format`, pass the files to publish; without it, the directory `lading pack` wrote"
+                ));
+            }
+            let upload = read_upload(path)?;
+            if upload.file_name.ends_with(".intoto.jsonl") {
+                provenance = Some(upload);
+            } else {
+                uploads.push(upload);
+            }
+        }
+        let jobs = match format {
+            // Each npm tarball, nupkg or Python file is a package of its own.
+            PublishFormat::Npm | PublishFormat::Nuget | PublishFormat::Pypi => uploads
+                .into_iter()
+                .map(|upload| Job {
+                    format,
+                    name: args.name.clone(),
+                    version: args.version.clone(),
+                    uploads: vec![upload],
+                    provenance: provenance.clone(),
+                })
+                .collect(),
+            // Several poms: one artifact per pom, each with the files named after it
+            // (a multi-module set in one run).
+            PublishFormat::Maven
+                if uploads
+                    .iter()
+                    .filter(|upload| is_pom(&upload.file_name))
+                    .count()
+                    > 1 =>
+            {
+                let stems: Vec<String> = uploads
+                    .iter()
+                    .filter(|upload| is_pom(&upload.file_name))
+                    .map(|upload| upload.file_name[..upload.file_name.len() - 4].to_owned())
+                    .collect();
+                let mut jobs: Vec<Job> = stems
+                    .iter()
+                    .map(|_| Job {
+                        format,
+                        name: None,
+                        version: None,
+                        uploads: Vec::new(),
+                        provenance: None,
+                    })
+                    .collect();
+                for upload in uploads {
+                    let owner = stems
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, stem)| {
+                            upload
+                                .file_name
+                                .strip_prefix(stem.as_str())
+                                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('-'))
+                        })
+                        .max_by_key(|(_, stem)| stem.len())
+                        .map(|(index, _)| index);
+                    let Some(index) = owner else {
+                        bail!(HintedError::new(
+                            format!("`{}` belongs to none of the poms given", upload.file_name),
+                            "name each file `<artifactId>-<version>[-classifier].<ext>` after its pom"
+                        ));
+                    };
+                    jobs[index].uploads.push(upload);
+                }
+                jobs
+            }
+            PublishFormat::Maven | PublishFormat::Generic => vec![Job {
+                format,
+                name: args.name.clone(),
+                version: args.version.clone(),
+                uploads,
+                provenance,
+            }],
+        };
+        return Ok(jobs);
+    }
+    match args.paths.as_slice() {
+        [dir] if dir.is_dir() => {
+            let mut jobs = jobs_from_dir(dir)?;
+            for job in &mut jobs {
+                if args.name.is_some() {
+                    job.name.clone_from(&args.name);
+                }
+                if args.version.is_some() {
+                    job.version.clone_from(&args.version);
+                }
+            }
+            Ok(jobs)
+        }
+        _ => bail!(HintedError::new(
+            "pass one directory `lading pack` wrote, or `--format` with files",
+            "e.g. `lading publish .lading/out` or `lading publish --format generic --namespace ns --name app --version 1.0 app.zip`"
+        )),
+    }
+}
+
+/// A file-name-safe package name for the provenance package.
+fn provenance_package(name: &str) -> String {
+    let cleaned: String = name
+        .trim_start_matches('@')
+        .chars()
+        .map(|character| {
+            if character.is_ascii_alphanumeric() || matches!(character, '.' | '_' | '-') {
+                character
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{cleaned}.provenance")
+}
+
+struct Context {
+    repository: Repository,
+    session_base: Session,
+    codeartifact: Option<CodeArtifact>,
+    namespace: Option<String>,
+    npm: npm::publish::NpmOptions,
+}
+
+impl Context {
+    async fn session(&self, format: PublishFormat) -> anyhow::Result<Session> {
+        let endpoint = self
+            .repository
+            .endpoint(format_name(format))
+            .await
+            .context("failed to find the repository endpoint")?;
+        let mut session = self.session_base.clone();
+        session.endpoint = endpoint;
+        if format == PublishFormat::Npm
+            && let Some(token) = session.auth.secret()
+        {
+            session.auth = Auth::Bearer(token.clone());
+        }
+        Ok(session)
+    }
+
+    async fn generic(
+        &self,
+        version: &GenericVersion,
+        uploads: &[Upload],
+    ) -> anyhow::Result<Vec<FileReport>> {
+        if let Some(client) = &self.codeartifact {
+            return Ok(generic::publish::publish_codeartifact(
+                client,
+                version,
+                uploads,
+                self.session_base.dry_run,
+            )
+            .await?);
+        }
+        let session = self.session(PublishFormat::Generic).await?;
+        Ok(generic::publish::publish_http(&session, version, uploads).await?)
+    }
+}
+
+async fn publish_job(context: &Context, job: Job) -> anyhow::Result<PackageReport> {
+    let format = job.format;
+    let (package, version, mut files) = match format {
+        PublishFormat::Generic => {
+            let (Some(name), Some(version)) = (job.name.clone(), job.version.clone()) else {
+                bail!(HintedError::new(
+                    "a generic publish needs a name and a version",
+                    "pass `--name` and `--version` (and `--namespace`)"
+                ));
+            };
+            let target = GenericVersion {
+                namespace: context.namespace.clone().unwrap_or_else(|| name.clone()),
+                package: name.clone(),
+                version: version.clone(),
+            };
+            let mut uploads = job.uploads.clone();
+            uploads.extend(job.provenance.clone());
+            let reports = context.generic(&target, &uploads).await?;
+            (format!("{}/{}", target.namespace, name), version, reports)
+        }
+        PublishFormat::Maven => {
+            let session = context.session(format).await?;
+            let mut uploads = job.uploads.clone();
+            if let Some(provenance) = &job.provenance
+                && let Some(pom) = uploads.iter().find(|upload| is_pom(&upload.file_name))
+            {
+                let base = pom.file_name.trim_end_matches(".pom").to_owned();
+                uploads.push(Upload::new(
+                    format!("{base}-provenance.intoto.jsonl"),
+                    provenance.bytes.clone(),
+                ));
+            }
+            let (reports, package, version) = maven::publish::publish(&session, &uploads).await?;
+            (package, version, reports)
+        }
+        PublishFormat::Npm | PublishFormat::Nuget | PublishFormat::Pypi => {
+            let session = context.session(format).await?;
+            let mut reports = Vec::new();
+            let mut identity = (String::new(), String::new());
+            for upload in &job.uploads {
+                let (report, name, version) = match format {
+                    PublishFormat::Npm => {
+                        npm::publish::publish(&session, upload, &context.npm).await?
+                    }
+                    PublishFormat::Nuget => nuget::publish::publish(&session, upload).await?,
+                    _ => pypi::publish::publish(&session, upload).await?,
+                };
+                reports.push(report);
+                identity = (name, version);
+            }
+            let (package, version) = identity;
+            if let Some(provenance) = &job.provenance {
+                if context.codeartifact.is_some() {
+                    let target = GenericVersion {
+                        namespace: format_name(format).to_owned(),
+                        package: provenance_package(&package),
+                        version: version.clone(),
+                    };
+                    reports.extend(
+                        context
+                            .generic(&target, std::slice::from_ref(provenance))
+                            .await
+                            .context("failed to publish the provenance")?,
+                    );
+                } else {
+                    let mut report = FileReport::new(provenance, "", Outcome::Skipped);
+                    report.note = Some(
+                        "a plain registry has no generic format to hold the provenance".to_owned(),
+                    );
+                    reports.push(report);
+                }
+            }
+            (package, version, reports)
+        }
+    };
+    files.sort_by(|left, right| left.file.cmp(&right.file));
+    Ok(PackageReport {
+        format: format_name(format),
+        package,
+        version,
+        files,
+    })
+}
+
+fn summary_table(reports: &[PackageReport], failures: &[String]) -> String {
+    let mut text = String::from(
+        "### lading publish\n\n| package | version | file | sha256 | result |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for report in reports {
+        for file in &report.files {
+            let outcome = match file.outcome {
+                Outcome::Published => "published",
+                Outcome::AlreadyPublished => "already published",
+                Outcome::WouldPublish => "would publish (dry run)",
+                Outcome::Skipped => "skipped",
+            };
+            let _ = writeln!(
+                text,
+                "| `{}` | {} | `{}` | `{}…` | {outcome} |",
+                report.package,
+                report.version,
+                file.file,
+                file.sha256.get(..12).unwrap_or_default()
+            );
+        }
+    }
+    for failure in failures {
+        let _ = writeln!(
+            text,
+            "| | | | | failed: {} |",
+            failure.replace('|', "\\|").replace('\n', " ")
+        );
+    }
+    text
+}
+
+/// Run `lading publish`.
+///
+/// # Errors
+/// Bad input, a digest conflict, HTTP failures (transient ones after retries, exit 3).
+pub async fn run(args: PublishArgs, printer: Printer) -> anyhow::Result<()> {
+    let jobs = jobs_from_args(&args)?;
+    let repository = Repository::resolve(&args.repository)
+        .context("failed to resolve the repository to publish to")?;
+    let credentials = if args.dry_run && matches!(repository, Repository::Url { .. }) {
+        repository.credentials().await.ok()
+    } else {
+        Some(
+            repository
+                .credentials()
+                .await
+                .context("failed to get credentials for the repository")?,
+        )
+    };
+    let auth = match credentials {
+        Some(credentials) => match credentials.token {
+            Some(token) => {
+                Auth::Basic(args.username.clone().unwrap_or(credentials.username), token)
+            }
+            None => Auth::None,
+        },
+        None => Auth::None,
+    };
+    let client = HttpClient::new(&HttpOptions {
+        retry: RetryPolicy {
+            max_attempts: args.retries.max(1),
+            ..RetryPolicy::default()
+        },
+        ..HttpOptions::default()
+    })
+    .context("failed to build the HTTP client")?;
+    let codeartifact = match &repository {
+        Repository::CodeArtifact { target, .. } => {
+            Some(CodeArtifact::connect(target.clone()).await)
+        }
+        Repository::Url { .. } => None,
+    };
+    let placeholder =
+        crate::secret::SafeUrl::parse("http://127.0.0.1/").context("internal: placeholder URL")?;
+    let context = std::sync::Arc::new(Context {
+        repository,
+        session_base: Session {
+            client,
+            endpoint: placeholder,
+            auth,
+            dry_run: args.dry_run,
+            parallel: args.parallel.max(1),
+        },
+        codeartifact,
+        namespace: args.namespace.clone(),
+        npm: npm::publish::NpmOptions {
+            tag: Some(args.tag.clone()),
+            access: args.access.clone(),
+        },
+    });
+    let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(args.parallel.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, job) in jobs.into_iter().enumerate() {
+        let context = std::sync::Arc::clone(&context);
+        let semaphore = std::sync::Arc::clone(&semaphore);
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            (index, publish_job(&context, job).await)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        results.push(joined.context("internal: a publish task panicked")?);
+    }
+    results.sort_by_key(|(index, _)| *index);
+    let mut reports = Vec::new();
+    let mut errors = Vec::new();
+    for (_, result) in results {
+        match result {
+            Ok(report) => reports.push(report),
+            Err(error) => errors.push(error),
+        }
+    }
+    for report in &reports {
+        for file in &report.files {
+            let message = match file.outcome {
+                Outcome::Published => format!(
+                    "published `{}` ({} {}) to {}",
+                    file.file, report.package, report.version, file.url
+                ),
+                Outcome::AlreadyPublished => format!(
+                    "`{}` is already published ({} {}, same sha256 {}): nothing sent",
+                    file.file, report.package, report.version, file.sha256
+                ),
+                Outcome::WouldPublish => format!(
+                    "would publish `{}` ({} bytes, sha256 {}) to {}",
+                    file.file, file.size, file.sha256, file.url
+                ),
+                Outcome::Skipped => format!(
+                    "skipped `{}`: {}",
+                    file.file,
+                    file.note.as_deref().unwrap_or_default()
+                ),
+            };
+            printer.status(&message);
+        }
+    }
+    if args.json {
+        printer.data(&serde_json::to_string_pretty(&serde_json::json!({
+            "dry_run": args.dry_run,
+            "packages": reports,
+            "errors": errors.iter().map(|error| format!("{error:#}")).collect::<Vec<_>>(),
+        }))?);
+    }
+    if let Some(path) = EnvVars::get(EnvVars::GITHUB_STEP_SUMMARY) {
+        let failures: Vec<String> = errors.iter().map(|error| format!("{error:#}")).collect();
+        let text = summary_table(&reports, &failures);
+        let mut file = fs_err::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
+        std::io::Write::write_all(&mut file, text.as_bytes())?;
+    }
+    let count = errors.len();
+    if let Some(error) = errors.into_iter().next() {
+        if count > 1 {
+            return Err(error.context(format!("{count} packages failed to publish; the first")));
+        }
+        return Err(error.context("failed to publish"));
+    }
+    Ok(())
+}
+
+fn is_pom(file_name: &str) -> bool {
+    std::path::Path::new(file_name)
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("pom"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provenance_package_names_are_file_safe() {
+        assert_eq!(provenance_package("@acme/tool"), "acme-tool.provenance");
+        assert_eq!(provenance_package("Demo.Lib"), "Demo.Lib.provenance");
+    }
+
+    #[test]
+    fn summary_table_lists_every_file() {
+        let upload = Upload::new("a.tgz", b"x".to_vec());
+        let table = summary_table(
+            &[PackageReport {
+                format: "npm",
+                package: "a".into(),
+                version: "1.0.0".into(),
+                files: vec![FileReport::new(
+                    &upload,
+                    "http://r/a",
+                    Outcome::AlreadyPublished,
+                )],
+            }],
+            &["boom | bang".to_owned()],
+        );
+        assert!(table.contains("| `a` | 1.0.0 | `a.tgz` |"));
+        assert!(table.contains("already published"));
+        assert!(table.contains("failed: boom \\| bang"));
+    }
+}
