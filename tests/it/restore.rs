@@ -499,3 +499,287 @@ fn nuget_lockfile_restores_into_the_global_packages_folder_nuget_exe_reads() {
         );
     }
 }
+
+/// Every index line of npm's cache is `<sha1 of the JSON>\t<JSON>` (no line torn or
+/// interleaved by a concurrent writer); returns the number of entries.
+fn check_index_lines(cache: &Path) -> usize {
+    let mut entries = 0;
+    let mut pending = vec![cache.join("_cacache/index-v5")];
+    while let Some(dir) = pending.pop() {
+        for entry in fs_err::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            for line in fs_err::read_to_string(&path).unwrap().lines() {
+                if line.is_empty() {
+                    continue;
+                }
+                let (hash, json) = line
+                    .split_once('\t')
+                    .unwrap_or_else(|| panic!("torn line in {}: {line}", path.display()));
+                assert_eq!(
+                    hash,
+                    hex::encode(sha1::Sha1::digest(json.as_bytes())),
+                    "bad line in {}",
+                    path.display()
+                );
+                let parsed: serde_json::Value = serde_json::from_str(json).unwrap();
+                assert!(parsed["integrity"].is_string(), "{json}");
+                entries += 1;
+            }
+        }
+    }
+    entries
+}
+
+#[test]
+fn two_concurrent_restores_into_one_cache_both_succeed_and_npm_ci_works() {
+    let npm = require_tool!(support::npm());
+    let verdaccio_bin = require_tool!(Verdaccio::find());
+    let packages = require_tool!(fixture());
+    // Packages without dependencies: any set of them is a complete install.
+    let mut seen = std::collections::BTreeSet::new();
+    let leaves: Vec<&FixturePackage> = packages
+        .iter()
+        .filter(|package| {
+            package.manifest["dependencies"]
+                .as_object()
+                .is_none_or(serde_json::Map::is_empty)
+                && seen.insert(package.name.clone())
+        })
+        .take(60)
+        .collect();
+    assert!(leaves.len() >= 40, "{} leaves", leaves.len());
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let mut verdaccio = Verdaccio::start(&verdaccio_bin, &dir.path().join("verdaccio"));
+    publish(&verdaccio.url, &verdaccio.token, &leaves);
+    fs_err::write(home.join(".npmrc"), verdaccio.npmrc()).unwrap();
+    let dependencies: serde_json::Map<String, serde_json::Value> = leaves
+        .iter()
+        .map(|package| (package.name.clone(), package.version.clone().into()))
+        .collect();
+    let project = locked_project(&npm, &home, dir.path(), &dependencies.into(), true);
+    let cache = dir.path().join("npm-cache");
+    // Two restores at once: one lading store, one npm cache.
+    let children: Vec<std::process::Child> = (0..2)
+        .map(|_| {
+            lading(&home, &project)
+                .args(["restore", "--json", "--registry-url", &verdaccio.url])
+                .args(["--token-env", "VERDACCIO_TOKEN"])
+                .env("VERDACCIO_TOKEN", &verdaccio.token)
+                .env("npm_config_cache", &cache)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", support::describe(&output));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            report["ecosystems"][0]["packages"].as_u64(),
+            Some(leaves.len() as u64),
+            "{report}"
+        );
+    }
+    verdaccio.stop();
+    // Tarball and packument entries, each written at least once, none torn.
+    let entries = check_index_lines(&cache);
+    assert!(entries >= 2 * leaves.len(), "{entries} index entries");
+    // No temporary files left in lading's store.
+    let store = home.join("lading-cache/store-v1");
+    let leftovers: Vec<_> = fs_err::read_dir(store.join("tmp"))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // npm's own check of its cache, then the offline install.
+    let output =
+        support::run_ok(npm_command(&npm, &home, &project, &cache).args(["cache", "verify"]));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("Content verified:"), "{text}");
+    let output = support::run(npm_command(&npm, &home, &project, &cache).args([
+        "ci",
+        "--offline",
+        "--ignore-scripts",
+    ]));
+    assert!(output.status.success(), "{}", support::describe(&output));
+    for package in &leaves {
+        assert!(
+            project
+                .join("node_modules")
+                .join(&package.name)
+                .join("package.json")
+                .is_file(),
+            "{} not installed",
+            package.name
+        );
+    }
+}
+
+#[test]
+fn cache_key_prints_and_exports_a_key_that_follows_the_lockfiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let project = dir.path().join("project");
+    fs_err::create_dir_all(project.join("web")).unwrap();
+    fs_err::create_dir_all(&home).unwrap();
+    let lockfile = project.join("web/package-lock.json");
+    fs_err::write(
+        &lockfile,
+        r#"{"name":"a","lockfileVersion":3,"requires":true,"packages":{"":{"name":"a"}}}"#,
+    )
+    .unwrap();
+    fs_err::write(
+        project.join("requirements.txt"),
+        format!("idna==3.4 --hash=sha256:{}\n", "a".repeat(64)),
+    )
+    .unwrap();
+    fs_err::write(project.join("README.md"), "not a lockfile\n").unwrap();
+    let github_output = dir.path().join("github-output");
+    fs_err::write(&github_output, "earlier=kept\n").unwrap();
+    let npm_cache = dir.path().join("npm-cache");
+    let cache_key = |extra: &[&str]| {
+        let output = support::run_ok(
+            lading(&home, &project)
+                .arg("cache-key")
+                .args(extra)
+                .env("npm_config_cache", &npm_cache)
+                .env("GITHUB_OUTPUT", &github_output),
+        );
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let lines: Vec<String> = stdout.lines().map(str::to_owned).collect();
+        (lines, String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    let (lines, stderr) = cache_key(&[]);
+    let key = lines[0].clone();
+    let prefix = format!(
+        "lading-{}-{}-",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
+    let hash = key.strip_prefix(&prefix).unwrap_or_else(|| panic!("{key}"));
+    assert_eq!(hash.len(), 32, "{key}");
+    assert!(hash.chars().all(|c| c.is_ascii_hexdigit()), "{key}");
+    // The store, npm's cache, the wheelhouse: one path per line, no duplicates.
+    assert_eq!(
+        lines[1..],
+        [
+            home.join("lading-cache/store-v1").display().to_string(),
+            npm_cache.display().to_string(),
+            ".lading/wheelhouse".to_owned(),
+        ],
+        "{lines:?}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "exported `key` and `paths` to `{}`",
+            github_output.display()
+        )),
+        "{stderr}"
+    );
+    // GITHUB_OUTPUT: appended (earlier lines kept), `key`, and `paths` as a heredoc.
+    let exported = fs_err::read_to_string(&github_output).unwrap();
+    assert!(exported.starts_with("earlier=kept\n"), "{exported}");
+    assert!(exported.contains(&format!("\nkey={key}\n")), "{exported}");
+    let heredoc = exported
+        .split_once("\npaths<<")
+        .unwrap_or_else(|| panic!("{exported}"))
+        .1;
+    let (delimiter, body) = heredoc.split_once('\n').unwrap();
+    let value = body
+        .strip_suffix(&format!("{delimiter}\n"))
+        .unwrap_or_else(|| panic!("{exported}"));
+    assert_eq!(value.lines().collect::<Vec<_>>(), lines[1..]);
+
+    // Same lockfiles, same key; other files do not matter; a lockfile's bytes do.
+    fs_err::write(project.join("README.md"), "changed\n").unwrap();
+    assert_eq!(cache_key(&[]).0[0], key);
+    assert!(cache_key(&["--prefix", "deps"]).0[0].starts_with("deps-"));
+    fs_err::write(
+        &lockfile,
+        r#"{"name":"a","lockfileVersion":3,"requires":true,"packages":{"":{"name":"a","version":"2.0.0"}}}"#,
+    )
+    .unwrap();
+    let (changed, _) = cache_key(&[]);
+    assert_ne!(changed[0], key);
+    assert_eq!(changed[1..], lines[1..]);
+}
+
+#[test]
+fn pnpm_and_yarn_lockfiles_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let project = dir.path().join("project");
+    fs_err::create_dir_all(&project).unwrap();
+    fs_err::write(
+        project.join("pnpm-lock.yaml"),
+        "lockfileVersion: '9.0'\n\nimporters:\n  .: {}\n",
+    )
+    .unwrap();
+    fs_err::write(
+        project.join("yarn.lock"),
+        "# yarn lockfile v1\n\n\nleft-pad@^1.3.0:\n  version \"1.3.0\"\n",
+    )
+    .unwrap();
+    let npm_cache = dir.path().join("npm-cache");
+    for (file, tool) in [("pnpm-lock.yaml", "pnpm"), ("yarn.lock", "yarn")] {
+        let output = support::run(
+            lading(&home, &project)
+                .args(["restore", "--lockfile", file])
+                .args(["--registry-url", "http://127.0.0.1:9/"])
+                .env("npm_config_cache", &npm_cache),
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{}",
+            support::describe(&output)
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(file)
+                && stderr.contains(&format!("{tool} lockfiles are not supported yet")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("hint: restore the lockfiles lading supports"),
+            "{stderr}"
+        );
+        assert!(!npm_cache.exists(), "npm cache written for {file}");
+    }
+    // Found by the search instead: a warning for each, then no lockfile to restore.
+    let output = support::run(
+        lading(&home, &project)
+            .arg("restore")
+            .args(["--registry-url", "http://127.0.0.1:9/"]),
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for needle in [
+        "pnpm lockfiles are not supported yet",
+        "yarn lockfiles are not supported yet",
+        "no lockfile found",
+    ] {
+        assert!(
+            stderr.contains(needle),
+            "`{needle}` missing from:\n{stderr}"
+        );
+    }
+}
