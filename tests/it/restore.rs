@@ -399,18 +399,31 @@ fn nuget_lockfile_restores_into_the_global_packages_folder_nuget_exe_reads() {
     let base = format!("{}/d/local/nuget/main/", server.url);
     let mut lock_entries = serde_json::Map::new();
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut signed_package = Vec::new();
     for (id, version) in [
         ("Lading.Restore.Core", "1.2.0"),
         ("Lading.Restore.Extra", "2.0.0-beta.1"),
+        ("Lading.Restore.Signed", "3.0.0"),
     ] {
         let nuspec = format!(
             "<?xml version=\"1.0\"?><package xmlns=\"http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd\"><metadata><id>{id}</id><version>{version}</version><authors>x</authors><description>d</description></metadata></package>"
         );
-        let package = zip_of(&[
-            (&format!("{id}.nuspec"), nuspec.as_bytes()),
+        let nuspec_name = format!("{id}.nuspec");
+        let mut entries: Vec<(&str, &[u8])> = vec![
+            (&nuspec_name, nuspec.as_bytes()),
             ("lib/net45/readme.txt", id.as_bytes()),
             ("[Content_Types].xml", b"<Types/>"),
-        ]);
+        ];
+        // NuGet's contentHash leaves the signature out: the lockfile pins the hash of the
+        // package as it was before signing (the signature is appended as the last entry).
+        let unsigned = zip_of(&entries);
+        if id.ends_with("Signed") {
+            entries.push((".signature.p7s", b"0\x82 not a real PKCS#7 signature"));
+        }
+        let package = zip_of(&entries);
+        if id.ends_with("Signed") {
+            signed_package.clone_from(&package);
+        }
         let (content_type, body) = multipart(&package);
         runtime.block_on(async {
             let response = reqwest::Client::new()
@@ -433,7 +446,7 @@ fn nuget_lockfile_restores_into_the_global_packages_folder_nuget_exe_reads() {
                 "type": "Direct",
                 "requested": format!("[{version}, )"),
                 "resolved": version,
-                "contentHash": base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&package)),
+                "contentHash": base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&unsigned)),
             }),
         );
     }
@@ -469,6 +482,25 @@ fn nuget_lockfile_restores_into_the_global_packages_folder_nuget_exe_reads() {
         assert!(folder.join(file).is_file(), "{file} missing");
     }
     assert!(!folder.join("[Content_Types].xml").exists());
+    // The signed package: its own bytes, `.sha512` of all of them, the lockfile's
+    // contentHash in `.nupkg.metadata`, and no signature among the extracted files.
+    let signed = packages.join("lading.restore.signed/3.0.0");
+    assert_eq!(
+        fs_err::read(signed.join("lading.restore.signed.3.0.0.nupkg")).unwrap(),
+        signed_package
+    );
+    assert_eq!(
+        fs_err::read_to_string(signed.join("lading.restore.signed.3.0.0.nupkg.sha512")).unwrap(),
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&signed_package))
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(signed.join(".nupkg.metadata")).unwrap())
+            .unwrap();
+    assert_eq!(
+        metadata["contentHash"],
+        lock_entries["Lading.Restore.Signed"]["contentHash"]
+    );
+    assert!(!signed.join(".signature.p7s").exists());
     // nuget.exe, with no source but the folder lading wrote, installs both packages.
     let work = dir.path().join("work");
     fs_err::create_dir_all(&work).unwrap();
@@ -480,6 +512,7 @@ fn nuget_lockfile_restores_into_the_global_packages_folder_nuget_exe_reads() {
     for (id, version) in [
         ("Lading.Restore.Core", "1.2.0"),
         ("Lading.Restore.Extra", "2.0.0-beta.1"),
+        ("Lading.Restore.Signed", "3.0.0"),
     ] {
         let mut command = support::clean_command(&mono, &home);
         command
