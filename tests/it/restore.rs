@@ -816,3 +816,73 @@ fn pnpm_and_yarn_lockfiles_are_refused_clearly() {
         );
     }
 }
+
+#[test]
+fn a_progress_spinner_shows_on_a_terminal_only() {
+    let npm = require_tool!(support::npm());
+    let verdaccio_bin = require_tool!(Verdaccio::find());
+    let script = require_tool!(support::find_tool(
+        "LADING_TEST_SCRIPT",
+        None,
+        Some("script")
+    ));
+    let packages = require_tool!(fixture());
+    let leaves: Vec<&FixturePackage> = packages
+        .iter()
+        .filter(|package| {
+            !package.name.starts_with('@')
+                && package.manifest["dependencies"]
+                    .as_object()
+                    .is_none_or(serde_json::Map::is_empty)
+        })
+        .take(3)
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let verdaccio = Verdaccio::start(&verdaccio_bin, &dir.path().join("verdaccio"));
+    publish(&verdaccio.url, &verdaccio.token, &leaves);
+    fs_err::write(home.join(".npmrc"), verdaccio.npmrc()).unwrap();
+    let dependencies: serde_json::Map<String, serde_json::Value> = leaves
+        .iter()
+        .map(|package| (package.name.clone(), package.version.clone().into()))
+        .collect();
+    let project = locked_project(&npm, &home, dir.path(), &dependencies.into(), false);
+    let restore = |cache: &str| {
+        format!(
+            "{} restore --registry-url {} --token-env VERDACCIO_TOKEN --npm-cache {}",
+            support::lading_bin().display(),
+            verdaccio.url,
+            dir.path().join(cache).display()
+        )
+    };
+    // On a terminal (util-linux `script` gives the command a pseudo-terminal).
+    let mut command = support::clean_command(&script, &home);
+    command
+        .current_dir(&project)
+        .env("LADING_CACHE_DIR", home.join("lading-cache"))
+        .env("VERDACCIO_TOKEN", &verdaccio.token)
+        .env("TERM", "xterm")
+        .args(["-qec", &restore("tty-cache"), "/dev/null"]);
+    let output = support::run_ok(&mut command);
+    let terminal = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        terminal.contains("npm: ")
+            && terminal.contains(" downloaded (")
+            && terminal.contains(" from the store ["),
+        "no spinner on the terminal:\n{terminal}"
+    );
+    assert!(terminal.contains("npm: 3 packages from"), "{terminal}");
+    // Not a terminal: the summary line alone.
+    let output = support::run_ok(
+        lading(&home, &project)
+            .args(["restore", "--registry-url", &verdaccio.url])
+            .args(["--token-env", "VERDACCIO_TOKEN", "--npm-cache"])
+            .arg(dir.path().join("plain-cache"))
+            .env("VERDACCIO_TOKEN", &verdaccio.token),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("npm: 3 packages from"), "{stderr}");
+    assert!(!stderr.contains("downloaded ("), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+}
