@@ -767,19 +767,29 @@ fn cache_key_prints_and_exports_a_key_that_follows_the_lockfiles() {
         )),
         "{stderr}"
     );
-    // GITHUB_OUTPUT: appended (earlier lines kept), `key`, and `paths` as a heredoc.
+    // GITHUB_OUTPUT: appended (earlier lines kept), `key` and `paths` as heredocs.
     let exported = fs_err::read_to_string(&github_output).unwrap();
-    assert!(exported.starts_with("earlier=kept\n"), "{exported}");
-    assert!(exported.contains(&format!("\nkey={key}\n")), "{exported}");
-    let heredoc = exported
-        .split_once("\npaths<<")
-        .unwrap_or_else(|| panic!("{exported}"))
-        .1;
-    let (delimiter, body) = heredoc.split_once('\n').unwrap();
-    let value = body
-        .strip_suffix(&format!("{delimiter}\n"))
+    let rest = exported
+        .strip_prefix("earlier=kept\n")
         .unwrap_or_else(|| panic!("{exported}"));
-    assert_eq!(value.lines().collect::<Vec<_>>(), lines[1..]);
+    let heredoc = |text: &str, name: &str| -> (String, usize) {
+        let (head, body) = text.split_once('\n').unwrap();
+        let delimiter = head
+            .strip_prefix(&format!("{name}<<"))
+            .unwrap_or_else(|| panic!("{exported}"));
+        let end = body
+            .find(&format!("\n{delimiter}\n"))
+            .unwrap_or_else(|| panic!("{exported}"));
+        (
+            body[..end].to_owned(),
+            head.len() + 1 + end + delimiter.len() + 2,
+        )
+    };
+    let (exported_key, used) = heredoc(rest, "key");
+    assert_eq!(exported_key, key);
+    let (exported_paths, used_paths) = heredoc(&rest[used..], "paths");
+    assert_eq!(exported_paths.lines().collect::<Vec<_>>(), lines[1..]);
+    assert_eq!(used + used_paths, rest.len(), "{exported}");
 
     // Same lockfiles, same key; other files do not matter; a lockfile's bytes do.
     fs_err::write(project.join("README.md"), "changed\n").unwrap();
