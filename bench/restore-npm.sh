@@ -20,9 +20,12 @@ trap cleanup EXIT
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 URL=http://127.0.0.1:$PORT/
 mkdir -p "$WORK/storage" "$WORK/home" "$WORK/project"
+# SHA-1 htpasswd: with the default bcrypt, Verdaccio re-checks the password on every request
+# made with a legacy token, ~160 ms of its single thread each, which serialises npm and
+# lading alike and hides any concurrency.
 cat >"$WORK/config.yaml" <<YAML
 storage: $WORK/storage
-auth: { htpasswd: { file: $WORK/storage/htpasswd, max_users: 1000 } }
+auth: { htpasswd: { file: $WORK/storage/htpasswd, max_users: 1000, algorithm: sha1 } }
 uplinks: {}
 packages:
   '@*/*': { access: \$authenticated, publish: \$authenticated }

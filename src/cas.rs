@@ -241,6 +241,35 @@ impl Store {
         self.resolve_alias(&self.alias_path(digest))
     }
 
+    fn named_path(&self, namespace: &str, digest: &Digest) -> PathBuf {
+        self.root.join("alias").join(namespace).join(digest.hex())
+    }
+
+    /// The blob recorded with [`Store::alias_named`] under `digest` in `namespace`: for
+    /// digests computed otherwise than over all of a blob's bytes (NuGet's content hash
+    /// of a signed package).
+    #[must_use]
+    pub fn find_named(&self, namespace: &str, digest: &Digest) -> Option<Blob> {
+        self.resolve_alias(&self.named_path(namespace, digest))
+    }
+
+    /// Record `blob` under `digest` in `namespace` (see [`Store::find_named`]).
+    ///
+    /// # Errors
+    /// I/O errors, naming the path.
+    pub fn alias_named(
+        &self,
+        namespace: &str,
+        digest: &Digest,
+        blob: &Blob,
+    ) -> std::io::Result<()> {
+        let path = self.named_path(namespace, digest);
+        if !path.exists() {
+            self.write_new(&path, blob.sha512.hex().as_bytes())?;
+        }
+        Ok(())
+    }
+
     /// The blob last stored for `url` with [`Store::insert_for_url`].
     #[must_use]
     pub fn find_url(&self, url: &str) -> Option<Blob> {

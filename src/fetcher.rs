@@ -262,6 +262,72 @@ impl Fetcher {
         })
     }
 
+    /// As [`Fetcher::verified`], for a digest that `digest_of` computes from the bytes
+    /// otherwise than hashing them all (NuGet's content hash, which leaves a package
+    /// signature out); the blob is recorded under `expected` in the store's `namespace`.
+    ///
+    /// # Errors
+    /// [`FetchError::Mismatch`] (nothing is stored), bytes `digest_of` cannot read, HTTP
+    /// and I/O failures.
+    pub async fn verified_with(
+        &self,
+        package: &str,
+        url: &SafeUrl,
+        expected: &Digest,
+        namespace: &'static str,
+        digest_of: fn(&[u8]) -> Result<Digest, String>,
+    ) -> Result<Fetched, FetchError> {
+        let stored = self
+            .store
+            .find(expected)
+            .or_else(|| self.store.find_named(namespace, expected));
+        if let Some(blob) = stored {
+            self.stats.from_store.fetch_add(1, Ordering::Relaxed);
+            return Ok(Fetched {
+                blob,
+                from_store: true,
+                headers: reqwest::header::HeaderMap::new(),
+            });
+        }
+        let downloaded = self.download(package, url, None).await?;
+        let io_error = |source: std::io::Error| FetchError::Io {
+            package: package.to_owned(),
+            source,
+        };
+        let actual = digest_of(&downloaded.body).map_err(|message| {
+            io_error(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{url}: {message}"),
+            ))
+        })?;
+        if &actual != expected {
+            return Err(FetchError::Mismatch {
+                package: package.to_owned(),
+                url: url.clone(),
+                expected: expected.clone(),
+                actual,
+            });
+        }
+        let store = self.store.clone();
+        let body = downloaded.body.clone();
+        let expected = expected.clone();
+        let blob = tokio::task::spawn_blocking(move || {
+            let blob = store.insert(&body, &[])?;
+            if blob.sha512 != expected {
+                store.alias_named(namespace, &expected, &blob)?;
+            }
+            Ok::<_, std::io::Error>(blob)
+        })
+        .await
+        .map_err(|error| io_error(std::io::Error::other(error)))?
+        .map_err(io_error)?;
+        Ok(Fetched {
+            blob,
+            from_store: false,
+            headers: downloaded.headers,
+        })
+    }
+
     /// A document with no pinned digest. With `remember`, it is stored by URL and a later
     /// call returns the stored copy without a request (a second restore makes none).
     ///

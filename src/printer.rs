@@ -40,6 +40,12 @@ impl Printer {
         self.color
     }
 
+    /// Whether `-q` suppresses status output.
+    #[must_use]
+    pub fn quiet(&self) -> bool {
+        self.verbosity == Verbosity::Quiet
+    }
+
     /// A status line on stderr (suppressed by `-q`).
     pub fn status(&self, message: &str) {
         if self.verbosity != Verbosity::Quiet {

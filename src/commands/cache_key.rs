@@ -3,10 +3,9 @@
 //! a CI cache should carry (lading's store plus each ecosystem's destination).
 //!
 //! Printed on stdout (key on the first line, then one path per line) and, on GitHub
-//! Actions, appended to `GITHUB_OUTPUT` as `key` and a multi-line `paths` with a random
-//! heredoc delimiter, so a lockfile line can never end the value early.
+//! Actions, appended to `GITHUB_OUTPUT` as `key` and a multi-line `paths`
+//! ([`crate::ci::export::github_output`]: heredocs with a delimiter found in neither).
 
-use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -72,22 +71,6 @@ pub fn compute(args: &CacheKeyArgs) -> anyhow::Result<CacheKey> {
     })
 }
 
-/// The `GITHUB_OUTPUT` text for a key.
-#[must_use]
-pub fn github_output(key: &CacheKey) -> String {
-    let delimiter = format!("lading_{}", hex::encode(rand::random::<[u8; 16]>()));
-    let paths: Vec<String> = key
-        .paths
-        .iter()
-        .map(|path| path.display().to_string())
-        .collect();
-    format!(
-        "key={}\npaths<<{delimiter}\n{}\n{delimiter}\n",
-        key.key,
-        paths.join("\n")
-    )
-}
-
 /// Run `lading cache-key`.
 ///
 /// # Errors
@@ -98,40 +81,20 @@ pub fn run(args: &CacheKeyArgs, printer: Printer) -> anyhow::Result<()> {
     for path in &key.paths {
         printer.data(&path.display().to_string());
     }
-    if let Some(output) = EnvVars::get(EnvVars::GITHUB_OUTPUT) {
-        let mut file = fs_err::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&output)?;
-        file.write_all(github_output(&key).as_bytes())?;
+    let paths: Vec<String> = key
+        .paths
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect();
+    let outputs = [
+        ("key".to_owned(), key.key.clone()),
+        ("paths".to_owned(), paths.join("\n")),
+    ];
+    if crate::ci::export::github_output(&outputs)? {
         printer.status(&format!(
-            "cache-key: exported `key` and `paths` to `{output}`"
+            "cache-key: exported `key` and `paths` to `{}`",
+            EnvVars::get(EnvVars::GITHUB_OUTPUT).unwrap_or_default()
         ));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn github_output_uses_a_random_delimiter() {
-        let key = CacheKey {
-            key: "lading-linux-x86_64-abc".to_owned(),
-            paths: vec![PathBuf::from("/a"), PathBuf::from("/b c")],
-        };
-        let first = github_output(&key);
-        let second = github_output(&key);
-        assert_ne!(first, second);
-        let delimiter = first
-            .lines()
-            .nth(1)
-            .unwrap()
-            .strip_prefix("paths<<")
-            .unwrap();
-        assert_eq!(delimiter.len(), "lading_".len() + 32);
-        assert!(first.starts_with("key=lading-linux-x86_64-abc\n"));
-        assert!(first.ends_with(&format!("/a\n/b c\n{delimiter}\n")));
-    }
 }

@@ -3,6 +3,8 @@
 //! stderr, an optional JSON report on stdout.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -11,7 +13,7 @@ use crate::cas::Store;
 use crate::cli::{LockfileArgs, RestoreArgs};
 use crate::diagnostics::HintedError;
 use crate::env_vars::EnvVars;
-use crate::fetcher::{Auth, Fetcher, Summary};
+use crate::fetcher::{Auth, Fetcher, Stats, Summary};
 use crate::http::{HttpClient, HttpOptions};
 use crate::printer::Printer;
 use crate::repository::{Credentials, Repository};
@@ -251,6 +253,53 @@ fn auth_for(ecosystem: &str, endpoint: &SafeUrl, credentials: &Credentials) -> O
     })
 }
 
+/// A spinner on stderr while one ecosystem restores, counting downloads: only on a
+/// terminal, outside CI (`CI` set) and without `-q`; CI logs get the summary line alone.
+/// Cleared when dropped, on success or error.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    ticker: tokio::task::JoinHandle<()>,
+}
+
+impl Progress {
+    fn start(printer: Printer, ecosystem: &'static str, stats: Arc<Stats>) -> Option<Self> {
+        use std::io::IsTerminal as _;
+        if printer.quiet()
+            || EnvVars::get(EnvVars::CI).is_some()
+            || !std::io::stderr().is_terminal()
+        {
+            return None;
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {prefix}: {msg} [{elapsed}]")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(ecosystem);
+        bar.enable_steady_tick(Duration::from_millis(100));
+        let shown = bar.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                shown.set_message(format!(
+                    "{} downloaded ({}), {} from the store",
+                    stats.downloaded.load(Ordering::Relaxed),
+                    mib(stats.bytes.load(Ordering::Relaxed)),
+                    stats.from_store.load(Ordering::Relaxed)
+                ));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        Some(Self { bar, ticker })
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.ticker.abort();
+        self.bar.finish_and_clear();
+    }
+}
+
 fn mib(bytes: u64) -> String {
     #[expect(clippy::cast_precision_loss, reason = "a human-readable size")]
     let value = bytes as f64 / (1024.0 * 1024.0);
@@ -308,6 +357,7 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
         let mut summary = Summary::new(ecosystem, destination.clone());
         summary.lockfiles = mine.iter().map(|(_, path)| path.clone()).collect();
         let context = || format!("failed to restore {ecosystem} packages from {endpoint}");
+        let progress = Progress::start(printer, ecosystem, fetcher.stats.clone());
         match ecosystem {
             "npm" => restore_npm(
                 &fetcher,
@@ -364,6 +414,7 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
             .await
             .with_context(context)?,
         }
+        drop(progress);
         summary.count(&fetcher.stats);
         summary.seconds = started.elapsed().as_secs_f64();
         printer.status(&format!(

@@ -48,7 +48,8 @@ pub struct RepositoryArgs {
     /// Token lifetime in seconds: 0 (the role session's) or 900..43200 (default 43200).
     #[arg(long, help_heading = "Repository")]
     pub duration_seconds: Option<u64>,
-    /// Any other registry: its URL (npm registry, Maven repository, PyPI index, NuGet v3 index).
+    /// Any other registry: its URL (npm registry, Maven repository, PyPI index, NuGet v3 index);
+    /// `https://USER@host/...` names the user for Basic auth.
     #[arg(long, help_heading = "Repository", conflicts_with_all = ["domain", "repository"])]
     pub registry_url: Option<url::Url>,
     /// Environment variable holding the registry token (never pass a token as an argument).
@@ -339,7 +340,13 @@ impl Repository {
                 .await
                 .repository_endpoint(format)
                 .await?),
-            Self::Url { url, .. } => Ok(url.clone()),
+            Self::Url { url, .. } => {
+                // The user name, if any, goes into the Authorization header, not the URL.
+                let mut bare = url.expose().clone();
+                let _ = bare.set_username("");
+                let _ = bare.set_password(None);
+                Ok(SafeUrl::from(bare))
+            }
         }
     }
 
@@ -351,7 +358,7 @@ impl Repository {
     /// Missing token sources and CodeArtifact failures.
     pub async fn credentials(&self) -> Result<Credentials, RepositoryError> {
         match self {
-            Self::Url { token, .. } => {
+            Self::Url { url, token } => {
                 let token = match token {
                     TokenSource::Env(variable) => {
                         Some(Secret::new(EnvVars::get(variable).ok_or_else(|| {
@@ -379,8 +386,16 @@ impl Repository {
                     }
                     TokenSource::None => None,
                 };
+                // `https://USER@host/...` names the Basic user (pypiserver, nginx, Nexus);
+                // else `token`, which token-only registries ignore.
+                let username = match url.expose().username() {
+                    "" => "token".to_owned(),
+                    name => percent_encoding::percent_decode_str(name)
+                        .decode_utf8_lossy()
+                        .into_owned(),
+                };
                 Ok(Credentials {
-                    username: "token".to_owned(),
+                    username,
                     token,
                     expires: None,
                     cached: false,

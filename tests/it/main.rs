@@ -9,6 +9,7 @@ mod login_tools;
 mod pack;
 mod publish;
 mod restore;
+mod restore_formats;
 mod serve_control_plane;
 mod serve_hardening;
 mod serve_maven;

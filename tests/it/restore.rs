@@ -244,8 +244,54 @@ fn restore_from_verdaccio_then_npm_ci_offline_with_200_real_packages() {
     );
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["ecosystems"][0]["downloaded"], 0, "{report}");
-    fs_err::remove_dir_all(project.join("node_modules")).unwrap();
-    npm_ci_offline(&npm, &home, &project, &second_cache);
+    // The same cache as the one `npm ci --offline` just installed from: same content
+    // files, same index keys and integrities (a second `npm ci` would add ~10 s).
+    assert_eq!(
+        cache_files(&second_cache, "content-v2"),
+        cache_files(&cache, "content-v2")
+    );
+    assert_eq!(index_keys(&second_cache), index_keys(&cache));
+}
+
+/// Relative paths of the files under `_cacache/<part>`.
+fn cache_files(cache: &Path, part: &str) -> std::collections::BTreeSet<PathBuf> {
+    let root = cache.join("_cacache").join(part);
+    let mut found = std::collections::BTreeSet::new();
+    let mut pending = vec![root.clone()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs_err::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.insert(path.strip_prefix(&root).unwrap().to_path_buf());
+            }
+        }
+    }
+    assert!(!found.is_empty(), "nothing under {}", root.display());
+    found
+}
+
+/// `(key, integrity)` of every index entry npm wrote or lading restored.
+fn index_keys(cache: &Path) -> std::collections::BTreeSet<(String, String)> {
+    let root = cache.join("_cacache/index-v5");
+    cache_files(cache, "index-v5")
+        .into_iter()
+        .flat_map(|relative| {
+            fs_err::read_to_string(root.join(relative))
+                .unwrap()
+                .lines()
+                .filter_map(|line| line.split_once('\t'))
+                .map(|(_, json)| {
+                    let entry: serde_json::Value = serde_json::from_str(json).unwrap();
+                    (
+                        entry["key"].as_str().unwrap().to_owned(),
+                        entry["integrity"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 #[test]
@@ -399,18 +445,31 @@ fn nuget_lockfile_restores_into_the_global_packages_folder_nuget_exe_reads() {
     let base = format!("{}/d/local/nuget/main/", server.url);
     let mut lock_entries = serde_json::Map::new();
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut signed_package = Vec::new();
     for (id, version) in [
         ("Lading.Restore.Core", "1.2.0"),
         ("Lading.Restore.Extra", "2.0.0-beta.1"),
+        ("Lading.Restore.Signed", "3.0.0"),
     ] {
         let nuspec = format!(
             "<?xml version=\"1.0\"?><package xmlns=\"http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd\"><metadata><id>{id}</id><version>{version}</version><authors>x</authors><description>d</description></metadata></package>"
         );
-        let package = zip_of(&[
-            (&format!("{id}.nuspec"), nuspec.as_bytes()),
+        let nuspec_name = format!("{id}.nuspec");
+        let mut entries: Vec<(&str, &[u8])> = vec![
+            (&nuspec_name, nuspec.as_bytes()),
             ("lib/net45/readme.txt", id.as_bytes()),
             ("[Content_Types].xml", b"<Types/>"),
-        ]);
+        ];
+        // NuGet's contentHash leaves the signature out: the lockfile pins the hash of the
+        // package as it was before signing (the signature is appended as the last entry).
+        let unsigned = zip_of(&entries);
+        if id.ends_with("Signed") {
+            entries.push((".signature.p7s", b"0\x82 not a real PKCS#7 signature"));
+        }
+        let package = zip_of(&entries);
+        if id.ends_with("Signed") {
+            signed_package.clone_from(&package);
+        }
         let (content_type, body) = multipart(&package);
         runtime.block_on(async {
             let response = reqwest::Client::new()
@@ -433,7 +492,7 @@ fn nuget_lockfile_restores_into_the_global_packages_folder_nuget_exe_reads() {
                 "type": "Direct",
                 "requested": format!("[{version}, )"),
                 "resolved": version,
-                "contentHash": base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&package)),
+                "contentHash": base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&unsigned)),
             }),
         );
     }
@@ -469,6 +528,25 @@ fn nuget_lockfile_restores_into_the_global_packages_folder_nuget_exe_reads() {
         assert!(folder.join(file).is_file(), "{file} missing");
     }
     assert!(!folder.join("[Content_Types].xml").exists());
+    // The signed package: its own bytes, `.sha512` of all of them, the lockfile's
+    // contentHash in `.nupkg.metadata`, and no signature among the extracted files.
+    let signed = packages.join("lading.restore.signed/3.0.0");
+    assert_eq!(
+        fs_err::read(signed.join("lading.restore.signed.3.0.0.nupkg")).unwrap(),
+        signed_package
+    );
+    assert_eq!(
+        fs_err::read_to_string(signed.join("lading.restore.signed.3.0.0.nupkg.sha512")).unwrap(),
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&signed_package))
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(signed.join(".nupkg.metadata")).unwrap())
+            .unwrap();
+    assert_eq!(
+        metadata["contentHash"],
+        lock_entries["Lading.Restore.Signed"]["contentHash"]
+    );
+    assert!(!signed.join(".signature.p7s").exists());
     // nuget.exe, with no source but the folder lading wrote, installs both packages.
     let work = dir.path().join("work");
     fs_err::create_dir_all(&work).unwrap();
@@ -480,6 +558,7 @@ fn nuget_lockfile_restores_into_the_global_packages_folder_nuget_exe_reads() {
     for (id, version) in [
         ("Lading.Restore.Core", "1.2.0"),
         ("Lading.Restore.Extra", "2.0.0-beta.1"),
+        ("Lading.Restore.Signed", "3.0.0"),
     ] {
         let mut command = support::clean_command(&mono, &home);
         command
@@ -498,4 +577,368 @@ fn nuget_lockfile_restores_into_the_global_packages_folder_nuget_exe_reads() {
             "{id} not installed"
         );
     }
+}
+
+/// Every index line of npm's cache is `<sha1 of the JSON>\t<JSON>` (no line torn or
+/// interleaved by a concurrent writer); returns the number of entries.
+fn check_index_lines(cache: &Path) -> usize {
+    let mut entries = 0;
+    let mut pending = vec![cache.join("_cacache/index-v5")];
+    while let Some(dir) = pending.pop() {
+        for entry in fs_err::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            for line in fs_err::read_to_string(&path).unwrap().lines() {
+                if line.is_empty() {
+                    continue;
+                }
+                let (hash, json) = line
+                    .split_once('\t')
+                    .unwrap_or_else(|| panic!("torn line in {}: {line}", path.display()));
+                assert_eq!(
+                    hash,
+                    hex::encode(sha1::Sha1::digest(json.as_bytes())),
+                    "bad line in {}",
+                    path.display()
+                );
+                let parsed: serde_json::Value = serde_json::from_str(json).unwrap();
+                assert!(parsed["integrity"].is_string(), "{json}");
+                entries += 1;
+            }
+        }
+    }
+    entries
+}
+
+#[test]
+fn two_concurrent_restores_into_one_cache_both_succeed_and_npm_ci_works() {
+    let npm = require_tool!(support::npm());
+    let verdaccio_bin = require_tool!(Verdaccio::find());
+    let packages = require_tool!(fixture());
+    // Packages without dependencies: any set of them is a complete install.
+    let mut seen = std::collections::BTreeSet::new();
+    let leaves: Vec<&FixturePackage> = packages
+        .iter()
+        .filter(|package| {
+            package.manifest["dependencies"]
+                .as_object()
+                .is_none_or(serde_json::Map::is_empty)
+                && seen.insert(package.name.clone())
+        })
+        .take(60)
+        .collect();
+    assert!(leaves.len() >= 40, "{} leaves", leaves.len());
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let mut verdaccio = Verdaccio::start(&verdaccio_bin, &dir.path().join("verdaccio"));
+    publish(&verdaccio.url, &verdaccio.token, &leaves);
+    fs_err::write(home.join(".npmrc"), verdaccio.npmrc()).unwrap();
+    let dependencies: serde_json::Map<String, serde_json::Value> = leaves
+        .iter()
+        .map(|package| (package.name.clone(), package.version.clone().into()))
+        .collect();
+    let project = locked_project(&npm, &home, dir.path(), &dependencies.into(), true);
+    let cache = dir.path().join("npm-cache");
+    // Two restores at once: one lading store, one npm cache.
+    let children: Vec<std::process::Child> = (0..2)
+        .map(|_| {
+            lading(&home, &project)
+                .args(["restore", "--json", "--registry-url", &verdaccio.url])
+                .args(["--token-env", "VERDACCIO_TOKEN"])
+                .env("VERDACCIO_TOKEN", &verdaccio.token)
+                .env("npm_config_cache", &cache)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", support::describe(&output));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            report["ecosystems"][0]["packages"].as_u64(),
+            Some(leaves.len() as u64),
+            "{report}"
+        );
+    }
+    verdaccio.stop();
+    // Tarball and packument entries, each written at least once, none torn.
+    let entries = check_index_lines(&cache);
+    assert!(entries >= 2 * leaves.len(), "{entries} index entries");
+    // No temporary files left in lading's store.
+    let store = home.join("lading-cache/store-v1");
+    let leftovers: Vec<_> = fs_err::read_dir(store.join("tmp"))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // npm's own check of its cache, then the offline install.
+    let output =
+        support::run_ok(npm_command(&npm, &home, &project, &cache).args(["cache", "verify"]));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("Content verified:"), "{text}");
+    let output = support::run(npm_command(&npm, &home, &project, &cache).args([
+        "ci",
+        "--offline",
+        "--ignore-scripts",
+    ]));
+    assert!(output.status.success(), "{}", support::describe(&output));
+    for package in &leaves {
+        assert!(
+            project
+                .join("node_modules")
+                .join(&package.name)
+                .join("package.json")
+                .is_file(),
+            "{} not installed",
+            package.name
+        );
+    }
+}
+
+#[test]
+fn cache_key_prints_and_exports_a_key_that_follows_the_lockfiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let project = dir.path().join("project");
+    fs_err::create_dir_all(project.join("web")).unwrap();
+    fs_err::create_dir_all(&home).unwrap();
+    let lockfile = project.join("web/package-lock.json");
+    fs_err::write(
+        &lockfile,
+        r#"{"name":"a","lockfileVersion":3,"requires":true,"packages":{"":{"name":"a"}}}"#,
+    )
+    .unwrap();
+    fs_err::write(
+        project.join("requirements.txt"),
+        format!("idna==3.4 --hash=sha256:{}\n", "a".repeat(64)),
+    )
+    .unwrap();
+    fs_err::write(project.join("README.md"), "not a lockfile\n").unwrap();
+    let github_output = dir.path().join("github-output");
+    fs_err::write(&github_output, "earlier=kept\n").unwrap();
+    let npm_cache = dir.path().join("npm-cache");
+    let cache_key = |extra: &[&str]| {
+        let output = support::run_ok(
+            lading(&home, &project)
+                .arg("cache-key")
+                .args(extra)
+                .env("npm_config_cache", &npm_cache)
+                .env("GITHUB_OUTPUT", &github_output),
+        );
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let lines: Vec<String> = stdout.lines().map(str::to_owned).collect();
+        (lines, String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    let (lines, stderr) = cache_key(&[]);
+    let key = lines[0].clone();
+    let prefix = format!(
+        "lading-{}-{}-",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
+    let hash = key.strip_prefix(&prefix).unwrap_or_else(|| panic!("{key}"));
+    assert_eq!(hash.len(), 32, "{key}");
+    assert!(hash.chars().all(|c| c.is_ascii_hexdigit()), "{key}");
+    // The store, npm's cache, the wheelhouse: one path per line, no duplicates.
+    assert_eq!(
+        lines[1..],
+        [
+            home.join("lading-cache/store-v1").display().to_string(),
+            npm_cache.display().to_string(),
+            ".lading/wheelhouse".to_owned(),
+        ],
+        "{lines:?}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "exported `key` and `paths` to `{}`",
+            github_output.display()
+        )),
+        "{stderr}"
+    );
+    // GITHUB_OUTPUT: appended (earlier lines kept), `key` and `paths` as heredocs.
+    let exported = fs_err::read_to_string(&github_output).unwrap();
+    let rest = exported
+        .strip_prefix("earlier=kept\n")
+        .unwrap_or_else(|| panic!("{exported}"));
+    let heredoc = |text: &str, name: &str| -> (String, usize) {
+        let (head, body) = text.split_once('\n').unwrap();
+        let delimiter = head
+            .strip_prefix(&format!("{name}<<"))
+            .unwrap_or_else(|| panic!("{exported}"));
+        let end = body
+            .find(&format!("\n{delimiter}\n"))
+            .unwrap_or_else(|| panic!("{exported}"));
+        (
+            body[..end].to_owned(),
+            head.len() + 1 + end + delimiter.len() + 2,
+        )
+    };
+    let (exported_key, used) = heredoc(rest, "key");
+    assert_eq!(exported_key, key);
+    let (exported_paths, used_paths) = heredoc(&rest[used..], "paths");
+    assert_eq!(exported_paths.lines().collect::<Vec<_>>(), lines[1..]);
+    assert_eq!(used + used_paths, rest.len(), "{exported}");
+
+    // Same lockfiles, same key; other files do not matter; a lockfile's bytes do.
+    fs_err::write(project.join("README.md"), "changed\n").unwrap();
+    assert_eq!(cache_key(&[]).0[0], key);
+    assert!(cache_key(&["--prefix", "deps"]).0[0].starts_with("deps-"));
+    fs_err::write(
+        &lockfile,
+        r#"{"name":"a","lockfileVersion":3,"requires":true,"packages":{"":{"name":"a","version":"2.0.0"}}}"#,
+    )
+    .unwrap();
+    let (changed, _) = cache_key(&[]);
+    assert_ne!(changed[0], key);
+    assert_eq!(changed[1..], lines[1..]);
+}
+
+#[test]
+fn pnpm_and_yarn_lockfiles_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let project = dir.path().join("project");
+    fs_err::create_dir_all(&project).unwrap();
+    fs_err::write(
+        project.join("pnpm-lock.yaml"),
+        "lockfileVersion: '9.0'\n\nimporters:\n  .: {}\n",
+    )
+    .unwrap();
+    fs_err::write(
+        project.join("yarn.lock"),
+        "# yarn lockfile v1\n\n\nleft-pad@^1.3.0:\n  version \"1.3.0\"\n",
+    )
+    .unwrap();
+    let npm_cache = dir.path().join("npm-cache");
+    for (file, tool) in [("pnpm-lock.yaml", "pnpm"), ("yarn.lock", "yarn")] {
+        let output = support::run(
+            lading(&home, &project)
+                .args(["restore", "--lockfile", file])
+                .args(["--registry-url", "http://127.0.0.1:9/"])
+                .env("npm_config_cache", &npm_cache),
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{}",
+            support::describe(&output)
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(file)
+                && stderr.contains(&format!("{tool} lockfiles are not supported yet")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("hint: restore the lockfiles lading supports"),
+            "{stderr}"
+        );
+        assert!(!npm_cache.exists(), "npm cache written for {file}");
+    }
+    // Found by the search instead: a warning for each, then no lockfile to restore.
+    let output = support::run(
+        lading(&home, &project)
+            .arg("restore")
+            .args(["--registry-url", "http://127.0.0.1:9/"]),
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for needle in [
+        "pnpm lockfiles are not supported yet",
+        "yarn lockfiles are not supported yet",
+        "no lockfile found",
+    ] {
+        assert!(
+            stderr.contains(needle),
+            "`{needle}` missing from:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_progress_spinner_shows_on_a_terminal_only() {
+    let npm = require_tool!(support::npm());
+    let verdaccio_bin = require_tool!(Verdaccio::find());
+    let script = require_tool!(support::find_tool(
+        "LADING_TEST_SCRIPT",
+        None,
+        Some("script")
+    ));
+    let packages = require_tool!(fixture());
+    let leaves: Vec<&FixturePackage> = packages
+        .iter()
+        .filter(|package| {
+            !package.name.starts_with('@')
+                && package.manifest["dependencies"]
+                    .as_object()
+                    .is_none_or(serde_json::Map::is_empty)
+        })
+        .take(3)
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let verdaccio = Verdaccio::start(&verdaccio_bin, &dir.path().join("verdaccio"));
+    publish(&verdaccio.url, &verdaccio.token, &leaves);
+    fs_err::write(home.join(".npmrc"), verdaccio.npmrc()).unwrap();
+    let dependencies: serde_json::Map<String, serde_json::Value> = leaves
+        .iter()
+        .map(|package| (package.name.clone(), package.version.clone().into()))
+        .collect();
+    let project = locked_project(&npm, &home, dir.path(), &dependencies.into(), false);
+    let restore = |cache: &str| {
+        format!(
+            "{} restore --registry-url {} --token-env VERDACCIO_TOKEN --npm-cache {}",
+            support::lading_bin().display(),
+            verdaccio.url,
+            dir.path().join(cache).display()
+        )
+    };
+    // On a terminal (util-linux `script` gives the command a pseudo-terminal).
+    let mut command = support::clean_command(&script, &home);
+    command
+        .current_dir(&project)
+        .env("LADING_CACHE_DIR", home.join("lading-cache"))
+        .env("VERDACCIO_TOKEN", &verdaccio.token)
+        .env("TERM", "xterm")
+        .args(["-qec", &restore("tty-cache"), "/dev/null"]);
+    let output = support::run_ok(&mut command);
+    let terminal = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        terminal.contains("npm: ")
+            && terminal.contains(" downloaded (")
+            && terminal.contains(" from the store ["),
+        "no spinner on the terminal:\n{terminal}"
+    );
+    assert!(terminal.contains("npm: 3 packages from"), "{terminal}");
+    // Not a terminal: the summary line alone.
+    let output = support::run_ok(
+        lading(&home, &project)
+            .args(["restore", "--registry-url", &verdaccio.url])
+            .args(["--token-env", "VERDACCIO_TOKEN", "--npm-cache"])
+            .arg(dir.path().join("plain-cache"))
+            .env("VERDACCIO_TOKEN", &verdaccio.token),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("npm: 3 packages from"), "{stderr}");
+    assert!(!stderr.contains("downloaded ("), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
 }

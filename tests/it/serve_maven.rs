@@ -27,7 +27,7 @@ pub(crate) fn maven_repo() -> Option<PathBuf> {
 }
 
 /// `aws codeartifact get-authorization-token` with the given credentials file.
-fn token(server: &LadingServer, home: &Path, credentials: &Path) -> String {
+pub(crate) fn token(server: &LadingServer, home: &Path, credentials: &Path) -> String {
     let aws = support::aws().expect("aws");
     let mut command = support::clean_command(&aws, home);
     command

@@ -24,7 +24,7 @@ fn sha256_hex(path: &Path) -> String {
 
 /// `aws codeartifact login --tool <tool>` for a principal, in `home`; `env` adds variables
 /// (`PIP_CONFIG_FILE`, a `PATH` with the pip to run).
-fn login(
+pub(crate) fn login(
     server: &LadingServer,
     home: &Path,
     tool: &str,
@@ -47,7 +47,7 @@ fn login(
     support::run_ok(&mut command);
 }
 
-fn twine_upload(home: &Path, files: &[&Path]) -> Output {
+pub(crate) fn twine_upload(home: &Path, files: &[&Path]) -> Output {
     let mut command = support::clean_command(twine().expect("twine"), home);
     command
         .args(["upload", "--non-interactive", "-r", "codeartifact"])

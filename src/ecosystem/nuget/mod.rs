@@ -7,6 +7,7 @@
 //! through a size cap whatever the zip header claims.
 
 pub mod config;
+pub mod content_hash;
 pub mod pack;
 pub mod publish;
 

@@ -4,8 +4,9 @@
 //!
 //! Each package is built in a temp folder beside its final place and renamed in, under a
 //! lock, so NuGet (or a concurrent restore) sees a version folder complete or not at all.
-//! Zip entries that would escape the folder are refused. `contentHash` is checked against
-//! the SHA-512 of the `.nupkg` (what NuGet records for unsigned packages).
+//! Zip entries that would escape the folder are refused. `contentHash` is checked as NuGet
+//! computes it: the SHA-512 of the `.nupkg`, leaving out a package signature
+//! ([`super::content_hash`]); `.nupkg.sha512` holds the hash of all the bytes.
 
 use std::collections::BTreeSet;
 use std::io::Read as _;
@@ -273,7 +274,15 @@ pub async fn restore(
                     ))
                 })?;
             let fetched = fetcher
-                .verified(&spec, &SafeUrl::from(url), &[expected])
+                .verified_with(
+                    &spec,
+                    &SafeUrl::from(url),
+                    &expected,
+                    "nuget-content-sha512",
+                    |bytes| {
+                        super::content_hash::content_hash(bytes).map_err(|error| error.to_string())
+                    },
+                )
                 .await?;
             Ok::<_, RestoreError>((package, fetched.blob))
         });

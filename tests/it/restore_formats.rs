@@ -1,0 +1,465 @@
+//! `lading restore` for pip and Maven against real registries and real clients: wheels
+//! uploaded with twine to `lading serve` and to pypiserver, restored into a wheelhouse that
+//! `pip install --no-index --find-links` installs from with the server stopped; Maven
+//! artifacts deployed to `lading serve`, restored into a fresh local repository that
+//! `mvn -o` builds a project from.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::Digest as _;
+
+use crate::require_tool;
+use crate::support::peers::PypiServer;
+use crate::support::{self, LadingServer, ServerSpec};
+
+fn lading(home: &Path, cwd: &Path) -> Command {
+    let mut command = support::clean_command(support::lading_bin(), home);
+    command
+        .current_dir(cwd)
+        .env("LADING_CACHE_DIR", home.join("lading-cache"));
+    command
+}
+
+fn codeartifact_flags(command: &mut Command, server: &LadingServer) {
+    command
+        .args(["--domain", "local", "--repository", "main"])
+        .args(["--domain-owner", "000000000000", "--region", "us-east-1"])
+        .args(["--endpoint-url", &server.url]);
+    for (key, value) in server.aws_env() {
+        command.env(key, value);
+    }
+}
+
+fn sha256_hex(path: &Path) -> String {
+    hex::encode(sha2::Sha256::digest(fs_err::read(path).unwrap()))
+}
+
+/// Pure-Python wheels (`tests/peers/pypi_wheel.py`): project name, version, module, value.
+const WHEELS: &[(&str, &str, &str, &str)] = &[
+    ("Lading.Alpha", "1.0.0", "lading_alpha", "alpha-1"),
+    ("Lading.Alpha", "1.1.0", "lading_alpha", "alpha-newer"),
+    ("lading_beta", "2.0", "lading_beta", "beta-2"),
+    ("lading-gamma", "0.3.1", "lading_gamma", "gamma"),
+];
+
+fn write_wheels(python: &Path, out: &Path) -> Vec<PathBuf> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/pypi_wheel.py");
+    WHEELS
+        .iter()
+        .map(|(name, version, module, value)| {
+            let mut command = support::clean_command(python, out);
+            command
+                .arg(&script)
+                .arg(out)
+                .args([name, version, ">=3.8", module, value]);
+            let output = support::run_ok(&mut command);
+            PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+        })
+        .collect()
+}
+
+/// A hash-pinned requirements file for all but the newer Alpha, spelled the ways people
+/// write names (not normalized), with a continuation, a marker and a comment.
+fn requirements(project: &Path, wheels: &[PathBuf]) -> PathBuf {
+    fs_err::create_dir_all(project).unwrap();
+    let path = project.join("requirements.txt");
+    fs_err::write(
+        &path,
+        format!(
+            "# pinned by hand\nLading_Alpha==1.0.0 \\\n    --hash=sha256:{}\nlading.beta==2.0 ; python_version >= \"3.8\" --hash=sha256:{}\nLADING-GAMMA==0.3.1 --hash=sha256:{}  # last\n",
+            sha256_hex(&wheels[0]),
+            sha256_hex(&wheels[2]),
+            sha256_hex(&wheels[3]),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// `pip install --no-index --find-links WHEELHOUSE -r requirements.txt` (into a target
+/// directory), then import every module.
+fn pip_install_offline(python: &Path, home: &Path, project: &Path, wheelhouse: &Path) {
+    let target = project.join("site");
+    let mut command = support::clean_command(python, home);
+    command
+        .current_dir(project)
+        .args(["-m", "pip", "install", "--no-index", "--find-links"])
+        .arg(wheelhouse)
+        .args(["-r", "requirements.txt", "--target"])
+        .arg(&target)
+        .args([
+            "--no-cache-dir",
+            "--disable-pip-version-check",
+            "--no-input",
+        ]);
+    support::run_ok(&mut command);
+    let mut command = support::clean_command(python, home);
+    command.env("PYTHONPATH", &target).args([
+        "-c",
+        "import lading_alpha, lading_beta, lading_gamma; print(lading_alpha.VALUE, lading_beta.VALUE, lading_gamma.VALUE)",
+    ]);
+    let output = support::run_ok(&mut command);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "alpha-1 beta-2 gamma"
+    );
+}
+
+fn wheelhouse_names(wheelhouse: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs_err::read_dir(wheelhouse)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+const EXPECTED_WHEELS: [&str; 3] = [
+    "lading_alpha-1.0.0-py3-none-any.whl",
+    "lading_beta-2.0-py3-none-any.whl",
+    "lading_gamma-0.3.1-py3-none-any.whl",
+];
+
+#[test]
+fn pip_requirements_restore_from_lading_serve_then_pip_installs_offline() {
+    let python = require_tool!(support::python());
+    require_tool!(support::aws());
+    require_tool!(crate::serve_pypi::twine());
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let home = dir.path().join("home");
+    crate::serve_pypi::login(&server, &home, "twine", &server.credentials_file(), &[]);
+    let wheels = write_wheels(&python, &dir.path().join("dist"));
+    let uploaded = crate::serve_pypi::twine_upload(
+        &home,
+        &wheels.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
+    );
+    assert!(
+        uploaded.status.success(),
+        "{}",
+        support::describe(&uploaded)
+    );
+    let project = dir.path().join("project");
+    requirements(&project, &wheels);
+    let wheelhouse = dir.path().join("wheelhouse");
+    let mut command = lading(&home, &project);
+    command
+        .args(["restore", "--json", "--wheelhouse"])
+        .arg(&wheelhouse);
+    codeartifact_flags(&mut command, &server);
+    let output = support::run_ok(&mut command);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["ecosystems"][0]["ecosystem"], "pypi", "{report}");
+    assert_eq!(report["ecosystems"][0]["packages"], 3, "{report}");
+    assert_eq!(wheelhouse_names(&wheelhouse), EXPECTED_WHEELS);
+    drop(server);
+    pip_install_offline(&python, &home, &project, &wheelhouse);
+}
+
+#[test]
+fn pip_requirements_restore_from_pypiserver_then_pip_installs_offline() {
+    let python = require_tool!(support::python());
+    let twine = require_tool!(crate::serve_pypi::twine());
+    let binary = require_tool!(PypiServer::find());
+    let dir = tempfile::tempdir().unwrap();
+    let mut pypiserver = PypiServer::start(&binary, &python, &dir.path().join("pypiserver"));
+    let home = dir.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let wheels = write_wheels(&python, &dir.path().join("dist"));
+    let mut command = support::clean_command(&twine, &home);
+    command
+        .args(["upload", "--non-interactive", "--repository-url"])
+        .arg(&pypiserver.upload_url)
+        .args(["-u", &pypiserver.username])
+        .env("TWINE_PASSWORD", &pypiserver.password)
+        .args(&wheels);
+    support::run_ok(&mut command);
+    let project = dir.path().join("project");
+    requirements(&project, &wheels);
+    let wheelhouse = dir.path().join("wheelhouse");
+    // pypiserver wants its htpasswd user: named in the URL, the password from a variable.
+    let registry =
+        pypiserver
+            .simple_url
+            .replacen("http://", &format!("http://{}@", pypiserver.username), 1);
+    let output = support::run_ok(
+        lading(&home, &project)
+            .args(["restore", "--lockfile", "requirements.txt", "--wheelhouse"])
+            .arg(&wheelhouse)
+            .args(["--registry-url", &registry, "--token-env", "PYPI_PASSWORD"])
+            .env("PYPI_PASSWORD", &pypiserver.password),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("pypi: 3 packages"), "{stderr}");
+    assert!(!stderr.contains(&pypiserver.password), "{stderr}");
+    assert_eq!(wheelhouse_names(&wheelhouse), EXPECTED_WHEELS);
+    pypiserver.stop();
+    pip_install_offline(&python, &home, &project, &wheelhouse);
+}
+
+const MAVEN_GROUP: &str = "com.acme.restore";
+
+/// A POM; `body` goes after the coordinates.
+fn pom(artifact: &str, version: &str, body: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<project xmlns=\"http://maven.apache.org/POM/4.0.0\">\n  <modelVersion>4.0.0</modelVersion>\n  <groupId>{MAVEN_GROUP}</groupId><artifactId>{artifact}</artifactId><version>{version}</version>\n  {body}\n</project>\n"
+    )
+}
+
+/// Compile `Core` and `Util` (Util calls Core) with javac and return both jars.
+fn compiled_jars(dir: &Path) -> (Vec<u8>, Vec<u8>) {
+    let source = dir.join("src/com/acme/restore");
+    fs_err::create_dir_all(&source).unwrap();
+    fs_err::write(
+        source.join("Core.java"),
+        "package com.acme.restore;\npublic final class Core { public static String name() { return \"core-1.0\"; } }\n",
+    )
+    .unwrap();
+    fs_err::write(
+        source.join("Util.java"),
+        "package com.acme.restore;\npublic final class Util { public static String shout() { return Core.name().toUpperCase(); } }\n",
+    )
+    .unwrap();
+    let classes = dir.join("classes");
+    let mut command = support::clean_command("javac", dir);
+    command
+        .args(["--release", "17", "-d"])
+        .arg(&classes)
+        .arg(source.join("Core.java"))
+        .arg(source.join("Util.java"));
+    support::run_ok(&mut command);
+    let class =
+        |name: &str| fs_err::read(classes.join(format!("com/acme/restore/{name}.class"))).unwrap();
+    let manifest = b"Manifest-Version: 1.0\r\n\r\n".as_slice();
+    let core = crate::serve_nuget::zip_of(&[
+        ("META-INF/MANIFEST.MF", manifest),
+        ("com/acme/restore/Core.class", &class("Core")),
+    ]);
+    let util = crate::serve_nuget::zip_of(&[
+        ("META-INF/MANIFEST.MF", manifest),
+        ("com/acme/restore/Util.class", &class("Util")),
+    ]);
+    (core, util)
+}
+
+/// Deploy, as mvn does (file then its `.sha1`): a parent POM, a BOM, `core` (child of the
+/// parent) and `util` (imports the BOM, depends on `core` with the version from the BOM).
+fn deploy_maven_artifacts(endpoint: &str, token: &str, dir: &Path) {
+    let (core_jar, util_jar) = compiled_jars(dir);
+    let parent = pom(
+        "parent",
+        "1.0",
+        "<packaging>pom</packaging><properties><project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties>",
+    );
+    let bom = pom(
+        "bom",
+        "1.0",
+        &format!(
+            "<packaging>pom</packaging><dependencyManagement><dependencies><dependency><groupId>{MAVEN_GROUP}</groupId><artifactId>core</artifactId><version>1.0</version></dependency></dependencies></dependencyManagement>"
+        ),
+    );
+    let core = format!(
+        "<?xml version=\"1.0\"?>\n<project xmlns=\"http://maven.apache.org/POM/4.0.0\">\n  <modelVersion>4.0.0</modelVersion>\n  <parent><groupId>{MAVEN_GROUP}</groupId><artifactId>parent</artifactId><version>1.0</version></parent>\n  <artifactId>core</artifactId><version>1.0</version>\n</project>\n"
+    );
+    let util = pom(
+        "util",
+        "2.0",
+        &format!(
+            "<dependencyManagement><dependencies><dependency><groupId>{MAVEN_GROUP}</groupId><artifactId>bom</artifactId><version>1.0</version><type>pom</type><scope>import</scope></dependency></dependencies></dependencyManagement><dependencies><dependency><groupId>{MAVEN_GROUP}</groupId><artifactId>core</artifactId></dependency></dependencies>"
+        ),
+    );
+    let files: Vec<(String, Vec<u8>)> = vec![
+        ("parent/1.0/parent-1.0.pom".to_owned(), parent.into_bytes()),
+        ("bom/1.0/bom-1.0.pom".to_owned(), bom.into_bytes()),
+        ("core/1.0/core-1.0.pom".to_owned(), core.into_bytes()),
+        ("core/1.0/core-1.0.jar".to_owned(), core_jar),
+        ("util/2.0/util-2.0.pom".to_owned(), util.into_bytes()),
+        ("util/2.0/util-2.0.jar".to_owned(), util_jar),
+    ];
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        for (path, body) in files {
+            let url = format!("{endpoint}com/acme/restore/{path}");
+            let sha1 = hex::encode(sha1::Sha1::digest(&body));
+            for (url, body) in [
+                (url.clone(), body),
+                (format!("{url}.sha1"), sha1.into_bytes()),
+            ] {
+                let response = client
+                    .put(&url)
+                    .basic_auth("aws", Some(token))
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(
+                    response.status().is_success(),
+                    "PUT {url}: {}",
+                    response.status()
+                );
+            }
+        }
+    });
+}
+
+/// A project using `Util` (and, through it, `Core`) built by `mvn -o`: Debian's plugin
+/// repository as `central` (a file repository, which offline mode allows only with
+/// `aether.offline.protocols=file`) and the lading repository as `lading`.
+fn maven_consumer(dir: &Path, maven_repo: &Path) -> (PathBuf, PathBuf) {
+    let central = format!("file://{}", maven_repo.display());
+    let settings = dir.join("settings.xml");
+    fs_err::write(
+        &settings,
+        format!(
+            "<settings xmlns='http://maven.apache.org/SETTINGS/1.2.0'>
+  <profiles>
+    <profile>
+      <id>offline-central</id>
+      <repositories>
+        <repository><id>central</id><url>{central}</url>
+          <releases><checksumPolicy>ignore</checksumPolicy></releases><snapshots><enabled>false</enabled></snapshots></repository>
+        <repository><id>lading</id><url>http://127.0.0.1:9/unreachable/</url></repository>
+      </repositories>
+      <pluginRepositories>
+        <pluginRepository><id>central</id><url>{central}</url>
+          <releases><checksumPolicy>ignore</checksumPolicy></releases><snapshots><enabled>false</enabled></snapshots></pluginRepository>
+      </pluginRepositories>
+    </profile>
+  </profiles>
+  <activeProfiles><activeProfile>offline-central</activeProfile></activeProfiles>
+</settings>
+"
+        ),
+    )
+    .unwrap();
+    let project = dir.join("consumer");
+    let source = project.join("src/main/java/app");
+    fs_err::create_dir_all(&source).unwrap();
+    fs_err::write(
+        project.join("pom.xml"),
+        format!(
+            "<project xmlns='http://maven.apache.org/POM/4.0.0'>
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>app</groupId><artifactId>consumer</artifactId><version>1.0</version>
+  <properties><maven.compiler.source>17</maven.compiler.source><maven.compiler.target>17</maven.compiler.target><project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties>
+  <dependencies><dependency><groupId>{MAVEN_GROUP}</groupId><artifactId>util</artifactId><version>2.0</version></dependency></dependencies>
+</project>
+"
+        ),
+    )
+    .unwrap();
+    fs_err::write(
+        source.join("Main.java"),
+        "package app;\npublic class Main { public static String both() { return com.acme.restore.Util.shout() + com.acme.restore.Core.name(); } }\n",
+    )
+    .unwrap();
+    (settings, project)
+}
+
+fn mvn_offline(mvn: &Path, home: &Path, settings: &Path, project: &Path, local: &Path) -> Command {
+    let mut command = support::clean_command(mvn, home);
+    command
+        .current_dir(project)
+        .args(["-o", "-B", "-q", "-s"])
+        .arg(settings)
+        .arg(format!("-Dmaven.repo.local={}", local.display()))
+        .arg("-Daether.offline.protocols=file")
+        .arg("compile")
+        .env("MAVEN_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC");
+    command
+}
+
+#[test]
+fn maven_coordinates_and_gradle_lockfile_restore_then_mvn_offline_builds() {
+    require_tool!(support::aws());
+    let mvn = require_tool!(crate::serve_maven::mvn());
+    let maven_repo = require_tool!(crate::serve_maven::maven_repo());
+    require_tool!(support::find_tool("LADING_TEST_JAVAC", None, Some("javac")));
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let home = dir.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let token = crate::serve_maven::token(&server, &home, &server.credentials_file());
+    let endpoint = format!("{}/d/local/maven/main/", server.url);
+    deploy_maven_artifacts(&endpoint, &token, dir.path());
+    let project = dir.path().join("locks");
+    fs_err::create_dir_all(&project).unwrap();
+    fs_err::write(
+        project.join("dependencies.txt"),
+        format!("# what the consumer needs\n{MAVEN_GROUP}:util:2.0\n{MAVEN_GROUP}:core:1.0@jar\n"),
+    )
+    .unwrap();
+    fs_err::write(
+        project.join("gradle.lockfile"),
+        format!("# This is a Gradle generated file for dependency locking.\n# Manual edits can break the build and are not advised.\n# This file is expected to be part of source control.\n{MAVEN_GROUP}:core:1.0=compileClasspath,runtimeClasspath\n{MAVEN_GROUP}:util:2.0=compileClasspath,runtimeClasspath\nempty=annotationProcessor\n"),
+    )
+    .unwrap();
+    // Coordinates into one fresh local repository (files recorded as locally installed),
+    // the Gradle lockfile into another (recorded for the repository id `lading`).
+    let from_list = dir.path().join("m2-list");
+    let from_gradle = dir.path().join("m2-gradle");
+    for (lockfile, local, id) in [
+        ("dependencies.txt", &from_list, ""),
+        ("gradle.lockfile", &from_gradle, "lading"),
+    ] {
+        let mut command = lading(&home, &project);
+        command
+            .args(["restore", "--json", "--lockfile", lockfile, "--maven-repo"])
+            .arg(local)
+            .args(["--maven-repository-id", id]);
+        codeartifact_flags(&mut command, &server);
+        let output = support::run_ok(&mut command);
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(report["ecosystems"][0]["ecosystem"], "maven", "{report}");
+        assert_eq!(report["ecosystems"][0]["packages"], 2, "{report}");
+        for file in [
+            "parent/1.0/parent-1.0.pom",
+            "bom/1.0/bom-1.0.pom",
+            "core/1.0/core-1.0.jar",
+            "util/2.0/util-2.0.jar",
+            "util/2.0/_remote.repositories",
+        ] {
+            assert!(
+                local.join("com/acme/restore").join(file).is_file(),
+                "{file} missing from {}",
+                local.display()
+            );
+        }
+    }
+    drop(server);
+    for local in [&from_list, &from_gradle] {
+        let work = local.with_extension("work");
+        fs_err::create_dir_all(&work).unwrap();
+        let (settings, consumer) = maven_consumer(&work, &maven_repo);
+        support::run_ok(&mut mvn_offline(&mvn, &home, &settings, &consumer, local));
+        assert!(consumer.join("target/classes/app/Main.class").is_file());
+    }
+    // Files recorded for `lading` are offered only to builds that declare a repository
+    // `lading` (Maven Resolver's enhanced local repository): without it, mvn -o refuses.
+    let work = dir.path().join("undeclared");
+    fs_err::create_dir_all(&work).unwrap();
+    let (settings, consumer) = maven_consumer(&work, &maven_repo);
+    let text = fs_err::read_to_string(&settings).unwrap();
+    let without = text.replace(
+        "<repository><id>lading</id><url>http://127.0.0.1:9/unreachable/</url></repository>",
+        "",
+    );
+    assert_ne!(text, without);
+    fs_err::write(&settings, without).unwrap();
+    let output = support::run(&mut mvn_offline(
+        &mvn,
+        &home,
+        &settings,
+        &consumer,
+        &from_gradle,
+    ));
+    assert!(!output.status.success(), "{}", support::describe(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout)
+            .contains("Could not find artifact com.acme.restore:util:jar:2.0"),
+        "{}",
+        support::describe(&output)
+    );
+}
