@@ -124,6 +124,47 @@ pub enum Command {
     /// `key` and `paths` when set.
     #[command(after_help = EXIT_CODES_HELP)]
     CacheKey(CacheKeyArgs),
+    /// Run the pipeline from `lading.yml`: login, restore, build, pack, publish, logout.
+    ///
+    /// Each step runs as a child `lading` process in the config's directory; the first
+    /// failing step stops the run (logout still runs) and `lading run` exits with that
+    /// step's exit code. The build command comes after `--` (one word runs through `sh -c`:
+    /// `lading run -- 'npm ci && npm run build'`), else from `pipeline.build`.
+    ///
+    /// With no repository in the flags or in `lading.yml`, the embedded repository starts in
+    /// this process on a loopback port over `.lading/repo/` next to the config, and every
+    /// step is pointed at it (domain `local`, repository `main`).
+    ///
+    /// lading.yml:
+    ///
+    ///   pipeline:
+    ///     tools: [npm]            # lading login --tool ...; empty: no login/logout
+    ///     restore: [web]          # lading restore --dir ... for each
+    ///     build: npm ci --prefix web
+    ///     out: .lading/out        # one subdirectory per package
+    ///     publish: true
+    ///   packages:                 # one lading pack each, then lading publish
+    ///     - format: tar.gz
+    ///       name: app
+    ///       version: "{{ ci.ref_name }}"
+    ///       base: web/dist
+    ///       files: ["**", "!**/*.map"]
+    #[command(after_help = EXIT_CODES_HELP, verbatim_doc_comment)]
+    Run(RunArgs),
+}
+
+/// `lading run` options.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The repository (default: from `lading.yml`, else the embedded repository).
+    #[command(flatten)]
+    pub repository: crate::repository::RepositoryArgs,
+    /// Pack but do not publish.
+    #[arg(long)]
+    pub no_publish: bool,
+    /// Build command run between restore and pack.
+    #[arg(last = true, value_name = "BUILD")]
+    pub build: Vec<String>,
 }
 
 /// Package formats `lading pack` builds.

@@ -4,6 +4,7 @@ pub mod cache_key;
 pub mod login;
 pub mod pack;
 pub mod restore;
+pub mod run;
 pub mod serve;
 pub mod verify;
 
@@ -24,5 +25,6 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<()> {
         Command::Token(args) => login::token(&args, printer).await,
         Command::Restore(args) => restore::run(*args, printer).await,
         Command::CacheKey(args) => cache_key::run(&args, printer),
+        Command::Run(args) => run::run(args, printer).await,
     }
 }
