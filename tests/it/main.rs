@@ -7,6 +7,7 @@ mod cli;
 mod login;
 mod pack;
 mod restore;
+mod run;
 mod serve_control_plane;
 mod serve_hardening;
 mod serve_maven;
