@@ -151,6 +151,30 @@ pub enum Command {
     ///       files: ["**", "!**/*.map"]
     #[command(after_help = EXIT_CODES_HELP, verbatim_doc_comment)]
     Run(RunArgs),
+    /// Run a command with package managers pointed at the repository; exits with its code.
+    ///
+    /// For a plain registry: `lading login` into a private directory, the command, `lading
+    /// logout`. For CodeArtifact the tools are pointed at a loopback proxy that adds a token
+    /// it mints and renews itself, so a build that outlives a token keeps working and no
+    /// token is written to disk:
+    ///
+    ///   lading exec --domain my-domain --repository my-repo --tool npm -- npm ci
+    #[command(after_help = EXIT_CODES_HELP, verbatim_doc_comment)]
+    Exec(ExecArgs),
+}
+
+/// `lading exec` options.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The repository.
+    #[command(flatten)]
+    pub repository: crate::repository::RepositoryArgs,
+    /// Package manager to configure; repeatable.
+    #[arg(long = "tool", value_enum, required = true)]
+    pub tools: Vec<Tool>,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 /// `lading run` options.

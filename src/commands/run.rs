@@ -109,7 +109,8 @@ pub fn embedded_wiring(base: &str, data_dir: &Path) -> RepositoryWiring {
 }
 
 /// Forward the repository flags the user gave `lading run` to the steps.
-fn forwarded_flags(args: &crate::repository::RepositoryArgs, config: &Path) -> Vec<OsString> {
+#[must_use]
+pub fn forwarded_flags(args: &crate::repository::RepositoryArgs, config: &Path) -> Vec<OsString> {
     let mut flags: Vec<OsString> = Vec::new();
     let mut push = |flag: &str, value: Option<OsString>| {
         if let Some(value) = value {
@@ -124,7 +125,8 @@ fn forwarded_flags(args: &crate::repository::RepositoryArgs, config: &Path) -> V
     push("--endpoint-url", args.endpoint_url.clone().map(Into::into));
     push(
         "--duration-seconds",
-        args.duration_seconds.map(|seconds| seconds.to_string().into()),
+        args.duration_seconds
+            .map(|seconds| seconds.to_string().into()),
     );
     push(
         "--registry-url",
@@ -166,7 +168,12 @@ fn package_dir(out: &Path, index: usize, package: &PackageConfig) -> PathBuf {
 
 /// Plan the steps between login and logout.
 #[must_use]
-pub fn plan(config: &Config, build: &[String], wiring: &RepositoryWiring, publish: bool) -> Vec<Step> {
+pub fn plan(
+    config: &Config,
+    build: &[String],
+    wiring: &RepositoryWiring,
+    publish: bool,
+) -> Vec<Step> {
     let pipeline = config.pipeline.clone().unwrap_or_default();
     let mut steps = Vec::new();
     for dir in &pipeline.restore {
@@ -203,7 +210,8 @@ pub fn plan(config: &Config, build: &[String], wiring: &RepositoryWiring, publis
     let mut packed = Vec::new();
     for (index, package) in config.packages.iter().enumerate() {
         let dir = package_dir(&out, index, package);
-        let mut args: Vec<OsString> = vec!["pack".into(), "--format".into(), (&package.format).into()];
+        let mut args: Vec<OsString> =
+            vec!["pack".into(), "--format".into(), (&package.format).into()];
         if let Some(name) = &package.name {
             args.extend(["--name".into(), name.into()]);
         }
@@ -334,8 +342,11 @@ impl Runner {
 
     /// Run a step; its stdout goes to our stderr (our stdout carries only the summary).
     async fn run(&self, step: &Step) -> anyhow::Result<()> {
-        self.printer
-            .status(&format!("lading run: step `{}`: {}", step.name, describe_program(&step.program)));
+        self.printer.status(&format!(
+            "lading run: step `{}`: {}",
+            step.name,
+            describe_program(&step.program)
+        ));
         let mut command = self.command(&step.program);
         command.stdout(stderr_stdio()?).stderr(Stdio::inherit());
         let status = command
@@ -347,8 +358,11 @@ impl Runner {
 
     /// Run `lading login --print-env sh` and keep its exports for later steps.
     async fn login(&mut self, step: &Step) -> anyhow::Result<()> {
-        self.printer
-            .status(&format!("lading run: step `{}`: {}", step.name, describe_program(&step.program)));
+        self.printer.status(&format!(
+            "lading run: step `{}`: {}",
+            step.name,
+            describe_program(&step.program)
+        ));
         let mut command = self.command(&step.program);
         command.stdout(Stdio::piped()).stderr(Stdio::inherit());
         let output = command
@@ -574,10 +588,24 @@ mod tests {
         let steps = plan(&config, &[], &wiring, true);
         let names: Vec<_> = steps.iter().map(|step| step.name).collect();
         assert_eq!(names, ["restore", "build", "pack", "publish"]);
-        assert_eq!(describe_program(&steps[2].program), "lading pack --format tar.gz --name @acme/app --version 1.0.0 --base generic --out .lading/out/0-_acme_app -- dist/**");
-        assert_eq!(describe_program(&steps[3].program), "lading publish .lading/out/0-_acme_app --endpoint-url http://127.0.0.1:1 --domain local --repository main --domain-owner 000000000000 --region us-east-1");
-        let argv = plan(&config, &["npm".to_owned(), "ci".to_owned()], &wiring, false);
-        assert_eq!(argv[1].program, Program::Argv(vec!["npm".into(), "ci".into()]));
+        assert_eq!(
+            describe_program(&steps[2].program),
+            "lading pack --format tar.gz --name @acme/app --version 1.0.0 --base generic --out .lading/out/0-_acme_app -- dist/**"
+        );
+        assert_eq!(
+            describe_program(&steps[3].program),
+            "lading publish .lading/out/0-_acme_app --endpoint-url http://127.0.0.1:1 --domain local --repository main --domain-owner 000000000000 --region us-east-1"
+        );
+        let argv = plan(
+            &config,
+            &["npm".to_owned(), "ci".to_owned()],
+            &wiring,
+            false,
+        );
+        assert_eq!(
+            argv[1].program,
+            Program::Argv(vec!["npm".into(), "ci".into()])
+        );
         assert!(argv.iter().all(|step| step.name != "publish"));
     }
 }

@@ -358,7 +358,12 @@ mod tests {
     #[test]
     fn unknown_format_and_tool_are_refused() {
         let error = Config::parse(Path::new("x.yml"), "packages:\n  - format: rpm\n").unwrap_err();
-        assert!(error.to_string().starts_with("x.yml: packages[0].format: unknown format `rpm`"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("x.yml: packages[0].format: unknown format `rpm`"),
+            "{error}"
+        );
         let error = Config::parse(Path::new("x.yml"), "pipeline:\n  tools: [gem]\n").unwrap_err();
         assert!(error.to_string().contains("unknown tool `gem`"), "{error}");
     }

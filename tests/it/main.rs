@@ -4,6 +4,7 @@
 mod support;
 
 mod cli;
+mod exec;
 mod login;
 mod pack;
 mod restore;

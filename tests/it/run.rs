@@ -63,8 +63,16 @@ fn embedded_url(output: &Output) -> String {
 
 const PACKAGES: [(&str, &str, &str); 5] = [
     ("0-npm", "lading-example-npm", "npm"),
-    ("1-lading-example-generic", "lading-example-generic", "tar.gz"),
-    ("2-com.example_lading-example", "com.example:lading-example", "maven"),
+    (
+        "1-lading-example-generic",
+        "lading-example-generic",
+        "tar.gz",
+    ),
+    (
+        "2-com.example_lading-example",
+        "com.example:lading-example",
+        "maven",
+    ),
     ("3-Lading.Example", "Lading.Example", "nuget"),
     ("4-pypi", "lading-example", "pypi"),
 ];
@@ -77,7 +85,9 @@ fn check_example_run(output: &Output, root: &Path) {
         .map(|step| step.split('`').nth(1).unwrap_or_default())
         .collect();
     let publish = has_publish();
-    let mut expected = vec!["login", "restore", "build", "pack", "pack", "pack", "pack", "pack"];
+    let mut expected = vec![
+        "login", "restore", "build", "pack", "pack", "pack", "pack", "pack",
+    ];
     if publish {
         expected.extend(["publish"; 5]);
     } else {
@@ -91,7 +101,10 @@ fn check_example_run(output: &Output, root: &Path) {
     );
     assert!(steps[0].starts_with("`login`: lading login --tool npm --tool pip --target ephemeral"));
     assert!(steps[0].ends_with(&wiring), "{}", steps[0]);
-    assert_eq!(steps[1], format!("`restore`: lading restore --dir npm {wiring}"));
+    assert_eq!(
+        steps[1],
+        format!("`restore`: lading restore --dir npm {wiring}")
+    );
     assert_eq!(
         steps[8],
         format!("`publish`: lading publish .lading/out/0-npm {wiring}")
@@ -103,7 +116,12 @@ fn check_example_run(output: &Output, root: &Path) {
         let verify = run(clean_command(lading_bin(), home.path())
             .args(["verify", "--json"])
             .arg(&dir));
-        assert!(verify.status.success(), "{}: {}", dir.display(), describe(&verify));
+        assert!(
+            verify.status.success(),
+            "{}: {}",
+            dir.display(),
+            describe(&verify)
+        );
         let manifest = fs_err::read_dir(&dir)
             .unwrap()
             .map(|entry| entry.unwrap().path())
@@ -209,9 +227,14 @@ fn run_forwards_the_configured_repository_to_every_step() {
     )
     .unwrap();
     let mut command = clean_command(lading_bin(), work.path());
-    command
-        .current_dir(&project)
-        .args(["run", "--no-publish", "--", "sh", "-c", "test -f \"$NPM_CONFIG_USERCONFIG\""]);
+    command.current_dir(&project).args([
+        "run",
+        "--no-publish",
+        "--",
+        "sh",
+        "-c",
+        "test -f \"$NPM_CONFIG_USERCONFIG\"",
+    ]);
     for (name, value) in server.aws_env() {
         command.env(name, value);
     }
@@ -232,7 +255,10 @@ fn run_forwards_the_configured_repository_to_every_step() {
         String::from_utf8_lossy(&output.stdout).trim(),
         "packed app 2.0.0 (zip)"
     );
-    assert!(!project.join(".lading/repo").exists(), "embedded repository started");
+    assert!(
+        !project.join(".lading/repo").exists(),
+        "embedded repository started"
+    );
 }
 
 /// The first command of the README's first `sh` block.
@@ -269,7 +295,16 @@ fn readme_first_command_runs_the_pipeline_on_the_examples() {
         .current_dir(root)
         .env("npm_config_cache", cache.path())
         .env("NO_COLOR", "1");
-    for name in ["LADING_CONFIG", "LADING_LOGIN_DIR", "LADING_LOGIN_STATE", "CI", "GITHUB_ACTIONS", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+    for name in [
+        "LADING_CONFIG",
+        "LADING_LOGIN_DIR",
+        "LADING_LOGIN_STATE",
+        "CI",
+        "GITHUB_ACTIONS",
+        "AWS_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ] {
         shell.env_remove(name);
     }
     let output = support::run(&mut shell);
