@@ -543,6 +543,7 @@ fn print_summary(config: &Config, root: &Path, steps: &[Step], printer: Printer)
         .and_then(|pipeline| pipeline.out.clone())
         .unwrap_or_else(|| Path::new(STATE_DIR).join("out"));
     let verb = if published { "published" } else { "packed" };
+    let mut listed = Vec::new();
     for (index, package) in config.packages.iter().enumerate() {
         let dir = root.join(package_dir(&out, index, package));
         let manifest = fs_err::read_dir(&dir).ok().and_then(|entries| {
@@ -556,12 +557,23 @@ fn print_summary(config: &Config, root: &Path, steps: &[Step], printer: Printer)
             })
         });
         if let Some(manifest) = manifest {
+            listed.push(serde_json::json!({
+                "name": manifest["name"],
+                "version": manifest["version"],
+                "format": manifest["format"],
+            }));
             printer.data(&format!(
                 "{verb} {} {} ({})",
                 manifest["name"].as_str().unwrap_or_default(),
                 manifest["version"].as_str().unwrap_or_default(),
                 manifest["format"].as_str().unwrap_or_default()
             ));
+        }
+    }
+    if published {
+        let json = serde_json::Value::Array(listed).to_string();
+        if let Err(error) = crate::ci::export::github_output(&[("published".to_owned(), json)]) {
+            printer.warn(&format!("failed to write the `published` output: {error}"));
         }
     }
 }

@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod ci_action;
 mod cli;
 mod exec;
 mod login;
