@@ -305,14 +305,17 @@ impl ActionRun {
     }
 }
 
-fn serve_binary(dir: &Path) -> (StaticServer, String, String) {
+pub fn serve_binary(dir: &Path) -> (StaticServer, String, String) {
     fs_err::create_dir_all(dir).unwrap();
     let asset = dir.join("lading-linux-x86_64");
     fs_err::copy(lading_bin(), &asset).unwrap();
-    let sha256 = {
-        use sha2::Digest as _;
-        hex::encode(sha2::Sha256::digest(fs_err::read(&asset).unwrap()))
-    };
+    // sha256sum rather than the unoptimised sha2 of a test build: the binary is large.
+    let sums = support::run_ok(std::process::Command::new("sha256sum").arg(&asset));
+    let sha256 = String::from_utf8_lossy(&sums.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
     fs_err::write(
         dir.join("lading-linux-x86_64.sha256"),
         format!("{sha256}  lading-linux-x86_64\n"),

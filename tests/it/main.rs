@@ -4,6 +4,7 @@
 mod support;
 
 mod ci_action;
+mod ci_buildspec;
 mod cli;
 mod exec;
 mod login;
