@@ -148,7 +148,7 @@ pub enum Command {
     ///       name: app
     ///       version: "{{ ci.ref_name }}"
     ///       base: web/dist
-    ///       files: ["**", "!**/*.map"]
+    ///       files: [dist/app.js, "dist/**/*.css"]
     #[command(after_help = EXIT_CODES_HELP, verbatim_doc_comment)]
     Run(RunArgs),
     /// Run a command with package managers pointed at the repository; exits with its code.

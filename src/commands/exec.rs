@@ -421,7 +421,7 @@ pub async fn run(args: ExecArgs, printer: Printer) -> anyhow::Result<()> {
         return Ok(());
     }
     Err(ChildExit {
-        message: format!("`{}` failed ({status})", program),
+        message: format!("`{program}` failed ({status})"),
         code: status
             .code()
             .and_then(|code| u8::try_from(code).ok())

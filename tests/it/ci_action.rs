@@ -69,8 +69,7 @@ impl Context<'_> {
             ["steps", id, "outcome"] => self
                 .steps
                 .get(*id)
-                .map(|(outcome, _)| outcome.clone())
-                .unwrap_or_else(|| "skipped".to_owned()),
+                .map_or_else(|| "skipped".to_owned(), |(outcome, _)| outcome.clone()),
             ["runner", "temp"] => self.runner_temp.display().to_string(),
             ["runner", "os"] => "Linux".to_owned(),
             ["runner", "arch"] => match std::env::consts::ARCH {

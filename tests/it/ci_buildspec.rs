@@ -14,6 +14,8 @@
 
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
+
 use crate::ci_action::serve_binary;
 use crate::run::copy_tree;
 use crate::support::{self, LadingServer, ServerSpec, clean_command, describe, lading_bin};
@@ -42,11 +44,10 @@ fn adapt(command: &str, publish: bool, skipped: &mut Vec<String>) -> Option<Stri
     if let Some(rest) = trimmed.strip_prefix("lading run ") {
         return Some(format!("lading run --no-publish {rest}"));
     }
-    if trimmed.contains("lading publish ") || trimmed.contains("lading run ") {
-        panic!(
-            "the harness adapts only commands that start with `lading publish`/`lading run`: {command}"
-        );
-    }
+    assert!(
+        !(trimmed.contains("lading publish ") || trimmed.contains("lading run ")),
+        "the harness adapts only commands that start with `lading publish`/`lading run`: {command}"
+    );
     Some(command.to_owned())
 }
 
@@ -179,7 +180,6 @@ fn check_packed(dir: &Path) {
         .unwrap();
     let envelope: serde_json::Value =
         serde_json::from_str(&fs_err::read_to_string(provenance).unwrap()).unwrap();
-    use base64::Engine as _;
     let payload = base64::engine::general_purpose::STANDARD
         .decode(envelope["payload"].as_str().unwrap())
         .unwrap();
@@ -432,7 +432,6 @@ fn run_jenkinsfile(file: &str) {
         .find(|path| path.to_string_lossy().ends_with(".intoto.jsonl"))
         .unwrap();
     let text = fs_err::read_to_string(provenance).unwrap();
-    use base64::Engine as _;
     let envelope: serde_json::Value = serde_json::from_str(&text).unwrap();
     let payload = base64::engine::general_purpose::STANDARD
         .decode(envelope["payload"].as_str().unwrap())
