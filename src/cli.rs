@@ -161,6 +161,22 @@ pub enum Command {
     ///   lading exec --domain my-domain --repository my-repo --tool npm -- npm ci
     #[command(after_help = EXIT_CODES_HELP, verbatim_doc_comment)]
     Exec(ExecArgs),
+    /// Show, per package manager, the registry and auth it will actually use and which config
+    /// file decides it, as the tools themselves report it (`npm config`, `pip config`,
+    /// `mvn help:effective-settings`, `nuget sources list`); secrets are never shown.
+    ///
+    /// Honours the variables `lading login` exports (`NPM_CONFIG_USERCONFIG`,
+    /// `PIP_CONFIG_FILE`, `LADING_MAVEN_SETTINGS`, `LADING_NUGET_CONFIG`).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Doctor(DoctorArgs),
+}
+
+/// `lading doctor` options.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `lading exec` options.

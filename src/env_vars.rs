@@ -147,6 +147,10 @@ impl EnvVars {
     pub const AWS_SESSION_TOKEN: &'static str = "AWS_SESSION_TOKEN";
     /// AWS SDK: region.
     pub const AWS_REGION: &'static str = "AWS_REGION";
+    /// `lading doctor`: the Python whose pip is asked (default `python3`).
+    pub const LADING_DOCTOR_PYTHON: &'static str = "LADING_DOCTOR_PYTHON";
+    /// `lading doctor`: nuget.exe run with mono (default `nuget` on PATH).
+    pub const LADING_DOCTOR_NUGET_EXE: &'static str = "LADING_DOCTOR_NUGET_EXE";
     /// GitHub Actions: the step summary file.
     pub const GITHUB_STEP_SUMMARY: &'static str = "GITHUB_STEP_SUMMARY";
 
@@ -165,6 +169,8 @@ impl EnvVars {
         Self::LADING_LOGIN_STATE,
         Self::LADING_RUN_BINARY,
         Self::LADING_REPOSITORY_URL,
+        Self::LADING_DOCTOR_PYTHON,
+        Self::LADING_DOCTOR_NUGET_EXE,
     ];
 
     /// Read a variable, treating an empty value as unset.

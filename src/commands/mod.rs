@@ -1,6 +1,7 @@
 //! One module per subcommand: thin orchestration, no protocol code.
 
 pub mod cache_key;
+pub mod doctor;
 pub mod exec;
 pub mod login;
 pub mod pack;
@@ -28,5 +29,6 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<()> {
         Command::CacheKey(args) => cache_key::run(&args, printer),
         Command::Run(args) => run::run(args, printer).await,
         Command::Exec(args) => exec::run(args, printer).await,
+        Command::Doctor(args) => doctor::run(&args, printer).await,
     }
 }
