@@ -36,13 +36,21 @@ fn redact(url: &str) -> String {
     SafeUrl::parse(url.trim()).map_or_else(|_| url.trim().to_owned(), |url| url.redacted())
 }
 
+/// A tool that has not answered by then is reported as not found (Debian's nuget 2.8 spins
+/// forever on `sources list`).
+const TOOL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 async fn output(program: &OsStr, args: &[&str]) -> Option<String> {
-    let output = tokio::process::Command::new(program)
+    let child = tokio::process::Command::new(program)
         .args(args)
         .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .ok()?;
+        .kill_on_drop(true)
+        .output();
+    let Ok(result) = tokio::time::timeout(TOOL_TIMEOUT, child).await else {
+        tracing::warn!(program = %program.to_string_lossy(), "no answer in 60 s; skipped");
+        return None;
+    };
+    let output = result.ok()?;
     output
         .status
         .success()
