@@ -144,6 +144,87 @@ pub enum Command {
     /// `key` and `paths` when set.
     #[command(after_help = EXIT_CODES_HELP)]
     CacheKey(CacheKeyArgs),
+    /// Run the pipeline from `lading.yml`: login, restore, build, pack, publish, logout.
+    ///
+    /// Each step runs as a child `lading` process in the config's directory; the first
+    /// failing step stops the run (logout still runs) and `lading run` exits with that
+    /// step's exit code. The build command comes after `--` (one word runs through `sh -c`:
+    /// `lading run -- 'npm ci && npm run build'`), else from `pipeline.build`.
+    ///
+    /// With no repository in the flags or in `lading.yml`, the embedded repository starts in
+    /// this process on a loopback port over `.lading/repo/` next to the config, and every
+    /// step is pointed at it (domain `local`, repository `main`).
+    ///
+    /// lading.yml:
+    ///
+    ///   pipeline:
+    ///     tools: [npm]            # lading login --tool ...; empty: no login/logout
+    ///     restore: [web]          # lading restore --dir ... for each
+    ///     build: npm ci --prefix web
+    ///     out: .lading/out        # one subdirectory per package
+    ///     publish: true
+    ///   packages:                 # one lading pack each, then lading publish
+    ///     - format: tar.gz
+    ///       name: app
+    ///       version: "{{ ci.ref_name }}"
+    ///       base: web/dist
+    ///       files: [dist/app.js, "dist/**/*.css"]
+    #[command(after_help = EXIT_CODES_HELP, verbatim_doc_comment)]
+    Run(RunArgs),
+    /// Run a command with package managers pointed at the repository; exits with its code.
+    ///
+    /// For a plain registry: `lading login` into a private directory, the command, `lading
+    /// logout`. For CodeArtifact the tools are pointed at a loopback proxy that adds a token
+    /// it mints and renews itself, so a build that outlives a token keeps working and no
+    /// token is written to disk:
+    ///
+    ///   lading exec --domain my-domain --repository my-repo --tool npm -- npm ci
+    #[command(after_help = EXIT_CODES_HELP, verbatim_doc_comment)]
+    Exec(ExecArgs),
+    /// Show, per package manager, the registry and auth it will actually use and which config
+    /// file decides it, as the tools themselves report it (`npm config`, `pip config`,
+    /// `mvn help:effective-settings`, `nuget sources list`); secrets are never shown.
+    ///
+    /// Honours the variables `lading login` exports (`NPM_CONFIG_USERCONFIG`,
+    /// `PIP_CONFIG_FILE`, `LADING_MAVEN_SETTINGS`, `LADING_NUGET_CONFIG`).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Doctor(DoctorArgs),
+}
+
+/// `lading doctor` options.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `lading exec` options.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The repository.
+    #[command(flatten)]
+    pub repository: crate::repository::RepositoryArgs,
+    /// Package manager to configure; repeatable.
+    #[arg(long = "tool", value_enum, required = true)]
+    pub tools: Vec<Tool>,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// `lading run` options.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The repository (default: from `lading.yml`, else the embedded repository).
+    #[command(flatten)]
+    pub repository: crate::repository::RepositoryArgs,
+    /// Pack but do not publish.
+    #[arg(long)]
+    pub no_publish: bool,
+    /// Build command run between restore and pack.
+    #[arg(last = true, value_name = "BUILD")]
+    pub build: Vec<String>,
 }
 
 /// Package formats `lading pack` builds.
@@ -312,6 +393,28 @@ pub enum Tool {
     Cargo,
     /// Gradle (an init script reading the token from the environment or a 0600 file).
     Gradle,
+}
+
+impl Tool {
+    /// The repository format this tool reads (`npm`, `pypi`, `maven`, `nuget`, `cargo`).
+    #[must_use]
+    pub const fn format(self) -> &'static str {
+        match self {
+            Self::Npm | Self::Pnpm | Self::Yarn => "npm",
+            Self::Pip | Self::Twine => "pypi",
+            Self::Maven | Self::Gradle => "maven",
+            Self::Nuget => "nuget",
+            Self::Cargo => "cargo",
+        }
+    }
+
+    /// The name `--tool` takes.
+    #[must_use]
+    pub fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .map(|value| value.get_name().to_owned())
+            .unwrap_or_default()
+    }
 }
 
 /// Where `lading login` writes.

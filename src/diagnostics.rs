@@ -61,6 +61,17 @@ impl HintedError {
     }
 }
 
+/// A step run as a child process failed: `lading run` and `lading exec` exit with the
+/// child's own code (uv `ExitStatus::External`), so a CI sees what the step reported.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ChildExit {
+    /// What failed, e.g. "step `pack` failed with exit code 1".
+    pub message: String,
+    /// The code to exit with.
+    pub code: u8,
+}
+
 /// The first hint any error in the chain offers.
 fn find_hint(error: &anyhow::Error) -> Option<String> {
     error.chain().find_map(|cause| {
@@ -94,6 +105,12 @@ fn find_hint(error: &anyhow::Error) -> Option<String> {
 /// The exit code for an error: 3 when the root cause is transient, else 1.
 #[must_use]
 pub fn exit_code(error: &anyhow::Error) -> u8 {
+    if let Some(child) = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<ChildExit>())
+    {
+        return child.code;
+    }
     let transient = error.chain().any(|cause| {
         cause
             .downcast_ref::<HttpError>()

@@ -134,6 +134,30 @@ impl EnvVars {
     /// Disable colour in output (<https://no-color.org>).
     pub const NO_COLOR: &'static str = "NO_COLOR";
 
+    /// `lading run`/`lading exec`: the binary child steps run (default: this executable).
+    pub const LADING_RUN_BINARY: &'static str = "LADING_RUN_BINARY";
+    /// Set by `lading run` and `lading exec` for their children: the data-plane base the
+    /// steps use (the embedded repository's URL, or `lading exec`'s proxy).
+    pub const LADING_REPOSITORY_URL: &'static str = "LADING_REPOSITORY_URL";
+    /// AWS SDK: the shared credentials file (set for steps run against the embedded repository).
+    pub const AWS_SHARED_CREDENTIALS_FILE: &'static str = "AWS_SHARED_CREDENTIALS_FILE";
+    /// AWS SDK: the shared config file.
+    pub const AWS_CONFIG_FILE: &'static str = "AWS_CONFIG_FILE";
+    /// AWS SDK: the profile.
+    pub const AWS_PROFILE: &'static str = "AWS_PROFILE";
+    /// AWS SDK: static access key id (removed for embedded-repository steps).
+    pub const AWS_ACCESS_KEY_ID: &'static str = "AWS_ACCESS_KEY_ID";
+    /// AWS SDK: static secret key.
+    pub const AWS_SECRET_ACCESS_KEY: &'static str = "AWS_SECRET_ACCESS_KEY";
+    /// AWS SDK: session token.
+    pub const AWS_SESSION_TOKEN: &'static str = "AWS_SESSION_TOKEN";
+    /// AWS SDK: region.
+    pub const AWS_REGION: &'static str = "AWS_REGION";
+    /// `lading doctor`: the Python whose pip is asked (default `python3`).
+    pub const LADING_DOCTOR_PYTHON: &'static str = "LADING_DOCTOR_PYTHON";
+    /// `lading doctor`: nuget.exe run with mono (default `nuget` on PATH).
+    pub const LADING_DOCTOR_NUGET_EXE: &'static str = "LADING_DOCTOR_NUGET_EXE";
+
     /// All `LADING_*` variables, for scrubbing a child environment in tests.
     pub const ALL: &'static [&'static str] = &[
         Self::LADING_LOG,
@@ -147,6 +171,10 @@ impl EnvVars {
         Self::LADING_SIGNING_KEY,
         Self::LADING_LOGIN_DIR,
         Self::LADING_LOGIN_STATE,
+        Self::LADING_RUN_BINARY,
+        Self::LADING_REPOSITORY_URL,
+        Self::LADING_DOCTOR_PYTHON,
+        Self::LADING_DOCTOR_NUGET_EXE,
     ];
 
     /// Read a variable, treating an empty value as unset.

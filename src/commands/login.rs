@@ -202,16 +202,6 @@ fn with_slash(url: &url::Url) -> url::Url {
     url
 }
 
-fn format_of(tool: Tool) -> &'static str {
-    match tool {
-        Tool::Npm | Tool::Pnpm | Tool::Yarn => "npm",
-        Tool::Pip | Tool::Twine => "pypi",
-        Tool::Maven | Tool::Gradle => "maven",
-        Tool::Nuget => "nuget",
-        Tool::Cargo => "cargo",
-    }
-}
-
 fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -251,7 +241,7 @@ pub async fn login(args: LoginArgs, printer: Printer) -> anyhow::Result<()> {
     tools.dedup();
     let mut endpoints: BTreeMap<&'static str, SafeUrl> = BTreeMap::new();
     for tool in &tools {
-        let format = format_of(*tool);
+        let format = tool.format();
         if !endpoints.contains_key(format) {
             let endpoint = repository
                 .endpoint(format)
@@ -279,7 +269,7 @@ pub async fn login(args: LoginArgs, printer: Printer) -> anyhow::Result<()> {
     let mut plan = Plan::default();
     for tool in &tools {
         let endpoint = endpoints
-            .get(format_of(*tool))
+            .get(tool.format())
             .map(|url| with_slash(url.expose()))
             .context("internal error: endpoint missing")?;
         match tool {

@@ -1,10 +1,13 @@
 //! One module per subcommand: thin orchestration, no protocol code.
 
 pub mod cache_key;
+pub mod doctor;
+pub mod exec;
 pub mod login;
 pub mod pack;
 pub mod publish;
 pub mod restore;
+pub mod run;
 pub mod serve;
 pub mod verify;
 
@@ -26,5 +29,8 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<()> {
         Command::Restore(args) => restore::run(*args, printer).await,
         Command::Publish(args) => publish::run(*args, printer).await,
         Command::CacheKey(args) => cache_key::run(&args, printer),
+        Command::Run(args) => run::run(args, printer).await,
+        Command::Exec(args) => exec::run(args, printer).await,
+        Command::Doctor(args) => doctor::run(&args, printer).await,
     }
 }

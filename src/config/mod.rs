@@ -22,6 +22,71 @@ pub struct Config {
     /// Repositories by name; commands pick one with `--repository-name` or use `default`.
     #[serde(default)]
     pub repositories: BTreeMap<String, RepositoryConfig>,
+    /// What `lading run` does besides packing and publishing (see [`PipelineConfig`]).
+    #[serde(default)]
+    pub pipeline: Option<PipelineConfig>,
+    /// Packages `lading run` packs and publishes, in order.
+    #[serde(default)]
+    pub packages: Vec<PackageConfig>,
+}
+
+/// `pipeline:` in `lading.yml`: the steps of `lading run` around pack and publish.
+///
+/// Every path is relative to the directory holding `lading.yml`, and every step runs there.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct PipelineConfig {
+    /// Package managers `lading login` configures (`npm`, `pnpm`, `pip`, `twine`, `maven`,
+    /// `nuget`); empty skips login and logout.
+    #[serde(default)]
+    pub tools: Vec<String>,
+    /// Directories whose lockfiles `lading restore` fetches, in order; empty skips restore.
+    #[serde(default)]
+    pub restore: Vec<PathBuf>,
+    /// Shell command (`sh -c`) run after restore when `lading run` gets none after `--`.
+    #[serde(default)]
+    pub build: Option<String>,
+    /// Where packages are packed, one subdirectory each (default `.lading/out`).
+    #[serde(default)]
+    pub out: Option<PathBuf>,
+    /// Whether to publish what was packed (default true).
+    #[serde(default)]
+    pub publish: Option<bool>,
+}
+
+/// Formats a `packages:` entry can have (the names `lading pack --format` takes).
+pub const PACKAGE_FORMATS: &[&str] = &["zip", "tar.gz", "npm", "nuget", "maven", "pypi"];
+
+/// Tools `pipeline.tools` can name (the names `lading login --tool` takes).
+pub const PIPELINE_TOOLS: &[&str] = &["npm", "pnpm", "pip", "twine", "maven", "nuget"];
+
+/// One entry of `packages:`: the options of one `lading pack` call.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct PackageConfig {
+    /// `zip`, `tar.gz`, `npm`, `nuget`, `maven` or `pypi`.
+    pub format: String,
+    /// Package name (template); for maven `groupId:artifactId`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Package version (template).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Directory the files are relative to (default: the config's directory).
+    #[serde(default)]
+    pub base: Option<PathBuf>,
+    /// Globs relative to `base`; `!glob` excludes.
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// nuget: the nuspec.
+    #[serde(default)]
+    pub nuspec: Option<PathBuf>,
+    /// maven: the pom.
+    #[serde(default)]
+    pub pom: Option<PathBuf>,
+    /// Lockfiles whose dependencies go into the provenance.
+    #[serde(default)]
+    pub lockfiles: Vec<PathBuf>,
 }
 
 /// The kind of repository.
@@ -162,6 +227,29 @@ impl Config {
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        if let Some(pipeline) = &self.pipeline {
+            for tool in &pipeline.tools {
+                if !PIPELINE_TOOLS.contains(&tool.as_str()) {
+                    return Err(invalid(format!(
+                        "pipeline.tools: unknown tool `{tool}` (known: {})",
+                        PIPELINE_TOOLS.join(", ")
+                    )));
+                }
+            }
+        }
+        for (index, package) in self.packages.iter().enumerate() {
+            if !PACKAGE_FORMATS.contains(&package.format.as_str()) {
+                return Err(invalid(format!(
+                    "packages[{index}].format: unknown format `{}` (known: {})",
+                    package.format,
+                    PACKAGE_FORMATS.join(", ")
+                )));
+            }
+        }
         for (name, repository) in &self.repositories {
             let invalid = |message: String| ConfigError::Invalid {
                 path: path.to_path_buf(),
@@ -254,6 +342,30 @@ mod tests {
             config.repositories["npm"].token_env.as_deref(),
             Some("NPM_TOKEN")
         );
+    }
+
+    #[test]
+    fn parses_pipeline_and_packages() {
+        let text = "pipeline:\n  tools: [npm]\n  restore: [npm]\n  build: make\npackages:\n  - format: tar.gz\n    name: app\n    version: 1.0.0\n    base: generic\n    files: ['dist/**', '!**/*.map']\n";
+        let config = Config::parse(Path::new("lading.yml"), text).unwrap();
+        let pipeline = config.pipeline.unwrap();
+        assert_eq!(pipeline.tools, ["npm"]);
+        assert_eq!(pipeline.build.as_deref(), Some("make"));
+        assert_eq!(config.packages[0].files, ["dist/**", "!**/*.map"]);
+        assert!(config.repositories.is_empty());
+    }
+
+    #[test]
+    fn unknown_format_and_tool_are_refused() {
+        let error = Config::parse(Path::new("x.yml"), "packages:\n  - format: rpm\n").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("x.yml: packages[0].format: unknown format `rpm`"),
+            "{error}"
+        );
+        let error = Config::parse(Path::new("x.yml"), "pipeline:\n  tools: [gem]\n").unwrap_err();
+        assert!(error.to_string().contains("unknown tool `gem`"), "{error}");
     }
 
     #[test]

@@ -3,13 +3,18 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod ci_action;
+mod ci_buildspec;
 mod cli;
+mod doctor;
+mod exec;
 mod login;
 mod login_tools;
 mod pack;
 mod publish;
 mod restore;
 mod restore_formats;
+mod run;
 mod serve_control_plane;
 mod serve_hardening;
 mod serve_maven;

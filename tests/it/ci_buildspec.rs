@@ -1,0 +1,462 @@
+//! `buildspec-examples/*.yml` and `examples/jenkins/Jenkinsfile*` run as CodeBuild and Jenkins
+//! run them, against `lading serve` and the example projects.
+//!
+//! CodeBuild (buildspec 0.2): `env.variables`, then the project's overrides, then CodeBuild's
+//! own variables; the commands of `install`, `pre_build`, `build`, `post_build` run in order
+//! in one shell (so exports and `cd` carry over), stopping at the first failure. The endpoint
+//! is redirected with the AWS SDK's `AWS_ENDPOINT_URL_CODEARTIFACT`, so the buildspecs run
+//! unchanged. Jenkins: each `sh '...'` step runs in a fresh `sh -c` with `environment {}` and
+//! Jenkins' variables; `post { always { ... } }` steps run last.
+//!
+//! Until `lading publish` exists in this build (issue 7), a `lading publish DIR ...` command is
+//! recorded and checked (DIR holds what `lading pack` wrote) instead of run, and `lading run`
+//! gets `--no-publish`.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+
+use crate::ci_action::serve_binary;
+use crate::run::copy_tree;
+use crate::support::{self, LadingServer, ServerSpec, clean_command, describe, lading_bin};
+
+const BUILD_ARN: &str = "arn:aws:codebuild:us-east-1:111122223333:build/lading-example:0f1e2d3c";
+
+fn has_publish() -> bool {
+    let home = tempfile::tempdir().unwrap();
+    support::run(clean_command(lading_bin(), home.path()).args(["publish", "--help"]))
+        .status
+        .success()
+}
+
+/// Rewrite a command for a build without `lading publish`; `None` skips it.
+fn adapt(command: &str, publish: bool, skipped: &mut Vec<String>) -> Option<String> {
+    if publish {
+        return Some(command.to_owned());
+    }
+    // Jenkins steps call the binary by path.
+    let normalized = command.replace("\"$LADING_BIN_DIR/lading\"", "lading");
+    let trimmed = normalized.trim_start();
+    if trimmed.starts_with("lading publish ") {
+        skipped.push(trimmed.to_owned());
+        return None;
+    }
+    if let Some(rest) = trimmed.strip_prefix("lading run ") {
+        return Some(format!("lading run --no-publish {rest}"));
+    }
+    assert!(
+        !(trimmed.contains("lading publish ") || trimmed.contains("lading run ")),
+        "the harness adapts only commands that start with `lading publish`/`lading run`: {command}"
+    );
+    Some(command.to_owned())
+}
+
+struct Environment {
+    work: tempfile::TempDir,
+    server: LadingServer,
+    _assets: support::peers::StaticServer,
+    url: String,
+    sha256: String,
+}
+
+impl Environment {
+    fn new() -> Self {
+        let work = tempfile::tempdir().unwrap();
+        let server = LadingServer::start(&work.path().join("repo"), ServerSpec::default());
+        let (assets, url, sha256) = serve_binary(&work.path().join("assets"));
+        copy_tree(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+            &work.path().join("src/examples"),
+        );
+        fs_err::create_dir_all(work.path().join("home")).unwrap();
+        Self {
+            work,
+            server,
+            _assets: assets,
+            url,
+            sha256,
+        }
+    }
+
+    fn src(&self) -> PathBuf {
+        self.work.path().join("src")
+    }
+
+    /// The environment every step sees besides the buildspec's or Jenkinsfile's own.
+    fn common(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = self
+            .server
+            .aws_env()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        env.extend(
+            [
+                ("AWS_REGION", "us-east-1".to_owned()),
+                ("AWS_ENDPOINT_URL_CODEARTIFACT", self.server.url.clone()),
+                (
+                    "LADING_CACHE_DIR",
+                    self.work.path().join("cache").display().to_string(),
+                ),
+            ]
+            .map(|(name, value)| (name.to_owned(), value)),
+        );
+        env
+    }
+}
+
+/// Run one buildspec's phases (`phases` limits which); return the output and skipped commands.
+fn run_buildspec(
+    environment: &Environment,
+    name: &str,
+    phases: &[&str],
+) -> (std::process::Output, Vec<String>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("buildspec-examples")
+        .join(name);
+    let spec: serde_yaml::Value =
+        serde_yaml::from_str(&fs_err::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(spec["version"], 0.2, "{name}");
+    let publish = has_publish();
+    let mut skipped = Vec::new();
+    let mut script = String::from("set -eo pipefail\n");
+    for phase in phases {
+        let Some(commands) = spec["phases"][*phase]["commands"].as_sequence() else {
+            continue;
+        };
+        for command in commands {
+            let command = command.as_str().unwrap();
+            if let Some(command) = adapt(command, publish, &mut skipped) {
+                script.push_str(&command);
+                script.push('\n');
+            }
+        }
+    }
+    let mut shell = clean_command("bash", &environment.work.path().join("home"));
+    shell.arg("-c").arg(&script).current_dir(environment.src());
+    if let Some(variables) = spec["env"]["variables"].as_mapping() {
+        for (key, value) in variables {
+            let value = match value {
+                serde_yaml::Value::String(text) => text.clone(),
+                other => serde_yaml::to_string(other).unwrap().trim().to_owned(),
+            };
+            shell.env(key.as_str().unwrap(), value);
+        }
+    }
+    // Project overrides (start-build --environment-variables-override).
+    shell
+        .env("LADING_URL", &environment.url)
+        .env("LADING_SHA256", &environment.sha256)
+        .env("LADING_BIN_DIR", environment.work.path().join("bin"))
+        .env("CODEARTIFACT_DOMAIN", "local")
+        .env("CODEARTIFACT_DOMAIN_OWNER", "000000000000")
+        .env("CODEARTIFACT_REPOSITORY", "main");
+    for (name, value) in environment.common() {
+        shell.env(name, value);
+    }
+    // CodeBuild's own.
+    shell
+        .env("CODEBUILD_BUILD_ARN", BUILD_ARN)
+        .env("CODEBUILD_BUILD_ID", "lading-example:0f1e2d3c")
+        .env("CODEBUILD_BUILD_NUMBER", "7")
+        .env("CODEBUILD_SRC_DIR", environment.src())
+        .env(
+            "CODEBUILD_RESOLVED_SOURCE_VERSION",
+            "0123456789abcdef0123456789abcdef01234567",
+        )
+        .env("CODEBUILD_SOURCE_VERSION", "refs/heads/main")
+        .env("CODEBUILD_INITIATOR", "codepipeline/lading")
+        .env("CODEBUILD_CI", "true");
+    (support::run(&mut shell), skipped)
+}
+
+/// `lading pack` wrote DIR, its provenance names the CodeBuild build, and `lading verify` agrees.
+fn check_packed(dir: &Path) {
+    assert!(dir.join("SHA256SUMS").is_file(), "{}", dir.display());
+    let provenance = fs_err::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.to_string_lossy().ends_with(".intoto.jsonl"))
+        .unwrap();
+    let envelope: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(provenance).unwrap()).unwrap();
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(envelope["payload"].as_str().unwrap())
+        .unwrap();
+    let payload = String::from_utf8(payload).unwrap();
+    assert!(payload.contains(BUILD_ARN), "{payload}");
+    let home = tempfile::tempdir().unwrap();
+    support::run_ok(
+        clean_command(lading_bin(), home.path())
+            .arg("verify")
+            .arg(dir),
+    );
+}
+
+fn check_skipped_publish(skipped: &[String], root: &Path, dir: &str) {
+    if has_publish() {
+        return;
+    }
+    assert_eq!(
+        skipped,
+        [format!(
+            "lading publish {dir} --domain \"$CODEARTIFACT_DOMAIN\" --domain-owner \"$CODEARTIFACT_DOMAIN_OWNER\" --repository \"$CODEARTIFACT_REPOSITORY\""
+        )]
+    );
+    assert!(root.join(dir).join("SHA256SUMS").is_file());
+}
+
+const ALL_PHASES: [&str; 4] = ["install", "pre_build", "build", "post_build"];
+
+#[test]
+fn every_buildspec_parses_with_the_standard_phases() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("buildspec-examples");
+    let mut names: Vec<String> = fs_err::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "generic.yml",
+            "gradle.yml",
+            "maven.yml",
+            "monorepo.yml",
+            "npm.yml",
+            "nuget.yml",
+            "pypi.yml"
+        ]
+    );
+    for name in names {
+        let spec: serde_yaml::Value =
+            serde_yaml::from_str(&fs_err::read_to_string(dir.join(&name)).unwrap()).unwrap();
+        assert_eq!(spec["version"], 0.2, "{name}");
+        let phases = spec["phases"].as_mapping().unwrap();
+        for (phase, body) in phases {
+            assert!(
+                ALL_PHASES.contains(&phase.as_str().unwrap()),
+                "{name}: unknown phase {phase:?}"
+            );
+            assert!(
+                body["commands"]
+                    .as_sequence()
+                    .is_some_and(|c| !c.is_empty()),
+                "{name}"
+            );
+        }
+        let install = serde_yaml::to_string(&spec["phases"]["install"]).unwrap();
+        assert!(
+            install.contains("sha256sum -c"),
+            "{name}: the binary must be checked"
+        );
+    }
+}
+
+#[test]
+fn npm_buildspec_runs_against_lading_serve() {
+    let environment = Environment::new();
+    let (output, skipped) = run_buildspec(&environment, "npm.yml", &ALL_PHASES);
+    assert!(output.status.success(), "{}", describe(&output));
+    check_packed(&environment.src().join(".lading/out/npm"));
+    check_skipped_publish(&skipped, &environment.src(), ".lading/out/npm");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("npm: 0 packages from"), "{stderr}");
+    // Logout removed the per-job npmrc.
+    assert!(!environment.src().join(".lading/login/npmrc").exists());
+}
+
+#[test]
+fn pypi_generic_and_nuget_buildspecs_run_against_lading_serve() {
+    let environment = Environment::new();
+    for (name, out) in [
+        ("pypi.yml", ".lading/out/pypi"),
+        ("generic.yml", ".lading/out/generic"),
+        ("nuget.yml", ".lading/out/nuget"),
+    ] {
+        let (output, skipped) = run_buildspec(&environment, name, &ALL_PHASES);
+        assert!(output.status.success(), "{name}: {}", describe(&output));
+        check_packed(&environment.src().join(out));
+        check_skipped_publish(&skipped, &environment.src(), out);
+    }
+    // The generic version came from CODEBUILD_BUILD_NUMBER.
+    assert!(
+        environment
+            .src()
+            .join(".lading/out/generic/lading-example-generic-1.0.7.tar.gz")
+            .is_file()
+    );
+}
+
+#[test]
+fn monorepo_buildspec_runs_the_pipeline_against_lading_serve() {
+    let environment = Environment::new();
+    let (output, _) = run_buildspec(&environment, "monorepo.yml", &ALL_PHASES);
+    assert!(output.status.success(), "{}", describe(&output));
+    let out = environment.src().join("examples/.lading/out");
+    let mut dirs: Vec<String> = fs_err::read_dir(&out)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs.len(), 5, "{dirs:?}");
+    for dir in dirs {
+        check_packed(&out.join(dir));
+    }
+    // The configured repository was used, not an embedded one.
+    assert!(!environment.src().join("examples/.lading/repo").exists());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--domain local --domain-owner 000000000000 --repository main"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn maven_and_gradle_buildspecs_log_in_against_lading_serve() {
+    // The build phases need mvn with a plugin repository and gradle; here the phases before
+    // them run: the binary install and the login/token export.
+    let environment = Environment::new();
+    let (output, _) = run_buildspec(&environment, "maven.yml", &["install", "pre_build"]);
+    assert!(output.status.success(), "{}", describe(&output));
+    let settings =
+        fs_err::read_to_string(environment.src().join(".lading/login/settings.xml")).unwrap();
+    assert!(
+        settings.contains(&format!("{}/d/local/maven/main/", environment.server.url)),
+        "{settings}"
+    );
+    let (output, _) = run_buildspec(&environment, "gradle.yml", &["install", "pre_build"]);
+    assert!(output.status.success(), "{}", describe(&output));
+}
+
+/// The `sh` steps of a Jenkinsfile, in order (`post { always }` last), and its `environment {}`.
+pub fn jenkins_steps(text: &str) -> (Vec<String>, Vec<(String, String)>) {
+    let mut steps = Vec::new();
+    let mut post = Vec::new();
+    let mut environment = Vec::new();
+    let mut in_post = false;
+    let mut in_environment = false;
+    let mut rest = text;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("environment {") {
+            in_environment = true;
+            continue;
+        }
+        if in_environment {
+            if trimmed == "}" {
+                in_environment = false;
+            } else if let Some((name, value)) = trimmed.split_once('=') {
+                let value = value.trim().trim_matches('\'').trim_matches('"');
+                environment.push((name.trim().to_owned(), value.to_owned()));
+            }
+        }
+    }
+    // `sh '...'` / `sh '''...'''` with single quotes only: Groovy does not interpolate them.
+    while let Some(start) = rest.find("sh '") {
+        let before = &rest[..start];
+        if before.contains("post {") || before.contains("finally {") {
+            in_post = true;
+        }
+        let after = &rest[start + 3..];
+        let (body, next) = if let Some(stripped) = after.strip_prefix("'''") {
+            let end = stripped.find("'''").unwrap();
+            (&stripped[..end], &stripped[end + 3..])
+        } else {
+            let stripped = &after[1..];
+            let end = stripped.find('\'').unwrap();
+            (&stripped[..end], &stripped[end + 1..])
+        };
+        if in_post {
+            post.push(body.to_owned());
+        } else {
+            steps.push(body.to_owned());
+        }
+        rest = next;
+    }
+    steps.extend(post);
+    (steps, environment)
+}
+
+fn run_jenkinsfile(file: &str) {
+    let environment = Environment::new();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/jenkins")
+        .join(file);
+    let (steps, variables) = jenkins_steps(&fs_err::read_to_string(&path).unwrap());
+    assert!(steps.len() >= 5, "{file}: {steps:?}");
+    let publish = has_publish();
+    let mut skipped = Vec::new();
+    for step in &steps {
+        let Some(command) = adapt(step, publish, &mut skipped) else {
+            continue;
+        };
+        let mut shell = clean_command("sh", &environment.work.path().join("home"));
+        shell
+            .args(["-xec", &command])
+            .current_dir(environment.src());
+        for (name, value) in &variables {
+            shell.env(name, value);
+        }
+        shell
+            .env("LADING_URL", &environment.url)
+            .env("LADING_SHA256", &environment.sha256)
+            .env("LADING_BIN_DIR", environment.work.path().join("bin"))
+            .env("CODEARTIFACT_DOMAIN", "local")
+            .env("CODEARTIFACT_DOMAIN_OWNER", "000000000000")
+            .env("CODEARTIFACT_REPOSITORY", "main");
+        for (name, value) in environment.common() {
+            shell.env(name, value);
+        }
+        shell
+            .env("JENKINS_URL", "https://jenkins.example.com/")
+            .env("BUILD_URL", "https://jenkins.example.com/job/lading/12/")
+            .env("BUILD_ID", "12")
+            .env("BUILD_NUMBER", "12")
+            .env("JOB_NAME", "lading")
+            .env("WORKSPACE", environment.src())
+            .env("GIT_COMMIT", "0123456789abcdef0123456789abcdef01234567")
+            .env("GIT_BRANCH", "origin/main");
+        let output = support::run(&mut shell);
+        assert!(
+            output.status.success(),
+            "{file}: `{command}`\n{}",
+            describe(&output)
+        );
+    }
+    let out = environment.src().join(".lading/out/npm");
+    assert!(out.join("SHA256SUMS").is_file());
+    let provenance = fs_err::read_dir(&out)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.to_string_lossy().ends_with(".intoto.jsonl"))
+        .unwrap();
+    let text = fs_err::read_to_string(provenance).unwrap();
+    let envelope: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(envelope["payload"].as_str().unwrap())
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&payload).contains("https://jenkins.example.com/job/lading/12/"),
+        "the provenance should name the Jenkins build"
+    );
+    if !publish {
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert!(
+            skipped[0].starts_with("lading publish .lading/out/npm "),
+            "{skipped:?}"
+        );
+    }
+    // `post { always }` logged out: the per-job npmrc is gone.
+    assert!(!environment.src().join(".lading/login/npmrc").exists());
+}
+
+#[test]
+fn declarative_jenkinsfile_sh_steps_run_against_lading_serve() {
+    run_jenkinsfile("Jenkinsfile");
+}
+
+#[test]
+fn scripted_jenkinsfile_sh_steps_run_against_lading_serve() {
+    run_jenkinsfile("Jenkinsfile.scripted");
+}
