@@ -444,6 +444,21 @@ async fn serve_connections(
     Ok(())
 }
 
+/// Split a data-plane path `/d/{domain}/{format}/{repository}/{rest}` into the decoded
+/// domain and repository and the still-encoded rest.
+#[must_use]
+pub fn split_data_path(path: &str) -> (String, String, &str) {
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let mut segments = path.splitn(6, '/').skip(2);
+    let domain = decode(segments.next().unwrap_or_default());
+    let repository = decode(segments.nth(1).unwrap_or_default());
+    (domain, repository, segments.next().unwrap_or_default())
+}
+
 /// The router over shared state.
 pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.max_body_bytes;

@@ -141,16 +141,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     // /d/{domain}/nuget/{repository}/{rest}
-    let mut segments = path.splitn(6, '/');
-    let (_, _, domain, _, repository, rest) = (
-        segments.next(),
-        segments.next(),
-        segments.next().unwrap_or_default(),
-        segments.next(),
-        segments.next().unwrap_or_default(),
-        segments.next().unwrap_or_default(),
-    );
-    let (domain, repository) = (decode(domain), decode(repository));
+    let (domain, repository, rest) = super::split_data_path(&path);
     tracing::debug!(
         method = %parts.method,
         uri = %parts.uri,

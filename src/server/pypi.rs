@@ -154,19 +154,11 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     // /d/{domain}/pypi/{repository}/{rest}
-    let mut segments = path.splitn(6, '/');
-    let (_, _, domain, _, repository, rest) = (
-        segments.next(),
-        segments.next(),
-        segments.next().unwrap_or_default(),
-        segments.next(),
-        segments.next().unwrap_or_default(),
-        segments.next().unwrap_or_default(),
-    );
+    let (domain, repository, rest) = super::split_data_path(&path);
     let request = PypiRequest {
         state: &state,
-        domain: decode(domain),
-        repository: decode(repository),
+        domain,
+        repository,
         headers: &parts.headers,
     };
     let target = parse_target(rest);
