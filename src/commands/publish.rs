@@ -415,7 +415,7 @@ fn summary_table(reports: &[PackageReport], failures: &[String]) -> String {
 /// # Errors
 /// Bad input, a digest conflict, HTTP failures (transient ones after retries, exit 3).
 pub async fn run(args: PublishArgs, printer: Printer) -> anyhow::Result<()> {
-        let mut jobs = jobs_from_args(&args)?;
+    let mut jobs = jobs_from_args(&args)?;
     if args.no_provenance {
         for job in &mut jobs {
             job.provenance = None;
