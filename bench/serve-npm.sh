@@ -33,7 +33,7 @@ VPORT=$(free_port)
 mkdir -p "$WORK/verdaccio/storage"
 cat >"$WORK/verdaccio/config.yaml" <<YAML
 storage: $WORK/verdaccio/storage
-auth: { htpasswd: { file: $WORK/verdaccio/storage/htpasswd, max_users: 1000 } }
+auth: { htpasswd: { file: $WORK/verdaccio/storage/htpasswd, max_users: 1000, algorithm: sha1 } }
 uplinks: {}
 packages: { '**': { access: \$authenticated, publish: \$authenticated } }
 security: { api: { legacy: true } }
