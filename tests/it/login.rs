@@ -247,7 +247,27 @@ fn login_pip_and_twine_then_twine_upload_and_pip_install_in_a_fresh_venv() {
     }
 
     let wheel = crate::serve_pypi::wheel(&python, &sandbox.root.join("dist"), "4.0.0", "login");
-    let mut command = support::clean_command(&twine, &sandbox.home);
+    twine_upload_then_pip_install(
+        &sandbox,
+        &python,
+        &twine,
+        &env,
+        &wheel,
+        "lading-demo==4.0.0",
+    );
+}
+
+/// Upload `wheel` with twine through the `.pypirc` login exported, then pip-install
+/// `requirement` into a fresh venv through the exported pip config and netrc.
+fn twine_upload_then_pip_install(
+    sandbox: &Sandbox,
+    python: &Path,
+    twine: &Path,
+    env: &[(String, String)],
+    wheel: &Path,
+    requirement: &str,
+) {
+    let mut command = support::clean_command(twine, &sandbox.home);
     command
         .args([
             "upload",
@@ -256,24 +276,18 @@ fn login_pip_and_twine_then_twine_upload_and_pip_install_in_a_fresh_venv() {
             "codeartifact",
             "--config-file",
         ])
-        .arg(value(&env, "LADING_PYPIRC"))
-        .arg(&wheel);
+        .arg(value(env, "LADING_PYPIRC"))
+        .arg(wheel);
     support::run_ok(&mut command);
-
     let venv = sandbox.root.join("venv");
-    let mut command = support::clean_command(&python, &sandbox.home);
+    let mut command = support::clean_command(python, &sandbox.home);
     command.args(["-m", "venv"]).arg(&venv);
     support::run_ok(&mut command);
     let mut command = support::clean_command(venv.join("bin/pip"), &sandbox.home);
     command
-        .args([
-            "install",
-            "--no-cache-dir",
-            "--no-input",
-            "lading-demo==4.0.0",
-        ])
-        .env("PIP_CONFIG_FILE", value(&env, "PIP_CONFIG_FILE"))
-        .env("NETRC", value(&env, "NETRC"));
+        .args(["install", "--no-cache-dir", "--no-input", requirement])
+        .env("PIP_CONFIG_FILE", value(env, "PIP_CONFIG_FILE"))
+        .env("NETRC", value(env, "NETRC"));
     let installed = support::run(&mut command);
     assert!(
         installed.status.success(),
@@ -765,37 +779,13 @@ fn plain_token_login_pip_and_twine_against_pypiserver() {
     let env = exports(&output);
     let wheel =
         crate::serve_pypi::wheel(&python, &sandbox.root.join("dist"), "5.0.0", "pypiserver");
-    let mut command = support::clean_command(&twine, &sandbox.home);
-    command
-        .args([
-            "upload",
-            "--non-interactive",
-            "-r",
-            "codeartifact",
-            "--config-file",
-        ])
-        .arg(value(&env, "LADING_PYPIRC"))
-        .arg(&wheel);
-    support::run_ok(&mut command);
-    let venv = sandbox.root.join("venv");
-    let mut command = support::clean_command(&python, &sandbox.home);
-    command.args(["-m", "venv"]).arg(&venv);
-    support::run_ok(&mut command);
-    let mut command = support::clean_command(venv.join("bin/pip"), &sandbox.home);
-    command
-        .args([
-            "install",
-            "--no-cache-dir",
-            "--no-input",
-            "lading-demo==5.0.0",
-        ])
-        .env("PIP_CONFIG_FILE", value(&env, "PIP_CONFIG_FILE"))
-        .env("NETRC", value(&env, "NETRC"));
-    let installed = support::run(&mut command);
-    assert!(
-        installed.status.success(),
-        "{}",
-        support::describe(&installed)
+    twine_upload_then_pip_install(
+        &sandbox,
+        &python,
+        &twine,
+        &env,
+        &wheel,
+        "lading-demo==5.0.0",
     );
 }
 
