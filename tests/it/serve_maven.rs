@@ -52,16 +52,7 @@ pub(crate) fn token(server: &LadingServer, home: &Path, credentials: &Path) -> S
 
 /// `aws codeartifact ...` as the admin, parsed as JSON.
 fn aws_json(server: &LadingServer, home: &Path, args: &[&str]) -> serde_json::Value {
-    let aws = support::aws().expect("aws");
-    let mut command = support::clean_command(&aws, home);
-    command
-        .arg("codeartifact")
-        .args(args)
-        .args(["--endpoint-url", &server.url, "--output", "json"])
-        .envs(server.aws_env());
-    let output = support::run_ok(&mut command);
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|error| panic!("{error}: {}", support::describe(&output)))
+    server.aws_json(home, args)
 }
 
 /// The repository endpoint, as `aws codeartifact get-repository-endpoint --format maven`

@@ -177,15 +177,7 @@ pub(crate) fn token(server: &LadingServer, credentials: &Path) -> String {
 }
 
 fn aws_json(server: &LadingServer, args: &[&str]) -> serde_json::Value {
-    let aws = support::aws().unwrap();
-    let mut command = support::clean_command(&aws, &server.data);
-    command
-        .arg("codeartifact")
-        .args(args)
-        .args(["--endpoint-url", &server.url, "--output", "json"])
-        .envs(server.aws_env());
-    let output = support::run_ok(&mut command);
-    serde_json::from_slice(&output.stdout).unwrap()
+    server.aws_json(&server.data, args)
 }
 
 #[test]

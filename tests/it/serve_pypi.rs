@@ -162,20 +162,14 @@ impl PipUser {
 }
 
 fn aws_json(server: &LadingServer, args: &[&str]) -> serde_json::Value {
-    let aws = support::aws().expect("aws");
     let home = server.data.with_extension("aws-home");
     fs_err::create_dir_all(&home).unwrap();
-    let mut command = support::clean_command(aws, &home);
-    command
-        .arg("codeartifact")
-        .args(args)
-        .args(["--domain", "local", "--repository", "main"])
-        .args(["--endpoint-url", &server.url, "--output", "json"]);
-    for (key, value) in server.aws_env() {
-        command.env(key, value);
-    }
-    let output = support::run_ok(&mut command);
-    serde_json::from_slice(&output.stdout).unwrap()
+    let args: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--domain", "local", "--repository", "main"])
+        .collect();
+    server.aws_json(&home, &args)
 }
 
 #[test]

@@ -7,31 +7,16 @@ use crate::require_tool;
 use crate::support::{self, LadingServer, ServerSpec};
 
 fn aws_command(
-    aws: &Path,
+    _aws: &Path,
     server: &LadingServer,
     home: &Path,
     args: &[&str],
 ) -> std::process::Command {
-    let mut command = support::clean_command(aws, home);
-    command.arg("codeartifact").args(args).args([
-        "--endpoint-url",
-        &server.url,
-        "--output",
-        "json",
-    ]);
-    for (key, value) in server.aws_env() {
-        command.env(key, value);
-    }
-    command
+    server.aws_command(home, args)
 }
 
-fn aws_json(aws: &Path, server: &LadingServer, home: &Path, args: &[&str]) -> serde_json::Value {
-    let output = support::run_ok(&mut aws_command(aws, server, home, args));
-    if output.stdout.is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_slice(&output.stdout).unwrap()
-    }
+fn aws_json(_aws: &Path, server: &LadingServer, home: &Path, args: &[&str]) -> serde_json::Value {
+    server.aws_json(home, args)
 }
 
 fn publish_args<'a>(

@@ -10,23 +10,7 @@ use crate::support::peers::{StaticServer, Verdaccio};
 use crate::support::{self, LadingServer, ServerSpec};
 
 pub(crate) fn aws_json(server: &LadingServer, home: &Path, args: &[&str]) -> serde_json::Value {
-    let aws = support::aws().expect("aws");
-    let mut command = support::clean_command(&aws, home);
-    command.arg("codeartifact").args(args).args([
-        "--endpoint-url",
-        &server.url,
-        "--output",
-        "json",
-    ]);
-    for (key, value) in server.aws_env() {
-        command.env(key, value);
-    }
-    let output = support::run_ok(&mut command);
-    if output.stdout.is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_slice(&output.stdout).unwrap()
-    }
+    server.aws_json(home, args)
 }
 
 pub(crate) fn get(url: &str, token: &str) -> (u16, Option<String>, String) {

@@ -277,6 +277,31 @@ impl LadingServer {
         ]
     }
 
+    /// `aws codeartifact ARGS --endpoint-url <this server> --output json` as the admin, in `home`.
+    pub fn aws_command(&self, home: &Path, args: &[&str]) -> Command {
+        let aws = aws().expect("aws");
+        let mut command = clean_command(aws, home);
+        command.arg("codeartifact").args(args).args([
+            "--endpoint-url",
+            &self.url,
+            "--output",
+            "json",
+        ]);
+        command.envs(self.aws_env());
+        command
+    }
+
+    /// Run [`LadingServer::aws_command`], require success, and parse its JSON (`Null` when
+    /// the command prints nothing).
+    pub fn aws_json(&self, home: &Path, args: &[&str]) -> serde_json::Value {
+        let output = run_ok(&mut self.aws_command(home, args));
+        if output.stdout.is_empty() {
+            return serde_json::Value::Null;
+        }
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|error| panic!("{error}: {}", describe(&output)))
+    }
+
     /// Kill the server at once (SIGKILL), as a crash would, and wait for it.
     pub fn kill(mut self) -> String {
         let _ = self.child.kill();
