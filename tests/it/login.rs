@@ -1199,7 +1199,7 @@ fn corpus_of_existing_configs_survives_login_and_logout_byte_for_byte() {
 }
 
 /// Run under `strace -f -e trace=execve`, returning the output and the trace text.
-fn traced(command: &mut Command, trace: &Path) -> (Output, String) {
+pub(crate) fn traced(command: &mut Command, trace: &Path) -> (Output, String) {
     let program = command.get_program().to_owned();
     let args: Vec<_> = command.get_args().map(std::ffi::OsStr::to_owned).collect();
     let envs: Vec<_> = command

@@ -15,6 +15,7 @@ mod publish;
 mod restore;
 mod restore_formats;
 mod run;
+mod secrets;
 mod serve_control_plane;
 mod serve_hardening;
 mod serve_maven;

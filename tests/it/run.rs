@@ -30,14 +30,6 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// Whether this build has `lading publish` (issue 7, merged separately).
-fn has_publish() -> bool {
-    let home = tempfile::tempdir().unwrap();
-    run(clean_command(lading_bin(), home.path()).args(["publish", "--help"]))
-        .status
-        .success()
-}
-
 /// The `lading run: step ...` lines of a run's stderr, in order.
 fn steps(output: &Output) -> Vec<String> {
     String::from_utf8_lossy(&output.stderr)
@@ -84,15 +76,10 @@ fn check_example_run(output: &Output, root: &Path) {
         .iter()
         .map(|step| step.split('`').nth(1).unwrap_or_default())
         .collect();
-    let publish = has_publish();
     let mut expected = vec![
         "login", "restore", "build", "pack", "pack", "pack", "pack", "pack",
     ];
-    if publish {
-        expected.extend(["publish"; 5]);
-    } else {
-        expected.push("publish");
-    }
+    expected.extend(["publish"; 5]);
     expected.push("logout");
     assert_eq!(names, expected, "{}", describe(output));
     let url = embedded_url(output);
@@ -139,23 +126,11 @@ fn check_example_run(output: &Output, root: &Path) {
     }
     assert!(root.join(".lading/repo/credentials").is_file());
     let stdout = String::from_utf8_lossy(&output.stdout);
-    if publish {
-        assert!(output.status.success(), "{}", describe(output));
-        for (_, name, format) in PACKAGES {
-            assert!(
-                stdout.contains(&format!("published {name} 1.0.0 ({format})")),
-                "{stdout}"
-            );
-        }
-    } else {
-        // Until `lading publish` lands, the publish step fails as an unknown subcommand and
-        // the run exits with its code (clap's usage error).
-        assert_eq!(output.status.code(), Some(2), "{}", describe(output));
-        assert!(stdout.is_empty(), "{stdout}");
+    assert!(output.status.success(), "{}", describe(output));
+    for (_, name, format) in PACKAGES {
         assert!(
-            String::from_utf8_lossy(&output.stderr).contains("error: step `publish` failed"),
-            "{}",
-            describe(output)
+            stdout.contains(&format!("published {name} 1.0.0 ({format})")),
+            "{stdout}"
         );
     }
 }
