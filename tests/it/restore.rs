@@ -1,7 +1,9 @@
 //! `lading restore` against real registries and real clients: 200+ real npm packages
 //! (fetched once by `.ci/install-peers` into `.peers/npm-fixture/`) published into
 //! Verdaccio and into `lading serve`, restored, then installed by `npm ci --offline` with
-//! the registry stopped; a tampered tarball fails the restore and leaves no cache behind.
+//! the registry stopped; a tampered tarball fails the restore and leaves no cache behind;
+//! through a fault-injecting proxy (5xx, 429 + Retry-After, resets, truncated, slow and
+//! corrupted bodies) a restore ends verified or fails cleanly with nothing corrupt cached.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -941,4 +943,222 @@ fn a_progress_spinner_shows_on_a_terminal_only() {
     assert!(stderr.contains("npm: 3 packages from"), "{stderr}");
     assert!(!stderr.contains("downloaded ("), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "{stderr}");
+}
+
+/// Every file under `dir`, as (path, sha512 of its bytes) pairs.
+fn file_digests(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs_err::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(path);
+            } else {
+                let digest = hex::encode(sha2::Sha512::digest(fs_err::read(&path).unwrap()));
+                found.push((path, digest));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn restore_through_faults_ends_verified_or_fails_cleanly_with_nothing_corrupt_cached() {
+    use crate::support::faults::{Fault, FaultProxy, Rule};
+
+    let npm = require_tool!(support::npm());
+    require_tool!(support::aws());
+    let packages = require_tool!(fixture());
+    let leaves: Vec<&FixturePackage> = packages
+        .iter()
+        .filter(|package| {
+            !package.name.starts_with('@')
+                && package.manifest["dependencies"]
+                    .as_object()
+                    .is_none_or(serde_json::Map::is_empty)
+        })
+        .take(6)
+        .collect();
+    assert_eq!(leaves.len(), 6);
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let user = crate::serve_npm::NpmUser::login(
+        &server,
+        dir.path(),
+        "publisher",
+        &server.credentials_file(),
+        "main",
+    );
+    let token = user
+        .npmrc()
+        .lines()
+        .find_map(|line| {
+            line.split_once(":_authToken=")
+                .map(|(_, token)| token.to_owned())
+        })
+        .unwrap();
+    publish(
+        &format!("{}/d/local/npm/main/", server.url),
+        &token,
+        &leaves,
+    );
+    // Lock through the proxy, so the lockfile's `resolved` URLs go through it.
+    let proxy = FaultProxy::start(&server.url, Vec::new());
+    let registry = format!("{}/d/local/npm/main/", proxy.url);
+    let home = dir.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    fs_err::write(
+        home.join(".npmrc"),
+        format!(
+            "registry={registry}\n{}:_authToken={token}\n",
+            registry.trim_start_matches("http:")
+        ),
+    )
+    .unwrap();
+    let dependencies: serde_json::Map<String, serde_json::Value> = leaves
+        .iter()
+        .map(|package| (package.name.clone(), package.version.clone().into()))
+        .collect();
+    let project = locked_project(&npm, &home, dir.path(), &dependencies.into(), false);
+    let tarball = |package: &FixturePackage| -> &'static str {
+        Box::leak(format!("/-/{}-{}.tgz", package.name, package.version).into_boxed_str())
+    };
+    let rule = |package: &FixturePackage, fault: Fault, times: usize| Rule {
+        method: Some("GET"),
+        path: tarball(package),
+        fault,
+        times,
+    };
+    let cache = dir.path().join("npm-cache");
+    let restore = || {
+        support::run(
+            lading(&home, &project)
+                .args(["restore", "--registry-url", &registry])
+                .args(["--token-env", "REGISTRY_TOKEN"])
+                .env("REGISTRY_TOKEN", &token)
+                .env("npm_config_cache", &cache),
+        )
+    };
+    let good: std::collections::BTreeSet<String> = leaves
+        .iter()
+        .map(|package| hex::encode(sha2::Sha512::digest(fs_err::read(&package.file).unwrap())))
+        .collect();
+    let store = home.join("lading-cache/store-v1/sha512");
+    let check_cache = || {
+        for (path, digest) in file_digests(&cache.join("_cacache/content-v2")) {
+            assert!(
+                good.contains(&digest),
+                "`{}` in npm's cache is no tarball that was published",
+                path.display()
+            );
+        }
+        // lading's store: every file's bytes hash to the name it is stored under.
+        let stored = file_digests(&store);
+        for (path, digest) in &stored {
+            let name: String = path
+                .strip_prefix(&store)
+                .unwrap()
+                .components()
+                .map(|part| part.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(&name, digest, "`{}` is corrupt", path.display());
+            assert!(good.contains(digest), "{}", path.display());
+        }
+        stored.len()
+    };
+
+    // Wrong content (same length, other bytes): refused, exit 1, nothing of it cached.
+    proxy.set_rules(vec![rule(leaves[0], Fault::Corrupt, usize::MAX)]);
+    let output = restore();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&output)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("digest mismatch"), "{stderr}");
+    assert!(stderr.contains(tarball(leaves[0])), "{stderr}");
+    assert_eq!(
+        check_cache(),
+        leaves.len() - 1,
+        "the five good tarballs are stored"
+    );
+
+    // A body cut short every time: retried, then exit 3 (transient), nothing partial cached.
+    // (The other five were verified and stored by the first run; leaves[0] was not.)
+    proxy.set_rules(vec![rule(leaves[0], Fault::Truncate, usize::MAX)]);
+    let output = restore();
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        support::describe(&output)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(tarball(leaves[0])), "{stderr}");
+    assert!(!stderr.contains(&token), "the token leaked: {stderr}");
+    let attempts = proxy
+        .log()
+        .iter()
+        .filter(|line| line.contains(tarball(leaves[0])) && line.ends_with(" Truncate"))
+        .count();
+    assert!(attempts >= 2, "no retry: {:?}", proxy.log());
+    assert_eq!(check_cache(), leaves.len() - 1);
+
+    // Transient faults of every kind, once each, on cold caches: the restore retries
+    // through all of them.
+    fs_err::remove_dir_all(home.join("lading-cache")).unwrap();
+    let _ = fs_err::remove_dir_all(&cache);
+    proxy.set_rules(vec![
+        rule(leaves[0], Fault::ServiceUnavailable, 2),
+        rule(leaves[1], Fault::TooManyRequests(1), 1),
+        rule(leaves[2], Fault::Reset, 1),
+        rule(leaves[3], Fault::Truncate, 1),
+        rule(leaves[4], Fault::ResetAfterForward, 1),
+        rule(leaves[5], Fault::Slow, 1),
+    ]);
+    let output = restore();
+    assert!(output.status.success(), "{}", support::describe(&output));
+    let log = proxy.log();
+    for fault in [
+        "ServiceUnavailable",
+        "TooManyRequests(1)",
+        "Reset",
+        "Truncate",
+        "ResetAfterForward",
+        "Slow",
+    ] {
+        assert!(
+            log.iter().any(|line| line.ends_with(&format!(" {fault}"))),
+            "{fault} never injected: {log:?}"
+        );
+    }
+    assert_eq!(check_cache(), leaves.len());
+    assert_eq!(
+        file_digests(&cache.join("_cacache/content-v2")).len(),
+        leaves.len()
+    );
+    // npm installs from what was restored, with the registry gone.
+    drop(proxy);
+    drop(server);
+    let output = support::run(npm_command(&npm, &home, &project, &cache).args([
+        "ci",
+        "--offline",
+        "--ignore-scripts",
+    ]));
+    assert!(output.status.success(), "{}", support::describe(&output));
+    for package in &leaves {
+        assert!(
+            project
+                .join("node_modules")
+                .join(&package.name)
+                .join("package.json")
+                .is_file()
+        );
+    }
 }

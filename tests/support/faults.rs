@@ -1,7 +1,8 @@
 //! A fault-injecting HTTP/1.1 proxy for retry tests: it forwards each request to an upstream
 //! on a fresh connection (`Connection: close` both ways) unless a rule picks it, and then
 //! answers 503, 429 with `Retry-After`, resets the connection (before or after forwarding),
-//! or forwards and cuts the response body in half. Every request is logged.
+//! forwards and cuts the response body in half, forwards with the body's bytes flipped
+//! (same length: only a digest can tell), or forwards slowly. Every request is logged.
 
 use std::sync::{Arc, Mutex};
 
@@ -21,6 +22,11 @@ pub enum Fault {
     ResetAfterForward,
     /// Forward, then send the headers and half of the body, and close.
     Truncate,
+    /// Forward, with every byte of the second half of the body inverted (wrong content of
+    /// the right length).
+    Corrupt,
+    /// Forward, trickling the response out in 1 KiB pieces 10 ms apart.
+    Slow,
 }
 
 /// A rule: requests whose method matches and whose path contains `path` get `fault`, `times`
@@ -203,6 +209,32 @@ async fn serve(
                 let _ = stream.flush().await;
             }
             reset(stream);
+        }
+        Some(Fault::Corrupt) => {
+            if let Some(mut response) = forward(&upstream, &request).await {
+                let head_end = response
+                    .windows(4)
+                    .position(|window| window == b"\r\n\r\n")
+                    .map_or(response.len(), |position| position + 4);
+                let middle = head_end + (response.len() - head_end) / 2;
+                for byte in &mut response[middle..] {
+                    *byte = !*byte;
+                }
+                let _ = stream.write_all(&response).await;
+                let _ = stream.shutdown().await;
+            }
+        }
+        Some(Fault::Slow) => {
+            if let Some(response) = forward(&upstream, &request).await {
+                for piece in response.chunks(1024) {
+                    if stream.write_all(piece).await.is_err() {
+                        return;
+                    }
+                    let _ = stream.flush().await;
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                let _ = stream.shutdown().await;
+            }
         }
         None => {
             if let Some(response) = forward(&upstream, &request).await {
