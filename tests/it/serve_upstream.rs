@@ -494,3 +494,133 @@ fn lading_serve_pulls_through_codeartifact_with_minted_tokens() {
         assert!(!log.contains(&token));
     }
 }
+
+/// GET with a bearer token: status and body bytes.
+fn get_bytes(url: &str, token: &str) -> (u16, Vec<u8>) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.bytes().await.unwrap().to_vec())
+    })
+}
+
+#[test]
+fn pull_through_a_faulty_upstream_caches_only_verified_bytes() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+
+    use crate::support::faults::{Fault, FaultProxy, Rule};
+
+    require_tool!(support::aws());
+    require_tool!(support::npm());
+    let verdaccio_bin = require_tool!(Verdaccio::find());
+    let dir = tempfile::tempdir().unwrap();
+    let verdaccio = Verdaccio::start(&verdaccio_bin, &dir.path().join("verdaccio"));
+    publish_to_verdaccio(&verdaccio, dir.path(), "faulty-pkg", "1.0.0", "'intact'");
+    let (status, _, packument) = get(&format!("{}faulty-pkg", verdaccio.url), &verdaccio.token);
+    assert_eq!(status, 200, "{packument}");
+    let packument: serde_json::Value = serde_json::from_str(&packument).unwrap();
+    let integrity = packument["versions"]["1.0.0"]["dist"]["integrity"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let proxy = FaultProxy::start(&verdaccio.url, Vec::new());
+    let config = external_config(&format!("{}/", proxy.url));
+    let server = LadingServer::start(
+        &dir.path().join("data"),
+        ServerSpec {
+            config: Some(&config),
+            env: vec![("VERDACCIO_TOKEN", verdaccio.token.clone())],
+            ..ServerSpec::default()
+        },
+    );
+    aws_json(
+        &server,
+        dir.path(),
+        &[
+            "associate-external-connection",
+            "--domain",
+            "local",
+            "--repository",
+            "main",
+            "--external-connection",
+            "verdaccio",
+        ],
+    );
+    let token = aws_json(
+        &server,
+        dir.path(),
+        &["get-authorization-token", "--domain", "local"],
+    )["authorizationToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tarball_path = "/-/faulty-pkg-1.0.0.tgz";
+    let tarball = format!("{}/d/local/npm/main/faulty-pkg{tarball_path}", server.url);
+    let rule = |fault: Fault, times: usize| Rule {
+        method: Some("GET"),
+        path: tarball_path,
+        fault,
+        times,
+    };
+    let upstream_fetches = |proxy: &FaultProxy| {
+        proxy
+            .log()
+            .iter()
+            .filter(|line| line.contains(tarball_path))
+            .count()
+    };
+
+    // A body cut short, and wrong bytes of the right length: refused, nothing cached.
+    for fault in [Fault::Truncate, Fault::Corrupt] {
+        proxy.set_rules(vec![rule(fault, usize::MAX)]);
+        let before = upstream_fetches(&proxy);
+        let (status, body) = get_bytes(&tarball, &token);
+        assert!(
+            (500..600).contains(&status),
+            "{fault:?}: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+        assert!(upstream_fetches(&proxy) > before, "{fault:?}: not fetched");
+    }
+    // Transient upstream failures (503, 429 + Retry-After, a reset) on the way to good bytes.
+    proxy.set_rules(vec![
+        rule(Fault::ServiceUnavailable, 1),
+        rule(Fault::TooManyRequests(1), 1),
+        rule(Fault::Reset, 1),
+    ]);
+    let mut status = 0;
+    let mut body = Vec::new();
+    // A client retries a 5xx; lading's own retries may already absorb all three faults.
+    for _ in 0..4 {
+        (status, body) = get_bytes(&tarball, &token);
+        if status == 200 {
+            break;
+        }
+        assert!((500..600).contains(&status), "{status}");
+    }
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let digest = format!(
+        "sha512-{}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&body))
+    );
+    assert_eq!(digest, integrity, "served bytes differ from the upstream's");
+    // The cached copy is what was verified: with the upstream resetting every connection the
+    // tarball is still served, byte for byte, and no corrupt attempt was ever kept.
+    proxy.set_rules(vec![Rule {
+        method: None,
+        path: "/",
+        fault: Fault::Reset,
+        times: usize::MAX,
+    }]);
+    let (status, cached) = get_bytes(&tarball, &token);
+    assert_eq!(status, 200);
+    assert_eq!(cached, body);
+}
