@@ -1015,6 +1015,12 @@ fn plain_token_login_nuget_against_pynuget_pushes_and_installs_into_a_fresh_fold
 /// Every file under `dir` that holds `needle`, with its mode.
 #[cfg(unix)]
 pub(crate) fn files_holding(dir: &Path, needle: &str) -> Vec<(PathBuf, u32)> {
+    files_where(dir, |text| text.contains(needle))
+}
+
+/// Every file under `dir` whose text (lossy UTF-8) satisfies `holds`, with its mode.
+#[cfg(unix)]
+pub(crate) fn files_where(dir: &Path, holds: impl Fn(&str) -> bool) -> Vec<(PathBuf, u32)> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(current) = stack.pop() {
@@ -1025,7 +1031,7 @@ pub(crate) fn files_holding(dir: &Path, needle: &str) -> Vec<(PathBuf, u32)> {
                 stack.push(path);
             } else if kind.is_file()
                 && let Ok(bytes) = fs_err::read(&path)
-                && String::from_utf8_lossy(&bytes).contains(needle)
+                && holds(&String::from_utf8_lossy(&bytes))
             {
                 found.push((path.clone(), mode(&path)));
             }

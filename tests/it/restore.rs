@@ -689,13 +689,24 @@ fn two_concurrent_restores_into_one_cache_both_succeed_and_npm_ci_works() {
         support::run_ok(npm_command(&npm, &home, &project, &cache).args(["cache", "verify"]));
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("Content verified:"), "{text}");
-    let output = support::run(npm_command(&npm, &home, &project, &cache).args([
+    npm_ci_offline_installs(&npm, &home, &project, &cache, &leaves);
+}
+
+/// `npm ci --offline` succeeds and installs every one of `packages`.
+fn npm_ci_offline_installs(
+    npm: &Path,
+    home: &Path,
+    project: &Path,
+    cache: &Path,
+    packages: &[&FixturePackage],
+) {
+    let output = support::run(npm_command(npm, home, project, cache).args([
         "ci",
         "--offline",
         "--ignore-scripts",
     ]));
     assert!(output.status.success(), "{}", support::describe(&output));
-    for package in &leaves {
+    for package in packages {
         assert!(
             project
                 .join("node_modules")
@@ -1146,19 +1157,5 @@ fn restore_through_faults_ends_verified_or_fails_cleanly_with_nothing_corrupt_ca
     // npm installs from what was restored, with the registry gone.
     drop(proxy);
     drop(server);
-    let output = support::run(npm_command(&npm, &home, &project, &cache).args([
-        "ci",
-        "--offline",
-        "--ignore-scripts",
-    ]));
-    assert!(output.status.success(), "{}", support::describe(&output));
-    for package in &leaves {
-        assert!(
-            project
-                .join("node_modules")
-                .join(&package.name)
-                .join("package.json")
-                .is_file()
-        );
-    }
+    npm_ci_offline_installs(&npm, &home, &project, &cache, &leaves);
 }

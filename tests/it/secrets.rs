@@ -4,10 +4,10 @@
 //! output, in any process's argv, in the provenance or the GitHub step summary, or in a
 //! file that is not 0600.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::login::{mode, traced};
+use crate::login::{files_where, traced};
 use crate::run::copy_tree;
 use crate::support::{self, LadingServer, ServerSpec, clean_command, describe, lading_bin};
 
@@ -25,30 +25,6 @@ fn tokens_in(text: &str) -> Vec<String> {
             found.push(format!("ldt_{token}"));
         }
         rest = &rest[start + 4..];
-    }
-    found
-}
-
-/// Files under `dir` holding a token or `secret_key`, with their mode.
-#[cfg(unix)]
-fn files_with_secrets(dir: &Path, secret_key: &str) -> Vec<(PathBuf, u32)> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        for entry in fs_err::read_dir(&current).unwrap().flatten() {
-            let path = entry.path();
-            let kind = entry.file_type().unwrap();
-            if kind.is_dir() {
-                stack.push(path);
-            } else if kind.is_file()
-                && let Ok(bytes) = fs_err::read(&path)
-            {
-                let text = String::from_utf8_lossy(&bytes);
-                if !tokens_in(&text).is_empty() || text.contains(secret_key) {
-                    found.push((path.clone(), mode(&path)));
-                }
-            }
-        }
     }
     found
 }
@@ -181,7 +157,9 @@ fn every_command_at_trace_level_keeps_tokens_out_of_output_argv_summary_and_open
     let summary = fs_err::read_to_string(github.join("summary.md")).unwrap_or_default();
     assert!(tokens_in(&summary).is_empty(), "{summary}");
     // Tokens rest only in 0600 files (login's token cache); provenance holds none.
-    let holders = files_with_secrets(&work.path().join("job"), &secret_key);
+    let holders = files_where(&work.path().join("job"), |text| {
+        !tokens_in(text).is_empty() || text.contains(&secret_key)
+    });
     assert!(
         !holders.is_empty(),
         "the token cache should hold the run's token"

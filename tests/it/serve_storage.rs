@@ -1,23 +1,8 @@
 //! Durability of `lading serve`: data survive a restart, concurrent publishers both land,
 //! and tokens never reach the server log, even at trace level.
 
-use std::path::Path;
-
 use crate::require_tool;
 use crate::support::{self, LadingServer, ServerSpec};
-
-fn aws_command(
-    _aws: &Path,
-    server: &LadingServer,
-    home: &Path,
-    args: &[&str],
-) -> std::process::Command {
-    server.aws_command(home, args)
-}
-
-fn aws_json(_aws: &Path, server: &LadingServer, home: &Path, args: &[&str]) -> serde_json::Value {
-    server.aws_json(home, args)
-}
 
 fn publish_args<'a>(
     repository: &'a str,
@@ -51,7 +36,7 @@ fn publish_args<'a>(
 
 #[test]
 fn data_survive_a_restart() {
-    let aws = require_tool!(support::aws());
+    require_tool!(support::aws());
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let asset = dir.path().join("report.txt");
@@ -61,9 +46,7 @@ fn data_survive_a_restart() {
 
     let first = LadingServer::start(&data, ServerSpec::default());
     let keys_before = fs_err::read_to_string(first.credentials_file()).unwrap();
-    aws_json(
-        &aws,
-        &first,
+    first.aws_json(
         dir.path(),
         &[
             "create-repository",
@@ -73,21 +56,11 @@ fn data_survive_a_restart() {
             "kept",
         ],
     );
-    aws_json(
-        &aws,
-        &first,
+    first.aws_json(
         dir.path(),
         &publish_args("kept", "1.0.0", "report.txt", &asset_path, &sha256),
     );
-    let token = aws_json(
-        &aws,
-        &first,
-        dir.path(),
-        &["get-authorization-token", "--domain", "local"],
-    )["authorizationToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = first.admin_token(dir.path());
     first.stop();
 
     let second = LadingServer::start(&data, ServerSpec::default());
@@ -96,9 +69,7 @@ fn data_survive_a_restart() {
         keys_before,
         "the admin keys are kept across restarts"
     );
-    let repositories = aws_json(
-        &aws,
-        &second,
+    let repositories = second.aws_json(
         dir.path(),
         &["list-repositories-in-domain", "--domain", "local"],
     );
@@ -110,9 +81,7 @@ fn data_survive_a_restart() {
         .collect();
     assert_eq!(names, vec!["kept", "main"]);
     let out = dir.path().join("downloaded.txt");
-    let mut download = aws_command(
-        &aws,
-        &second,
+    let mut download = second.aws_command(
         dir.path(),
         &[
             "get-package-version-asset",
@@ -145,7 +114,7 @@ fn data_survive_a_restart() {
 
 #[test]
 fn concurrent_publishes_of_different_versions_both_land() {
-    let aws = require_tool!(support::aws());
+    require_tool!(support::aws());
     let dir = tempfile::tempdir().unwrap();
     let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
     let versions = ["1.0.0", "1.0.1", "1.0.2", "1.0.3"];
@@ -157,9 +126,7 @@ fn concurrent_publishes_of_different_versions_both_land() {
             fs_err::write(&file, &content).unwrap();
             let sha256 = lading::server::store::Digests::of(content.as_bytes()).sha256;
             let file = file.display().to_string();
-            let mut command = aws_command(
-                &aws,
-                &server,
+            let mut command = server.aws_command(
                 dir.path(),
                 &publish_args("main", version, "asset.bin", &file, &sha256),
             );
@@ -174,9 +141,7 @@ fn concurrent_publishes_of_different_versions_both_land() {
         let output = child.wait_with_output().unwrap();
         assert!(output.status.success(), "{}", support::describe(&output));
     }
-    let listing = aws_json(
-        &aws,
-        &server,
+    let listing = server.aws_json(
         dir.path(),
         &[
             "list-package-versions",
@@ -204,7 +169,7 @@ fn concurrent_publishes_of_different_versions_both_land() {
 
 #[test]
 fn tokens_and_secret_keys_never_reach_the_log_at_trace_level() {
-    let aws = require_tool!(support::aws());
+    require_tool!(support::aws());
     let dir = tempfile::tempdir().unwrap();
     let server = LadingServer::start(
         &dir.path().join("data"),
@@ -214,15 +179,7 @@ fn tokens_and_secret_keys_never_reach_the_log_at_trace_level() {
             ..ServerSpec::default()
         },
     );
-    let token = aws_json(
-        &aws,
-        &server,
-        dir.path(),
-        &["get-authorization-token", "--domain", "local"],
-    )["authorizationToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = server.admin_token(dir.path());
     let ok = reqwest::blocking_get_with_token(
         &format!("{}/d/local/npm/main/-/whoami", server.url),
         &token,

@@ -86,19 +86,7 @@ fn npm_pulls_through_verdaccio_and_keeps_working_when_it_is_down() {
             ..ServerSpec::default()
         },
     );
-    let associated = aws_json(
-        &server,
-        dir.path(),
-        &[
-            "associate-external-connection",
-            "--domain",
-            "local",
-            "--repository",
-            "main",
-            "--external-connection",
-            "verdaccio",
-        ],
-    );
+    let associated = server.associate(dir.path(), "main", "verdaccio");
     assert_eq!(
         associated["repository"]["externalConnections"][0]["externalConnectionName"], "verdaccio",
         "{associated}"
@@ -327,27 +315,8 @@ fn an_upstream_serving_bytes_that_do_not_match_its_digest_is_refused() {
             ..ServerSpec::default()
         },
     );
-    aws_json(
-        &server,
-        dir.path(),
-        &[
-            "associate-external-connection",
-            "--domain",
-            "local",
-            "--repository",
-            "main",
-            "--external-connection",
-            "liar",
-        ],
-    );
-    let token = aws_json(
-        &server,
-        dir.path(),
-        &["get-authorization-token", "--domain", "local"],
-    )["authorizationToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    server.associate(dir.path(), "main", "liar");
+    let token = server.admin_token(dir.path());
     let (status, _, body) = get(&format!("{}/d/local/npm/main/liar-pkg", server.url), &token);
     assert_eq!(status, 200, "the packument itself is listed: {body}");
     let (status, _, body) = get(
@@ -541,27 +510,8 @@ fn pull_through_a_faulty_upstream_caches_only_verified_bytes() {
             ..ServerSpec::default()
         },
     );
-    aws_json(
-        &server,
-        dir.path(),
-        &[
-            "associate-external-connection",
-            "--domain",
-            "local",
-            "--repository",
-            "main",
-            "--external-connection",
-            "verdaccio",
-        ],
-    );
-    let token = aws_json(
-        &server,
-        dir.path(),
-        &["get-authorization-token", "--domain", "local"],
-    )["authorizationToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    server.associate(dir.path(), "main", "verdaccio");
+    let token = server.admin_token(dir.path());
     let tarball_path = "/-/faulty-pkg-1.0.0.tgz";
     let tarball = format!("{}/d/local/npm/main/faulty-pkg{tarball_path}", server.url);
     let rule = |fault: Fault, times: usize| Rule {

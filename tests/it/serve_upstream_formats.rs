@@ -10,33 +10,6 @@ use crate::serve_upstream::{aws_json, get};
 use crate::support::peers::{Nginx, PypiServer, StaticServer};
 use crate::support::{self, LadingServer, ServerSpec};
 
-fn token(server: &LadingServer, home: &Path) -> String {
-    aws_json(
-        server,
-        home,
-        &["get-authorization-token", "--domain", "local"],
-    )["authorizationToken"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn associate(server: &LadingServer, home: &Path, repository: &str, connection: &str) {
-    aws_json(
-        server,
-        home,
-        &[
-            "associate-external-connection",
-            "--domain",
-            "local",
-            "--repository",
-            repository,
-            "--external-connection",
-            connection,
-        ],
-    );
-}
-
 fn set_upstream(server: &LadingServer, home: &Path, repository: &str, upstream: &str) {
     aws_json(
         server,
@@ -177,7 +150,7 @@ fn pip_installs_through_a_pypiserver_external_connection_and_from_cache_when_it_
             ..ServerSpec::default()
         },
     );
-    associate(&server, dir.path(), "main", "pypiserver");
+    server.associate(dir.path(), "main", "pypiserver");
     set_upstream(&server, dir.path(), "team", "main");
     aws_json(
         &server,
@@ -196,7 +169,7 @@ fn pip_installs_through_a_pypiserver_external_connection_and_from_cache_when_it_
             "publish=ALLOW,upstream=BLOCK",
         ],
     );
-    let token = token(&server, dir.path());
+    let token = server.admin_token(dir.path());
     let host = server.url.trim_start_matches("http://");
     let index = format!("http://aws:{token}@{host}/d/local/pypi/team/simple/");
 
@@ -327,8 +300,8 @@ fn pypi_files_without_a_matching_sha256_upstream_are_refused_and_nothing_is_stor
             ..ServerSpec::default()
         },
     );
-    associate(&server, dir.path(), "main", "liar");
-    let token = token(&server, dir.path());
+    server.associate(dir.path(), "main", "liar");
+    let token = server.admin_token(dir.path());
     let (status, _, page) = get(
         &format!("{}/d/local/pypi/main/simple/liar-pkg/", server.url),
         &token,
@@ -514,9 +487,9 @@ fn mvn_resolves_through_an_nginx_external_connection_and_from_cache_when_it_is_d
             ..ServerSpec::default()
         },
     );
-    associate(&server, dir.path(), "main", "nginx-maven");
+    server.associate(dir.path(), "main", "nginx-maven");
     set_upstream(&server, dir.path(), "team", "main");
-    let token = token(&server, dir.path());
+    let token = server.admin_token(dir.path());
     let endpoint = format!("{}/d/local/maven/team/", server.url);
     let settings = require_tool!(mvn_settings(dir.path(), &endpoint));
 
@@ -618,7 +591,7 @@ fn nuget_exe_installs_through_a_downstream_repository_which_retains_the_packages
         },
     );
     set_upstream(&server, dir.path(), "team", "main");
-    let token = token(&server, dir.path());
+    let token = server.admin_token(dir.path());
     let main_source = format!("{}/d/local/nuget/main/v3/index.json", server.url);
     let team_source = format!("{}/d/local/nuget/team/v3/index.json", server.url);
 

@@ -302,6 +302,30 @@ impl LadingServer {
             .unwrap_or_else(|error| panic!("{error}: {}", describe(&output)))
     }
 
+    /// A repository token for domain `local`, minted by the admin with the AWS CLI.
+    pub fn admin_token(&self, home: &Path) -> String {
+        self.aws_json(home, &["get-authorization-token", "--domain", "local"])["authorizationToken"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// `associate-external-connection` of `connection` to `repository` in domain `local`.
+    pub fn associate(&self, home: &Path, repository: &str, connection: &str) -> serde_json::Value {
+        self.aws_json(
+            home,
+            &[
+                "associate-external-connection",
+                "--domain",
+                "local",
+                "--repository",
+                repository,
+                "--external-connection",
+                connection,
+            ],
+        )
+    }
+
     /// Kill the server at once (SIGKILL), as a crash would, and wait for it.
     pub fn kill(mut self) -> String {
         let _ = self.child.kill();
