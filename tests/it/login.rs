@@ -1270,13 +1270,7 @@ fn side_by_side_with_aws_codeartifact_login_lading_works_the_same_and_keeps_the_
     aws_login("pip", None);
     aws_login("twine", None);
     let aws_npmrc = fs_err::read_to_string(aws_home.join(".npmrc")).unwrap();
-    let aws_token = aws_npmrc
-        .lines()
-        .find_map(|line| {
-            line.split_once(":_authToken=")
-                .map(|(_, token)| token.to_owned())
-        })
-        .unwrap();
+    let aws_token = crate::serve_npm::npmrc_tokens(&aws_npmrc).remove(0);
     // The AWS CLI hands the token to `npm config set` on the command line...
     assert!(
         aws_trace.contains(&aws_token),

@@ -44,6 +44,21 @@ fn fixture() -> Option<Vec<FixturePackage>> {
     )
 }
 
+/// The first `count` unscoped fixture packages without dependencies (any set of them is a
+/// complete install).
+fn unscoped_leaves(packages: &[FixturePackage], count: usize) -> Vec<&FixturePackage> {
+    packages
+        .iter()
+        .filter(|package| {
+            !package.name.starts_with('@')
+                && package.manifest["dependencies"]
+                    .as_object()
+                    .is_none_or(serde_json::Map::is_empty)
+        })
+        .take(count)
+        .collect()
+}
+
 /// Publish tarballs as `npm publish` does (PROTOCOLS.md §2.2), eight at a time.
 fn publish(registry: &str, token: &str, packages: &[&FixturePackage]) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -311,14 +326,7 @@ fn restore_from_lading_serve_without_resolved_then_npm_ci_offline() {
         "main",
     );
     let home = user.home.clone();
-    let npmrc = user.npmrc();
-    let token = npmrc
-        .lines()
-        .find_map(|line| {
-            line.split_once(":_authToken=")
-                .map(|(_, token)| token.to_owned())
-        })
-        .unwrap();
+    let token = user.token();
     let registry = format!("{}/d/local/npm/main/", server.url);
     publish(&registry, &token, &packages.iter().collect::<Vec<_>>());
     // `omit-lockfile-registry-resolved`: npm then needs packuments and index entries.
@@ -353,16 +361,7 @@ fn tampered_tarball_fails_the_restore_and_leaves_no_cache() {
     let npm = require_tool!(support::npm());
     let verdaccio_bin = require_tool!(Verdaccio::find());
     let packages = require_tool!(fixture());
-    let leaves: Vec<&FixturePackage> = packages
-        .iter()
-        .filter(|package| {
-            !package.name.starts_with('@')
-                && package.manifest["dependencies"]
-                    .as_object()
-                    .is_none_or(serde_json::Map::is_empty)
-        })
-        .take(2)
-        .collect();
+    let leaves: Vec<&FixturePackage> = unscoped_leaves(&packages, 2);
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     fs_err::create_dir_all(&home).unwrap();
@@ -896,16 +895,7 @@ fn a_progress_spinner_shows_on_a_terminal_only() {
         Some("script")
     ));
     let packages = require_tool!(fixture());
-    let leaves: Vec<&FixturePackage> = packages
-        .iter()
-        .filter(|package| {
-            !package.name.starts_with('@')
-                && package.manifest["dependencies"]
-                    .as_object()
-                    .is_none_or(serde_json::Map::is_empty)
-        })
-        .take(3)
-        .collect();
+    let leaves: Vec<&FixturePackage> = unscoped_leaves(&packages, 3);
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     fs_err::create_dir_all(&home).unwrap();
@@ -984,16 +974,7 @@ fn restore_through_faults_ends_verified_or_fails_cleanly_with_nothing_corrupt_ca
     let npm = require_tool!(support::npm());
     require_tool!(support::aws());
     let packages = require_tool!(fixture());
-    let leaves: Vec<&FixturePackage> = packages
-        .iter()
-        .filter(|package| {
-            !package.name.starts_with('@')
-                && package.manifest["dependencies"]
-                    .as_object()
-                    .is_none_or(serde_json::Map::is_empty)
-        })
-        .take(6)
-        .collect();
+    let leaves: Vec<&FixturePackage> = unscoped_leaves(&packages, 6);
     assert_eq!(leaves.len(), 6);
     let dir = tempfile::tempdir().unwrap();
     let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
@@ -1004,14 +985,7 @@ fn restore_through_faults_ends_verified_or_fails_cleanly_with_nothing_corrupt_ca
         &server.credentials_file(),
         "main",
     );
-    let token = user
-        .npmrc()
-        .lines()
-        .find_map(|line| {
-            line.split_once(":_authToken=")
-                .map(|(_, token)| token.to_owned())
-        })
-        .unwrap();
+    let token = user.token();
     publish(
         &format!("{}/d/local/npm/main/", server.url),
         &token,

@@ -13,6 +13,17 @@ pub(crate) struct NpmUser {
     pub(crate) npm: PathBuf,
 }
 
+/// Every `:_authToken=` value of an `.npmrc`, in order.
+pub(crate) fn npmrc_tokens(npmrc: &str) -> Vec<String> {
+    npmrc
+        .lines()
+        .filter_map(|line| {
+            line.split_once(":_authToken=")
+                .map(|(_, token)| token.to_owned())
+        })
+        .collect()
+}
+
 impl NpmUser {
     /// A user whose `~/.npmrc` was written by `aws codeartifact login --tool npm`.
     pub(crate) fn login(
@@ -49,6 +60,11 @@ impl NpmUser {
 
     pub(crate) fn npmrc(&self) -> String {
         fs_err::read_to_string(self.home.join(".npmrc")).unwrap()
+    }
+
+    /// The token `aws codeartifact login` put in the user's `.npmrc`.
+    pub(crate) fn token(&self) -> String {
+        npmrc_tokens(&self.npmrc()).remove(0)
     }
 
     pub(crate) fn npm(&self, cwd: &Path, args: &[&str]) -> std::process::Output {
@@ -326,14 +342,7 @@ fn concurrent_npm_publishes_of_different_versions_both_land() {
     assert_eq!(versions, vec!["3.0.0", "3.0.1", "3.0.2"]);
 
     // The server itself refuses a republish (npm checks first; a raw PUT does not).
-    let token = admin
-        .npmrc()
-        .lines()
-        .find_map(|line| {
-            line.split_once(":_authToken=")
-                .map(|(_, token)| token.to_owned())
-        })
-        .unwrap();
+    let token = admin.token();
     let body = serde_json::json!({
         "name": "@acme/racy",
         "versions": {"3.0.0": {"name": "@acme/racy", "version": "3.0.0"}},

@@ -237,14 +237,7 @@ fn npm_pulls_through_verdaccio_and_keeps_working_when_it_is_down() {
     // The explicit BLOCK: a clear refusal, nothing fetched.
     let blocked = consumer_user.npm(&app(dir.path(), "blocked-app"), &["install", "blocked-pkg"]);
     assert!(!blocked.status.success(), "{}", support::describe(&blocked));
-    let token = admin
-        .npmrc()
-        .lines()
-        .find_map(|line| {
-            line.split_once(":_authToken=")
-                .map(|(_, token)| token.to_owned())
-        })
-        .unwrap();
+    let token = admin.token();
     let (status, _, body) = get(
         &format!("{}/d/local/npm/main/blocked-pkg", server.url),
         &token,
@@ -443,14 +436,7 @@ fn lading_serve_pulls_through_codeartifact_with_minted_tokens() {
         "{versions}"
     );
     // The minted upstream token is not in the cache's trace log.
-    let upstream_tokens: Vec<String> = publisher
-        .npmrc()
-        .lines()
-        .filter_map(|line| {
-            line.split_once(":_authToken=")
-                .map(|(_, token)| token.to_owned())
-        })
-        .collect();
+    let upstream_tokens: Vec<String> = crate::serve_npm::npmrc_tokens(&publisher.npmrc());
     let log = cache.stop();
     assert!(log.contains("TRACE"), "trace logging was on");
     let leaks: Vec<&str> = log.lines().filter(|line| line.contains("ldt_")).collect();
