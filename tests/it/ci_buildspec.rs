@@ -349,7 +349,26 @@ fn maven_buildspec_builds_through_lading_serve_and_publishes() {
     let environment = Environment::with_maven_central();
     let output = run_buildspec(&environment, "maven.yml", &ALL_PHASES);
     assert!(output.status.success(), "{}", describe(&output));
-    // mvn fetched its plugins through the repository, which cached them from upstream.
+    // `lading restore` put the pinned dependency into the local repository, through
+    // lading serve, which cached it from upstream; mvn fetched its plugins the same way.
+    let local = environment
+        .work
+        .path()
+        .join("home/.m2/repository/commons-io/commons-io/2.11.0");
+    assert!(local.join("commons-io-2.11.0.jar").is_file());
+    assert!(
+        fs_err::read_to_string(local.join("_remote.repositories"))
+            .unwrap()
+            .contains("commons-io-2.11.0.jar>"),
+        "not recorded as restored"
+    );
+    check_published(
+        &environment,
+        "maven",
+        Some("commons-io"),
+        "commons-io",
+        "2.11.0",
+    );
     check_published(
         &environment,
         "maven",
