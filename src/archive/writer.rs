@@ -307,7 +307,10 @@ pub fn write_zip<W: Write + Seek>(
     out: W,
 ) -> Result<W, ArchiveError> {
     let mut names = std::collections::HashSet::new();
-    if let Some(entry) = entries.iter().find(|entry| !names.insert(entry.name.as_str())) {
+    if let Some(entry) = entries
+        .iter()
+        .find(|entry| !names.insert(entry.name.as_str()))
+    {
         return Err(ArchiveError::DuplicateEntry {
             name: entry.name.clone(),
         });
@@ -517,7 +520,9 @@ mod tests {
         }
         // More entries than the workers may run ahead of the writer.
         for index in 0..600 {
-            let mut bytes = format!("class {index} {{}}\n").repeat(index % 50).into_bytes();
+            let mut bytes = format!("class {index} {{}}\n")
+                .repeat(index % 50)
+                .into_bytes();
             bytes.extend(noise(index % 7 * 100));
             entries.push(Entry {
                 name: format!("classes/C{index:04}.class"),
@@ -557,7 +562,10 @@ mod tests {
             Entry::file("b.txt", "/nonexistent/lading/b.txt", false),
         ];
         let error = write_zip(&entries, DATE, std::io::Cursor::new(Vec::new())).unwrap_err();
-        assert_eq!(error.to_string(), "failed to read `/nonexistent/lading/b.txt`");
+        assert_eq!(
+            error.to_string(),
+            "failed to read `/nonexistent/lading/b.txt`"
+        );
     }
 
     #[test]
