@@ -16,7 +16,11 @@ use sha2::{Digest, Sha256, Sha512};
 /// Inputs at least this big are hashed on one thread per algorithm: SHA-512 and MD5 each
 /// take about as long as the others together, so four threads finish in about half the time
 /// on two cores, and a quarter on four.
+#[cfg(not(test))]
 const PARALLEL_FROM: usize = 4 << 20;
+/// Small in unit tests, which run unoptimised; `tests/it/pack.rs` covers the real threshold.
+#[cfg(test)]
+const PARALLEL_FROM: usize = 64 << 10;
 
 /// Read size when hashing a file on several threads.
 const CHUNK: usize = 1 << 20;
@@ -208,7 +212,7 @@ mod tests {
     #[test]
     fn big_inputs_hashed_on_several_threads_match_one_pass() {
         let bytes: Vec<u8> = (0..PARALLEL_FROM + 12_345)
-            .map(|index| (index * 31 % 251) as u8)
+            .map(|index| u8::try_from(index * 31 % 251).unwrap())
             .collect();
         let mut hasher = MultiHasher::default();
         hasher.update(&bytes);
