@@ -104,6 +104,7 @@ impl Entry {
         if self.executable { 0o755 } else { 0o644 }
     }
 
+    #[cfg(test)]
     fn read(&self) -> Result<Vec<u8>, ArchiveError> {
         match &self.source {
             EntrySource::Bytes(bytes) => Ok(bytes.clone()),
@@ -409,14 +410,27 @@ pub fn write_tar_gz<W: Write>(
     let mut builder = tar::Builder::new(encoder);
     builder.mode(tar::HeaderMode::Deterministic);
     for entry in entries {
-        let bytes = entry.read()?;
+        // Files stream through (a big one is never held whole); the size goes in the header
+        // first, so a file that shrinks meanwhile is an error rather than a corrupt archive.
+        let (size, mut data): (u64, Box<dyn std::io::Read + '_>) = match &entry.source {
+            EntrySource::Bytes(bytes) => (bytes.len() as u64, Box::new(bytes.as_slice())),
+            EntrySource::File(path) => {
+                let read_error = |source| ArchiveError::Read {
+                    path: path.clone(),
+                    source,
+                };
+                let file = fs_err::File::open(path).map_err(read_error)?;
+                let size = file.metadata().map_err(read_error)?.len();
+                (size, Box::new(ExactLength::new(file, size)))
+            }
+        };
         let tar_error = |source| ArchiveError::Tar {
             name: entry.name.clone(),
             source,
         };
         let mut header = tar::Header::new_gnu();
         header.set_entry_type(tar::EntryType::Regular);
-        header.set_size(bytes.len() as u64);
+        header.set_size(size);
         header.set_mode(entry.mode());
         header.set_uid(0);
         header.set_gid(0);
@@ -424,7 +438,7 @@ pub fn write_tar_gz<W: Write>(
         header.set_username("").map_err(tar_error)?;
         header.set_groupname("").map_err(tar_error)?;
         builder
-            .append_data(&mut header, &entry.name, bytes.as_slice())
+            .append_data(&mut header, &entry.name, &mut data)
             .map_err(tar_error)?;
     }
     let encoder = builder.into_inner().map_err(|source| ArchiveError::Tar {
@@ -435,6 +449,35 @@ pub fn write_tar_gz<W: Write>(
         name: "(gzip trailer)".to_owned(),
         source,
     })
+}
+
+/// Exactly `length` bytes of a file: stops there if it grew, fails if it ends sooner.
+struct ExactLength<R> {
+    inner: std::io::Take<R>,
+    left: u64,
+}
+
+impl<R: std::io::Read> ExactLength<R> {
+    fn new(inner: R, length: u64) -> Self {
+        Self {
+            inner: inner.take(length),
+            left: length,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for ExactLength<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buffer)?;
+        if read == 0 && self.left > 0 && !buffer.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file got shorter while it was being packed",
+            ));
+        }
+        self.left -= read as u64;
+        Ok(read)
+    }
 }
 
 /// Sort entries by name (byte order), the default for reproducible archives.
@@ -566,6 +609,17 @@ mod tests {
             error.to_string(),
             "failed to read `/nonexistent/lading/b.txt`"
         );
+    }
+
+    #[test]
+    fn tar_gz_streams_files_to_the_same_bytes() {
+        let temp = tempfile::tempdir().unwrap();
+        let text = b"line of a build output\n".repeat(20_000);
+        let path = temp.path().join("out.txt");
+        fs_err::write(&path, &text).unwrap();
+        let from_file = write_tar_gz(&[Entry::file("out.txt", &path, false)], DATE, Vec::new());
+        let from_bytes = write_tar_gz(&[Entry::bytes("out.txt", text)], DATE, Vec::new());
+        assert_eq!(from_file.unwrap(), from_bytes.unwrap());
     }
 
     #[test]
