@@ -2,7 +2,8 @@
 # Benchmark (not a test): `lading pack --format zip` of a tree of build outputs (a zip plus
 # SHA256SUMS and a manifest holding sha256 and sha512) against `zip -r` + `sha256sum` +
 # `sha512sum` on the same tree, one run each, warm page cache. Prints both times, the CPU
-# each used (lading deflates on every core), lading's peak RSS, and the ratio.
+# each used (lading deflates on every core, and also computes sha1 and md5 for the
+# manifest), lading's peak RSS, and the ratio. Under load, compare the CPU figures.
 #
 # The tree is generated deterministically (seeded Python): minified-JS-like text, source
 # maps, class-file-like binaries and native-code-like executables (compressible), PNG- and
