@@ -4,11 +4,47 @@
 //! and md5 sidecars, SHA256SUMS, in-toto sha256), so every output is hashed once with all of
 //! them rather than read four times.
 
-use std::io::Write;
+use std::io::{Read as _, Write};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::{Scope, ScopedJoinHandle};
 
 use md5::Md5;
 use sha1::Sha1;
-use sha2::{Digest as _, Sha256, Sha512};
+use sha2::{Digest, Sha256, Sha512};
+
+/// Inputs at least this big are hashed on one thread per algorithm: SHA-512 and MD5 each
+/// take about as long as the others together, so four threads finish in about half the time
+/// on two cores, and a quarter on four.
+#[cfg(not(test))]
+const PARALLEL_FROM: usize = 4 << 20;
+/// Small in unit tests, which run unoptimised; `tests/it/pack.rs` covers the real threshold.
+#[cfg(test)]
+const PARALLEL_FROM: usize = 64 << 10;
+
+/// Read size when hashing a file on several threads.
+const CHUNK: usize = 1 << 20;
+
+/// A thread hashing the chunks it is sent with `D`, returning lowercase hex.
+fn hash_thread<'scope, D: Digest + Send + 'scope>(
+    scope: &'scope Scope<'scope, '_>,
+) -> (SyncSender<Arc<Vec<u8>>>, ScopedJoinHandle<'scope, String>) {
+    let (sender, receiver): (_, Receiver<Arc<Vec<u8>>>) = sync_channel(4);
+    let handle = scope.spawn(move || {
+        let mut hasher = D::new();
+        for chunk in receiver {
+            hasher.update(chunk.as_slice());
+        }
+        hex::encode(hasher.finalize())
+    });
+    (sender, handle)
+}
+
+fn joined(handle: ScopedJoinHandle<'_, String>) -> String {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
 
 /// Lowercase-hex digests of one file, and its size.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -35,20 +71,69 @@ impl Digests {
     /// ```
     #[must_use]
     pub fn of(bytes: &[u8]) -> Self {
-        let mut hasher = MultiHasher::default();
-        hasher.update(bytes);
-        hasher.finish()
+        if bytes.len() < PARALLEL_FROM {
+            let mut hasher = MultiHasher::default();
+            hasher.update(bytes);
+            return hasher.finish();
+        }
+        std::thread::scope(|scope| {
+            let sha512 = scope.spawn(|| hex::encode(Sha512::digest(bytes)));
+            let md5 = scope.spawn(|| hex::encode(Md5::digest(bytes)));
+            let sha1 = scope.spawn(|| hex::encode(Sha1::digest(bytes)));
+            let sha256 = hex::encode(Sha256::digest(bytes));
+            Self {
+                sha256,
+                sha512: joined(sha512),
+                sha1: joined(sha1),
+                md5: joined(md5),
+                size: bytes.len() as u64,
+            }
+        })
     }
 
-    /// Hash a file, streaming it once.
+    /// Hash a file, reading it once (a big file on one thread per algorithm).
     ///
     /// # Errors
     /// I/O errors, naming the path.
     pub fn of_file(path: &std::path::Path) -> std::io::Result<Self> {
         let mut file = fs_err::File::open(path)?;
-        let mut hasher = MultiHasher::default();
-        std::io::copy(&mut file, &mut hasher)?;
-        Ok(hasher.finish())
+        if file.metadata()?.len() < PARALLEL_FROM as u64 {
+            let mut hasher = MultiHasher::default();
+            std::io::copy(&mut file, &mut hasher)?;
+            return Ok(hasher.finish());
+        }
+        std::thread::scope(|scope| {
+            let (sha256_chunks, sha256) = hash_thread::<Sha256>(scope);
+            let (sha512_chunks, sha512) = hash_thread::<Sha512>(scope);
+            let (sha1_chunks, sha1) = hash_thread::<Sha1>(scope);
+            let (md5_chunks, md5) = hash_thread::<Md5>(scope);
+            let mut size = 0_u64;
+            let read = loop {
+                let mut chunk = vec![0; CHUNK];
+                let length = match file.read(&mut chunk) {
+                    Ok(0) => break Ok(()),
+                    Ok(length) => length,
+                    Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(error) => break Err(error),
+                };
+                chunk.truncate(length);
+                size += length as u64;
+                let chunk = Arc::new(chunk);
+                for sender in [&sha256_chunks, &sha512_chunks, &sha1_chunks, &md5_chunks] {
+                    // A hashing thread only hangs up by panicking, which `joined` re-raises.
+                    let _ = sender.send(Arc::clone(&chunk));
+                }
+            };
+            drop((sha256_chunks, sha512_chunks, sha1_chunks, md5_chunks));
+            let digests = Self {
+                sha256: joined(sha256),
+                sha512: joined(sha512),
+                sha1: joined(sha1),
+                md5: joined(md5),
+                size,
+            };
+            read.map(|()| digests)
+        })
     }
 
     /// The digests as an in-toto `DigestSet` (`sha256` and `sha512`; the weak ones are left out).
@@ -122,5 +207,21 @@ mod tests {
         assert_eq!(digests.md5, "d41d8cd98f00b204e9800998ecf8427e");
         assert!(digests.sha512.starts_with("cf83e1357eefb8bd"));
         assert_eq!(digests.size, 0);
+    }
+
+    #[test]
+    fn big_inputs_hashed_on_several_threads_match_one_pass() {
+        let bytes: Vec<u8> = (0..PARALLEL_FROM + 12_345)
+            .map(|index| u8::try_from(index * 31 % 251).unwrap())
+            .collect();
+        let mut hasher = MultiHasher::default();
+        hasher.update(&bytes);
+        let expected = hasher.finish();
+        assert_eq!(Digests::of(&bytes), expected);
+        let temp = tempfile::NamedTempFile::new().unwrap();
+        fs_err::write(temp.path(), &bytes).unwrap();
+        assert_eq!(Digests::of_file(temp.path()).unwrap(), expected);
+        fs_err::write(temp.path(), b"abc").unwrap();
+        assert_eq!(Digests::of_file(temp.path()).unwrap(), Digests::of(b"abc"));
     }
 }

@@ -14,7 +14,7 @@ use crate::cli::{PackArgs, PackFormat};
 use crate::config::template;
 use crate::diagnostics::HintedError;
 use crate::ecosystem::generic::GenericFormat;
-use crate::ecosystem::{Packed, generic, maven, npm, nuget, pypi};
+use crate::ecosystem::{Packed, PackedContents, generic, maven, npm, nuget, pypi};
 use crate::env_vars::EnvVars;
 use crate::printer::Printer;
 use crate::provenance::dsse::{Envelope, SigningKey};
@@ -124,6 +124,7 @@ fn build(
     name: Option<&str>,
     version: Option<&str>,
     date: SourceDate,
+    staging: &Path,
 ) -> anyhow::Result<Packed> {
     let base = &args.base;
     let need = |value: Option<&str>, flag: &str| {
@@ -144,7 +145,7 @@ fn build(
             } else {
                 GenericFormat::TarGz
             };
-            generic::pack(&name, &version, format, &files, date)?
+            generic::pack(&name, &version, format, &files, date, staging)?
         }
         PackFormat::Npm => {
             if !args.patterns.is_empty() {
@@ -240,10 +241,50 @@ pub fn run(args: &PackArgs, printer: Printer) -> anyhow::Result<()> {
     let context = template_context(&identity);
     let name = render("name", args.name.as_deref(), &context)?;
     let version = render("version", args.version.as_deref(), &context)?;
-    let signing_key = load_signing_key(args)?;
     let date = SourceDate::resolve(&args.base)?;
 
-    let packed = build(args, name.as_deref(), version.as_deref(), date)?;
+    let created_out = !args.out.exists();
+    let staging = staging_dir(&args.out)?;
+    let result = pack_into(args, &identity, (name, version), date, &staging, started_on);
+    if result.is_err() {
+        drop(staging);
+        if created_out {
+            // Nothing is left in `--out` when packing fails, not even the directory.
+            let _ = fs_err::remove_dir(&args.out);
+        }
+    }
+    let (manifest, written, signed) = result?;
+    if args.json {
+        printer.data(&serde_json::to_string_pretty(&manifest)?);
+    }
+    for file in &written {
+        printer.status(&format!("wrote `{}`", args.out.join(file).display()));
+    }
+    if !signed {
+        printer.status("provenance is unsigned (no --signing-key or LADING_SIGNING_KEY)");
+    }
+    Ok(())
+}
+
+/// Everything `run` does between choosing the output and reporting: build, hash, attest,
+/// and write into `staging`, then move the files into `--out`. Returns the manifest, the
+/// names written and whether the provenance is signed.
+fn pack_into(
+    args: &PackArgs,
+    identity: &RunIdentity,
+    (name, version): (Option<String>, Option<String>),
+    date: SourceDate,
+    staging: &tempfile::TempDir,
+    started_on: String,
+) -> anyhow::Result<(serde_json::Value, Vec<String>, bool)> {
+    let signing_key = load_signing_key(args)?;
+    let packed = build(
+        args,
+        name.as_deref(),
+        version.as_deref(),
+        date,
+        staging.path(),
+    )?;
 
     let mut lockfiles = args.lockfile.clone();
     let default_lock = args.base.join("package-lock.json");
@@ -271,7 +312,11 @@ pub fn run(args: &PackArgs, printer: Printer) -> anyhow::Result<()> {
     let mut outputs = Vec::new();
     let mut subjects = Vec::new();
     for file in &packed.files {
-        let digests = Digests::of(&file.bytes);
+        let digests = match &file.contents {
+            PackedContents::Bytes(bytes) => Digests::of(bytes),
+            PackedContents::File(path) => Digests::of_file(path)
+                .with_context(|| format!("failed to hash `{}`", path.display()))?,
+        };
         subjects.push(ResourceDescriptor {
             name: Some(file.purl.clone().unwrap_or_else(|| file.file_name.clone())),
             uri: None,
@@ -292,7 +337,7 @@ pub fn run(args: &PackArgs, printer: Printer) -> anyhow::Result<()> {
     }
     let statement = Statement::new(
         subjects,
-        &identity,
+        identity,
         &BuildFacts {
             lading_version: env!("CARGO_PKG_VERSION").to_owned(),
             package_parameters: json!({
@@ -339,45 +384,53 @@ pub fn run(args: &PackArgs, printer: Printer) -> anyhow::Result<()> {
         "source_date": date,
         "ci": identity.platform,
     });
-    let mut written: Vec<(String, Vec<u8>)> = packed
+    let mut written: Vec<(String, Option<Vec<u8>>)> = packed
         .files
-        .iter()
-        .map(|file| (file.file_name.clone(), file.bytes.clone()))
+        .into_iter()
+        .map(|file| match file.contents {
+            PackedContents::Bytes(bytes) => (file.file_name, Some(bytes)),
+            // The packer wrote it into the staging directory already.
+            PackedContents::File(_) => (file.file_name, None),
+        })
         .collect();
     let mut envelope_line = serde_json::to_vec(&envelope)?;
     envelope_line.push(b'\n');
-    written.push((provenance_name, envelope_line));
-    written.push(("SHA256SUMS".to_owned(), sums_text.into_bytes()));
-    written.push((manifest_name, serde_json::to_vec_pretty(&manifest)?));
-    write_all(&args.out, &written)?;
-
-    if args.json {
-        printer.data(&serde_json::to_string_pretty(&manifest)?);
-    }
-    for (file, _) in &written {
-        printer.status(&format!("wrote `{}`", args.out.join(file).display()));
-    }
-    if signing_key.is_none() {
-        printer.status("provenance is unsigned (no --signing-key or LADING_SIGNING_KEY)");
-    }
-    Ok(())
+    written.push((provenance_name, Some(envelope_line)));
+    written.push(("SHA256SUMS".to_owned(), Some(sums_text.into_bytes())));
+    written.push((manifest_name, Some(serde_json::to_vec_pretty(&manifest)?)));
+    write_all(&args.out, staging.path(), &written)?;
+    Ok((
+        manifest,
+        written.into_iter().map(|(name, _)| name).collect(),
+        signing_key.is_some(),
+    ))
 }
 
-/// Write every file into a temp dir inside `out`, then rename them into place.
-fn write_all(out: &Path, files: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
+/// A temp dir inside `out` (created if missing), where every output is written before it
+/// is renamed into place.
+fn staging_dir(out: &Path) -> anyhow::Result<tempfile::TempDir> {
     fs_err::create_dir_all(out)?;
-    let staging = tempfile::Builder::new()
+    tempfile::Builder::new()
         .prefix(".lading-pack-")
         .tempdir_in(out)
-        .with_context(|| format!("failed to create a temp dir in `{}`", out.display()))?;
+        .with_context(|| format!("failed to create a temp dir in `{}`", out.display()))
+}
+
+/// Write the in-memory files into `staging`, then rename every file into `out`.
+fn write_all(
+    out: &Path,
+    staging: &Path,
+    files: &[(String, Option<Vec<u8>>)],
+) -> anyhow::Result<()> {
     for (name, bytes) in files {
-        let path = staging.path().join(name);
+        let Some(bytes) = bytes else { continue };
+        let path = staging.join(name);
         let mut file = fs_err::File::create(&path)?;
         std::io::Write::write_all(&mut file, bytes)?;
         file.sync_all()?;
     }
     for (name, _) in files {
-        fs_err::rename(staging.path().join(name), out.join(name))?;
+        fs_err::rename(staging.join(name), out.join(name))?;
     }
     Ok(())
 }

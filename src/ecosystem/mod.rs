@@ -16,11 +16,21 @@ pub mod pypi;
 pub struct PackedFile {
     /// File name in the output directory.
     pub file_name: String,
-    /// The bytes.
-    pub bytes: Vec<u8>,
+    /// The bytes, or where they were written.
+    pub contents: PackedContents,
     /// Package URL naming it in provenance (`pkg:npm/%40acme/tool@1.2.3`), when the format
     /// has one for this file.
     pub purl: Option<String>,
+}
+
+/// Where a packed file's bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PackedContents {
+    /// In memory (manifests, poms, packages small enough to build in memory).
+    Bytes(Vec<u8>),
+    /// Already written to this file, in the staging directory `lading pack` gave the packer
+    /// (an archive of build outputs, which may be bigger than memory).
+    File(std::path::PathBuf),
 }
 
 /// What a packer produced: the package identity and its files.

@@ -931,3 +931,83 @@ fn pip_installs_a_wheel_passed_through_and_mismatched_metadata_is_refused() {
     );
     assert!(!bad_out.exists() || files_in(&bad_out).is_empty());
 }
+
+/// A tree bigger than the compressing threads' look-ahead window and an archive bigger than
+/// the threshold for hashing on several threads: the zip is the same on every run, Python's
+/// `zipfile` and `unzip -t` accept it, and the manifest's sha256 and sha512 are the file's.
+#[test]
+fn generic_zip_of_many_files_is_reproducible_and_its_digests_match() {
+    let unzip = require_tool!(tool("unzip"));
+    let python = require_tool!(support::python());
+    let temp = tempfile::tempdir().unwrap();
+    let home = temp.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let root = temp.path().join("project");
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut noise = vec![0_u8; 5 << 20];
+    for byte in &mut noise {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        *byte = state.to_le_bytes()[0];
+    }
+    fs_err::create_dir_all(root.join("dist/media")).unwrap();
+    fs_err::write(root.join("dist/media/big.bin"), &noise).unwrap();
+    for index in 0..700 {
+        write(
+            &root.join(format!("dist/js/m{:02}/chunk{index:04}.js", index % 13)),
+            &format!("export const value{index} = {index};\n").repeat(index % 40 + 1),
+        );
+    }
+    let pack = |out: &str| {
+        support::run_ok(
+            lading(&home, &root)
+                .env("SOURCE_DATE_EPOCH", "1700000000")
+                .args([
+                    "pack",
+                    "--format",
+                    "zip",
+                    "--name",
+                    "app",
+                    "--version",
+                    "2.0.0",
+                ])
+                .args(["dist/**", "--out", out]),
+        );
+        root.join(out)
+    };
+    let first = pack("one");
+    let second = pack("two");
+    let zip = fs_err::read(first.join("app-2.0.0.zip")).unwrap();
+    assert!(zip == fs_err::read(second.join("app-2.0.0.zip")).unwrap());
+    let listing = support::run_ok(
+        Command::new(&unzip)
+            .arg("-t")
+            .arg(first.join("app-2.0.0.zip")),
+    );
+    assert!(String::from_utf8_lossy(&listing.stdout).contains("No errors detected"));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(first.join("app-2.0.0.manifest.json")).unwrap())
+            .unwrap();
+    let check = support::run_ok(
+        support::clean_command(&python, &home)
+            .args([
+                "-c",
+                "import hashlib, sys, zipfile\n\
+                 data = open(sys.argv[1], 'rb').read()\n\
+                 archive = zipfile.ZipFile(sys.argv[1])\n\
+                 assert archive.testzip() is None\n\
+                 print(len(archive.namelist()), hashlib.sha256(data).hexdigest(), hashlib.sha512(data).hexdigest())",
+            ])
+            .arg(first.join("app-2.0.0.zip")),
+    );
+    let file = &manifest["files"][0];
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout).trim(),
+        format!(
+            "701 {} {}",
+            file["sha256"].as_str().unwrap(),
+            file["sha512"].as_str().unwrap()
+        )
+    );
+}

@@ -2,8 +2,10 @@
 
 pub mod publish;
 
+use std::path::Path;
+
 use crate::archive::{ArchiveError, Entry, SelectedFile, SourceDate, sort_entries};
-use crate::ecosystem::{Packed, PackedFile, file_stem};
+use crate::ecosystem::{Packed, PackedContents, PackedFile, file_stem};
 
 /// The container of a generic package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +40,15 @@ pub enum GenericPackError {
         /// The value.
         value: String,
     },
+    /// The archive file could not be written.
+    #[error("failed to write `{path}`")]
+    Write {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// Writing the archive failed.
     #[error(transparent)]
     Archive(#[from] ArchiveError),
@@ -59,7 +70,8 @@ fn check_part(what: &'static str, value: &str) -> Result<(), GenericPackError> {
     }
 }
 
-/// Pack `files` into one archive.
+/// Pack `files` into one archive, written as `<name>-<version>.<ext>` in `dir` (the archive
+/// of a big build may not fit in memory).
 ///
 /// # Errors
 /// [`GenericPackError`].
@@ -69,6 +81,7 @@ pub fn pack(
     format: GenericFormat,
     files: &[SelectedFile],
     date: SourceDate,
+    dir: &Path,
 ) -> Result<Packed, GenericPackError> {
     check_part("name", name)?;
     check_part("version", version)?;
@@ -77,20 +90,29 @@ pub fn pack(
         .map(|file| Entry::file(file.relative.clone(), file.path.clone(), file.executable))
         .collect();
     sort_entries(&mut entries);
-    let bytes = match format {
-        GenericFormat::Zip => {
-            crate::archive::write_zip(&entries, date, std::io::Cursor::new(Vec::new()))?
-                .into_inner()
-        }
-        GenericFormat::TarGz => crate::archive::write_tar_gz(&entries, date, Vec::new())?,
-    };
     let stem = file_stem(name, version);
+    let file_name = format!("{stem}.{}", format.extension());
+    let path = dir.join(&file_name);
+    let write_error = |source| GenericPackError::Write {
+        path: path.clone(),
+        source,
+    };
+    let file = fs_err::File::create(&path).map_err(write_error)?;
+    let out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let out = match format {
+        GenericFormat::Zip => crate::archive::write_zip(&entries, date, out)?,
+        GenericFormat::TarGz => crate::archive::write_tar_gz(&entries, date, out)?,
+    };
+    out.into_inner()
+        .map_err(std::io::IntoInnerError::into_error)
+        .and_then(|file| file.sync_all())
+        .map_err(write_error)?;
     Ok(Packed {
         name: name.to_owned(),
         version: version.to_owned(),
         files: vec![PackedFile {
-            file_name: format!("{stem}.{}", format.extension()),
-            bytes,
+            file_name,
+            contents: PackedContents::File(path),
             purl: Some(format!("pkg:generic/{name}@{version}")),
         }],
         stem,

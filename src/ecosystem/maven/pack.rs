@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use quick_xml::events::Event;
 
 use crate::archive::{ArchiveError, Entry, SelectedFile, SourceDate};
-use crate::ecosystem::{Packed, PackedFile};
+use crate::ecosystem::{Packed, PackedContents, PackedFile};
 
 /// Why a Maven package could not be packed.
 #[derive(Debug, thiserror::Error)]
@@ -248,12 +248,12 @@ pub fn pack(inputs: &MavenInputs<'_>, date: SourceDate) -> Result<Packed, MavenP
     let mut files = vec![
         PackedFile {
             file_name: format!("{base}.jar"),
-            bytes: jar(inputs.classes, &coordinates, &pom, date)?,
+            contents: PackedContents::Bytes(jar(inputs.classes, &coordinates, &pom, date)?),
             purl: purl("?type=jar"),
         },
         PackedFile {
             file_name: format!("{base}.pom"),
-            bytes: pom.clone().into_bytes(),
+            contents: PackedContents::Bytes(pom.clone().into_bytes()),
             purl: purl("?type=pom"),
         },
     ];
@@ -261,7 +261,7 @@ pub fn pack(inputs: &MavenInputs<'_>, date: SourceDate) -> Result<Packed, MavenP
         if let Some(selected) = selected {
             files.push(PackedFile {
                 file_name: format!("{base}-{classifier}.jar"),
-                bytes: jar(selected, &coordinates, &pom, date)?,
+                contents: PackedContents::Bytes(jar(selected, &coordinates, &pom, date)?),
                 purl: purl(&format!("?classifier={classifier}&type=jar")),
             });
         }

@@ -15,7 +15,7 @@ use super::PackageName;
 use crate::archive::{
     ArchiveError, Entry, IgnoreRules, SelectError, SelectedFile, SourceDate, WalkFilter, walk,
 };
-use crate::ecosystem::{Packed, PackedFile, file_stem};
+use crate::ecosystem::{Packed, PackedContents, PackedFile, file_stem};
 
 /// Why an npm package could not be packed.
 #[derive(Debug, thiserror::Error)]
@@ -361,7 +361,7 @@ pub fn pack(
         files: vec![PackedFile {
             // `npm pack` names scoped tarballs `scope-name-version.tgz`.
             file_name: format!("{}.tgz", file_stem(&full_name, &version)),
-            bytes,
+            contents: PackedContents::Bytes(bytes),
             purl: Some(super::lockfile::purl(&full_name, &version)),
         }],
         name: full_name,

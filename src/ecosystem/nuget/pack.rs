@@ -12,7 +12,7 @@ use sha2::Digest as _;
 
 use super::{NuGetVersion, NupkgError, Nuspec, parse_nuspec, validate_id};
 use crate::archive::{ArchiveError, Entry, SelectedFile, SourceDate};
-use crate::ecosystem::{Packed, PackedFile};
+use crate::ecosystem::{Packed, PackedContents, PackedFile};
 
 /// Why a nupkg could not be packed.
 #[derive(Debug, thiserror::Error)]
@@ -242,7 +242,7 @@ pub fn pack(
         stem: format!("{}.{normalized}", nuspec.id),
         files: vec![PackedFile {
             file_name: format!("{}.{normalized}.nupkg", nuspec.id),
-            bytes,
+            contents: PackedContents::Bytes(bytes),
             purl: Some(format!("pkg:nuget/{}@{normalized}", nuspec.id)),
         }],
         name: nuspec.id,
@@ -253,6 +253,13 @@ pub fn pack(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn in_memory(file: &PackedFile) -> &[u8] {
+        match &file.contents {
+            PackedContents::Bytes(bytes) => bytes,
+            PackedContents::File(path) => panic!("`{}` is not in memory", path.display()),
+        }
+    }
 
     const DATE: SourceDate = SourceDate {
         epoch: 1_700_000_000,
@@ -280,10 +287,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(packed.files[0].file_name, "Acme.Tool.1.2.3.nupkg");
-        let manifest = super::super::read_nupkg(&packed.files[0].bytes).unwrap();
+        let manifest = super::super::read_nupkg(in_memory(&packed.files[0])).unwrap();
         assert_eq!(manifest.nuspec.version, "1.2.3");
         let mut archive =
-            zip::ZipArchive::new(std::io::Cursor::new(packed.files[0].bytes.clone())).unwrap();
+            zip::ZipArchive::new(std::io::Cursor::new(in_memory(&packed.files[0]).to_vec()))
+                .unwrap();
         let names: Vec<String> = archive.file_names().map(ToOwned::to_owned).collect();
         assert!(
             names.contains(&"[Content_Types].xml".to_owned()),
@@ -293,7 +301,7 @@ mod tests {
         assert!(names.iter().any(|name| name.ends_with(".psmdcp")));
         assert!(archive.by_name("lib/net8.0/Acme.Tool.dll").is_ok());
         let again = pack(Some(&nuspec), &files, None, Some("1.2.3"), DATE).unwrap();
-        assert_eq!(again.files[0].bytes, packed.files[0].bytes);
+        assert_eq!(again.files[0], packed.files[0]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use super::{DistributionFile, InvalidFileName, normalize_name, versions_match};
 use crate::archive::SelectedFile;
-use crate::ecosystem::{Packed, PackedFile};
+use crate::ecosystem::{Packed, PackedContents, PackedFile};
 
 /// Largest metadata file read.
 const MAX_METADATA_BYTES: u64 = 4 * 1024 * 1024;
@@ -230,7 +230,7 @@ pub fn pass_through(
                 normalize_name(&name)
             )),
             file_name,
-            bytes,
+            contents: PackedContents::Bytes(bytes),
         });
     }
     let (name, version) = project.ok_or(PypiPackError::Empty)?;
