@@ -18,6 +18,7 @@
 //! reach this server whatever address it listens on.
 
 pub mod access;
+pub mod cache;
 pub mod control;
 pub mod error;
 pub mod generic;
@@ -218,6 +219,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// External connections and their fetcher.
     pub externals: upstream::Externals,
+    /// Caches of the read path.
+    pub caches: cache::ReadCaches,
 }
 
 impl AppState {
@@ -243,13 +246,28 @@ impl AppState {
         domain: &str,
         repository: &str,
     ) -> Result<(), error::DataError> {
-        let (lookup_domain, lookup_repository) = (domain.to_owned(), repository.to_owned());
-        let exists = self
-            .store
-            .with(move |connection| -> Result<_, error::DataError> {
-                Ok(store::repository(connection, &lookup_domain, &lookup_repository)?.is_some())
-            })
-            .await?;
+        let key = (domain.to_owned(), repository.to_owned());
+        let generation = self.store.generation();
+        let cached =
+            generation.and_then(|generation| self.caches.repositories.get(&key, generation));
+        let exists = if let Some(exists) = cached {
+            exists
+        } else {
+            let (lookup_domain, lookup_repository) = key.clone();
+            let exists = self
+                .store
+                .with(move |connection| -> Result<_, error::DataError> {
+                    Ok(
+                        store::repository(connection, &lookup_domain, &lookup_repository)?
+                            .is_some(),
+                    )
+                })
+                .await?;
+            if let Some(generation) = generation {
+                self.caches.repositories.insert(key, generation, exists);
+            }
+            exists
+        };
         if exists {
             Ok(())
         } else {
@@ -359,6 +377,7 @@ impl Server {
             account,
             public_url: options.public_url.clone(),
             max_body_bytes: options.max_body_bytes,
+            caches: cache::ReadCaches::default(),
         });
         let router = router(Arc::clone(&state));
         let listener = tokio::net::TcpListener::bind(options.listen)
