@@ -327,15 +327,30 @@ mod tests {
     fn documents_answer_if_none_match_with_304() {
         let document = Document::new(b"{}".to_vec(), "application/json");
         let etag = document.etag().to_str().unwrap().to_owned();
-        assert!(etag.starts_with('"') && etag.ends_with('"') && etag.len() == 34, "{etag}");
+        assert!(
+            etag.starts_with('"') && etag.ends_with('"') && etag.len() == 34,
+            "{etag}"
+        );
         let fresh = document.respond(&HeaderMap::new());
         assert_eq!(fresh.status(), StatusCode::OK);
         assert_eq!(fresh.headers()[header::ETAG], etag.as_str());
         assert_eq!(fresh.headers()[header::CONTENT_TYPE], "application/json");
-        for value in [etag.clone(), format!("W/{etag}"), format!("\"other\", {etag}"), "*".to_owned()] {
+        for value in [
+            etag.clone(),
+            format!("W/{etag}"),
+            format!("\"other\", {etag}"),
+            "*".to_owned(),
+        ] {
             let mut headers = HeaderMap::new();
-            headers.insert(header::IF_NONE_MATCH, HeaderValue::from_str(&value).unwrap());
-            assert_eq!(document.respond(&headers).status(), StatusCode::NOT_MODIFIED, "{value}");
+            headers.insert(
+                header::IF_NONE_MATCH,
+                HeaderValue::from_str(&value).unwrap(),
+            );
+            assert_eq!(
+                document.respond(&headers).status(),
+                StatusCode::NOT_MODIFIED,
+                "{value}"
+            );
         }
         let mut headers = HeaderMap::new();
         headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"other\""));

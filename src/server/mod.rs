@@ -246,8 +246,21 @@ impl AppState {
         domain: &str,
         repository: &str,
     ) -> Result<(), error::DataError> {
+        self.require_repository_at(domain, repository, self.store.generation())
+            .await
+    }
+
+    /// [`Self::require_repository`] for a request that already read the index generation.
+    ///
+    /// # Errors
+    /// [`error::DataError`]: 404, or 500 when the index fails.
+    pub async fn require_repository_at(
+        &self,
+        domain: &str,
+        repository: &str,
+        generation: Option<u64>,
+    ) -> Result<(), error::DataError> {
         let key = (domain.to_owned(), repository.to_owned());
-        let generation = self.store.generation();
         let cached =
             generation.and_then(|generation| self.caches.repositories.get(&key, generation));
         let exists = if let Some(exists) = cached {
@@ -430,7 +443,11 @@ async fn serve_connections(
         tokio::select! {
             accepted = listener.accept() => {
                 let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                    Ok((stream, _)) => {
+                        // Responses go out whole; do not hold their last segment back.
+                        let _ = stream.set_nodelay(true);
+                        stream
+                    }
                     Err(error) => {
                         // Out of file descriptors and similar: back off instead of spinning.
                         tracing::warn!(error = %error, "accept failed");

@@ -106,6 +106,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
         domain,
         repository,
         headers: &parts.headers,
+        generation: state.store.generation(),
     };
     let result = request.serve(&parts.method, target, body).await;
     result.unwrap_or_else(|error| {
@@ -119,6 +120,8 @@ struct NpmRequest<'a> {
     domain: String,
     repository: String,
     headers: &'a HeaderMap,
+    /// The index generation when the request arrived: what its cache lookups are valid for.
+    generation: Option<u64>,
 }
 
 impl NpmRequest<'_> {
@@ -223,7 +226,7 @@ impl NpmRequest<'_> {
 
     async fn require_repository(&self) -> Result<(), DataError> {
         self.state
-            .require_repository(&self.domain, &self.repository)
+            .require_repository_at(&self.domain, &self.repository, self.generation)
             .await
     }
 
@@ -392,7 +395,7 @@ impl NpmRequest<'_> {
             variant: if abbreviated { "abbreviated" } else { "full" },
             base_url: self.state.base_url(self.headers),
         };
-        let generation = self.state.store.generation();
+        let generation = self.generation;
         if let Some(document) = generation
             .and_then(|generation| self.state.caches.documents.get(&cache_key, generation))
         {
@@ -567,9 +570,9 @@ impl NpmRequest<'_> {
         file_name: &str,
     ) -> Result<Option<Arc<(VersionRow, AssetRow)>>, DataError> {
         let cache_key = (key.clone(), file_name.to_owned());
-        let generation = self.state.store.generation();
-        if let Some(found) = generation
-            .and_then(|generation| self.state.caches.assets.get(&cache_key, generation))
+        let generation = self.generation;
+        if let Some(found) =
+            generation.and_then(|generation| self.state.caches.assets.get(&cache_key, generation))
         {
             return Ok(Some(found));
         }

@@ -66,7 +66,6 @@ impl Blob {
             Self::File { length, .. } => *length,
         }
     }
-
 }
 
 /// A 200 response carrying the blob, with its `Content-Length`.
@@ -75,12 +74,12 @@ impl axum::response::IntoResponse for Blob {
         let length = self.length();
         let body = match self {
             Self::Bytes(bytes) => axum::body::Body::from(bytes),
-            Self::File { file, .. } => axum::body::Body::from_stream(
-                tokio_util::io::ReaderStream::with_capacity(
+            Self::File { file, .. } => {
+                axum::body::Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
                     tokio::fs::File::from_std(file),
                     STREAM_CHUNK,
-                ),
-            ),
+                ))
+            }
         };
         let mut response = body.into_response();
         response.headers_mut().insert(
@@ -461,7 +460,8 @@ impl Store {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         watcher
-            .query_row("PRAGMA data_version", [], |row| row.get::<_, i64>(0))
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut statement| statement.query_row([], |row| row.get::<_, i64>(0)))
             .ok()
             .and_then(|version| u64::try_from(version).ok())
     }
@@ -531,7 +531,7 @@ impl Store {
             return Ok(Blob::Bytes(bytes));
         }
         let store = self.clone();
-        tokio::task::spawn_blocking(move || store.open_blob_sync(sha256))
+        tokio::task::spawn_blocking(move || store.open_blob_sync(&sha256))
             .await
             .map_err(|error| StoreError::Task(error.to_string()))?
     }
@@ -553,21 +553,25 @@ impl Store {
         }
     }
 
-    fn open_blob_sync(&self, sha256: String) -> Result<Blob, StoreError> {
-        let path = self.blob_path(&sha256);
+    fn open_blob_sync(&self, sha256: &str) -> Result<Blob, StoreError> {
+        let path = self.blob_path(sha256);
         let (mut file, path) = fs_err::File::open(path)?.into_parts();
         let stamp = FileStamp::of(&file.metadata()?);
-        let verified = self.is_verified(&sha256, &stamp);
+        let verified = self.is_verified(sha256, &stamp);
         if stamp.length <= SMALL_BLOB {
             let mut bytes = Vec::with_capacity(usize::try_from(stamp.length).unwrap_or(0));
-            file.read_to_end(&mut bytes)
-                .map_err(|error| std::io::Error::new(error.kind(), format!("failed to read `{}`: {error}", path.display())))?;
+            file.read_to_end(&mut bytes).map_err(|error| {
+                std::io::Error::new(
+                    error.kind(),
+                    format!("failed to read `{}`: {error}", path.display()),
+                )
+            })?;
             if !verified || bytes.len() as u64 != stamp.length {
                 let actual = hex::encode(sha2::Sha256::digest(&bytes));
-                self.settle(&sha256, actual, stamp)?;
+                self.settle(sha256, actual, stamp)?;
             }
             let bytes = bytes::Bytes::from(bytes);
-            self.inner.blob_cache.insert(&sha256, bytes.clone());
+            self.inner.blob_cache.insert(sha256, bytes.clone());
             return Ok(Blob::Bytes(bytes));
         }
         if !verified {
@@ -579,7 +583,7 @@ impl Store {
                     "blob `{sha256}` changed while it was being verified"
                 ))));
             }
-            self.settle(&sha256, hex::encode(hasher.finalize()), stamp)?;
+            self.settle(sha256, hex::encode(hasher.finalize()), stamp)?;
             file.seek(std::io::SeekFrom::Start(0))?;
         }
         Ok(Blob::File {
@@ -601,7 +605,6 @@ impl Store {
             verified.remove(sha256);
             drop(verified);
             self.inner.blob_cache.remove(sha256);
-            tracing::error!(sha256, actual, "a stored blob is corrupt; refusing to serve it");
             return Err(StoreError::Corrupt {
                 sha256: sha256.to_owned(),
                 actual,
@@ -1287,7 +1290,9 @@ mod tests {
     async fn large_blob_is_streamed_and_rehashed_whenever_its_file_changed() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let content: Vec<u8> = (0..SMALL_BLOB + 1000).map(|index| (index % 251) as u8).collect();
+        let content: Vec<u8> = (0..SMALL_BLOB + 1000)
+            .map(|index| (index % 251) as u8)
+            .collect();
         let digests = store
             .put_blob(bytes::Bytes::from(content.clone()))
             .await
@@ -1298,7 +1303,11 @@ mod tests {
             let blob = store.open_blob(digests.sha256.clone()).await.unwrap();
             assert_eq!(streamed(blob).await, content);
         }
-        assert_eq!(store.inner.blob_cache.size(), 0, "large blobs are not cached");
+        assert_eq!(
+            store.inner.blob_cache.size(),
+            0,
+            "large blobs are not cached"
+        );
 
         // Rewritten in place with the same length: its times change, so it is hashed again.
         let mut tampered = content.clone();
@@ -1315,7 +1324,11 @@ mod tests {
         let blob = store.open_blob(digests.sha256.clone()).await.unwrap();
         assert_eq!(streamed(blob).await, content);
         assert_eq!(
-            store.read_blob(digests.sha256.clone()).await.unwrap().to_vec(),
+            store
+                .read_blob(digests.sha256.clone())
+                .await
+                .unwrap()
+                .to_vec(),
             content
         );
 
