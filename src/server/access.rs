@@ -204,11 +204,18 @@ pub async fn authenticate_token(
         ));
     };
     let hash = token_hash(&token);
-    let row = state
-        .store
-        .with(move |connection| -> Result<_, DataError> { Ok(super::store::token(connection, &hash)?) })
-        .await?
-        .ok_or_else(|| DataError::new(StatusCode::UNAUTHORIZED, "unknown authorization token; get a new one with `aws codeartifact get-authorization-token` or `lading login`"))?;
+    let row = if let Some(row) = state.caches.tokens.get(&hash) {
+        row
+    } else {
+        let lookup = hash.clone();
+        let row = state
+            .store
+            .with(move |connection| -> Result<_, DataError> { Ok(super::store::token(connection, &lookup)?) })
+            .await?
+            .ok_or_else(|| DataError::new(StatusCode::UNAUTHORIZED, "unknown authorization token; get a new one with `aws codeartifact get-authorization-token` or `lading login`"))?;
+        state.caches.tokens.insert(hash, row.clone());
+        row
+    };
     let now = state.clock.now();
     if row.expires <= now {
         return Err(DataError::new(

@@ -1528,12 +1528,12 @@ async fn get_package_version_asset(context: Context<'_>) -> Result<Response, Api
                 "asset",
             )
         })?;
-    let bytes = context
+    let mut response = context
         .state
         .store
-        .read_blob(asset.digests.sha256.clone())
-        .await?;
-    let mut response = (StatusCode::OK, bytes).into_response();
+        .open_blob(asset.digests.sha256.clone())
+        .await?
+        .into_response();
     let headers = response.headers_mut();
     headers.insert(
         axum::http::header::CONTENT_TYPE,

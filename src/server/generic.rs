@@ -94,8 +94,11 @@ async fn serve(state: &AppState, request: Request) -> Result<Response, DataError
                 .into_iter()
                 .find(|candidate| &candidate.name == asset)
                 .ok_or_else(|| DataError::not_found(format!("asset `{asset}` not found")))?;
-            let bytes = state.store.read_blob(found.digests.sha256.clone()).await?;
-            let mut response = (StatusCode::OK, bytes).into_response();
+            let mut response = state
+                .store
+                .open_blob(found.digests.sha256.clone())
+                .await?
+                .into_response();
             let headers = response.headers_mut();
             headers.insert(
                 axum::http::header::CONTENT_TYPE,

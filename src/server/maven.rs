@@ -42,7 +42,7 @@ use super::access::{self, Permission};
 use super::control::new_revision;
 use super::error::DataError;
 use super::packages;
-use super::store::{self, AssetRow, Digests, PackageKey, VersionRow};
+use super::store::{self, AssetRow, Blob, Digests, PackageKey, VersionRow};
 use super::upstream::{ExternalConnection, Fetched, add_notes, verify_hex, with_notes};
 use crate::ecosystem::maven::{
     ArtifactFile, ArtifactMetadata, ChecksumAlgorithm, RepositoryPath, SnapshotFile,
@@ -129,7 +129,7 @@ struct MavenRequest<'a> {
 
 /// A file to serve: its bytes and content type.
 struct Served {
-    bytes: Bytes,
+    bytes: Blob,
     content_type: &'static str,
     digests: Digests,
 }
@@ -156,12 +156,14 @@ fn content_type(file_name: &str) -> &'static str {
 fn respond(served: Served, checksum: Option<ChecksumAlgorithm>) -> Response {
     let (body, content_type) = match checksum {
         Some(algorithm) => (
-            Bytes::from(checksum_of(&served.digests, algorithm).to_owned()),
+            Blob::Bytes(Bytes::from(
+                checksum_of(&served.digests, algorithm).to_owned(),
+            )),
             "text/plain",
         ),
         None => (served.bytes, served.content_type),
     };
-    let mut response = (StatusCode::OK, body).into_response();
+    let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(
         axum::http::header::CONTENT_TYPE,
@@ -332,11 +334,11 @@ impl MavenRequest<'_> {
                 };
                 // A checksum needs no blob read.
                 let bytes = if checksum.is_some() {
-                    Bytes::new()
+                    Blob::Bytes(Bytes::new())
                 } else {
                     self.state
                         .store
-                        .read_blob(asset.digests.sha256.clone())
+                        .open_blob(asset.digests.sha256.clone())
                         .await?
                 };
                 let mut response = respond(
@@ -816,7 +818,7 @@ struct MergedVersions {
 fn metadata(document: Vec<u8>) -> Served {
     let digests = Digests::of(&document);
     Served {
-        bytes: Bytes::from(document),
+        bytes: Blob::Bytes(Bytes::from(document)),
         content_type: "text/xml",
         digests,
     }

@@ -18,6 +18,7 @@
 //! reach this server whatever address it listens on.
 
 pub mod access;
+pub mod cache;
 pub mod control;
 pub mod error;
 pub mod generic;
@@ -218,6 +219,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// External connections and their fetcher.
     pub externals: upstream::Externals,
+    /// Caches of the read path.
+    pub caches: cache::ReadCaches,
 }
 
 impl AppState {
@@ -243,13 +246,41 @@ impl AppState {
         domain: &str,
         repository: &str,
     ) -> Result<(), error::DataError> {
-        let (lookup_domain, lookup_repository) = (domain.to_owned(), repository.to_owned());
-        let exists = self
-            .store
-            .with(move |connection| -> Result<_, error::DataError> {
-                Ok(store::repository(connection, &lookup_domain, &lookup_repository)?.is_some())
-            })
-            .await?;
+        self.require_repository_at(domain, repository, self.store.generation())
+            .await
+    }
+
+    /// [`Self::require_repository`] for a request that already read the index generation.
+    ///
+    /// # Errors
+    /// [`error::DataError`]: 404, or 500 when the index fails.
+    pub async fn require_repository_at(
+        &self,
+        domain: &str,
+        repository: &str,
+        generation: Option<u64>,
+    ) -> Result<(), error::DataError> {
+        let key = (domain.to_owned(), repository.to_owned());
+        let cached =
+            generation.and_then(|generation| self.caches.repositories.get(&key, generation));
+        let exists = if let Some(exists) = cached {
+            exists
+        } else {
+            let (lookup_domain, lookup_repository) = key.clone();
+            let exists = self
+                .store
+                .with(move |connection| -> Result<_, error::DataError> {
+                    Ok(
+                        store::repository(connection, &lookup_domain, &lookup_repository)?
+                            .is_some(),
+                    )
+                })
+                .await?;
+            if let Some(generation) = generation {
+                self.caches.repositories.insert(key, generation, exists);
+            }
+            exists
+        };
         if exists {
             Ok(())
         } else {
@@ -359,6 +390,7 @@ impl Server {
             account,
             public_url: options.public_url.clone(),
             max_body_bytes: options.max_body_bytes,
+            caches: cache::ReadCaches::default(),
         });
         let router = router(Arc::clone(&state));
         let listener = tokio::net::TcpListener::bind(options.listen)
@@ -411,7 +443,11 @@ async fn serve_connections(
         tokio::select! {
             accepted = listener.accept() => {
                 let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                    Ok((stream, _)) => {
+                        // Responses go out whole; do not hold their last segment back.
+                        let _ = stream.set_nodelay(true);
+                        stream
+                    }
                     Err(error) => {
                         // Out of file descriptors and similar: back off instead of spinning.
                         tracing::warn!(error = %error, "accept failed");

@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 
 use super::AppState;
 use super::access::{self, Permission, Principal, iso8601};
+use super::cache::{Document, DocumentKey, not_modified};
 use super::error::DataError;
 use super::packages;
 use super::store::{self, AssetRow, PackageKey, VersionRow};
@@ -105,6 +106,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
         domain,
         repository,
         headers: &parts.headers,
+        generation: state.store.generation(),
     };
     let result = request.serve(&parts.method, target, body).await;
     result.unwrap_or_else(|error| {
@@ -118,6 +120,8 @@ struct NpmRequest<'a> {
     domain: String,
     repository: String,
     headers: &'a HeaderMap,
+    /// The index generation when the request arrived: what its cache lookups are valid for.
+    generation: Option<u64>,
 }
 
 impl NpmRequest<'_> {
@@ -222,7 +226,7 @@ impl NpmRequest<'_> {
 
     async fn require_repository(&self) -> Result<(), DataError> {
         self.state
-            .require_repository(&self.domain, &self.repository)
+            .require_repository_at(&self.domain, &self.repository, self.generation)
             .await
     }
 
@@ -276,6 +280,7 @@ impl NpmRequest<'_> {
             .await?;
         let mut notes = Vec::new();
         let mut upstream_tags = Map::new();
+        let mut consulted_externals = false;
         for (repository, connection_name) in externals {
             let Some(connection) = self
                 .state
@@ -285,6 +290,7 @@ impl NpmRequest<'_> {
             else {
                 continue;
             };
+            consulted_externals = true;
             let Some((document, stale)) = self
                 .upstream_packument(connection, name)
                 .await
@@ -341,6 +347,7 @@ impl NpmRequest<'_> {
             upstream_tags,
             notes,
             upstream_blocked,
+            consulted_externals,
         })
     }
 
@@ -374,8 +381,26 @@ impl NpmRequest<'_> {
             .map_err(|error| format!("{}: invalid packument: {error}", connection.name))
     }
 
+    /// A packument, served from the document cache while the index is unchanged (and no
+    /// external connection is involved), with an ETag that `If-None-Match` can revalidate.
     async fn packument(&self, package: &str) -> Result<Response, DataError> {
         let name = parse_name(package)?;
+        let abbreviated = self
+            .headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|accept| accept.contains(ABBREVIATED_MEDIA_TYPE));
+        let cache_key = DocumentKey {
+            package: self.key(&name),
+            variant: if abbreviated { "abbreviated" } else { "full" },
+            base_url: self.state.base_url(self.headers),
+        };
+        let generation = self.generation;
+        if let Some(document) = generation
+            .and_then(|generation| self.state.caches.documents.get(&cache_key, generation))
+        {
+            return Ok(document.respond(self.headers));
+        }
         let mut view = self.view(&name).await?;
         if view.versions.is_empty() {
             let mut message = format!(
@@ -389,11 +414,6 @@ impl NpmRequest<'_> {
         }
         view.versions
             .sort_by(|left, right| left.published.total_cmp(&right.published));
-        let abbreviated = self
-            .headers
-            .get(axum::http::header::ACCEPT)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|accept| accept.contains(ABBREVIATED_MEDIA_TYPE));
         let mut version_map = Map::new();
         let mut times = Map::new();
         let (mut modified, mut created) = (0.0_f64, f64::MAX);
@@ -465,13 +485,27 @@ impl NpmRequest<'_> {
             }
             body
         };
-        let mut response = axum::Json(body).into_response();
-        if abbreviated {
-            response.headers_mut().insert(
-                axum::http::header::CONTENT_TYPE,
-                HeaderValue::from_static(ABBREVIATED_MEDIA_TYPE),
-            );
+        let body = serde_json::to_vec(&body).map_err(|error| {
+            DataError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("failed to render the packument: {error}"),
+            )
+        })?;
+        let content_type = if abbreviated {
+            ABBREVIATED_MEDIA_TYPE
+        } else {
+            "application/json"
+        };
+        let document = Arc::new(Document::new(body, content_type));
+        if !view.consulted_externals
+            && let Some(generation) = generation
+        {
+            self.state
+                .caches
+                .documents
+                .insert(cache_key, generation, Arc::clone(&document));
         }
+        let mut response = document.respond(self.headers);
         add_notes(&mut response, &view.notes);
         Ok(response)
     }
@@ -491,7 +525,7 @@ impl NpmRequest<'_> {
                 .pull_through(&name, version, &file_name, &mut notes)
                 .await?;
         }
-        let Some((row, asset)) = found else {
+        let Some(found) = found else {
             return Err(with_notes(
                 DataError::not_found(format!(
                     "tarball `{file_name}` of `{name}` not found in `{}/{}`",
@@ -500,18 +534,31 @@ impl NpmRequest<'_> {
                 &notes,
             ));
         };
-        let bytes = self
-            .state
-            .store
-            .read_blob(asset.digests.sha256.clone())
-            .await?;
-        let mut response = (StatusCode::OK, bytes).into_response();
-        response.headers_mut().insert(
+        let (row, asset) = &*found;
+        // Content-addressed: the sha256 is a strong entity tag.
+        let etag = HeaderValue::from_str(&format!("\"{}\"", asset.digests.sha256)).ok();
+        let mut response = match etag
+            .as_ref()
+            .and_then(|etag| not_modified(self.headers, etag))
+        {
+            Some(response) => response,
+            None => self
+                .state
+                .store
+                .open_blob(asset.digests.sha256.clone())
+                .await?
+                .into_response(),
+        };
+        let headers = response.headers_mut();
+        headers.insert(
             axum::http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/octet-stream"),
         );
+        if let Some(etag) = etag {
+            headers.insert(axum::http::header::ETAG, etag);
+        }
         if let Ok(value) = HeaderValue::from_str(&row.version) {
-            response.headers_mut().insert("x-package-version", value);
+            headers.insert("x-package-version", value);
         }
         add_notes(&mut response, &notes);
         Ok(response)
@@ -521,16 +568,31 @@ impl NpmRequest<'_> {
         &self,
         key: &PackageKey,
         file_name: &str,
-    ) -> Result<Option<(VersionRow, AssetRow)>, DataError> {
-        let (lookup, file) = (key.clone(), file_name.to_owned());
+    ) -> Result<Option<Arc<(VersionRow, AssetRow)>>, DataError> {
+        let cache_key = (key.clone(), file_name.to_owned());
+        let generation = self.generation;
+        if let Some(found) =
+            generation.and_then(|generation| self.state.caches.assets.get(&cache_key, generation))
+        {
+            return Ok(Some(found));
+        }
+        let (lookup, file) = cache_key.clone();
         let found = self
             .state
             .store
             .with(move |connection| -> Result<_, DataError> {
                 Ok(store::find_asset(connection, &lookup, &file)?)
             })
-            .await?;
-        Ok(found.filter(|(row, _)| row.status == "Published"))
+            .await?
+            .filter(|(row, _)| row.status == "Published")
+            .map(Arc::new);
+        if let (Some(found), Some(generation)) = (&found, generation) {
+            self.state
+                .caches
+                .assets
+                .insert(cache_key, generation, Arc::clone(found));
+        }
+        Ok(found)
     }
 
     /// Fetch a version this repository does not hold from where the view says it lives,
@@ -542,7 +604,7 @@ impl NpmRequest<'_> {
         version: &str,
         file_name: &str,
         notes: &mut Vec<String>,
-    ) -> Result<Option<(VersionRow, AssetRow)>, DataError> {
+    ) -> Result<Option<Arc<(VersionRow, AssetRow)>>, DataError> {
         let view = self.view(name).await?;
         notes.extend(view.notes.iter().cloned());
         let Some(candidate) = view
@@ -890,6 +952,9 @@ struct View {
     upstream_tags: Map<String, Value>,
     notes: Vec<String>,
     upstream_blocked: bool,
+    /// Whether an external connection was asked: the view then depends on more than the
+    /// index, so it is not cached.
+    consulted_externals: bool,
 }
 
 fn parse_time(text: &str) -> Option<f64> {

@@ -38,7 +38,7 @@ use super::AppState;
 use super::access::{self, Permission, Principal, iso8601};
 use super::error::DataError;
 use super::packages;
-use super::store::{self, AssetRow, PackageKey, VersionRow};
+use super::store::{self, AssetRow, Blob, PackageKey, VersionRow};
 use crate::ecosystem::nuget::{self, NuGetVersion, NupkgManifest};
 
 /// Largest `take` a search honours.
@@ -503,11 +503,11 @@ impl NuGetRequest<'_> {
                 .await?;
         }
         let file = file.to_lowercase();
-        let (bytes, content_type) = if file == asset.name {
+        let (blob, content_type) = if file == asset.name {
             (
                 self.state
                     .store
-                    .read_blob(asset.digests.sha256.clone())
+                    .open_blob(asset.digests.sha256.clone())
                     .await?,
                 "application/octet-stream",
             )
@@ -523,13 +523,13 @@ impl NuGetRequest<'_> {
                     format!("the stored package is unreadable: {error}"),
                 )
             })?;
-            (Bytes::from(nuspec), "application/xml")
+            (Blob::Bytes(Bytes::from(nuspec)), "application/xml")
         } else {
             return Err(DataError::not_found(format!(
                 "`{file}` is not a file of package `{id}` {version}"
             )));
         };
-        let mut response = (StatusCode::OK, bytes).into_response();
+        let mut response = blob.into_response();
         response.headers_mut().insert(
             axum::http::header::CONTENT_TYPE,
             HeaderValue::from_static(content_type),

@@ -799,12 +799,12 @@ impl PypiRequest<'_> {
                 &notes,
             )
         })?;
-        let bytes = self
+        let mut response = self
             .state
             .store
-            .read_blob(asset.digests.sha256.clone())
-            .await?;
-        let mut response = (StatusCode::OK, bytes).into_response();
+            .open_blob(asset.digests.sha256.clone())
+            .await?
+            .into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

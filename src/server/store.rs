@@ -13,19 +13,110 @@
 //! names it is committed, so a crash mid-upload leaves at most an orphaned temp file, never a
 //! visible half version. Writers use `BEGIN IMMEDIATE`, so concurrent publishers (threads or
 //! processes sharing the directory) serialise on the index instead of losing updates.
-//! Reads re-hash the blob and refuse to serve bytes that no longer match their name.
+//! Reads never serve bytes that no longer match their name, as far as this process can tell:
+//! a blob is hashed on its first read, and again whenever its file changed since
+//! ([`Store::open_blob`] states the exact guarantee).
 
-use std::io::Write as _;
+use std::collections::HashMap;
+use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use sha2::Digest as _;
 
+use super::cache::BlobCache;
+
 /// Index file name; the version suffix changes when the schema does.
 const INDEX_FILE: &str = "index-v1.sqlite3";
 /// Blob directory name.
 const BLOBS_DIR: &str = "blobs-v1";
+
+/// Blobs up to this size are served from memory (and kept in the blob cache); larger ones
+/// are streamed from their file.
+pub const SMALL_BLOB: u64 = 1024 * 1024;
+/// Budget of the in-memory cache of verified small blobs.
+pub const BLOB_CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// Verified file stamps remembered at most (about 100 bytes each); past this the record
+/// starts over and blobs are hashed again on their next read.
+const VERIFIED_CAPACITY: usize = 100_000;
+/// Chunk size when streaming a large blob.
+const STREAM_CHUNK: usize = 256 * 1024;
+
+/// A blob ready to serve, verified as [`Store::open_blob`] describes.
+#[derive(Debug)]
+pub enum Blob {
+    /// The whole content.
+    Bytes(bytes::Bytes),
+    /// An open file positioned at its start, to stream.
+    File {
+        /// The file.
+        file: std::fs::File,
+        /// Its length.
+        length: u64,
+    },
+}
+
+impl Blob {
+    /// Length in bytes.
+    #[must_use]
+    pub fn length(&self) -> u64 {
+        match self {
+            Self::Bytes(bytes) => bytes.len() as u64,
+            Self::File { length, .. } => *length,
+        }
+    }
+}
+
+/// A 200 response carrying the blob, with its `Content-Length`.
+impl axum::response::IntoResponse for Blob {
+    fn into_response(self) -> axum::response::Response {
+        let length = self.length();
+        let body = match self {
+            Self::Bytes(bytes) => axum::body::Body::from(bytes),
+            Self::File { file, .. } => {
+                axum::body::Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+                    tokio::fs::File::from_std(file),
+                    STREAM_CHUNK,
+                ))
+            }
+        };
+        let mut response = body.into_response();
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_LENGTH,
+            axum::http::HeaderValue::from(length),
+        );
+        response
+    }
+}
+
+/// What identifies one state of a file cheaply: if any of it changes, the content may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    length: u64,
+    modified: Option<std::time::SystemTime>,
+    /// Status change time (seconds, nanoseconds): moves on every write, truncation, rename
+    /// or `touch`, and cannot be set back by an ordinary process.
+    #[cfg(unix)]
+    changed: (i64, i64),
+    #[cfg(unix)]
+    inode: (u64, u64),
+}
+
+impl FileStamp {
+    fn of(metadata: &std::fs::Metadata) -> Self {
+        #[cfg(unix)]
+        use std::os::unix::fs::MetadataExt as _;
+        Self {
+            length: metadata.len(),
+            modified: metadata.modified().ok(),
+            #[cfg(unix)]
+            changed: (metadata.ctime(), metadata.ctime_nsec()),
+            #[cfg(unix)]
+            inode: (metadata.dev(), metadata.ino()),
+        }
+    }
+}
 
 /// Storage failures. All of them are server-side faults (HTTP 500).
 #[derive(Debug, thiserror::Error)]
@@ -180,6 +271,18 @@ struct StoreInner {
     next: std::sync::atomic::AtomicUsize,
     blobs: PathBuf,
     tmp: PathBuf,
+    /// A connection that only ever asks for `PRAGMA data_version` ([`Store::generation`]).
+    watcher: Mutex<Connection>,
+    /// Verified bytes of recently served small blobs.
+    blob_cache: BlobCache,
+    /// sha256 → the stamp of its file when this process last hashed it and found it right.
+    verified: Mutex<HashMap<String, FileStamp>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 const SCHEMA: &str = "
@@ -295,12 +398,18 @@ impl Store {
             fs_err::set_permissions(&index, std::fs::Permissions::from_mode(0o600))?;
         }
         connections[0].execute_batch(SCHEMA)?;
+        let watcher = open_connection(&index)?;
+        // Called on async worker threads: fail (and skip the caches) rather than wait.
+        watcher.busy_timeout(std::time::Duration::ZERO)?;
         Ok(Self {
             inner: Arc::new(StoreInner {
                 connections: connections.into_iter().map(Mutex::new).collect(),
                 next: std::sync::atomic::AtomicUsize::new(0),
                 blobs,
                 tmp,
+                watcher: Mutex::new(watcher),
+                blob_cache: BlobCache::new(BLOB_CACHE_BYTES),
+                verified: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -335,6 +444,26 @@ impl Store {
         })
         .await
         .map_err(|error| E::from(StoreError::Task(error.to_string())))?
+    }
+
+    /// The index generation: a number that changes whenever any connection (of this process
+    /// or another one sharing the data directory) commits to the index. `None` when it cannot
+    /// be read right now; callers then skip their caches.
+    ///
+    /// Cheap enough to call on every request (SQLite's `PRAGMA data_version` reads the WAL
+    /// index header from shared memory; the watcher connection never waits for a lock).
+    #[must_use]
+    pub fn generation(&self) -> Option<u64> {
+        let watcher = self
+            .inner
+            .watcher
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        watcher
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut statement| statement.query_row([], |row| row.get::<_, i64>(0)))
+            .ok()
+            .and_then(|version| u64::try_from(version).ok())
     }
 
     fn blob_path(&self, sha256: &str) -> PathBuf {
@@ -375,22 +504,117 @@ impl Store {
         Ok(digests)
     }
 
-    /// Read a blob and check it still hashes to its name.
+    /// A blob, ready to serve: its bytes when small, else the open file to stream.
+    ///
+    /// What is served is never a wrong byte as far as this process can tell; the exact
+    /// guarantee:
+    ///
+    /// - The first time this process serves a blob, it reads the whole file and checks that
+    ///   it hashes to its name ([`StoreError::Corrupt`] otherwise). It then remembers the
+    ///   file's stamp: length, modification and status-change times, and inode.
+    /// - Blobs of at most [`SMALL_BLOB`] bytes are then served from a bounded in-memory cache
+    ///   of those verified bytes ([`BLOB_CACHE_BYTES`], least recently used first out), so
+    ///   later damage to the file cannot reach a client through this process. A small blob
+    ///   that was evicted is read again, and hashed again unless its stamp is unchanged.
+    /// - Larger blobs are streamed from the file. Each read opens the file and compares its
+    ///   stamp with the verified one; any difference (the file was rewritten, truncated,
+    ///   replaced, touched) means hashing it again before a byte is sent.
+    ///
+    /// Not detected: bytes that change on the medium (or through a raw block device) without
+    /// the file's times changing, after this process verified them, and a change made while
+    /// a large blob is being streamed. A restart re-verifies every blob on first read.
+    ///
+    /// # Errors
+    /// I/O errors and [`StoreError::Corrupt`].
+    pub async fn open_blob(&self, sha256: String) -> Result<Blob, StoreError> {
+        if let Some(bytes) = self.inner.blob_cache.get(&sha256) {
+            return Ok(Blob::Bytes(bytes));
+        }
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.open_blob_sync(&sha256))
+            .await
+            .map_err(|error| StoreError::Task(error.to_string()))?
+    }
+
+    /// A blob's whole content (see [`Self::open_blob`] for what is verified when).
     ///
     /// # Errors
     /// I/O errors and [`StoreError::Corrupt`].
     pub async fn read_blob(&self, sha256: String) -> Result<bytes::Bytes, StoreError> {
-        let path = self.blob_path(&sha256);
-        tokio::task::spawn_blocking(move || {
-            let bytes = fs_err::read(&path)?;
-            let actual = hex::encode(sha2::Sha256::digest(&bytes));
-            if actual != sha256 {
-                return Err(StoreError::Corrupt { sha256, actual });
+        match self.open_blob(sha256).await? {
+            Blob::Bytes(bytes) => Ok(bytes),
+            Blob::File { mut file, length } => tokio::task::spawn_blocking(move || {
+                let mut bytes = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+                file.read_to_end(&mut bytes)?;
+                Ok(bytes::Bytes::from(bytes))
+            })
+            .await
+            .map_err(|error| StoreError::Task(error.to_string()))?,
+        }
+    }
+
+    fn open_blob_sync(&self, sha256: &str) -> Result<Blob, StoreError> {
+        let path = self.blob_path(sha256);
+        let (mut file, path) = fs_err::File::open(path)?.into_parts();
+        let stamp = FileStamp::of(&file.metadata()?);
+        let verified = self.is_verified(sha256, &stamp);
+        if stamp.length <= SMALL_BLOB {
+            let mut bytes = Vec::with_capacity(usize::try_from(stamp.length).unwrap_or(0));
+            file.read_to_end(&mut bytes).map_err(|error| {
+                std::io::Error::new(
+                    error.kind(),
+                    format!("failed to read `{}`: {error}", path.display()),
+                )
+            })?;
+            if !verified || bytes.len() as u64 != stamp.length {
+                let actual = hex::encode(sha2::Sha256::digest(&bytes));
+                self.settle(sha256, actual, stamp)?;
             }
-            Ok(bytes::Bytes::from(bytes))
+            let bytes = bytes::Bytes::from(bytes);
+            self.inner.blob_cache.insert(sha256, bytes.clone());
+            return Ok(Blob::Bytes(bytes));
+        }
+        if !verified {
+            let mut hasher = sha2::Sha256::new();
+            std::io::copy(&mut file, &mut hasher)?;
+            let after = FileStamp::of(&file.metadata()?);
+            if after != stamp {
+                return Err(StoreError::Io(std::io::Error::other(format!(
+                    "blob `{sha256}` changed while it was being verified"
+                ))));
+            }
+            self.settle(sha256, hex::encode(hasher.finalize()), stamp)?;
+            file.seek(std::io::SeekFrom::Start(0))?;
+        }
+        Ok(Blob::File {
+            file,
+            length: stamp.length,
         })
-        .await
-        .map_err(|error| StoreError::Task(error.to_string()))?
+    }
+
+    /// Whether this process verified the blob's file as it is now.
+    fn is_verified(&self, sha256: &str, stamp: &FileStamp) -> bool {
+        lock(&self.inner.verified).get(sha256) == Some(stamp)
+    }
+
+    /// Record the outcome of hashing a blob: remember its stamp when the digest matches its
+    /// name, forget everything about it otherwise.
+    fn settle(&self, sha256: &str, actual: String, stamp: FileStamp) -> Result<(), StoreError> {
+        let mut verified = lock(&self.inner.verified);
+        if actual != sha256 {
+            verified.remove(sha256);
+            drop(verified);
+            self.inner.blob_cache.remove(sha256);
+            return Err(StoreError::Corrupt {
+                sha256: sha256.to_owned(),
+                actual,
+            });
+        }
+        if verified.len() >= VERIFIED_CAPACITY {
+            verified.clear();
+        }
+        verified.insert(sha256.to_owned(), stamp);
+        Ok(())
     }
 }
 
@@ -1001,7 +1225,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn corrupt_blob_is_refused() {
+    async fn corrupt_blob_is_refused_on_first_read_and_verified_bytes_stay_served() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let digests = store
@@ -1013,7 +1237,135 @@ mod tests {
             b"payload"
         );
         fs_err::write(store.blob_path(&digests.sha256), b"tampered").unwrap();
-        let error = store.read_blob(digests.sha256.clone()).await.unwrap_err();
+        // This process verified and cached the bytes: it keeps serving those, never the
+        // tampered ones.
+        assert_eq!(
+            &store.read_blob(digests.sha256.clone()).await.unwrap()[..],
+            b"payload"
+        );
+        // A restarted server hashes the blob on its first read and refuses it.
+        let restarted = Store::open(dir.path()).unwrap();
+        let error = restarted
+            .read_blob(digests.sha256.clone())
+            .await
+            .unwrap_err();
         assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+        // ...and again on the next read: a corrupt blob is never remembered as verified.
+        let error = restarted.open_blob(digests.sha256).await.unwrap_err();
+        assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+    }
+
+    #[tokio::test]
+    async fn evicted_small_blob_changed_on_disk_is_hashed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let digests = store
+            .put_blob(bytes::Bytes::from_static(b"payload"))
+            .await
+            .unwrap();
+        store.read_blob(digests.sha256.clone()).await.unwrap();
+        store.inner.blob_cache.remove(&digests.sha256);
+        // Same length, other bytes, written in place.
+        fs_err::write(store.blob_path(&digests.sha256), b"PAYLOAD").unwrap();
+        let error = store.read_blob(digests.sha256).await.unwrap_err();
+        assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+    }
+
+    async fn streamed(blob: Blob) -> Vec<u8> {
+        let Blob::File { file, length } = blob else {
+            panic!("a large blob is streamed from its file");
+        };
+        let response = axum::response::IntoResponse::into_response(Blob::File { file, length });
+        assert_eq!(
+            response.headers()[axum::http::header::CONTENT_LENGTH],
+            length.to_string().as_str()
+        );
+        axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
+    #[tokio::test]
+    async fn large_blob_is_streamed_and_rehashed_whenever_its_file_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let content: Vec<u8> = (0..SMALL_BLOB + 1000)
+            .map(|index| (index % 251) as u8)
+            .collect();
+        let digests = store
+            .put_blob(bytes::Bytes::from(content.clone()))
+            .await
+            .unwrap();
+        let path = store.blob_path(&digests.sha256);
+        // First read: hashed, then streamed; second read: streamed without hashing.
+        for _ in 0..2 {
+            let blob = store.open_blob(digests.sha256.clone()).await.unwrap();
+            assert_eq!(streamed(blob).await, content);
+        }
+        assert_eq!(
+            store.inner.blob_cache.size(),
+            0,
+            "large blobs are not cached"
+        );
+
+        // Rewritten in place with the same length: its times change, so it is hashed again.
+        let mut tampered = content.clone();
+        tampered[0] ^= 1;
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs_err::write(&path, &tampered).unwrap();
+        let error = store.open_blob(digests.sha256.clone()).await.unwrap_err();
+        assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+
+        // Repaired (a new file renamed over it): verified again and served.
+        let repaired = dir.path().join("repaired");
+        fs_err::write(&repaired, &content).unwrap();
+        fs_err::rename(&repaired, &path).unwrap();
+        let blob = store.open_blob(digests.sha256.clone()).await.unwrap();
+        assert_eq!(streamed(blob).await, content);
+        assert_eq!(
+            store
+                .read_blob(digests.sha256.clone())
+                .await
+                .unwrap()
+                .to_vec(),
+            content
+        );
+
+        // Truncated: detected by its length.
+        fs_err::write(&path, &content[..content.len() - 1]).unwrap();
+        let error = store.open_blob(digests.sha256).await.unwrap_err();
+        assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+    }
+
+    #[tokio::test]
+    async fn generation_changes_with_every_commit_of_any_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let before = store.generation().unwrap();
+        assert_eq!(store.generation(), Some(before), "stable without writes");
+        let row = TokenRow {
+            principal: "admin".into(),
+            domain: "local".into(),
+            expires: 1.0,
+        };
+        let token = row.clone();
+        store
+            .with(move |connection| -> Result<(), StoreError> {
+                Ok(insert_token(connection, "h1", &token)?)
+            })
+            .await
+            .unwrap();
+        let after_pool_write = store.generation().unwrap();
+        assert_ne!(after_pool_write, before);
+        // Another process (here: another store on the same directory) writing.
+        let other = Store::open(dir.path()).unwrap();
+        other
+            .with(move |connection| -> Result<(), StoreError> {
+                Ok(insert_token(connection, "h2", &row)?)
+            })
+            .await
+            .unwrap();
+        assert_ne!(store.generation().unwrap(), after_pool_write);
     }
 }
