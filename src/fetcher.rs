@@ -343,14 +343,11 @@ impl Fetcher {
     ///
     /// # Errors
     /// I/O failures.
-    pub fn remember(&self, package: &str, url: &SafeUrl, body: &[u8]) -> Result<(), FetchError> {
+    pub fn remember(&self, url: &SafeUrl, body: &[u8]) -> Result<(), RestoreError> {
         self.store
             .insert_for_url(url.expose().as_str(), body)
             .map(drop)
-            .map_err(|source| FetchError::Io {
-                package: package.to_owned(),
-                source,
-            })
+            .map_err(RestoreError::io(self.store.root()))
     }
 
     /// A document with no pinned digest. With `remember`, it is stored by URL and a later

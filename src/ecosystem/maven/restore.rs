@@ -284,16 +284,15 @@ async fn fetch_file(
             base.join(&format!("{relative}.sha1"))
                 .map_err(|error| RestoreError::Invalid(error.to_string()))?,
         );
-        let body = match fetcher.remembered(&sidecar) {
-            Some(body) => body,
-            None => {
-                let body = fetcher
-                    .document(&package, &sidecar, None, false)
-                    .await?
-                    .body;
-                fresh_sidecar = Some((sidecar.clone(), body.clone()));
-                body
-            }
+        let body = if let Some(body) = fetcher.remembered(&sidecar) {
+            body
+        } else {
+            let body = fetcher
+                .document(&package, &sidecar, None, false)
+                .await?
+                .body;
+            fresh_sidecar = Some((sidecar.clone(), body.clone()));
+            body
         };
         let text = String::from_utf8_lossy(&body);
         crate::ecosystem::maven::ChecksumAlgorithm::claimed_digest(&text)
@@ -306,7 +305,7 @@ async fn fetch_file(
     };
     let fetched = fetcher.verified(&package, &url, &[digest]).await?;
     if let Some((sidecar, body)) = fresh_sidecar {
-        fetcher.remember(&package, &sidecar, &body)?;
+        fetcher.remember(&sidecar, &body)?;
     }
     Ok((artifact.directory(), file_name.to_owned(), fetched.blob))
 }

@@ -311,7 +311,7 @@ pub async fn restore(
                 out.push((file.filename, fetched.blob));
             }
             if let Some(body) = fresh {
-                fetcher.remember(&spec, &page, &body)?;
+                fetcher.remember(&page, &body)?;
             }
             Ok::<_, RestoreError>(out)
         });
