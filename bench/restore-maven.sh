@@ -228,6 +228,7 @@ for server in $SERVERS; do
     upstream=${URL#http://}
     upstream=${upstream#*@}
     upstream=${upstream%%/*}
+    : >"$WORK/proxy.log"
     python3 "$ROOT/bench/latency-proxy.py" "$pport" "$upstream" "$LATENCY_MS" >"$WORK/proxy.log" 2>&1 &
     PIDS+=($!)
     until grep -q ready "$WORK/proxy.log"; do sleep 0.1; done
