@@ -9,7 +9,9 @@
 //! Nothing unverified ever lands here: a blob is hashed in memory, compared with what the
 //! caller expects, written to `tmp/`, fsynced and renamed into place. Two restores writing
 //! the same blob race harmlessly (same name, same bytes, atomic rename); aliases are written
-//! the same way and only after their blob.
+//! the same way and only after their blob, but not fsynced: an alias is checked when read
+//! (the hex SHA-512 of a blob that exists), so one a crash left empty or torn is a miss
+//! and is rewritten by the next restore that verifies the blob.
 
 use std::path::{Path, PathBuf};
 
@@ -264,8 +266,8 @@ impl Store {
         blob: &Blob,
     ) -> std::io::Result<()> {
         let path = self.named_path(namespace, digest);
-        if !path.exists() {
-            self.write_new(&path, blob.sha512.hex().as_bytes())?;
+        if self.resolve_alias(&path).is_none() {
+            self.write_new(&path, blob.sha512.hex().as_bytes(), false)?;
         }
         Ok(())
     }
@@ -285,13 +287,13 @@ impl Store {
         let hex_text = sha512.hex();
         let path = self.blob_path(&hex_text);
         if !path.exists() {
-            self.write_new(&path, data)?;
+            self.write_new(&path, data, true)?;
         }
         for digest in digests {
             if digest.algorithm != Algorithm::Sha512 {
                 let alias = self.alias_path(digest);
-                if !alias.exists() {
-                    self.write_new(&alias, hex_text.as_bytes())?;
+                if self.resolve_alias(&alias).is_none() {
+                    self.write_new(&alias, hex_text.as_bytes(), false)?;
                 }
             }
         }
@@ -308,12 +310,13 @@ impl Store {
     /// I/O errors, naming the path.
     pub fn insert_for_url(&self, url: &str, data: &[u8]) -> std::io::Result<Blob> {
         let blob = self.insert(data, &[])?;
-        self.write_new(&self.url_path(url), blob.sha512.hex().as_bytes())?;
+        self.write_new(&self.url_path(url), blob.sha512.hex().as_bytes(), false)?;
         Ok(blob)
     }
 
-    /// Write through `tmp/` and rename, so readers never see a partial file.
-    fn write_new(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
+    /// Write through `tmp/` and rename, so readers never see a partial file; with `sync`,
+    /// fsynced before the rename, so a crash cannot leave a torn file under the name.
+    fn write_new(&self, path: &Path, data: &[u8], sync: bool) -> std::io::Result<()> {
         let temp_dir = self.root.join("tmp");
         fs_err::create_dir_all(&temp_dir)?;
         if let Some(parent) = path.parent() {
@@ -323,7 +326,9 @@ impl Store {
             .prefix("blob-")
             .tempfile_in(&temp_dir)?;
         std::io::Write::write_all(&mut temp, data)?;
-        temp.as_file().sync_all()?;
+        if sync {
+            temp.as_file().sync_all()?;
+        }
         temp.persist(path).map_err(|error| {
             std::io::Error::new(
                 error.error.kind(),
@@ -412,6 +417,25 @@ mod tests {
                 .count(),
             0
         );
+    }
+
+    #[test]
+    fn a_torn_alias_or_url_record_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let sha1 = Digest::of(Algorithm::Sha1, b"blob");
+        store.insert(b"blob", std::slice::from_ref(&sha1)).unwrap();
+        store.insert_for_url("http://x/a", b"doc").unwrap();
+        // What a crash can leave of an alias written without an fsync: nothing, or part.
+        fs_err::write(store.alias_path(&sha1), "").unwrap();
+        assert!(store.find(&sha1).is_none());
+        let url_record = store.url_path("http://x/a");
+        let text = fs_err::read_to_string(&url_record).unwrap();
+        fs_err::write(&url_record, &text[..text.len() / 2]).unwrap();
+        assert!(store.find_url("http://x/a").is_none());
+        // The next restore downloads again and rewrites it.
+        store.insert(b"blob", std::slice::from_ref(&sha1)).unwrap();
+        assert!(store.find(&sha1).is_some());
     }
 
     #[test]

@@ -328,6 +328,28 @@ impl Fetcher {
         })
     }
 
+    /// The document stored for `url` by [`Fetcher::remember`] (or `document(.., true)`), read
+    /// without a request; `None` when there is none or it cannot be read.
+    #[must_use]
+    pub fn remembered(&self, url: &SafeUrl) -> Option<bytes::Bytes> {
+        let blob = self.store.find_url(url.expose().as_str())?;
+        fs_err::read(&blob.path).ok().map(bytes::Bytes::from)
+    }
+
+    /// Store `body` as the document for `url`, for [`Fetcher::remembered`]: callers do it
+    /// once what the document vouches for (a checksum sidecar's artifact, an index page's
+    /// files) has verified, so a second restore makes no request and a document that led to
+    /// a failure is never kept.
+    ///
+    /// # Errors
+    /// I/O failures.
+    pub fn remember(&self, url: &SafeUrl, body: &[u8]) -> Result<(), RestoreError> {
+        self.store
+            .insert_for_url(url.expose().as_str(), body)
+            .map(drop)
+            .map_err(RestoreError::io(self.store.root()))
+    }
+
     /// A document with no pinned digest. With `remember`, it is stored by URL and a later
     /// call returns the stored copy without a request (a second restore makes none).
     ///

@@ -153,6 +153,18 @@ fn pip_requirements_restore_from_lading_serve_then_pip_installs_offline() {
     assert_eq!(report["ecosystems"][0]["ecosystem"], "pypi", "{report}");
     assert_eq!(report["ecosystems"][0]["packages"], 3, "{report}");
     assert_eq!(wheelhouse_names(&wheelhouse), EXPECTED_WHEELS);
+    // A second restore into an empty wheelhouse comes from the store: the project pages
+    // were remembered too, so not one request (the token aside).
+    let second = dir.path().join("wheelhouse-2");
+    let mut command = lading(&home, &project);
+    command
+        .args(["restore", "--json", "--wheelhouse"])
+        .arg(&second);
+    codeartifact_flags(&mut command, &server);
+    let report: serde_json::Value =
+        serde_json::from_slice(&support::run_ok(&mut command).stdout).unwrap();
+    assert_eq!(report["ecosystems"][0]["downloaded"], 0, "{report}");
+    assert_eq!(wheelhouse_names(&second), EXPECTED_WHEELS);
     drop(server);
     pip_install_offline(&python, &home, &project, &wheelhouse);
 }
@@ -428,6 +440,28 @@ fn maven_coordinates_and_gradle_lockfile_restore_then_mvn_offline_builds() {
             );
         }
     }
+    // A second restore into an empty local repository comes from the store: the `.sha1`
+    // sidecars were remembered once their files verified, so not one request.
+    let second = dir.path().join("m2-second");
+    let mut command = lading(&home, &project);
+    command
+        .args([
+            "restore",
+            "--json",
+            "--lockfile",
+            "dependencies.txt",
+            "--maven-repo",
+        ])
+        .arg(&second);
+    codeartifact_flags(&mut command, &server);
+    let report: serde_json::Value =
+        serde_json::from_slice(&support::run_ok(&mut command).stdout).unwrap();
+    assert_eq!(report["ecosystems"][0]["downloaded"], 0, "{report}");
+    assert!(
+        second
+            .join("com/acme/restore/util/2.0/util-2.0.jar")
+            .is_file()
+    );
     drop(server);
     for local in [&from_list, &from_gradle] {
         let work = local.with_extension("work");

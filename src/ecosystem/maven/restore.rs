@@ -274,26 +274,39 @@ async fn fetch_file(
             RestoreError::Invalid(format!("bad URL for `{relative}`: {error}"))
         })?);
     let package = format!("{} ({file_name})", artifact.coordinates());
+    // Without a pinned checksum the repository's `.sha1` sidecar is the pin: remembered in
+    // the store once the file verified against it, so a second restore makes no request.
+    let mut fresh_sidecar = None;
     let digest = if let Some(digest) = pinned {
         digest.clone()
     } else {
-        {
-            let sidecar = SafeUrl::from(
-                base.join(&format!("{relative}.sha1"))
-                    .map_err(|error| RestoreError::Invalid(error.to_string()))?,
-            );
-            let document = fetcher.document(&package, &sidecar, None, false).await?;
-            let text = String::from_utf8_lossy(&document.body);
-            crate::ecosystem::maven::ChecksumAlgorithm::claimed_digest(&text)
-                .and_then(|hex_text| Digest::from_hex(Algorithm::Sha1, &hex_text))
-                .ok_or_else(|| {
-                    RestoreError::Invalid(format!(
-                        "the checksum {sidecar} of `{package}` is not a SHA-1"
-                    ))
-                })?
-        }
+        let sidecar = SafeUrl::from(
+            base.join(&format!("{relative}.sha1"))
+                .map_err(|error| RestoreError::Invalid(error.to_string()))?,
+        );
+        let body = if let Some(body) = fetcher.remembered(&sidecar) {
+            body
+        } else {
+            let body = fetcher
+                .document(&package, &sidecar, None, false)
+                .await?
+                .body;
+            fresh_sidecar = Some((sidecar.clone(), body.clone()));
+            body
+        };
+        let text = String::from_utf8_lossy(&body);
+        crate::ecosystem::maven::ChecksumAlgorithm::claimed_digest(&text)
+            .and_then(|hex_text| Digest::from_hex(Algorithm::Sha1, &hex_text))
+            .ok_or_else(|| {
+                RestoreError::Invalid(format!(
+                    "the checksum {sidecar} of `{package}` is not a SHA-1"
+                ))
+            })?
     };
     let fetched = fetcher.verified(&package, &url, &[digest]).await?;
+    if let Some((sidecar, body)) = fresh_sidecar {
+        fetcher.remember(&sidecar, &body)?;
+    }
     Ok((artifact.directory(), file_name.to_owned(), fetched.blob))
 }
 
@@ -417,7 +430,7 @@ fn record_remote<'a>(
         text.push_str(&line);
         text.push('\n');
     }
-    crate::fsx::write_atomic(&path, text.as_bytes(), None)
+    crate::fsx::replace_unsynced(&path, text.as_bytes())
 }
 
 #[cfg(test)]

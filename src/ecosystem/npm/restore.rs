@@ -199,14 +199,49 @@ pub async fn restore(
     Ok(count)
 }
 
+/// Threads placing files: each placement is a few metadata operations (`mkdir`, `link`,
+/// `rename`, an append) that wait on the filesystem, not the CPU; on a busy disk one
+/// thread placing 500 packages took seconds where eight take a fraction of that.
+const PLACE_THREADS: usize = 8;
+
+/// Run `work` on every item, on up to [`PLACE_THREADS`] threads; the first error wins.
+fn in_parallel<T: Sync>(
+    items: &[T],
+    work: impl Fn(&T) -> std::io::Result<()> + Sync,
+) -> std::io::Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let chunk = items.len().div_ceil(PLACE_THREADS);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().try_for_each(&work)))
+            .collect();
+        handles.into_iter().try_for_each(|handle| {
+            handle
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("a placing thread panicked")))
+        })
+    })
+}
+
 fn place(cache: &NpmCache, lock_path: &PathBuf, placement: &Placement) -> Result<(), RestoreError> {
     let _lock = crate::fsx::FileLock::acquire(lock_path).map_err(RestoreError::io(lock_path))?;
-    for (blob, digests) in &placement.content {
-        cache
-            .put_content(&blob.path, digests)
-            .map_err(RestoreError::io(cache.cacache()))?;
-    }
-    for entry in &placement.index {
+    // Content first, so no index line ever names content that is not there yet.
+    in_parallel(&placement.content, |(blob, digests)| {
+        cache.put_content(&blob.path, digests)
+    })
+    .map_err(RestoreError::io(cache.cacache()))?;
+    // One line per key and integrity (a package installed at several paths is one entry),
+    // so no two threads append to one bucket.
+    let mut seen = BTreeSet::new();
+    let index: Vec<&IndexEntry> = placement
+        .index
+        .iter()
+        .filter(|entry| seen.insert(entry.url.as_str()))
+        .collect();
+    in_parallel(&index, |entry| {
         let mut request = serde_json::Map::new();
         if let Some(accept) = entry.accept {
             request.insert("accept".to_owned(), accept.into());
@@ -223,22 +258,44 @@ fn place(cache: &NpmCache, lock_path: &PathBuf, placement: &Placement) -> Result
                 reqwest::header::HeaderValue::from_static(default),
             );
         }
-        cache
-            .put_index(
-                &entry.url,
-                &entry.blob.sha512.sri(),
-                entry.blob.size,
-                &request,
-                &headers,
-            )
-            .map_err(RestoreError::io(cache.cacache()))?;
-    }
-    Ok(())
+        cache.put_index(
+            &entry.url,
+            &entry.blob.sha512.sri(),
+            entry.blob.size,
+            &request,
+            &headers,
+        )
+    })
+    .map_err(RestoreError::io(cache.cacache()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_parallel_does_every_item_and_reports_an_error() {
+        let done = std::sync::Mutex::new(Vec::new());
+        let items: Vec<u32> = (0..100).collect();
+        in_parallel(&items, |item| {
+            done.lock().unwrap().push(*item);
+            Ok(())
+        })
+        .unwrap();
+        let mut done = done.into_inner().unwrap();
+        done.sort_unstable();
+        assert_eq!(done, items);
+        let error = in_parallel(&items, |item| {
+            if *item == 57 {
+                Err(std::io::Error::other("item 57"))
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap_err();
+        assert_eq!(error.to_string(), "item 57");
+        in_parallel(&[] as &[u32], |_| Err(std::io::Error::other("never"))).unwrap();
+    }
 
     #[test]
     fn resolved_urls_move_to_the_configured_registry() {

@@ -210,6 +210,38 @@ pub fn parse_project_page(page_url: &url::Url, body: &[u8], json: bool) -> Vec<P
     files
 }
 
+/// The files of `page` (its body, and its `Content-Type` when it was just fetched; a stored
+/// page is JSON when it starts with `{`) whose sha256 `requirement` pins; only the
+/// pure-Python wheels among them when there is one, since it installs everywhere.
+fn pinned_files(
+    requirement: &Requirement,
+    page: &SafeUrl,
+    body: &[u8],
+    content_type: Option<&str>,
+) -> Vec<(ProjectFile, Digest)> {
+    let json = match content_type {
+        Some(value) => value.starts_with(SIMPLE_JSON_V1),
+        None => body.trim_ascii_start().starts_with(b"{"),
+    };
+    let mut pinned: Vec<(ProjectFile, Digest)> = parse_project_page(page.expose(), body, json)
+        .into_iter()
+        .filter_map(|file| {
+            let digest = file.sha256.clone()?;
+            requirement
+                .hashes
+                .contains(&digest)
+                .then_some((file, digest))
+        })
+        .collect();
+    if pinned
+        .iter()
+        .any(|(file, _)| file.filename.ends_with("-none-any.whl"))
+    {
+        pinned.retain(|(file, _)| file.filename.ends_with("-none-any.whl"));
+    }
+    pinned
+}
+
 /// Restore `lockfiles` into `wheelhouse`.
 ///
 /// # Errors
@@ -237,30 +269,23 @@ pub async fn restore(
         tasks.spawn(async move {
             let spec = format!("{}=={}", requirement.name, requirement.version);
             let page = SafeUrl::from(page);
-            let document = fetcher
-                .document(&spec, &page, Some(SIMPLE_ACCEPT), false)
-                .await?;
-            let json = document
-                .headers
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|value| value.to_str().ok())
-                .is_some_and(|value| value.starts_with(SIMPLE_JSON_V1));
-            let listed = parse_project_page(page.expose(), &document.body, json);
-            let mut pinned: Vec<(ProjectFile, Digest)> = listed
-                .into_iter()
-                .filter_map(|file| {
-                    let digest = file.sha256.clone()?;
-                    requirement
-                        .hashes
-                        .contains(&digest)
-                        .then_some((file, digest))
-                })
-                .collect();
-            if pinned
-                .iter()
-                .any(|(file, _)| file.filename.ends_with("-none-any.whl"))
-            {
-                pinned.retain(|(file, _)| file.filename.ends_with("-none-any.whl"));
+            // The page a previous restore remembered, when it still lists a pinned file;
+            // else a fresh one, remembered once its pinned files verified.
+            let mut fresh = None;
+            let mut pinned = fetcher
+                .remembered(&page)
+                .map(|body| pinned_files(&requirement, &page, &body, None))
+                .unwrap_or_default();
+            if pinned.is_empty() {
+                let document = fetcher
+                    .document(&spec, &page, Some(SIMPLE_ACCEPT), false)
+                    .await?;
+                let content_type = document
+                    .headers
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|value| value.to_str().ok());
+                pinned = pinned_files(&requirement, &page, &document.body, content_type);
+                fresh = Some(document.body);
             }
             if pinned.is_empty() {
                 return Err(RestoreError::Invalid(format!(
@@ -284,6 +309,9 @@ pub async fn restore(
                     )
                     .await?;
                 out.push((file.filename, fetched.blob));
+            }
+            if let Some(body) = fresh {
+                fetcher.remember(&page, &body)?;
             }
             Ok::<_, RestoreError>(out)
         });
