@@ -6,8 +6,10 @@
 //! sha512), so `alias/<algorithm>/<hex>` maps any verified digest to the blob's SHA-512, and
 //! `url/<sha256 of the URL>` remembers documents that have no pinned digest (npm packuments).
 //!
-//! Nothing unverified ever lands here: a blob is hashed in memory, compared with what the
-//! caller expects, written to `tmp/`, fsynced and renamed into place. Two restores writing
+//! Nothing unverified ever lands here: a download streams into `tmp/` while it is hashed
+//! ([`Staged`]), so an artifact never sits whole in memory; only when its digests match
+//! what the caller expects is it fsynced and renamed into place ([`Store::commit`]), and a
+//! mismatch deletes the temp file. Two restores writing
 //! the same blob race harmlessly (same name, same bytes, atomic rename); aliases are written
 //! the same way and only after their blob, but not fsynced: an alias is checked when read
 //! (the hex SHA-512 of a blob that exists), so one a crash left empty or torn is a miss
@@ -67,6 +69,111 @@ impl Algorithm {
             Self::Sha384 => sha2::Sha384::digest(data).to_vec(),
             Self::Sha512 => sha2::Sha512::digest(data).to_vec(),
         }
+    }
+}
+
+/// An incremental hash in one of the algorithms.
+#[derive(Debug, Clone)]
+enum Hasher {
+    Sha1(sha1::Sha1),
+    Sha256(sha2::Sha256),
+    Sha384(sha2::Sha384),
+    Sha512(sha2::Sha512),
+}
+
+impl Hasher {
+    fn new(algorithm: Algorithm) -> Self {
+        match algorithm {
+            Algorithm::Sha1 => Self::Sha1(sha1::Sha1::new()),
+            Algorithm::Sha256 => Self::Sha256(sha2::Sha256::new()),
+            Algorithm::Sha384 => Self::Sha384(sha2::Sha384::new()),
+            Algorithm::Sha512 => Self::Sha512(sha2::Sha512::new()),
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Self::Sha1(hasher) => hasher.update(data),
+            Self::Sha256(hasher) => hasher.update(data),
+            Self::Sha384(hasher) => hasher.update(data),
+            Self::Sha512(hasher) => hasher.update(data),
+        }
+    }
+
+    fn finish(self) -> Digest {
+        let (algorithm, bytes) = match self {
+            Self::Sha1(hasher) => (Algorithm::Sha1, hasher.finalize().to_vec()),
+            Self::Sha256(hasher) => (Algorithm::Sha256, hasher.finalize().to_vec()),
+            Self::Sha384(hasher) => (Algorithm::Sha384, hasher.finalize().to_vec()),
+            Self::Sha512(hasher) => (Algorithm::Sha512, hasher.finalize().to_vec()),
+        };
+        Digest { algorithm, bytes }
+    }
+}
+
+/// A download on its way into the store: written to a temp file in `tmp/` and hashed
+/// (SHA-512 and every algorithm asked for) as it arrives. [`Store::commit`] moves it into
+/// place once its digests are checked; dropping it deletes the file.
+#[derive(Debug)]
+pub struct Staged {
+    file: tempfile::NamedTempFile,
+    algorithms: Vec<Algorithm>,
+    hashers: Vec<Hasher>,
+    size: u64,
+}
+
+impl Staged {
+    /// Bytes written so far.
+    #[must_use]
+    pub const fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The digests of what was written, SHA-512 first.
+    #[must_use]
+    pub fn digests(&self) -> Vec<Digest> {
+        self.hashers.iter().cloned().map(Hasher::finish).collect()
+    }
+
+    /// Check what was written against every expected digest (as [`verify`]).
+    ///
+    /// # Errors
+    /// `(expected, actual)` of the first digest that does not match.
+    pub fn verify(&self, expected: &[Digest]) -> Result<(), Box<(Digest, Digest)>> {
+        let actual = self.digests();
+        for digest in expected {
+            let Some(found) = actual
+                .iter()
+                .find(|found| found.algorithm == digest.algorithm)
+            else {
+                continue;
+            };
+            if found != digest {
+                return Err(Box::new((digest.clone(), found.clone())));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl crate::http::BodySink for Staged {
+    fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        std::io::Write::write_all(self.file.as_file_mut(), chunk)?;
+        for hasher in &mut self.hashers {
+            hasher.update(chunk);
+        }
+        self.size += chunk.len() as u64;
+        Ok(())
+    }
+
+    fn reset(&mut self) -> std::io::Result<()> {
+        use std::io::Seek as _;
+        let file = self.file.as_file_mut();
+        file.set_len(0)?;
+        file.rewind()?;
+        self.hashers = self.algorithms.iter().copied().map(Hasher::new).collect();
+        self.size = 0;
+        Ok(())
     }
 }
 
@@ -284,11 +391,78 @@ impl Store {
     /// I/O errors, naming the path.
     pub fn insert(&self, data: &[u8], digests: &[Digest]) -> std::io::Result<Blob> {
         let sha512 = Digest::of(Algorithm::Sha512, data);
-        let hex_text = sha512.hex();
-        let path = self.blob_path(&hex_text);
+        let path = self.blob_path(&sha512.hex());
         if !path.exists() {
             self.write_new(&path, data, true)?;
         }
+        self.alias_all(&sha512, digests)?;
+        Ok(Blob {
+            path,
+            sha512,
+            size: data.len() as u64,
+        })
+    }
+
+    /// Start a download into `tmp/`, hashed in SHA-512 and in each of `algorithms`.
+    ///
+    /// # Errors
+    /// I/O errors creating the temp file.
+    pub fn stage(&self, algorithms: &[Algorithm]) -> std::io::Result<Staged> {
+        let temp_dir = self.root.join("tmp");
+        fs_err::create_dir_all(&temp_dir)?;
+        let file = tempfile::Builder::new()
+            .prefix("download-")
+            .tempfile_in(&temp_dir)?;
+        let mut all = vec![Algorithm::Sha512];
+        for algorithm in algorithms {
+            if !all.contains(algorithm) {
+                all.push(*algorithm);
+            }
+        }
+        Ok(Staged {
+            file,
+            hashers: all.iter().copied().map(Hasher::new).collect(),
+            algorithms: all,
+            size: 0,
+        })
+    }
+
+    /// Move a staged download, verified by the caller, into place (fsynced, then renamed)
+    /// and alias it under `digests`.
+    ///
+    /// # Errors
+    /// I/O errors, naming the path.
+    pub fn commit(&self, staged: Staged, digests: &[Digest]) -> std::io::Result<Blob> {
+        let sha512 = staged
+            .digests()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Digest::of(Algorithm::Sha512, b""));
+        let path = self.blob_path(&sha512.hex());
+        let size = staged.size;
+        if !path.exists() {
+            if let Some(parent) = path.parent() {
+                fs_err::create_dir_all(parent)?;
+            }
+            staged.file.as_file().sync_all()?;
+            staged.file.persist(&path).map_err(|error| {
+                std::io::Error::new(
+                    error.error.kind(),
+                    format!(
+                        "failed to move a blob into `{}`: {}",
+                        path.display(),
+                        error.error
+                    ),
+                )
+            })?;
+        }
+        self.alias_all(&sha512, digests)?;
+        Ok(Blob { path, sha512, size })
+    }
+
+    /// Record the blob `sha512` under every other digest of it.
+    fn alias_all(&self, sha512: &Digest, digests: &[Digest]) -> std::io::Result<()> {
+        let hex_text = sha512.hex();
         for digest in digests {
             if digest.algorithm != Algorithm::Sha512 {
                 let alias = self.alias_path(digest);
@@ -297,11 +471,7 @@ impl Store {
                 }
             }
         }
-        Ok(Blob {
-            path,
-            sha512,
-            size: data.len() as u64,
-        })
+        Ok(())
     }
 
     /// Store a document that has no pinned digest (a packument) and remember it by URL.
@@ -436,6 +606,59 @@ mod tests {
         // The next restore downloads again and rewrites it.
         store.insert(b"blob", std::slice::from_ref(&sha1)).unwrap();
         assert!(store.find(&sha1).is_some());
+    }
+
+    #[test]
+    fn a_staged_download_is_hashed_as_it_streams_and_reset_by_a_retry() {
+        use crate::http::BodySink as _;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let data = b"the whole artifact, in three chunks".to_vec();
+        let expected = [
+            Digest::of(Algorithm::Sha1, &data),
+            Digest::of(Algorithm::Sha256, &data),
+        ];
+        let mut staged = store.stage(&[Algorithm::Sha1, Algorithm::Sha256]).unwrap();
+        // A first attempt that broke off, then the retry from the start.
+        staged.write(b"the whole art").unwrap();
+        staged.reset().unwrap();
+        for chunk in data.chunks(13) {
+            staged.write(chunk).unwrap();
+        }
+        assert_eq!(staged.size(), data.len() as u64);
+        staged.verify(&expected).unwrap();
+        let blob = store.commit(staged, &expected).unwrap();
+        assert_eq!(fs_err::read(&blob.path).unwrap(), data);
+        assert_eq!(blob.sha512, Digest::of(Algorithm::Sha512, &data));
+        assert_eq!(store.find(&expected[0]).unwrap().path, blob.path);
+        assert_eq!(store.find(&expected[1]).unwrap().path, blob.path);
+        assert_eq!(
+            fs_err::read_dir(dir.path().join("store-v1/tmp"))
+                .unwrap()
+                .count(),
+            0
+        );
+    }
+
+    #[test]
+    fn a_staged_download_that_does_not_verify_leaves_nothing() {
+        use crate::http::BodySink as _;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let expected = [Digest::of(Algorithm::Sha256, b"what the lockfile pins")];
+        let mut staged = store.stage(&[Algorithm::Sha256]).unwrap();
+        staged.write(b"other bytes").unwrap();
+        let (wanted, actual) = *staged.verify(&expected).unwrap_err();
+        assert_eq!(wanted, expected[0]);
+        assert_eq!(actual, Digest::of(Algorithm::Sha256, b"other bytes"));
+        drop(staged);
+        assert_eq!(
+            fs_err::read_dir(dir.path().join("store-v1/tmp"))
+                .unwrap()
+                .count(),
+            0
+        );
+        assert!(!dir.path().join("store-v1/sha512").exists());
     }
 
     #[test]

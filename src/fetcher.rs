@@ -173,33 +173,46 @@ impl Fetcher {
         &self.store
     }
 
+    /// A place in the download queue (at most `jobs` requests in flight).
+    async fn permit(&self, package: &str) -> Result<tokio::sync::SemaphorePermit<'_>, FetchError> {
+        self.permits.acquire().await.map_err(|_| FetchError::Io {
+            package: package.to_owned(),
+            source: std::io::Error::other("the download queue was closed"),
+        })
+    }
+
+    /// The request with `Accept` and, for the registry's own origin only, the credentials.
+    fn authorize(
+        &self,
+        url: &SafeUrl,
+        accept: Option<&str>,
+        request: reqwest::RequestBuilder,
+    ) -> reqwest::RequestBuilder {
+        let request = match accept {
+            Some(accept) => request.header(reqwest::header::ACCEPT, accept),
+            None => request,
+        };
+        match self
+            .auth
+            .as_ref()
+            .filter(|auth| auth.origin == url.expose().origin())
+        {
+            Some(auth) => request.header(reqwest::header::AUTHORIZATION, auth.header.expose()),
+            None => request,
+        }
+    }
+
     async fn download(
         &self,
         package: &str,
         url: &SafeUrl,
         accept: Option<&str>,
     ) -> Result<crate::http::Downloaded, FetchError> {
-        let _permit = self.permits.acquire().await.map_err(|_| FetchError::Io {
-            package: package.to_owned(),
-            source: std::io::Error::other("the download queue was closed"),
-        })?;
-        let auth = self
-            .auth
-            .as_ref()
-            .filter(|auth| auth.origin == url.expose().origin());
+        let _permit = self.permit(package).await?;
         let downloaded = self
             .http
             .get_bytes(url, self.stall, |request| {
-                let request = match accept {
-                    Some(accept) => request.header(reqwest::header::ACCEPT, accept),
-                    None => request,
-                };
-                match auth {
-                    Some(auth) => {
-                        request.header(reqwest::header::AUTHORIZATION, auth.header.expose())
-                    }
-                    None => request,
-                }
+                self.authorize(url, accept, request)
             })
             .await
             .map_err(|source| FetchError::Http {
@@ -232,9 +245,33 @@ impl Fetcher {
                 headers: reqwest::header::HeaderMap::new(),
             });
         }
-        let downloaded = self.download(package, url, None).await?;
-        if let Err(mismatch) = crate::cas::verify(&downloaded.body, expected) {
+        let io_error = |source: std::io::Error| FetchError::Io {
+            package: package.to_owned(),
+            source,
+        };
+        let algorithms: Vec<_> = expected.iter().map(|digest| digest.algorithm).collect();
+        let mut staged = self.store.stage(&algorithms).map_err(io_error)?;
+        let headers = {
+            let _permit = self.permit(package).await?;
+            self.http
+                .get_into(
+                    url,
+                    self.stall,
+                    |request| self.authorize(url, None, request),
+                    &mut staged,
+                    |_, _| {},
+                )
+                .await
+                .map_err(|source| FetchError::Http {
+                    package: package.to_owned(),
+                    source,
+                })?
+        };
+        self.stats.downloaded.fetch_add(1, Ordering::Relaxed);
+        self.stats.bytes.fetch_add(staged.size(), Ordering::Relaxed);
+        if let Err(mismatch) = staged.verify(expected) {
             let (expected, actual) = *mismatch;
+            // Dropping `staged` deletes the temp file: nothing unverified stays.
             return Err(FetchError::Mismatch {
                 package: package.to_owned(),
                 url: url.clone(),
@@ -244,21 +281,14 @@ impl Fetcher {
         }
         let store = self.store.clone();
         let digests = expected.to_vec();
-        let body = downloaded.body.clone();
-        let blob = tokio::task::spawn_blocking(move || store.insert(&body, &digests))
+        let blob = tokio::task::spawn_blocking(move || store.commit(staged, &digests))
             .await
-            .map_err(|error| FetchError::Io {
-                package: package.to_owned(),
-                source: std::io::Error::other(error),
-            })?
-            .map_err(|source| FetchError::Io {
-                package: package.to_owned(),
-                source,
-            })?;
+            .map_err(|error| io_error(std::io::Error::other(error)))?
+            .map_err(io_error)?;
         Ok(Fetched {
             blob,
             from_store: false,
-            headers: downloaded.headers,
+            headers,
         })
     }
 

@@ -130,6 +130,15 @@ pub enum HttpError {
         #[source]
         source: reqwest::Error,
     },
+    /// Writing the body where it goes (a temp file in the store) failed.
+    #[error("could not write the body of {url}")]
+    Sink {
+        /// Redacted URL.
+        url: SafeUrl,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl HttpError {
@@ -139,7 +148,7 @@ impl HttpError {
         match self {
             Self::Status { status, .. } => is_transient_status(*status),
             Self::Transport { .. } | Self::Stalled { .. } => true,
-            Self::Credentials(_) => false,
+            Self::Credentials(_) | Self::Sink { .. } => false,
         }
     }
 
@@ -148,7 +157,10 @@ impl HttpError {
     pub const fn status(&self) -> Option<StatusCode> {
         match self {
             Self::Status { status, .. } => Some(*status),
-            Self::Transport { .. } | Self::Stalled { .. } | Self::Credentials(_) => None,
+            Self::Transport { .. }
+            | Self::Stalled { .. }
+            | Self::Credentials(_)
+            | Self::Sink { .. } => None,
         }
     }
 
@@ -291,14 +303,44 @@ pub struct Downloaded {
     pub headers: reqwest::header::HeaderMap,
 }
 
-impl HttpClient {
-    /// GET a whole body, retrying transient statuses, transport errors and bodies that stall:
-    /// when no chunk arrives for `stall`, the attempt is dropped and retried with backoff
-    /// (a slow but moving download is never cut off; the client's whole-request timeout
-    /// still applies).
+/// Where [`HttpClient::get_into`] puts a body as it arrives.
+pub trait BodySink {
+    /// Take the next chunk.
     ///
     /// # Errors
-    /// As [`HttpClient::send`], plus [`HttpError::Stalled`].
+    /// An I/O error ends the download (not retried).
+    fn write(&mut self, chunk: &[u8]) -> std::io::Result<()>;
+
+    /// Forget what was written: a retry starts the body over.
+    ///
+    /// # Errors
+    /// An I/O error ends the download (not retried).
+    fn reset(&mut self) -> std::io::Result<()>;
+}
+
+/// Collects a body in memory, sized from `Content-Length` when the server gives one.
+#[derive(Debug, Default)]
+struct MemorySink {
+    body: bytes::BytesMut,
+}
+
+impl BodySink for MemorySink {
+    fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        self.body.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    fn reset(&mut self) -> std::io::Result<()> {
+        self.body.clear();
+        Ok(())
+    }
+}
+
+impl HttpClient {
+    /// GET a whole body into memory; see [`HttpClient::get_into`].
+    ///
+    /// # Errors
+    /// As [`HttpClient::get_into`].
     pub async fn get_bytes<F>(
         &self,
         url: &SafeUrl,
@@ -308,6 +350,44 @@ impl HttpClient {
     where
         F: Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     {
+        let mut sink = MemorySink::default();
+        let headers = self
+            .get_into(url, stall, build, &mut sink, |sink, length| {
+                // Sized from Content-Length (capped, as the server's word is not trusted), so
+                // a body is not grown by doubling.
+                let capacity = usize::try_from(length).unwrap_or(0).min(PRESIZE_LIMIT);
+                sink.body.reserve(capacity);
+            })
+            .await?;
+        Ok(Downloaded {
+            body: sink.body.freeze(),
+            headers,
+        })
+    }
+
+    /// GET a body into `sink` chunk by chunk (so a large artifact never sits in memory),
+    /// retrying transient statuses, transport errors and bodies that stall: when no chunk
+    /// arrives for `stall`, the attempt is dropped, the sink reset and the GET retried with
+    /// backoff (a slow but moving download is never cut off; the client's whole-request
+    /// timeout still applies). `sized` sees the sink and the `Content-Length` first.
+    ///
+    /// # Errors
+    /// As [`HttpClient::send`], plus [`HttpError::Stalled`] and the sink's I/O errors.
+    pub async fn get_into<F, S: BodySink>(
+        &self,
+        url: &SafeUrl,
+        stall: Duration,
+        build: F,
+        sink: &mut S,
+        sized: impl Fn(&mut S, u64),
+    ) -> Result<reqwest::header::HeaderMap, HttpError>
+    where
+        F: Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    {
+        let sink_error = |source: std::io::Error| HttpError::Sink {
+            url: url.clone(),
+            source,
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -329,23 +409,14 @@ impl HttpClient {
                     }
                 };
             let headers = response.headers().clone();
-            // Sized from Content-Length (capped, as the server's word is not trusted), so a
-            // large body is not grown by doubling: that held up to twice each artifact in
-            // memory, and 16 wheels in flight took a restore near 100 MB.
-            let capacity = response
-                .content_length()
-                .map_or(0, |length| usize::try_from(length).unwrap_or(0))
-                .min(PRESIZE_LIMIT);
-            let mut body = bytes::BytesMut::with_capacity(capacity);
+            sink.reset().map_err(sink_error)?;
+            if let Some(length) = response.content_length() {
+                sized(sink, length);
+            }
             let failure = loop {
                 match tokio::time::timeout(stall, response.chunk()).await {
-                    Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
-                    Ok(Ok(None)) => {
-                        return Ok(Downloaded {
-                            body: body.freeze(),
-                            headers,
-                        });
-                    }
+                    Ok(Ok(Some(chunk))) => sink.write(&chunk).map_err(sink_error)?,
+                    Ok(Ok(None)) => return Ok(headers),
                     Ok(Err(error)) => break Some(error),
                     Err(_) => break None,
                 }
