@@ -42,10 +42,8 @@ pub fn line_of(text: &str, offset: usize) -> usize {
     // Bytes, not `str` slicing: an offset inside a multi-byte character (a BOM) must not panic.
     let offset = offset.min(text.len());
     text.as_bytes()[..offset]
-        .iter()
-        .filter(|byte| **byte == b'\n')
+        .split(|byte| *byte == b'\n')
         .count()
-        + 1
 }
 
 /// The file's newline: CRLF when its first line break is CRLF, else LF.
