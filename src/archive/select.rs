@@ -523,6 +523,33 @@ mod tests {
         ));
     }
 
+    /// A chain of links that ends outside is refused like a direct one; a link back to an
+    /// ancestor directory is walked once, not forever.
+    #[cfg(unix)]
+    #[test]
+    fn symlink_chains_out_are_refused_and_loops_end() {
+        let outside = tempfile::tempdir().unwrap();
+        touch(&outside.path().join("secret.txt"));
+        let dir = tempfile::tempdir().unwrap();
+        touch(&dir.path().join("dist/a.js"));
+        std::os::unix::fs::symlink("..", dir.path().join("dist/up")).unwrap();
+        std::os::unix::fs::symlink(".", dir.path().join("dist/self")).unwrap();
+        let files = select(dir.path(), &["dist/**".to_owned()], false).unwrap();
+        let names: Vec<_> = files.iter().map(|file| file.relative.as_str()).collect();
+        assert_eq!(names, ["dist/a.js"]);
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.txt"),
+            dir.path().join("hop.txt"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("../hop.txt", dir.path().join("dist/chain.js")).unwrap();
+        let error = select(dir.path(), &["dist/*.js".to_owned()], false).unwrap_err();
+        assert!(
+            matches!(error, SelectError::SymlinkOutside { ref path, .. } if path == "dist/chain.js"),
+            "{error}"
+        );
+    }
+
     #[test]
     fn ignore_rules_follow_gitignore_precedence() {
         let mut rules = IgnoreRules::default();

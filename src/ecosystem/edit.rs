@@ -39,8 +39,11 @@ impl EditError {
 /// 1-based line number of a byte offset.
 #[must_use]
 pub fn line_of(text: &str, offset: usize) -> usize {
+    // Bytes, not `str` slicing: an offset inside a multi-byte character (a BOM) must not panic.
     let offset = offset.min(text.len());
-    text[..offset].matches('\n').count() + 1
+    text.as_bytes()[..offset]
+        .split(|byte| *byte == b'\n')
+        .count()
 }
 
 /// The file's newline: CRLF when its first line break is CRLF, else LF.
@@ -67,12 +70,14 @@ pub fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, EditError> {
     })
 }
 
-/// Replace byte ranges of `text` (non-overlapping) with new strings.
+/// Replace byte ranges of `text` (non-overlapping) with new strings. Insertions at the same
+/// offset appear in the order given.
 #[must_use]
-pub fn splice(text: &str, mut replacements: Vec<(std::ops::Range<usize>, String)>) -> String {
-    replacements.sort_by_key(|(range, _)| std::cmp::Reverse(range.start));
+pub fn splice(text: &str, replacements: Vec<(std::ops::Range<usize>, String)>) -> String {
+    let mut replacements: Vec<_> = replacements.into_iter().enumerate().collect();
+    replacements.sort_by_key(|(index, (range, _))| std::cmp::Reverse((range.start, *index)));
     let mut out = text.to_owned();
-    for (range, replacement) in replacements {
+    for (_, (range, replacement)) in replacements {
         out.replace_range(range, &replacement);
     }
     out
@@ -492,6 +497,43 @@ pub fn apply_netrc(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fuzzing found these (`bash bench/fuzz.sh`): a byte offset inside a BOM panicked
+    /// `line_of`, and insertions at one offset came out in reverse, so a second login moved
+    /// lines (`.npmrc` `registry=` at the end of the file, `.pypirc` `index-servers` under
+    /// the new section).
+    #[test]
+    fn fuzz_regressions() {
+        assert_eq!(line_of("\u{feff}\n<?xml?>", 1), 1);
+        assert_eq!(
+            splice(
+                "ab",
+                vec![(2..2, "1".into()), (2..2, "2".into()), (0..1, "x".into())]
+            ),
+            "xb12"
+        );
+        let path = Path::new(".npmrc");
+        let registry = url::Url::parse("http://127.0.0.1:8470/d/local/npm/main/").unwrap();
+        let once = crate::ecosystem::npm::npmrc::apply(path, " registry= ", &registry, None, "tok")
+            .unwrap();
+        let twice =
+            crate::ecosystem::npm::npmrc::apply(path, &once, &registry, None, "tok").unwrap();
+        assert_eq!(once, twice);
+        let pypirc = "[distutils]\nusername: u\n";
+        let apply = |text: &str| {
+            crate::ecosystem::pypi::client_config::apply_pypirc(
+                Path::new(".pypirc"),
+                text,
+                "local-main",
+                "http://127.0.0.1/",
+                "aws",
+                "tok",
+            )
+            .unwrap()
+        };
+        let once = apply(pypirc);
+        assert_eq!(once, apply(&once), "{once}");
+    }
 
     fn set(section: Option<&str>, key: &str, value: &str) -> IniSet {
         IniSet {

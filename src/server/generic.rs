@@ -170,3 +170,27 @@ async fn serve(state: &AppState, request: Request) -> Result<Response, DataError
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_components_cannot_traverse_once_decoded() {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "%2e%2e",
+            "a%2fb",
+            "..%2F..%2Fetc",
+            "a%00b",
+            "%0a",
+        ] {
+            assert!(!valid_component(&decode(bad)), "{bad}");
+        }
+        for good in ["a", "my%20file.tgz", "1.0.0", "..a", "a..b"] {
+            assert!(valid_component(&decode(good)), "{good}");
+        }
+    }
+}

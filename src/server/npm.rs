@@ -418,12 +418,13 @@ impl NpmRequest<'_> {
         let mut times = Map::new();
         let (mut modified, mut created) = (0.0_f64, f64::MAX);
         for candidate in &view.versions {
-            let mut manifest = candidate.manifest.clone();
-            let mut dist = candidate.dist.clone().unwrap_or_else(|| json!({}));
-            dist["tarball"] = json!(self.tarball_url(&name, &candidate.version));
-            manifest["dist"] = dist;
-            manifest["name"] = json!(name.to_string());
-            manifest["version"] = json!(candidate.version);
+            let manifest = version_manifest(
+                &candidate.manifest,
+                candidate.dist.as_ref(),
+                &name,
+                &candidate.version,
+                &self.tarball_url(&name, &candidate.version),
+            );
             let manifest = if abbreviated {
                 abbreviate_manifest(&manifest)
             } else {
@@ -772,66 +773,15 @@ impl NpmRequest<'_> {
         principal: Option<&Principal>,
     ) -> Result<Response, DataError> {
         let name = parse_name(package)?;
-        let document: Value = serde_json::from_slice(body).map_err(|error| {
-            DataError::bad_request(format!("the publish body is not valid JSON: {error}"))
-        })?;
-        if document.get("name").and_then(Value::as_str) != Some(name.to_string().as_str()) {
-            return Err(DataError::bad_request(format!(
-                "the body's `name` does not match the URL's package `{name}`"
-            )));
-        }
-        let versions = document
-            .get("versions")
-            .and_then(Value::as_object)
-            .filter(|versions| !versions.is_empty());
-        let attachments = document.get("_attachments").and_then(Value::as_object);
-        let (Some(versions), Some(attachments)) = (versions, attachments) else {
-            return Err(DataError::bad_request(
-                "a publish needs `versions` and `_attachments`; unpublish and deprecate are not supported",
-            ));
-        };
-        let tags: Vec<(String, String)> = document
-            .get("dist-tags")
-            .and_then(Value::as_object)
-            .map(|tags| {
-                tags.iter()
-                    .filter_map(|(tag, version)| {
-                        version
-                            .as_str()
-                            .map(|version| (tag.clone(), version.to_owned()))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let PublishBody { versions, tags } = parse_publish_body(&name, body)?;
         let mut staged = Vec::new();
-        for (version, manifest) in versions {
-            let file = name.tarball_file_name(version);
-            let attachment = attachments
-                .get(&format!("{name}-{version}.tgz"))
-                .or_else(|| attachments.get(&file))
-                .or_else(|| {
-                    (attachments.len() == 1 && versions.len() == 1)
-                        .then(|| attachments.values().next())
-                        .flatten()
-                })
-                .ok_or_else(|| {
-                    DataError::bad_request(format!("no attachment for version `{version}`"))
-                })?;
-            let data = attachment
-                .get("data")
-                .and_then(Value::as_str)
-                .ok_or_else(|| DataError::bad_request("attachment without `data`"))?;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(data)
-                .map_err(|_| DataError::bad_request("attachment `data` is not base64"))?;
-            if let Some(length) = attachment.get("length").and_then(Value::as_u64)
-                && length != bytes.len() as u64
-            {
-                return Err(DataError::bad_request(format!(
-                    "attachment length {} does not match the declared {length}",
-                    bytes.len()
-                )));
-            }
+        for PublishedVersion {
+            version,
+            manifest,
+            tarball: bytes,
+        } in versions
+        {
+            let file = name.tarball_file_name(&version);
             let size = bytes.len() as u64;
             let digests = self.state.store.put_blob(Bytes::from(bytes)).await?;
             let dist = manifest.get("dist");
@@ -855,17 +805,15 @@ impl NpmRequest<'_> {
                     digests.sha1
                 )));
             }
-            let mut manifest = manifest.clone();
-            if let Some(object) = manifest.as_object_mut() {
-                object.remove("_attachments");
-                object.insert(
-                    "_npmUser".to_owned(),
-                    json!({ "name": principal.map(|principal| principal.name.clone()) }),
-                );
-            }
+            let mut manifest = manifest;
+            manifest.remove("_attachments");
+            manifest.insert(
+                "_npmUser".to_owned(),
+                json!({ "name": principal.map(|principal| principal.name.clone()) }),
+            );
             staged.push((
-                version.clone(),
-                manifest,
+                version,
+                Value::Object(manifest),
                 AssetRow {
                     name: file,
                     size,
@@ -925,6 +873,130 @@ impl NpmRequest<'_> {
         )
             .into_response())
     }
+}
+
+/// One version of an npm publish body.
+#[derive(Debug)]
+pub struct PublishedVersion {
+    /// The `versions` key.
+    pub version: String,
+    /// Its manifest (always a JSON object).
+    pub manifest: Map<String, Value>,
+    /// The decoded tarball attachment.
+    pub tarball: Vec<u8>,
+}
+
+/// What an npm publish body (`PUT /{package}`) asks for.
+#[derive(Debug)]
+pub struct PublishBody {
+    /// Every version with its tarball.
+    pub versions: Vec<PublishedVersion>,
+    /// `dist-tags` with string values.
+    pub tags: Vec<(String, String)>,
+}
+
+/// Parse and check an npm publish body for package `name`: JSON, the `name` matching the
+/// URL, object manifests, one base64 attachment per version with a matching `length`.
+/// Digest checks against `dist` happen once the tarball is stored.
+///
+/// # Errors
+/// A 400 [`DataError`] naming what is wrong.
+pub fn parse_publish_body(name: &PackageName, body: &[u8]) -> Result<PublishBody, DataError> {
+    let document: Value = serde_json::from_slice(body).map_err(|error| {
+        DataError::bad_request(format!("the publish body is not valid JSON: {error}"))
+    })?;
+    if document.get("name").and_then(Value::as_str) != Some(name.to_string().as_str()) {
+        return Err(DataError::bad_request(format!(
+            "the body's `name` does not match the URL's package `{name}`"
+        )));
+    }
+    let versions = document
+        .get("versions")
+        .and_then(Value::as_object)
+        .filter(|versions| !versions.is_empty());
+    let attachments = document.get("_attachments").and_then(Value::as_object);
+    let (Some(versions), Some(attachments)) = (versions, attachments) else {
+        return Err(DataError::bad_request(
+            "a publish needs `versions` and `_attachments`; unpublish and deprecate are not supported",
+        ));
+    };
+    let tags = document
+        .get("dist-tags")
+        .and_then(Value::as_object)
+        .map(|tags| {
+            tags.iter()
+                .filter_map(|(tag, version)| {
+                    version
+                        .as_str()
+                        .map(|version| (tag.clone(), version.to_owned()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut parsed = Vec::new();
+    for (version, manifest) in versions {
+        let Some(manifest) = manifest.as_object() else {
+            return Err(DataError::bad_request(format!(
+                "the manifest of version `{version}` is not a JSON object"
+            )));
+        };
+        let file = name.tarball_file_name(version);
+        let attachment = attachments
+            .get(&format!("{name}-{version}.tgz"))
+            .or_else(|| attachments.get(&file))
+            .or_else(|| {
+                (attachments.len() == 1 && versions.len() == 1)
+                    .then(|| attachments.values().next())
+                    .flatten()
+            })
+            .ok_or_else(|| {
+                DataError::bad_request(format!("no attachment for version `{version}`"))
+            })?;
+        let data = attachment
+            .get("data")
+            .and_then(Value::as_str)
+            .ok_or_else(|| DataError::bad_request("attachment without `data`"))?;
+        let tarball = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|_| DataError::bad_request("attachment `data` is not base64"))?;
+        if let Some(length) = attachment.get("length").and_then(Value::as_u64)
+            && length != tarball.len() as u64
+        {
+            return Err(DataError::bad_request(format!(
+                "attachment length {} does not match the declared {length}",
+                tarball.len()
+            )));
+        }
+        parsed.push(PublishedVersion {
+            version: version.clone(),
+            manifest: manifest.clone(),
+            tarball,
+        });
+    }
+    Ok(PublishBody {
+        versions: parsed,
+        tags,
+    })
+}
+
+/// A version's manifest as served in a packument: the stored (or upstream) manifest with
+/// `dist` (plus `tarball`), `name` and `version` set. A manifest or `dist` that is not a
+/// JSON object (an upstream's, or one stored before publish checked) counts as empty.
+#[must_use]
+pub fn version_manifest(
+    manifest: &Value,
+    dist: Option<&Value>,
+    name: &PackageName,
+    version: &str,
+    tarball_url: &str,
+) -> Value {
+    let mut manifest = manifest.as_object().cloned().unwrap_or_default();
+    let mut dist = dist.and_then(Value::as_object).cloned().unwrap_or_default();
+    dist.insert("tarball".to_owned(), json!(tarball_url));
+    manifest.insert("dist".to_owned(), Value::Object(dist));
+    manifest.insert("name".to_owned(), json!(name.to_string()));
+    manifest.insert("version".to_owned(), json!(version));
+    Value::Object(manifest)
 }
 
 /// A version visible through a repository, and where it lives.
@@ -1012,6 +1084,43 @@ fn parse_name(package: &str) -> Result<PackageName, DataError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fuzzing found this: a version manifest that is not an object was stored as is and
+    /// the next packument request panicked setting its `dist` (`serde_json` `IndexMut`).
+    #[test]
+    fn publish_bodies_with_non_object_manifests_are_refused() {
+        let name = PackageName::parse("a").unwrap();
+        let body =
+            br#"{"name":"a","versions":{"1.0.0":5},"_attachments":{"a-1.0.0.tgz":{"data":""}}}"#;
+        let error = parse_publish_body(&name, body).unwrap_err();
+        assert_eq!(error.status, StatusCode::BAD_REQUEST);
+        assert!(
+            error.message.contains("not a JSON object"),
+            "{}",
+            error.message
+        );
+        let body = br#"{"name":"a","versions":{"1.0.0":{"dist":{}}},"_attachments":{"a-1.0.0.tgz":{"data":"aGk=","length":2}},"dist-tags":{"latest":"1.0.0","x":1}}"#;
+        let parsed = parse_publish_body(&name, body).unwrap();
+        assert_eq!(parsed.versions[0].tarball, b"hi");
+        assert_eq!(parsed.tags, vec![("latest".to_owned(), "1.0.0".to_owned())]);
+    }
+
+    /// The same panic from an upstream's packument, or a manifest stored before the check.
+    #[test]
+    fn non_object_manifests_and_dists_render_as_empty_objects() {
+        let name = PackageName::parse("@s/a").unwrap();
+        for (manifest, dist) in [
+            (json!(5), Some(json!("x"))),
+            (json!([1]), None),
+            (json!({"dist": 1}), Some(json!({"shasum": "ab"}))),
+        ] {
+            let rendered =
+                version_manifest(&manifest, dist.as_ref(), &name, "1.0.0", "http://t/a.tgz");
+            assert_eq!(rendered["name"], "@s/a");
+            assert_eq!(rendered["version"], "1.0.0");
+            assert_eq!(rendered["dist"]["tarball"], "http://t/a.tgz");
+        }
+    }
 
     #[test]
     fn targets_are_parsed_from_raw_paths() {

@@ -118,3 +118,38 @@ pub fn pack(
         stem,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::SourceDateOrigin;
+
+    #[test]
+    fn names_and_versions_cannot_be_paths() {
+        let date = SourceDate {
+            epoch: crate::archive::writer::ZIP_EPOCH,
+            origin: SourceDateOrigin::Fallback,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        for (name, version) in [
+            ("../x", "1.0.0"),
+            ("a/b", "1.0.0"),
+            (".hidden", "1.0.0"),
+            ("..", "1.0.0"),
+            ("a", "../1"),
+            ("a", "1/0"),
+            ("a", ""),
+            ("a\\b", "1"),
+        ] {
+            assert!(
+                matches!(
+                    pack(name, version, GenericFormat::Zip, &[], date, dir.path()),
+                    Err(GenericPackError::InvalidName { .. })
+                ),
+                "{name} {version}"
+            );
+        }
+        let packed = pack("a", "1.0.0", GenericFormat::TarGz, &[], date, dir.path()).unwrap();
+        assert!(!packed.files[0].file_name.contains('/'));
+    }
+}

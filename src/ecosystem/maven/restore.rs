@@ -114,6 +114,14 @@ pub fn parse_coordinates(text: &str) -> Option<Artifact> {
 /// A line or entry that is not a coordinate, naming `file:line`.
 pub fn read(format: Format, path: &Path) -> anyhow::Result<Vec<Artifact>> {
     let text = fs_err::read_to_string(path)?;
+    parse(format, path, &text)
+}
+
+/// Parse the text of an input file read from `path` (named in errors) into artifacts.
+///
+/// # Errors
+/// A line or entry that is not a coordinate, naming `file:line`.
+pub fn parse(format: Format, path: &Path, text: &str) -> anyhow::Result<Vec<Artifact>> {
     let mut artifacts = Vec::new();
     match format {
         Format::Coordinates | Format::Gradle => {
@@ -138,7 +146,7 @@ pub fn read(format: Format, path: &Path) -> anyhow::Result<Vec<Artifact>> {
             }
         }
         Format::MavenLockfile => {
-            let document: Value = serde_json::from_str(&text).map_err(|error| {
+            let document: Value = serde_json::from_str(text).map_err(|error| {
                 anyhow::anyhow!(
                     "`{}:{}:{}` is not valid JSON: {error}",
                     path.display(),

@@ -518,6 +518,28 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn packlist_refuses_a_symlink_out_of_the_package() {
+        let outside = tempfile::tempdir().unwrap();
+        write(outside.path(), "secret.txt", "secret");
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "package.json",
+            r#"{"name":"a","version":"1.0.0"}"#,
+        );
+        write(dir.path(), "lib/index.js", "");
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.txt"),
+            dir.path().join("lib/leak.js"),
+        )
+        .unwrap();
+        let manifest = serde_json::json!({"name": "a", "version": "1.0.0"});
+        let error = packlist(dir.path(), &manifest).unwrap_err();
+        assert!(error.to_string().contains("is a symlink to"), "{error}");
+    }
+
     #[test]
     fn semver_check() {
         assert!(is_semver("1.2.3"));

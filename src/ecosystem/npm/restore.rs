@@ -72,6 +72,58 @@ fn content_digests(blob: &Blob, pinned: &[Digest]) -> Vec<Digest> {
     digests
 }
 
+/// What restore takes for one locked package, from its lockfile entry and (when the entry
+/// lacks `resolved` or `integrity`) the registry's packument: the digests to pin and the
+/// URL npm will request (its cache index key).
+///
+/// # Errors
+/// The version is not in the packument, or neither gives an integrity or a tarball URL.
+pub fn packument_pins(
+    package: &LockedPackage,
+    packument: Option<&Value>,
+    registry_url: &url::Url,
+) -> Result<(Vec<Digest>, String), RestoreError> {
+    let spec = package.spec();
+    let dist = packument.map(|document| &document["versions"][&package.version]["dist"]);
+    if packument.is_some() && dist.is_none_or(Value::is_null) {
+        return Err(RestoreError::Invalid(format!(
+            "`{spec}` is not in the registry's packument for `{}` at {registry_url}",
+            package.name
+        )));
+    }
+    let integrity = package.integrity.clone().or_else(|| {
+        dist.and_then(|dist| dist["integrity"].as_str())
+            .map(str::to_owned)
+    });
+    let mut pinned = integrity
+        .as_deref()
+        .map(Digest::parse_sri)
+        .unwrap_or_default();
+    if pinned.is_empty()
+        && let Some(shasum) = dist.and_then(|dist| dist["shasum"].as_str())
+    {
+        pinned.extend(Digest::from_hex(Algorithm::Sha1, shasum));
+    }
+    if pinned.is_empty() {
+        return Err(RestoreError::Invalid(format!(
+            "`{spec}` has no usable `integrity` in the lockfile or the registry"
+        )));
+    }
+    let npm_url = match (
+        &package.resolved,
+        dist.and_then(|dist| dist["tarball"].as_str()),
+    ) {
+        (Some(resolved), _) => replace_registry_host(resolved, registry_url),
+        (None, Some(tarball)) => replace_registry_host(tarball, registry_url),
+        (None, None) => {
+            return Err(RestoreError::Invalid(format!(
+                "`{spec}` has no tarball URL in the registry's packument"
+            )));
+        }
+    };
+    Ok((pinned, npm_url))
+}
+
 /// Restore `packages` into the npm cache at `npm_cache_dir` from `registry`.
 ///
 /// # Errors
@@ -134,46 +186,7 @@ pub async fn restore(
         let registry_url = registry_url.clone();
         tasks.spawn(async move {
             let spec = package.spec();
-            let dist = packument
-                .as_ref()
-                .map(|document| &document["versions"][&package.version]["dist"]);
-            if packument.is_some() && dist.is_none_or(Value::is_null) {
-                return Err(RestoreError::Invalid(format!(
-                    "`{spec}` is not in the registry's packument for `{}` at {registry_url}",
-                    package.name
-                )));
-            }
-            let integrity = package.integrity.clone().or_else(|| {
-                dist.and_then(|dist| dist["integrity"].as_str())
-                    .map(str::to_owned)
-            });
-            let mut pinned = integrity
-                .as_deref()
-                .map(Digest::parse_sri)
-                .unwrap_or_default();
-            if pinned.is_empty()
-                && let Some(shasum) = dist.and_then(|dist| dist["shasum"].as_str())
-            {
-                pinned.extend(Digest::from_hex(Algorithm::Sha1, shasum));
-            }
-            if pinned.is_empty() {
-                return Err(RestoreError::Invalid(format!(
-                    "`{spec}` has no usable `integrity` in the lockfile or the registry"
-                )));
-            }
-            // The URL npm will request (its index key), and the one we fetch from.
-            let npm_url = match (
-                &package.resolved,
-                dist.and_then(|dist| dist["tarball"].as_str()),
-            ) {
-                (Some(resolved), _) => replace_registry_host(resolved, &registry_url),
-                (None, Some(tarball)) => replace_registry_host(tarball, &registry_url),
-                (None, None) => {
-                    return Err(RestoreError::Invalid(format!(
-                        "`{spec}` has no tarball URL in the registry's packument"
-                    )));
-                }
-            };
+            let (pinned, npm_url) = packument_pins(&package, packument.as_deref(), &registry_url)?;
             let source = parse_url(&fetch_url(&npm_url, &package.name, &registry_url), &spec)?;
             let fetched = fetcher.verified(&spec, &source, &pinned).await?;
             let digests = content_digests(&fetched.blob, &pinned);

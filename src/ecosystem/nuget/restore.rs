@@ -36,7 +36,15 @@ pub struct LockedPackage {
 /// Bad JSON (with line and column), missing `resolved`/`contentHash`, bad versions.
 pub fn read(path: &Path) -> anyhow::Result<Vec<LockedPackage>> {
     let text = fs_err::read_to_string(path)?;
-    let document: Value = serde_json::from_str(&text).map_err(|error| {
+    parse(path, &text)
+}
+
+/// Parse the text of a `packages.lock.json` read from `path` (named in errors).
+///
+/// # Errors
+/// Bad JSON (with line and column), missing `resolved`/`contentHash`, bad versions.
+pub fn parse(path: &Path, text: &str) -> anyhow::Result<Vec<LockedPackage>> {
+    let document: Value = serde_json::from_str(text).map_err(|error| {
         anyhow::anyhow!(
             "`{}:{}:{}` is not valid JSON: {error}",
             path.display(),
@@ -350,5 +358,75 @@ mod tests {
         );
         assert!(!root.join("evil/1.0.0").exists());
         assert!(!dir.path().join("escape.txt").exists());
+    }
+
+    fn nupkg_with(dir: &Path, entry: impl FnOnce(&mut zip::ZipWriter<fs_err::File>)) -> PathBuf {
+        use std::io::Write as _;
+        let nupkg = dir.join("evil.nupkg");
+        let mut writer = zip::ZipWriter::new(fs_err::File::create(&nupkg).unwrap());
+        let options = zip::write::SimpleFileOptions::default();
+        writer.start_file("evil.nuspec", options).unwrap();
+        writer.write_all(br#"<?xml version="1.0"?><package><metadata><id>Evil</id><version>1.0.0</version><authors>a</authors><description>d</description></metadata></package>"#).unwrap();
+        entry(&mut writer);
+        writer.finish().unwrap();
+        nupkg
+    }
+
+    fn evil() -> LockedPackage {
+        LockedPackage {
+            lower_id: "evil".into(),
+            lower_version: "1.0.0".into(),
+            content_hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn absolute_backslash_and_dot_dot_entries_are_refused() {
+        use std::io::Write as _;
+        for name in [
+            "../escape.txt",
+            "lib/../../escape.txt",
+            "/tmp/escape.txt",
+            "lib\\..\\..\\escape.txt",
+            "lib/%2e%2e%2f%2e%2e%2fescape.txt",
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let nupkg = nupkg_with(dir.path(), |writer| {
+                writer
+                    .start_file(name, zip::write::SimpleFileOptions::default())
+                    .unwrap();
+                writer.write_all(b"x").unwrap();
+            });
+            let root = dir.path().join("packages");
+            let result = install(&root, &dir.path().join("locks"), &nupkg, &evil(), "src");
+            assert!(result.is_err(), "{name}");
+            assert!(!root.join("evil/1.0.0").exists(), "{name}");
+            assert!(!dir.path().join("escape.txt").exists(), "{name}");
+        }
+    }
+
+    /// A symlink entry is written as a plain file holding the link text: extraction never
+    /// creates a link a later entry could be written through.
+    #[cfg(unix)]
+    #[test]
+    fn symlink_entries_are_never_created_as_links() {
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs_err::create_dir_all(&outside).unwrap();
+        let target = outside.display().to_string();
+        let nupkg = nupkg_with(dir.path(), |writer| {
+            let options = zip::write::SimpleFileOptions::default();
+            writer.add_symlink("lib/link", &target, options).unwrap();
+            writer.start_file("lib/link/escape.txt", options).unwrap();
+            writer.write_all(b"x").unwrap();
+        });
+        let root = dir.path().join("packages");
+        let _ = install(&root, &dir.path().join("locks"), &nupkg, &evil(), "src");
+        assert!(!outside.join("escape.txt").exists());
+        let link = root.join("evil/1.0.0/lib/link");
+        if let Ok(metadata) = fs_err::symlink_metadata(&link) {
+            assert!(!metadata.file_type().is_symlink());
+        }
     }
 }

@@ -242,6 +242,13 @@ fn pinned_files(
     pinned
 }
 
+/// A file name from an index that can be placed in the wheelhouse: one plain path
+/// component (the index, not the hash-pinned content, chooses it).
+#[must_use]
+pub fn is_safe_file_name(filename: &str) -> bool {
+    !filename.is_empty() && !filename.starts_with('.') && !filename.contains(['/', '\\', '\0'])
+}
+
 /// Restore `lockfiles` into `wheelhouse`.
 ///
 /// # Errors
@@ -322,7 +329,7 @@ pub async fn restore(
         summary.packages += 1;
     }
     for (filename, blob) in placed {
-        if filename.contains('/') || filename.starts_with('.') {
+        if !is_safe_file_name(&filename) {
             anyhow::bail!("the index listed an unsafe file name `{filename}`");
         }
         crate::cas::link_or_copy(&blob.path, &wheelhouse.join(&filename))?;
@@ -333,6 +340,36 @@ pub async fn restore(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_file_names_cannot_traverse() {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../a.whl",
+            "a/b.whl",
+            "/etc/passwd",
+            ".hidden.whl",
+            "a\\b.whl",
+            "a\0.whl",
+        ] {
+            assert!(!is_safe_file_name(bad), "{bad:?}");
+        }
+        assert!(is_safe_file_name("demo-1.0-py3-none-any.whl"));
+        // A percent-encoded `..%2F` in an HTML href decodes to a name with a slash.
+        let page = url::Url::parse("http://h/simple/demo/").unwrap();
+        let files = parse_project_page(
+            &page,
+            b"<a href=\"x/..%2F..%2Fevil.whl#sha256=00\">e</a>",
+            false,
+        );
+        assert!(
+            !is_safe_file_name(&files[0].filename),
+            "{}",
+            files[0].filename
+        );
+    }
 
     #[test]
     fn requirements_with_hashes_continuations_and_markers() {
