@@ -65,21 +65,30 @@ pub fn local(name: &str) -> &str {
 /// # Errors
 /// [`EditError`] at the line of the first syntax error, or when there is no root element.
 pub fn parse(path: &Path, text: &str) -> Result<Option<Element>, EditError> {
-    let mut reader = quick_xml::Reader::from_str(text);
+    // quick-xml skips a leading BOM and counts positions after it; the spans here index
+    // `text` itself (a Windows-written settings.xml often starts with one), so the reader
+    // gets the text past the BOM and every position is moved by its length.
+    let bom = if text.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
+    let mut reader = quick_xml::Reader::from_str(&text[bom..]);
     reader.config_mut().check_end_names = true;
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
-    let mut before = 0usize;
+    let mut before = bom;
     loop {
         let event = reader.read_event().map_err(|error| {
             EditError::at(
                 path,
                 text,
-                usize::try_from(reader.error_position()).unwrap_or(0),
+                bom + usize::try_from(reader.error_position()).unwrap_or(0),
                 format!("malformed XML: {error}"),
             )
         })?;
-        let after = usize::try_from(reader.buffer_position()).unwrap_or(text.len());
+        let after =
+            usize::try_from(reader.buffer_position()).map_or(text.len(), |position| bom + position);
         let attributes = |start: &quick_xml::events::BytesStart<'_>| {
             let mut out = Vec::new();
             for attribute in start.attributes() {

@@ -171,6 +171,44 @@ pub fn apply(path: &Path, text: &str, login: &MavenLogin) -> Result<String, Edit
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_bom_is_kept_and_edits_land_where_they_belong() {
+        let text = "\u{feff}<settings>\n  <servers>\n    <server><id>x</id></server>\n  </servers>\n  <mirrors></mirrors>\n</settings>\n";
+        let login = MavenLogin {
+            id: "local-main".to_owned(),
+            url: "http://127.0.0.1:8470/d/local/maven/main/".to_owned(),
+            username: "aws".to_owned(),
+            password: "${env.TOKEN}".to_owned(),
+            mode: MavenMode::Mirror,
+        };
+        let path = Path::new("settings.xml");
+        let once = apply(path, text, &login).unwrap();
+        assert!(once.starts_with('\u{feff}'));
+        assert!(once.contains("<server><id>x</id></server>"), "{once}");
+        assert!(once.contains("</mirrors>\n</settings>"), "{once}");
+        assert_eq!(apply(path, &once, &login).unwrap(), once);
+    }
+
+    #[test]
+    fn fuzz_stray_text_between_elements_is_kept_and_reparses() {
+        let text = "\u{feff}<?xml version=\"0.0\"?>\n<settings>\n  <!-- c -->\n  <servers>\n    <server><id>local-main</id><username>u</username><password>p</password></server>\n  </servers>\n  ofile>\u{1f}/acitevProfiles>\n  <mirrors></mirrors>\n</settings>\n";
+        for mode in [MavenMode::Profile, MavenMode::Mirror] {
+            let login = MavenLogin {
+                id: "local-main".to_owned(),
+                url: "http://127.0.0.1:8470/d/local/maven/main/".to_owned(),
+                username: "aws".to_owned(),
+                password: "${env.TOKEN}".to_owned(),
+                mode,
+            };
+            let path = Path::new("settings.xml");
+            if let Ok(once) = apply(path, text, &login) {
+                let twice =
+                    apply(path, &once, &login).unwrap_or_else(|error| panic!("{error}\n{once}"));
+                assert_eq!(once, twice);
+            }
+        }
+    }
+
     use super::*;
 
     fn login(mode: MavenMode) -> MavenLogin {

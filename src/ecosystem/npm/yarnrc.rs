@@ -147,6 +147,10 @@ fn set(
     // The mapping being searched: lines [start, end) at `indent` (None: empty so far).
     let (mut start, mut end, mut indent) = (0, all.len(), Some(0));
     let mut parent_indent: Option<usize> = None;
+    // The line of the innermost entry found on the path: an empty mapping's new keys go
+    // right after it, not at the end of the file (where a later top-level key would
+    // adopt them).
+    let mut parent_line: Option<usize> = None;
     let mut missing: &[&str] = parents;
     let mut path_keys: Vec<&str> = parents.to_vec();
     path_keys.push(key);
@@ -194,6 +198,7 @@ fn set(
             .find(|&next| is_content(&all[next]) && indent_of(&all[next]) <= found.indent)
             .unwrap_or(end);
         parent_indent = Some(found.indent);
+        parent_line = Some(index);
         indent = (index + 1..child_end)
             .find(|&next| is_content(&all[next]))
             .map(|next| indent_of(&all[next]));
@@ -221,7 +226,7 @@ fn set(
         block.push_str(newline);
     }
     let last_content = (start..end).rev().find(|&index| is_content(&all[index]));
-    let offset = match last_content {
+    let offset = match last_content.or(parent_line) {
         Some(index) if !parents.is_empty() || missing.len() < path_keys.len() => {
             all.get(index + 1).map_or(text.len(), |line| line.start)
         }
@@ -240,6 +245,42 @@ fn set(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn keys_for_an_empty_scope_go_under_it_not_after_the_next_top_level_key() {
+        let login = YarnLogin {
+            registry: "https://r/".to_owned(),
+            scope: Some("acme".to_owned()),
+            token: "t".to_owned(),
+        };
+        let path = Path::new(".yarnrc.yml");
+        for text in [
+            "npmScopes:\nenableTelemetry: false\n",
+            "npmScopes:\n  acme:\nenableTelemetry: false\n",
+        ] {
+            let once = apply(path, text, &login).unwrap();
+            assert!(once.ends_with("enableTelemetry: false\n"), "{once}");
+            assert!(once.contains("npmAuthToken: \"t\"\n"), "{once}");
+            assert_eq!(apply(path, &once, &login).unwrap(), once);
+        }
+    }
+
+    #[test]
+    fn fuzz_a_column_zero_line_after_an_empty_scope_is_idempotent() {
+        let text = "machine 1\0\0sasswo login aws paegistryServer: \"ht/pts:/registry.yarnpkg.com\"\nnpmScopes:\n  acme:\nymous\n";
+        for scope in [None, Some("acme".to_owned())] {
+            let login = YarnLogin {
+                registry: "http://127.0.0.1:8470/d/local/npm/main/".to_owned(),
+                scope,
+                token: "tok".to_owned(),
+            };
+            let path = Path::new(".yarnrc.yml");
+            if let Ok(once) = apply(path, text, &login) {
+                let twice = apply(path, &once, &login).unwrap();
+                assert_eq!(once, twice, "{once}");
+            }
+        }
+    }
+
     use super::*;
 
     fn login(scope: Option<&str>) -> YarnLogin {
