@@ -513,6 +513,31 @@ impl Store {
     }
 }
 
+/// Place a content-addressed `source` at `target`, whose name is its digest: a hard link
+/// made straight at the name (complete the moment it appears), creating the parent only
+/// when the link says it is missing; an existing target already holds these bytes and is
+/// kept. Across filesystems it falls back to [`link_or_copy`]. One `link` call where
+/// `link_or_copy` makes four: a warm npm restore places hundreds of files this way.
+///
+/// # Errors
+/// I/O errors, naming the path.
+pub fn link_new(source: &Path, target: &Path) -> std::io::Result<()> {
+    let linked = match fs_err::hard_link(source, target) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = target.parent() {
+                fs_err::create_dir_all(parent)?;
+            }
+            fs_err::hard_link(source, target)
+        }
+        other => other,
+    };
+    match linked {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(_) => link_or_copy(source, target),
+    }
+}
+
 /// Place `source` at `target`: a hard link when both are on one filesystem, else a copy;
 /// either way through a temp name in the target directory and a rename, so the target is
 /// never half-written. An existing target is replaced.
@@ -659,6 +684,21 @@ mod tests {
             0
         );
         assert!(!dir.path().join("store-v1/sha512").exists());
+    }
+
+    #[test]
+    fn link_new_creates_parents_and_keeps_an_existing_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("blob");
+        fs_err::write(&source, b"content").unwrap();
+        let target = dir.path().join("a/b/c/blob");
+        link_new(&source, &target).unwrap();
+        assert_eq!(fs_err::read(&target).unwrap(), b"content");
+        // Already there: kept, no error.
+        link_new(&source, &target).unwrap();
+        assert_eq!(fs_err::read(&target).unwrap(), b"content");
+        // A missing source is an error, not a silent success.
+        assert!(link_new(&dir.path().join("missing"), &dir.path().join("x/y")).is_err());
     }
 
     #[test]

@@ -93,10 +93,7 @@ impl NpmCache {
     /// I/O errors, naming the path.
     pub fn put_content(&self, source: &Path, digests: &[Digest]) -> std::io::Result<()> {
         for digest in digests {
-            let target = self.content_path(digest);
-            if !target.exists() {
-                crate::cas::link_or_copy(source, &target)?;
-            }
+            crate::cas::link_new(source, &self.content_path(digest))?;
         }
         Ok(())
     }
