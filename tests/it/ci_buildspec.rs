@@ -82,7 +82,9 @@ impl Environment {
         self.work.path().join("src")
     }
 
-    /// The environment every step sees besides the buildspec's or Jenkinsfile's own.
+    /// The environment every step sees after the buildspec's or Jenkinsfile's own: the
+    /// project's overrides (`start-build --environment-variables-override`: the binary's
+    /// URL and sha256, lading serve's domain) and the AWS wiring to lading serve.
     fn common(&self) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = self
             .server
@@ -92,6 +94,15 @@ impl Environment {
             .collect();
         env.extend(
             [
+                ("LADING_URL", self.url.clone()),
+                ("LADING_SHA256", self.sha256.clone()),
+                (
+                    "LADING_BIN_DIR",
+                    self.work.path().join("bin").display().to_string(),
+                ),
+                ("CODEARTIFACT_DOMAIN", "local".to_owned()),
+                ("CODEARTIFACT_DOMAIN_OWNER", "000000000000".to_owned()),
+                ("CODEARTIFACT_REPOSITORY", "main".to_owned()),
                 ("AWS_REGION", "us-east-1".to_owned()),
                 ("AWS_ENDPOINT_URL_CODEARTIFACT", self.server.url.clone()),
                 (
@@ -144,14 +155,6 @@ fn run_buildspec(environment: &Environment, name: &str, phases: &[&str]) -> std:
             shell.env(key.as_str().unwrap(), value);
         }
     }
-    // Project overrides (start-build --environment-variables-override).
-    shell
-        .env("LADING_URL", &environment.url)
-        .env("LADING_SHA256", &environment.sha256)
-        .env("LADING_BIN_DIR", environment.work.path().join("bin"))
-        .env("CODEARTIFACT_DOMAIN", "local")
-        .env("CODEARTIFACT_DOMAIN_OWNER", "000000000000")
-        .env("CODEARTIFACT_REPOSITORY", "main");
     for (name, value) in environment.common() {
         shell.env(name, value);
     }
@@ -173,6 +176,11 @@ fn run_buildspec(environment: &Environment, name: &str, phases: &[&str]) -> std:
 
 /// `lading pack` wrote DIR, its provenance names the CodeBuild build, and `lading verify` agrees.
 fn check_packed(dir: &Path) {
+    check_packed_by(dir, BUILD_ARN);
+}
+
+/// `lading pack` wrote DIR, its provenance names `builder`, and `lading verify` agrees.
+fn check_packed_by(dir: &Path, builder: &str) {
     assert!(dir.join("SHA256SUMS").is_file(), "{}", dir.display());
     let provenance = fs_err::read_dir(dir)
         .unwrap()
@@ -185,7 +193,7 @@ fn check_packed(dir: &Path) {
         .decode(envelope["payload"].as_str().unwrap())
         .unwrap();
     let payload = String::from_utf8(payload).unwrap();
-    assert!(payload.contains(BUILD_ARN), "{payload}");
+    assert!(payload.contains(builder), "{payload}");
     let home = tempfile::tempdir().unwrap();
     support::run_ok(
         clean_command(lading_bin(), home.path())
@@ -486,13 +494,6 @@ fn run_jenkinsfile(file: &str) {
         for (name, value) in &variables {
             shell.env(name, value);
         }
-        shell
-            .env("LADING_URL", &environment.url)
-            .env("LADING_SHA256", &environment.sha256)
-            .env("LADING_BIN_DIR", environment.work.path().join("bin"))
-            .env("CODEARTIFACT_DOMAIN", "local")
-            .env("CODEARTIFACT_DOMAIN_OWNER", "000000000000")
-            .env("CODEARTIFACT_REPOSITORY", "main");
         for (name, value) in environment.common() {
             shell.env(name, value);
         }
@@ -512,21 +513,10 @@ fn run_jenkinsfile(file: &str) {
             describe(&output)
         );
     }
-    let out = environment.src().join(".lading/out/npm");
-    assert!(out.join("SHA256SUMS").is_file());
-    let provenance = fs_err::read_dir(&out)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .find(|path| path.to_string_lossy().ends_with(".intoto.jsonl"))
-        .unwrap();
-    let text = fs_err::read_to_string(provenance).unwrap();
-    let envelope: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let payload = base64::engine::general_purpose::STANDARD
-        .decode(envelope["payload"].as_str().unwrap())
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&payload).contains("https://jenkins.example.com/job/lading/12/"),
-        "the provenance should name the Jenkins build"
+    // The provenance names the Jenkins build.
+    check_packed_by(
+        &environment.src().join(".lading/out/npm"),
+        "https://jenkins.example.com/job/lading/12/",
     );
     check_published(&environment, "npm", None, "lading-example-npm", "1.0.0");
     // `post { always }` logged out: the per-job npmrc is gone.
