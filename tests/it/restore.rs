@@ -172,6 +172,34 @@ fn locked_project(
     project
 }
 
+/// A project depending on exactly `packages`, locked as [`locked_project`] does.
+fn locked_leaves(
+    npm: &Path,
+    home: &Path,
+    dir: &Path,
+    packages: &[&FixturePackage],
+    omit_resolved: bool,
+) -> PathBuf {
+    let dependencies: serde_json::Map<String, serde_json::Value> = packages
+        .iter()
+        .map(|package| (package.name.clone(), package.version.clone().into()))
+        .collect();
+    locked_project(npm, home, dir, &dependencies.into(), omit_resolved)
+}
+
+/// Verdaccio under `dir/verdaccio` holding `packages`, with `home/.npmrc` pointing at it.
+fn verdaccio_serving(
+    binary: &Path,
+    dir: &Path,
+    home: &Path,
+    packages: &[&FixturePackage],
+) -> Verdaccio {
+    let verdaccio = Verdaccio::start(binary, &dir.join("verdaccio"));
+    publish(&verdaccio.url, &verdaccio.token, packages);
+    fs_err::write(home.join(".npmrc"), verdaccio.npmrc()).unwrap();
+    verdaccio
+}
+
 fn lading(home: &Path, cwd: &Path) -> Command {
     let mut command = support::clean_command(support::lading_bin(), home);
     command
@@ -365,14 +393,8 @@ fn tampered_tarball_fails_the_restore_and_leaves_no_cache() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     fs_err::create_dir_all(&home).unwrap();
-    let verdaccio = Verdaccio::start(&verdaccio_bin, &dir.path().join("verdaccio"));
-    publish(&verdaccio.url, &verdaccio.token, &leaves);
-    fs_err::write(home.join(".npmrc"), verdaccio.npmrc()).unwrap();
-    let dependencies: serde_json::Map<String, serde_json::Value> = leaves
-        .iter()
-        .map(|package| (package.name.clone(), package.version.clone().into()))
-        .collect();
-    let project = locked_project(&npm, &home, dir.path(), &dependencies.into(), false);
+    let verdaccio = verdaccio_serving(&verdaccio_bin, dir.path(), &home, &leaves);
+    let project = locked_leaves(&npm, &home, dir.path(), &leaves, false);
     // Replace one stored tarball with other bytes.
     let victim = leaves[0];
     let stored = dir
@@ -635,14 +657,8 @@ fn two_concurrent_restores_into_one_cache_both_succeed_and_npm_ci_works() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     fs_err::create_dir_all(&home).unwrap();
-    let mut verdaccio = Verdaccio::start(&verdaccio_bin, &dir.path().join("verdaccio"));
-    publish(&verdaccio.url, &verdaccio.token, &leaves);
-    fs_err::write(home.join(".npmrc"), verdaccio.npmrc()).unwrap();
-    let dependencies: serde_json::Map<String, serde_json::Value> = leaves
-        .iter()
-        .map(|package| (package.name.clone(), package.version.clone().into()))
-        .collect();
-    let project = locked_project(&npm, &home, dir.path(), &dependencies.into(), true);
+    let mut verdaccio = verdaccio_serving(&verdaccio_bin, dir.path(), &home, &leaves);
+    let project = locked_leaves(&npm, &home, dir.path(), &leaves, true);
     let cache = dir.path().join("npm-cache");
     // Two restores at once: one lading store, one npm cache.
     let children: Vec<std::process::Child> = (0..2)
@@ -899,14 +915,8 @@ fn a_progress_spinner_shows_on_a_terminal_only() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     fs_err::create_dir_all(&home).unwrap();
-    let verdaccio = Verdaccio::start(&verdaccio_bin, &dir.path().join("verdaccio"));
-    publish(&verdaccio.url, &verdaccio.token, &leaves);
-    fs_err::write(home.join(".npmrc"), verdaccio.npmrc()).unwrap();
-    let dependencies: serde_json::Map<String, serde_json::Value> = leaves
-        .iter()
-        .map(|package| (package.name.clone(), package.version.clone().into()))
-        .collect();
-    let project = locked_project(&npm, &home, dir.path(), &dependencies.into(), false);
+    let verdaccio = verdaccio_serving(&verdaccio_bin, dir.path(), &home, &leaves);
+    let project = locked_leaves(&npm, &home, dir.path(), &leaves, false);
     let restore = |cache: &str| {
         format!(
             "{} restore --registry-url {} --token-env VERDACCIO_TOKEN --npm-cache {}",
@@ -1004,11 +1014,7 @@ fn restore_through_faults_ends_verified_or_fails_cleanly_with_nothing_corrupt_ca
         ),
     )
     .unwrap();
-    let dependencies: serde_json::Map<String, serde_json::Value> = leaves
-        .iter()
-        .map(|package| (package.name.clone(), package.version.clone().into()))
-        .collect();
-    let project = locked_project(&npm, &home, dir.path(), &dependencies.into(), false);
+    let project = locked_leaves(&npm, &home, dir.path(), &leaves, false);
     let tarball = |package: &FixturePackage| -> &'static str {
         Box::leak(format!("/-/{}-{}.tgz", package.name, package.version).into_boxed_str())
     };
