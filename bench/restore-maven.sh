@@ -34,31 +34,14 @@ MAVEN_BENCH_DEPS=${MAVEN_BENCH_DEPS:-com.google.guava:guava:31.1-jre org.apache.
 PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.5.0
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 command -v mvn >/dev/null && [ -x "$NGINX" ] && [ -x "$AWS" ] || { echo "run .ci/install-peers first" >&2; exit 1; }
-[ -x /usr/bin/time ] || { echo "installing time" >&2; apt-get install -y -q time >/dev/null; }
 [ -d "$MAVEN_REPO/org/apache/maven/plugins/maven-dependency-plugin/3.5.0" ] || {
   echo "installing libmaven-dependency-plugin-java" >&2
   apt-get install -y -q --no-install-recommends libmaven-dependency-plugin-java >/dev/null
 }
-if [ -n "${1:-}" ]; then
-  LADING=$(realpath "$1")
-else
-  (cd "$ROOT" && cargo build --release --quiet)
-  LADING=$ROOT/target/release/lading
-fi
-JOBS_ARGS=()
-[ -n "${JOBS:-}" ] && JOBS_ARGS=(--jobs "$JOBS")
-
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ -n "${KEEP_WORK:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { date +%s.%N; }
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+bench_lading "$@"
+bench_work
 
 # settings URL [USER TOKEN]: a settings.xml whose `central` (repositories and plugin
 # repositories) is URL.

@@ -29,27 +29,10 @@ SERVERS=${SERVERS:-verdaccio lading}
 LATENCY_MS=${LATENCY_MS:-50}
 NPM_BENCH_DEPS=${NPM_BENCH_DEPS:-'{"express":"4.21.2","eslint":"8.57.1","@babel/core":"7.26.0","jest":"29.7.0","webpack":"5.97.1","mocha":"10.8.2"}'}
 [ -x "$VERDACCIO" ] && [ -x "$AWS" ] || { echo "run .ci/install-peers first" >&2; exit 1; }
-[ -x /usr/bin/time ] || { echo "installing time" >&2; apt-get install -y -q time >/dev/null; }
-if [ -n "${1:-}" ]; then
-  LADING=$(realpath "$1")
-else
-  (cd "$ROOT" && cargo build --release --quiet)
-  LADING=$ROOT/target/release/lading
-fi
-JOBS_ARGS=()
-[ -n "${JOBS:-}" ] && JOBS_ARGS=(--jobs "$JOBS")
-
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { date +%s.%N; }
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+bench_lading "$@"
+bench_work
 
 # ---- the fixture: the tarballs of the resolved tree, from the public registry ---------------
 FIXTURE=${NPM_BENCH_FIXTURE:-$PEERS/npm-bench-fixture}

@@ -32,27 +32,10 @@ LATENCY_MS=${LATENCY_MS:-50}
 PIP_BENCH_REQS=${PIP_BENCH_REQS:-requests==2.34.2 flask==3.1.3 django==5.2.19 sqlalchemy==2.1.9 pydantic==2.14.4 jinja2==3.1.6 rich==15.0.0 httpx==0.28.1 pytest==9.2.0 black==26.10.1 boto3==1.44.8 pyyaml==6.0.4 fastapi==0.165.0 uvicorn==0.54.0 celery==5.7.0 redis==8.1.0 sphinx==9.0.4 pandas==3.1.1 cryptography==50.0.2}
 FIXTURE=${PIP_BENCH_FIXTURE:-$PEERS/pip-bench-fixture}
 [ -x "$PYPISERVER" ] && [ -x "$AWS" ] && [ -x "$TWINE" ] || { echo "run .ci/install-peers first" >&2; exit 1; }
-[ -x /usr/bin/time ] || { echo "installing time" >&2; apt-get install -y -q time >/dev/null; }
-if [ -n "${1:-}" ]; then
-  LADING=$(realpath "$1")
-else
-  (cd "$ROOT" && cargo build --release --quiet)
-  LADING=$ROOT/target/release/lading
-fi
-JOBS_ARGS=()
-[ -n "${JOBS:-}" ] && JOBS_ARGS=(--jobs "$JOBS")
-
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { date +%s.%N; }
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+bench_lading "$@"
+bench_work
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_CONFIG_FILE=/dev/null
 
 # ---- the fixture: wheels from PyPI and a requirements file pinning each one's sha256 ---------
