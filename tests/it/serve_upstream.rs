@@ -14,6 +14,12 @@ pub(crate) fn aws_json(server: &LadingServer, home: &Path, args: &[&str]) -> ser
 }
 
 pub(crate) fn get(url: &str, token: &str) -> (u16, Option<String>, String) {
+    let (status, note, body) = get_bytes(url, token);
+    (status, note, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// GET with a bearer token: status, `x-lading-upstream`, body bytes.
+fn get_bytes(url: &str, token: &str) -> (u16, Option<String>, Vec<u8>) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let response = reqwest::Client::new()
@@ -29,7 +35,7 @@ pub(crate) fn get(url: &str, token: &str) -> (u16, Option<String>, String) {
         (
             response.status().as_u16(),
             note,
-            response.text().await.unwrap(),
+            response.bytes().await.unwrap().to_vec(),
         )
     })
 }
@@ -55,6 +61,26 @@ fn external_config(url: &str) -> String {
     )
 }
 
+/// lading serve over `dir/data` with the external connection `verdaccio` (Verdaccio, or a
+/// proxy in front of it, at `url`) associated to `main`; also what the association returned.
+fn serve_with_verdaccio_connection(
+    dir: &Path,
+    url: &str,
+    verdaccio: &Verdaccio,
+) -> (LadingServer, serde_json::Value) {
+    let config = external_config(url);
+    let server = LadingServer::start(
+        &dir.join("data"),
+        ServerSpec {
+            config: Some(&config),
+            env: vec![("VERDACCIO_TOKEN", verdaccio.token.clone())],
+            ..ServerSpec::default()
+        },
+    );
+    let associated = server.associate(dir, "main", "verdaccio");
+    (server, associated)
+}
+
 #[test]
 fn npm_pulls_through_verdaccio_and_keeps_working_when_it_is_down() {
     require_tool!(support::aws());
@@ -77,16 +103,8 @@ fn npm_pulls_through_verdaccio_and_keeps_working_when_it_is_down() {
         "'should never arrive'",
     );
 
-    let config = external_config(&verdaccio.url);
-    let server = LadingServer::start(
-        &dir.path().join("data"),
-        ServerSpec {
-            config: Some(&config),
-            env: vec![("VERDACCIO_TOKEN", verdaccio.token.clone())],
-            ..ServerSpec::default()
-        },
-    );
-    let associated = server.associate(dir.path(), "main", "verdaccio");
+    let (server, associated) =
+        serve_with_verdaccio_connection(dir.path(), &verdaccio.url, &verdaccio);
     assert_eq!(
         associated["repository"]["externalConnections"][0]["externalConnectionName"], "verdaccio",
         "{associated}"
@@ -450,21 +468,6 @@ fn lading_serve_pulls_through_codeartifact_with_minted_tokens() {
     }
 }
 
-/// GET with a bearer token: status and body bytes.
-fn get_bytes(url: &str, token: &str) -> (u16, Vec<u8>) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let response = reqwest::Client::new()
-            .get(url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.bytes().await.unwrap().to_vec())
-    })
-}
-
 #[test]
 fn pull_through_a_faulty_upstream_caches_only_verified_bytes() {
     use base64::Engine as _;
@@ -487,16 +490,8 @@ fn pull_through_a_faulty_upstream_caches_only_verified_bytes() {
         .to_owned();
 
     let proxy = FaultProxy::start(&verdaccio.url, Vec::new());
-    let config = external_config(&format!("{}/", proxy.url));
-    let server = LadingServer::start(
-        &dir.path().join("data"),
-        ServerSpec {
-            config: Some(&config),
-            env: vec![("VERDACCIO_TOKEN", verdaccio.token.clone())],
-            ..ServerSpec::default()
-        },
-    );
-    server.associate(dir.path(), "main", "verdaccio");
+    let (server, _) =
+        serve_with_verdaccio_connection(dir.path(), &format!("{}/", proxy.url), &verdaccio);
     let token = server.admin_token(dir.path());
     let tarball_path = "/-/faulty-pkg-1.0.0.tgz";
     let tarball = format!("{}/d/local/npm/main/faulty-pkg{tarball_path}", server.url);
@@ -518,7 +513,7 @@ fn pull_through_a_faulty_upstream_caches_only_verified_bytes() {
     for fault in [Fault::Truncate, Fault::Corrupt] {
         proxy.set_rules(vec![rule(fault, usize::MAX)]);
         let before = upstream_fetches(&proxy);
-        let (status, body) = get_bytes(&tarball, &token);
+        let (status, _, body) = get_bytes(&tarball, &token);
         assert!(
             (500..600).contains(&status),
             "{fault:?}: {status} {}",
@@ -536,7 +531,7 @@ fn pull_through_a_faulty_upstream_caches_only_verified_bytes() {
     let mut body = Vec::new();
     // A client retries a 5xx; lading's own retries may already absorb all three faults.
     for _ in 0..4 {
-        (status, body) = get_bytes(&tarball, &token);
+        (status, _, body) = get_bytes(&tarball, &token);
         if status == 200 {
             break;
         }
@@ -556,7 +551,7 @@ fn pull_through_a_faulty_upstream_caches_only_verified_bytes() {
         fault: Fault::Reset,
         times: usize::MAX,
     }]);
-    let (status, cached) = get_bytes(&tarball, &token);
+    let (status, _, cached) = get_bytes(&tarball, &token);
     assert_eq!(status, 200);
     assert_eq!(cached, body);
 }
