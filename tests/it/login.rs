@@ -1133,6 +1133,53 @@ const OWNED_MARKERS: &[&str] = &[
     "Username",
 ];
 
+/// The corpus property for one existing config at `path`: `login_args` changes it, keeps
+/// every line `owned` does not claim (in order, and no LF in a CRLF file), a second login
+/// changes nothing, and `lading logout` restores every byte.
+pub(crate) fn login_logout_round_trip(
+    sandbox: &Sandbox,
+    path: &Path,
+    login_args: &[&str],
+    case: &str,
+    owned: impl Fn(&str) -> bool,
+) {
+    let original = fs_err::read(path).unwrap();
+    sandbox.lading_ok(login_args);
+    let after = fs_err::read(path).unwrap();
+    assert_ne!(after, original, "{case}: login changed nothing");
+    let original_text = String::from_utf8(original.clone()).unwrap();
+    let after_text = String::from_utf8(after.clone()).unwrap();
+    let mut remaining = after_text.split_inclusive('\n');
+    for line in original_text.split_inclusive('\n') {
+        if owned(line) {
+            continue;
+        }
+        let line = line.trim_end_matches(['\r', '\n']);
+        assert!(
+            remaining.any(|candidate| candidate.trim_end_matches(['\r', '\n']) == line),
+            "{case}: line {line:?} lost or reordered:\n{after_text}"
+        );
+    }
+    if original_text.contains("\r\n") {
+        assert!(
+            !after_text.replace("\r\n", "").contains('\n'),
+            "{case}: LF mixed into a CRLF file:\n{after_text:?}"
+        );
+    }
+    sandbox.lading_ok(login_args);
+    assert_eq!(
+        fs_err::read(path).unwrap(),
+        after,
+        "{case}: second login changed bytes"
+    );
+    sandbox.lading_ok(&["logout"]);
+    assert_eq!(
+        fs_err::read(path).unwrap(),
+        original,
+        "{case}: logout did not restore"
+    );
+}
+
 #[test]
 fn corpus_of_existing_configs_survives_login_and_logout_byte_for_byte() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/login-corpus");
@@ -1163,42 +1210,11 @@ fn corpus_of_existing_configs_survives_login_and_logout_byte_for_byte() {
             let path = sandbox.home.join(relative);
             fs_err::create_dir_all(path.parent().unwrap()).unwrap();
             fs_err::write(&path, &original).unwrap();
-            sandbox.lading_ok(&login_args(&flags, &["--tool", tool, "--target", "user"]));
-            let after = fs_err::read(&path).unwrap();
-            assert_ne!(after, original, "{kind}/{case}: login changed nothing");
-            // Only owned lines go; every other line stays, in order.
-            let original_text = String::from_utf8(original.clone()).unwrap();
-            let after_text = String::from_utf8(after.clone()).unwrap();
-            let mut remaining = after_text.split_inclusive('\n');
-            for line in original_text.split_inclusive('\n') {
-                if OWNED_MARKERS.iter().any(|marker| line.contains(marker)) {
-                    continue;
-                }
-                let line = line.trim_end_matches(['\r', '\n']);
-                assert!(
-                    remaining.any(|candidate| candidate.trim_end_matches(['\r', '\n']) == line),
-                    "{kind}/{case}: line {line:?} lost or reordered:\n{after_text}"
-                );
-            }
-            if original_text.contains("\r\n") {
-                assert!(
-                    !after_text.replace("\r\n", "").contains('\n'),
-                    "{kind}/{case}: LF mixed into a CRLF file:\n{after_text:?}"
-                );
-            }
-            // Idempotent, then logout restores every byte.
-            sandbox.lading_ok(&login_args(&flags, &["--tool", tool, "--target", "user"]));
-            assert_eq!(
-                fs_err::read(&path).unwrap(),
-                after,
-                "{kind}/{case}: second login changed bytes"
-            );
-            sandbox.lading_ok(&["logout"]);
-            assert_eq!(
-                fs_err::read(&path).unwrap(),
-                original,
-                "{kind}/{case}: logout did not restore"
-            );
+            let args = login_args(&flags, &["--tool", tool, "--target", "user"]);
+            let case = format!("{kind}/{case}");
+            login_logout_round_trip(&sandbox, &path, &args, &case, |line| {
+                OWNED_MARKERS.iter().any(|marker| line.contains(marker))
+            });
         }
     }
     assert!(count >= 30, "{count} corpus files");

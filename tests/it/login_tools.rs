@@ -560,43 +560,11 @@ fn yarn_and_cargo_corpus_survives_login_and_logout_byte_for_byte() {
             if let Some(namespace) = namespace {
                 args.extend(["--namespace", namespace]);
             }
-            sandbox.lading_ok(&args);
-            let after = fs_err::read(&path).unwrap();
-            let original_text = String::from_utf8(original.clone()).unwrap();
-            let after_text = String::from_utf8(after.clone()).unwrap();
-            assert_ne!(after, original, "{case}: login changed nothing");
-            let mut remaining = after_text.split_inclusive('\n');
-            for line in original_text.split_inclusive('\n') {
-                if owned
+            crate::login::login_logout_round_trip(&sandbox, &path, &args, &case, |line| {
+                owned
                     .iter()
                     .any(|marker| line.trim_start().starts_with(marker))
-                {
-                    continue;
-                }
-                let line = line.trim_end_matches(['\r', '\n']);
-                assert!(
-                    remaining.any(|candidate| candidate.trim_end_matches(['\r', '\n']) == line),
-                    "{case}: line {line:?} lost or reordered:\n{after_text}"
-                );
-            }
-            if original_text.contains("\r\n") {
-                assert!(
-                    !after_text.replace("\r\n", "").contains('\n'),
-                    "{case}: LF mixed into a CRLF file:\n{after_text:?}"
-                );
-            }
-            sandbox.lading_ok(&args);
-            assert_eq!(
-                fs_err::read(&path).unwrap(),
-                after,
-                "{case}: second login changed bytes"
-            );
-            sandbox.lading_ok(&["logout"]);
-            assert_eq!(
-                fs_err::read(&path).unwrap(),
-                original,
-                "{case}: logout did not restore"
-            );
+            });
         }
     }
     assert!(count >= 17, "{count} corpus cases");
