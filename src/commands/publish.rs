@@ -163,13 +163,13 @@ fn jobs_from_args(args: &PublishArgs) -> anyhow::Result<Vec<Job>> {
             PublishFormat::Maven
                 if uploads
                     .iter()
-                    .filter(|upload| is_pom(&upload.file_name))
+                    .filter(|upload| maven::publish::is_pom(&upload.file_name))
                     .count()
                     > 1 =>
             {
                 let stems: Vec<String> = uploads
                     .iter()
-                    .filter(|upload| is_pom(&upload.file_name))
+                    .filter(|upload| maven::publish::is_pom(&upload.file_name))
                     .map(|upload| upload.file_name[..upload.file_name.len() - 4].to_owned())
                     .collect();
                 let mut jobs: Vec<Job> = stems
@@ -318,7 +318,9 @@ async fn publish_job(context: &Context, job: Job) -> anyhow::Result<PackageRepor
             let session = context.session(format).await?;
             let mut uploads = job.uploads.clone();
             if let Some(provenance) = &job.provenance
-                && let Some(pom) = uploads.iter().find(|upload| is_pom(&upload.file_name))
+                && let Some(pom) = uploads
+                    .iter()
+                    .find(|upload| maven::publish::is_pom(&upload.file_name))
             {
                 let base = pom.file_name.trim_end_matches(".pom").to_owned();
                 uploads.push(Upload::new(
@@ -545,12 +547,6 @@ pub async fn run(args: PublishArgs, printer: Printer) -> anyhow::Result<()> {
         return Err(error.context("failed to publish"));
     }
     Ok(())
-}
-
-fn is_pom(file_name: &str) -> bool {
-    std::path::Path::new(file_name)
-        .extension()
-        .is_some_and(|extension| extension.eq_ignore_ascii_case("pom"))
 }
 
 #[cfg(test)]

@@ -366,7 +366,8 @@ pub async fn publish(
     Ok((reports, package, coordinates.version.clone()))
 }
 
-fn is_pom(file_name: &str) -> bool {
+/// Whether `file_name` is a POM (`.pom`, any case).
+pub(crate) fn is_pom(file_name: &str) -> bool {
     std::path::Path::new(file_name)
         .extension()
         .is_some_and(|extension| extension.eq_ignore_ascii_case("pom"))
