@@ -4,6 +4,8 @@
 #   bench_lading "$@"   LADING: the first argument, else a fresh `cargo build --release`
 #   bench_work          WORK (mktemp -d), PIDS (kill them on exit); KEEP_WORK=1 keeps WORK
 #   JOBS_ARGS           `--jobs $JOBS` when JOBS is set
+#   latency_proxy URL   start bench/latency-proxy.py in front of URL's host:port (LATENCY_MS);
+#                       sets `upstream` (that host:port) and `pport` (the proxy's port)
 #   free_port, now, log
 
 bench_lading() {
@@ -34,3 +36,14 @@ JOBS_ARGS=()
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+latency_proxy() {
+  pport=$(free_port)
+  upstream=${1#http://}
+  upstream=${upstream#*@}
+  upstream=${upstream%%/*}
+  : >"$WORK/proxy.log"
+  python3 "$ROOT/bench/latency-proxy.py" "$pport" "$upstream" "$LATENCY_MS" >"$WORK/proxy.log" 2>&1 &
+  PIDS+=($!)
+  until grep -q ready "$WORK/proxy.log"; do sleep 0.1; done
+}

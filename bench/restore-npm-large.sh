@@ -200,13 +200,7 @@ for server in $SERVERS; do
   printf '  peak RSS of the cold lading restore: %s MiB (target < 100 MB)\n' "$rss"
 
   if [ "$LATENCY_MS" != 0 ]; then
-    pport=$(free_port)
-    upstream=${URL#http://}
-    upstream=${upstream%%/*}
-    : >"$WORK/proxy.log"
-    python3 "$ROOT/bench/latency-proxy.py" "$pport" "$upstream" "$LATENCY_MS" >"$WORK/proxy.log" 2>&1 &
-    PIDS+=($!)
-    until grep -q ready "$WORK/proxy.log"; do sleep 0.1; done
+    latency_proxy "$URL"
     PURL=${URL/$upstream/127.0.0.1:$pport}
     npmrc_for "$PURL" "$URL" >"$HOME/.npmrc"
     # The lockfile's `resolved` URLs name the server: point them at the proxy.

@@ -144,14 +144,7 @@ for server in $SERVERS; do
   printf '  peak RSS of the cold lading restore: %s MiB (target < 100 MB)\n' "$rss"
 
   if [ "$LATENCY_MS" != 0 ]; then
-    pport=$(free_port)
-    upstream=${REG#http://}
-    upstream=${upstream#*@}
-    upstream=${upstream%%/*}
-    : >"$WORK/proxy.log"
-    python3 "$ROOT/bench/latency-proxy.py" "$pport" "$upstream" "$LATENCY_MS" >"$WORK/proxy.log" 2>&1 &
-    PIDS+=($!)
-    until grep -q ready "$WORK/proxy.log"; do sleep 0.1; done
+    latency_proxy "$REG"
     log "$server: through the ${LATENCY_MS} ms proxy"
     timed proxy_pip pip_download "${INDEX/$upstream/127.0.0.1:$pport}" "$P/dl2"
     timed proxy_lading restore "$P/lading-cache3" "$P/wh3" "${REG/$upstream/127.0.0.1:$pport}"
