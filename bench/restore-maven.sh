@@ -160,14 +160,6 @@ start_lading() { # lading serve pulling through nginx, warmed by one lading rest
     || { tail -n 40 "$WORK/warm.log" >&2; exit 1; }
 }
 
-# timed OUTVAR CMD...: runs CMD (output to $WORK/last.log), stores the seconds taken.
-timed() {
-  local var=$1 start
-  shift
-  start=$(now)
-  "$@" >"$WORK/last.log" 2>&1 || { echo "failed: $*" >&2; tail -n 40 "$WORK/last.log" >&2; exit 1; }
-  printf -v "$var" '%.3f' "$(echo "$(now) - $start" | bc)"
-}
 # restore LADING_CACHE MAVEN_REPO REGISTRY
 restore() {
   (cd "$WORK/project" && LADING_CACHE_DIR=$1 MAVEN_TOKEN=$TOKEN /usr/bin/time -v -o "$WORK/time.txt" \
@@ -175,13 +167,11 @@ restore() {
     --token-env MAVEN_TOKEN "${JOBS_ARGS[@]}")
 }
 mvn_resolve() { "${MVN[@]}" -s "$WORK/settings.xml" -Dmaven.repo.local="$1" "${@:2}" "$PLUGIN:resolve"; }
-peak_mib() { awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$WORK/time.txt"; }
-ratio() { echo "scale=2; $1 / $2" | bc; }
 
 printf 'lading restore vs mvn %s:resolve, %s coordinates, %s files (%s MB), release build, LATENCY_MS=%s\n' \
   "$PLUGIN" "$COORDS" "$FILES" "$MB" "$LATENCY_MS"
 for server in $SERVERS; do
-  rm -rf "$WORK/lading-serve" "$WORK/nginx" "$WORK/p"
+  discard "$WORK/lading-serve" "$WORK/nginx" "$WORK/p"
   "start_$server"
   settings "${URL/aws@/}" "$MVN_USER" "$TOKEN" >"$WORK/settings.xml"
   P=$WORK/p
@@ -195,7 +185,7 @@ for server in $SERVERS; do
   rss=$(peak_mib)
   timed offline mvn_resolve "$P/r2" -o
   total=$(echo "$lading_cold + $offline" | bc)
-  rm -rf "$P/r3"
+  discard "$P/r3"
   timed lading_warm restore "$P/lading-cache" "$P/r3" "$URL"
 
   printf '\n%s:\n' "$server"

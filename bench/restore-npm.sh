@@ -6,18 +6,17 @@
 #   .ci/install-peers && cargo build --release && bench/restore-npm.sh [target/release/lading]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-LADING=$(realpath "${1:-$ROOT/target/release/lading}")
 PEERS=${LADING_PEERS_DIR:-$ROOT/.peers}
 FIXTURE=$PEERS/npm-fixture
 VERDACCIO=$PEERS/node/node_modules/.bin/verdaccio
 RUNS=${RUNS:-3}
-[ -x "$LADING" ] || { echo "build lading first (cargo build --release) or pass its path" >&2; exit 1; }
 [ -f "$FIXTURE/manifests.json" ] || { echo "run .ci/install-peers first" >&2; exit 1; }
 
-WORK=$(mktemp -d)
-cleanup() { [ -n "${VPID:-}" ] && kill "$VPID" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+bench_lading "$@"
+bench_work
+PORT=$(free_port)
 URL=http://127.0.0.1:$PORT/
 mkdir -p "$WORK/storage" "$WORK/home" "$WORK/project"
 # SHA-1 htpasswd: with the default bcrypt, Verdaccio re-checks the password on every request
@@ -34,7 +33,7 @@ security: { api: { legacy: true } }
 log: { type: stdout, format: pretty, level: error }
 YAML
 "$VERDACCIO" --config "$WORK/config.yaml" --listen "127.0.0.1:$PORT" >/dev/null 2>&1 &
-VPID=$!
+PIDS+=($!)
 until curl -sf "${URL}-/ping" >/dev/null; do sleep 0.2; done
 TOKEN=$(curl -sf -X PUT -H 'content-type: application/json' \
   -d '{"name":"bench","password":"bench-password"}' "${URL}-/user/org.couchdb.user:bench" |
@@ -66,14 +65,15 @@ export HOME=$WORK/home
 cd "$WORK/project"
 npm install --package-lock-only --ignore-scripts --no-audit --no-fund --cache "$WORK/lock-cache" >/dev/null 2>&1
 
-now() { date +%s.%N; }
 best_npm=999999 best_lading=999999
 for run in $(seq "$RUNS"); do
-  rm -rf node_modules "$WORK/c1"
+  discard node_modules "$WORK/c1"
+  sync
   start=$(now)
   npm ci --ignore-scripts --no-audit --no-fund --cache "$WORK/c1" >/dev/null 2>&1
   npm_time=$(echo "$(now) - $start" | bc)
-  rm -rf node_modules "$WORK/c2" "$WORK/lading-cache"
+  discard node_modules "$WORK/c2" "$WORK/lading-cache"
+  sync
   start=$(now)
   LADING_CACHE_DIR=$WORK/lading-cache npm_config_cache=$WORK/c2 NPM_TOKEN=$TOKEN \
     "$LADING" -q restore --registry-url "$URL" --token-env NPM_TOKEN

@@ -89,14 +89,6 @@ start_lading() {
   INDEX=http://aws:$TOKEN@127.0.0.1:$port/d/local/pypi/main/simple/
 }
 
-# timed OUTVAR CMD...: runs CMD (output to $WORK/last.log), stores the seconds taken.
-timed() {
-  local var=$1 start
-  shift
-  start=$(now)
-  "$@" >"$WORK/last.log" 2>&1 || { echo "failed: $*" >&2; tail -n 30 "$WORK/last.log" >&2; exit 1; }
-  printf -v "$var" '%.3f' "$(echo "$(now) - $start" | bc)"
-}
 # restore LADING_CACHE WHEELHOUSE REGISTRY
 restore() {
   LADING_CACHE_DIR=$1 PIP_TOKEN=$TOKEN /usr/bin/time -v -o "$WORK/time.txt" \
@@ -108,12 +100,10 @@ pip_install() { PIP_CACHE_DIR=$2 "$PY" -m pip install --require-hashes -r requir
 pip_install_offline() {
   "$PY" -m pip install --no-cache-dir --require-hashes -r requirements.txt --target "$2" --no-index --find-links "$1"
 }
-peak_mib() { awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$WORK/time.txt"; }
-ratio() { echo "scale=2; $1 / $2" | bc; }
 
 printf 'lading restore vs pip, %s wheels (%s MB), release build, LATENCY_MS=%s\n' "$COUNT" "$MB" "$LATENCY_MS"
 for server in $SERVERS; do
-  rm -rf "$WORK/lading-serve" "$WORK/p"
+  discard "$WORK/lading-serve" "$WORK/p"
   "start_$server"
   P=$WORK/p
   mkdir -p "$P"
@@ -125,12 +115,12 @@ for server in $SERVERS; do
   timed lading_cold restore "$P/lading-cache" "$P/wh" "$REG"
   rss=$(peak_mib)
   [ "$(ls "$P/wh" | wc -l)" = "$COUNT" ] || { echo "lading restore placed $(ls "$P/wh" | wc -l) of $COUNT files" >&2; exit 1; }
-  rm -rf "$P/wh"
+  discard "$P/wh"
   timed lading_warm restore "$P/lading-cache" "$P/wh" "$REG"
 
   log "$server: pip install cold vs lading restore + pip install --no-index"
   timed install_cold pip_install "$INDEX" "$P/pip-cache" "$P/t1"
-  rm -rf "$P/wh2"
+  discard "$P/wh2"
   timed lading_cold2 restore "$P/lading-cache2" "$P/wh2" "$REG"
   timed install_offline pip_install_offline "$P/wh2" "$P/t2"
   total=$(echo "$lading_cold2 + $install_offline" | bc)
@@ -148,8 +138,13 @@ for server in $SERVERS; do
     log "$server: through the ${LATENCY_MS} ms proxy"
     timed proxy_pip pip_download "${INDEX/$upstream/127.0.0.1:$pport}" "$P/dl2"
     timed proxy_lading restore "$P/lading-cache3" "$P/wh3" "${REG/$upstream/127.0.0.1:$pport}"
+    timed proxy_install pip_install "${INDEX/$upstream/127.0.0.1:$pport}" "$P/pip-cache2" "$P/t3"
+    timed proxy_offline pip_install_offline "$P/wh3" "$P/t4"
+    proxy_total=$(echo "$proxy_lading + $proxy_offline" | bc)
     printf '  +%s ms per request, fetch: pip download %ss; lading restore cold %ss: %sx\n' \
       "$LATENCY_MS" "$proxy_pip" "$proxy_lading" "$(ratio "$proxy_pip" "$proxy_lading")"
+    printf '  +%s ms per request, end to end: pip install (cold cache) %ss; lading restore %ss + pip install --no-index %ss = %ss: %sx\n' \
+      "$LATENCY_MS" "$proxy_install" "$proxy_lading" "$proxy_offline" "$proxy_total" "$(ratio "$proxy_install" "$proxy_total")"
   fi
   cd "$WORK"
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
