@@ -7,7 +7,7 @@
 #     with no cache (the fetch alone; both leave the same files in a directory);
 #   - `lading restore` + `pip install --no-index --find-links WHEELHOUSE` vs `pip install`
 #     from the index with a cold cache (both with --require-hashes, into an empty --target);
-#   - the fetch comparison through the latency proxy;
+#   - both comparisons through the latency proxy;
 #   - a second `lading restore` with a warm store and an empty wheelhouse;
 #   - peak RSS of the cold `lading restore`.
 #
@@ -19,7 +19,8 @@
 #
 # Environment: SERVERS (default "pypiserver lading"), LATENCY_MS (default 50; 0 skips the
 # proxy runs), PIP_BENCH_REQS (the top-level pins; their dependencies come too),
-# PIP_BENCH_FIXTURE (where the fixture is kept), JOBS (lading restore --jobs).
+# PIP_BENCH_FIXTURE (where the fixture is kept), JOBS (lading restore --jobs), RUNS (default 3;
+# each figure is the best of them).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PEERS=${LADING_PEERS_DIR:-$ROOT/.peers}
@@ -28,6 +29,7 @@ PYPISERVER=$PEERS/venv/bin/pypi-server
 AWS=$PEERS/venv/bin/aws
 TWINE=$PEERS/venv/bin/twine
 SERVERS=${SERVERS:-pypiserver lading}
+RUNS=${RUNS:-3}
 LATENCY_MS=${LATENCY_MS:-50}
 PIP_BENCH_REQS=${PIP_BENCH_REQS:-requests==2.34.2 flask==3.1.3 django==5.2.19 sqlalchemy==2.1.9 pydantic==2.14.4 jinja2==3.1.6 rich==15.0.0 httpx==0.28.1 pytest==9.2.0 black==26.10.1 boto3==1.44.8 pyyaml==6.0.4 fastapi==0.165.0 uvicorn==0.54.0 celery==5.7.0 redis==8.1.0 sphinx==9.0.4 pandas==3.1.1 cryptography==50.0.2}
 FIXTURE=${PIP_BENCH_FIXTURE:-$PEERS/pip-bench-fixture}
@@ -110,43 +112,48 @@ for server in $SERVERS; do
   cp "$FIXTURE/requirements.txt" "$P/"
   cd "$P"
 
-  log "$server: pip download, lading restore (cold, warm)"
-  timed pip_dl pip_download "$INDEX" "$P/dl"
-  timed lading_cold restore "$P/lading-cache" "$P/wh" "$REG"
-  rss=$(peak_mib)
-  [ "$(ls "$P/wh" | wc -l)" = "$COUNT" ] || { echo "lading restore placed $(ls "$P/wh" | wc -l) of $COUNT files" >&2; exit 1; }
-  discard "$P/wh"
-  timed lading_warm restore "$P/lading-cache" "$P/wh" "$REG"
+  # Each figure is the best of RUNS runs: noise here only ever adds time.
+  unset pip_dl lading_cold lading_warm install_cold install_offline total
+  for run in $(seq "$RUNS"); do
+    log "$server: run $run/$RUNS: pip download, lading restore cold and warm, pip install cold, lading restore + pip install --no-index"
+    discard "$P/dl" "$P/wh" "$P/wh2" "$P/t1" "$P/t2" "$P/pip-cache" "$P/lading-cache" "$P/lading-cache2"
+    timed t pip_download "$INDEX" "$P/dl" && best pip_dl "$t"
+    timed t restore "$P/lading-cache" "$P/wh" "$REG" && best lading_cold "$t" && rss=$(peak_mib)
+    [ "$(ls "$P/wh" | wc -l)" = "$COUNT" ] || { echo "lading restore placed $(ls "$P/wh" | wc -l) of $COUNT files" >&2; exit 1; }
+    discard "$P/wh"
+    timed t restore "$P/lading-cache" "$P/wh" "$REG" && best lading_warm "$t"
+    timed t pip_install "$INDEX" "$P/pip-cache" "$P/t1" && best install_cold "$t"
+    timed cold restore "$P/lading-cache2" "$P/wh2" "$REG"
+    timed t pip_install_offline "$P/wh2" "$P/t2" && best install_offline "$t"
+    best total "$(echo "$cold + $t" | bc)"
+  done
 
-  log "$server: pip install cold vs lading restore + pip install --no-index"
-  timed install_cold pip_install "$INDEX" "$P/pip-cache" "$P/t1"
-  discard "$P/wh2"
-  timed lading_cold2 restore "$P/lading-cache2" "$P/wh2" "$REG"
-  timed install_offline pip_install_offline "$P/wh2" "$P/t2"
-  total=$(echo "$lading_cold2 + $install_offline" | bc)
-
-  printf '\n%s:\n' "$server"
+  printf '\n%s (best of %s runs):\n' "$server" "$RUNS"
   printf '  fetch: pip download (no cache) %ss; lading restore cold %ss: %sx\n' \
     "$pip_dl" "$lading_cold" "$(ratio "$pip_dl" "$lading_cold")"
-  printf '  end to end: pip install (cold cache) %ss; lading restore %ss + pip install --no-index %ss = %ss: %sx\n' \
-    "$install_cold" "$lading_cold2" "$install_offline" "$total" "$(ratio "$install_cold" "$total")"
+  printf '  end to end: pip install (cold cache) %ss; lading restore + pip install --no-index %ss (%ss of it pip): %sx\n' \
+    "$install_cold" "$total" "$install_offline" "$(ratio "$install_cold" "$total")"
   printf '  second restore, warm store, empty wheelhouse: %ss (target < 0.3 s)\n' "$lading_warm"
   printf '  peak RSS of the cold lading restore: %s MiB (target < 100 MB)\n' "$rss"
 
   if [ "$LATENCY_MS" != 0 ]; then
     latency_proxy "$REG"
-    log "$server: through the ${LATENCY_MS} ms proxy"
-    timed proxy_pip pip_download "${INDEX/$upstream/127.0.0.1:$pport}" "$P/dl2"
-    timed proxy_lading restore "$P/lading-cache3" "$P/wh3" "${REG/$upstream/127.0.0.1:$pport}"
-    timed proxy_install pip_install "${INDEX/$upstream/127.0.0.1:$pport}" "$P/pip-cache2" "$P/t3"
-    timed proxy_offline pip_install_offline "$P/wh3" "$P/t4"
-    proxy_total=$(echo "$proxy_lading + $proxy_offline" | bc)
+    PINDEX=${INDEX/$upstream/127.0.0.1:$pport} PREG=${REG/$upstream/127.0.0.1:$pport}
+    unset proxy_pip proxy_lading proxy_install proxy_offline proxy_total
+    for run in $(seq "$RUNS"); do
+      log "$server: run $run/$RUNS through the ${LATENCY_MS} ms proxy"
+      discard "$P/dl2" "$P/wh3" "$P/t3" "$P/t4" "$P/pip-cache2" "$P/lading-cache3"
+      timed t pip_download "$PINDEX" "$P/dl2" && best proxy_pip "$t"
+      timed cold restore "$P/lading-cache3" "$P/wh3" "$PREG" && best proxy_lading "$cold"
+      timed t pip_install "$PINDEX" "$P/pip-cache2" "$P/t3" && best proxy_install "$t"
+      timed t pip_install_offline "$P/wh3" "$P/t4" && best proxy_offline "$t"
+      best proxy_total "$(echo "$cold + $t" | bc)"
+    done
     printf '  +%s ms per request, fetch: pip download %ss; lading restore cold %ss: %sx\n' \
       "$LATENCY_MS" "$proxy_pip" "$proxy_lading" "$(ratio "$proxy_pip" "$proxy_lading")"
-    printf '  +%s ms per request, end to end: pip install (cold cache) %ss; lading restore %ss + pip install --no-index %ss = %ss: %sx\n' \
-      "$LATENCY_MS" "$proxy_install" "$proxy_lading" "$proxy_offline" "$proxy_total" "$(ratio "$proxy_install" "$proxy_total")"
+    printf '  +%s ms per request, end to end: pip install (cold cache) %ss; lading restore + pip install --no-index %ss (%ss of it pip): %sx\n' \
+      "$LATENCY_MS" "$proxy_install" "$proxy_total" "$proxy_offline" "$(ratio "$proxy_install" "$proxy_total")"
   fi
-  cd "$WORK"
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   PIDS=()
