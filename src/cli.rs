@@ -542,8 +542,11 @@ pub struct RestoreArgs {
     /// The repository to restore from.
     #[command(flatten)]
     pub repository: crate::repository::RepositoryArgs,
-    /// Downloads in flight at once.
-    #[arg(long, short = 'j', default_value_t = 16)]
+    /// Downloads in flight at most. lading starts with 4 and adds one per quick answer,
+    /// halving when an answer comes far slower than the rest (a dropped connection, a
+    /// throttled request). Against a remote registry more in flight hide more latency;
+    /// against a server that takes one request at a time, `--jobs 4` avoids the drops.
+    #[arg(long, short = 'j', default_value_t = 50)]
     pub jobs: usize,
     /// Retry a download when no data arrives for this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]

@@ -142,13 +142,14 @@ pub struct Fetcher {
     store: Store,
     auth: Option<Auth>,
     stall: Duration,
-    permits: Arc<tokio::sync::Semaphore>,
+    permits: Arc<crate::limiter::Limiter>,
     /// Counters.
     pub stats: Arc<Stats>,
 }
 
 impl Fetcher {
-    /// A fetcher with at most `jobs` requests in flight.
+    /// A fetcher with at most `jobs` requests in flight (fewer while the server shows
+    /// strain: see [`crate::limiter`]).
     #[must_use]
     pub fn new(
         http: HttpClient,
@@ -162,7 +163,7 @@ impl Fetcher {
             store,
             auth,
             stall,
-            permits: Arc::new(tokio::sync::Semaphore::new(jobs.max(1))),
+            permits: Arc::new(crate::limiter::Limiter::new(jobs)),
             stats: Arc::new(Stats::default()),
         }
     }
@@ -174,7 +175,7 @@ impl Fetcher {
     }
 
     /// A place in the download queue (at most `jobs` requests in flight).
-    async fn permit(&self, package: &str) -> Result<tokio::sync::SemaphorePermit<'_>, FetchError> {
+    async fn permit(&self, package: &str) -> Result<crate::limiter::Slot<'_>, FetchError> {
         self.permits.acquire().await.map_err(|_| FetchError::Io {
             package: package.to_owned(),
             source: std::io::Error::other("the download queue was closed"),
@@ -252,14 +253,14 @@ impl Fetcher {
         let algorithms: Vec<_> = expected.iter().map(|digest| digest.algorithm).collect();
         let mut staged = self.store.stage(&algorithms).map_err(io_error)?;
         let headers = {
-            let _permit = self.permit(package).await?;
+            let slot = self.permit(package).await?;
             self.http
                 .get_into(
                     url,
                     self.stall,
                     |request| self.authorize(url, None, request),
                     &mut staged,
-                    |_, _| {},
+                    |_, _| slot.answered(),
                 )
                 .await
                 .map_err(|source| FetchError::Http {

@@ -17,6 +17,7 @@ pub mod env_vars;
 pub mod fetcher;
 pub mod fsx;
 pub mod http;
+pub mod limiter;
 pub mod printer;
 pub mod provenance;
 pub mod repository;
