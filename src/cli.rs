@@ -543,7 +543,7 @@ pub struct RestoreArgs {
     #[command(flatten)]
     pub repository: crate::repository::RepositoryArgs,
     /// Downloads in flight at most. lading starts with 4 and adds one per quick answer,
-    /// halving when an answer comes far slower than the rest (a dropped connection, a
+    /// halving when an answer comes far slower than the fastest (a dropped connection, a
     /// throttled request). Against a remote registry more in flight hide more latency;
     /// against a server that takes one request at a time, `--jobs 4` avoids the drops.
     #[arg(long, short = 'j', default_value_t = 50)]

@@ -8,13 +8,17 @@
 //! queue, and each drop costs the client a 1 s retransmit: there, 16 downloads in flight took
 //! 1.3 s where 4 took 0.6 s, and 50 took 14 s.
 //!
-//! So the limit starts low, grows by one with every quick answer up to `--jobs` (as TCP's
-//! slow start does), and halves when an answer comes far slower than the fastest one seen,
-//! once per round of requests (those started after the previous cut). After a cut it grows
-//! by one per `limit` quick answers. A slow answer is one taking more than
-//! [`SLOW_FACTOR`] times the fastest and more than [`SLOW_MARGIN`] beyond it: queueing
-//! behind a busy single-threaded server stays under that, a dropped connection's 1 s
-//! retransmit or a retried 429 or 503 does not.
+//! So the limit starts low and grows by one with every quick answer, up to `--jobs` (as
+//! TCP's slow start does). An answer is quick while it comes within [`QUEUE_FACTOR`] times
+//! (or [`QUEUE_MARGIN`] of) the fastest one seen: through a proxy adding 50 ms to every
+//! request, answers stay near 50 ms however many are in flight, and the limit climbs; a
+//! single-threaded server answers each request later the more are queued, and the limit
+//! stays near where it started, below the listen queue's length. The limit halves when an
+//! answer comes far slower than the fastest, once per round of requests (those started
+//! after the previous cut), and after a cut grows by one per `limit` quick answers. A slow
+//! answer is one taking more than [`SLOW_FACTOR`] times the fastest and more than
+//! [`SLOW_MARGIN`] beyond it: a dropped connection's 1 s retransmit, or a 429 or 503
+//! retried after a pause.
 
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -25,6 +29,11 @@ use tokio::sync::{AcquireError, Semaphore, SemaphorePermit};
 pub const INITIAL: usize = 4;
 /// The limit never goes below this (one request could wait behind another's stall).
 pub const FLOOR: usize = 2;
+/// An answer within this many times the fastest one...
+pub const QUEUE_FACTOR: u32 = 4;
+/// ...or within this of it, is quick: the server is not queueing much, and the limit may
+/// grow.
+pub const QUEUE_MARGIN: Duration = Duration::from_millis(5);
 /// An answer slower than this many times the fastest one...
 pub const SLOW_FACTOR: u32 = 8;
 /// ...and more than this beyond it, is a sign of strain.
@@ -101,7 +110,11 @@ impl State {
             self.last_cut = Some(Instant::now());
             return Change::Shrink(cut);
         }
-        if self.limit >= self.max {
+        // Grow only while answers come about as fast as the fastest: once they queue at the
+        // server, more in flight only lengthen the queue (and a short listen queue
+        // overflows, which costs a 1 s retransmit before it shows as a slow answer).
+        let quick = latency <= fastest * QUEUE_FACTOR || latency <= fastest + QUEUE_MARGIN;
+        if !quick || self.limit >= self.max {
             return Change::Keep;
         }
         if self.last_cut.is_some() {
@@ -172,7 +185,9 @@ impl Drop for Slot<'_> {
             .unwrap_or_else(Instant::now)
             .saturating_duration_since(self.started);
         let mut state = self.limiter.lock();
-        match state.observe(self.started, latency) {
+        let change = state.observe(self.started, latency);
+        tracing::trace!(?latency, limit = state.limit, ?change, "download answered");
+        match change {
             Change::Grow if state.debt > 0 => state.debt -= 1,
             Change::Grow => self.limiter.semaphore.add_permits(1),
             Change::Shrink(cut) => {
@@ -251,18 +266,37 @@ mod tests {
     }
 
     #[test]
-    fn steady_latency_is_not_strain_however_high() {
-        // Through a 50 ms proxy, or queued behind a busy single-threaded server.
+    fn latency_near_the_fastest_grows_the_limit_and_short_of_a_stall_never_cuts_it() {
+        // Through a proxy adding 50 ms to every request.
         let mut state = State::new(50);
-        for latency in [50, 60, 55, 120, 90, 300, 51] {
+        for latency in [50, 60, 55, 190, 51] {
             let change = state.observe(Instant::now(), Duration::from_millis(latency));
             assert_eq!(change, Change::Grow, "{latency} ms");
         }
+        for latency in [210, 300, 390] {
+            let change = state.observe(Instant::now(), Duration::from_millis(latency));
+            assert_eq!(change, Change::Keep, "{latency} ms");
+        }
+        assert_eq!(state.limit, INITIAL + 5);
+        // On loopback, a few milliseconds either way are not queueing.
         let mut state = State::new(50);
-        for latency in [2, 30, 24, 40, 16] {
+        for latency in [1, 6, 3, 1] {
             let change = state.observe(Instant::now(), Duration::from_millis(latency));
             assert_eq!(change, Change::Grow, "{latency} ms");
         }
+    }
+
+    #[test]
+    fn answers_that_queue_at_the_server_hold_the_limit() {
+        // A single-threaded server taking 4 ms a request: with four in flight, each answer
+        // waits behind the others.
+        let mut state = State::new(50);
+        assert_eq!(state.observe(Instant::now(), QUICK), Change::Grow);
+        for _ in 0..20 {
+            let queued = state.observe(Instant::now(), QUICK * 5);
+            assert_eq!(queued, Change::Keep);
+        }
+        assert_eq!(state.limit, INITIAL + 1);
     }
 
     #[tokio::test]
