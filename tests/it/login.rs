@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::require_tool;
+use crate::support::peers::Nginx;
 use crate::support::{self, LadingServer, ServerSpec};
 
 /// A sandbox for one user of `lading login`: private HOME, cache, ephemeral dir and state.
@@ -789,62 +790,19 @@ fn plain_token_login_pip_and_twine_against_pypiserver() {
     );
 }
 
-/// nginx serving a WebDAV Maven repository: anonymous GET, Basic auth for PUT.
-pub(crate) struct Nginx {
-    pub(crate) url: String,
-    child: std::process::Child,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// nginx serving a WebDAV Maven repository under `dir/repo`: anonymous GET, Basic auth
+/// (`tester` with `password`) for PUT.
 pub(crate) fn nginx(dir: &Path, password: &str) -> Option<Nginx> {
-    let binary = support::find_tool("LADING_TEST_NGINX", None, Some("nginx"))?;
-    fs_err::create_dir_all(dir.join("repo")).unwrap();
-    fs_err::create_dir_all(dir.join("tmp")).unwrap();
-    fs_err::write(
-        dir.join("htpasswd"),
-        format!("tester:{{PLAIN}}{password}\n"),
-    )
-    .unwrap();
-    let port = support::peers::free_port();
-    // The worker runs as `nobody` unless told otherwise: as root it could not write `repo/`.
-    let root_user = {
-        use std::os::unix::fs::MetadataExt as _;
-        fs_err::metadata(dir.join("htpasswd")).unwrap().uid() == 0
-    };
-    let user = if root_user { "user root;\n" } else { "" };
-    let conf = dir.join("nginx.conf");
-    fs_err::write(
-        &conf,
-        format!(
-            "{user}daemon off;\nworker_processes 1;\nerror_log {d}/error.log;\npid {d}/nginx.pid;\nevents {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n  server {{\n    listen 127.0.0.1:{port};\n    root {d}/repo;\n    location / {{\n      dav_methods PUT DELETE MKCOL;\n      create_full_put_path on;\n      limit_except GET HEAD {{\n        auth_basic \"repo\";\n        auth_basic_user_file {d}/htpasswd;\n      }}\n    }}\n  }}\n}}\n",
-            d = dir.display()
-        ),
-    )
-    .unwrap();
-    let mut command = support::clean_command(&binary, dir);
-    command
-        .arg("-c")
-        .arg(&conf)
-        .arg("-p")
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let child = command.spawn().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "nginx did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    Some(Nginx {
-        url: format!("http://127.0.0.1:{port}/"),
-        child,
-    })
+    let binary = Nginx::find()?;
+    fs_err::create_dir_all(dir).unwrap();
+    let htpasswd = dir.join("htpasswd");
+    fs_err::write(&htpasswd, format!("tester:{{PLAIN}}{password}\n")).unwrap();
+    Some(Nginx::start_webdav_authenticated(
+        &binary,
+        &dir.join("server"),
+        &dir.join("repo"),
+        &htpasswd,
+    ))
 }
 
 #[test]

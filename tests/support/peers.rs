@@ -282,6 +282,26 @@ impl Nginx {
         )
     }
 
+    /// As [`Nginx::start_webdav`], with HTTP Basic auth for every method but GET and HEAD
+    /// (users from the `htpasswd` file, e.g. `tester:{PLAIN}secret`).
+    pub fn start_webdav_authenticated(
+        binary: &Path,
+        dir: &Path,
+        root: &Path,
+        htpasswd: &Path,
+    ) -> Self {
+        fs_err::create_dir_all(root).unwrap();
+        Self::start_with(
+            binary,
+            dir,
+            &format!(
+                "location / {{ root {}; dav_methods PUT DELETE MKCOL; create_full_put_path on; dav_access user:rw group:r all:r; client_max_body_size 0; limit_except GET HEAD {{ auth_basic \"repo\"; auth_basic_user_file {}; }} }}",
+                root.display(),
+                htpasswd.display()
+            ),
+        )
+    }
+
     /// Maven Central's stand-in: Debian's `/usr/share/maven-repo` (the plugins and libraries
     /// `.ci/install-peers` installs, with Debian's relocations of the default plugin
     /// versions) plus the `.sha1` sidecar Central publishes beside every file, which Debian's
