@@ -564,6 +564,11 @@ pub fn link_or_copy(source: &Path, target: &Path) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    /// What is left in the store's `tmp/` under cache dir `dir`.
+    fn tmp_entries(dir: &Path) -> usize {
+        fs_err::read_dir(dir.join("store-v1/tmp")).unwrap().count()
+    }
+
     #[test]
     fn sri_parses_strongest_first_and_skips_unknown() {
         let data = b"hello";
@@ -606,12 +611,7 @@ mod tests {
         assert!(store.find_url("http://x/b").is_none());
         // Re-inserting is a no-op, and nothing is left in tmp/.
         store.insert(data, &[sha256]).unwrap();
-        assert_eq!(
-            fs_err::read_dir(dir.path().join("store-v1/tmp"))
-                .unwrap()
-                .count(),
-            0
-        );
+        assert_eq!(tmp_entries(dir.path()), 0);
     }
 
     #[test]
@@ -657,12 +657,7 @@ mod tests {
         assert_eq!(blob.sha512, Digest::of(Algorithm::Sha512, &data));
         assert_eq!(store.find(&expected[0]).unwrap().path, blob.path);
         assert_eq!(store.find(&expected[1]).unwrap().path, blob.path);
-        assert_eq!(
-            fs_err::read_dir(dir.path().join("store-v1/tmp"))
-                .unwrap()
-                .count(),
-            0
-        );
+        assert_eq!(tmp_entries(dir.path()), 0);
     }
 
     #[test]
@@ -677,12 +672,7 @@ mod tests {
         assert_eq!(wanted, expected[0]);
         assert_eq!(actual, Digest::of(Algorithm::Sha256, b"other bytes"));
         drop(staged);
-        assert_eq!(
-            fs_err::read_dir(dir.path().join("store-v1/tmp"))
-                .unwrap()
-                .count(),
-            0
-        );
+        assert_eq!(tmp_entries(dir.path()), 0);
         assert!(!dir.path().join("store-v1/sha512").exists());
     }
 

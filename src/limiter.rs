@@ -95,8 +95,7 @@ impl State {
 
     /// What one answer, to a request started at `started` that took `latency`, changes.
     fn observe(&mut self, started: Instant, latency: Duration) -> Change {
-        let fastest = *self.fastest.get_or_insert(latency);
-        let fastest = fastest.min(latency);
+        let fastest = self.fastest.map_or(latency, |fastest| fastest.min(latency));
         self.fastest = Some(fastest);
         // An answer to a request sent before the last cut tells nothing about the limit
         // since: one cut per round, and growth counts only the new round's answers.
@@ -159,8 +158,8 @@ impl Limiter {
     }
 
     /// The current limit.
-    #[must_use]
-    pub fn limit(&self) -> usize {
+    #[cfg(test)]
+    fn limit(&self) -> usize {
         self.lock().limit
     }
 
