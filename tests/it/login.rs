@@ -797,11 +797,11 @@ pub(crate) fn nginx(dir: &Path, password: &str) -> Option<Nginx> {
     fs_err::create_dir_all(dir).unwrap();
     let htpasswd = dir.join("htpasswd");
     fs_err::write(&htpasswd, format!("tester:{{PLAIN}}{password}\n")).unwrap();
-    Some(Nginx::start_webdav_authenticated(
+    Some(Nginx::start_webdav(
         &binary,
         &dir.join("server"),
         &dir.join("repo"),
-        &htpasswd,
+        Some(&htpasswd),
     ))
 }
 

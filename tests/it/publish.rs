@@ -580,7 +580,7 @@ fn publish_maven_to_nginx_webdav_then_mvn_resolves_it() {
     require_tool!(support::find_tool("LADING_TEST_MVN", None, Some("mvn")));
     let bench = Bench::new();
     let root = bench.root.join("webdav");
-    let server = Nginx::start_webdav(&nginx, &bench.root.join("nginx"), &root);
+    let server = Nginx::start_webdav(&nginx, &bench.root.join("nginx"), &root, None);
     let first = bench.maven_package("com.acme:published", "1.0.0", "one");
     let other = bench.maven_package("com.acme:published", "1.0.0", "two");
     let flags = vec!["--registry-url".to_owned(), server.url.clone()];

@@ -269,35 +269,22 @@ impl Nginx {
     }
 
     /// Serve `root` as a WebDAV Maven repository (TESTBED.md: `dav_methods PUT DELETE MKCOL;
-    /// create_full_put_path on;`), writable without auth.
-    pub fn start_webdav(binary: &Path, dir: &Path, root: &Path) -> Self {
+    /// create_full_put_path on;`): writable without auth, or, given an `htpasswd` file
+    /// (`tester:{PLAIN}secret` lines), with HTTP Basic auth for every method but GET and HEAD.
+    pub fn start_webdav(binary: &Path, dir: &Path, root: &Path, htpasswd: Option<&Path>) -> Self {
         fs_err::create_dir_all(root).unwrap();
-        Self::start_with(
-            binary,
-            dir,
-            &format!(
-                "location / {{ root {}; dav_methods PUT DELETE MKCOL; create_full_put_path on; dav_access user:rw group:r all:r; client_max_body_size 0; }}",
-                root.display()
-            ),
-        )
-    }
-
-    /// As [`Nginx::start_webdav`], with HTTP Basic auth for every method but GET and HEAD
-    /// (users from the `htpasswd` file, e.g. `tester:{PLAIN}secret`).
-    pub fn start_webdav_authenticated(
-        binary: &Path,
-        dir: &Path,
-        root: &Path,
-        htpasswd: &Path,
-    ) -> Self {
-        fs_err::create_dir_all(root).unwrap();
-        Self::start_with(
-            binary,
-            dir,
-            &format!(
-                "location / {{ root {}; dav_methods PUT DELETE MKCOL; create_full_put_path on; dav_access user:rw group:r all:r; client_max_body_size 0; limit_except GET HEAD {{ auth_basic \"repo\"; auth_basic_user_file {}; }} }}",
-                root.display(),
+        let auth = htpasswd.map_or_else(String::new, |htpasswd| {
+            format!(
+                " limit_except GET HEAD {{ auth_basic \"repo\"; auth_basic_user_file {}; }}",
                 htpasswd.display()
+            )
+        });
+        Self::start_with(
+            binary,
+            dir,
+            &format!(
+                "location / {{ root {}; dav_methods PUT DELETE MKCOL; create_full_put_path on; dav_access user:rw group:r all:r; client_max_body_size 0;{auth} }}",
+                root.display()
             ),
         )
     }
