@@ -65,23 +65,20 @@ export HOME=$WORK/home
 cd "$WORK/project"
 npm install --package-lock-only --ignore-scripts --no-audit --no-fund --cache "$WORK/lock-cache" >/dev/null 2>&1
 
-best_npm=999999 best_lading=999999
-for run in $(seq "$RUNS"); do
-  discard node_modules "$WORK/c1"
-  sync
-  start=$(now)
-  npm ci --ignore-scripts --no-audit --no-fund --cache "$WORK/c1" >/dev/null 2>&1
-  npm_time=$(echo "$(now) - $start" | bc)
-  discard node_modules "$WORK/c2" "$WORK/lading-cache"
-  sync
-  start=$(now)
+lading_then_npm_offline() {
   LADING_CACHE_DIR=$WORK/lading-cache npm_config_cache=$WORK/c2 NPM_TOKEN=$TOKEN \
     "$LADING" -q restore --registry-url "$URL" --token-env NPM_TOKEN
-  npm ci --offline --ignore-scripts --no-audit --no-fund --cache "$WORK/c2" >/dev/null 2>&1
-  lading_time=$(echo "$(now) - $start" | bc)
+  npm ci --offline --ignore-scripts --no-audit --no-fund --cache "$WORK/c2"
+}
+unset best_npm best_lading
+for run in $(seq "$RUNS"); do
+  discard node_modules "$WORK/c1"
+  timed npm_time npm ci --ignore-scripts --no-audit --no-fund --cache "$WORK/c1"
+  discard node_modules "$WORK/c2" "$WORK/lading-cache"
+  timed lading_time lading_then_npm_offline
   printf 'run %d: npm ci (cold cache) %.2fs; lading restore + npm ci --offline %.2fs\n' "$run" "$npm_time" "$lading_time"
-  best_npm=$(echo "if ($npm_time < $best_npm) $npm_time else $best_npm" | bc)
-  best_lading=$(echo "if ($lading_time < $best_lading) $lading_time else $best_lading" | bc)
+  best best_npm "$npm_time"
+  best best_lading "$lading_time"
 done
 printf 'best of %d: npm ci %.2fs, lading restore + npm ci --offline %.2fs, ratio %.2f\n' \
-  "$RUNS" "$best_npm" "$best_lading" "$(echo "scale=4; $best_npm / $best_lading" | bc)"
+  "$RUNS" "$best_npm" "$best_lading" "$(ratio "$best_npm" "$best_lading")"
