@@ -4,10 +4,7 @@
 //! version; racing publishers of one version land exactly once.
 
 use std::io::{Read as _, Write as _};
-use std::path::Path;
 use std::time::Duration;
-
-use lading::repository::codeartifact::{CodeArtifact, Target};
 
 use crate::support::{self, LadingServer, ServerSpec};
 
@@ -27,28 +24,6 @@ domains:
   - name: local
     repositories: [main, other]
 ";
-
-/// Mint a token as the principal whose keys are in `credentials`.
-fn mint(server: &LadingServer, credentials: &Path, duration: Option<i64>) -> String {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let target = Target {
-            domain: "local".to_owned(),
-            domain_owner: None,
-            repository: "main".to_owned(),
-            region: Some("us-east-1".to_owned()),
-            endpoint_url: Some(server.url.clone()),
-        };
-        let client = CodeArtifact::connect_with_profile_file(target, credentials).await;
-        client
-            .authorization_token(duration)
-            .await
-            .unwrap()
-            .0
-            .expose()
-            .clone()
-    })
-}
 
 fn request(method: &str, url: &str, token: Option<&str>, body: Vec<u8>) -> (u16, String) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -118,9 +93,9 @@ fn every_data_plane_route_refuses_missing_bad_expired_read_only_and_foreign_cred
         "LKIAOUTSIDER00000001",
         "outsider-secret-00000000000000000000000",
     );
-    let admin = mint(&server, &server.credentials_file(), Some(900));
-    let reader = mint(&server, &reader_keys, None);
-    let outsider = mint(&server, &outsider_keys, None);
+    let admin = server.mint_token(&server.credentials_file(), Some(900));
+    let reader = server.mint_token(&reader_keys, None);
+    let outsider = server.mint_token(&outsider_keys, None);
     let mut failures = Vec::new();
     for (method, format, path, writes) in ROUTES {
         let url = |base: &str| format!("{base}/d/local/{format}/main/{path}");
@@ -184,7 +159,7 @@ fn bodies_over_the_limit_are_refused() {
             ..ServerSpec::default()
         },
     );
-    let token = mint(&server, &server.credentials_file(), None);
+    let token = server.mint_token(&server.credentials_file(), None);
     let big = vec![b'x'; 2 * 1024 * 1024];
     let (status, body) = request(
         "PUT",
@@ -252,7 +227,7 @@ fn a_server_killed_mid_upload_leaves_no_version_and_accepts_the_upload_after_res
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = LadingServer::start(&data, ServerSpec::default());
-    let token = mint(&server, &server.credentials_file(), None);
+    let token = server.mint_token(&server.credentials_file(), None);
     let address = server.url.trim_start_matches("http://").to_owned();
     let mut stream = std::net::TcpStream::connect(&address).unwrap();
     let length = 8 * 1024 * 1024;
@@ -285,7 +260,7 @@ fn a_server_killed_mid_upload_leaves_no_version_and_accepts_the_upload_after_res
 fn racing_publishers_of_one_version_land_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
-    let token = mint(&server, &server.credentials_file(), None);
+    let token = server.mint_token(&server.credentials_file(), None);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (statuses, npm_statuses) = runtime.block_on(async {
         let client = reqwest::Client::new();

@@ -5,32 +5,8 @@
 
 use std::path::Path;
 
-use lading::repository::codeartifact::{CodeArtifact, Target};
-
 use crate::require_tool;
 use crate::support::{self, LadingServer, ServerSpec};
-
-fn mint(server: &LadingServer) -> String {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let target = Target {
-            domain: "local".to_owned(),
-            domain_owner: None,
-            repository: "main".to_owned(),
-            region: Some("us-east-1".to_owned()),
-            endpoint_url: Some(server.url.clone()),
-        };
-        let client =
-            CodeArtifact::connect_with_profile_file(target, &server.credentials_file()).await;
-        client
-            .authorization_token(None)
-            .await
-            .unwrap()
-            .0
-            .expose()
-            .clone()
-    })
-}
 
 struct Reply {
     status: u16,
@@ -145,7 +121,7 @@ fn packuments_and_tarballs_follow_publishes_status_changes_and_other_processes()
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = LadingServer::start(&data, ServerSpec::default());
-    let token = mint(&server);
+    let token = server.mint_token(&server.credentials_file(), None);
     publish(&server, &token, "1.0.0");
 
     // Cached after the first read; the ETag revalidates.
@@ -231,7 +207,7 @@ fn a_tarball_damaged_on_disk_is_refused_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = LadingServer::start(&data, ServerSpec::default());
-    let token = mint(&server);
+    let token = server.mint_token(&server.credentials_file(), None);
     publish(&server, &token, "1.0.0");
     assert_eq!(
         tarball(&server, &token, "1.0.0", &[]).body,

@@ -302,6 +302,31 @@ impl LadingServer {
             .unwrap_or_else(|error| panic!("{error}: {}", describe(&output)))
     }
 
+    /// A repository token for domain `local`, minted by lading's own CodeArtifact client as
+    /// the principal whose keys are in `credentials` (the admin's:
+    /// [`LadingServer::credentials_file`]); `duration` in seconds, else the server's default.
+    pub fn mint_token(&self, credentials: &Path, duration: Option<i64>) -> String {
+        use lading::repository::codeartifact::{CodeArtifact, Target};
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let target = Target {
+                domain: "local".to_owned(),
+                domain_owner: None,
+                repository: "main".to_owned(),
+                region: Some("us-east-1".to_owned()),
+                endpoint_url: Some(self.url.clone()),
+            };
+            let client = CodeArtifact::connect_with_profile_file(target, credentials).await;
+            client
+                .authorization_token(duration)
+                .await
+                .unwrap()
+                .0
+                .expose()
+                .clone()
+        })
+    }
+
     /// A repository token for domain `local`, minted by the admin with the AWS CLI.
     pub fn admin_token(&self, home: &Path) -> String {
         self.aws_json(home, &["get-authorization-token", "--domain", "local"])["authorizationToken"]
