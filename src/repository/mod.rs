@@ -5,7 +5,7 @@
 //! Every command that talks to a repository (`login`, `token`, `restore`, `publish`) takes
 //! the same [`RepositoryArgs`] and calls [`Repository::resolve`], then asks for
 //! [`Repository::endpoint`] per format and [`Repository::credentials`]. Tokens are cached
-//! on disk (0600, keyed by the target, never by the token) and reused until
+//! on disk (0600, keyed by the target and the access key id, never by the token) and reused until
 //! [`TOKEN_REUSE_MARGIN_SECONDS`] before they expire, so a second `login` in the same job
 //! makes no CodeArtifact call.
 
@@ -329,6 +329,14 @@ impl Repository {
         hex::encode(sha2::Sha256::digest(text.as_bytes()))
     }
 
+    /// The token cache's key: the target and the access key id of whoever mints (the id
+    /// names a key pair; it is not a secret, and the file name is a hash of it anyway).
+    fn token_cache_key(&self, access_key_id: &str) -> String {
+        hex::encode(sha2::Sha256::digest(
+            format!("{}\n{access_key_id}", self.cache_key()).as_bytes(),
+        ))
+    }
+
     /// The data-plane URL for a format (`npm`, `maven`, `pypi`, `nuget`, `generic`, `cargo`):
     /// GetRepositoryEndpoint for CodeArtifact, the registry URL otherwise.
     ///
@@ -405,10 +413,17 @@ impl Repository {
                 target,
                 duration_seconds,
             } => {
-                let cache = cache_dir()
-                    .join("tokens-v1")
-                    .join(format!("{}.json", self.cache_key()));
-                if let Ok(text) = fs_err::read_to_string(&cache)
+                let mut client = CodeArtifact::connect(target.clone()).await;
+                // A token belongs to the principal that minted it: keyed by the access key
+                // too, a cached token never outlives the identity (rotated keys, another
+                // role, a `lading serve` started afresh on a port an earlier one used).
+                let cache = client.access_key_id().await.map(|access_key_id| {
+                    cache_dir()
+                        .join("tokens-v2")
+                        .join(format!("{}.json", self.token_cache_key(&access_key_id)))
+                });
+                if let Some(cache) = &cache
+                    && let Ok(text) = fs_err::read_to_string(cache)
                     && let Ok(cached) = serde_json::from_str::<CachedToken>(&text)
                     && cached.expires - TOKEN_REUSE_MARGIN_SECONDS > now()
                 {
@@ -423,17 +438,16 @@ impl Repository {
                         cached: true,
                     });
                 }
-                let client = CodeArtifact::connect(target.clone()).await;
                 let duration =
                     duration_seconds.map(|seconds| i64::try_from(seconds).unwrap_or(43_200));
                 let (token, expires) = client.authorization_token(duration).await?;
-                if let Some(expires) = expires {
+                if let (Some(cache), Some(expires)) = (&cache, expires) {
                     let record = CachedToken {
                         token: token.expose().clone(),
                         expires,
                     };
                     if let Ok(text) = serde_json::to_string(&record)
-                        && let Err(error) = crate::fsx::write_private(&cache, text.as_bytes())
+                        && let Err(error) = crate::fsx::write_private(cache, text.as_bytes())
                     {
                         tracing::warn!(error = %error, "failed to cache the token");
                     }

@@ -215,6 +215,45 @@ fn login_npm_then_npm_publish_and_install_against_lading_serve_and_logout_remove
 }
 
 #[test]
+fn a_cached_token_is_not_reused_for_a_new_identity_on_the_same_endpoint() {
+    // The README's pipeline starts the embedded repository afresh on a free port; an earlier
+    // run that cached a token for a server on that same port must not hand it out again.
+    let dir = tempfile::tempdir().unwrap();
+    let first = LadingServer::start(&dir.path().join("first"), ServerSpec::default());
+    let address = first.url.trim_start_matches("http://").to_owned();
+    let sandbox = Sandbox::new(dir.path(), "job").with_server(&first);
+    let flags = codeartifact(&first);
+    let whoami = |url: &str, token: &str| {
+        crate::serve_hardening::request(
+            "GET",
+            &format!("{url}/d/local/npm/main/-/whoami"),
+            Some(token),
+            Vec::new(),
+        )
+    };
+    let old = token_of(&sandbox, &flags);
+    assert_eq!(token_of(&sandbox, &flags), old, "the token is cached");
+    assert_eq!(whoami(&first.url, &old).0, 200);
+    drop(first);
+
+    // A new server with new keys (a fresh data directory) on the same address.
+    let second = LadingServer::start(
+        &dir.path().join("second"),
+        ServerSpec {
+            listen: Some(&address),
+            ..ServerSpec::default()
+        },
+    );
+    assert_eq!(codeartifact(&second), flags, "same endpoint flags");
+    let sandbox = Sandbox::new(dir.path(), "job").with_server(&second);
+    let new = token_of(&sandbox, &flags);
+    assert_ne!(new, old, "the first server's token was reused");
+    let (status, body) = whoami(&second.url, &new);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(whoami(&second.url, &old).0, 401);
+}
+
+#[test]
 fn login_pip_and_twine_then_twine_upload_and_pip_install_in_a_fresh_venv() {
     let twine = require_tool!(crate::serve_pypi::twine());
     let python = require_tool!(support::python());

@@ -25,7 +25,12 @@ domains:
     repositories: [main, other]
 ";
 
-fn request(method: &str, url: &str, token: Option<&str>, body: Vec<u8>) -> (u16, String) {
+pub(crate) fn request(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, String) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let client = reqwest::Client::new();

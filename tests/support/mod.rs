@@ -173,6 +173,8 @@ pub struct ServerSpec<'a> {
     pub env: Vec<(&'a str, String)>,
     /// Extra arguments.
     pub args: Vec<&'a str>,
+    /// Listen address (`127.0.0.1:0`, any free port, when `None`).
+    pub listen: Option<&'a str>,
 }
 
 impl LadingServer {
@@ -188,7 +190,7 @@ impl LadingServer {
             .arg("--data")
             .arg(data)
             .arg("--listen")
-            .arg("127.0.0.1:0");
+            .arg(spec.listen.unwrap_or("127.0.0.1:0"));
         if let Some(config) = spec.config {
             let path = data.with_extension("config.yml");
             fs_err::write(&path, config).unwrap();
