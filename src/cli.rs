@@ -113,7 +113,8 @@ pub enum Command {
     /// restores run without the network.
     ///
     /// Lockfiles: `package-lock.json` / `npm-shrinkwrap.json` (npm), `requirements*.txt`
-    /// with `--hash` pins (pip), `gradle.lockfile`, maven-lockfile's `lockfile.json`, a
+    /// with `--hash` pins, `uv.lock` and `pylock.toml` (pip, into `--wheelhouse`; packages
+    /// from the configured index, not the lock's URLs), `gradle.lockfile`, maven-lockfile's `lockfile.json`, a
     /// `*.txt` list of `group:artifact:version[:classifier][@ext]` given with `--lockfile`
     /// (Maven), `packages.lock.json` (NuGet). Downloads land first in a content-addressed
     /// store in lading's cache directory, so a second restore makes no request.

@@ -24,7 +24,7 @@ use crate::secret::SafeUrl;
 pub enum Kind {
     /// `package-lock.json`, `npm-shrinkwrap.json`.
     Npm,
-    /// `requirements*.txt`.
+    /// `requirements*.txt`, `uv.lock`, `pylock.toml`.
     Pip,
     /// `gradle.lockfile`.
     Gradle,
@@ -67,11 +67,9 @@ impl Kind {
             "yarn.lock" => Err(
                 "yarn lockfiles are not supported yet: `yarn install --immutable` still fetches",
             ),
-            "pylock.toml" | "uv.lock" => Err(
-                "pylock.toml and uv.lock are not supported yet: export `requirements.txt` with hashes (`uv export --format requirements-txt`)",
-            ),
             "Cargo.lock" => Err("Cargo.lock is not supported yet"),
             _ if name.starts_with("requirements") && has_txt_extension(name) => Ok(Self::Pip),
+            _ if crate::ecosystem::pypi::lock::is_lock_file_name(name) => Ok(Self::Pip),
             _ if explicit && has_txt_extension(name) => Ok(Self::MavenCoordinates),
             _ => return None,
         })
@@ -181,7 +179,7 @@ pub fn discover(args: &LockfileArgs) -> anyhow::Result<Discovered> {
                 None => {
                     return Err(HintedError::new(
                         format!("`{}` is not a lockfile lading knows", path.display()),
-                        "supported: package-lock.json, npm-shrinkwrap.json, requirements*.txt, gradle.lockfile, lockfile.json (maven-lockfile), *.txt Maven coordinates, packages.lock.json",
+                        "supported: package-lock.json, npm-shrinkwrap.json, requirements*.txt, uv.lock, pylock.toml, gradle.lockfile, lockfile.json (maven-lockfile), *.txt Maven coordinates, packages.lock.json",
                     )
                     .into());
                 }

@@ -169,6 +169,150 @@ fn pip_requirements_restore_from_lading_serve_then_pip_installs_offline() {
     pip_install_offline(&python, &home, &project, &wheelhouse);
 }
 
+fn upload_to_pypiserver(twine: &Path, home: &Path, pypiserver: &PypiServer, wheels: &[PathBuf]) {
+    let mut command = support::clean_command(twine, home);
+    command
+        .args(["upload", "--non-interactive", "--repository-url"])
+        .arg(&pypiserver.upload_url)
+        .args(["-u", &pypiserver.username])
+        .env("TWINE_PASSWORD", &pypiserver.password)
+        .args(wheels);
+    support::run_ok(&mut command);
+}
+
+/// pypiserver's simple URL with its user and password in it (for uv and pip).
+fn pypiserver_index_with_password(pypiserver: &PypiServer) -> String {
+    pypiserver.simple_url.replacen(
+        "http://",
+        &format!("http://{}:{}@", pypiserver.username, pypiserver.password),
+        1,
+    )
+}
+
+fn uv() -> Option<PathBuf> {
+    support::find_tool("LADING_TEST_UV", Some("venv/bin/uv"), None)
+}
+
+#[test]
+fn uv_lock_and_pylock_written_by_uv_and_pip_restore_then_pip_installs_offline() {
+    let python = require_tool!(support::python());
+    let twine = require_tool!(crate::serve_pypi::twine());
+    let binary = require_tool!(PypiServer::find());
+    let uv = require_tool!(uv());
+    require_tool!(support::aws());
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let wheels = write_wheels(&python, &dir.path().join("dist"));
+
+    // The locks, as uv and pip write them against pypiserver.
+    let mut pypiserver = PypiServer::start(&binary, &python, &dir.path().join("pypiserver"));
+    upload_to_pypiserver(&twine, &home, &pypiserver, &wheels);
+    let index = pypiserver_index_with_password(&pypiserver);
+    let project = dir.path().join("project");
+    fs_err::create_dir_all(&project).unwrap();
+    fs_err::write(
+        project.join("pyproject.toml"),
+        "[project]\nname = \"demo-app\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"Lading.Alpha==1.0.0\", \"lading_beta\", \"LADING-GAMMA\"]\n",
+    )
+    .unwrap();
+    let mut command = support::clean_command(&uv, &home);
+    command
+        .current_dir(&project)
+        .args(["lock", "--no-config", "--index-url", &index, "--python"])
+        .arg(&python)
+        .env("UV_CACHE_DIR", dir.path().join("uv-cache"))
+        .env("UV_PYTHON_DOWNLOADS", "never");
+    support::run_ok(&mut command);
+    let pylock_dir = dir.path().join("pylock");
+    fs_err::create_dir_all(&pylock_dir).unwrap();
+    fs_err::write(
+        pylock_dir.join("requirements.in"),
+        "Lading.Alpha==1.0.0\nlading_beta\nLADING-GAMMA\n",
+    )
+    .unwrap();
+    let mut command = support::clean_command(&python, &home);
+    command.current_dir(&pylock_dir).args([
+        "-m",
+        "pip",
+        "lock",
+        "--disable-pip-version-check",
+        "--no-cache-dir",
+        "--index-url",
+        &index,
+        "-r",
+        "requirements.in",
+        "-o",
+        "pylock.toml",
+    ]);
+    support::run_ok(&mut command);
+
+    // pylock.toml, restored from pypiserver.
+    let registry =
+        pypiserver
+            .simple_url
+            .replacen("http://", &format!("http://{}@", pypiserver.username), 1);
+    let wheelhouse = dir.path().join("wheelhouse-pylock");
+    let output = support::run_ok(
+        lading(&home, &pylock_dir)
+            .args(["restore", "--lockfile", "pylock.toml", "--wheelhouse"])
+            .arg(&wheelhouse)
+            .args(["--registry-url", &registry, "--token-env", "PYPI_PASSWORD"])
+            .env("PYPI_PASSWORD", &pypiserver.password),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("pypi: 3 packages"), "{stderr}");
+    assert_eq!(wheelhouse_names(&wheelhouse), EXPECTED_WHEELS);
+    pypiserver.stop();
+
+    // uv.lock (found under --dir), restored from lading serve: the lock's pypiserver URLs
+    // are not what is fetched.
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let upload_home = dir.path().join("upload-home");
+    crate::serve_pypi::login(
+        &server,
+        &upload_home,
+        "twine",
+        &server.credentials_file(),
+        &[],
+    );
+    let uploaded = crate::serve_pypi::twine_upload(
+        &upload_home,
+        &wheels.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
+    );
+    assert!(
+        uploaded.status.success(),
+        "{}",
+        support::describe(&uploaded)
+    );
+    let wheelhouse = dir.path().join("wheelhouse-uv");
+    let mut command = lading(&home, &project);
+    command
+        .args(["restore", "--json", "--wheelhouse"])
+        .arg(&wheelhouse);
+    codeartifact_flags(&mut command, &server);
+    let output = support::run_ok(&mut command);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["ecosystems"][0]["packages"], 3, "{report}");
+    let skipped = report["ecosystems"][0]["skipped"].to_string();
+    assert!(skipped.contains("`demo-app` comes from a"), "{report}");
+    assert_eq!(wheelhouse_names(&wheelhouse), EXPECTED_WHEELS);
+    drop(server);
+
+    // pip installs each wheelhouse with no index.
+    let installer = dir.path().join("installer");
+    fs_err::create_dir_all(&installer).unwrap();
+    fs_err::write(
+        installer.join("requirements.txt"),
+        "lading-alpha==1.0.0\nlading-beta==2.0\nlading-gamma==0.3.1\n",
+    )
+    .unwrap();
+    for wheelhouse in ["wheelhouse-pylock", "wheelhouse-uv"] {
+        pip_install_offline(&python, &home, &installer, &dir.path().join(wheelhouse));
+        fs_err::remove_dir_all(installer.join("site")).unwrap();
+    }
+}
+
 #[test]
 fn pip_requirements_restore_from_pypiserver_then_pip_installs_offline() {
     let python = require_tool!(support::python());
@@ -179,14 +323,7 @@ fn pip_requirements_restore_from_pypiserver_then_pip_installs_offline() {
     let home = dir.path().join("home");
     fs_err::create_dir_all(&home).unwrap();
     let wheels = write_wheels(&python, &dir.path().join("dist"));
-    let mut command = support::clean_command(&twine, &home);
-    command
-        .args(["upload", "--non-interactive", "--repository-url"])
-        .arg(&pypiserver.upload_url)
-        .args(["-u", &pypiserver.username])
-        .env("TWINE_PASSWORD", &pypiserver.password)
-        .args(&wheels);
-    support::run_ok(&mut command);
+    upload_to_pypiserver(&twine, &home, &pypiserver, &wheels);
     let project = dir.path().join("project");
     requirements(&project, &wheels);
     let wheelhouse = dir.path().join("wheelhouse");

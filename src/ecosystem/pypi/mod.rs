@@ -3,6 +3,7 @@
 //! simple repository API (PEP 691), shared by client and server.
 
 pub mod client_config;
+pub mod lock;
 pub mod pack;
 pub mod publish;
 pub mod restore;

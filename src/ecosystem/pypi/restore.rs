@@ -1,5 +1,6 @@
-//! Restore `requirements.txt` files pinned with `--hash` into a wheelhouse that
-//! `pip install --no-index --find-links DIR -r requirements.txt` installs from.
+//! Restore `requirements.txt` files pinned with `--hash`, `uv.lock` and `pylock.toml` (read
+//! by [`super::lock`]) into a wheelhouse that `pip install --no-index --find-links DIR`
+//! installs from.
 //!
 //! Each requirement's files are found on the index's project page (PEP 691 JSON, or PEP 503
 //! HTML), and only files whose sha256 the requirement pins are downloaded (a pure-Python
@@ -249,7 +250,30 @@ pub fn is_safe_file_name(filename: &str) -> bool {
     !filename.is_empty() && !filename.starts_with('.') && !filename.contains(['/', '\\', '\0'])
 }
 
-/// Restore `lockfiles` into `wheelhouse`.
+/// One requirement per project and version (a `uv.lock` beside the `requirements.txt`
+/// exported from it pins the same files), with the hashes of all.
+fn merge(requirements: Vec<Requirement>) -> Vec<Requirement> {
+    let mut merged: Vec<Requirement> = Vec::new();
+    for requirement in requirements {
+        let same = merged.iter_mut().find(|seen| {
+            normalize_name(&seen.name) == normalize_name(&requirement.name)
+                && seen.version == requirement.version
+        });
+        match same {
+            Some(seen) => {
+                for digest in requirement.hashes {
+                    if !seen.hashes.contains(&digest) {
+                        seen.hashes.push(digest);
+                    }
+                }
+            }
+            None => merged.push(requirement),
+        }
+    }
+    merged
+}
+
+/// Restore `lockfiles` (`requirements*.txt`, `uv.lock`, `pylock.toml`) into `wheelhouse`.
 ///
 /// # Errors
 /// Unparseable requirements, a pinned file missing from the index, failed or mismatched
@@ -264,10 +288,19 @@ pub async fn restore(
     let mut requirements = Vec::new();
     for path in lockfiles {
         let text = fs_err::read_to_string(path)?;
-        let (found, notes) = parse_requirements(path, &text)?;
+        let is_lock = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .is_some_and(super::lock::is_lock_file_name);
+        let (found, notes) = if is_lock {
+            super::lock::parse(path, &text)?
+        } else {
+            parse_requirements(path, &text)?
+        };
         summary.skipped.extend(notes);
         requirements.extend(found);
     }
+    let requirements = merge(requirements);
     let index = index_url(endpoint.expose());
     let mut tasks = tokio::task::JoinSet::new();
     for requirement in requirements {
