@@ -26,6 +26,7 @@ pub mod maven;
 pub mod multipart;
 pub mod npm;
 pub mod nuget;
+pub mod nuget_upstream;
 pub mod packages;
 pub mod pypi;
 pub mod sigv4;

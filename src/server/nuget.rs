@@ -22,8 +22,10 @@
 //! push as `X-NuGet-ApiKey`.
 //!
 //! Reads fall through to upstream repositories within the domain (versions, registration and
-//! search merge them; a `.nupkg` or `.nuspec` requested here is retained here). External
-//! NuGet feeds are not pulled through yet.
+//! search merge them; a `.nupkg` or `.nuspec` requested here is retained here), then to
+//! external NuGet v3 feeds ([`super::nuget_upstream`]): their versions appear in the flat
+//! container and the registration, and a package is fetched, checked against the feed's
+//! SHA-512, and stored on first download. Search covers what the domain holds.
 
 use std::sync::Arc;
 
@@ -31,14 +33,17 @@ use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
 use super::AppState;
 use super::access::{self, Permission, Principal, iso8601};
 use super::error::DataError;
+use super::nuget_upstream::{self, UpstreamVersion};
 use super::packages;
 use super::store::{self, AssetRow, Blob, PackageKey, VersionRow};
+use super::upstream::{add_notes, with_notes};
 use crate::ecosystem::nuget::{self, NuGetVersion, NupkgManifest};
 
 /// Largest `take` a search honours.
@@ -165,13 +170,21 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
         repository,
         headers: &parts.headers,
         query: parts.uri.query().unwrap_or_default().to_owned(),
+        notes: std::sync::Mutex::new(Vec::new()),
     };
     let target = parse_target(rest);
-    match request.serve(&parts.method, target, body).await {
-        Ok(response) => response,
+    let result = request.serve(&parts.method, target, body).await;
+    let notes = request.take_notes();
+    match result {
+        Ok(mut response) => {
+            add_notes(&mut response, &notes);
+            response
+        }
         Err(error) => {
             tracing::debug!(status = %error.status, message = %error.message, %path, "nuget request refused");
-            error_response(error)
+            let mut response = error_response(with_notes(error, &notes));
+            add_notes(&mut response, &notes);
+            response
         }
     }
 }
@@ -182,8 +195,11 @@ struct Listed {
     row: VersionRow,
     metadata: Value,
     asset: Option<AssetRow>,
-    /// The repository holding it: this one or an upstream repository.
+    /// The repository holding it: this one or an upstream repository (for a version only
+    /// an external feed has: the repository owning the connection).
     repository: String,
+    /// Offered by an external feed and not held yet: the connection and what it lists.
+    external: Option<(String, UpstreamVersion)>,
 }
 
 impl Listed {
@@ -206,9 +222,30 @@ struct NuGetRequest<'a> {
     repository: String,
     headers: &'a HeaderMap,
     query: String,
+    /// Upstream trouble to report in the response.
+    notes: std::sync::Mutex<Vec<String>>,
 }
 
 impl NuGetRequest<'_> {
+    fn note(&self, note: String) {
+        let mut notes = self
+            .notes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
+    }
+
+    fn take_notes(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .notes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
     async fn serve(
         &self,
         method: &Method,
@@ -397,9 +434,11 @@ impl NuGetRequest<'_> {
     /// Versions of a package that readers may see (Published = listed, Unlisted), sorted:
     /// this repository's, then its upstream repositories' (depth-first) unless the package's
     /// origin controls block upstreams; a version held in several is taken from the first.
-    async fn load(&self, lower_id: &str) -> Result<Vec<Listed>, DataError> {
+    /// With `external`, versions only an external feed has are added (not for search, which
+    /// would ask every feed about every package).
+    async fn load(&self, lower_id: &str, external: bool) -> Result<Vec<Listed>, DataError> {
         let key = self.key(lower_id);
-        let rows = self
+        let (rows, externals) = self
             .state
             .store
             .with(move |connection| -> Result<_, DataError> {
@@ -419,7 +458,7 @@ impl NuGetRequest<'_> {
                         }
                     }
                 }
-                Ok(rows)
+                Ok((rows, sources.externals))
             })
             .await?;
         let mut listed: Vec<Listed> = rows
@@ -445,11 +484,123 @@ impl NuGetRequest<'_> {
                     metadata,
                     asset,
                     repository,
+                    external: None,
                 })
             })
             .collect();
+        if external {
+            for (owner, name) in externals {
+                let Some(connection) = self
+                    .state
+                    .externals
+                    .get(&name)
+                    .filter(|connection| connection.format == "nuget")
+                else {
+                    continue;
+                };
+                match nuget_upstream::versions(&self.state.externals, connection, lower_id).await {
+                    Ok(Some((offered, stale))) => {
+                        if stale {
+                            self.note(format!("{name} unavailable; served from cache"));
+                        }
+                        for upstream in offered {
+                            let version_key = upstream.version.key();
+                            if listed.iter().any(|entry| entry.row.version == version_key) {
+                                continue;
+                            }
+                            listed.push(Listed {
+                                version: upstream.version.clone(),
+                                row: VersionRow {
+                                    id: 0,
+                                    version: version_key,
+                                    revision: String::new(),
+                                    status: if upstream.listed {
+                                        "Published"
+                                    } else {
+                                        "Unlisted"
+                                    }
+                                    .to_owned(),
+                                    published: self.state.clock.now(),
+                                    metadata: None,
+                                },
+                                metadata: upstream.metadata.clone(),
+                                asset: None,
+                                repository: owner.clone(),
+                                external: Some((name.clone(), upstream)),
+                            });
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(note) => self.note(note),
+                }
+            }
+        }
         listed.sort_by(|left, right| left.version.cmp(&right.version));
         Ok(listed)
+    }
+
+    /// Fetch a version only an external feed has, verify it against the feed's SHA-512 and
+    /// its own manifest, and store it in the repository owning the connection and here.
+    async fn pull_through(
+        &self,
+        lower_id: &str,
+        owner: &str,
+        name: &str,
+        upstream: &UpstreamVersion,
+    ) -> Result<AssetRow, DataError> {
+        let refused = |message: String| {
+            tracing::warn!(connection = %name, %message, "refused upstream content");
+            DataError::new(
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "refused `{lower_id}` {} from {name}: {message}; nothing was stored",
+                    upstream.version.normalized()
+                ),
+            )
+        };
+        let connection =
+            self.state.externals.get(name).ok_or_else(|| {
+                DataError::not_found(format!("external connection `{name}` is gone"))
+            })?;
+        let (bytes, digests) =
+            nuget_upstream::download(&self.state.externals, connection, upstream)
+                .await
+                .map_err(refused)?;
+        let manifest = nuget::read_nupkg(&bytes)
+            .map_err(|error| refused(format!("it is not a valid package: {error}")))?;
+        if manifest.lower_id() != lower_id || manifest.version.key() != upstream.version.key() {
+            return Err(refused(format!(
+                "the package inside is `{}` {}",
+                manifest.nuspec.id,
+                manifest.version.normalized()
+            )));
+        }
+        let asset = AssetRow {
+            name: nuget::nupkg_file_name(lower_id, &upstream.version.key()),
+            size: bytes.len() as u64,
+            digests,
+        };
+        self.state.store.put_blob(bytes).await?;
+        let ingested = packages::Ingested {
+            version: upstream.version.key(),
+            metadata: Some(version_metadata(&manifest, None).to_string()),
+            asset: asset.clone(),
+            owner: owner.to_owned(),
+            connection: name.to_owned(),
+            now: self.state.clock.now(),
+        };
+        let here = self.key(lower_id);
+        self.state
+            .store
+            .with(move |connection| -> Result<_, DataError> {
+                let transaction = store::write_transaction(connection)?;
+                packages::record_ingest(&transaction, &here, &ingested)?;
+                transaction.commit()?;
+                Ok(())
+            })
+            .await?;
+        tracing::info!(connection = %name, package = %lower_id, version = %upstream.version.key(), "ingested from an external connection");
+        Ok(asset)
     }
 
     fn not_found(&self, id: &str) -> DataError {
@@ -461,7 +612,7 @@ impl NuGetRequest<'_> {
 
     async fn versions(&self, id: &str) -> Result<Response, DataError> {
         let lower_id = id.to_lowercase();
-        let listed = self.load(&lower_id).await?;
+        let listed = self.load(&lower_id, true).await?;
         if listed.is_empty() {
             return Err(self.not_found(id));
         }
@@ -477,15 +628,21 @@ impl NuGetRequest<'_> {
         let lower_version = NuGetVersion::parse(version)
             .map_err(|_| DataError::not_found(format!("`{version}` is not a NuGet version")))?
             .key();
-        let listed = self.load(&lower_id).await?;
+        let listed = self.load(&lower_id, true).await?;
         let entry = listed
             .into_iter()
             .find(|entry| entry.row.version == lower_version)
             .ok_or_else(|| DataError::not_found(format!("package `{id}` {version} not found")))?;
-        let asset = entry.asset.ok_or_else(|| {
-            DataError::not_found(format!("package `{id}` {version} has no .nupkg asset"))
-        })?;
-        if entry.repository != self.repository {
+        let asset = if let Some((name, upstream)) = &entry.external {
+            // Stored here by the pull-through, with the connection's owner.
+            self.pull_through(&lower_id, &entry.repository, name, upstream)
+                .await?
+        } else {
+            entry.asset.ok_or_else(|| {
+                DataError::not_found(format!("package `{id}` {version} has no .nupkg asset"))
+            })?
+        };
+        if entry.external.is_none() && entry.repository != self.repository {
             // Requested through this repository: retain it here, as CodeArtifact does.
             let from = PackageKey {
                 repository: entry.repository.clone(),
@@ -597,6 +754,13 @@ impl NuGetRequest<'_> {
             "description": metadata.get("description").cloned().unwrap_or_else(|| json!("")),
             "tags": metadata.get("tags").cloned().unwrap_or_else(|| json!([])),
         });
+        // The SHA-512 a downstream lading serve (or any client) can verify the package with.
+        if let Some(asset) = &entry.asset
+            && let Ok(bytes) = hex::decode(&asset.digests.sha512)
+        {
+            catalog["packageHash"] = json!(base64::engine::general_purpose::STANDARD.encode(bytes));
+            catalog["packageHashAlgorithm"] = json!("SHA512");
+        }
         for (field, target) in [
             ("title", "title"),
             ("summary", "summary"),
@@ -623,7 +787,7 @@ impl NuGetRequest<'_> {
 
     async fn registration_index(&self, id: &str) -> Result<Response, DataError> {
         let lower_id = id.to_lowercase();
-        let listed = self.load(&lower_id).await?;
+        let listed = self.load(&lower_id, true).await?;
         let (Some(first), Some(last)) = (listed.first(), listed.last()) else {
             return Err(self.not_found(id));
         };
@@ -656,7 +820,7 @@ impl NuGetRequest<'_> {
         let lower_version = NuGetVersion::parse(version)
             .map_err(|_| DataError::not_found(format!("`{version}` is not a NuGet version")))?
             .key();
-        let listed = self.load(&lower_id).await?;
+        let listed = self.load(&lower_id, true).await?;
         let entry = listed
             .iter()
             .find(|entry| entry.row.version == lower_version)
@@ -713,7 +877,7 @@ impl NuGetRequest<'_> {
         let mut hits = Vec::new();
         for summary in names {
             let listed: Vec<Listed> = self
-                .load(&summary.package)
+                .load(&summary.package, false)
                 .await?
                 .into_iter()
                 .filter(Listed::listed)

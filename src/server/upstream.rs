@@ -32,7 +32,8 @@ pub struct ExternalConnectionConfig {
     pub name: String,
     /// Package format it serves: `npm`, `pypi`, `maven`, `nuget`.
     pub format: String,
-    /// Base URL: npm registry root, PyPI simple index, Maven repository root, NuGet v3 index.
+    /// Base URL: npm registry root, PyPI simple index, Maven repository root, NuGet v3
+    /// service index (`.../index.json`).
     /// Not needed with `codeartifact`, whose endpoint comes from GetRepositoryEndpoint.
     #[serde(default)]
     pub url: Option<url::Url>,
@@ -306,8 +307,12 @@ impl Externals {
                         declared.name
                     ),
                 };
-            if declared.format == "pypi" && declared.codeartifact.is_some() {
-                url = url.join("simple/")?;
+            if declared.codeartifact.is_some() {
+                match declared.format.as_str() {
+                    "pypi" => url = url.join("simple/")?,
+                    "nuget" => url = url.join("v3/index.json")?,
+                    _ => {}
+                }
             }
             if !url.path().ends_with('/') && !url.path().to_ascii_lowercase().ends_with(".json") {
                 url.set_path(&format!("{}/", url.path()));

@@ -692,3 +692,247 @@ fn nuget_exe_installs_through_a_downstream_repository_which_retains_the_packages
             .is_none_or(Vec::is_empty)
     );
 }
+
+/// A registration leaf as a static NuGet v3 feed (sleet-style files on a web server) writes
+/// it: `hash` is the base64 SHA-512 inlined in the catalog entry, `catalog` the catalog
+/// leaf the entry links to instead.
+fn static_leaf(
+    feed: &str,
+    id: &str,
+    version: &str,
+    dependencies: &[(&str, &str)],
+    hash: Option<&str>,
+    catalog: Option<&str>,
+) -> serde_json::Value {
+    let lower = id.to_lowercase();
+    let mut entry = serde_json::json!({
+        "@id": catalog.map_or_else(|| format!("{feed}reg/{lower}/{version}.json#catalogentry"), str::to_owned),
+        "id": id,
+        "version": version,
+        "authors": "Upstream Authors",
+        "description": format!("{id} from the static feed"),
+        "listed": true,
+        "dependencyGroups": [{
+            "targetFramework": "",
+            "dependencies": dependencies.iter().map(|(id, range)| serde_json::json!({"id": id, "range": range})).collect::<Vec<_>>(),
+        }],
+    });
+    if let Some(hash) = hash {
+        entry["packageHash"] = serde_json::json!(hash);
+        entry["packageHashAlgorithm"] = serde_json::json!("SHA512");
+    }
+    serde_json::json!({
+        "@id": format!("{feed}reg/{lower}/{version}.json"),
+        "packageContent": format!("{feed}flat/{lower}/{version}/{lower}.{version}.nupkg"),
+        "catalogEntry": entry,
+    })
+}
+
+/// Write one package into the static feed under `root`: flat container files and a
+/// registration index with one inlined page (gzip-compressed when `gzip`, as nuget.org
+/// stores its registration hives).
+fn static_package(root: &Path, feed: &str, nupkg: &[u8], leaf: &serde_json::Value, gzip: bool) {
+    let id = leaf["catalogEntry"]["id"].as_str().unwrap().to_lowercase();
+    let version = leaf["catalogEntry"]["version"].as_str().unwrap();
+    let flat = root.join("flat").join(&id);
+    fs_err::create_dir_all(flat.join(version)).unwrap();
+    fs_err::write(
+        flat.join("index.json"),
+        serde_json::json!({ "versions": [version] }).to_string(),
+    )
+    .unwrap();
+    fs_err::write(flat.join(format!("{version}/{id}.{version}.nupkg")), nupkg).unwrap();
+    let registration = serde_json::json!({
+        "@id": format!("{feed}reg/{id}/index.json"),
+        "count": 1,
+        "items": [{
+            "@id": format!("{feed}reg/{id}/index.json#page/{version}/{version}"),
+            "count": 1,
+            "lower": version,
+            "upper": version,
+            "items": [leaf],
+        }],
+    })
+    .to_string();
+    let body = if gzip {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut encoder, registration.as_bytes()).unwrap();
+        encoder.finish().unwrap()
+    } else {
+        registration.into_bytes()
+    };
+    fs_err::create_dir_all(root.join("reg").join(&id)).unwrap();
+    fs_err::write(root.join(format!("reg/{id}/index.json")), body).unwrap();
+}
+
+fn sha512_base64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(bytes))
+}
+
+#[test]
+fn nuget_exe_installs_through_a_static_v3_feed_external_connection_and_from_cache_when_it_is_down()
+{
+    use crate::serve_nuget::{NuGetUser, mono, nuget_exe};
+    require_tool!(support::aws());
+    require_tool!(mono());
+    require_tool!(nuget_exe());
+    let nginx_binary = require_tool!(Nginx::find());
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("feed");
+    fs_err::create_dir_all(&root).unwrap();
+    let mut nginx = Nginx::start(&nginx_binary, &dir.path().join("nginx"), &root);
+    let feed = nginx.url.clone();
+
+    // The packages, packed by nuget.exe.
+    let packer = NuGetUser::new(dir.path(), "packer");
+    let lib = fs_err::read(packer.pack("Lading.Ext.Lib", "1.0.0", "")).unwrap();
+    let app = fs_err::read(packer.pack(
+        "Lading.Ext.App",
+        "2.0.0",
+        r#"<dependency id="Lading.Ext.Lib" version="1.0.0" />"#,
+    ))
+    .unwrap();
+    let evil = fs_err::read(packer.pack("Lading.Ext.Evil", "1.0.0", "")).unwrap();
+    let unhashed = fs_err::read(packer.pack("Lading.Ext.Unhashed", "1.0.0", "")).unwrap();
+
+    // The static feed: Lib's hash inline (and its registration gzipped), App's in the
+    // catalog leaf its entry links to, Evil's hash belonging to other bytes, Unhashed none.
+    fs_err::write(
+        root.join("index.json"),
+        serde_json::json!({"version": "3.0.0", "resources": [
+            {"@id": format!("{feed}flat/"), "@type": "PackageBaseAddress/3.0.0"},
+            {"@id": format!("{feed}reg/"), "@type": "RegistrationsBaseUrl/3.6.0"},
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let leaf = static_leaf(
+        &feed,
+        "Lading.Ext.Lib",
+        "1.0.0",
+        &[],
+        Some(&sha512_base64(&lib)),
+        None,
+    );
+    static_package(&root, &feed, &lib, &leaf, true);
+    fs_err::create_dir_all(root.join("catalog")).unwrap();
+    fs_err::write(
+        root.join("catalog/app.json"),
+        serde_json::json!({"packageHash": sha512_base64(&app), "packageHashAlgorithm": "SHA512"})
+            .to_string(),
+    )
+    .unwrap();
+    let leaf = static_leaf(
+        &feed,
+        "Lading.Ext.App",
+        "2.0.0",
+        &[("Lading.Ext.Lib", "[1.0.0, )")],
+        None,
+        Some(&format!("{feed}catalog/app.json")),
+    );
+    static_package(&root, &feed, &app, &leaf, false);
+    let leaf = static_leaf(
+        &feed,
+        "Lading.Ext.Evil",
+        "1.0.0",
+        &[],
+        Some(&sha512_base64(&lib)),
+        None,
+    );
+    static_package(&root, &feed, &evil, &leaf, false);
+    let leaf = static_leaf(&feed, "Lading.Ext.Unhashed", "1.0.0", &[], None, None);
+    static_package(&root, &feed, &unhashed, &leaf, false);
+
+    let config = format!(
+        "external_connections:\n  - name: static-nuget\n    format: nuget\n    url: {feed}index.json\ndomains:\n  - name: local\n    repositories: [main, team]\n"
+    );
+    let server = LadingServer::start(
+        &dir.path().join("data"),
+        ServerSpec {
+            config: Some(&config),
+            ..ServerSpec::default()
+        },
+    );
+    server.associate(dir.path(), "main", "static-nuget");
+    set_upstream(&server, dir.path(), "team", "main");
+    let token = server.admin_token(dir.path());
+    let team = format!("{}/d/local/nuget/team/", server.url);
+    let install = |user: &str, out: &str| {
+        let consumer = NuGetUser::new(dir.path(), user);
+        consumer.add_source(&format!("{team}v3/index.json"), &token);
+        let installed = consumer.home.join(out);
+        let output = consumer.nuget_ok(&[
+            "install",
+            "Lading.Ext.App",
+            "-OutputDirectory",
+            &installed.display().to_string(),
+            "-ConfigFile",
+            &consumer.config(),
+        ]);
+        assert!(
+            output.contains("Successfully installed 'Lading.Ext.App 2.0.0'"),
+            "{output}"
+        );
+        assert_eq!(
+            fs_err::read(installed.join("Lading.Ext.Lib.1.0.0/Lading.Ext.Lib.1.0.0.nupkg"))
+                .unwrap(),
+            lib
+        );
+        assert_eq!(
+            fs_err::read(installed.join("Lading.Ext.App.2.0.0/Lading.Ext.App.2.0.0.nupkg"))
+                .unwrap(),
+            app
+        );
+    };
+    install("consumer", "packages");
+    for repository in ["main", "team"] {
+        for package in ["lading.ext.lib", "lading.ext.app"] {
+            let listed = versions(&server, dir.path(), repository, "nuget", None, package);
+            assert_eq!(
+                listed["versions"][0]["origin"]["originType"], "EXTERNAL",
+                "{repository} {package}: {listed}"
+            );
+        }
+    }
+
+    // Bytes that do not match the feed's hash, and a package the feed gives no hash for.
+    for (package, why) in [
+        ("lading.ext.evil", "its sha512 is"),
+        ("lading.ext.unhashed", "no SHA-512"),
+    ] {
+        let (status, _, body) = get(
+            &format!("{team}v3/package/{package}/1.0.0/{package}.1.0.0.nupkg"),
+            &token,
+        );
+        assert_eq!(status, 502, "{body}");
+        assert!(
+            body.contains(why) && body.contains("nothing was stored"),
+            "{body}"
+        );
+        for repository in ["main", "team"] {
+            let listed = versions(&server, dir.path(), repository, "nuget", None, package);
+            assert!(
+                listed.is_null() || listed["versions"].as_array().is_some_and(Vec::is_empty),
+                "{repository}: {listed}"
+            );
+        }
+    }
+
+    // The feed goes down: another user (no NuGet caches) still installs, and the
+    // registration says where it came from.
+    nginx.stop();
+    install("offline-consumer", "packages");
+    let (status, note, body) = get(
+        &format!("{team}v3/registration/lading.ext.app/index.json"),
+        &token,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"packageHash\""), "{body}");
+    assert!(
+        note.as_deref()
+            .is_some_and(|note| note.contains("static-nuget unavailable")),
+        "the response reports the outage: {note:?}"
+    );
+}
