@@ -112,7 +112,8 @@ pub enum Command {
     /// looks first, so `npm ci --offline`, `pip install --no-index`, `mvn -o` and NuGet
     /// restores run without the network.
     ///
-    /// Lockfiles: `package-lock.json` / `npm-shrinkwrap.json` (npm), `requirements*.txt`
+    /// Lockfiles: `package-lock.json` / `npm-shrinkwrap.json` (npm), yarn 1 `yarn.lock` (into
+    /// yarn's offline mirror), `requirements*.txt`
     /// with `--hash` pins, `uv.lock` and `pylock.toml` (pip, into `--wheelhouse`; packages
     /// from the configured index, not the lock's URLs), `gradle.lockfile`, maven-lockfile's `lockfile.json`, a
     /// `*.txt` list of `group:artifact:version[:classifier][@ext]` given with `--lockfile`
@@ -522,6 +523,11 @@ pub struct LockfileArgs {
     /// npm cache directory (default: `npm_config_cache`, else `~/.npm`).
     #[arg(long, value_name = "DIR")]
     pub npm_cache: Option<PathBuf>,
+    /// yarn 1 offline mirror (default: `YARN_YARN_OFFLINE_MIRROR`, else
+    /// `.lading/yarn-offline-mirror`); install with that variable set and
+    /// `yarn install --offline --frozen-lockfile`.
+    #[arg(long, value_name = "DIR")]
+    pub yarn_offline_mirror: Option<PathBuf>,
     /// Wheelhouse for pip (`pip install --no-index --find-links DIR`).
     #[arg(long, value_name = "DIR", default_value = ".lading/wheelhouse")]
     pub wheelhouse: PathBuf,

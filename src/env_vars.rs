@@ -129,6 +129,8 @@ impl EnvVars {
     pub const NPM_CONFIG_CACHE: &'static str = "NPM_CONFIG_CACHE";
     /// NuGet's global packages folder (default `~/.nuget/packages`).
     pub const NUGET_PACKAGES: &'static str = "NUGET_PACKAGES";
+    /// yarn 1's offline mirror (`yarn-offline-mirror`), where `restore` puts yarn tarballs.
+    pub const YARN_YARN_OFFLINE_MIRROR: &'static str = "YARN_YARN_OFFLINE_MIRROR";
     /// Maven's JVM options; `-Dmaven.repo.local=DIR` there moves the local repository.
     pub const MAVEN_OPTS: &'static str = "MAVEN_OPTS";
     /// Disable colour in output (<https://no-color.org>).

@@ -24,6 +24,8 @@ use crate::secret::SafeUrl;
 pub enum Kind {
     /// `package-lock.json`, `npm-shrinkwrap.json`.
     Npm,
+    /// yarn 1 `yarn.lock`.
+    Yarn,
     /// `requirements*.txt`, `uv.lock`, `pylock.toml`.
     Pip,
     /// `gradle.lockfile`.
@@ -42,9 +44,19 @@ impl Kind {
     pub const fn ecosystem(self) -> &'static str {
         match self {
             Self::Npm => "npm",
+            Self::Yarn => "yarn",
             Self::Pip => "pypi",
             Self::Gradle | Self::MavenLockfile | Self::MavenCoordinates => "maven",
             Self::NuGet => "nuget",
+        }
+    }
+
+    /// The repository format its packages come from.
+    #[must_use]
+    pub const fn format(self) -> &'static str {
+        match self {
+            Self::Yarn => "npm",
+            other => other.ecosystem(),
         }
     }
 
@@ -64,9 +76,16 @@ impl Kind {
             "pnpm-lock.yaml" => Err(
                 "pnpm lockfiles are not supported yet: `pnpm install --frozen-lockfile` still fetches",
             ),
-            "yarn.lock" => Err(
-                "yarn lockfiles are not supported yet: `yarn install --immutable` still fetches",
-            ),
+            "yarn.lock" => {
+                let text = fs_err::read_to_string(path).unwrap_or_default();
+                if crate::ecosystem::npm::yarn_lock::is_v1(&text) {
+                    Ok(Self::Yarn)
+                } else {
+                    Err(
+                        "yarn 2+ (berry) lockfiles are not supported yet: berry keeps its own zip cache, and `yarn install --immutable` still fetches",
+                    )
+                }
+            }
             "Cargo.lock" => Err("Cargo.lock is not supported yet"),
             _ if name.starts_with("requirements") && has_txt_extension(name) => Ok(Self::Pip),
             _ if crate::ecosystem::pypi::lock::is_lock_file_name(name) => Ok(Self::Pip),
@@ -179,7 +198,7 @@ pub fn discover(args: &LockfileArgs) -> anyhow::Result<Discovered> {
                 None => {
                     return Err(HintedError::new(
                         format!("`{}` is not a lockfile lading knows", path.display()),
-                        "supported: package-lock.json, npm-shrinkwrap.json, requirements*.txt, uv.lock, pylock.toml, gradle.lockfile, lockfile.json (maven-lockfile), *.txt Maven coordinates, packages.lock.json",
+                        "supported: package-lock.json, npm-shrinkwrap.json, yarn.lock (yarn 1), requirements*.txt, uv.lock, pylock.toml, gradle.lockfile, lockfile.json (maven-lockfile), *.txt Maven coordinates, packages.lock.json",
                     )
                     .into());
                 }
@@ -202,6 +221,16 @@ pub fn npm_cache_dir(args: &LockfileArgs) -> PathBuf {
         .or_else(|| EnvVars::get(EnvVars::NPM_CONFIG_CACHE_LOWER).map(PathBuf::from))
         .or_else(|| EnvVars::get(EnvVars::NPM_CONFIG_CACHE).map(PathBuf::from))
         .unwrap_or_else(|| home().join(".npm"))
+}
+
+/// yarn 1's offline mirror: `--yarn-offline-mirror`, `YARN_YARN_OFFLINE_MIRROR`, else
+/// `.lading/yarn-offline-mirror`.
+#[must_use]
+pub fn yarn_offline_mirror(args: &LockfileArgs) -> PathBuf {
+    args.yarn_offline_mirror
+        .clone()
+        .or_else(|| EnvVars::get(EnvVars::YARN_YARN_OFFLINE_MIRROR).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(".lading/yarn-offline-mirror"))
 }
 
 /// Maven's local repository: `--maven-repo`, `-Dmaven.repo.local` in `MAVEN_OPTS`, else
@@ -236,6 +265,7 @@ pub fn nuget_packages_dir(args: &LockfileArgs) -> PathBuf {
 pub fn destination(kind: Kind, args: &LockfileArgs) -> PathBuf {
     match kind {
         Kind::Npm => npm_cache_dir(args),
+        Kind::Yarn => yarn_offline_mirror(args),
         Kind::Pip => args.wheelhouse.clone(),
         Kind::Gradle | Kind::MavenLockfile | Kind::MavenCoordinates => maven_repo_dir(args),
         Kind::NuGet => nuget_packages_dir(args),
@@ -340,14 +370,15 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
             .filter(|(kind, _)| kind.ecosystem() == ecosystem)
             .cloned()
             .collect();
+        let format = mine[0].0.format();
         let endpoint = repository
-            .endpoint(ecosystem)
+            .endpoint(format)
             .await
-            .with_context(|| format!("failed to find the repository's {ecosystem} endpoint"))?;
+            .with_context(|| format!("failed to find the repository's {format} endpoint"))?;
         let fetcher = Fetcher::new(
             http.clone(),
             store.clone(),
-            auth_for(ecosystem, &endpoint, &credentials),
+            auth_for(format, &endpoint, &credentials),
             args.jobs,
             Duration::from_secs(args.stall_timeout.max(1)),
         );
@@ -367,6 +398,17 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
             )
             .await
             .with_context(context)?,
+            "yarn" => {
+                crate::ecosystem::npm::yarn_lock::restore(
+                    &fetcher,
+                    &endpoint,
+                    &destination,
+                    &mine_paths(&mine),
+                    &mut summary,
+                )
+                .await
+                .with_context(context)?;
+            }
             "pypi" => crate::ecosystem::pypi::restore::restore(
                 &fetcher,
                 &endpoint,
@@ -432,6 +474,19 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
         ));
         for skipped in &summary.skipped {
             tracing::info!("{ecosystem}: skipped {skipped}");
+        }
+        if ecosystem == "yarn" {
+            let mirror = std::path::absolute(&summary.destination)
+                .unwrap_or_else(|_| summary.destination.clone());
+            let set = EnvVars::get(EnvVars::YARN_YARN_OFFLINE_MIRROR)
+                .is_some_and(|value| std::path::absolute(&value).ok().as_ref() == Some(&mirror));
+            if !set {
+                printer.status(&format!(
+                    "yarn: install with `{}={} yarn install --offline --frozen-lockfile`",
+                    EnvVars::YARN_YARN_OFFLINE_MIRROR,
+                    mirror.display()
+                ));
+            }
         }
         summaries.push(summary);
     }

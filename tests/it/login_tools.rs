@@ -18,7 +18,7 @@ fn yarn_berry() -> Option<PathBuf> {
     )
 }
 
-fn yarn_classic() -> Option<PathBuf> {
+pub(crate) fn yarn_classic() -> Option<PathBuf> {
     support::find_tool(
         "LADING_TEST_YARN1",
         Some("yarn/node_modules/yarn/bin/yarn.js"),

@@ -237,9 +237,65 @@ fn npm_ci_offline(npm: &Path, home: &Path, project: &Path, cache: &Path) {
     );
 }
 
+/// The fixture project locked by real yarn 1 against the registry in `home/.npmrc`.
+fn yarn_locked_project(yarn: &Path, home: &Path, dir: &Path) -> PathBuf {
+    let project = dir.join("yarn-project");
+    fs_err::create_dir_all(&project).unwrap();
+    fs_err::write(
+        project.join("package.json"),
+        serde_json::json!({"name": "restore-yarn-app", "version": "1.0.0", "private": true, "dependencies": fixture_dependencies()}).to_string(),
+    )
+    .unwrap();
+    support::run_ok(
+        support::clean_command(yarn, home)
+            .current_dir(&project)
+            .env("YARN_CACHE_FOLDER", dir.join("yarn-lock-cache"))
+            // yarn 1 sends the token for scoped packages only, unless always-auth.
+            .env("npm_config_always_auth", "true")
+            .args([
+                "install",
+                "--ignore-scripts",
+                "--no-progress",
+                "--non-interactive",
+            ]),
+    );
+    fs_err::remove_dir_all(project.join("node_modules")).unwrap();
+    project
+}
+
+/// `yarn install --offline --frozen-lockfile` with an empty yarn cache and the offline
+/// mirror lading wrote.
+fn yarn_install_offline(yarn: &Path, home: &Path, project: &Path, mirror: &Path, cache: &Path) {
+    let output = support::run(
+        support::clean_command(yarn, home)
+            .current_dir(project)
+            .env("YARN_CACHE_FOLDER", cache)
+            .env("YARN_YARN_OFFLINE_MIRROR", mirror)
+            .args([
+                "install",
+                "--offline",
+                "--frozen-lockfile",
+                "--ignore-scripts",
+            ])
+            .args(["--no-progress", "--non-interactive"]),
+    );
+    assert!(
+        output.status.success(),
+        "yarn install --offline failed:\n{}",
+        support::describe(&output)
+    );
+    assert!(project.join("node_modules/express/package.json").is_file());
+    assert!(
+        project
+            .join("node_modules/@babel/core/package.json")
+            .is_file()
+    );
+}
+
 #[test]
-fn restore_from_verdaccio_then_npm_ci_offline_with_200_real_packages() {
+fn restore_from_verdaccio_then_npm_ci_and_yarn_offline_with_200_real_packages() {
     let npm = require_tool!(support::npm());
+    let yarn = require_tool!(crate::login_tools::yarn_classic());
     let verdaccio_bin = require_tool!(Verdaccio::find());
     let packages = require_tool!(fixture());
     assert!(packages.len() >= 200, "{} fixture packages", packages.len());
@@ -273,9 +329,37 @@ fn restore_from_verdaccio_then_npm_ci_offline_with_200_real_packages() {
         stderr.contains("npm: ") && stderr.contains("packages from"),
         "{stderr}"
     );
+    // The same dependencies locked by yarn 1, into its offline mirror (the default one
+    // under the project; the tarballs come from lading's store now).
+    let yarn_project = yarn_locked_project(&yarn, &home, dir.path());
+    let output = support::run_ok(
+        lading(&home, &yarn_project)
+            .args(["restore", "--json", "--registry-url", &verdaccio.url])
+            .args(["--token-env", "VERDACCIO_TOKEN"])
+            .env("VERDACCIO_TOKEN", &verdaccio.token),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let yarn_report = &report["ecosystems"][0];
+    assert_eq!(yarn_report["ecosystem"], "yarn", "{report}");
+    assert!(yarn_report["packages"].as_u64().unwrap() >= 200, "{report}");
+    let mirror = yarn_project.join(".lading/yarn-offline-mirror");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("YARN_YARN_OFFLINE_MIRROR=")
+            && stderr.contains("yarn install --offline --frozen-lockfile"),
+        "{stderr}"
+    );
+    assert!(mirror.join("@babel-core-7.26.0.tgz").is_file());
 
     verdaccio.stop();
     npm_ci_offline(&npm, &home, &project, &cache);
+    yarn_install_offline(
+        &yarn,
+        &home,
+        &yarn_project,
+        &mirror,
+        &dir.path().join("yarn-cache"),
+    );
 
     // A second restore into a fresh npm cache comes from the store: no request at all
     // (the registry is down).
@@ -834,7 +918,7 @@ fn cache_key_prints_and_exports_a_key_that_follows_the_lockfiles() {
 }
 
 #[test]
-fn pnpm_and_yarn_lockfiles_are_refused_clearly() {
+fn pnpm_and_yarn_berry_lockfiles_are_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     fs_err::create_dir_all(&home).unwrap();
@@ -845,13 +929,14 @@ fn pnpm_and_yarn_lockfiles_are_refused_clearly() {
         "lockfileVersion: '9.0'\n\nimporters:\n  .: {}\n",
     )
     .unwrap();
+    // yarn 4's header (yarn 1 lockfiles restore into the offline mirror).
     fs_err::write(
         project.join("yarn.lock"),
-        "# yarn lockfile v1\n\n\nleft-pad@^1.3.0:\n  version \"1.3.0\"\n",
+        "# This file is generated by running \"yarn install\" inside your project.\n# Manual changes might be lost - proceed with caution!\n\n__metadata:\n  version: 8\n  cacheKey: 10c0\n",
     )
     .unwrap();
     let npm_cache = dir.path().join("npm-cache");
-    for (file, tool) in [("pnpm-lock.yaml", "pnpm"), ("yarn.lock", "yarn")] {
+    for (file, tool) in [("pnpm-lock.yaml", "pnpm"), ("yarn.lock", "yarn 2+ (berry)")] {
         let output = support::run(
             lading(&home, &project)
                 .args(["restore", "--lockfile", file])
@@ -891,7 +976,7 @@ fn pnpm_and_yarn_lockfiles_are_refused_clearly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     for needle in [
         "pnpm lockfiles are not supported yet",
-        "yarn lockfiles are not supported yet",
+        "yarn 2+ (berry) lockfiles are not supported yet",
         "no lockfile found",
     ] {
         assert!(

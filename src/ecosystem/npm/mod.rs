@@ -6,6 +6,7 @@ pub mod npmrc;
 pub mod pack;
 pub mod publish;
 pub mod restore;
+pub mod yarn_lock;
 pub mod yarnrc;
 
 use serde_json::{Map, Value};
