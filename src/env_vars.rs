@@ -149,6 +149,8 @@ impl EnvVars {
     pub const AWS_PROFILE: &'static str = "AWS_PROFILE";
     /// AWS SDK: static access key id (removed for embedded-repository steps).
     pub const AWS_ACCESS_KEY_ID: &'static str = "AWS_ACCESS_KEY_ID";
+    /// The role web identity credentials (EKS IRSA, GitHub OIDC) assume.
+    pub const AWS_ROLE_ARN: &'static str = "AWS_ROLE_ARN";
     /// AWS SDK: static secret key.
     pub const AWS_SECRET_ACCESS_KEY: &'static str = "AWS_SECRET_ACCESS_KEY";
     /// AWS SDK: session token.

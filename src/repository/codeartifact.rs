@@ -132,7 +132,6 @@ impl CodeArtifactError {
 #[derive(Debug, Clone)]
 pub struct CodeArtifact {
     client: aws_sdk_codeartifact::Client,
-    credentials: Option<aws_sdk_codeartifact::config::SharedCredentialsProvider>,
     target: Target,
 }
 
@@ -173,34 +172,7 @@ impl CodeArtifact {
         let config = loader.load().await;
         Self {
             client: aws_sdk_codeartifact::Client::new(&config),
-            credentials: config.credentials_provider(),
             target,
-        }
-    }
-
-    /// The access key id the credential chain resolves to: whose tokens these are. `None`
-    /// when the chain has no credentials (minting then fails with the chain's own error).
-    /// The resolved credentials then sign this client's calls, so a slow source (a
-    /// `credential_process`, the instance metadata service) is asked once.
-    pub async fn access_key_id(&mut self) -> Option<String> {
-        use aws_sdk_codeartifact::config::ProvideCredentials as _;
-        let provider = self.credentials.as_ref()?;
-        match provider.provide_credentials().await {
-            Ok(credentials) => {
-                let access_key_id = credentials.access_key_id().to_owned();
-                self.client = aws_sdk_codeartifact::Client::from_conf(
-                    self.client
-                        .config()
-                        .to_builder()
-                        .credentials_provider(credentials)
-                        .build(),
-                );
-                Some(access_key_id)
-            }
-            Err(error) => {
-                tracing::debug!(error = %error, "no AWS credentials to key the token cache by");
-                None
-            }
         }
     }
 

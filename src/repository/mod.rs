@@ -5,9 +5,9 @@
 //! Every command that talks to a repository (`login`, `token`, `restore`, `publish`) takes
 //! the same [`RepositoryArgs`] and calls [`Repository::resolve`], then asks for
 //! [`Repository::endpoint`] per format and [`Repository::credentials`]. Tokens are cached
-//! on disk (0600, keyed by the target and the access key id, never by the token) and reused until
-//! [`TOKEN_REUSE_MARGIN_SECONDS`] before they expire, so a second `login` in the same job
-//! makes no CodeArtifact call.
+//! on disk (0600, keyed by the target and where the AWS credentials come from, never by
+//! the token) and reused until [`TOKEN_REUSE_MARGIN_SECONDS`] before they expire, so a
+//! second `login` in the same job makes no CodeArtifact call.
 
 pub mod codeartifact;
 
@@ -196,6 +196,33 @@ pub fn cache_dir() -> PathBuf {
     )
 }
 
+/// Where the AWS credential chain will take its credentials from, as a hash: the access
+/// key id in the environment, the profile, the web-identity role, and the bytes of the
+/// shared credentials and config files. It changes when the keys rotate or the source
+/// changes, yet needs no call (resolving the credentials themselves would cost an STS or
+/// SSO round trip on every run, and give temporary credentials a new key id each time).
+#[must_use]
+pub fn credential_source_fingerprint() -> String {
+    let home = EnvVars::get("HOME").map(PathBuf::from);
+    let file = |variable: &str, default: &str| {
+        EnvVars::get(variable)
+            .map(PathBuf::from)
+            .or_else(|| home.as_ref().map(|home| home.join(default)))
+            .and_then(|path| fs_err::read(path).ok())
+            .map(|bytes| hex::encode(sha2::Sha256::digest(bytes)))
+            .unwrap_or_default()
+    };
+    let text = [
+        EnvVars::get(EnvVars::AWS_ACCESS_KEY_ID).unwrap_or_default(),
+        EnvVars::get(EnvVars::AWS_PROFILE).unwrap_or_default(),
+        EnvVars::get(EnvVars::AWS_ROLE_ARN).unwrap_or_default(),
+        file(EnvVars::AWS_SHARED_CREDENTIALS_FILE, ".aws/credentials"),
+        file(EnvVars::AWS_CONFIG_FILE, ".aws/config"),
+    ]
+    .join("\n");
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
 impl Repository {
     /// Resolve from flags first, then `lading.yml` (a missing file is fine when flags suffice).
     ///
@@ -329,11 +356,10 @@ impl Repository {
         hex::encode(sha2::Sha256::digest(text.as_bytes()))
     }
 
-    /// The token cache's key: the target and the access key id of whoever mints (the id
-    /// names a key pair; it is not a secret, and the file name is a hash of it anyway).
-    fn token_cache_key(&self, access_key_id: &str) -> String {
+    /// The token cache's key: the target and [`credential_source_fingerprint`].
+    fn token_cache_key(&self, fingerprint: &str) -> String {
         hex::encode(sha2::Sha256::digest(
-            format!("{}\n{access_key_id}", self.cache_key()).as_bytes(),
+            format!("{}\n{fingerprint}", self.cache_key()).as_bytes(),
         ))
     }
 
@@ -413,17 +439,15 @@ impl Repository {
                 target,
                 duration_seconds,
             } => {
-                let mut client = CodeArtifact::connect(target.clone()).await;
-                // A token belongs to the principal that minted it: keyed by the access key
-                // too, a cached token never outlives the identity (rotated keys, another
-                // role, a `lading serve` started afresh on a port an earlier one used).
-                let cache = client.access_key_id().await.map(|access_key_id| {
-                    cache_dir()
-                        .join("tokens-v2")
-                        .join(format!("{}.json", self.token_cache_key(&access_key_id)))
-                });
-                if let Some(cache) = &cache
-                    && let Ok(text) = fs_err::read_to_string(cache)
+                // A token belongs to the principal that minted it: keyed by where the AWS
+                // credentials come from too, a cached token never outlives them (rotated
+                // keys, another profile or role, a `lading serve` started afresh on a port
+                // an earlier one used).
+                let cache = cache_dir().join("tokens-v2").join(format!(
+                    "{}.json",
+                    self.token_cache_key(&credential_source_fingerprint())
+                ));
+                if let Ok(text) = fs_err::read_to_string(&cache)
                     && let Ok(cached) = serde_json::from_str::<CachedToken>(&text)
                     && cached.expires - TOKEN_REUSE_MARGIN_SECONDS > now()
                 {
@@ -438,16 +462,17 @@ impl Repository {
                         cached: true,
                     });
                 }
+                let client = CodeArtifact::connect(target.clone()).await;
                 let duration =
                     duration_seconds.map(|seconds| i64::try_from(seconds).unwrap_or(43_200));
                 let (token, expires) = client.authorization_token(duration).await?;
-                if let (Some(cache), Some(expires)) = (&cache, expires) {
+                if let Some(expires) = expires {
                     let record = CachedToken {
                         token: token.expose().clone(),
                         expires,
                     };
                     if let Ok(text) = serde_json::to_string(&record)
-                        && let Err(error) = crate::fsx::write_private(cache, text.as_bytes())
+                        && let Err(error) = crate::fsx::write_private(&cache, text.as_bytes())
                     {
                         tracing::warn!(error = %error, "failed to cache the token");
                     }
