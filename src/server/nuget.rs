@@ -488,7 +488,8 @@ impl NuGetRequest<'_> {
                 })
             })
             .collect();
-        if external {
+        // Only well-formed ids go upstream (`..` would climb out of the feed's registration).
+        if external && nuget::validate_id(lower_id).is_ok() {
             for (owner, name) in externals {
                 let Some(connection) = self
                     .state
@@ -537,6 +538,26 @@ impl NuGetRequest<'_> {
         }
         listed.sort_by(|left, right| left.version.cmp(&right.version));
         Ok(listed)
+    }
+
+    /// One version: from the domain when it holds it (no upstream request), else from the
+    /// external feeds.
+    async fn find_version(
+        &self,
+        lower_id: &str,
+        lower_version: &str,
+    ) -> Result<Option<Listed>, DataError> {
+        for external in [false, true] {
+            let found = self
+                .load(lower_id, external)
+                .await?
+                .into_iter()
+                .find(|entry| entry.row.version == lower_version);
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
     }
 
     /// Fetch a version only an external feed has, verify it against the feed's SHA-512 and
@@ -628,10 +649,9 @@ impl NuGetRequest<'_> {
         let lower_version = NuGetVersion::parse(version)
             .map_err(|_| DataError::not_found(format!("`{version}` is not a NuGet version")))?
             .key();
-        let listed = self.load(&lower_id, true).await?;
-        let entry = listed
-            .into_iter()
-            .find(|entry| entry.row.version == lower_version)
+        let entry = self
+            .find_version(&lower_id, &lower_version)
+            .await?
             .ok_or_else(|| DataError::not_found(format!("package `{id}` {version} not found")))?;
         let asset = if let Some((name, upstream)) = &entry.external {
             // Stored here by the pull-through, with the connection's owner.
@@ -755,9 +775,16 @@ impl NuGetRequest<'_> {
             "tags": metadata.get("tags").cloned().unwrap_or_else(|| json!([])),
         });
         // The SHA-512 a downstream lading serve (or any client) can verify the package with.
-        if let Some(asset) = &entry.asset
-            && let Ok(bytes) = hex::decode(&asset.digests.sha512)
-        {
+        let sha512 = entry.asset.as_ref().map_or_else(
+            || {
+                entry
+                    .external
+                    .as_ref()
+                    .and_then(|(_, upstream)| upstream.sha512.clone())
+            },
+            |asset| Some(asset.digests.sha512.clone()),
+        );
+        if let Some(bytes) = sha512.and_then(|hex_text| hex::decode(hex_text).ok()) {
             catalog["packageHash"] = json!(base64::engine::general_purpose::STANDARD.encode(bytes));
             catalog["packageHashAlgorithm"] = json!("SHA512");
         }
@@ -820,12 +847,11 @@ impl NuGetRequest<'_> {
         let lower_version = NuGetVersion::parse(version)
             .map_err(|_| DataError::not_found(format!("`{version}` is not a NuGet version")))?
             .key();
-        let listed = self.load(&lower_id, true).await?;
-        let entry = listed
-            .iter()
-            .find(|entry| entry.row.version == lower_version)
+        let entry = self
+            .find_version(&lower_id, &lower_version)
+            .await?
             .ok_or_else(|| DataError::not_found(format!("package `{id}` {version} not found")))?;
-        let mut leaf = self.leaf(&lower_id, entry);
+        let mut leaf = self.leaf(&lower_id, &entry);
         leaf["listed"] = json!(entry.listed());
         leaf["published"] = json!(iso8601(entry.row.published));
         Ok(axum::Json(leaf).into_response())

@@ -187,7 +187,12 @@ pub async fn versions(
                     fetched = document;
                     &fetched
                 }
-                None => continue,
+                None => {
+                    return Err(format!(
+                        "{}: the registration of `{lower_id}` links the page {page_url}, which is not there",
+                        connection.name
+                    ));
+                }
             }
         };
         for leaf in page

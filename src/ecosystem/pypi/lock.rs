@@ -77,11 +77,16 @@ pub fn parse(
             ));
             continue;
         }
-        let version = package
-            .get("version")
-            .and_then(Item::as_str)
-            .ok_or_else(|| error(format!("`{name}` comes from an index but has no `version`")))?
-            .to_owned();
+        // PEP 751 makes `version` optional; the files' names carry it then.
+        let version = match package.get("version").and_then(Item::as_str) {
+            Some(version) => version.to_owned(),
+            None => files(package)
+                .iter()
+                .find_map(version_from_file)
+                .ok_or_else(|| {
+                    error(format!("`{name}` comes from an index but has no `version`"))
+                })?,
+        };
         let mut hashes = Vec::new();
         let mut unreadable = None;
         for file in files(package) {
@@ -114,7 +119,7 @@ pub fn parse(
         }
         if hashes.is_empty() {
             return Err(error(format!(
-                "`{name}=={version}` lists no file with a sha256; lock it again with hashes"
+                "`{name}=={version}` lists no file with a sha256 (its index published none), so lading cannot verify it"
             )));
         }
         requirements.push(Requirement {
@@ -127,11 +132,15 @@ pub fn parse(
     Ok((requirements, notes))
 }
 
-/// For a `uv.lock` package not from a registry, what it comes from.
+/// For a `uv.lock` package not from a registry, what it comes from (a `registry` that is
+/// a local directory of files, `--find-links ./wheels`, counts as local).
 fn uv_source(package: &Table) -> Option<String> {
     let source = package.get("source").and_then(Item::as_inline_table)?;
-    if source.contains_key("registry") {
-        return None;
+    if let Some(registry) = source.get("registry").and_then(Value::as_str) {
+        if registry.starts_with("https://") || registry.starts_with("http://") {
+            return None;
+        }
+        return Some("local registry directory".to_owned());
     }
     let kind = source.iter().next().map_or("local source", |(key, _)| key);
     Some(format!("{kind} source"))
@@ -143,6 +152,23 @@ fn pylock_source(package: &Table) -> Option<String> {
         .into_iter()
         .find(|key| package.contains_key(key))
         .map(|key| format!("{key} source"))
+}
+
+/// The version in a file's name (`name-1.0-py3-none-any.whl`, `name-1.0.tar.gz`), from its
+/// `name` or the last segment of its `url`.
+fn version_from_file(file: &toml_edit::InlineTable) -> Option<String> {
+    let name = file.get("name").and_then(Value::as_str).or_else(|| {
+        file.get("url")
+            .and_then(Value::as_str)
+            .and_then(|url| url.rsplit('/').next())
+    })?;
+    if let Some(stem) = name.strip_suffix(".whl") {
+        return stem.split('-').nth(1).map(str::to_owned);
+    }
+    let stem = [".tar.gz", ".zip"]
+        .iter()
+        .find_map(|suffix| name.strip_suffix(suffix))?;
+    stem.rsplit_once('-').map(|(_, version)| version.to_owned())
 }
 
 /// The files a package lists: its sdist and wheels, as inline tables or tables.
@@ -247,6 +273,10 @@ sdist = {{ url = "http://h/b.tar.gz", hashes = {{ sha256 = "{BETA}" }} }}
 [[packages]]
 name = "local-thing"
 directory = {{ path = "./thing" }}
+
+[[packages]]
+name = "no-version"
+wheels = [{{ name = "no_version-3.1-py3-none-any.whl", url = "http://h/no_version-3.1-py3-none-any.whl", hashes = {{ sha256 = "{ALPHA}" }} }}]
 "#
         );
         let (requirements, notes) = parse(Path::new("pylock.toml"), &text).unwrap();
@@ -258,7 +288,8 @@ directory = {{ path = "./thing" }}
             found,
             [
                 ("lading-alpha", "1.0.0", ALPHA.to_owned()),
-                ("lading-beta", "2.0", BETA.to_owned())
+                ("lading-beta", "2.0", BETA.to_owned()),
+                ("no-version", "3.1", ALPHA.to_owned())
             ]
         );
         assert_eq!(requirements[1].origin, "pylock.toml:15");
@@ -288,10 +319,25 @@ directory = {{ path = "./thing" }}
         assert!(error.message.contains("no file with a sha256"), "{error}");
         let error = parse(
             Path::new("uv.lock"),
-            "[[package]]\nname = \"x\"\nversion = \"1\"\nsource = { registry = \"r\" }\nwheels = [{ url = \"u\", hash = \"md5:zz\" }]\n",
+            "[[package]]\nname = \"x\"\nversion = \"1\"\nsource = { registry = \"https://r/simple\" }\nwheels = [{ url = \"u\", hash = \"md5:zz\" }]\n",
         )
         .unwrap_err();
         assert!(error.message.contains("`md5:zz`"), "{error}");
+        let error = parse(
+            Path::new("uv.lock"),
+            "[[package]]\nname = \"x\"\nsource = { registry = \"https://i/simple\" }\n",
+        )
+        .unwrap_err();
+        assert!(error.message.contains("has no `version`"), "{error}");
+        let (found, notes) = parse(
+            Path::new("uv.lock"),
+            "[[package]]\nname = \"x\"\nversion = \"1\"\nsource = { registry = \"./wheels\" }\n",
+        )
+        .unwrap();
+        assert!(
+            found.is_empty() && notes[0].contains("local registry directory"),
+            "{notes:?}"
+        );
         let error = parse(Path::new("pylock.toml"), "[[packages]]\nversion = \"1\"\n").unwrap_err();
         assert!(error.message.contains("without a `name`"), "{error}");
     }
