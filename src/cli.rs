@@ -117,7 +117,8 @@ pub enum Command {
     /// with `--hash` pins, `uv.lock` and `pylock.toml` (pip, into `--wheelhouse`; packages
     /// from the configured index, not the lock's URLs), `gradle.lockfile`, maven-lockfile's `lockfile.json`, a
     /// `*.txt` list of `group:artifact:version[:classifier][@ext]` given with `--lockfile`
-    /// (Maven), `packages.lock.json` (NuGet). Downloads land first in a content-addressed
+    /// (Maven), `packages.lock.json` (NuGet), `Cargo.lock` (crates.io packages, into a vendor
+    /// directory that `cargo build --offline` reads through source replacement). Downloads land first in a content-addressed
     /// store in lading's cache directory, so a second restore makes no request.
     #[command(after_help = EXIT_CODES_HELP)]
     Restore(Box<RestoreArgs>),
@@ -528,6 +529,10 @@ pub struct LockfileArgs {
     /// `yarn install --offline --frozen-lockfile`.
     #[arg(long, value_name = "DIR")]
     pub yarn_offline_mirror: Option<PathBuf>,
+    /// Vendor directory for `Cargo.lock` crates (a cargo directory source, as
+    /// `cargo vendor --versioned-dirs` writes it).
+    #[arg(long, value_name = "DIR", default_value = ".lading/cargo-vendor")]
+    pub cargo_vendor: PathBuf,
     /// Wheelhouse for pip (`pip install --no-index --find-links DIR`).
     #[arg(long, value_name = "DIR", default_value = ".lading/wheelhouse")]
     pub wheelhouse: PathBuf,

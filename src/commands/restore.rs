@@ -36,6 +36,8 @@ pub enum Kind {
     MavenCoordinates,
     /// `packages.lock.json`.
     NuGet,
+    /// `Cargo.lock`.
+    Cargo,
 }
 
 impl Kind {
@@ -48,6 +50,7 @@ impl Kind {
             Self::Pip => "pypi",
             Self::Gradle | Self::MavenLockfile | Self::MavenCoordinates => "maven",
             Self::NuGet => "nuget",
+            Self::Cargo => "cargo",
         }
     }
 
@@ -86,7 +89,7 @@ impl Kind {
                     )
                 }
             }
-            "Cargo.lock" => Err("Cargo.lock is not supported yet"),
+            "Cargo.lock" => Ok(Self::Cargo),
             _ if name.starts_with("requirements") && has_txt_extension(name) => Ok(Self::Pip),
             _ if crate::ecosystem::pypi::lock::is_lock_file_name(name) => Ok(Self::Pip),
             _ if explicit && has_txt_extension(name) => Ok(Self::MavenCoordinates),
@@ -198,7 +201,7 @@ pub fn discover(args: &LockfileArgs) -> anyhow::Result<Discovered> {
                 None => {
                     return Err(HintedError::new(
                         format!("`{}` is not a lockfile lading knows", path.display()),
-                        "supported: package-lock.json, npm-shrinkwrap.json, yarn.lock (yarn 1), requirements*.txt, uv.lock, pylock.toml, gradle.lockfile, lockfile.json (maven-lockfile), *.txt Maven coordinates, packages.lock.json",
+                        "supported: package-lock.json, npm-shrinkwrap.json, yarn.lock (yarn 1), requirements*.txt, uv.lock, pylock.toml, gradle.lockfile, lockfile.json (maven-lockfile), *.txt Maven coordinates, packages.lock.json, Cargo.lock",
                     )
                     .into());
                 }
@@ -269,12 +272,13 @@ pub fn destination(kind: Kind, args: &LockfileArgs) -> PathBuf {
         Kind::Pip => args.wheelhouse.clone(),
         Kind::Gradle | Kind::MavenLockfile | Kind::MavenCoordinates => maven_repo_dir(args),
         Kind::NuGet => nuget_packages_dir(args),
+        Kind::Cargo => args.cargo_vendor.clone(),
     }
 }
 
 fn auth_for(ecosystem: &str, endpoint: &SafeUrl, credentials: &Credentials) -> Option<Auth> {
     let token = credentials.token.as_ref()?;
-    Some(if ecosystem == "npm" {
+    Some(if ecosystem == "npm" || ecosystem == "cargo" {
         Auth::bearer(endpoint, token)
     } else {
         Auth::basic(endpoint, &credentials.username, token)
@@ -409,6 +413,18 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
                 .await
                 .with_context(context)?;
             }
+            "cargo" => {
+                crate::ecosystem::cargo::restore::restore(
+                    &fetcher,
+                    &endpoint,
+                    &destination,
+                    &mine_paths(&mine),
+                    !args.lockfiles.lockfiles.is_empty(),
+                    &mut summary,
+                )
+                .await
+                .with_context(context)?;
+            }
             "pypi" => crate::ecosystem::pypi::restore::restore(
                 &fetcher,
                 &endpoint,
@@ -473,7 +489,20 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
             summary.seconds
         ));
         for skipped in &summary.skipped {
-            tracing::info!("{ecosystem}: skipped {skipped}");
+            if summary.packages == 0 {
+                // Nothing restored: say why where it shows.
+                printer.warn(&format!("{ecosystem}: {skipped}"));
+            } else {
+                tracing::info!("{ecosystem}: skipped {skipped}");
+            }
+        }
+        if ecosystem == "cargo" && summary.packages > 0 {
+            let vendor = std::path::absolute(&summary.destination)
+                .unwrap_or_else(|_| summary.destination.clone());
+            printer.status(&format!(
+                "cargo: build with `cargo build --offline --config 'source.crates-io.replace-with=\"lading-vendor\"' --config 'source.lading-vendor.directory=\"{}\"'`",
+                vendor.display()
+            ));
         }
         if ecosystem == "yarn" {
             let mirror = std::path::absolute(&summary.destination)

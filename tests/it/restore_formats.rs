@@ -10,7 +10,7 @@ use std::process::Command;
 use sha2::Digest as _;
 
 use crate::require_tool;
-use crate::support::peers::PypiServer;
+use crate::support::peers::{Nginx, PypiServer};
 use crate::support::{self, LadingServer, ServerSpec};
 
 fn lading(home: &Path, cwd: &Path) -> Command {
@@ -633,4 +633,145 @@ fn maven_coordinates_and_gradle_lockfile_restore_then_mvn_offline_builds() {
         "{}",
         support::describe(&output)
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Cargo
+
+/// A `.crate` cargo itself downloaded (lading's own build fetched these), as (name,
+/// version, bytes): the newest of `name` in `$CARGO_HOME/registry/cache`.
+fn cached_crate(cargo_home: &Path, name: &str) -> Option<(String, Vec<u8>)> {
+    let mut found: Vec<(String, PathBuf)> = Vec::new();
+    for registry in fs_err::read_dir(cargo_home.join("registry/cache")).ok()? {
+        for entry in fs_err::read_dir(registry.ok()?.path()).ok()? {
+            let path = entry.ok()?.path();
+            let file = path.file_name()?.to_string_lossy().into_owned();
+            let Some(version) = file
+                .strip_prefix(&format!("{name}-"))
+                .and_then(|rest| rest.strip_suffix(".crate"))
+            else {
+                continue;
+            };
+            if version
+                .chars()
+                .next()
+                .is_some_and(|first| first.is_ascii_digit())
+            {
+                found.push((version.to_owned(), path));
+            }
+        }
+    }
+    found.sort();
+    let (version, path) = found.pop()?;
+    Some((version, fs_err::read(path).ok()?))
+}
+
+#[test]
+fn cargo_lock_restores_into_a_vendor_directory_that_cargo_builds_offline_from() {
+    let cargo = require_tool!(support::find_tool("LADING_TEST_CARGO", None, Some("cargo")));
+    let nginx_binary = require_tool!(Nginx::find());
+    let real_home = std::env::var_os("HOME").map(PathBuf::from).unwrap();
+    let cargo_home =
+        std::env::var_os("CARGO_HOME").map_or_else(|| real_home.join(".cargo"), PathBuf::from);
+    let rustup_home =
+        std::env::var_os("RUSTUP_HOME").map_or_else(|| real_home.join(".rustup"), PathBuf::from);
+    let itoa = require_tool!(cached_crate(&cargo_home, "itoa"));
+    let cfg_if = require_tool!(cached_crate(&cargo_home, "cfg-if"));
+    let dir = tempfile::tempdir().unwrap();
+
+    // A static sparse registry on nginx holding the two crates.
+    let root = dir.path().join("registry");
+    fs_err::create_dir_all(&root).unwrap();
+    let mut nginx = Nginx::start(&nginx_binary, &dir.path().join("nginx"), &root);
+    fs_err::write(
+        root.join("config.json"),
+        format!(
+            r#"{{"dl": "{}crates/{{crate}}/{{version}}/download"}}"#,
+            nginx.url
+        ),
+    )
+    .unwrap();
+    for (name, index_path, (version, bytes)) in [
+        ("itoa", "it/oa/itoa", &itoa),
+        ("cfg-if", "cf/g-/cfg-if", &cfg_if),
+    ] {
+        let line = serde_json::json!({"name": name, "vers": version, "deps": [], "cksum": hex::encode(sha2::Sha256::digest(bytes)), "features": {}, "yanked": false});
+        fs_err::create_dir_all(root.join(index_path).parent().unwrap()).unwrap();
+        fs_err::write(root.join(index_path), format!("{line}\n")).unwrap();
+        let download = root.join(format!("crates/{name}/{version}/download"));
+        fs_err::create_dir_all(download.parent().unwrap()).unwrap();
+        fs_err::write(download, bytes).unwrap();
+    }
+
+    // A project locked by real cargo against it (crates.io replaced by the registry).
+    let project = dir.path().join("app");
+    fs_err::create_dir_all(project.join("src")).unwrap();
+    fs_err::create_dir_all(project.join(".cargo")).unwrap();
+    fs_err::write(
+        project.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"offline-app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nitoa = \"={}\"\ncfg-if = \"={}\"\n",
+            itoa.0, cfg_if.0
+        ),
+    )
+    .unwrap();
+    fs_err::write(
+        project.join("src/main.rs"),
+        "cfg_if::cfg_if! { if #[cfg(unix)] { const OS: &str = \"unix\"; } else { const OS: &str = \"other\"; } }\nfn main() { println!(\"{} {}\", itoa::Buffer::new().format(42), OS); }\n",
+    )
+    .unwrap();
+    fs_err::write(
+        project.join(".cargo/config.toml"),
+        format!("[source.crates-io]\nreplace-with = \"static\"\n\n[source.static]\nregistry = \"sparse+{}\"\n", nginx.url),
+    )
+    .unwrap();
+    let cargo_command = |home: &str| {
+        let mut command = support::clean_command(&cargo, &dir.path().join("home"));
+        command
+            .current_dir(&project)
+            .env("CARGO_HOME", dir.path().join(home))
+            .env("RUSTUP_HOME", &rustup_home)
+            .env("CARGO_TARGET_DIR", dir.path().join("target"));
+        command
+    };
+    support::run_ok(cargo_command("cargo-home-lock").arg("generate-lockfile"));
+    fs_err::remove_dir_all(project.join(".cargo")).unwrap();
+    let lock = fs_err::read_to_string(project.join("Cargo.lock")).unwrap();
+    assert!(lock.contains("checksum = "), "{lock}");
+
+    let home = dir.path().join("home");
+    let vendor = dir.path().join("vendor");
+    let output = support::run_ok(
+        lading(&home, &project)
+            .args([
+                "restore",
+                "--json",
+                "--registry-url",
+                &nginx.url,
+                "--cargo-vendor",
+            ])
+            .arg(&vendor),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["ecosystems"][0]["ecosystem"], "cargo", "{report}");
+    assert_eq!(report["ecosystems"][0]["packages"], 2, "{report}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cargo build --offline --config"),
+        "{stderr}"
+    );
+
+    // The registry goes away; a fresh CARGO_HOME builds from the vendor directory alone.
+    nginx.stop();
+    let built = support::run_ok(
+        cargo_command("cargo-home-build")
+            .args(["run", "--frozen", "--quiet", "--config"])
+            .arg("source.crates-io.replace-with=\"lading-vendor\"")
+            .arg("--config")
+            .arg(format!(
+                "source.lading-vendor.directory=\"{}\"",
+                vendor.display()
+            )),
+    );
+    assert_eq!(String::from_utf8_lossy(&built.stdout).trim(), "42 unix");
 }

@@ -3,3 +3,4 @@
 //! so comments, order and formatting of everything else survive.
 
 pub mod config;
+pub mod restore;
