@@ -80,8 +80,12 @@ impl Kind {
                 "pnpm lockfiles are not supported yet: `pnpm install --frozen-lockfile` still fetches",
             ),
             "yarn.lock" => {
-                let text = fs_err::read_to_string(path).unwrap_or_default();
-                if crate::ecosystem::npm::yarn_lock::is_v1(&text) {
+                // Unreadable: let the restore report the I/O error.
+                let text = fs_err::read_to_string(path);
+                if text
+                    .as_deref()
+                    .map_or(true, crate::ecosystem::npm::yarn_lock::is_v1)
+                {
                     Ok(Self::Yarn)
                 } else {
                     Err(
@@ -121,6 +125,7 @@ fn is_maven_lockfile(path: &Path) -> bool {
 
 const SKIPPED_DIRS: &[&str] = &[
     "node_modules",
+    "vendor",
     "target",
     "bin",
     "obj",
@@ -141,7 +146,12 @@ fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) {
             continue;
         };
         if kind.is_dir() {
-            if depth > 0 && !name.starts_with('.') && !SKIPPED_DIRS.contains(&name.as_str()) {
+            // A vendored crate (`.cargo-checksum.json`) brings its own lockfiles.
+            if depth > 0
+                && !name.starts_with('.')
+                && !SKIPPED_DIRS.contains(&name.as_str())
+                && !path.join(".cargo-checksum.json").exists()
+            {
                 walk(&path, depth - 1, found);
             }
         } else if kind.is_file() {
@@ -418,6 +428,7 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
                     &fetcher,
                     &endpoint,
                     &destination,
+                    &lock_dir,
                     &mine_paths(&mine),
                     !args.lockfiles.lockfiles.is_empty(),
                     &mut summary,
@@ -489,8 +500,9 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
             summary.seconds
         ));
         for skipped in &summary.skipped {
-            if summary.packages == 0 {
-                // Nothing restored: say why where it shows.
+            // Nothing restored, or an offline yarn/cargo install would miss it: say so
+            // where it shows.
+            if summary.packages == 0 || ecosystem == "yarn" || ecosystem == "cargo" {
                 printer.warn(&format!("{ecosystem}: {skipped}"));
             } else {
                 tracing::info!("{ecosystem}: skipped {skipped}");
@@ -500,18 +512,18 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
             let vendor = std::path::absolute(&summary.destination)
                 .unwrap_or_else(|_| summary.destination.clone());
             printer.status(&format!(
-                "cargo: build with `cargo build --offline --config 'source.crates-io.replace-with=\"lading-vendor\"' --config 'source.lading-vendor.directory=\"{}\"'`",
+                "cargo: build with `cargo build --offline --config \"source.crates-io.replace-with='lading-vendor'\" --config \"source.lading-vendor.directory='{}'\"`",
                 vendor.display()
             ));
         }
-        if ecosystem == "yarn" {
+        if ecosystem == "yarn" && summary.packages > 0 {
             let mirror = std::path::absolute(&summary.destination)
                 .unwrap_or_else(|_| summary.destination.clone());
             let set = EnvVars::get(EnvVars::YARN_YARN_OFFLINE_MIRROR)
                 .is_some_and(|value| std::path::absolute(&value).ok().as_ref() == Some(&mirror));
             if !set {
                 printer.status(&format!(
-                    "yarn: install with `{}={} yarn install --offline --frozen-lockfile`",
+                    "yarn: install with `{}='{}' yarn install --offline --frozen-lockfile`",
                     EnvVars::YARN_YARN_OFFLINE_MIRROR,
                     mirror.display()
                 ));

@@ -766,10 +766,10 @@ fn cargo_lock_restores_into_a_vendor_directory_that_cargo_builds_offline_from() 
     let built = support::run_ok(
         cargo_command("cargo-home-build")
             .args(["run", "--frozen", "--quiet", "--config"])
-            .arg("source.crates-io.replace-with=\"lading-vendor\"")
+            .arg("source.crates-io.replace-with='lading-vendor'")
             .arg("--config")
             .arg(format!(
-                "source.lading-vendor.directory=\"{}\"",
+                "source.lading-vendor.directory='{}'",
                 vendor.display()
             )),
     );

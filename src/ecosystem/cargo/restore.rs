@@ -22,10 +22,26 @@ use crate::fetcher::{Fetcher, RestoreError, Summary};
 use crate::secret::SafeUrl;
 
 /// The `source` of a crates.io package in `Cargo.lock` (also with `-Z sparse-registry`).
-const CRATES_IO_SOURCES: &[&str] = &[
-    "registry+https://github.com/rust-lang/crates.io-index",
-    "sparse+https://index.crates.io/",
-];
+/// (`sparse+https://index.crates.io/` appears only for an alternative registry declared with
+/// that index, which `source.crates-io.replace-with` does not replace: left to cargo.)
+const CRATES_IO_SOURCES: &[&str] = &["registry+https://github.com/rust-lang/crates.io-index"];
+
+/// The most a `.crate` may unpack to (cargo's own limit against gzip bombs).
+const MAX_UNPACKED_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Whether a name and version can name a vendor folder: crate names are ASCII letters,
+/// digits, `-` and `_`; versions are SemVer (`+`, `.`, `-` and alphanumerics).
+fn plain(name: &str, version: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|character| character.is_ascii_alphanumeric() || "-_".contains(character))
+        && !version.is_empty()
+        && !version.starts_with('.')
+        && version
+            .chars()
+            .all(|character| character.is_ascii_alphanumeric() || ".-+".contains(character))
+}
 
 /// A package `Cargo.lock` pins from crates.io.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,9 +96,15 @@ pub fn parse(path: &Path, text: &str) -> Result<(Vec<LockedCrate>, Vec<String>),
         let Some(source) = text_of("source") else {
             continue;
         };
+        if !plain(name, version) {
+            return Err(CargoLockError {
+                origin,
+                message: format!("`{name} {version}` is not a crate name and version"),
+            });
+        }
         if !CRATES_IO_SOURCES.contains(&source) {
             notes.push(format!(
-                "{origin}: `{name} {version}` comes from `{source}`, not crates.io; cargo fetches it"
+                "{origin}: `{name} {version}` comes from `{source}`, not crates.io; not restored, so an offline build needs it from elsewhere"
             ));
             continue;
         }
@@ -165,6 +187,7 @@ fn unpack(crate_file: &Path, krate: &LockedCrate, temp: &Path) -> Result<(), Res
     let entries = archive
         .entries()
         .map_err(|error| invalid(format!("not a .crate (gzip tar): {error}")))?;
+    let mut unpacked: u64 = 0;
     for entry in entries {
         let mut entry = entry.map_err(|error| invalid(format!("unreadable .crate: {error}")))?;
         let path = entry
@@ -191,6 +214,13 @@ fn unpack(crate_file: &Path, krate: &LockedCrate, temp: &Path) -> Result<(), Res
         if kind.is_dir() {
             fs_err::create_dir_all(&target).map_err(RestoreError::io(&target))?;
         } else if kind.is_file() {
+            unpacked = unpacked.saturating_add(entry.header().size().unwrap_or(u64::MAX));
+            if unpacked > MAX_UNPACKED_BYTES {
+                return Err(invalid(format!(
+                    "it unpacks to more than {} MiB",
+                    MAX_UNPACKED_BYTES / 1024 / 1024
+                )));
+            }
             if let Some(parent) = target.parent() {
                 fs_err::create_dir_all(parent).map_err(RestoreError::io(parent))?;
             }
@@ -216,10 +246,11 @@ fn unpack(crate_file: &Path, krate: &LockedCrate, temp: &Path) -> Result<(), Res
 
 /// Whether `folder` already holds the package with this checksum.
 fn already_vendored(folder: &Path, checksum: &str) -> bool {
-    fs_err::read_to_string(folder.join(".cargo-checksum.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .is_some_and(|document| document["package"] == checksum)
+    folder.join("Cargo.toml").is_file()
+        && fs_err::read_to_string(folder.join(".cargo-checksum.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .is_some_and(|document| document["package"] == checksum)
 }
 
 /// Restore `lockfiles` into the vendor directory `vendor`; returns the number of crates.
@@ -233,6 +264,7 @@ pub async fn restore(
     fetcher: &Fetcher,
     registry: &SafeUrl,
     vendor: &Path,
+    lock_dir: &Path,
     lockfiles: &[PathBuf],
     required: bool,
     summary: &mut Summary,
@@ -277,10 +309,18 @@ pub async fn restore(
     };
     let dl = serde_json::from_slice::<serde_json::Value>(&config.body)
         .ok()
-        .and_then(|document| document["dl"].as_str().map(str::to_owned))
-        .ok_or_else(|| {
-            anyhow::anyhow!("{config_url} has no `dl`: is the repository a cargo sparse registry?")
-        })?;
+        .and_then(|document| document["dl"].as_str().map(str::to_owned));
+    let Some(dl) = dl else {
+        let message =
+            format!("{config_url} has no `dl`: the repository is not a cargo sparse registry");
+        if required {
+            anyhow::bail!(message);
+        }
+        summary.skipped.push(format!(
+            "{message}; crates not restored (name `--lockfile Cargo.lock` to make this an error)"
+        ));
+        return Ok(0);
+    };
     let mut tasks = tokio::task::JoinSet::new();
     for krate in crates {
         let fetcher = fetcher.clone();
@@ -303,7 +343,11 @@ pub async fn restore(
     }
     let count = verified.len();
     let vendor = vendor.to_path_buf();
+    let lock_path = lock_dir.join("cargo-vendor.lock");
     tokio::task::spawn_blocking(move || -> Result<(), RestoreError> {
+        // One restore at a time replaces folders (another may be reading one).
+        let _lock =
+            crate::fsx::FileLock::acquire(&lock_path).map_err(RestoreError::io(&lock_path))?;
         fs_err::create_dir_all(&vendor).map_err(RestoreError::io(&vendor))?;
         for (krate, blob) in verified {
             let folder = vendor.join(format!("{}-{}", krate.name, krate.version));

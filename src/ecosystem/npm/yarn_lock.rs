@@ -64,13 +64,20 @@ fn unquote(text: &str) -> String {
 /// The package name of a lockfile key `name@range` (`@scope/name@range`, or the real name
 /// of an alias `alias@npm:real@range`).
 fn key_name(key: &str) -> Option<String> {
-    let at = key[1..].find('@')? + 1;
+    // The name's own `@` (a scope) is at 0; the version's is the next one.
+    let split = |text: &str| {
+        text.char_indices()
+            .skip(1)
+            .find(|(_, character)| *character == '@')
+            .map(|(at, _)| at)
+    };
+    let at = split(key)?;
     let (name, range) = (&key[..at], &key[at + 1..]);
     if let Some(real) = range.strip_prefix("npm:") {
-        let at = real[1..].find('@').map_or(real.len(), |at| at + 1);
-        return Some(real[..at].to_owned());
+        let real = &real[..split(real).unwrap_or(real.len())];
+        return (!real.is_empty()).then(|| real.to_owned());
     }
-    Some(name.to_owned())
+    (!name.is_empty()).then(|| name.to_owned())
 }
 
 /// The file name yarn 1.22 gives a tarball in the offline mirror
@@ -169,23 +176,27 @@ pub fn parse(path: &Path, text: &str) -> Result<(Vec<YarnEntry>, Vec<String>), Y
                 (url, Some(fragment))
             });
         let registry_like = (url.starts_with("https://") || url.starts_with("http://"))
-            && url.contains("/-/")
+            && (url.contains("/-/") || url.contains("/_attachments/"))
             && !url.contains("codeload.github.com");
         let mirror_file = mirror_file_name(url).filter(|_| registry_like);
-        let (Some(mirror_file), Some(name)) = (mirror_file, key_name(&key)) else {
+        let Some(mirror_file) = mirror_file else {
             notes.push(format!(
-                "{origin}: `{key}` comes from `{resolved}`, not a registry; yarn fetches it"
+                "{origin}: `{key}` comes from `{resolved}`, not a registry tarball; not restored, so `yarn install --offline` cannot install it"
             ));
             return Ok(());
+        };
+        let Some(name) = key_name(&key) else {
+            return Err(error(format!("`{key}` is not `name@range`")));
         };
         let integrity = fields.get("integrity").cloned();
         let sha1 = fragment
             .filter(|hex| Digest::from_hex(Algorithm::Sha1, hex).is_some())
             .map(str::to_owned);
         if integrity.is_none() && sha1.is_none() {
-            return Err(error(format!(
-                "`{key}` has neither `integrity` nor a `#sha1` in `resolved`, so it cannot be verified"
-            )));
+            notes.push(format!(
+                "{origin}: `{key}` has neither `integrity` nor a `#sha1` in `resolved`; it cannot be verified, so it is not restored"
+            ));
+            return Ok(());
         }
         entries.push(YarnEntry {
             package: LockedPackage {
@@ -256,7 +267,23 @@ pub async fn restore(
         let (entries, notes) = parse(path, &text)?;
         summary.skipped.extend(notes);
         for entry in entries {
-            wanted.entry(entry.mirror_file.clone()).or_insert(entry);
+            if let Some(known) = wanted.get(&entry.mirror_file) {
+                let pins =
+                    |entry: &YarnEntry| (entry.package.integrity.clone(), entry.sha1.clone());
+                if pins(known) != pins(&entry)
+                    && known.package.integrity.is_some()
+                    && entry.package.integrity.is_some()
+                {
+                    anyhow::bail!(
+                        "`{}` and `{}` both need the mirror file `{}` with different integrity; yarn would fail one of them",
+                        known.origin,
+                        entry.origin,
+                        entry.mirror_file
+                    );
+                }
+                continue;
+            }
+            wanted.insert(entry.mirror_file.clone(), entry);
         }
     }
     let registry_url = registry.expose().clone();
@@ -271,12 +298,9 @@ pub async fn restore(
             let source = SafeUrl::parse(&source).map_err(|error| {
                 RestoreError::Invalid(format!("`{}`: bad URL `{source}`: {error}", entry.origin))
             })?;
-            let mut pinned: Vec<Digest> = entry
-                .package
-                .digests()
-                .iter()
-                .filter_map(|(algorithm, hex)| Digest::from_hex(Algorithm::parse(algorithm)?, hex))
-                .collect();
+            // Strongest first: the store is looked up by the first.
+            let mut pinned =
+                Digest::parse_sri(entry.package.integrity.as_deref().unwrap_or_default());
             if pinned.is_empty()
                 && let Some(sha1) = entry
                     .sha1
@@ -428,17 +452,33 @@ my-number@npm:is-number@7.0.0:
         .unwrap_err();
         assert_eq!(error.origin, "yarn.lock:3");
         assert!(error.message.contains("no `version`"), "{error}");
-        let error = parse(
+        let (entries, notes) = parse(
             Path::new("yarn.lock"),
             "# yarn lockfile v1\n\nleft-pad@1.0.0:\n  version \"1.0.0\"\n  resolved \"https://r/left-pad/-/left-pad-1.0.0.tgz\"\n",
         )
-        .unwrap_err();
-        assert!(error.message.contains("cannot be verified"), "{error}");
-        let error = parse(
-            Path::new("yarn.lock"),
-            "# yarn lockfile v1\n\nnot an entry\n",
-        )
-        .unwrap_err();
-        assert_eq!(error.origin, "yarn.lock:3");
+        .unwrap();
+        assert!(
+            entries.is_empty() && notes[0].contains("cannot be verified"),
+            "{notes:?}"
+        );
+        // Keys yarn never writes give an error naming the line, not a panic.
+        for (key, name) in [
+            ("\":\"", None),
+            ("\"a@npm:\"", None),
+            ("nameonly", None),
+            ("\"é@1\"", Some("é")),
+        ] {
+            let text = format!(
+                "# yarn lockfile v1\n\n{key}:\n  version \"1.0.0\"\n  resolved \"https://r/a/-/a-1.0.0.tgz#7535345b896734d5f80c4d06c50955527a14f12b\"\n"
+            );
+            match (parse(Path::new("yarn.lock"), &text), name) {
+                (Ok((entries, _)), Some(name)) => assert_eq!(entries[0].package.name, name),
+                (Err(error), None) => {
+                    assert_eq!(error.origin, "yarn.lock:3");
+                    assert!(error.message.contains("is not `name@range`"), "{error}");
+                }
+                (other, _) => panic!("{key}: {other:?}"),
+            }
+        }
     }
 }
