@@ -663,16 +663,7 @@ impl MavenRequest<'_> {
                 connection: connection_name.clone(),
                 now: self.state.clock.now(),
             };
-            let here = key.clone();
-            self.state
-                .store
-                .with(move |connection| -> Result<_, DataError> {
-                    let transaction = store::write_transaction(connection)?;
-                    packages::record_ingest(&transaction, &here, &ingested)?;
-                    transaction.commit()?;
-                    Ok(())
-                })
-                .await?;
+            self.state.record_ingest(key.clone(), ingested).await?;
             tracing::info!(connection = %connection_name, file = %file_name, "ingested from an external connection");
             return Ok(true);
         }

@@ -225,6 +225,26 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Record a verified file from an external connection ([`packages::record_ingest`]) in
+    /// one write transaction.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn record_ingest(
+        &self,
+        here: store::PackageKey,
+        ingested: packages::Ingested,
+    ) -> Result<(), error::DataError> {
+        self.store
+            .with(move |connection| -> Result<_, error::DataError> {
+                let transaction = store::write_transaction(connection)?;
+                packages::record_ingest(&transaction, &here, &ingested)?;
+                transaction.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
     /// Base URL (no trailing slash) that clients reach this server at.
     #[must_use]
     pub fn base_url(&self, headers: &HeaderMap) -> String {

@@ -717,15 +717,7 @@ impl NpmRequest<'_> {
             connection: connection_name.to_owned(),
             now: self.state.clock.now(),
         };
-        self.state
-            .store
-            .with(move |connection| -> Result<_, DataError> {
-                let transaction = store::write_transaction(connection)?;
-                packages::record_ingest(&transaction, &here, &ingested)?;
-                transaction.commit()?;
-                Ok(())
-            })
-            .await?;
+        self.state.record_ingest(here, ingested).await?;
         tracing::info!(connection = connection_name, %file_name, "ingested from an external connection");
         Ok(())
     }

@@ -610,15 +610,8 @@ impl NuGetRequest<'_> {
             connection: name.to_owned(),
             now: self.state.clock.now(),
         };
-        let here = self.key(lower_id);
         self.state
-            .store
-            .with(move |connection| -> Result<_, DataError> {
-                let transaction = store::write_transaction(connection)?;
-                packages::record_ingest(&transaction, &here, &ingested)?;
-                transaction.commit()?;
-                Ok(())
-            })
+            .record_ingest(self.key(lower_id), ingested)
             .await?;
         tracing::info!(connection = %name, package = %lower_id, version = %upstream.version.key(), "ingested from an external connection");
         Ok(asset)

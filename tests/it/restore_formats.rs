@@ -121,18 +121,13 @@ const EXPECTED_WHEELS: [&str; 3] = [
     "lading_gamma-0.3.1-py3-none-any.whl",
 ];
 
-#[test]
-fn pip_requirements_restore_from_lading_serve_then_pip_installs_offline() {
-    let python = require_tool!(support::python());
-    require_tool!(support::aws());
-    require_tool!(crate::serve_pypi::twine());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
-    let home = dir.path().join("home");
-    crate::serve_pypi::login(&server, &home, "twine", &server.credentials_file(), &[]);
-    let wheels = write_wheels(&python, &dir.path().join("dist"));
+/// `lading serve` over `dir/data` with `wheels` uploaded by twine (after `aws codeartifact
+/// login --tool twine` in `home`).
+fn lading_serve_with_wheels(dir: &Path, home: &Path, wheels: &[PathBuf]) -> LadingServer {
+    let server = LadingServer::start(&dir.join("data"), ServerSpec::default());
+    crate::serve_pypi::login(&server, home, "twine", &server.credentials_file(), &[]);
     let uploaded = crate::serve_pypi::twine_upload(
-        &home,
+        home,
         &wheels.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
     );
     assert!(
@@ -140,6 +135,18 @@ fn pip_requirements_restore_from_lading_serve_then_pip_installs_offline() {
         "{}",
         support::describe(&uploaded)
     );
+    server
+}
+
+#[test]
+fn pip_requirements_restore_from_lading_serve_then_pip_installs_offline() {
+    let python = require_tool!(support::python());
+    require_tool!(support::aws());
+    require_tool!(crate::serve_pypi::twine());
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let wheels = write_wheels(&python, &dir.path().join("dist"));
+    let server = lading_serve_with_wheels(dir.path(), &home, &wheels);
     let project = dir.path().join("project");
     requirements(&project, &wheels);
     let wheelhouse = dir.path().join("wheelhouse");
@@ -187,6 +194,33 @@ fn pypiserver_index_with_password(pypiserver: &PypiServer) -> String {
         &format!("http://{}:{}@", pypiserver.username, pypiserver.password),
         1,
     )
+}
+
+/// `lading restore --lockfile LOCKFILE` in `project` from pypiserver (its htpasswd user
+/// named in the URL, the password from a variable) into `wheelhouse`, which then holds
+/// [`EXPECTED_WHEELS`].
+fn restore_from_pypiserver(
+    home: &Path,
+    project: &Path,
+    lockfile: &str,
+    pypiserver: &PypiServer,
+    wheelhouse: &Path,
+) {
+    let registry =
+        pypiserver
+            .simple_url
+            .replacen("http://", &format!("http://{}@", pypiserver.username), 1);
+    let output = support::run_ok(
+        lading(home, project)
+            .args(["restore", "--lockfile", lockfile, "--wheelhouse"])
+            .arg(wheelhouse)
+            .args(["--registry-url", &registry, "--token-env", "PYPI_PASSWORD"])
+            .env("PYPI_PASSWORD", &pypiserver.password),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("pypi: 3 packages"), "{stderr}");
+    assert!(!stderr.contains(&pypiserver.password), "{stderr}");
+    assert_eq!(wheelhouse_names(wheelhouse), EXPECTED_WHEELS);
 }
 
 fn uv() -> Option<PathBuf> {
@@ -248,43 +282,18 @@ fn uv_lock_and_pylock_written_by_uv_and_pip_restore_then_pip_installs_offline() 
     support::run_ok(&mut command);
 
     // pylock.toml, restored from pypiserver.
-    let registry =
-        pypiserver
-            .simple_url
-            .replacen("http://", &format!("http://{}@", pypiserver.username), 1);
-    let wheelhouse = dir.path().join("wheelhouse-pylock");
-    let output = support::run_ok(
-        lading(&home, &pylock_dir)
-            .args(["restore", "--lockfile", "pylock.toml", "--wheelhouse"])
-            .arg(&wheelhouse)
-            .args(["--registry-url", &registry, "--token-env", "PYPI_PASSWORD"])
-            .env("PYPI_PASSWORD", &pypiserver.password),
+    restore_from_pypiserver(
+        &home,
+        &pylock_dir,
+        "pylock.toml",
+        &pypiserver,
+        &dir.path().join("wheelhouse-pylock"),
     );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("pypi: 3 packages"), "{stderr}");
-    assert_eq!(wheelhouse_names(&wheelhouse), EXPECTED_WHEELS);
     pypiserver.stop();
 
     // uv.lock (found under --dir), restored from lading serve: the lock's pypiserver URLs
     // are not what is fetched.
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
-    let upload_home = dir.path().join("upload-home");
-    crate::serve_pypi::login(
-        &server,
-        &upload_home,
-        "twine",
-        &server.credentials_file(),
-        &[],
-    );
-    let uploaded = crate::serve_pypi::twine_upload(
-        &upload_home,
-        &wheels.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
-    );
-    assert!(
-        uploaded.status.success(),
-        "{}",
-        support::describe(&uploaded)
-    );
+    let server = lading_serve_with_wheels(dir.path(), &dir.path().join("upload-home"), &wheels);
     let wheelhouse = dir.path().join("wheelhouse-uv");
     let mut command = lading(&home, &project);
     command
@@ -327,22 +336,13 @@ fn pip_requirements_restore_from_pypiserver_then_pip_installs_offline() {
     let project = dir.path().join("project");
     requirements(&project, &wheels);
     let wheelhouse = dir.path().join("wheelhouse");
-    // pypiserver wants its htpasswd user: named in the URL, the password from a variable.
-    let registry =
-        pypiserver
-            .simple_url
-            .replacen("http://", &format!("http://{}@", pypiserver.username), 1);
-    let output = support::run_ok(
-        lading(&home, &project)
-            .args(["restore", "--lockfile", "requirements.txt", "--wheelhouse"])
-            .arg(&wheelhouse)
-            .args(["--registry-url", &registry, "--token-env", "PYPI_PASSWORD"])
-            .env("PYPI_PASSWORD", &pypiserver.password),
+    restore_from_pypiserver(
+        &home,
+        &project,
+        "requirements.txt",
+        &pypiserver,
+        &wheelhouse,
     );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("pypi: 3 packages"), "{stderr}");
-    assert!(!stderr.contains(&pypiserver.password), "{stderr}");
-    assert_eq!(wheelhouse_names(&wheelhouse), EXPECTED_WHEELS);
     pypiserver.stop();
     pip_install_offline(&python, &home, &project, &wheelhouse);
 }

@@ -67,6 +67,37 @@ fn versions(
     }
 }
 
+/// A download through `main` or `team` that the external connection's content fails:
+/// 502 naming `why`, and no version of the package in either repository.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call per refused package reads plainly"
+)]
+fn assert_refused_and_not_stored(
+    server: &LadingServer,
+    home: &Path,
+    url: &str,
+    token: &str,
+    why: &str,
+    format: &str,
+    namespace: Option<&str>,
+    package: &str,
+) {
+    let (status, _, body) = get(url, token);
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body.contains(why) && body.contains("nothing was stored"),
+        "{body}"
+    );
+    for repository in ["main", "team"] {
+        let listed = versions(server, home, repository, format, namespace, package);
+        assert!(
+            listed.is_null() || listed["versions"].as_array().is_some_and(Vec::is_empty),
+            "{repository}: {listed}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // PyPI
 
@@ -530,29 +561,16 @@ fn mvn_resolves_through_an_nginx_external_connection_and_from_cache_when_it_is_d
         ("tampered", "upstream claims"),
         ("unverifiable", "no checksum sidecar"),
     ] {
-        let (status, _, body) = get(
+        assert_refused_and_not_stored(
+            &server,
+            dir.path(),
             &format!("{endpoint}{UPSTREAM_GROUP_PATH}/{artifact}/1.0/{artifact}-1.0.jar"),
             &token,
+            why,
+            "maven",
+            Some(UPSTREAM_GROUP),
+            artifact,
         );
-        assert_eq!(status, 502, "{body}");
-        assert!(
-            body.contains(why) && body.contains("nothing was stored"),
-            "{body}"
-        );
-        for repository in ["main", "team"] {
-            let listed = versions(
-                &server,
-                dir.path(),
-                repository,
-                "maven",
-                Some(UPSTREAM_GROUP),
-                artifact,
-            );
-            assert!(
-                listed.is_null() || listed["versions"].as_array().is_some_and(Vec::is_empty),
-                "{repository}: {listed}"
-            );
-        }
     }
 
     // nginx goes down: a fresh local repository still resolves, and metadata says so.
@@ -902,22 +920,16 @@ fn nuget_exe_installs_through_a_static_v3_feed_external_connection_and_from_cach
         ("lading.ext.evil", "its sha512 is"),
         ("lading.ext.unhashed", "no SHA-512"),
     ] {
-        let (status, _, body) = get(
+        assert_refused_and_not_stored(
+            &server,
+            dir.path(),
             &format!("{team}v3/package/{package}/1.0.0/{package}.1.0.0.nupkg"),
             &token,
+            why,
+            "nuget",
+            None,
+            package,
         );
-        assert_eq!(status, 502, "{body}");
-        assert!(
-            body.contains(why) && body.contains("nothing was stored"),
-            "{body}"
-        );
-        for repository in ["main", "team"] {
-            let listed = versions(&server, dir.path(), repository, "nuget", None, package);
-            assert!(
-                listed.is_null() || listed["versions"].as_array().is_some_and(Vec::is_empty),
-                "{repository}: {listed}"
-            );
-        }
     }
 
     // The feed goes down: another user (no NuGet caches) still installs, and the
