@@ -117,7 +117,7 @@ pub enum Command {
     /// with `--hash` pins, `uv.lock` and `pylock.toml` (pip, into `--wheelhouse`; packages
     /// from the configured index, not the lock's URLs), `gradle.lockfile`, maven-lockfile's `lockfile.json`, a
     /// `*.txt` list of `group:artifact:version[:classifier][@ext]` given with `--lockfile`
-    /// (Maven), `packages.lock.json` (NuGet), `Cargo.lock` (crates.io packages, into a vendor
+    /// (Maven), `packages.lock.json` (NuGet), `Cargo.lock` named with `--lockfile` (crates.io packages, into a vendor
     /// directory that `cargo build --offline` reads through source replacement). Downloads land first in a content-addressed
     /// store in lading's cache directory, so a second restore makes no request.
     #[command(after_help = EXIT_CODES_HELP)]

@@ -93,7 +93,12 @@ impl Kind {
                     )
                 }
             }
-            "Cargo.lock" => Ok(Self::Cargo),
+            // Named only: its vendor directory does nothing until the build opts in to it
+            // (source replacement), and a repository may not hold the crates at all.
+            "Cargo.lock" if explicit => Ok(Self::Cargo),
+            "Cargo.lock" => Err(
+                "Cargo.lock is restored only when named: pass `--lockfile Cargo.lock` to put its crates in a vendor directory for `cargo build --offline`",
+            ),
             _ if name.starts_with("requirements") && has_txt_extension(name) => Ok(Self::Pip),
             _ if crate::ecosystem::pypi::lock::is_lock_file_name(name) => Ok(Self::Pip),
             _ if explicit && has_txt_extension(name) => Ok(Self::MavenCoordinates),
@@ -430,7 +435,6 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
                     &destination,
                     &lock_dir,
                     &mine_paths(&mine),
-                    !args.lockfiles.lockfiles.is_empty(),
                     &mut summary,
                 )
                 .await

@@ -741,15 +741,18 @@ fn cargo_lock_restores_into_a_vendor_directory_that_cargo_builds_offline_from() 
 
     let home = dir.path().join("home");
     let vendor = dir.path().join("vendor");
+    // Found under --dir it is only named (vendoring is opt-in); named, it is restored.
+    let found =
+        support::run(lading(&home, &project).args(["restore", "--registry-url", &nginx.url]));
+    let stderr = String::from_utf8_lossy(&found.stderr);
+    assert!(
+        !found.status.success() && stderr.contains("pass `--lockfile Cargo.lock`"),
+        "{stderr}"
+    );
     let output = support::run_ok(
         lading(&home, &project)
-            .args([
-                "restore",
-                "--json",
-                "--registry-url",
-                &nginx.url,
-                "--cargo-vendor",
-            ])
+            .args(["restore", "--json", "--lockfile", "Cargo.lock"])
+            .args(["--registry-url", &nginx.url, "--cargo-vendor"])
             .arg(&vendor),
     );
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();

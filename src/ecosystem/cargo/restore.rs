@@ -15,6 +15,7 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context as _;
 use toml_edit::Item;
 
 use crate::cas::{Algorithm, Digest};
@@ -258,15 +259,12 @@ fn already_vendored(folder: &Path, checksum: &str) -> bool {
 /// # Errors
 /// Unusable lockfiles, a registry without `config.json`, and the first failed or
 /// mismatched download (nothing is unpacked then).
-/// With `required` false (the lockfiles were found, not named), a repository that serves
-/// no cargo registry is a note, not a failure.
 pub async fn restore(
     fetcher: &Fetcher,
     registry: &SafeUrl,
     vendor: &Path,
     lock_dir: &Path,
     lockfiles: &[PathBuf],
-    required: bool,
     summary: &mut Summary,
 ) -> anyhow::Result<usize> {
     let mut crates: Vec<LockedCrate> = Vec::new();
@@ -291,36 +289,18 @@ pub async fn restore(
         index.set_path(&format!("{}/", index.path()));
     }
     let config_url = SafeUrl::from(index.join("config.json")?);
-    let config = match fetcher
+    let config = fetcher
         .document("cargo registry config.json", &config_url, None, false)
         .await
-    {
-        Ok(config) => config,
-        Err(crate::fetcher::FetchError::Http {
-            source: crate::http::HttpError::Status { status, .. },
-            ..
-        }) if status.is_client_error() && !required => {
-            summary.skipped.push(format!(
-                "the repository serves no cargo sparse registry ({config_url} answered {status}); crates not restored (name `--lockfile Cargo.lock` to make this an error)"
-            ));
-            return Ok(0);
-        }
-        Err(error) => return Err(error.into()),
-    };
+        .with_context(|| format!("{config_url}: is the repository a cargo sparse registry?"))?;
     let dl = serde_json::from_slice::<serde_json::Value>(&config.body)
         .ok()
-        .and_then(|document| document["dl"].as_str().map(str::to_owned));
-    let Some(dl) = dl else {
-        let message =
-            format!("{config_url} has no `dl`: the repository is not a cargo sparse registry");
-        if required {
-            anyhow::bail!(message);
-        }
-        summary.skipped.push(format!(
-            "{message}; crates not restored (name `--lockfile Cargo.lock` to make this an error)"
-        ));
-        return Ok(0);
-    };
+        .and_then(|document| document["dl"].as_str().map(str::to_owned))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{config_url} has no `dl`: the repository is not a cargo sparse registry"
+            )
+        })?;
     let mut tasks = tokio::task::JoinSet::new();
     for krate in crates {
         let fetcher = fetcher.clone();
