@@ -109,17 +109,19 @@ pub enum Command {
     #[command(after_help = EXIT_CODES_HELP)]
     Token(TokenArgs),
     /// Fetch every artifact the lockfiles pin, verify it, and put it where the native tool
-    /// looks first, so `npm ci --offline`, `pip install --no-index`, `mvn -o` and NuGet
-    /// restores run without the network.
+    /// looks first, so `npm ci --offline`, `yarn install --offline`, `pip install
+    /// --no-index`, `mvn -o`, NuGet restores and `cargo build --offline` run without the
+    /// network.
     ///
-    /// Lockfiles: `package-lock.json` / `npm-shrinkwrap.json` (npm), yarn 1 `yarn.lock` (into
-    /// yarn's offline mirror), `requirements*.txt`
-    /// with `--hash` pins, `uv.lock` and `pylock.toml` (pip, into `--wheelhouse`; packages
-    /// from the configured index, not the lock's URLs), `gradle.lockfile`, maven-lockfile's `lockfile.json`, a
-    /// `*.txt` list of `group:artifact:version[:classifier][@ext]` given with `--lockfile`
-    /// (Maven), `packages.lock.json` (NuGet), `Cargo.lock` named with `--lockfile` (crates.io packages, into a vendor
-    /// directory that `cargo build --offline` reads through source replacement). Downloads land first in a content-addressed
-    /// store in lading's cache directory, so a second restore makes no request.
+    /// Lockfiles: `package-lock.json` / `npm-shrinkwrap.json` (npm); yarn 1 `yarn.lock` (into
+    /// yarn's offline mirror); `requirements*.txt` with `--hash` pins, `uv.lock` and
+    /// `pylock.toml` (pip, into `--wheelhouse`; packages from the configured index, not the
+    /// lock's URLs); `gradle.lockfile`, maven-lockfile's `lockfile.json`, a `*.txt` list of
+    /// `group:artifact:version[:classifier][@ext]` given with `--lockfile` (Maven);
+    /// `packages.lock.json` (NuGet); `Cargo.lock` named with `--lockfile` (crates.io
+    /// packages, into a vendor directory that `cargo build --offline` reads through source
+    /// replacement). Downloads land first in a content-addressed store in lading's cache
+    /// directory, so a second restore makes no request.
     #[command(after_help = EXIT_CODES_HELP)]
     Restore(Box<RestoreArgs>),
     /// Publish what `lading pack` wrote (DIR), or FILES with --format: idempotently, with
