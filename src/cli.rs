@@ -109,12 +109,12 @@ pub enum Command {
     #[command(after_help = EXIT_CODES_HELP)]
     Token(TokenArgs),
     /// Fetch every artifact the lockfiles pin, verify it, and put it where the native tool
-    /// looks first, so `npm ci --offline`, `yarn install --offline`, `pip install
+    /// looks first, so `npm ci --offline`, `pnpm` and `yarn install --offline`, `pip install
     /// --no-index`, `mvn -o`, NuGet restores and `cargo build --offline` run without the
     /// network.
     ///
-    /// Lockfiles: `package-lock.json` / `npm-shrinkwrap.json` (npm); yarn 1 `yarn.lock` (into
-    /// yarn's offline mirror); `requirements*.txt` with `--hash` pins, `uv.lock` and
+    /// Lockfiles: `package-lock.json` / `npm-shrinkwrap.json` (npm); `pnpm-lock.yaml` (into
+    /// pnpm 12's store); yarn 1 `yarn.lock` (into yarn's offline mirror); `requirements*.txt` with `--hash` pins, `uv.lock` and
     /// `pylock.toml` (pip, into `--wheelhouse`; packages from the configured index, not the
     /// lock's URLs); `gradle.lockfile`, maven-lockfile's `lockfile.json`, a `*.txt` list of
     /// `group:artifact:version[:classifier][@ext]` given with `--lockfile` (Maven);
@@ -526,6 +526,11 @@ pub struct LockfileArgs {
     /// npm cache directory (default: `npm_config_cache`, else `~/.npm`).
     #[arg(long, value_name = "DIR")]
     pub npm_cache: Option<PathBuf>,
+    /// pnpm store (default: `npm_config_store_dir`, else `$XDG_DATA_HOME/pnpm/store` or
+    /// `~/.local/share/pnpm/store`, pnpm's own default); install with `pnpm install
+    /// --offline --frozen-lockfile --store-dir DIR`.
+    #[arg(long, value_name = "DIR")]
+    pub pnpm_store: Option<PathBuf>,
     /// yarn 1 offline mirror (default: `YARN_YARN_OFFLINE_MIRROR`, else
     /// `.lading/yarn-offline-mirror`); install with that variable set and
     /// `yarn install --offline --frozen-lockfile`.

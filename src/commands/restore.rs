@@ -26,6 +26,8 @@ pub enum Kind {
     Npm,
     /// yarn 1 `yarn.lock`.
     Yarn,
+    /// `pnpm-lock.yaml`.
+    Pnpm,
     /// `requirements*.txt`, `uv.lock`, `pylock.toml`.
     Pip,
     /// `gradle.lockfile`.
@@ -47,6 +49,7 @@ impl Kind {
         match self {
             Self::Npm => "npm",
             Self::Yarn => "yarn",
+            Self::Pnpm => "pnpm",
             Self::Pip => "pypi",
             Self::Gradle | Self::MavenLockfile | Self::MavenCoordinates => "maven",
             Self::NuGet => "nuget",
@@ -58,7 +61,7 @@ impl Kind {
     #[must_use]
     pub const fn format(self) -> &'static str {
         match self {
-            Self::Yarn => "npm",
+            Self::Yarn | Self::Pnpm => "npm",
             other => other.ecosystem(),
         }
     }
@@ -76,9 +79,7 @@ impl Kind {
                 }
                 Ok(Self::MavenLockfile)
             }
-            "pnpm-lock.yaml" => Err(
-                "pnpm lockfiles are not supported yet: `pnpm install --frozen-lockfile` still fetches",
-            ),
+            "pnpm-lock.yaml" => Ok(Self::Pnpm),
             "yarn.lock" => {
                 // Unreadable: let the restore report the I/O error.
                 let text = fs_err::read_to_string(path);
@@ -216,7 +217,7 @@ pub fn discover(args: &LockfileArgs) -> anyhow::Result<Discovered> {
                 None => {
                     return Err(HintedError::new(
                         format!("`{}` is not a lockfile lading knows", path.display()),
-                        "supported: package-lock.json, npm-shrinkwrap.json, yarn.lock (yarn 1), requirements*.txt, uv.lock, pylock.toml, gradle.lockfile, lockfile.json (maven-lockfile), *.txt Maven coordinates, packages.lock.json, Cargo.lock",
+                        "supported: package-lock.json, npm-shrinkwrap.json, pnpm-lock.yaml, yarn.lock (yarn 1), requirements*.txt, uv.lock, pylock.toml, gradle.lockfile, lockfile.json (maven-lockfile), *.txt Maven coordinates, packages.lock.json, Cargo.lock",
                     )
                     .into());
                 }
@@ -284,6 +285,7 @@ pub fn destination(kind: Kind, args: &LockfileArgs) -> PathBuf {
     match kind {
         Kind::Npm => npm_cache_dir(args),
         Kind::Yarn => yarn_offline_mirror(args),
+        Kind::Pnpm => crate::ecosystem::npm::pnpm::default_store_dir(args.pnpm_store.as_deref()),
         Kind::Pip => args.wheelhouse.clone(),
         Kind::Gradle | Kind::MavenLockfile | Kind::MavenCoordinates => maven_repo_dir(args),
         Kind::NuGet => nuget_packages_dir(args),
@@ -417,6 +419,18 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
             )
             .await
             .with_context(context)?,
+            "pnpm" => {
+                crate::ecosystem::npm::pnpm::restore(
+                    &fetcher,
+                    &endpoint,
+                    &destination,
+                    &lock_dir,
+                    &mine_paths(&mine),
+                    &mut summary,
+                )
+                .await
+                .with_context(context)?;
+            }
             "yarn" => {
                 crate::ecosystem::npm::yarn_lock::restore(
                     &fetcher,
@@ -506,7 +520,7 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
         for skipped in &summary.skipped {
             // Nothing restored, or an offline yarn/cargo install would miss it: say so
             // where it shows.
-            if summary.packages == 0 || ecosystem == "yarn" || ecosystem == "cargo" {
+            if summary.packages == 0 || ["yarn", "pnpm", "cargo"].contains(&ecosystem) {
                 printer.warn(&format!("{ecosystem}: {skipped}"));
             } else {
                 tracing::info!("{ecosystem}: skipped {skipped}");
@@ -518,6 +532,15 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
             printer.status(&format!(
                 "cargo: build with `cargo build --offline --config \"source.crates-io.replace-with='lading-vendor'\" --config \"source.lading-vendor.directory='{}'\"`",
                 vendor.display()
+            ));
+        }
+        if ecosystem == "pnpm" && summary.packages > 0 {
+            let store = std::path::absolute(&summary.destination)
+                .unwrap_or_else(|_| summary.destination.clone());
+            printer.status(&format!(
+                "pnpm: install with `pnpm install --offline --frozen-lockfile --store-dir '{}'` (pnpm 12, store {})",
+                store.display(),
+                crate::ecosystem::npm::pnpm::STORE_VERSION
             ));
         }
         if ecosystem == "yarn" && summary.packages > 0 {

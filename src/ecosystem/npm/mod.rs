@@ -4,6 +4,7 @@ pub mod cacache;
 pub mod lockfile;
 pub mod npmrc;
 pub mod pack;
+pub mod pnpm;
 pub mod publish;
 pub mod restore;
 pub mod yarn_lock;

@@ -1,0 +1,563 @@
+//! `pnpm-lock.yaml` (lockfile v9) restored into pnpm's content-addressable store, so
+//! `pnpm install --offline --frozen-lockfile` needs no registry.
+//!
+//! The store layout is pnpm 12's (`<store>/v11`, verified with pnpm 12.4.2):
+//! - every file of a package at `files/<sha512 hex[..2]>/<sha512 hex[2..]>`, with `-exec`
+//!   appended for executables;
+//! - one row per package in the SQLite table `package_index` of `index.db`, keyed
+//!   `<integrity>\t<name>@<version>`, whose `data` is a MessagePack map `{algo, requiresBuild,
+//!   manifest, files: {path: {digest, mode, size, checkedAt}}}`. pnpm writes it with
+//!   msgpackr's record extension and reads plain maps as well.
+//!
+//! Tarballs come from the configured registry (`<registry>/<name>/-/<basename>-<version>.tgz`)
+//! and are verified against the lockfile's `integrity` before anything is unpacked; files go
+//! in first and the index rows last, in one transaction, so no row names a missing file.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::cas::Digest;
+use crate::fetcher::{Fetcher, RestoreError, Summary};
+use crate::secret::SafeUrl;
+
+/// The store version directory pnpm 12 uses.
+pub const STORE_VERSION: &str = "v11";
+
+/// The most a tarball may unpack to (a guard against gzip bombs).
+const MAX_UNPACKED_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// A registry package `pnpm-lock.yaml` pins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PnpmPackage {
+    /// Name (`@scope/name`).
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// SRI integrity as the lockfile writes it (the store's key).
+    pub integrity: String,
+}
+
+/// A `pnpm-lock.yaml` lading cannot use.
+#[derive(Debug, thiserror::Error)]
+#[error("`{path}`: {message}")]
+pub struct PnpmLockError {
+    /// The file.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Split a `packages:` key `name@version` (`@scope/name@version`).
+fn split_key(key: &str) -> Option<(&str, &str)> {
+    let at = key
+        .char_indices()
+        .skip(1)
+        .find(|(_, character)| *character == '@')
+        .map(|(at, _)| at)?;
+    let (name, version) = (&key[..at], &key[at + 1..]);
+    (!name.is_empty() && !version.is_empty()).then_some((name, version))
+}
+
+/// Parse a pnpm lockfile (v9; v6 keys `/name@version` are read too): the registry packages,
+/// and notes on those from elsewhere (tarball URLs, git, directories).
+///
+/// # Errors
+/// YAML errors, an older lockfile format, or a registry package without `integrity`.
+pub fn parse(path: &Path, text: &str) -> Result<(Vec<PnpmPackage>, Vec<String>), PnpmLockError> {
+    let error = |message: String| PnpmLockError {
+        path: path.display().to_string(),
+        message,
+    };
+    let document: Value =
+        serde_yaml::from_str(text).map_err(|yaml| error(format!("not valid YAML: {yaml}")))?;
+    let version = match &document["lockfileVersion"] {
+        Value::String(text) => text.clone(),
+        Value::Number(number) => number.to_string(),
+        _ => String::new(),
+    };
+    let major: u32 = version
+        .split('.')
+        .next()
+        .and_then(|major| major.parse().ok())
+        .unwrap_or(0);
+    if major < 6 {
+        return Err(error(format!(
+            "lockfileVersion `{version}` is older than pnpm 8's; run `pnpm install` with a current pnpm to rewrite it"
+        )));
+    }
+    let mut packages = Vec::new();
+    let mut notes = Vec::new();
+    for (key, entry) in document["packages"].as_object().into_iter().flatten() {
+        let key = key.strip_prefix('/').unwrap_or(key);
+        // v6 keys may carry a peer suffix: `name@1.0.0(peer@2.0.0)`.
+        let key = key.split('(').next().unwrap_or(key);
+        let resolution = &entry["resolution"];
+        let Some((name, version)) = split_key(key) else {
+            notes.push(format!("`{key}` is not `name@version`; not restored"));
+            continue;
+        };
+        if resolution.get("tarball").is_some()
+            || resolution.get("repo").is_some()
+            || resolution.get("directory").is_some()
+            || version.contains(':')
+        {
+            notes.push(format!(
+                "`{key}` does not come from the registry; not restored, so `pnpm install --offline` cannot install it"
+            ));
+            continue;
+        }
+        let Some(integrity) = resolution["integrity"].as_str() else {
+            return Err(error(format!("`{key}` has no `resolution.integrity`")));
+        };
+        packages.push(PnpmPackage {
+            name: name.to_owned(),
+            version: version.to_owned(),
+            integrity: integrity.to_owned(),
+        });
+    }
+    packages.sort_by(|left, right| (&left.name, &left.version).cmp(&(&right.name, &right.version)));
+    packages.dedup();
+    Ok((packages, notes))
+}
+
+/// The registry URL of a package's tarball.
+#[must_use]
+pub fn tarball_url(registry: &url::Url, package: &PnpmPackage) -> String {
+    let base = registry.as_str().trim_end_matches('/');
+    let basename = package.name.rsplit('/').next().unwrap_or(&package.name);
+    format!(
+        "{base}/{}/-/{basename}-{}.tgz",
+        package.name, package.version
+    )
+}
+
+// ---- MessagePack (the subset pnpm's index needs) --------------------------------------
+
+/// A length: in the type byte up to `fix_max`, else after an 8-bit (strings only), 16-bit
+/// or 32-bit marker (`markers`; 0 where the type has no 8-bit form).
+fn put_length(out: &mut Vec<u8>, length: usize, fix: u8, fix_max: usize, markers: [u8; 3]) {
+    if length <= fix_max {
+        #[expect(clippy::cast_possible_truncation, reason = "at most fix_max")]
+        out.push(fix | length as u8);
+    } else if let Ok(short) = u8::try_from(length)
+        && markers[0] != 0
+    {
+        out.push(markers[0]);
+        out.push(short);
+    } else if let Ok(medium) = u16::try_from(length) {
+        out.push(markers[1]);
+        out.extend_from_slice(&medium.to_be_bytes());
+    } else {
+        out.push(markers[2]);
+        out.extend_from_slice(&u32::try_from(length).unwrap_or(u32::MAX).to_be_bytes());
+    }
+}
+
+fn put_str(out: &mut Vec<u8>, text: &str) {
+    put_length(out, text.len(), 0xa0, 31, [0xd9, 0xda, 0xdb]);
+    out.extend_from_slice(text.as_bytes());
+}
+
+fn put_uint(out: &mut Vec<u8>, value: u64) {
+    if value < 128 {
+        #[expect(clippy::cast_possible_truncation, reason = "below 128")]
+        out.push(value as u8);
+    } else if let Ok(value) = u32::try_from(value) {
+        out.push(0xce);
+        out.extend_from_slice(&value.to_be_bytes());
+    } else {
+        out.push(0xcf);
+        out.extend_from_slice(&value.to_be_bytes());
+    }
+}
+
+fn put_map_header(out: &mut Vec<u8>, length: usize) {
+    put_length(out, length, 0x80, 15, [0, 0xde, 0xdf]);
+}
+
+/// Encode a JSON value as MessagePack.
+pub fn put_value(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Null => out.push(0xc0),
+        Value::Bool(false) => out.push(0xc2),
+        Value::Bool(true) => out.push(0xc3),
+        Value::Number(number) => {
+            if let Some(unsigned) = number.as_u64() {
+                put_uint(out, unsigned);
+            } else if let Some(signed) = number.as_i64() {
+                out.push(0xd3);
+                out.extend_from_slice(&signed.to_be_bytes());
+            } else {
+                out.push(0xcb);
+                out.extend_from_slice(&number.as_f64().unwrap_or(0.0).to_be_bytes());
+            }
+        }
+        Value::String(text) => put_str(out, text),
+        Value::Array(items) => {
+            put_length(out, items.len(), 0x90, 15, [0, 0xdc, 0xdd]);
+            for item in items {
+                put_value(out, item);
+            }
+        }
+        Value::Object(map) => {
+            put_map_header(out, map.len());
+            for (key, item) in map {
+                put_str(out, key);
+                put_value(out, item);
+            }
+        }
+    }
+}
+
+// ---- unpacking -------------------------------------------------------------------------
+
+/// One file of a package: its path in the package, content digest (hex), mode, size.
+struct PackageFile {
+    path: String,
+    digest: String,
+    executable: bool,
+    size: u64,
+    data: Vec<u8>,
+}
+
+/// Read a verified tarball: its files (the first path component, `package/` for npm, is
+/// dropped as pnpm drops it) and its `package.json`.
+fn read_tarball(tarball: &Path, spec: &str) -> Result<(Vec<PackageFile>, Value), RestoreError> {
+    let invalid = |message: String| RestoreError::Invalid(format!("`{spec}`: {message}"));
+    let file = fs_err::File::open(tarball).map_err(RestoreError::io(tarball))?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut files: BTreeMap<String, PackageFile> = BTreeMap::new();
+    let mut unpacked: u64 = 0;
+    let entries = archive
+        .entries()
+        .map_err(|error| invalid(format!("not a gzip tarball: {error}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|error| invalid(format!("unreadable tarball: {error}")))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = entry
+            .path()
+            .map_err(|error| invalid(format!("bad entry name: {error}")))?
+            .into_owned();
+        let mut parts = path.components();
+        parts.next();
+        let relative = parts.as_path();
+        if relative.as_os_str().is_empty()
+            || relative
+                .components()
+                .any(|part| !matches!(part, std::path::Component::Normal(_)))
+        {
+            return Err(invalid(format!(
+                "the entry `{}` would be written outside the package",
+                path.display()
+            )));
+        }
+        let size = entry.header().size().unwrap_or(u64::MAX);
+        unpacked = unpacked.saturating_add(size);
+        if unpacked > MAX_UNPACKED_BYTES {
+            return Err(invalid("it unpacks to more than 1 GiB".to_owned()));
+        }
+        let executable = entry.header().mode().is_ok_and(|mode| mode & 0o111 != 0);
+        let mut data = Vec::new();
+        entry
+            .read_to_end(&mut data)
+            .map_err(|error| invalid(format!("unreadable entry: {error}")))?;
+        let relative = relative.to_string_lossy().replace('\\', "/");
+        let digest = Digest::of(crate::cas::Algorithm::Sha512, &data).hex();
+        // A later entry of the same path wins, as when extracting.
+        files.insert(
+            relative.clone(),
+            PackageFile {
+                path: relative,
+                digest,
+                executable,
+                size: data.len() as u64,
+                data,
+            },
+        );
+    }
+    let manifest = files
+        .get("package.json")
+        .and_then(|file| serde_json::from_slice::<Value>(&file.data).ok())
+        .ok_or_else(|| invalid("the tarball has no readable package.json".to_owned()))?;
+    Ok((files.into_values().collect(), manifest))
+}
+
+/// Whether pnpm would build the package: install scripts, `binding.gyp`, or `.hooks/`.
+fn requires_build(manifest: &Value, files: &[PackageFile]) -> bool {
+    let scripts = &manifest["scripts"];
+    ["preinstall", "install", "postinstall"].iter().any(|name| {
+        scripts[name]
+            .as_str()
+            .is_some_and(|script| !script.is_empty())
+    }) || files
+        .iter()
+        .any(|file| file.path == "binding.gyp" || file.path.starts_with(".hooks/"))
+}
+
+/// Write one file into the store's `files/` unless it is there (content-addressed).
+fn put_file(store: &Path, file: &PackageFile) -> Result<(), RestoreError> {
+    let mut name = file.digest[2..].to_owned();
+    if file.executable {
+        name.push_str("-exec");
+    }
+    let dir = store.join("files").join(&file.digest[..2]);
+    let target = dir.join(name);
+    if target.exists() {
+        return Ok(());
+    }
+    fs_err::create_dir_all(&dir).map_err(RestoreError::io(&dir))?;
+    let temp = dir.join(format!(
+        ".lading-tmp-{}-{}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    fs_err::write(&temp, &file.data).map_err(RestoreError::io(&temp))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = if file.executable { 0o755 } else { 0o644 };
+        fs_err::set_permissions(&temp, std::fs::Permissions::from_mode(mode))
+            .map_err(RestoreError::io(&temp))?;
+    }
+    fs_err::rename(&temp, &target).map_err(RestoreError::io(&target))
+}
+
+/// The index row's MessagePack for a package.
+fn index_data(manifest: &Value, files: &[PackageFile], checked_at: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_map_header(&mut out, 4);
+    put_str(&mut out, "algo");
+    put_str(&mut out, "sha512");
+    put_str(&mut out, "requiresBuild");
+    put_value(&mut out, &Value::Bool(requires_build(manifest, files)));
+    put_str(&mut out, "manifest");
+    put_value(&mut out, manifest);
+    put_str(&mut out, "files");
+    put_map_header(&mut out, files.len());
+    for file in files {
+        put_str(&mut out, &file.path);
+        put_map_header(&mut out, 4);
+        put_str(&mut out, "digest");
+        put_str(&mut out, &file.digest);
+        put_str(&mut out, "mode");
+        put_uint(&mut out, if file.executable { 0o755 } else { 0o644 });
+        put_str(&mut out, "size");
+        put_uint(&mut out, file.size);
+        put_str(&mut out, "checkedAt");
+        put_uint(&mut out, checked_at);
+    }
+    out
+}
+
+/// pnpm's store directory: `--pnpm-store`, `npm_config_store_dir`, else
+/// `$XDG_DATA_HOME/pnpm/store` or `~/.local/share/pnpm/store`.
+#[must_use]
+pub fn default_store_dir(flag: Option<&Path>) -> PathBuf {
+    use crate::env_vars::EnvVars;
+    flag.map(Path::to_path_buf)
+        .or_else(|| EnvVars::get("npm_config_store_dir").map(PathBuf::from))
+        .or_else(|| EnvVars::get("XDG_DATA_HOME").map(|data| Path::new(&data).join("pnpm/store")))
+        .or_else(|| {
+            EnvVars::get("HOME").map(|home| Path::new(&home).join(".local/share/pnpm/store"))
+        })
+        .unwrap_or_else(|| PathBuf::from(".lading/pnpm-store"))
+}
+
+/// Restore `lockfiles` into the pnpm store at `store_dir`; returns the number of packages.
+///
+/// # Errors
+/// Unusable lockfiles, the first failed or mismatched download, and store write failures
+/// (no index row is written then).
+pub async fn restore(
+    fetcher: &Fetcher,
+    registry: &SafeUrl,
+    store_dir: &Path,
+    lock_dir: &Path,
+    lockfiles: &[PathBuf],
+    summary: &mut Summary,
+) -> anyhow::Result<usize> {
+    let mut packages: Vec<PnpmPackage> = Vec::new();
+    for path in lockfiles {
+        let text = fs_err::read_to_string(path)?;
+        let (found, notes) = parse(path, &text)?;
+        summary.skipped.extend(
+            notes
+                .into_iter()
+                .map(|note| format!("{}: {note}", path.display())),
+        );
+        packages.extend(found);
+    }
+    packages.sort_by(|left, right| (&left.name, &left.version).cmp(&(&right.name, &right.version)));
+    packages.dedup();
+    let store = store_dir.join(STORE_VERSION);
+    let index_path = store.join("index.db");
+    // Rows already in the store need nothing.
+    let present: std::collections::BTreeSet<String> = if index_path.is_file() {
+        let connection = rusqlite::Connection::open(&index_path)?;
+        let mut statement = connection.prepare("SELECT key FROM package_index")?;
+        statement
+            .query_map([], |row| row.get::<_, String>(0))?
+            .filter_map(Result::ok)
+            .collect()
+    } else {
+        std::collections::BTreeSet::new()
+    };
+    let key = |package: &PnpmPackage| {
+        format!(
+            "{}\t{}@{}",
+            package.integrity, package.name, package.version
+        )
+    };
+    let count = packages.len();
+    let missing: Vec<PnpmPackage> = packages
+        .into_iter()
+        .filter(|package| !present.contains(&key(package)))
+        .collect();
+    let registry_url = registry.expose().clone();
+    let mut tasks = tokio::task::JoinSet::new();
+    for package in missing {
+        let fetcher = fetcher.clone();
+        let url = tarball_url(&registry_url, &package);
+        tasks.spawn(async move {
+            let spec = format!("{}@{}", package.name, package.version);
+            let source = SafeUrl::parse(&url).map_err(|error| {
+                RestoreError::Invalid(format!("`{spec}`: bad URL `{url}`: {error}"))
+            })?;
+            let pinned = Digest::parse_sri(&package.integrity);
+            if pinned.is_empty() {
+                return Err(RestoreError::Invalid(format!(
+                    "`{spec}`: integrity `{}` has no digest lading can check",
+                    package.integrity
+                )));
+            }
+            let fetched = fetcher.verified(&spec, &source, &pinned).await?;
+            Ok::<_, RestoreError>((package, fetched.blob))
+        });
+    }
+    let mut verified = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        verified.push(joined??);
+    }
+    let lock_path = lock_dir.join("pnpm-store.lock");
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let _lock =
+            crate::fsx::FileLock::acquire(&lock_path).map_err(RestoreError::io(&lock_path))?;
+        fs_err::create_dir_all(&store)?;
+        let checked_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
+        let mut rows = Vec::new();
+        for (package, blob) in &verified {
+            let spec = format!("{}@{}", package.name, package.version);
+            let (files, manifest) = read_tarball(&blob.path, &spec)?;
+            for file in &files {
+                put_file(&store, file)?;
+            }
+            rows.push((key(package), index_data(&manifest, &files, checked_at)));
+        }
+        let mut connection = rusqlite::Connection::open(&index_path)?;
+        connection.busy_timeout(std::time::Duration::from_secs(30))?;
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS package_index (key TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID",
+            [],
+        )?;
+        let transaction = connection.transaction()?;
+        for (key, data) in rows {
+            transaction.execute(
+                "INSERT OR REPLACE INTO package_index (key, data) VALUES (?1, ?2)",
+                rusqlite::params![key, data],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(())
+    })
+    .await??;
+    summary.packages = count;
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lockfile_v9_packages_and_what_is_skipped() {
+        let text = "lockfileVersion: '9.0'\n\nimporters:\n  .:\n    dependencies:\n      is-number: {specifier: 7.0.0, version: 7.0.0}\n\npackages:\n\n  '@sindresorhus/is@4.6.0':\n    resolution: {integrity: sha512-AAAA}\n    engines: {node: '>=10'}\n\n  is-number@7.0.0:\n    resolution: {integrity: sha512-BBBB}\n\n  thing@https://example.com/thing.tgz:\n    resolution: {tarball: https://example.com/thing.tgz}\n    version: 1.0.0\n\n  tool@git+https://github.com/acme/tool.git#abc:\n    resolution: {commit: abc, repo: https://github.com/acme/tool.git, type: git}\n    version: 1.0.0\n\nsnapshots:\n  is-number@7.0.0: {}\n";
+        let (packages, notes) = parse(Path::new("pnpm-lock.yaml"), text).unwrap();
+        let found: Vec<(&str, &str, &str)> = packages
+            .iter()
+            .map(|package| {
+                (
+                    package.name.as_str(),
+                    package.version.as_str(),
+                    package.integrity.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("@sindresorhus/is", "4.6.0", "sha512-AAAA"),
+                ("is-number", "7.0.0", "sha512-BBBB")
+            ]
+        );
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(
+            notes
+                .iter()
+                .all(|note| note.contains("does not come from the registry"))
+        );
+        let registry = url::Url::parse("http://r/d/local/npm/main/").unwrap();
+        assert_eq!(
+            tarball_url(&registry, &packages[0]),
+            "http://r/d/local/npm/main/@sindresorhus/is/-/is-4.6.0.tgz"
+        );
+        let old = parse(Path::new("pnpm-lock.yaml"), "lockfileVersion: 5.4\n").unwrap_err();
+        assert!(old.message.contains("older than pnpm 8"), "{old}");
+        let v6 = parse(
+            Path::new("pnpm-lock.yaml"),
+            "lockfileVersion: '6.0'\npackages:\n  /left-pad@1.3.0(peer@1.0.0):\n    resolution: {integrity: sha512-CCCC}\n",
+        )
+        .unwrap();
+        assert_eq!(v6.0[0].name, "left-pad");
+        assert_eq!(v6.0[0].version, "1.3.0");
+        let missing = parse(
+            Path::new("pnpm-lock.yaml"),
+            "lockfileVersion: '9.0'\npackages:\n  a@1.0.0:\n    resolution: {}\n",
+        )
+        .unwrap_err();
+        assert!(
+            missing.message.contains("no `resolution.integrity`"),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn messagepack_encodes_as_the_spec_says() {
+        let mut out = Vec::new();
+        put_value(
+            &mut out,
+            &serde_json::json!({"a": [1, -1, true, null, 1.5], "b": "x".repeat(40), "c": 70000}),
+        );
+        let mut expected = vec![0x83, 0xa1, b'a', 0x95, 0x01, 0xd3];
+        expected.extend_from_slice(&(-1_i64).to_be_bytes());
+        expected.extend_from_slice(&[0xc3, 0xc0, 0xcb]);
+        expected.extend_from_slice(&1.5_f64.to_be_bytes());
+        expected.extend_from_slice(&[0xa1, b'b', 0xd9, 40]);
+        expected.extend_from_slice("x".repeat(40).as_bytes());
+        expected.extend_from_slice(&[0xa1, b'c', 0xce]);
+        expected.extend_from_slice(&70000_u32.to_be_bytes());
+        assert_eq!(out, expected);
+        let mut out = Vec::new();
+        put_map_header(&mut out, 20);
+        assert_eq!(out, [0xde, 0, 20]);
+        let mut out = Vec::new();
+        put_str(&mut out, &"y".repeat(300));
+        assert_eq!(out[..3], [0xda, 1, 44]);
+    }
+}
