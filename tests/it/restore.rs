@@ -436,6 +436,7 @@ fn restore_from_verdaccio_then_npm_ci_pnpm_and_yarn_offline_with_200_real_packag
         &mirror,
         &dir.path().join("yarn-cache"),
     );
+    pnpm_install_offline(&pnpm, &home, &pnpm_project, &store);
 
     // A second restore into a fresh npm cache comes from the store: no request at all
     // (the registry is down).
