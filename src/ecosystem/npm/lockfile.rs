@@ -276,6 +276,12 @@ fn classify(
     {
         return;
     }
+    // An optional package for another OS or CPU (esbuild's, swc's): npm skips it here.
+    if entry.get("optional").and_then(Value::as_bool) == Some(true)
+        && !super::for_this_platform(entry)
+    {
+        return;
+    }
     let Some(version) = text("version") else {
         skipped.push(format!("{path}: no version"));
         return;
@@ -324,6 +330,27 @@ fn semver_like(version: &str) -> Option<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn optional_packages_for_another_platform_are_left_out() {
+        let (os, _) = crate::ecosystem::npm::node_platform();
+        let text = format!(
+            r#"{{"lockfileVersion": 3, "packages": {{
+                "": {{"name": "app"}},
+                "node_modules/@esbuild/plan9-x64": {{"version": "0.25.0", "resolved": "https://r/@esbuild/plan9-x64/-/plan9-x64-0.25.0.tgz", "integrity": "sha512-AA==", "optional": true, "os": ["plan9"]}},
+                "node_modules/@esbuild/here": {{"version": "0.25.0", "resolved": "https://r/@esbuild/here/-/here-0.25.0.tgz", "integrity": "sha512-AA==", "optional": true, "os": ["{os}"]}},
+                "node_modules/strict": {{"version": "1.0.0", "resolved": "https://r/strict/-/strict-1.0.0.tgz", "integrity": "sha512-AA==", "os": ["plan9"]}}
+            }}}}"#
+        );
+        let names: Vec<String> = parse(&text)
+            .unwrap()
+            .packages
+            .into_iter()
+            .map(|package| package.name)
+            .collect();
+        // A required package stays: npm itself then says the platform is wrong.
+        assert_eq!(names, ["@esbuild/here", "strict"]);
+    }
 
     #[test]
     fn v3_with_workspaces_links_aliases_and_missing_resolved() {

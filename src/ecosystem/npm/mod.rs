@@ -12,6 +12,44 @@ pub mod yarnrc;
 
 use serde_json::{Map, Value};
 
+/// Node's name for this machine's OS and CPU (`process.platform`, `process.arch`).
+pub(crate) fn node_platform() -> (&'static str, &'static str) {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        "windows" => "win32",
+        other => other,
+    };
+    let cpu = match std::env::consts::ARCH {
+        "x86_64" => "x64",
+        "aarch64" => "arm64",
+        "x86" => "ia32",
+        "powerpc64" => "ppc64",
+        other => other,
+    };
+    (os, cpu)
+}
+
+/// Whether a lockfile entry's `os` and `cpu` lists (npm's syntax: names, or `!name` to
+/// exclude) admit this machine, as npm and pnpm decide which optional packages to install.
+pub(crate) fn for_this_platform(entry: &Value) -> bool {
+    let (os, cpu) = node_platform();
+    let admits = |field: &str, current: &str| {
+        let Some(list) = entry[field].as_array() else {
+            return true;
+        };
+        let names: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
+        if names
+            .iter()
+            .any(|name| name.strip_prefix('!') == Some(current))
+        {
+            return false;
+        }
+        let wanted: Vec<&&str> = names.iter().filter(|name| !name.starts_with('!')).collect();
+        wanted.is_empty() || wanted.iter().any(|name| **name == current)
+    };
+    admits("os", os) && admits("cpu", cpu)
+}
+
 /// The media type of the abbreviated ("corgi") packument npm asks for when installing.
 pub const ABBREVIATED_MEDIA_TYPE: &str = "application/vnd.npm.install-v1+json";
 

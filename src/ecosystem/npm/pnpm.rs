@@ -109,7 +109,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(Vec<PnpmPackage>, Vec<String>),
             ));
             continue;
         }
-        if !for_this_platform(entry) {
+        if !super::for_this_platform(entry) {
             // pnpm skips it on this machine too: not worth a warning.
             tracing::debug!(package = %key, "for another platform (os/cpu); not restored");
             continue;
@@ -126,44 +126,6 @@ pub fn parse(path: &Path, text: &str) -> Result<(Vec<PnpmPackage>, Vec<String>),
     packages.sort_by(|left, right| (&left.name, &left.version).cmp(&(&right.name, &right.version)));
     packages.dedup();
     Ok((packages, notes))
-}
-
-/// Node's name for this machine's OS and CPU (`process.platform`, `process.arch`).
-fn node_platform() -> (&'static str, &'static str) {
-    let os = match std::env::consts::OS {
-        "macos" => "darwin",
-        "windows" => "win32",
-        other => other,
-    };
-    let cpu = match std::env::consts::ARCH {
-        "x86_64" => "x64",
-        "aarch64" => "arm64",
-        "x86" => "ia32",
-        "powerpc64" => "ppc64",
-        other => other,
-    };
-    (os, cpu)
-}
-
-/// Whether a lockfile entry's `os` and `cpu` lists (npm's syntax: names, or `!name` to
-/// exclude) admit this machine, as pnpm decides which optional packages to install.
-fn for_this_platform(entry: &Value) -> bool {
-    let (os, cpu) = node_platform();
-    let admits = |field: &str, current: &str| {
-        let Some(list) = entry[field].as_array() else {
-            return true;
-        };
-        let names: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
-        if names
-            .iter()
-            .any(|name| name.strip_prefix('!') == Some(current))
-        {
-            return false;
-        }
-        let wanted: Vec<&&str> = names.iter().filter(|name| !name.starts_with('!')).collect();
-        wanted.is_empty() || wanted.iter().any(|name| **name == current)
-    };
-    admits("os", os) && admits("cpu", cpu)
 }
 
 /// The registry URL of a package's tarball.
@@ -569,7 +531,7 @@ mod tests {
         .unwrap();
         assert_eq!(v6.0[0].name, "left-pad");
         assert_eq!(v6.0[0].version, "1.3.0");
-        let (os, cpu) = node_platform();
+        let (os, cpu) = crate::ecosystem::npm::node_platform();
         let platforms = format!(
             "lockfileVersion: '9.0'\npackages:\n  here@1.0.0:\n    resolution: {{integrity: sha512-A}}\n    os: [{os}]\n    cpu: [{cpu}]\n  elsewhere@1.0.0:\n    resolution: {{integrity: sha512-B}}\n    os: [plan9]\n  not-here@1.0.0:\n    resolution: {{integrity: sha512-C}}\n    os: ['!{os}']\n"
         );
