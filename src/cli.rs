@@ -526,9 +526,9 @@ pub struct LockfileArgs {
     /// npm cache directory (default: `npm_config_cache`, else `~/.npm`).
     #[arg(long, value_name = "DIR")]
     pub npm_cache: Option<PathBuf>,
-    /// pnpm store (default: `npm_config_store_dir`, else `$XDG_DATA_HOME/pnpm/store` or
-    /// `~/.local/share/pnpm/store`, pnpm's own default); install with `pnpm install
-    /// --offline --frozen-lockfile --store-dir DIR`.
+    /// pnpm store (default: where pnpm 12 looks: `pnpm_config_store_dir`, `$PNPM_HOME/store`,
+    /// `$XDG_DATA_HOME/pnpm/store`, else `~/.local/share/pnpm/store`); install with `pnpm
+    /// install --offline --frozen-lockfile --store-dir DIR`.
     #[arg(long, value_name = "DIR")]
     pub pnpm_store: Option<PathBuf>,
     /// yarn 1 offline mirror (default: `YARN_YARN_OFFLINE_MIRROR`, else

@@ -29,7 +29,18 @@ pub(crate) fn node_platform() -> (&'static str, &'static str) {
     (os, cpu)
 }
 
-/// Whether a lockfile entry's `os` and `cpu` lists (npm's syntax: names, or `!name` to
+/// The C library of this Linux machine as npm names it: `musl` when its loader is there
+/// (Alpine), else `glibc`.
+fn linux_libc() -> &'static str {
+    let musl = fs_err::read_dir("/lib").ok().is_some_and(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .any(|entry| entry.file_name().to_string_lossy().starts_with("ld-musl-"))
+    });
+    if musl { "musl" } else { "glibc" }
+}
+
+/// Whether a lockfile entry's `os`, `cpu` and (on Linux) `libc` lists (npm's syntax: names, or `!name` to
 /// exclude) admit this machine, as npm and pnpm decide which optional packages to install.
 pub(crate) fn for_this_platform(entry: &Value) -> bool {
     let (os, cpu) = node_platform();
@@ -47,7 +58,7 @@ pub(crate) fn for_this_platform(entry: &Value) -> bool {
         let wanted: Vec<&&str> = names.iter().filter(|name| !name.starts_with('!')).collect();
         wanted.is_empty() || wanted.iter().any(|name| **name == current)
     };
-    admits("os", os) && admits("cpu", cpu)
+    admits("os", os) && admits("cpu", cpu) && (os != "linux" || admits("libc", linux_libc()))
 }
 
 /// The media type of the abbreviated ("corgi") packument npm asks for when installing.

@@ -67,12 +67,33 @@ fn split_key(key: &str) -> Option<(&str, &str)> {
 /// # Errors
 /// YAML errors, an older lockfile format, or a registry package without `integrity`.
 pub fn parse(path: &Path, text: &str) -> Result<(Vec<PnpmPackage>, Vec<String>), PnpmLockError> {
+    use serde::Deserialize as _;
     let error = |message: String| PnpmLockError {
         path: path.display().to_string(),
         message,
     };
-    let document: Value =
-        serde_yaml::from_str(text).map_err(|yaml| error(format!("not valid YAML: {yaml}")))?;
+    let mut packages = Vec::new();
+    let mut notes = Vec::new();
+    // A project with `packageManager` gets two documents: pnpm's own dependencies first,
+    // then the project's. Both are restored.
+    for document in serde_yaml::Deserializer::from_str(text) {
+        let document = Value::deserialize(document)
+            .map_err(|yaml| error(format!("not valid YAML: {yaml}")))?;
+        if document.is_null() {
+            continue;
+        }
+        parse_document(&document, &mut packages, &mut notes).map_err(error)?;
+    }
+    packages.sort_by(|left, right| (&left.name, &left.version).cmp(&(&right.name, &right.version)));
+    packages.dedup();
+    Ok((packages, notes))
+}
+
+fn parse_document(
+    document: &Value,
+    packages: &mut Vec<PnpmPackage>,
+    notes: &mut Vec<String>,
+) -> Result<(), String> {
     let version = match &document["lockfileVersion"] {
         Value::String(text) => text.clone(),
         Value::Number(number) => number.to_string(),
@@ -84,12 +105,21 @@ pub fn parse(path: &Path, text: &str) -> Result<(Vec<PnpmPackage>, Vec<String>),
         .and_then(|major| major.parse().ok())
         .unwrap_or(0);
     if major < 6 {
-        return Err(error(format!(
+        return Err(format!(
             "lockfileVersion `{version}` is older than pnpm 8's; run `pnpm install` with a current pnpm to rewrite it"
-        )));
+        ));
     }
-    let mut packages = Vec::new();
-    let mut notes = Vec::new();
+    // v9 marks optional packages in `snapshots` (each peer variant): optional when every
+    // variant is.
+    let mut optional: BTreeMap<&str, bool> = BTreeMap::new();
+    for (key, snapshot) in document["snapshots"].as_object().into_iter().flatten() {
+        let base = key.split('(').next().unwrap_or(key);
+        let this = snapshot["optional"].as_bool() == Some(true);
+        optional
+            .entry(base)
+            .and_modify(|all| *all &= this)
+            .or_insert(this);
+    }
     for (key, entry) in document["packages"].as_object().into_iter().flatten() {
         let key = key.strip_prefix('/').unwrap_or(key);
         // v6 keys may carry a peer suffix: `name@1.0.0(peer@2.0.0)`.
@@ -99,7 +129,11 @@ pub fn parse(path: &Path, text: &str) -> Result<(Vec<PnpmPackage>, Vec<String>),
             notes.push(format!("`{key}` is not `name@version`; not restored"));
             continue;
         };
-        if resolution.get("tarball").is_some()
+        // `lockfileIncludeTarballUrl` writes registry tarballs as `tarball:` too.
+        let registry_tarball = resolution["tarball"]
+            .as_str()
+            .is_some_and(|url| url.contains(&format!("/{name}/-/")));
+        if (resolution.get("tarball").is_some() && !registry_tarball)
             || resolution.get("repo").is_some()
             || resolution.get("directory").is_some()
             || version.contains(':')
@@ -109,13 +143,15 @@ pub fn parse(path: &Path, text: &str) -> Result<(Vec<PnpmPackage>, Vec<String>),
             ));
             continue;
         }
-        if !super::for_this_platform(entry) {
+        let is_optional = entry["optional"].as_bool() == Some(true)
+            || optional.get(key).copied().unwrap_or(false);
+        if is_optional && !super::for_this_platform(entry) {
             // pnpm skips it on this machine too: not worth a warning.
-            tracing::debug!(package = %key, "for another platform (os/cpu); not restored");
+            tracing::debug!(package = %key, "optional, for another platform; not restored");
             continue;
         }
         let Some(integrity) = resolution["integrity"].as_str() else {
-            return Err(error(format!("`{key}` has no `resolution.integrity`")));
+            return Err(format!("`{key}` has no `resolution.integrity`"));
         };
         packages.push(PnpmPackage {
             name: name.to_owned(),
@@ -123,9 +159,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(Vec<PnpmPackage>, Vec<String>),
             integrity: integrity.to_owned(),
         });
     }
-    packages.sort_by(|left, right| (&left.name, &left.version).cmp(&(&right.name, &right.version)));
-    packages.dedup();
-    Ok((packages, notes))
+    Ok(())
 }
 
 /// The registry URL of a package's tarball.
@@ -220,6 +254,7 @@ pub fn put_value(out: &mut Vec<u8>, value: &Value) {
 // ---- unpacking -------------------------------------------------------------------------
 
 /// One file of a package: its path in the package, content digest (hex), mode, size.
+#[derive(Debug)]
 struct PackageFile {
     path: String,
     digest: String,
@@ -248,8 +283,11 @@ fn read_tarball(tarball: &Path, spec: &str) -> Result<(Vec<PackageFile>, Value),
             .path()
             .map_err(|error| invalid(format!("bad entry name: {error}")))?
             .into_owned();
+        // The first component (`package/`) is dropped; a file right at the root stays.
         let mut parts = path.components();
-        parts.next();
+        if path.components().count() > 1 {
+            parts.next();
+        }
         let relative = parts.as_path();
         if relative.as_os_str().is_empty()
             || relative
@@ -287,7 +325,13 @@ fn read_tarball(tarball: &Path, spec: &str) -> Result<(Vec<PackageFile>, Value),
     }
     let manifest = files
         .get("package.json")
-        .and_then(|file| serde_json::from_slice::<Value>(&file.data).ok())
+        .and_then(|file| {
+            let data = file
+                .data
+                .strip_prefix(b"\xef\xbb\xbf")
+                .unwrap_or(&file.data);
+            serde_json::from_slice::<Value>(data).ok()
+        })
         .ok_or_else(|| invalid("the tarball has no readable package.json".to_owned()))?;
     Ok((files.into_values().collect(), manifest))
 }
@@ -359,16 +403,23 @@ fn index_data(manifest: &Value, files: &[PackageFile], checked_at: u64) -> Vec<u
     out
 }
 
-/// pnpm's store directory: `--pnpm-store`, `npm_config_store_dir`, else
-/// `$XDG_DATA_HOME/pnpm/store` or `~/.local/share/pnpm/store`.
+/// pnpm 12's store directory, in pnpm's order: `--pnpm-store`, `pnpm_config_store_dir`,
+/// `$PNPM_HOME/store`, `$XDG_DATA_HOME/pnpm/store`, then the platform's default
+/// (`~/.local/share/pnpm/store`, `~/Library/pnpm/store`, `%LOCALAPPDATA%/pnpm/store`).
 #[must_use]
 pub fn default_store_dir(flag: Option<&Path>) -> PathBuf {
     use crate::env_vars::EnvVars;
+    let home = || EnvVars::get("HOME").map(PathBuf::from);
     flag.map(Path::to_path_buf)
-        .or_else(|| EnvVars::get("npm_config_store_dir").map(PathBuf::from))
+        .or_else(|| EnvVars::get("pnpm_config_store_dir").map(PathBuf::from))
+        .or_else(|| EnvVars::get("PNPM_HOME").map(|pnpm| Path::new(&pnpm).join("store")))
         .or_else(|| EnvVars::get("XDG_DATA_HOME").map(|data| Path::new(&data).join("pnpm/store")))
-        .or_else(|| {
-            EnvVars::get("HOME").map(|home| Path::new(&home).join(".local/share/pnpm/store"))
+        .or_else(|| match std::env::consts::OS {
+            "macos" => home().map(|home| home.join("Library/pnpm/store")),
+            "windows" => {
+                EnvVars::get("LOCALAPPDATA").map(|local| Path::new(&local).join("pnpm/store"))
+            }
+            _ => home().map(|home| home.join(".local/share/pnpm/store")),
         })
         .unwrap_or_else(|| PathBuf::from(".lading/pnpm-store"))
 }
@@ -453,18 +504,25 @@ pub async fn restore(
         let _lock =
             crate::fsx::FileLock::acquire(&lock_path).map_err(RestoreError::io(&lock_path))?;
         fs_err::create_dir_all(&store)?;
-        let checked_at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
-        let mut rows = Vec::new();
+        let mut unpacked = Vec::new();
         for (package, blob) in &verified {
             let spec = format!("{}@{}", package.name, package.version);
-            let (files, manifest) = read_tarball(&blob.path, &spec)?;
-            for file in &files {
+            let (mut files, manifest) = read_tarball(&blob.path, &spec)?;
+            for file in &mut files {
                 put_file(&store, file)?;
+                file.data = Vec::new();
             }
-            rows.push((key(package), index_data(&manifest, &files, checked_at)));
+            unpacked.push((key(package), manifest, files));
         }
+        // After every file is written: pnpm re-reads a file whose mtime is later than this.
+        let checked_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+            + 1;
+        let rows: Vec<(String, Vec<u8>)> = unpacked
+            .iter()
+            .map(|(key, manifest, files)| (key.clone(), index_data(manifest, files, checked_at)))
+            .collect();
         let mut connection = rusqlite::Connection::open(&index_path)?;
         connection.busy_timeout(std::time::Duration::from_secs(30))?;
         connection.execute(
@@ -474,7 +532,8 @@ pub async fn restore(
         let transaction = connection.transaction()?;
         for (key, data) in rows {
             transaction.execute(
-                "INSERT OR REPLACE INTO package_index (key, data) VALUES (?1, ?2)",
+                // A row pnpm wrote meanwhile (maybe with side effects) stays.
+                "INSERT OR IGNORE INTO package_index (key, data) VALUES (?1, ?2)",
                 rusqlite::params![key, data],
             )?;
         }
@@ -533,11 +592,19 @@ mod tests {
         assert_eq!(v6.0[0].version, "1.3.0");
         let (os, cpu) = crate::ecosystem::npm::node_platform();
         let platforms = format!(
-            "lockfileVersion: '9.0'\npackages:\n  here@1.0.0:\n    resolution: {{integrity: sha512-A}}\n    os: [{os}]\n    cpu: [{cpu}]\n  elsewhere@1.0.0:\n    resolution: {{integrity: sha512-B}}\n    os: [plan9]\n  not-here@1.0.0:\n    resolution: {{integrity: sha512-C}}\n    os: ['!{os}']\n"
+            "lockfileVersion: '9.0'\npackages:\n  here@1.0.0:\n    resolution: {{integrity: sha512-A}}\n    os: [{os}]\n    cpu: [{cpu}]\n  elsewhere@1.0.0:\n    resolution: {{integrity: sha512-B}}\n    os: [plan9]\n  not-here@1.0.0:\n    resolution: {{integrity: sha512-C}}\n    os: ['!{os}']\nsnapshots:\n  here@1.0.0:\n    optional: true\n  elsewhere@1.0.0:\n    optional: true\n  not-here@1.0.0(peer@1.0.0):\n    optional: true\n"
         );
         let (found, notes) = parse(Path::new("pnpm-lock.yaml"), &platforms).unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].name, "here");
+        assert!(notes.is_empty(), "{notes:?}");
+        // Two documents (a `packageManager` project), optional only in `snapshots`, a
+        // registry tarball written out (`lockfileIncludeTarballUrl`), a required package
+        // for another platform (pnpm installs it anyway).
+        let text = "lockfileVersion: '9.0'\nimporters:\n  .: {}\npackages:\n  pnpm@12.4.2:\n    resolution: {integrity: sha512-P}\n---\nlockfileVersion: '9.0'\npackages:\n  esb-plan9@1.0.0:\n    resolution: {integrity: sha512-E}\n    os: [plan9]\n  fsevents@2.3.3:\n    resolution: {integrity: sha512-F}\n    os: [plan9]\n  is-number@7.0.0:\n    resolution: {integrity: sha512-I, tarball: https://registry.npmjs.org/is-number/-/is-number-7.0.0.tgz}\nsnapshots:\n  esb-plan9@1.0.0:\n    optional: true\n  fsevents@2.3.3: {}\n  is-number@7.0.0: {}\n";
+        let (found, notes) = parse(Path::new("pnpm-lock.yaml"), text).unwrap();
+        let names: Vec<&str> = found.iter().map(|package| package.name.as_str()).collect();
+        assert_eq!(names, ["fsevents", "is-number", "pnpm"]);
         assert!(notes.is_empty(), "{notes:?}");
         let missing = parse(
             Path::new("pnpm-lock.yaml"),
@@ -548,6 +615,60 @@ mod tests {
             missing.message.contains("no `resolution.integrity`"),
             "{missing}"
         );
+    }
+
+    #[test]
+    fn tarballs_keep_root_files_read_a_bom_manifest_and_refuse_escapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, entries: &[(&str, &[u8], u32)]| {
+            let path = dir.path().join(name);
+            let file = fs_err::File::create(&path).unwrap();
+            let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+                file,
+                flate2::Compression::fast(),
+            ));
+            for (entry, data, mode) in entries {
+                let mut header = tar::Header::new_gnu();
+                header.set_size(data.len() as u64);
+                header.set_mode(*mode);
+                header.set_entry_type(tar::EntryType::Regular);
+                header.as_gnu_mut().unwrap().name[..entry.len()].copy_from_slice(entry.as_bytes());
+                header.set_cksum();
+                builder.append(&header, *data).unwrap();
+            }
+            builder.into_inner().unwrap().finish().unwrap();
+            path
+        };
+        let good = write(
+            "good.tgz",
+            &[
+                ("._package", b"x", 0o644),
+                (
+                    "package/package.json",
+                    b"\xef\xbb\xbf{\"name\":\"a\",\"scripts\":{\"install\":\"node-gyp rebuild\"}}",
+                    0o644,
+                ),
+                ("package/bin/run", b"#!/bin/sh\n", 0o755),
+            ],
+        );
+        let (files, manifest) = read_tarball(&good, "a@1.0.0").unwrap();
+        let paths: Vec<(&str, bool)> = files
+            .iter()
+            .map(|file| (file.path.as_str(), file.executable))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                ("._package", false),
+                ("bin/run", true),
+                ("package.json", false)
+            ]
+        );
+        assert_eq!(manifest["name"], "a");
+        assert!(requires_build(&manifest, &files));
+        let bad = write("bad.tgz", &[("package/../../evil", b"x", 0o644)]);
+        let error = read_tarball(&bad, "a@1.0.0").unwrap_err();
+        assert!(error.to_string().contains("outside the package"), "{error}");
     }
 
     #[test]
