@@ -114,7 +114,7 @@ pub enum Command {
     /// network.
     ///
     /// Lockfiles: `package-lock.json` / `npm-shrinkwrap.json` (npm); `pnpm-lock.yaml` (into
-    /// pnpm 12's store); yarn 1 `yarn.lock` (into yarn's offline mirror); `requirements*.txt` with `--hash` pins, `uv.lock` and
+    /// pnpm's store, for pnpm 12 and 10); yarn 1 `yarn.lock` (into yarn's offline mirror); `requirements*.txt` with `--hash` pins, `uv.lock` and
     /// `pylock.toml` (pip, into `--wheelhouse`; packages from the configured index, not the
     /// lock's URLs); `gradle.lockfile`, maven-lockfile's `lockfile.json`, a `*.txt` list of
     /// `group:artifact:version[:classifier][@ext]` given with `--lockfile` (Maven);

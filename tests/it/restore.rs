@@ -266,7 +266,7 @@ fn yarn_locked_project(yarn: &Path, home: &Path, dir: &Path) -> PathBuf {
 fn pnpm() -> Option<PathBuf> {
     support::find_tool(
         "LADING_TEST_PNPM",
-        Some("pnpm/node_modules/.bin/pnpm"),
+        Some("pnpm/node_modules/pnpm/pnpm"),
         None,
     )
 }
@@ -291,9 +291,27 @@ fn pnpm_locked_project(pnpm: &Path, home: &Path, dir: &Path) -> PathBuf {
 }
 
 /// `pnpm install --offline --frozen-lockfile` from the store lading wrote.
+/// pnpm 10 (a node script): run as `node pnpm.cjs`.
+fn pnpm10() -> Option<PathBuf> {
+    support::find_tool(
+        "LADING_TEST_PNPM10",
+        Some("pnpm/node_modules/pnpm10/bin/pnpm.cjs"),
+        None,
+    )
+}
+
+/// `pnpm install --offline --frozen-lockfile` from the store lading wrote; `pnpm` is the
+/// native pnpm 12, or pnpm 10's `pnpm.cjs` (run with node).
 fn pnpm_install_offline(pnpm: &Path, home: &Path, project: &Path, store: &Path) {
-    let output = support::run(
+    let mut command = if pnpm.extension().is_some_and(|extension| extension == "cjs") {
+        let mut command = support::clean_command("node", home);
+        command.arg(pnpm);
+        command
+    } else {
         support::clean_command(pnpm, home)
+    };
+    let output = support::run(
+        command
             .current_dir(project)
             .args([
                 "install",
@@ -351,6 +369,7 @@ fn restore_from_verdaccio_then_npm_ci_pnpm_and_yarn_offline_with_200_real_packag
     let npm = require_tool!(support::npm());
     let yarn = require_tool!(crate::login_tools::yarn_classic());
     let pnpm = require_tool!(pnpm());
+    let pnpm10 = require_tool!(pnpm10());
     let verdaccio_bin = require_tool!(Verdaccio::find());
     let packages = require_tool!(fixture());
     assert!(packages.len() >= 200, "{} fixture packages", packages.len());
@@ -437,6 +456,13 @@ fn restore_from_verdaccio_then_npm_ci_pnpm_and_yarn_offline_with_200_real_packag
         &dir.path().join("yarn-cache"),
     );
     pnpm_install_offline(&pnpm, &home, &pnpm_project, &store);
+    // The same lockfile and store, with pnpm 10 (its store `v10` beside pnpm 12's `v11`).
+    let pnpm10_project = dir.path().join("pnpm10-project");
+    fs_err::create_dir_all(&pnpm10_project).unwrap();
+    for file in ["package.json", "pnpm-lock.yaml"] {
+        fs_err::copy(pnpm_project.join(file), pnpm10_project.join(file)).unwrap();
+    }
+    pnpm_install_offline(&pnpm10, &home, &pnpm10_project, &store);
 
     // A second restore into a fresh npm cache comes from the store: no request at all
     // (the registry is down).

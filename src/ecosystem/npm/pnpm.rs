@@ -9,6 +9,12 @@
 //!   manifest, files: {path: {digest, mode, size, checkedAt}}}`. pnpm writes it with
 //!   msgpackr's record extension and reads plain maps as well.
 //!
+//! pnpm 10's store (`<store>/v10`) is written beside it from the same files (hard links):
+//! the same `files/` layout, and per package a JSON index file
+//! `index/<h[..2]>/<h[2..64]>-<name with / as +>@<version>.json` (`h` the hex SHA-512 of the
+//! tarball) holding `{name, version, requiresBuild, files: {path: {checkedAt, integrity,
+//! mode, size}}}`. So either pnpm installs offline from the store.
+//!
 //! Tarballs come from the configured registry (`<registry>/<name>/-/<basename>-<version>.tgz`)
 //! and are verified against the lockfile's `integrity` before anything is unpacked; files go
 //! in first and the index rows last, in one transaction, so no row names a missing file.
@@ -25,6 +31,9 @@ use crate::secret::SafeUrl;
 
 /// The store version directory pnpm 12 uses.
 pub const STORE_VERSION: &str = "v11";
+
+/// The store version directory pnpm 10 uses.
+pub const STORE_VERSION_10: &str = "v10";
 
 /// The most a tarball may unpack to (a guard against gzip bombs).
 const MAX_UNPACKED_BYTES: u64 = 1024 * 1024 * 1024;
@@ -376,6 +385,68 @@ fn put_file(store: &Path, file: &PackageFile) -> Result<(), RestoreError> {
     fs_err::rename(&temp, &target).map_err(RestoreError::io(&target))
 }
 
+/// The same file in pnpm 10's store: a hard link to pnpm 12's copy (or a copy).
+fn link_file_v10(store: &Path, store_10: &Path, file: &PackageFile) -> Result<(), RestoreError> {
+    let relative = Path::new(&file.digest[..2]).join(format!(
+        "{}{}",
+        &file.digest[2..],
+        if file.executable { "-exec" } else { "" }
+    ));
+    let target = store_10.join("files").join(&relative);
+    if target.exists() {
+        return Ok(());
+    }
+    crate::cas::link_or_copy(&store.join("files").join(&relative), &target)
+        .map_err(RestoreError::io(&target))
+}
+
+/// pnpm 10's index file for a package, relative to `<store>/v10`.
+fn index_path_v10(package: &PnpmPackage) -> Option<PathBuf> {
+    let sha512 = Digest::parse_sri(&package.integrity)
+        .into_iter()
+        .find(|digest| digest.algorithm == crate::cas::Algorithm::Sha512)?
+        .hex();
+    Some(Path::new("index").join(&sha512[..2]).join(format!(
+        "{}-{}@{}.json",
+        &sha512[2..64],
+        package.name.replace('/', "+"),
+        package.version
+    )))
+}
+
+/// pnpm 10's index JSON for a package.
+fn index_json_v10(
+    package: &PnpmPackage,
+    requires: bool,
+    files: &[PackageFile],
+    checked_at: u64,
+) -> Vec<u8> {
+    use base64::Engine as _;
+    let files: serde_json::Map<String, Value> = files
+        .iter()
+        .filter_map(|file| {
+            let bytes = hex::decode(&file.digest).ok()?;
+            Some((
+                file.path.clone(),
+                serde_json::json!({
+                    "checkedAt": checked_at,
+                    "integrity": format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(bytes)),
+                    "mode": if file.executable { 0o755 } else { 0o644 },
+                    "size": file.size,
+                }),
+            ))
+        })
+        .collect();
+    serde_json::json!({
+        "name": package.name,
+        "version": package.version,
+        "requiresBuild": requires,
+        "files": files,
+    })
+    .to_string()
+    .into_bytes()
+}
+
 /// The index row's MessagePack for a package.
 fn index_data(manifest: &Value, files: &[PackageFile], checked_at: u64) -> Vec<u8> {
     let mut out = Vec::new();
@@ -451,6 +522,7 @@ pub async fn restore(
     packages.sort_by(|left, right| (&left.name, &left.version).cmp(&(&right.name, &right.version)));
     packages.dedup();
     let store = store_dir.join(STORE_VERSION);
+    let store_10 = store_dir.join(STORE_VERSION_10);
     let index_path = store.join("index.db");
     // Rows already in the store need nothing.
     let present: std::collections::BTreeSet<String> = if index_path.is_file() {
@@ -510,18 +582,29 @@ pub async fn restore(
             let (mut files, manifest) = read_tarball(&blob.path, &spec)?;
             for file in &mut files {
                 put_file(&store, file)?;
+                link_file_v10(&store, &store_10, file)?;
                 file.data = Vec::new();
             }
-            unpacked.push((key(package), manifest, files));
+            unpacked.push((package, manifest, files));
         }
         // After every file is written: pnpm re-reads a file whose mtime is later than this.
         let checked_at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
             + 1;
+        for (package, manifest, files) in &unpacked {
+            let Some(relative) = index_path_v10(package) else {
+                continue;
+            };
+            let path = store_10.join(relative);
+            if !path.exists() {
+                let json = index_json_v10(package, requires_build(manifest, files), files, checked_at);
+                crate::fsx::write_atomic(&path, &json, None)?;
+            }
+        }
         let rows: Vec<(String, Vec<u8>)> = unpacked
             .iter()
-            .map(|(key, manifest, files)| (key.clone(), index_data(manifest, files, checked_at)))
+            .map(|(package, manifest, files)| (key(package), index_data(manifest, files, checked_at)))
             .collect();
         let mut connection = rusqlite::Connection::open(&index_path)?;
         connection.busy_timeout(std::time::Duration::from_secs(30))?;
