@@ -109,14 +109,15 @@ pub enum Command {
     #[command(after_help = EXIT_CODES_HELP)]
     Token(TokenArgs),
     /// Fetch every artifact the lockfiles pin, verify it, and put it where the native tool
-    /// looks first, so `npm ci --offline`, `pnpm` and `yarn install --offline`, `pip install
-    /// --no-index`, `mvn -o`, NuGet restores and `cargo build --offline` run without the
-    /// network.
+    /// looks first, so `npm ci --offline`, `pnpm install --offline`, `yarn install
+    /// --offline`, `pip install --no-index`, `mvn -o`, NuGet restores and `cargo build
+    /// --offline` run without the network.
     ///
     /// Lockfiles: `package-lock.json` / `npm-shrinkwrap.json` (npm); `pnpm-lock.yaml` (into
-    /// pnpm's store, for pnpm 12 and 10); yarn 1 `yarn.lock` (into yarn's offline mirror); `requirements*.txt` with `--hash` pins, `uv.lock` and
-    /// `pylock.toml` (pip, into `--wheelhouse`; packages from the configured index, not the
-    /// lock's URLs); `gradle.lockfile`, maven-lockfile's `lockfile.json`, a `*.txt` list of
+    /// pnpm's store, for pnpm 12 and 10); yarn 1 `yarn.lock` (into yarn's offline mirror);
+    /// `requirements*.txt` with `--hash` pins, `uv.lock` and `pylock.toml` (pip, into
+    /// `--wheelhouse`; packages from the configured index, not the lock's URLs);
+    /// `gradle.lockfile`, maven-lockfile's `lockfile.json`, a `*.txt` list of
     /// `group:artifact:version[:classifier][@ext]` given with `--lockfile` (Maven);
     /// `packages.lock.json` (NuGet); `Cargo.lock` named with `--lockfile` (crates.io
     /// packages, into a vendor directory that `cargo build --offline` reads through source
