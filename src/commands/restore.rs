@@ -538,9 +538,8 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
             let store = std::path::absolute(&summary.destination)
                 .unwrap_or_else(|_| summary.destination.clone());
             printer.status(&format!(
-                "pnpm: install with `pnpm install --offline --frozen-lockfile --store-dir '{}'` (pnpm 12, store {})",
-                store.display(),
-                crate::ecosystem::npm::pnpm::STORE_VERSION
+                "pnpm: install with `pnpm install --offline --frozen-lockfile --store-dir '{}'` (pnpm 12 or 10)",
+                store.display()
             ));
         }
         if ecosystem == "yarn" && summary.packages > 0 {
