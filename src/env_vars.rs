@@ -129,6 +129,16 @@ impl EnvVars {
     pub const NPM_CONFIG_CACHE: &'static str = "NPM_CONFIG_CACHE";
     /// NuGet's global packages folder (default `~/.nuget/packages`).
     pub const NUGET_PACKAGES: &'static str = "NUGET_PACKAGES";
+    /// pnpm 12's store directory setting (`store-dir` as a variable).
+    pub const PNPM_CONFIG_STORE_DIR: &'static str = "pnpm_config_store_dir";
+    /// pnpm 10's store directory setting (npm-style variable).
+    pub const NPM_CONFIG_STORE_DIR: &'static str = "npm_config_store_dir";
+    /// pnpm's home (`pnpm setup`, pnpm/action-setup); its store is `$PNPM_HOME/store`.
+    pub const PNPM_HOME: &'static str = "PNPM_HOME";
+    /// XDG data directory (pnpm's store default is under it).
+    pub const XDG_DATA_HOME: &'static str = "XDG_DATA_HOME";
+    /// Windows: the local application data directory (pnpm's store default there).
+    pub const LOCALAPPDATA: &'static str = "LOCALAPPDATA";
     /// yarn 1's offline mirror (`yarn-offline-mirror`), where `restore` puts yarn tarballs.
     pub const YARN_YARN_OFFLINE_MIRROR: &'static str = "YARN_YARN_OFFLINE_MIRROR";
     /// Maven's JVM options; `-Dmaven.repo.local=DIR` there moves the local repository.

@@ -39,11 +39,11 @@ pub fn compute(args: &CacheKeyArgs) -> anyhow::Result<CacheKey> {
         .into());
     }
     let mut hasher = sha2::Sha256::new();
+    // The platform decides which optional npm packages are restored (os, cpu, libc).
+    let (os, cpu, libc) = crate::ecosystem::npm::node_platform_with_libc();
     hasher.update(format!(
-        "lading-cache\n{}\n{}-{}\n",
+        "lading-cache\n{}\n{os}-{cpu}-{libc}\n",
         crate::cas::STORE_VERSION,
-        std::env::consts::OS,
-        std::env::consts::ARCH
     ));
     let mut paths = vec![crate::repository::cache_dir().join(crate::cas::STORE_VERSION)];
     for (kind, path) in &lockfiles {

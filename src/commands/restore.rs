@@ -79,7 +79,10 @@ impl Kind {
                 }
                 Ok(Self::MavenLockfile)
             }
-            "pnpm-lock.yaml" => Ok(Self::Pnpm),
+            "pnpm-lock.yaml" if explicit || pnpm_lock_is_current(path) => Ok(Self::Pnpm),
+            "pnpm-lock.yaml" => Err(
+                "lockfiles older than pnpm 8's are not restored (found, so skipped): rewrite it with a current pnpm",
+            ),
             "yarn.lock" => {
                 // Unreadable: let the restore report the I/O error.
                 let text = fs_err::read_to_string(path);
@@ -106,6 +109,18 @@ impl Kind {
             _ => return None,
         })
     }
+}
+
+/// Whether a pnpm lockfile says `lockfileVersion` 6 or later (older ones are skipped when
+/// found, not named).
+fn pnpm_lock_is_current(path: &Path) -> bool {
+    fs_err::read_to_string(path).is_ok_and(|text| {
+        text.lines()
+            .find_map(|line| line.strip_prefix("lockfileVersion:"))
+            .map(|value| value.trim().trim_matches(['\'', '"']))
+            .and_then(|value| value.split('.').next()?.parse::<u32>().ok())
+            .is_some_and(|major| major >= 6)
+    })
 }
 
 fn has_txt_extension(name: &str) -> bool {
@@ -527,24 +542,21 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
             }
         }
         if ecosystem == "cargo" && summary.packages > 0 {
-            let vendor = std::path::absolute(&summary.destination)
-                .unwrap_or_else(|_| summary.destination.clone());
+            let vendor = absolute(&summary.destination);
             printer.status(&format!(
                 "cargo: build with `cargo build --offline --config \"source.crates-io.replace-with='lading-vendor'\" --config \"source.lading-vendor.directory='{}'\"`",
                 vendor.display()
             ));
         }
         if ecosystem == "pnpm" && summary.packages > 0 {
-            let store = std::path::absolute(&summary.destination)
-                .unwrap_or_else(|_| summary.destination.clone());
+            let store = absolute(&summary.destination);
             printer.status(&format!(
                 "pnpm: install with `pnpm install --offline --frozen-lockfile --store-dir '{}'` (pnpm 12 or 10)",
                 store.display()
             ));
         }
         if ecosystem == "yarn" && summary.packages > 0 {
-            let mirror = std::path::absolute(&summary.destination)
-                .unwrap_or_else(|_| summary.destination.clone());
+            let mirror = absolute(&summary.destination);
             let set = EnvVars::get(EnvVars::YARN_YARN_OFFLINE_MIRROR)
                 .is_some_and(|value| std::path::absolute(&value).ok().as_ref() == Some(&mirror));
             if !set {
@@ -565,6 +577,11 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
         printer.data(&serde_json::to_string_pretty(&report)?);
     }
     Ok(())
+}
+
+/// `path` made absolute (for commands printed to copy), or as it is.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 fn mine_paths(mine: &[(Kind, PathBuf)]) -> Vec<PathBuf> {

@@ -11,6 +11,17 @@ pub mod nuget;
 pub mod publish;
 pub mod pypi;
 
+/// The 1-based line of byte `offset` in `text` (for `file:line` in messages about a parsed
+/// document's element, from its span).
+#[must_use]
+pub fn line_at(text: &str, offset: usize) -> usize {
+    let end = (0..=offset.min(text.len()))
+        .rev()
+        .find(|at| text.is_char_boundary(*at))
+        .unwrap_or(0);
+    text[..end].matches('\n').count() + 1
+}
+
 /// One file a packer produced, not yet written anywhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackedFile {

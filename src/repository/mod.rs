@@ -476,6 +476,8 @@ impl Repository {
                     {
                         tracing::warn!(error = %error, "failed to cache the token");
                     }
+                    // Tokens cached by an earlier lading (keyed by the target alone).
+                    let _ = fs_err::remove_dir_all(cache_dir().join("tokens-v1"));
                 }
                 Ok(Credentials {
                     username: "aws".to_owned(),

@@ -46,10 +46,22 @@ pub struct UpstreamVersion {
 /// nuget.org's registration hives are stored gzip-compressed and served with
 /// `Content-Encoding: gzip` whatever the request says.
 fn gunzip_if_needed(body: &[u8]) -> Result<Vec<u8>, String> {
+    /// More than any registration page (a guard against a gzip bomb from a feed).
+    const MAX_INFLATED: u64 = 256 * 1024 * 1024;
     if body.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(body), &mut out)
-            .map_err(|error| format!("cannot decompress the gzip answer: {error}"))?;
+        let decoder = flate2::read::GzDecoder::new(body);
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(decoder, MAX_INFLATED + 1),
+            &mut out,
+        )
+        .map_err(|error| format!("cannot decompress the gzip answer: {error}"))?;
+        if out.len() as u64 > MAX_INFLATED {
+            return Err(format!(
+                "the gzip answer inflates to more than {} MiB",
+                MAX_INFLATED / 1024 / 1024
+            ));
+        }
         Ok(out)
     } else {
         Ok(body.to_vec())

@@ -555,3 +555,84 @@ fn pull_through_a_faulty_upstream_caches_only_verified_bytes() {
     assert_eq!(status, 200);
     assert_eq!(cached, body);
 }
+
+#[test]
+fn lading_serve_pulls_nuget_packages_through_codeartifact_verified_by_their_package_hash() {
+    require_tool!(support::aws());
+    let dir = tempfile::tempdir().unwrap();
+    // `upstream` stands in for CodeArtifact, holding one pushed package.
+    let upstream = LadingServer::start(&dir.path().join("upstream"), ServerSpec::default());
+    let upstream_token = upstream.admin_token(dir.path());
+    let nuspec = "<package><metadata><id>Corp.Chained</id><version>1.2.0</version><authors>x</authors><description>chained</description></metadata></package>";
+    let package = crate::serve_nuget::zip_of(&[("Corp.Chained.nuspec", nuspec.as_bytes())]);
+    let (content_type, body) = crate::serve_nuget::multipart(&package);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let pushed = runtime.block_on(async {
+        reqwest::Client::new()
+            .put(format!("{}/d/local/nuget/main/v2/package", upstream.url))
+            .header("X-NuGet-ApiKey", &upstream_token)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(pushed.as_u16(), 201);
+
+    // `cache` reaches it through GetRepositoryEndpoint (`.../nuget/main/` + `v3/index.json`).
+    let flag = format!(
+        "nuget=codeartifact://local/main?region=us-east-1&domain-owner=000000000000&endpoint-url={}",
+        upstream.url
+    );
+    let cache = LadingServer::start(
+        &dir.path().join("cache"),
+        ServerSpec {
+            args: vec!["--upstream", &flag],
+            env: vec![
+                (
+                    "AWS_SHARED_CREDENTIALS_FILE",
+                    upstream.credentials_file().display().to_string(),
+                ),
+                ("AWS_CONFIG_FILE", "/dev/null".to_owned()),
+                ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+            ],
+            ..ServerSpec::default()
+        },
+    );
+    let token = cache.admin_token(dir.path());
+    let base = format!("{}/d/local/nuget/main/v3/", cache.url);
+    // Listed (the upstream's catalog entry carries the packageHash), then fetched verified.
+    let (status, _, body) = get(
+        &format!("{base}registration/corp.chained/index.json"),
+        &token,
+    );
+    assert_eq!(status, 200, "{body}\n--- cache log\n{}", cache.log());
+    assert!(body.contains("\"packageHash\""), "{body}");
+    let (status, _, bytes) = get_bytes(
+        &format!("{base}package/corp.chained/1.2.0/corp.chained.1.2.0.nupkg"),
+        &token,
+    );
+    assert_eq!(status, 200, "{}", cache.log());
+    assert_eq!(bytes, package);
+    let versions = aws_json(
+        &cache,
+        dir.path(),
+        &[
+            "list-package-versions",
+            "--domain",
+            "local",
+            "--repository",
+            "main",
+            "--format",
+            "nuget",
+            "--package",
+            "corp.chained",
+        ],
+    );
+    assert_eq!(
+        versions["versions"][0]["origin"]["domainEntryPoint"]["externalConnectionName"],
+        "upstream:nuget",
+        "{versions}"
+    );
+}

@@ -83,9 +83,9 @@ pub fn parse(path: &Path, text: &str) -> Result<(Vec<LockedCrate>, Vec<String>),
         return Ok((crates, notes));
     };
     for package in packages {
-        let line = package.span().map_or(0, |span| {
-            text[..span.start.min(text.len())].matches('\n').count() + 1
-        });
+        let line = package
+            .span()
+            .map_or(0, |span| crate::ecosystem::line_at(text, span.start));
         let origin = format!("{}:{line}", path.display());
         let text_of = |key: &str| package.get(key).and_then(Item::as_str);
         let (Some(name), Some(version)) = (text_of("name"), text_of("version")) else {
@@ -254,7 +254,7 @@ fn already_vendored(folder: &Path, checksum: &str) -> bool {
             .is_some_and(|document| document["package"] == checksum)
 }
 
-/// Restore `lockfiles` into the vendor directory `vendor`; returns the number of crates.
+/// Restore `lockfiles` into the vendor directory `vendor`, counting them in `summary`.
 ///
 /// # Errors
 /// Unusable lockfiles, a registry without `config.json`, and the first failed or
@@ -266,7 +266,7 @@ pub async fn restore(
     lock_dir: &Path,
     lockfiles: &[PathBuf],
     summary: &mut Summary,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<()> {
     let mut crates: Vec<LockedCrate> = Vec::new();
     for path in lockfiles {
         let text = fs_err::read_to_string(path)?;
@@ -282,7 +282,7 @@ pub async fn restore(
         }
     }
     if crates.is_empty() {
-        return Ok(0);
+        return Ok(());
     }
     let mut index = registry.expose().clone();
     if !index.path().ends_with('/') {
@@ -353,7 +353,7 @@ pub async fn restore(
     })
     .await??;
     summary.packages = count;
-    Ok(count)
+    Ok(())
 }
 
 #[cfg(test)]

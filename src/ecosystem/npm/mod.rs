@@ -12,6 +12,19 @@ pub mod yarnrc;
 
 use serde_json::{Map, Value};
 
+/// Split `name@rest` at the `@` after the name (a scope's `@` is the first character):
+/// `@scope/name@1.0.0` gives `("@scope/name", "1.0.0")`. `None` without a second part.
+#[must_use]
+pub fn split_at_version(spec: &str) -> Option<(&str, &str)> {
+    let at = spec
+        .char_indices()
+        .skip(1)
+        .find(|(_, character)| *character == '@')
+        .map(|(at, _)| at)?;
+    let (name, rest) = (&spec[..at], &spec[at + 1..]);
+    (!name.is_empty()).then_some((name, rest))
+}
+
 /// Node's name for this machine's OS and CPU (`process.platform`, `process.arch`).
 pub(crate) fn node_platform() -> (&'static str, &'static str) {
     let os = match std::env::consts::OS {
@@ -29,15 +42,23 @@ pub(crate) fn node_platform() -> (&'static str, &'static str) {
     (os, cpu)
 }
 
-/// The C library of this Linux machine as npm names it: `musl` when its loader is there
-/// (Alpine), else `glibc`.
+/// The C library of this Linux machine as npm names it, found as npm finds it (the
+/// `detect-libc` package): `musl` when `/usr/bin/ldd` is musl's, else `glibc`. (A musl
+/// loader in `/lib` proves nothing: Debian's `musl` package puts one beside glibc.)
 fn linux_libc() -> &'static str {
-    let musl = fs_err::read_dir("/lib").ok().is_some_and(|entries| {
-        entries
-            .filter_map(Result::ok)
-            .any(|entry| entry.file_name().to_string_lossy().starts_with("ld-musl-"))
-    });
-    if musl { "musl" } else { "glibc" }
+    let ldd = fs_err::read("/usr/bin/ldd").unwrap_or_default();
+    if ldd.windows(4).any(|window| window == b"musl") {
+        "musl"
+    } else {
+        "glibc"
+    }
+}
+
+/// [`node_platform`] and, on Linux, the C library (`glibc`, `musl`; empty elsewhere).
+#[must_use]
+pub fn node_platform_with_libc() -> (&'static str, &'static str, &'static str) {
+    let (os, cpu) = node_platform();
+    (os, cpu, if os == "linux" { linux_libc() } else { "" })
 }
 
 /// Whether a lockfile entry's `os`, `cpu` and (on Linux) `libc` lists (npm's syntax: names, or `!name` to

@@ -61,13 +61,7 @@ pub struct PnpmLockError {
 
 /// Split a `packages:` key `name@version` (`@scope/name@version`).
 fn split_key(key: &str) -> Option<(&str, &str)> {
-    let at = key
-        .char_indices()
-        .skip(1)
-        .find(|(_, character)| *character == '@')
-        .map(|(at, _)| at)?;
-    let (name, version) = (&key[..at], &key[at + 1..]);
-    (!name.is_empty() && !version.is_empty()).then_some((name, version))
+    super::split_at_version(key).filter(|(_, version)| !version.is_empty())
 }
 
 /// Parse a pnpm lockfile (v9; v6 keys `/name@version` are read too): the registry packages,
@@ -142,9 +136,15 @@ fn parse_document(
         let registry_tarball = resolution["tarball"]
             .as_str()
             .is_some_and(|url| url.contains(&format!("/{name}/-/")));
+        if resolution.get("directory").is_some()
+            || version.starts_with("file:")
+            || version.starts_with("link:")
+        {
+            // A local directory: pnpm installs it from the disk, offline or not.
+            continue;
+        }
         if (resolution.get("tarball").is_some() && !registry_tarball)
             || resolution.get("repo").is_some()
-            || resolution.get("directory").is_some()
             || version.contains(':')
         {
             notes.push(format!(
@@ -357,14 +357,20 @@ fn requires_build(manifest: &Value, files: &[PackageFile]) -> bool {
         .any(|file| file.path == "binding.gyp" || file.path.starts_with(".hooks/"))
 }
 
+/// A file's place under a store's `files/`: `<hex[..2]>/<hex[2..]>[-exec]` (the same for
+/// pnpm 10 and 12).
+fn store_file(file: &PackageFile) -> PathBuf {
+    Path::new(&file.digest[..2]).join(format!(
+        "{}{}",
+        &file.digest[2..],
+        if file.executable { "-exec" } else { "" }
+    ))
+}
+
 /// Write one file into the store's `files/` unless it is there (content-addressed).
 fn put_file(store: &Path, file: &PackageFile) -> Result<(), RestoreError> {
-    let mut name = file.digest[2..].to_owned();
-    if file.executable {
-        name.push_str("-exec");
-    }
-    let dir = store.join("files").join(&file.digest[..2]);
-    let target = dir.join(name);
+    let target = store.join("files").join(store_file(file));
+    let dir = target.parent().unwrap_or(store).to_path_buf();
     if target.exists() {
         return Ok(());
     }
@@ -387,11 +393,7 @@ fn put_file(store: &Path, file: &PackageFile) -> Result<(), RestoreError> {
 
 /// The same file in pnpm 10's store: a hard link to pnpm 12's copy (or a copy).
 fn link_file_v10(store: &Path, store_10: &Path, file: &PackageFile) -> Result<(), RestoreError> {
-    let relative = Path::new(&file.digest[..2]).join(format!(
-        "{}{}",
-        &file.digest[2..],
-        if file.executable { "-exec" } else { "" }
-    ));
+    let relative = store_file(file);
     let target = store_10.join("files").join(&relative);
     if target.exists() {
         return Ok(());
@@ -474,28 +476,31 @@ fn index_data(manifest: &Value, files: &[PackageFile], checked_at: u64) -> Vec<u
     out
 }
 
-/// pnpm 12's store directory, in pnpm's order: `--pnpm-store`, `pnpm_config_store_dir`,
-/// `$PNPM_HOME/store`, `$XDG_DATA_HOME/pnpm/store`, then the platform's default
-/// (`~/.local/share/pnpm/store`, `~/Library/pnpm/store`, `%LOCALAPPDATA%/pnpm/store`).
+/// pnpm's store directory, in pnpm's order: `--pnpm-store`, `pnpm_config_store_dir`
+/// (pnpm 12), `npm_config_store_dir` (pnpm 10), `$PNPM_HOME/store`,
+/// `$XDG_DATA_HOME/pnpm/store`, then the platform's default (`~/.local/share/pnpm/store`,
+/// `~/Library/pnpm/store`, `%LOCALAPPDATA%/pnpm/store`).
 #[must_use]
 pub fn default_store_dir(flag: Option<&Path>) -> PathBuf {
     use crate::env_vars::EnvVars;
-    let home = || EnvVars::get("HOME").map(PathBuf::from);
+    let home = || EnvVars::get(EnvVars::HOME).map(PathBuf::from);
     flag.map(Path::to_path_buf)
-        .or_else(|| EnvVars::get("pnpm_config_store_dir").map(PathBuf::from))
-        .or_else(|| EnvVars::get("PNPM_HOME").map(|pnpm| Path::new(&pnpm).join("store")))
-        .or_else(|| EnvVars::get("XDG_DATA_HOME").map(|data| Path::new(&data).join("pnpm/store")))
+        .or_else(|| EnvVars::get(EnvVars::PNPM_CONFIG_STORE_DIR).map(PathBuf::from))
+        .or_else(|| EnvVars::get(EnvVars::NPM_CONFIG_STORE_DIR).map(PathBuf::from))
+        .or_else(|| EnvVars::get(EnvVars::PNPM_HOME).map(|pnpm| Path::new(&pnpm).join("store")))
+        .or_else(|| {
+            EnvVars::get(EnvVars::XDG_DATA_HOME).map(|data| Path::new(&data).join("pnpm/store"))
+        })
         .or_else(|| match std::env::consts::OS {
             "macos" => home().map(|home| home.join("Library/pnpm/store")),
-            "windows" => {
-                EnvVars::get("LOCALAPPDATA").map(|local| Path::new(&local).join("pnpm/store"))
-            }
+            "windows" => EnvVars::get(EnvVars::LOCALAPPDATA)
+                .map(|local| Path::new(&local).join("pnpm/store")),
             _ => home().map(|home| home.join(".local/share/pnpm/store")),
         })
         .unwrap_or_else(|| PathBuf::from(".lading/pnpm-store"))
 }
 
-/// Restore `lockfiles` into the pnpm store at `store_dir`; returns the number of packages.
+/// Restore `lockfiles` into the pnpm store at `store_dir`, counting them in `summary`.
 ///
 /// # Errors
 /// Unusable lockfiles, the first failed or mismatched download, and store write failures
@@ -507,7 +512,7 @@ pub async fn restore(
     lock_dir: &Path,
     lockfiles: &[PathBuf],
     summary: &mut Summary,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<()> {
     let mut packages: Vec<PnpmPackage> = Vec::new();
     for path in lockfiles {
         let text = fs_err::read_to_string(path)?;
@@ -542,9 +547,13 @@ pub async fn restore(
         )
     };
     let count = packages.len();
+    // Present for both pnpm versions: the v11 row and the v10 index file.
     let missing: Vec<PnpmPackage> = packages
         .into_iter()
-        .filter(|package| !present.contains(&key(package)))
+        .filter(|package| {
+            !present.contains(&key(package))
+                || index_path_v10(package).is_some_and(|path| !store_10.join(path).is_file())
+        })
         .collect();
     let registry_url = registry.expose().clone();
     let mut tasks = tokio::task::JoinSet::new();
@@ -625,7 +634,7 @@ pub async fn restore(
     })
     .await??;
     summary.packages = count;
-    Ok(count)
+    Ok(())
 }
 
 #[cfg(test)]

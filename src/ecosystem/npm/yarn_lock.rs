@@ -64,20 +64,12 @@ fn unquote(text: &str) -> String {
 /// The package name of a lockfile key `name@range` (`@scope/name@range`, or the real name
 /// of an alias `alias@npm:real@range`).
 fn key_name(key: &str) -> Option<String> {
-    // The name's own `@` (a scope) is at 0; the version's is the next one.
-    let split = |text: &str| {
-        text.char_indices()
-            .skip(1)
-            .find(|(_, character)| *character == '@')
-            .map(|(at, _)| at)
-    };
-    let at = split(key)?;
-    let (name, range) = (&key[..at], &key[at + 1..]);
+    let (name, range) = super::split_at_version(key)?;
     if let Some(real) = range.strip_prefix("npm:") {
-        let real = &real[..split(real).unwrap_or(real.len())];
+        let real = super::split_at_version(real).map_or(real, |(real, _)| real);
         return (!real.is_empty()).then(|| real.to_owned());
     }
-    (!name.is_empty()).then(|| name.to_owned())
+    Some(name.to_owned())
 }
 
 /// The file name yarn 1.22 gives a tarball in the offline mirror
@@ -170,6 +162,10 @@ pub fn parse(path: &Path, text: &str) -> Result<(Vec<YarnEntry>, Vec<String>), Y
             ));
             return Ok(());
         };
+        if resolved.starts_with("file:") || resolved.starts_with("link:") {
+            // A local path: yarn installs it from the disk, offline or not.
+            return Ok(());
+        }
         let (url, fragment) = resolved
             .split_once('#')
             .map_or((resolved.as_str(), None), |(url, fragment)| {
@@ -249,8 +245,8 @@ pub fn parse(path: &Path, text: &str) -> Result<(Vec<YarnEntry>, Vec<String>), Y
     Ok((entries, notes))
 }
 
-/// Restore the entries of `lockfiles` into the offline mirror `mirror`; returns how many
-/// tarballs it holds for them.
+/// Restore the entries of `lockfiles` into the offline mirror `mirror`, counting the
+/// tarballs in `summary`.
 ///
 /// # Errors
 /// Unusable lockfiles, and the first failed or mismatched download (nothing placed then).
@@ -260,7 +256,7 @@ pub async fn restore(
     mirror: &Path,
     lockfiles: &[std::path::PathBuf],
     summary: &mut Summary,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<()> {
     let mut wanted: BTreeMap<String, YarnEntry> = BTreeMap::new();
     for path in lockfiles {
         let text = fs_err::read_to_string(path)?;
@@ -332,7 +328,7 @@ pub async fn restore(
         crate::cas::link_or_copy(&blob.path, &mirror.join(&file))?;
     }
     summary.packages = count;
-    Ok(count)
+    Ok(())
 }
 
 #[cfg(test)]

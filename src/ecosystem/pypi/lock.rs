@@ -53,9 +53,9 @@ pub fn parse(
     let mut requirements = Vec::new();
     let mut notes = Vec::new();
     for package in packages {
-        let line = package.span().map_or(0, |span| {
-            text[..span.start.min(text.len())].matches('\n').count() + 1
-        });
+        let line = package
+            .span()
+            .map_or(0, |span| crate::ecosystem::line_at(text, span.start));
         let origin = format!("{}:{line}", path.display());
         let error = |message: String| RequirementsError {
             origin: origin.clone(),
