@@ -380,14 +380,18 @@ fn put_file(store: &Path, file: &PackageFile) -> Result<(), RestoreError> {
         std::process::id(),
         rand::random::<u64>()
     ));
-    fs_err::write(&temp, &file.data).map_err(RestoreError::io(&temp))?;
+    let mut options = fs_err::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = if file.executable { 0o755 } else { 0o644 };
-        fs_err::set_permissions(&temp, std::fs::Permissions::from_mode(mode))
-            .map_err(RestoreError::io(&temp))?;
+        use fs_err::os::unix::fs::OpenOptionsExt as _;
+        options.mode(if file.executable { 0o755 } else { 0o644 });
     }
+    std::io::Write::write_all(
+        &mut options.open(&temp).map_err(RestoreError::io(&temp))?,
+        &file.data,
+    )
+    .map_err(RestoreError::io(&temp))?;
     fs_err::rename(&temp, &target).map_err(RestoreError::io(&target))
 }
 
@@ -585,17 +589,39 @@ pub async fn restore(
         let _lock =
             crate::fsx::FileLock::acquire(&lock_path).map_err(RestoreError::io(&lock_path))?;
         fs_err::create_dir_all(&store)?;
-        let mut unpacked = Vec::new();
-        for (package, blob) in &verified {
-            let spec = format!("{}@{}", package.name, package.version);
-            let (mut files, manifest) = read_tarball(&blob.path, &spec)?;
-            for file in &mut files {
-                put_file(&store, file)?;
-                link_file_v10(&store, &store_10, file)?;
-                file.data = Vec::new();
+        // Unpacking, hashing and writing ~20 files a package: spread over threads.
+        let threads = std::thread::available_parallelism().map_or(2, |count| count.get().clamp(2, 8));
+        let chunk = verified.len().div_ceil(threads).max(1);
+        let unpacked: Vec<(&PnpmPackage, Value, Vec<PackageFile>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = verified
+                .chunks(chunk)
+                .map(|part| {
+                    let (store, store_10) = (&store, &store_10);
+                    scope.spawn(move || -> Result<Vec<_>, RestoreError> {
+                        let mut done = Vec::new();
+                        for (package, blob) in part {
+                            let spec = format!("{}@{}", package.name, package.version);
+                            let (mut files, manifest) = read_tarball(&blob.path, &spec)?;
+                            for file in &mut files {
+                                put_file(store, file)?;
+                                link_file_v10(store, store_10, file)?;
+                                file.data = Vec::new();
+                            }
+                            done.push((package, manifest, files));
+                        }
+                        Ok(done)
+                    })
+                })
+                .collect();
+            let mut all = Vec::new();
+            for handle in handles {
+                let part = handle
+                    .join()
+                    .map_err(|_| RestoreError::Invalid("a store-writing thread panicked".to_owned()))??;
+                all.extend(part);
             }
-            unpacked.push((package, manifest, files));
-        }
+            Ok::<_, RestoreError>(all)
+        })?;
         // After every file is written: pnpm re-reads a file whose mtime is later than this.
         let checked_at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
