@@ -367,19 +367,15 @@ fn store_file(file: &PackageFile) -> PathBuf {
     ))
 }
 
-/// Write one file into the store's `files/` unless it is there (content-addressed).
-fn put_file(store: &Path, file: &PackageFile) -> Result<(), RestoreError> {
+/// Write one file into the store's `files/` unless it is there (content-addressed): a temp
+/// file then a rename, so no reader sees half a file. The `files/xx` directories exist
+/// already ([`make_file_dirs`]).
+fn put_file(store: &Path, file: &PackageFile, temp_prefix: &str) -> Result<(), RestoreError> {
     let target = store.join("files").join(store_file(file));
-    let dir = target.parent().unwrap_or(store).to_path_buf();
     if target.exists() {
         return Ok(());
     }
-    fs_err::create_dir_all(&dir).map_err(RestoreError::io(&dir))?;
-    let temp = dir.join(format!(
-        ".lading-tmp-{}-{}",
-        std::process::id(),
-        rand::random::<u64>()
-    ));
+    let temp = target.with_file_name(format!("{temp_prefix}{}", rand::random::<u64>()));
     let mut options = fs_err::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -395,15 +391,26 @@ fn put_file(store: &Path, file: &PackageFile) -> Result<(), RestoreError> {
     fs_err::rename(&temp, &target).map_err(RestoreError::io(&target))
 }
 
-/// The same file in pnpm 10's store: a hard link to pnpm 12's copy (or a copy).
+/// The 256 `files/xx` directories of a store, made once instead of per file.
+fn make_file_dirs(store: &Path) -> Result<(), RestoreError> {
+    for byte in 0..=255_u8 {
+        let dir = store.join("files").join(format!("{byte:02x}"));
+        fs_err::create_dir_all(&dir).map_err(RestoreError::io(&dir))?;
+    }
+    Ok(())
+}
+
+/// The same file in pnpm 10's store: a hard link to pnpm 12's copy (atomic, so straight to
+/// its name), or a copy where links do not work.
 fn link_file_v10(store: &Path, store_10: &Path, file: &PackageFile) -> Result<(), RestoreError> {
     let relative = store_file(file);
+    let source = store.join("files").join(&relative);
     let target = store_10.join("files").join(&relative);
-    if target.exists() {
-        return Ok(());
+    match fs_err::hard_link(&source, &target) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(_) => crate::cas::link_or_copy(&source, &target).map_err(RestoreError::io(&target)),
     }
-    crate::cas::link_or_copy(&store.join("files").join(&relative), &target)
-        .map_err(RestoreError::io(&target))
 }
 
 /// pnpm 10's index file for a package, relative to `<store>/v10`.
@@ -588,9 +595,10 @@ pub async fn restore(
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let _lock =
             crate::fsx::FileLock::acquire(&lock_path).map_err(RestoreError::io(&lock_path))?;
-        fs_err::create_dir_all(&store)?;
+        make_file_dirs(&store)?;
+        make_file_dirs(&store_10)?;
         // Unpacking, hashing and writing ~20 files a package: spread over threads.
-        let threads = std::thread::available_parallelism().map_or(2, |count| count.get().clamp(2, 8));
+        let threads = 8;
         let chunk = verified.len().div_ceil(threads).max(1);
         let unpacked: Vec<(&PnpmPackage, Value, Vec<PackageFile>)> = std::thread::scope(|scope| {
             let handles: Vec<_> = verified
@@ -598,12 +606,13 @@ pub async fn restore(
                 .map(|part| {
                     let (store, store_10) = (&store, &store_10);
                     scope.spawn(move || -> Result<Vec<_>, RestoreError> {
+                        let temp_prefix = format!(".lading-tmp-{}-", std::process::id());
                         let mut done = Vec::new();
                         for (package, blob) in part {
                             let spec = format!("{}@{}", package.name, package.version);
                             let (mut files, manifest) = read_tarball(&blob.path, &spec)?;
                             for file in &mut files {
-                                put_file(store, file)?;
+                                put_file(store, file, &temp_prefix)?;
                                 link_file_v10(store, store_10, file)?;
                                 file.data = Vec::new();
                             }
@@ -634,7 +643,7 @@ pub async fn restore(
             let path = store_10.join(relative);
             if !path.exists() {
                 let json = index_json_v10(package, requires_build(manifest, files), files, checked_at);
-                crate::fsx::write_atomic(&path, &json, None)?;
+                crate::fsx::replace_unsynced(&path, &json)?;
             }
         }
         let rows: Vec<(String, Vec<u8>)> = unpacked
