@@ -79,7 +79,14 @@ impl Kind {
                 }
                 Ok(Self::MavenLockfile)
             }
-            "pnpm-lock.yaml" if explicit || pnpm_lock_is_current(path) => Ok(Self::Pnpm),
+            // Older ones are skipped when found, not named.
+            "pnpm-lock.yaml"
+                if explicit
+                    || fs_err::read_to_string(path)
+                        .is_ok_and(|text| crate::ecosystem::npm::pnpm::is_current(&text)) =>
+            {
+                Ok(Self::Pnpm)
+            }
             "pnpm-lock.yaml" => Err(
                 "lockfiles older than pnpm 8's are not restored (found, so skipped): rewrite it with a current pnpm",
             ),
@@ -109,18 +116,6 @@ impl Kind {
             _ => return None,
         })
     }
-}
-
-/// Whether a pnpm lockfile says `lockfileVersion` 6 or later (older ones are skipped when
-/// found, not named).
-fn pnpm_lock_is_current(path: &Path) -> bool {
-    fs_err::read_to_string(path).is_ok_and(|text| {
-        text.lines()
-            .find_map(|line| line.strip_prefix("lockfileVersion:"))
-            .map(|value| value.trim().trim_matches(['\'', '"']))
-            .and_then(|value| value.split('.').next()?.parse::<u32>().ok())
-            .is_some_and(|major| major >= 6)
-    })
 }
 
 fn has_txt_extension(name: &str) -> bool {
@@ -308,9 +303,9 @@ pub fn destination(kind: Kind, args: &LockfileArgs) -> PathBuf {
     }
 }
 
-fn auth_for(ecosystem: &str, endpoint: &SafeUrl, credentials: &Credentials) -> Option<Auth> {
+fn auth_for(format: &str, endpoint: &SafeUrl, credentials: &Credentials) -> Option<Auth> {
     let token = credentials.token.as_ref()?;
-    Some(if ecosystem == "npm" || ecosystem == "cargo" {
+    Some(if format == "npm" || format == "cargo" {
         Auth::bearer(endpoint, token)
     } else {
         Auth::basic(endpoint, &credentials.username, token)
@@ -541,31 +536,10 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
                 tracing::info!("{ecosystem}: skipped {skipped}");
             }
         }
-        if ecosystem == "cargo" && summary.packages > 0 {
-            let vendor = absolute(&summary.destination);
-            printer.status(&format!(
-                "cargo: build with `cargo build --offline --config \"source.crates-io.replace-with='lading-vendor'\" --config \"source.lading-vendor.directory='{}'\"`",
-                vendor.display()
-            ));
-        }
-        if ecosystem == "pnpm" && summary.packages > 0 {
-            let store = absolute(&summary.destination);
-            printer.status(&format!(
-                "pnpm: install with `pnpm install --offline --frozen-lockfile --store-dir '{}'` (pnpm 12 or 10)",
-                store.display()
-            ));
-        }
-        if ecosystem == "yarn" && summary.packages > 0 {
-            let mirror = absolute(&summary.destination);
-            let set = EnvVars::get(EnvVars::YARN_YARN_OFFLINE_MIRROR)
-                .is_some_and(|value| std::path::absolute(&value).ok().as_ref() == Some(&mirror));
-            if !set {
-                printer.status(&format!(
-                    "yarn: install with `{}='{}' yarn install --offline --frozen-lockfile`",
-                    EnvVars::YARN_YARN_OFFLINE_MIRROR,
-                    mirror.display()
-                ));
-            }
+        if summary.packages > 0
+            && let Some(hint) = offline_hint(ecosystem, &absolute(&summary.destination))
+        {
+            printer.status(&hint);
         }
         summaries.push(summary);
     }
@@ -577,6 +551,31 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
         printer.data(&serde_json::to_string_pretty(&report)?);
     }
     Ok(())
+}
+
+/// The offline install command for what `ecosystem` restored into `destination`, where it
+/// needs one the user would not guess (a store, mirror or vendor directory to name).
+fn offline_hint(ecosystem: &str, destination: &Path) -> Option<String> {
+    let shown = destination.display();
+    match ecosystem {
+        "cargo" => Some(format!(
+            "cargo: build with `cargo build --offline --config \"source.crates-io.replace-with='lading-vendor'\" --config \"source.lading-vendor.directory='{shown}'\"`"
+        )),
+        "pnpm" => Some(format!(
+            "pnpm: install with `pnpm install --offline --frozen-lockfile --store-dir '{shown}'` (pnpm 12 or 10)"
+        )),
+        // Not when the variable already names it.
+        "yarn"
+            if EnvVars::get(EnvVars::YARN_YARN_OFFLINE_MIRROR)
+                .is_none_or(|value| absolute(Path::new(&value)) != destination) =>
+        {
+            Some(format!(
+                "yarn: install with `{}='{shown}' yarn install --offline --frozen-lockfile`",
+                EnvVars::YARN_YARN_OFFLINE_MIRROR
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// `path` made absolute (for commands printed to copy), or as it is.

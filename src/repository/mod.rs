@@ -203,7 +203,7 @@ pub fn cache_dir() -> PathBuf {
 /// SSO round trip on every run, and give temporary credentials a new key id each time).
 #[must_use]
 pub fn credential_source_fingerprint() -> String {
-    let home = EnvVars::get("HOME").map(PathBuf::from);
+    let home = EnvVars::get(EnvVars::HOME).map(PathBuf::from);
     let file = |variable: &str, default: &str| {
         EnvVars::get(variable)
             .map(PathBuf::from)

@@ -141,6 +141,28 @@ fn npm_command(npm: &Path, home: &Path, cwd: &Path, cache: &Path) -> Command {
     command
 }
 
+/// `dir/<folder>` with a `package.json` named `name` depending on `dependencies`.
+fn project_with(dir: &Path, folder: &str, name: &str, dependencies: &serde_json::Value) -> PathBuf {
+    let project = dir.join(folder);
+    fs_err::create_dir_all(&project).unwrap();
+    fs_err::write(
+        project.join("package.json"),
+        serde_json::json!({"name": name, "version": "1.0.0", "private": true, "dependencies": dependencies}).to_string(),
+    )
+    .unwrap();
+    project
+}
+
+/// The fixture's roots are installed in `project`.
+fn assert_fixture_installed(project: &Path) {
+    assert!(project.join("node_modules/express/package.json").is_file());
+    assert!(
+        project
+            .join("node_modules/@babel/core/package.json")
+            .is_file()
+    );
+}
+
 /// A project depending on `dependencies`, locked against the registry in `home/.npmrc`.
 fn locked_project(
     npm: &Path,
@@ -149,13 +171,7 @@ fn locked_project(
     dependencies: &serde_json::Value,
     omit_resolved: bool,
 ) -> PathBuf {
-    let project = dir.join("project");
-    fs_err::create_dir_all(&project).unwrap();
-    fs_err::write(
-        project.join("package.json"),
-        serde_json::json!({"name": "restore-app", "version": "1.0.0", "private": true, "dependencies": dependencies}).to_string(),
-    )
-    .unwrap();
+    let project = project_with(dir, "project", "restore-app", dependencies);
     let flag = if omit_resolved {
         "--omit-lockfile-registry-resolved"
     } else {
@@ -229,23 +245,17 @@ fn npm_ci_offline(npm: &Path, home: &Path, project: &Path, cache: &Path) {
     .unwrap();
     let installed = hidden["packages"].as_object().unwrap().len();
     assert!(installed >= 200, "only {installed} packages installed");
-    assert!(project.join("node_modules/express/package.json").is_file());
-    assert!(
-        project
-            .join("node_modules/@babel/core/package.json")
-            .is_file()
-    );
+    assert_fixture_installed(project);
 }
 
 /// The fixture project locked by real yarn 1 against the registry in `home/.npmrc`.
 fn yarn_locked_project(yarn: &Path, home: &Path, dir: &Path) -> PathBuf {
-    let project = dir.join("yarn-project");
-    fs_err::create_dir_all(&project).unwrap();
-    fs_err::write(
-        project.join("package.json"),
-        serde_json::json!({"name": "restore-yarn-app", "version": "1.0.0", "private": true, "dependencies": fixture_dependencies()}).to_string(),
-    )
-    .unwrap();
+    let project = project_with(
+        dir,
+        "yarn-project",
+        "restore-yarn-app",
+        &fixture_dependencies(),
+    );
     support::run_ok(
         support::clean_command(yarn, home)
             .current_dir(&project)
@@ -273,13 +283,12 @@ fn pnpm() -> Option<PathBuf> {
 
 /// The fixture project locked by real pnpm 12 against the registry in `home/.npmrc`.
 fn pnpm_locked_project(pnpm: &Path, home: &Path, dir: &Path) -> PathBuf {
-    let project = dir.join("pnpm-project");
-    fs_err::create_dir_all(&project).unwrap();
-    fs_err::write(
-        project.join("package.json"),
-        serde_json::json!({"name": "restore-pnpm-app", "version": "1.0.0", "private": true, "dependencies": fixture_dependencies()}).to_string(),
-    )
-    .unwrap();
+    let project = project_with(
+        dir,
+        "pnpm-project",
+        "restore-pnpm-app",
+        &fixture_dependencies(),
+    );
     support::run_ok(
         support::clean_command(pnpm, home)
             .current_dir(&project)
@@ -326,12 +335,7 @@ fn pnpm_install_offline(pnpm: &Path, home: &Path, project: &Path, store: &Path) 
         "pnpm install --offline failed:\n{}",
         support::describe(&output)
     );
-    assert!(project.join("node_modules/express/package.json").is_file());
-    assert!(
-        project
-            .join("node_modules/@babel/core/package.json")
-            .is_file()
-    );
+    assert_fixture_installed(project);
 }
 
 /// `yarn install --offline --frozen-lockfile` with an empty yarn cache and the offline
@@ -355,12 +359,7 @@ fn yarn_install_offline(yarn: &Path, home: &Path, project: &Path, mirror: &Path,
         "yarn install --offline failed:\n{}",
         support::describe(&output)
     );
-    assert!(project.join("node_modules/express/package.json").is_file());
-    assert!(
-        project
-            .join("node_modules/@babel/core/package.json")
-            .is_file()
-    );
+    assert_fixture_installed(project);
 }
 
 #[test]

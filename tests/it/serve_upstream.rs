@@ -615,20 +615,13 @@ fn lading_serve_pulls_nuget_packages_through_codeartifact_verified_by_their_pack
     );
     assert_eq!(status, 200, "{}", cache.log());
     assert_eq!(bytes, package);
-    let versions = aws_json(
+    let versions = crate::serve_upstream_formats::versions(
         &cache,
         dir.path(),
-        &[
-            "list-package-versions",
-            "--domain",
-            "local",
-            "--repository",
-            "main",
-            "--format",
-            "nuget",
-            "--package",
-            "corp.chained",
-        ],
+        "main",
+        "nuget",
+        None,
+        "corp.chained",
     );
     assert_eq!(
         versions["versions"][0]["origin"]["domainEntryPoint"]["externalConnectionName"],

@@ -27,7 +27,7 @@ fn set_upstream(server: &LadingServer, home: &Path, repository: &str, upstream: 
 }
 
 /// `list-package-versions` (`Null` when the package does not exist).
-fn versions(
+pub(crate) fn versions(
     server: &LadingServer,
     home: &Path,
     repository: &str,

@@ -45,13 +45,17 @@ pub(crate) fn node_platform() -> (&'static str, &'static str) {
 /// The C library of this Linux machine as npm names it, found as npm finds it (the
 /// `detect-libc` package): `musl` when `/usr/bin/ldd` is musl's, else `glibc`. (A musl
 /// loader in `/lib` proves nothing: Debian's `musl` package puts one beside glibc.)
+/// Read once per process: every optional lockfile entry asks.
 fn linux_libc() -> &'static str {
-    let ldd = fs_err::read("/usr/bin/ldd").unwrap_or_default();
-    if ldd.windows(4).any(|window| window == b"musl") {
-        "musl"
-    } else {
-        "glibc"
-    }
+    static LIBC: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    LIBC.get_or_init(|| {
+        let ldd = fs_err::read("/usr/bin/ldd").unwrap_or_default();
+        if ldd.windows(4).any(|window| window == b"musl") {
+            "musl"
+        } else {
+            "glibc"
+        }
+    })
 }
 
 /// [`node_platform`] and, on Linux, the C library (`glibc`, `musl`; empty elsewhere).
@@ -61,10 +65,11 @@ pub fn node_platform_with_libc() -> (&'static str, &'static str, &'static str) {
     (os, cpu, if os == "linux" { linux_libc() } else { "" })
 }
 
-/// Whether a lockfile entry's `os`, `cpu` and (on Linux) `libc` lists (npm's syntax: names, or `!name` to
-/// exclude) admit this machine, as npm and pnpm decide which optional packages to install.
+/// Whether a lockfile entry's `os`, `cpu` and (on Linux) `libc` lists (npm's syntax: names,
+/// or `!name` to exclude) admit this machine, as npm and pnpm decide which optional packages
+/// to install.
 pub(crate) fn for_this_platform(entry: &Value) -> bool {
-    let (os, cpu) = node_platform();
+    let (os, cpu, libc) = node_platform_with_libc();
     let admits = |field: &str, current: &str| {
         let Some(list) = entry[field].as_array() else {
             return true;
@@ -79,7 +84,7 @@ pub(crate) fn for_this_platform(entry: &Value) -> bool {
         let wanted: Vec<&&str> = names.iter().filter(|name| !name.starts_with('!')).collect();
         wanted.is_empty() || wanted.iter().any(|name| **name == current)
     };
-    admits("os", os) && admits("cpu", cpu) && (os != "linux" || admits("libc", linux_libc()))
+    admits("os", os) && admits("cpu", cpu) && (libc.is_empty() || admits("libc", libc))
 }
 
 /// The media type of the abbreviated ("corgi") packument npm asks for when installing.

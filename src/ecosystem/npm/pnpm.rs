@@ -59,6 +59,17 @@ pub struct PnpmLockError {
     pub message: String,
 }
 
+/// Whether a pnpm lockfile's text says `lockfileVersion` 6 or later (pnpm 8 on), read from
+/// its first such line without parsing the YAML (discovery asks of every lockfile found).
+#[must_use]
+pub fn is_current(text: &str) -> bool {
+    text.lines()
+        .find_map(|line| line.strip_prefix("lockfileVersion:"))
+        .map(|value| value.trim().trim_matches(['\'', '"']))
+        .and_then(|value| value.split('.').next()?.parse::<u32>().ok())
+        .is_some_and(|major| major >= 6)
+}
+
 /// Split a `packages:` key `name@version` (`@scope/name@version`).
 fn split_key(key: &str) -> Option<(&str, &str)> {
     super::split_at_version(key).filter(|(_, version)| !version.is_empty())
@@ -708,6 +719,8 @@ mod tests {
             tarball_url(&registry, &packages[0]),
             "http://r/d/local/npm/main/@sindresorhus/is/-/is-4.6.0.tgz"
         );
+        assert!(is_current("lockfileVersion: '9.0'\n") && is_current("lockfileVersion: \"6.0\"\n"));
+        assert!(!is_current("lockfileVersion: 5.4\n") && !is_current("packages: {}\n"));
         let old = parse(Path::new("pnpm-lock.yaml"), "lockfileVersion: 5.4\n").unwrap_err();
         assert!(old.message.contains("older than pnpm 8"), "{old}");
         let v6 = parse(
