@@ -216,12 +216,14 @@ const fn format_name(format: PackFormat) -> &'static str {
     }
 }
 
-fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
-    now.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+/// The source date as RFC 3339: the provenance's `startedOn`. Not the wall clock: the same
+/// inputs (commit, `SOURCE_DATE_EPOCH`, CI run identity) give the same provenance, so a rerun
+/// of a job publishes the same bytes.
+fn source_date_rfc3339(date: SourceDate) -> Option<String> {
+    time::OffsetDateTime::from_unix_timestamp(date.epoch)
+        .ok()?
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
 }
 
 /// Run `lading pack`.
@@ -230,7 +232,6 @@ fn now_rfc3339() -> String {
 /// Bad input (patterns, manifests, keys, templates) and I/O failures; nothing is left in
 /// `--out` when it fails.
 pub fn run(args: &PackArgs, printer: Printer) -> anyhow::Result<()> {
-    let started_on = now_rfc3339();
     if !args.base.is_dir() {
         bail!(HintedError::new(
             format!("base directory `{}` does not exist", args.base.display()),
@@ -245,7 +246,7 @@ pub fn run(args: &PackArgs, printer: Printer) -> anyhow::Result<()> {
 
     let created_out = !args.out.exists();
     let staging = staging_dir(&args.out)?;
-    let result = pack_into(args, &identity, (name, version), date, &staging, started_on);
+    let result = pack_into(args, &identity, (name, version), date, &staging);
     if result.is_err() {
         drop(staging);
         if created_out {
@@ -275,7 +276,6 @@ fn pack_into(
     (name, version): (Option<String>, Option<String>),
     date: SourceDate,
     staging: &tempfile::TempDir,
-    started_on: String,
 ) -> anyhow::Result<(serde_json::Value, Vec<String>, bool)> {
     let signing_key = load_signing_key(args)?;
     let packed = build(
@@ -347,8 +347,8 @@ fn pack_into(
                 "patterns": args.patterns,
             }),
             dependencies,
-            started_on: Some(started_on),
-            finished_on: Some(now_rfc3339()),
+            started_on: source_date_rfc3339(date),
+            finished_on: None,
         },
     );
     let payload = serde_json::to_vec(&statement)?;

@@ -388,6 +388,9 @@ fn summary_table(reports: &[PackageReport], failures: &[String]) -> String {
         for file in &report.files {
             let outcome = match file.outcome {
                 Outcome::Published => "published",
+                Outcome::AlreadyPublished if file.note.is_some() => {
+                    "already published (provenance from an earlier run kept)"
+                }
                 Outcome::AlreadyPublished => "already published",
                 Outcome::WouldPublish => "would publish (dry run)",
                 Outcome::Skipped => "skipped",
@@ -506,10 +509,16 @@ pub async fn run(args: PublishArgs, printer: Printer) -> anyhow::Result<()> {
                     "published `{}` ({} {}) to {}",
                     file.file, report.package, report.version, file.url
                 ),
-                Outcome::AlreadyPublished => format!(
-                    "`{}` is already published ({} {}, same sha256 {}): nothing sent",
-                    file.file, report.package, report.version, file.sha256
-                ),
+                Outcome::AlreadyPublished => match &file.note {
+                    Some(note) => format!(
+                        "`{}` is already published ({} {}): {note}; nothing sent",
+                        file.file, report.package, report.version
+                    ),
+                    None => format!(
+                        "`{}` is already published ({} {}, same sha256 {}): nothing sent",
+                        file.file, report.package, report.version, file.sha256
+                    ),
+                },
                 Outcome::WouldPublish => format!(
                     "would publish `{}` ({} bytes, sha256 {}) to {}",
                     file.file, file.size, file.sha256, file.url

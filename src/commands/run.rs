@@ -245,6 +245,8 @@ pub fn plan(
         for dir in packed {
             let mut args: Vec<OsString> = vec!["publish".into(), dir.into_os_string()];
             args.extend(wiring.flags.iter().cloned());
+            // The report tells the summary what was sent and what was already there.
+            args.push("--json".into());
             steps.push(Step {
                 name: "publish",
                 program: Program::Lading(args),
@@ -306,6 +308,9 @@ struct Runner {
     wiring: RepositoryWiring,
     exported: Vec<(String, String)>,
     printer: Printer,
+    /// Per published directory (as the step names it): whether every file was already in
+    /// the repository (nothing sent).
+    already_published: Vec<(PathBuf, bool)>,
 }
 
 impl Runner {
@@ -341,7 +346,10 @@ impl Runner {
     }
 
     /// Run a step; its stdout goes to our stderr (our stdout carries only the summary).
-    async fn run(&self, step: &Step) -> anyhow::Result<()> {
+    async fn run(&mut self, step: &Step) -> anyhow::Result<()> {
+        if step.name == "publish" {
+            return self.publish(step).await;
+        }
         self.printer.status(&format!(
             "lading run: step `{}`: {}",
             step.name,
@@ -356,6 +364,44 @@ impl Runner {
         check(step.name, status)
     }
 
+    /// Run `lading publish --json` and keep from its report whether it sent anything.
+    async fn publish(&mut self, step: &Step) -> anyhow::Result<()> {
+        self.printer.status(&format!(
+            "lading run: step `{}`: {}",
+            step.name,
+            describe_program(&step.program)
+        ));
+        let mut command = self.command(&step.program);
+        command.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        // `spawn` + `wait_with_output`, not `output`: tokio's `output` pipes stderr too, and
+        // the step's messages would be lost.
+        let output = command
+            .spawn()
+            .with_context(|| format!("failed to start step `{}`", step.name))?
+            .wait_with_output()
+            .await
+            .with_context(|| format!("failed to wait for step `{}`", step.name))?;
+        check(step.name, output.status)?;
+        if let Program::Lading(args) = &step.program
+            && let Some(dir) = args.get(1)
+        {
+            let report: serde_json::Value =
+                serde_json::from_slice(&output.stdout).unwrap_or_default();
+            let files: Vec<&serde_json::Value> = report["packages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|package| package["files"].as_array().into_iter().flatten())
+                .collect();
+            let already = !files.is_empty()
+                && files
+                    .iter()
+                    .all(|file| file["outcome"] == "already_published");
+            self.already_published.push((PathBuf::from(dir), already));
+        }
+        Ok(())
+    }
+
     /// Run `lading login --print-env sh` and keep its exports for later steps.
     async fn login(&mut self, step: &Step) -> anyhow::Result<()> {
         self.printer.status(&format!(
@@ -365,10 +411,14 @@ impl Runner {
         ));
         let mut command = self.command(&step.program);
         command.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        // `spawn` + `wait_with_output`, not `output`: tokio's `output` pipes stderr too, and
+        // the step's messages would be lost.
         let output = command
-            .output()
+            .spawn()
+            .with_context(|| format!("failed to start step `{}`", step.name))?
+            .wait_with_output()
             .await
-            .with_context(|| format!("failed to start step `{}`", step.name))?;
+            .with_context(|| format!("failed to wait for step `{}`", step.name))?;
         let text = String::from_utf8_lossy(&output.stdout);
         // `::add-mask::` and any other runner command must still reach the runner.
         for line in text.lines().filter(|line| !line.starts_with("export ")) {
@@ -466,6 +516,7 @@ pub async fn run(args: RunArgs, printer: Printer) -> anyhow::Result<()> {
         wiring: wiring.clone(),
         exported: Vec::new(),
         printer,
+        already_published: Vec::new(),
     };
     let tools = config
         .pipeline
@@ -530,13 +581,20 @@ pub async fn run(args: RunArgs, printer: Printer) -> anyhow::Result<()> {
         server.shutdown().await;
     }
     result?;
-    print_summary(&config, &root, &steps, printer);
+    print_summary(&config, &root, &runner.already_published, printer);
     Ok(())
 }
 
 /// List what was packed (and published) from the manifests `lading pack` wrote.
-fn print_summary(config: &Config, root: &Path, steps: &[Step], printer: Printer) {
-    let published = steps.iter().any(|step| step.name == "publish");
+/// A package whose files were all in the repository already (a rerun of the same job) is
+/// listed as `already published ... identical`.
+fn print_summary(
+    config: &Config,
+    root: &Path,
+    already_published: &[(PathBuf, bool)],
+    printer: Printer,
+) {
+    let published = !already_published.is_empty();
     let out = config
         .pipeline
         .as_ref()
@@ -545,7 +603,11 @@ fn print_summary(config: &Config, root: &Path, steps: &[Step], printer: Printer)
     let verb = if published { "published" } else { "packed" };
     let mut listed = Vec::new();
     for (index, package) in config.packages.iter().enumerate() {
-        let dir = root.join(package_dir(&out, index, package));
+        let relative = package_dir(&out, index, package);
+        let already = already_published
+            .iter()
+            .any(|(dir, already)| *already && *dir == relative);
+        let dir = root.join(&relative);
         let manifest = fs_err::read_dir(&dir).ok().and_then(|entries| {
             entries.filter_map(Result::ok).find_map(|entry| {
                 let name = entry.file_name().to_string_lossy().into_owned();
@@ -561,13 +623,21 @@ fn print_summary(config: &Config, root: &Path, steps: &[Step], printer: Printer)
                 "name": manifest["name"],
                 "version": manifest["version"],
                 "format": manifest["format"],
+                "already_published": published.then_some(already),
             }));
-            printer.data(&format!(
-                "{verb} {} {} ({})",
+            let line = format!(
+                "{} {} ({})",
                 manifest["name"].as_str().unwrap_or_default(),
                 manifest["version"].as_str().unwrap_or_default(),
                 manifest["format"].as_str().unwrap_or_default()
-            ));
+            );
+            if already {
+                printer.data(&format!(
+                    "already published {line}, identical: nothing sent"
+                ));
+            } else {
+                printer.data(&format!("{verb} {line}"));
+            }
         }
     }
     if published {
@@ -606,7 +676,7 @@ mod tests {
         );
         assert_eq!(
             describe_program(&steps[3].program),
-            "lading publish .lading/out/0-_acme_app --endpoint-url http://127.0.0.1:1 --domain local --repository main --domain-owner 000000000000 --region us-east-1"
+            "lading publish .lading/out/0-_acme_app --endpoint-url http://127.0.0.1:1 --domain local --repository main --domain-owner 000000000000 --region us-east-1 --json"
         );
         let argv = plan(
             &config,

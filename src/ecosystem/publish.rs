@@ -89,6 +89,34 @@ impl FileReport {
     }
 }
 
+/// The note on a provenance file kept from an earlier run.
+pub const PROVENANCE_KEPT: &str = "provenance from an earlier run kept";
+
+/// Whether `upload` is a provenance file (`*.intoto.jsonl`, as `lading pack` names it and the
+/// Maven `-provenance.intoto.jsonl` attachment).
+#[must_use]
+pub fn is_provenance(upload: &Upload) -> bool {
+    upload.file_name.ends_with(".intoto.jsonl")
+}
+
+/// The report for a provenance file the repository holds in other bytes than `upload` but
+/// for the same artifacts ([`crate::provenance::same_subjects`]: a rerun or a retried CI
+/// attempt differs only in run metadata): the earlier provenance stays, nothing is sent, and
+/// the file counts as already published. `None` when `upload` is not a provenance file or the
+/// subjects differ (a digest conflict then).
+#[must_use]
+pub fn kept_provenance(upload: &Upload, existing: &[u8], url: &str) -> Option<FileReport> {
+    if !is_provenance(upload) || !crate::provenance::same_subjects(existing, &upload.bytes) {
+        return None;
+    }
+    let mut report = FileReport::new(upload, url, Outcome::AlreadyPublished);
+    report.note = Some(format!(
+        "{PROVENANCE_KEPT}: same artifacts and digests, run metadata differs (repository sha256:{})",
+        Digests::of(existing).sha256
+    ));
+    Some(report)
+}
+
 /// A failed publish.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {

@@ -63,9 +63,10 @@ pub struct BuildFacts {
     pub package_parameters: Value,
     /// Locked dependencies, as ResourceDescriptors.
     pub dependencies: Vec<ResourceDescriptor>,
-    /// RFC 3339 start time.
+    /// RFC 3339 `startedOn`: the source date (`SOURCE_DATE_EPOCH`, else the commit time),
+    /// not the wall clock, so that a rerun of the same inputs writes the same statement.
     pub started_on: Option<String>,
-    /// RFC 3339 finish time.
+    /// RFC 3339 `finishedOn` (not recorded by `lading pack`: it would be the wall clock).
     pub finished_on: Option<String>,
 }
 
@@ -137,6 +138,49 @@ impl Statement {
     }
 }
 
+/// A subject as provenance comparisons see it: its name and its digests.
+pub type SubjectKey = (Option<String>, BTreeMap<String, String>);
+
+/// The subjects of a provenance file (a `.intoto.jsonl`: one DSSE envelope per line), as a
+/// sorted set of (name, algorithm → digest): what decides whether two provenance files
+/// describe the same publish.
+///
+/// # Errors
+/// A line that is not a DSSE envelope with an in-toto statement.
+pub fn subjects_of(bytes: &[u8]) -> Result<Vec<SubjectKey>, dsse::DsseError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|error| dsse::DsseError::Malformed(format!("not UTF-8: {error}")))?;
+    let mut subjects = Vec::new();
+    for line in text.lines().filter(|line| !line.trim().is_empty()) {
+        let envelope = dsse::Envelope::parse(line)?;
+        let statement: Statement =
+            serde_json::from_slice(&envelope.payload_bytes()?).map_err(|error| {
+                dsse::DsseError::Malformed(format!("not an in-toto statement: {error}"))
+            })?;
+        subjects.extend(
+            statement
+                .subject
+                .into_iter()
+                .map(|subject| (subject.name, subject.digest)),
+        );
+    }
+    subjects.sort();
+    subjects.dedup();
+    Ok(subjects)
+}
+
+/// Whether the provenance `existing` (what a repository holds) and `local` describe the same
+/// artifacts: the same subjects, names and every digest, whatever their run metadata
+/// (`invocationId`, times, builder, a retried CI attempt's parameters) or signatures. An
+/// unreadable file describes nothing: never the same.
+#[must_use]
+pub fn same_subjects(existing: &[u8], local: &[u8]) -> bool {
+    match (subjects_of(existing), subjects_of(local)) {
+        (Ok(existing), Ok(local)) => !local.is_empty() && existing == local,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +220,46 @@ mod tests {
             value["predicate"]["runDetails"]["builder"]["id"],
             crate::ci::LOCAL_BUILDER_ID
         );
+    }
+
+    fn envelope_line(subjects: Vec<ResourceDescriptor>, invocation: &str) -> Vec<u8> {
+        let identity = RunIdentity::from_env(&|name| match name {
+            "GITHUB_ACTIONS" => Some("true".to_owned()),
+            "GITHUB_RUN_ID" => Some("7".to_owned()),
+            "GITHUB_RUN_ATTEMPT" => Some(invocation.to_owned()),
+            "GITHUB_REPOSITORY" => Some("acme/tool".to_owned()),
+            "GITHUB_SERVER_URL" => Some("https://github.com".to_owned()),
+            _ => None,
+        });
+        let statement = Statement::new(subjects, &identity, &BuildFacts::default());
+        let payload = serde_json::to_vec(&statement).unwrap();
+        let mut line =
+            serde_json::to_vec(&dsse::Envelope::unsigned(PAYLOAD_TYPE, &payload)).unwrap();
+        line.push(b'\n');
+        line
+    }
+
+    fn subject(name: &str, sha256: &str) -> ResourceDescriptor {
+        ResourceDescriptor {
+            name: Some(name.to_owned()),
+            uri: None,
+            digest: [("sha256".to_owned(), sha256.to_owned())]
+                .into_iter()
+                .collect(),
+            annotations: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn provenance_of_a_retried_run_is_the_same_only_when_the_subjects_are() {
+        let first = envelope_line(vec![subject("a.tgz", "aa"), subject("b.tgz", "bb")], "1");
+        let retried = envelope_line(vec![subject("b.tgz", "bb"), subject("a.tgz", "aa")], "2");
+        assert_ne!(first, retried, "the attempt is recorded");
+        assert!(same_subjects(&first, &retried));
+        let rebuilt = envelope_line(vec![subject("a.tgz", "aa"), subject("b.tgz", "cc")], "2");
+        assert!(!same_subjects(&first, &rebuilt));
+        let fewer = envelope_line(vec![subject("a.tgz", "aa")], "2");
+        assert!(!same_subjects(&first, &fewer));
+        assert!(!same_subjects(b"not json\n", &first));
     }
 }

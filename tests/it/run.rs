@@ -69,8 +69,9 @@ const PACKAGES: [(&str, &str, &str); 5] = [
     ("4-pypi", "lading-example", "pypi"),
 ];
 
-/// Check a finished run of `examples/lading.yml` in `root` (the examples directory).
-fn check_example_run(output: &Output, root: &Path) {
+/// Check a finished run of `examples/lading.yml` in `root` (the examples directory); a rerun
+/// (same inputs, same repository) reports every package as already published.
+fn check_example_run(output: &Output, root: &Path, rerun: bool) {
     let steps = steps(output);
     let names: Vec<&str> = steps
         .iter()
@@ -94,7 +95,7 @@ fn check_example_run(output: &Output, root: &Path) {
     );
     assert_eq!(
         steps[8],
-        format!("`publish`: lading publish .lading/out/0-npm {wiring}")
+        format!("`publish`: lading publish .lading/out/0-npm {wiring} --json")
     );
     // Every package was packed and verifies.
     for (dir, name, format) in PACKAGES {
@@ -128,15 +129,22 @@ fn check_example_run(output: &Output, root: &Path) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{}", describe(output));
     for (_, name, format) in PACKAGES {
+        let line = format!("published {name} 1.0.0 ({format})");
+        let expected = if rerun {
+            format!("already {line}, identical: nothing sent")
+        } else {
+            line
+        };
         assert!(
-            stdout.contains(&format!("published {name} 1.0.0 ({format})")),
-            "{stdout}"
+            stdout.lines().any(|printed| printed == expected),
+            "expected `{expected}`:\n{}",
+            describe(output)
         );
     }
 }
 
 #[test]
-fn run_embedded_pipeline_packs_every_example_and_publishes() {
+fn run_embedded_pipeline_packs_every_example_and_publishes_and_a_rerun_succeeds() {
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("examples");
     copy_tree(&examples(), &root);
@@ -144,7 +152,14 @@ fn run_embedded_pipeline_packs_every_example_and_publishes() {
         .args(["run", "--config"])
         .arg(root.join("lading.yml"))
         .env("npm_config_cache", work.path().join("npm-cache")));
-    check_example_run(&output, &root);
+    check_example_run(&output, &root, false);
+    // The same job again on the same checkout (a retried CI job): nothing new to publish,
+    // every package already there and identical, exit 0.
+    let output = run(clean_command(lading_bin(), work.path())
+        .args(["run", "--config"])
+        .arg(root.join("lading.yml"))
+        .env("npm_config_cache", work.path().join("npm-cache")));
+    check_example_run(&output, &root, true);
 }
 
 #[test]
@@ -283,5 +298,8 @@ fn readme_first_command_runs_the_pipeline_on_the_examples() {
         shell.env_remove(name);
     }
     let output = support::run(&mut shell);
-    check_example_run(&output, &root.join("examples"));
+    check_example_run(&output, &root.join("examples"), false);
+    // Run it again as written, `.lading/` kept: a rerun of the same job succeeds.
+    let output = support::run(&mut shell);
+    check_example_run(&output, &root.join("examples"), true);
 }

@@ -6,7 +6,8 @@ use reqwest::Method;
 
 use crate::archive::Digests;
 use crate::ecosystem::publish::{
-    FileReport, Outcome, PublishError, Session, Upload, check_read_back,
+    FileReport, Outcome, PublishError, Session, Upload, check_read_back, is_provenance,
+    kept_provenance,
 };
 use crate::repository::codeartifact::{CodeArtifact, GenericVersion};
 
@@ -51,7 +52,16 @@ pub async fn publish_codeartifact(
                     Outcome::AlreadyPublished,
                 ));
             }
-            Some(asset) => return Err(mismatch(version, upload, &asset.sha256)),
+            Some(asset) => {
+                if is_provenance(upload) {
+                    let body = client.generic_asset(version, &upload.file_name).await?;
+                    if let Some(report) = kept_provenance(upload, &body, &location(upload)) {
+                        reports.push(report);
+                        continue;
+                    }
+                }
+                return Err(mismatch(version, upload, &asset.sha256));
+            }
             None => missing.push(upload),
         }
     }
@@ -128,6 +138,10 @@ pub async fn publish_http(
                     &url.redacted(),
                     Outcome::AlreadyPublished,
                 ));
+                continue;
+            }
+            if let Some(report) = kept_provenance(upload, &body, &url.redacted()) {
+                reports.push(report);
                 continue;
             }
             return Err(mismatch(version, upload, &actual));

@@ -14,7 +14,8 @@ use reqwest::Method;
 use super::pack::{Coordinates, pom_coordinates};
 use crate::archive::Digests;
 use crate::ecosystem::publish::{
-    FileReport, Outcome, PublishError, Session, Upload, check_read_back,
+    FileReport, Outcome, PublishError, Session, Upload, check_read_back, is_provenance,
+    kept_provenance,
 };
 use crate::secret::SafeUrl;
 
@@ -300,6 +301,13 @@ pub async fn publish(
                 }
             }
             Some((sha1, _)) => {
+                if is_provenance(upload)
+                    && let Some(body) = session.get_optional(&url, None).await?
+                    && let Some(report) = kept_provenance(upload, &body, &url.redacted())
+                {
+                    reports.push(report);
+                    continue;
+                }
                 return Err(PublishError::DigestMismatch {
                     file: upload.file_name.clone(),
                     package,

@@ -1,0 +1,269 @@
+//! A rerun of the same job: the same artifacts from the same commit are the same publish.
+//! `lading pack` writes the same provenance for the same inputs; a retried CI attempt (other
+//! run metadata, same artifacts) keeps the provenance of the earlier run; a different
+//! artifact byte still fails naming the file and both digests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::login::codeartifact;
+use crate::support::{self, LadingServer, ServerSpec, describe};
+
+const ED25519_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEILdENjzI6vzhd4QeEVCfQ4iX8O0aQCIYSp06wElGIT5v\n-----END PRIVATE KEY-----\n";
+
+struct Job {
+    _temp: tempfile::TempDir,
+    root: PathBuf,
+    server: LadingServer,
+}
+
+impl Job {
+    fn new() -> Self {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().to_path_buf();
+        fs_err::create_dir_all(root.join("home")).unwrap();
+        let server = LadingServer::start(&root.join("serve"), ServerSpec::default());
+        let write = |relative: &str, text: &str| {
+            let path = root.join(relative);
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(path, text).unwrap();
+        };
+        write("key.pem", ED25519_KEY);
+        write("generic/dist/app.txt", "generic one\n");
+        write(
+            "npm/package.json",
+            "{\"name\":\"@acme/rerun\",\"version\":\"1.0.0\",\"main\":\"index.js\",\"description\":\"rerun\"}\n",
+        );
+        write("npm/index.js", "module.exports = 1\n");
+        write("maven/acme/data.txt", "maven one\n");
+        Self {
+            _temp: temp,
+            root,
+            server,
+        }
+    }
+
+    /// `lading` as GitHub Actions attempt `attempt` of run 4242 would run it.
+    fn lading(&self, attempt: &str) -> Command {
+        let mut command = support::clean_command(support::lading_bin(), &self.root.join("home"));
+        command.current_dir(&self.root).envs([
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_SERVER_URL", "https://github.com"),
+            ("GITHUB_REPOSITORY", "acme/rerun"),
+            ("GITHUB_RUN_ID", "4242"),
+            ("GITHUB_RUN_ATTEMPT", attempt),
+            ("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567"),
+            ("GITHUB_REF", "refs/heads/main"),
+            (
+                "GITHUB_WORKFLOW_REF",
+                "acme/rerun/.github/workflows/ci.yml@refs/heads/main",
+            ),
+            ("SOURCE_DATE_EPOCH", "1700000000"),
+            ("LADING_SIGNING_KEY", ED25519_KEY),
+        ]);
+        for (key, value) in self.server.aws_env() {
+            command.env(key, value);
+        }
+        command
+    }
+
+    /// Pack the three packages into `out-<label>/`, as attempt `attempt`.
+    fn pack(&self, label: &str, attempt: &str) -> Vec<PathBuf> {
+        let packages: [(&str, &[&str]); 3] = [
+            (
+                "generic",
+                &[
+                    "--format",
+                    "tar.gz",
+                    "--name",
+                    "app",
+                    "--version",
+                    "1.0.0",
+                    "--base",
+                    "generic",
+                    "dist/**",
+                ],
+            ),
+            ("npm", &["--format", "npm", "--base", "npm"]),
+            (
+                "maven",
+                &[
+                    "--format",
+                    "maven",
+                    "--name",
+                    "com.acme:rerun",
+                    "--version",
+                    "1.0.0",
+                    "--base",
+                    "maven",
+                ],
+            ),
+        ];
+        packages
+            .iter()
+            .map(|(name, args)| {
+                let out = self.root.join(format!("out-{label}")).join(name);
+                support::run_ok(
+                    self.lading(attempt)
+                        .arg("pack")
+                        .args(*args)
+                        .arg("--out")
+                        .arg(&out),
+                );
+                out
+            })
+            .collect()
+    }
+
+    fn publish(&self, dir: &Path, attempt: &str) -> Output {
+        support::run(
+            self.lading(attempt)
+                .arg("publish")
+                .arg(dir)
+                .arg("--json")
+                .args(codeartifact(&self.server)),
+        )
+    }
+}
+
+/// The one file in `dir` whose name ends with `suffix`.
+fn file_ending(dir: &Path, suffix: &str) -> PathBuf {
+    fs_err::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.to_string_lossy().ends_with(suffix))
+        .unwrap_or_else(|| panic!("no *{suffix} in {}", dir.display()))
+}
+
+/// Every (file, outcome, note) of a `--json` publish report.
+fn outcomes(output: &Output) -> Vec<(String, String, String)> {
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("{error}: {}", describe(output)));
+    report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|package| package["files"].as_array().unwrap().clone())
+        .map(|file| {
+            (
+                file["file"].as_str().unwrap().to_owned(),
+                file["outcome"].as_str().unwrap().to_owned(),
+                file["note"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn sha256_of(path: &Path) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(fs_err::read(path).unwrap()))
+}
+
+#[test]
+fn a_rerun_packs_the_same_bytes_and_publishes_as_already_published() {
+    let job = Job::new();
+    let first = job.pack("first", "1");
+    for dir in &first {
+        let output = job.publish(dir, "1");
+        assert!(output.status.success(), "{}", describe(&output));
+        assert!(
+            outcomes(&output)
+                .iter()
+                .all(|(_, outcome, _)| outcome == "published"),
+            "{}",
+            describe(&output)
+        );
+    }
+    // The same attempt again (a rerun on the same clone): the same bytes, provenance included
+    // (no wall-clock time in it), so every file is already published and identical.
+    let again = job.pack("again", "1");
+    for (first, again) in first.iter().zip(&again) {
+        let provenance = file_ending(first, ".intoto.jsonl");
+        let name = provenance.file_name().unwrap();
+        assert_eq!(
+            fs_err::read(&provenance).unwrap(),
+            fs_err::read(again.join(name)).unwrap(),
+            "{} differs between two packs of the same inputs",
+            name.to_string_lossy()
+        );
+        let output = job.publish(again, "1");
+        assert!(output.status.success(), "{}", describe(&output));
+        for (file, outcome, note) in outcomes(&output) {
+            assert_eq!(
+                outcome,
+                "already_published",
+                "{file}: {}",
+                describe(&output)
+            );
+            assert_eq!(note, "", "{file}");
+        }
+    }
+}
+
+#[test]
+fn a_retried_ci_attempt_keeps_the_earlier_provenance_and_other_bytes_still_fail() {
+    let job = Job::new();
+    let first = job.pack("attempt-1", "1");
+    for dir in &first {
+        let output = job.publish(dir, "1");
+        assert!(output.status.success(), "{}", describe(&output));
+    }
+    // Attempt 2 of the same run: the artifacts are the same bytes, the provenance records the
+    // other attempt (run metadata only).
+    let retried = job.pack("attempt-2", "2");
+    for (first, retried) in first.iter().zip(&retried) {
+        let provenance = file_ending(first, ".intoto.jsonl");
+        let name = provenance.file_name().unwrap();
+        assert_ne!(
+            sha256_of(&provenance),
+            sha256_of(&retried.join(name)),
+            "the attempt should be in the provenance"
+        );
+        let output = job.publish(retried, "2");
+        assert!(output.status.success(), "{}", describe(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("is already published")
+                && stderr.contains("provenance from an earlier run kept"),
+            "{stderr}"
+        );
+        for (file, outcome, note) in outcomes(&output) {
+            assert_eq!(
+                outcome,
+                "already_published",
+                "{file}: {}",
+                describe(&output)
+            );
+            assert_eq!(
+                note.starts_with("provenance from an earlier run kept"),
+                file.ends_with(".intoto.jsonl"),
+                "{file}: {note}"
+            );
+        }
+        // The repository still holds attempt 1's provenance, byte for byte (its signature
+        // untouched): attempt 1's files are identical to what is there.
+        let output = job.publish(first, "1");
+        assert!(output.status.success(), "{}", describe(&output));
+        for (file, outcome, note) in outcomes(&output) {
+            assert_eq!(
+                (outcome.as_str(), note.as_str()),
+                ("already_published", ""),
+                "{file}"
+            );
+        }
+    }
+    // A different artifact byte is still a conflict, named with both digests.
+    fs_err::write(job.root.join("generic/dist/app.txt"), "generic two\n").unwrap();
+    let changed = job.pack("attempt-3", "3");
+    let archive = "app-1.0.0.tar.gz";
+    let output = job.publish(&changed[0], "3");
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "`{archive}` differs from what the repository already has"
+        )) && stderr.contains(&format!("sha256:{}", sha256_of(&first[0].join(archive))))
+            && stderr.contains(&format!("sha256:{}", sha256_of(&changed[0].join(archive)))),
+        "{stderr}"
+    );
+}
