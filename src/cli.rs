@@ -625,4 +625,11 @@ pub struct ServeArgs {
     /// Largest accepted request body, in MiB.
     #[arg(long, default_value_t = 1024)]
     pub max_body_mib: usize,
+    /// How long metadata pulled from an external connection (npm packuments, PyPI project
+    /// pages, ...) is served from lading's cache before the upstream is asked again; then
+    /// it is revalidated with `ETag` / `Last-Modified`. When the upstream is unreachable
+    /// the cached copy is served whatever its age, with an `x-lading-upstream` header
+    /// saying so. A number with `s`, `m`, `h` or `d`; `0` asks on every request.
+    #[arg(long, default_value = "5m", value_parser = crate::server::upstream::parse_duration)]
+    pub metadata_ttl: std::time::Duration,
 }

@@ -494,6 +494,7 @@ pub async fn run(args: RunArgs, printer: Printer) -> anyhow::Result<()> {
             max_body_bytes: 1024 * 1024 * 1024,
             header_timeout: std::time::Duration::from_secs(30),
             upstreams: Vec::new(),
+            metadata_ttl: crate::server::upstream::DEFAULT_METADATA_TTL,
         })
         .await
         .context("failed to start the embedded repository")?;

@@ -35,6 +35,7 @@ pub async fn run(args: ServeArgs, printer: Printer) -> anyhow::Result<()> {
         public_url: args.public_url.clone(),
         region: args.region.clone(),
         max_body_bytes: args.max_body_mib.saturating_mul(1024 * 1024),
+        metadata_ttl: args.metadata_ttl,
     };
     let server = Server::start(options)
         .await

@@ -172,6 +172,8 @@ pub struct ServerOptions {
     /// `--upstream` flags: external connections named `upstream:FORMAT`, associated with
     /// every repository that has no external connection.
     pub upstreams: Vec<upstream::ExternalConnectionConfig>,
+    /// How long upstream metadata is served from the cache before it is revalidated.
+    pub metadata_ttl: std::time::Duration,
 }
 
 /// The server's clock: the system clock shifted by `LADING_SERVE_CLOCK_OFFSET_SECONDS`.
@@ -366,9 +368,13 @@ impl Server {
         let principals = bootstrap(&store, &options.data_dir, &config, &account, clock).await?;
         let mut declared = config.external_connections.clone();
         declared.extend(options.upstreams.iter().cloned());
-        let externals = upstream::Externals::new(&declared, options.data_dir.join("upstream-v1"))
-            .await
-            .context("failed to set up the external connections")?;
+        let externals = upstream::Externals::new(
+            &declared,
+            options.data_dir.join("upstream-v2"),
+            options.metadata_ttl,
+        )
+        .await
+        .context("failed to set up the external connections")?;
         if !options.upstreams.is_empty() {
             let names: Vec<String> = options
                 .upstreams

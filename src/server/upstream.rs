@@ -5,10 +5,23 @@
 //! declare more, each a URL with optional credentials, so the server can sit in front of a
 //! private registry (Verdaccio, Artifactory) or another CodeArtifact as a pull-through cache.
 //!
-//! Metadata fetched from an upstream (an npm packument, a PyPI project page) is cached on
-//! disk; when the upstream is down the cached copy is used and the response says so in the
-//! `x-lading-upstream` header. Content is never cached here unverified: callers check every
-//! downloaded byte against the upstream's own digest before storing it as a version.
+//! Metadata fetched from an upstream (an npm packument, a PyPI project page, a Maven
+//! `maven-metadata.xml`, a NuGet registration) goes through one cache, [`Externals::fetch_metadata`]:
+//!
+//! - the key is (external connection name, format, package), not the URL it came from, so
+//!   pointing a connection at another mirror keeps (and does not double) the cache;
+//! - an entry younger than the metadata TTL (`lading serve --metadata-ttl`, default
+//!   [`DEFAULT_METADATA_TTL`]) is served without asking the upstream at all;
+//! - an older one is revalidated with `If-None-Match` (its `ETag`) and `If-Modified-Since`
+//!   (its `Last-Modified`): a `304` makes it fresh again without a transfer;
+//! - when the upstream fails, the entry is served whatever its age ([`Fetched::Stale`]) and
+//!   the caller reports it in the `x-lading-upstream` header ([`add_notes`]).
+//!
+//! Entries are files under the data directory (`upstream-v2/`), each one JSON header line
+//! (fetch time, validators) then the body as received, written atomically: they survive a
+//! restart, so "upstream down" works after one. Content is never cached here unverified:
+//! callers check every downloaded byte against the upstream's own digest before storing it
+//! as a version.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,6 +36,37 @@ use crate::secret::{SafeUrl, Secret};
 
 /// The response header that reports upstream trouble to clients.
 pub const UPSTREAM_HEADER: &str = "x-lading-upstream";
+
+/// How long fetched metadata is served from the cache before the upstream is asked again.
+pub const DEFAULT_METADATA_TTL: Duration = Duration::from_secs(300);
+
+/// Parse a duration for `--metadata-ttl`: a whole number with an optional unit, `s`
+/// (default), `m`, `h` or `d` (`0` revalidates on every request).
+///
+/// # Errors
+/// A message saying what is wrong with `text`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|character: char| !character.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration; expected e.g. `300`, `5m`, `1h`"))?;
+    let seconds = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        other => {
+            return Err(format!(
+                "`{text}`: unknown unit `{other}`; use `s`, `m`, `h` or `d`"
+            ));
+        }
+    };
+    Ok(Duration::from_secs(number.saturating_mul(seconds)))
+}
 
 /// An external connection as declared in the server config.
 #[derive(Debug, Clone, Deserialize)]
@@ -201,7 +245,8 @@ fn builtin() -> Vec<(&'static str, &'static str, &'static str)> {
 /// What an upstream fetch produced.
 #[derive(Debug)]
 pub enum Fetched {
-    /// Fresh from the upstream.
+    /// Fresh: from the upstream now, revalidated by it now, or cached less than the
+    /// metadata TTL ago.
     Fresh(bytes::Bytes),
     /// The upstream failed; this is the cached copy.
     Stale(bytes::Bytes),
@@ -217,6 +262,54 @@ pub struct Externals {
     connections: BTreeMap<String, ExternalConnection>,
     http: HttpClient,
     cache_dir: PathBuf,
+    metadata_ttl: Duration,
+}
+
+/// The header line of a cached metadata entry; the body follows it.
+#[derive(Debug, serde::Serialize, Deserialize)]
+struct EntryHeader {
+    /// When the upstream last answered for it (fetched or revalidated), epoch seconds.
+    checked: f64,
+    /// The upstream's `ETag`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    etag: Option<String>,
+    /// The upstream's `Last-Modified`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_modified: Option<String>,
+}
+
+/// A cached metadata entry.
+#[derive(Debug)]
+struct Entry {
+    header: EntryHeader,
+    body: bytes::Bytes,
+}
+
+impl Entry {
+    fn read(path: &std::path::Path) -> Option<Self> {
+        let bytes = bytes::Bytes::from(fs_err::read(path).ok()?);
+        let newline = bytes.iter().position(|byte| *byte == b'\n')?;
+        let header = serde_json::from_slice(&bytes[..newline]).ok()?;
+        Some(Self {
+            header,
+            body: bytes.slice(newline + 1..),
+        })
+    }
+
+    fn write(&self, path: &std::path::Path) {
+        let mut bytes = serde_json::to_vec(&self.header).unwrap_or_default();
+        bytes.push(b'\n');
+        bytes.extend_from_slice(&self.body);
+        if let Err(error) = crate::fsx::write_atomic(path, &bytes, None) {
+            tracing::warn!(error = %error, "failed to cache upstream metadata");
+        }
+    }
+}
+
+fn epoch_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |elapsed| elapsed.as_secs_f64())
 }
 
 impl Externals {
@@ -227,6 +320,7 @@ impl Externals {
     pub async fn new(
         declared: &[ExternalConnectionConfig],
         cache_dir: PathBuf,
+        metadata_ttl: Duration,
     ) -> anyhow::Result<Self> {
         let mut connections = BTreeMap::new();
         for (name, format, url) in builtin() {
@@ -340,6 +434,7 @@ impl Externals {
             connections,
             http,
             cache_dir,
+            metadata_ttl,
         })
     }
 
@@ -349,9 +444,11 @@ impl Externals {
         self.connections.get(name)
     }
 
-    fn cache_path(&self, connection: &ExternalConnection, key: &str) -> PathBuf {
+    /// Where the metadata of `package` from `connection` is cached: keyed by the
+    /// connection's name and format and the package, never by its URL.
+    fn cache_path(&self, connection: &ExternalConnection, package: &str) -> PathBuf {
         let digest = hex::encode(sha2::Sha256::digest(
-            format!("{}\n{key}", connection.url).as_bytes(),
+            format!("{}\n{}\n{package}", connection.name, connection.format).as_bytes(),
         ));
         self.cache_dir
             .join(connection.name.replace([':', '/'], "_"))
@@ -393,41 +490,88 @@ impl Externals {
         })
     }
 
-    /// Fetch metadata (`url` relative to the connection, or absolute) with `accept`, caching
-    /// a successful answer under `cache_key` and falling back to it when the upstream fails.
+    /// Metadata for `package` from `connection`, fetched from `url` with `accept`, through
+    /// the metadata cache (see the module docs): served from the cache while younger than
+    /// the TTL, else revalidated (`ETag` / `Last-Modified`) or fetched, and served stale when
+    /// the upstream fails. `package` is the cache key within the connection: the package's
+    /// normalized name, or for several documents per package a name plus a suffix.
     pub async fn fetch_metadata(
         &self,
         connection: &ExternalConnection,
         url: &url::Url,
         accept: &str,
-        cache_key: &str,
+        package: &str,
     ) -> Fetched {
-        let cache = self.cache_path(connection, cache_key);
+        let cache = self.cache_path(connection, package);
+        let cached = Entry::read(&cache);
+        let now = epoch_seconds();
+        if let Some(entry) = &cached
+            && now - entry.header.checked < self.metadata_ttl.as_secs_f64()
+            && entry.header.checked <= now
+        {
+            return Fetched::Fresh(entry.body.clone());
+        }
         let safe = SafeUrl::from(url.clone());
         let authorization = match Self::authorization(connection, url).await {
             Ok(authorization) => authorization,
-            Err(failure) => return Self::stale_or_unavailable(connection, &cache, failure),
+            Err(failure) => return Self::stale_or_unavailable(connection, cached, failure),
         };
+        let validators = cached.as_ref().map(|entry| {
+            (
+                entry.header.etag.clone(),
+                entry.header.last_modified.clone(),
+            )
+        });
         let result = self
             .http
             .send(reqwest::Method::GET, &safe, |request| {
-                let request = request.header(reqwest::header::ACCEPT, accept);
-                match &authorization {
-                    Some(value) => request.header(reqwest::header::AUTHORIZATION, value),
-                    None => request,
+                let mut request = request.header(reqwest::header::ACCEPT, accept);
+                if let Some(value) = &authorization {
+                    request = request.header(reqwest::header::AUTHORIZATION, value);
                 }
+                if let Some((etag, last_modified)) = &validators {
+                    if let Some(etag) = etag {
+                        request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+                    }
+                    if let Some(last_modified) = last_modified {
+                        request = request.header(reqwest::header::IF_MODIFIED_SINCE, last_modified);
+                    }
+                }
+                request
             })
             .await;
         let failure = match result {
-            Ok(response) => match response.bytes().await {
-                Ok(body) => {
-                    if let Err(error) = crate::fsx::write_atomic(&cache, &body, None) {
-                        tracing::warn!(error = %error, "failed to cache upstream metadata");
-                    }
-                    return Fetched::Fresh(body);
+            Ok(response) if response.status() == reqwest::StatusCode::NOT_MODIFIED => {
+                if let Some(mut entry) = cached {
+                    entry.header.checked = now;
+                    entry.write(&cache);
+                    return Fetched::Fresh(entry.body);
                 }
-                Err(error) => format!("failed to read {safe}: {error}"),
-            },
+                format!("{safe} answered 304 to a request without validators")
+            }
+            Ok(response) if response.status().is_success() => {
+                let header_text = |name| {
+                    response
+                        .headers()
+                        .get(name)
+                        .and_then(|value| value.to_str().ok())
+                        .map(str::to_owned)
+                };
+                let header = EntryHeader {
+                    checked: now,
+                    etag: header_text(reqwest::header::ETAG),
+                    last_modified: header_text(reqwest::header::LAST_MODIFIED),
+                };
+                match response.bytes().await {
+                    Ok(body) => {
+                        let entry = Entry { header, body };
+                        entry.write(&cache);
+                        return Fetched::Fresh(entry.body);
+                    }
+                    Err(error) => format!("failed to read {safe}: {error}"),
+                }
+            }
+            Ok(response) => format!("{safe} answered {}", response.status()),
             Err(HttpError::Status { status, .. })
                 if status == reqwest::StatusCode::NOT_FOUND
                     || status == reqwest::StatusCode::GONE =>
@@ -436,18 +580,18 @@ impl Externals {
             }
             Err(error) => error.to_string(),
         };
-        Self::stale_or_unavailable(connection, &cache, failure)
+        Self::stale_or_unavailable(connection, cached, failure)
     }
 
     fn stale_or_unavailable(
         connection: &ExternalConnection,
-        cache: &std::path::Path,
+        cached: Option<Entry>,
         failure: String,
     ) -> Fetched {
         tracing::warn!(connection = %connection.name, %failure, "upstream unavailable");
-        match fs_err::read(cache) {
-            Ok(bytes) => Fetched::Stale(bytes::Bytes::from(bytes)),
-            Err(_) => Fetched::Unavailable(failure),
+        match cached {
+            Some(entry) => Fetched::Stale(entry.body),
+            None => Fetched::Unavailable(failure),
         }
     }
 
@@ -598,6 +742,36 @@ pub fn verify_hex(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metadata_ttls_parse_with_units_and_refuse_the_rest() {
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
+        assert!(parse_duration("5 minutes").is_err());
+        assert!(parse_duration("m").is_err());
+    }
+
+    #[test]
+    fn cache_entries_round_trip_their_validators_and_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/entry");
+        let entry = Entry {
+            header: EntryHeader {
+                checked: 12.5,
+                etag: Some("\"x\"".to_owned()),
+                last_modified: None,
+            },
+            body: bytes::Bytes::from_static(b"{\"a\":\n1}"),
+        };
+        entry.write(&path);
+        let read = Entry::read(&path).unwrap();
+        assert!((read.header.checked - 12.5).abs() < f64::EPSILON);
+        assert_eq!(read.header.etag.as_deref(), Some("\"x\""));
+        assert_eq!(read.body, entry.body);
+    }
 
     #[test]
     fn hex_digests_are_compared_case_insensitively_and_unknown_algorithms_refused() {

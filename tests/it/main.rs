@@ -12,6 +12,7 @@ mod login;
 mod login_tools;
 mod pack;
 mod publish;
+mod pull_through_npm;
 mod rerun;
 mod restore;
 mod restore_formats;

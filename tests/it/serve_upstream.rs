@@ -74,6 +74,8 @@ fn serve_with_verdaccio_connection(
         ServerSpec {
             config: Some(&config),
             env: vec![("VERDACCIO_TOKEN", verdaccio.token.clone())],
+            // Revalidate on every request: these tests watch the upstream change and fail.
+            args: vec!["--metadata-ttl", "0"],
             ..ServerSpec::default()
         },
     );

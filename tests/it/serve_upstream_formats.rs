@@ -177,6 +177,8 @@ fn pip_installs_through_a_pypiserver_external_connection_and_from_cache_when_it_
         &dir.path().join("data"),
         ServerSpec {
             config: Some(&config),
+            // Revalidate on every request, so the outage below is seen at once.
+            args: vec!["--metadata-ttl", "0"],
             env: vec![("PYPISERVER_PASSWORD", pypiserver.password.clone())],
             ..ServerSpec::default()
         },
@@ -515,6 +517,8 @@ fn mvn_resolves_through_an_nginx_external_connection_and_from_cache_when_it_is_d
         &dir.path().join("data"),
         ServerSpec {
             config: Some(&config),
+            // Revalidate on every request, so the outage below is seen at once.
+            args: vec!["--metadata-ttl", "0"],
             ..ServerSpec::default()
         },
     );
@@ -870,6 +874,8 @@ fn nuget_exe_installs_through_a_static_v3_feed_external_connection_and_from_cach
         &dir.path().join("data"),
         ServerSpec {
             config: Some(&config),
+            // Revalidate on every request, so the outage below is seen at once.
+            args: vec!["--metadata-ttl", "0"],
             ..ServerSpec::default()
         },
     );

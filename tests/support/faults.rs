@@ -49,7 +49,21 @@ pub struct FaultProxy {
     pub url: String,
     rules: Arc<Mutex<Vec<Rule>>>,
     log: Arc<Mutex<Vec<String>>>,
+    exchanges: Arc<Mutex<Vec<Exchange>>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// A request forwarded without a fault, and the upstream's answer.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// Method.
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// Request headers, names lowercased.
+    pub headers: Vec<(String, String)>,
+    /// The upstream's status code (0 when it gave none).
+    pub status: u16,
 }
 
 struct Request {
@@ -153,6 +167,7 @@ async fn serve(
     upstream: String,
     rules: Arc<Mutex<Vec<Rule>>>,
     log: Arc<Mutex<Vec<String>>>,
+    exchanges: Arc<Mutex<Vec<Exchange>>>,
 ) {
     let Some(request) = read_request(&mut stream).await else {
         return;
@@ -237,7 +252,26 @@ async fn serve(
             }
         }
         None => {
-            if let Some(response) = forward(&upstream, &request).await {
+            let response = forward(&upstream, &request).await;
+            let status = response
+                .as_deref()
+                .and_then(|response| std::str::from_utf8(response.get(..12)?).ok())
+                .and_then(|line| line.get(9..12)?.parse().ok())
+                .unwrap_or(0);
+            let headers = request
+                .head
+                .split("\r\n")
+                .skip(1)
+                .filter_map(|line| line.split_once(':'))
+                .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+                .collect();
+            exchanges.lock().unwrap().push(Exchange {
+                method: request.method.clone(),
+                path: request.path.clone(),
+                headers,
+                status,
+            });
+            if let Some(response) = response {
                 let _ = stream.write_all(&response).await;
                 let _ = stream.shutdown().await;
             } else {
@@ -256,6 +290,8 @@ impl FaultProxy {
             .to_owned();
         let rules = Arc::new(Mutex::new(rules));
         let log = Arc::new(Mutex::new(Vec::new()));
+        let exchanges = Arc::new(Mutex::new(Vec::new()));
+        let thread_exchanges = Arc::clone(&exchanges);
         let (address_sender, address_receiver) = std::sync::mpsc::channel();
         let (shutdown, mut stop) = tokio::sync::oneshot::channel::<()>();
         let (thread_rules, thread_log) = (Arc::clone(&rules), Arc::clone(&log));
@@ -277,6 +313,7 @@ impl FaultProxy {
                                 upstream.clone(),
                                 Arc::clone(&thread_rules),
                                 Arc::clone(&thread_log),
+                                Arc::clone(&thread_exchanges),
                             ));
                         }
                     }
@@ -288,6 +325,7 @@ impl FaultProxy {
             url: format!("http://{address}"),
             rules,
             log,
+            exchanges,
             shutdown: Some(shutdown),
         }
     }
@@ -300,6 +338,11 @@ impl FaultProxy {
     /// Every request so far: `METHOD PATH forwarded|<fault>`.
     pub fn log(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
+    }
+
+    /// Every request forwarded without a fault so far, with the upstream's status.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.exchanges.lock().unwrap().clone()
     }
 }
 
