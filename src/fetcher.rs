@@ -227,6 +227,21 @@ impl Fetcher {
         Ok(downloaded)
     }
 
+    /// The artifact pinned by `expected` when the store has it (counted as from the store),
+    /// without any request: a restore that finds everything here needs no registry metadata.
+    #[must_use]
+    pub fn stored(&self, expected: &[Digest]) -> Option<Fetched> {
+        let blob = expected
+            .first()
+            .and_then(|digest| self.store.find(digest))?;
+        self.stats.from_store.fetch_add(1, Ordering::Relaxed);
+        Some(Fetched {
+            blob,
+            from_store: true,
+            headers: reqwest::header::HeaderMap::new(),
+        })
+    }
+
     /// The artifact pinned by `expected` (at least one digest): from the store when there,
     /// else downloaded from `url`, verified against every expected digest, then stored.
     ///
@@ -238,13 +253,8 @@ impl Fetcher {
         url: &SafeUrl,
         expected: &[Digest],
     ) -> Result<Fetched, FetchError> {
-        if let Some(blob) = expected.first().and_then(|digest| self.store.find(digest)) {
-            self.stats.from_store.fetch_add(1, Ordering::Relaxed);
-            return Ok(Fetched {
-                blob,
-                from_store: true,
-                headers: reqwest::header::HeaderMap::new(),
-            });
+        if let Some(fetched) = self.stored(expected) {
+            return Ok(fetched);
         }
         let io_error = |source: std::io::Error| FetchError::Io {
             package: package.to_owned(),

@@ -48,9 +48,10 @@ pub struct RepositoryArgs {
     /// Token lifetime in seconds: 0 (the role session's) or 900..43200 (default 43200).
     #[arg(long, help_heading = "Repository")]
     pub duration_seconds: Option<u64>,
-    /// Any other registry: its URL (npm registry, Maven repository, PyPI index, NuGet v3 index);
+    /// Any other registry: its URL (npm registry, Maven repository, PyPI index, NuGet v3 index,
+    /// cargo sparse index, also as cargo writes it: `sparse+https://...`);
     /// `https://USER@host/...` names the user for Basic auth.
-    #[arg(long, help_heading = "Repository", conflicts_with_all = ["domain", "repository"])]
+    #[arg(long, help_heading = "Repository", conflicts_with_all = ["domain", "repository"], value_parser = parse_registry_url)]
     pub registry_url: Option<url::Url>,
     /// Environment variable holding the registry token (never pass a token as an argument).
     #[arg(long, help_heading = "Repository", requires = "registry_url")]
@@ -223,6 +224,23 @@ pub fn credential_source_fingerprint() -> String {
     hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
 
+/// Parse a registry URL, taking cargo's `sparse+` prefix off (`.cargo/config.toml` writes
+/// `index = "sparse+https://..."`; the index itself is plain HTTP(S)).
+///
+/// # Errors
+/// Not a URL, or not `http`/`https` once the prefix is off.
+pub fn parse_registry_url(text: &str) -> Result<url::Url, String> {
+    let plain = text.strip_prefix("sparse+").unwrap_or(text);
+    let url = url::Url::parse(plain).map_err(|error| format!("`{text}` is not a URL: {error}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "`{text}`: lading reaches registries over `http` or `https` (a cargo index as `sparse+https://...` is fine), not `{}`",
+            url.scheme()
+        ));
+    }
+    Ok(url)
+}
+
 impl Repository {
     /// Resolve from flags first, then `lading.yml` (a missing file is fine when flags suffice).
     ///
@@ -320,7 +338,8 @@ impl Repository {
             }),
             RepositoryKind::Url => {
                 let text = entry.url.clone().unwrap_or_default();
-                let url = SafeUrl::parse(&text).map_err(|error| {
+                let text = text.strip_prefix("sparse+").unwrap_or(&text);
+                let url = SafeUrl::parse(text).map_err(|error| {
                     RepositoryError::Incomplete(format!(
                         "{}: repositories.{name}.url: {error}",
                         path.display()

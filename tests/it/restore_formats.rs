@@ -667,7 +667,8 @@ fn cached_crate(cargo_home: &Path, name: &str) -> Option<(String, Vec<u8>)> {
 }
 
 #[test]
-fn cargo_lock_restores_into_a_vendor_directory_that_cargo_builds_offline_from() {
+fn cargo_lock_restores_into_a_vendor_directory_that_cargo_builds_offline_from_and_a_warm_restore_asks_nothing()
+ {
     let cargo = require_tool!(support::find_tool("LADING_TEST_CARGO", None, Some("cargo")));
     let nginx_binary = require_tool!(Nginx::find());
     let real_home = std::env::var_os("HOME").map(PathBuf::from).unwrap();
@@ -763,6 +764,33 @@ fn cargo_lock_restores_into_a_vendor_directory_that_cargo_builds_offline_from() 
         stderr.contains("cargo build --offline --config"),
         "{stderr}"
     );
+
+    // Again, with the URL as cargo writes it in `.cargo/config.toml` (`sparse+http://...`),
+    // into a fresh vendor directory: everything comes from lading's store, so nginx answers
+    // no request at all (not even `config.json`).
+    let requests = nginx.requests().len();
+    assert!(requests > 0, "the access log records requests");
+    let warm = dir.path().join("vendor-warm");
+    let sparse = format!("sparse+{}", nginx.url);
+    let output = support::run_ok(
+        lading(&home, &project)
+            .args(["restore", "--json", "--lockfile", "Cargo.lock"])
+            .args(["--registry-url", &sparse, "--cargo-vendor"])
+            .arg(&warm),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["ecosystems"][0]["packages"], 2, "{report}");
+    assert_eq!(
+        nginx.requests()[requests..],
+        [] as [String; 0],
+        "the warm restore made requests"
+    );
+    for (name, (version, _)) in [("itoa", &itoa), ("cfg-if", &cfg_if)] {
+        assert_eq!(
+            fs_err::read_to_string(vendor.join(format!("{name}-{version}/Cargo.toml"))).unwrap(),
+            fs_err::read_to_string(warm.join(format!("{name}-{version}/Cargo.toml"))).unwrap()
+        );
+    }
 
     // The registry goes away; a fresh CARGO_HOME builds from the vendor directory alone.
     nginx.stop();

@@ -250,6 +250,8 @@ impl Drop for PypiServer {
 pub struct Nginx {
     /// Base URL with a trailing slash.
     pub url: String,
+    /// The access log (`logs/access.log`: one line per request, written as it is answered).
+    pub access_log: PathBuf,
     child: Option<Child>,
 }
 
@@ -333,7 +335,7 @@ impl Nginx {
         fs_err::write(
             &config,
             format!(
-                "{user}daemon off;\nmaster_process off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/logs/error.log;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n  fastcgi_temp_path {dir}/fastcgi;\n  uwsgi_temp_path {dir}/uwsgi;\n  scgi_temp_path {dir}/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n    {locations}\n  }}\n}}\n",
+                "{user}daemon off;\nmaster_process off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/logs/error.log;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log {dir}/logs/access.log;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n  fastcgi_temp_path {dir}/fastcgi;\n  uwsgi_temp_path {dir}/uwsgi;\n  scgi_temp_path {dir}/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n    {locations}\n  }}\n}}\n",
                 dir = dir.display(),
             ),
         )
@@ -352,7 +354,39 @@ impl Nginx {
         wait_for_http(&url, &mut child, "nginx");
         Self {
             url,
+            access_log: dir.join("logs/access.log"),
             child: Some(child),
+        }
+    }
+
+    /// The requests answered so far, one access-log line each. nginx writes a request's line
+    /// just after answering it, so this first sends a probe (`GET /.lading-probe-N`) and waits
+    /// for its line: every request answered before the probe is then in the log. Probes are
+    /// left out of the list.
+    pub fn requests(&self) -> Vec<String> {
+        static PROBES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let probe = format!(
+            "/.lading-probe-{}",
+            PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let url = format!("{}{}", self.url.trim_end_matches('/'), probe);
+        let _ = runtime.block_on(async { reqwest::get(&url).await.map(drop) });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = fs_err::read_to_string(&self.access_log).unwrap_or_default();
+            if log.contains(&format!("GET {probe} ")) {
+                return log
+                    .lines()
+                    .filter(|line| !line.contains("/.lading-probe-"))
+                    .map(str::to_owned)
+                    .collect();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not log {probe} in 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

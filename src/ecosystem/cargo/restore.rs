@@ -8,9 +8,10 @@
 //! source is documented and stable, and cargo checks each package against `Cargo.lock`'s
 //! checksum there just as it does a download.
 //!
-//! Crates come from the configured repository: its sparse index `config.json` gives the
-//! download template (`dl`), and every `.crate` is verified against `Cargo.lock`'s
-//! `checksum` before it is unpacked. Packages from git or another registry than crates.io
+//! Crates come from lading's store when it has them (a warm restore makes no request), else
+//! from the configured repository: its sparse index `config.json` gives the download
+//! template (`dl`), and every `.crate` is verified against `Cargo.lock`'s `checksum` before
+//! it is unpacked, on as many threads as there are cores. Packages from git or another registry than crates.io
 //! are reported as skipped; workspace members have no source and need nothing.
 
 use std::path::{Path, PathBuf};
@@ -245,6 +246,93 @@ fn unpack(crate_file: &Path, krate: &LockedCrate, temp: &Path) -> Result<(), Res
     fs_err::write(&path, checksum.to_string()).map_err(RestoreError::io(&path))
 }
 
+/// The sparse index's download template (`dl` in `config.json`).
+async fn download_template(fetcher: &Fetcher, registry: &SafeUrl) -> anyhow::Result<String> {
+    let mut index = registry.expose().clone();
+    if !index.path().ends_with('/') {
+        index.set_path(&format!("{}/", index.path()));
+    }
+    let config_url = SafeUrl::from(index.join("config.json")?);
+    let config = fetcher
+        .document("cargo registry config.json", &config_url, None, false)
+        .await
+        .with_context(|| format!("{config_url}: is the repository a cargo sparse registry?"))?;
+    serde_json::from_slice::<serde_json::Value>(&config.body)
+        .ok()
+        .and_then(|document| document["dl"].as_str().map(str::to_owned))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{config_url} has no `dl`: the repository is not a cargo sparse registry"
+            )
+        })
+}
+
+/// Unpack every verified `.crate` into its `<name>-<version>` folder under `vendor`, on as
+/// many threads as there are cores (each into a temp folder renamed into place); the first
+/// failure stops the others and is returned.
+fn unpack_all(
+    vendor: &Path,
+    pending: &[(LockedCrate, crate::cas::Blob)],
+) -> Result<(), RestoreError> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(pending.len())
+        .max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| -> Result<(), RestoreError> {
+                    while !failed.load(Ordering::Relaxed) {
+                        let Some((krate, blob)) = pending.get(next.fetch_add(1, Ordering::Relaxed))
+                        else {
+                            break;
+                        };
+                        let result = unpack_one(vendor, krate, &blob.path);
+                        if result.is_err() {
+                            failed.store(true, Ordering::Relaxed);
+                            return result;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        let mut first = Ok(());
+        for worker in workers {
+            let result = worker.join().unwrap_or_else(|_| {
+                Err(RestoreError::Invalid(
+                    "internal: an unpack thread panicked".to_owned(),
+                ))
+            });
+            if first.is_ok() {
+                first = result;
+            }
+        }
+        first
+    })
+}
+
+/// Unpack one `.crate` into a temp folder beside its folder, then rename it into place.
+fn unpack_one(vendor: &Path, krate: &LockedCrate, crate_file: &Path) -> Result<(), RestoreError> {
+    let folder = vendor.join(format!("{}-{}", krate.name, krate.version));
+    let temp = vendor.join(format!(
+        ".lading-tmp-{}-{}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    if let Err(error) = unpack(crate_file, krate, &temp) {
+        let _ = fs_err::remove_dir_all(&temp);
+        return Err(error);
+    }
+    if folder.exists() {
+        fs_err::remove_dir_all(&folder).map_err(RestoreError::io(&folder))?;
+    }
+    fs_err::rename(&temp, &folder).map_err(RestoreError::io(&folder))
+}
+
 /// Whether `folder` already holds the package with this checksum.
 fn already_vendored(folder: &Path, checksum: &str) -> bool {
     folder.join("Cargo.toml").is_file()
@@ -284,42 +372,36 @@ pub async fn restore(
     if crates.is_empty() {
         return Ok(());
     }
-    let mut index = registry.expose().clone();
-    if !index.path().ends_with('/') {
-        index.set_path(&format!("{}/", index.path()));
-    }
-    let config_url = SafeUrl::from(index.join("config.json")?);
-    let config = fetcher
-        .document("cargo registry config.json", &config_url, None, false)
-        .await
-        .with_context(|| format!("{config_url}: is the repository a cargo sparse registry?"))?;
-    let dl = serde_json::from_slice::<serde_json::Value>(&config.body)
-        .ok()
-        .and_then(|document| document["dl"].as_str().map(str::to_owned))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "{config_url} has no `dl`: the repository is not a cargo sparse registry"
-            )
-        })?;
-    let mut tasks = tokio::task::JoinSet::new();
-    for krate in crates {
-        let fetcher = fetcher.clone();
-        let url = download_url(&dl, &krate);
-        tasks.spawn(async move {
-            let spec = format!("{} {}", krate.name, krate.version);
-            let source = SafeUrl::parse(&url).map_err(|error| {
-                RestoreError::Invalid(format!("`{}`: bad URL `{url}`: {error}", krate.origin))
-            })?;
-            let digest = Digest::from_hex(Algorithm::Sha256, &krate.checksum).ok_or_else(|| {
-                RestoreError::Invalid(format!("`{}`: bad checksum", krate.origin))
-            })?;
-            let fetched = fetcher.verified(&spec, &source, &[digest]).await?;
-            Ok::<_, RestoreError>((krate, fetched.blob))
-        });
-    }
+    // Every `.crate` the store already has needs nothing from the registry: a warm restore
+    // makes no request at all, not even for `config.json`.
     let mut verified = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        verified.push(joined??);
+    let mut missing = Vec::new();
+    for krate in crates {
+        let digest = Digest::from_hex(Algorithm::Sha256, &krate.checksum)
+            .ok_or_else(|| RestoreError::Invalid(format!("`{}`: bad checksum", krate.origin)))?;
+        match fetcher.stored(std::slice::from_ref(&digest)) {
+            Some(fetched) => verified.push((krate, fetched.blob)),
+            None => missing.push((krate, digest)),
+        }
+    }
+    if !missing.is_empty() {
+        let dl = download_template(fetcher, registry).await?;
+        let mut tasks = tokio::task::JoinSet::new();
+        for (krate, digest) in missing {
+            let fetcher = fetcher.clone();
+            let url = download_url(&dl, &krate);
+            tasks.spawn(async move {
+                let spec = format!("{} {}", krate.name, krate.version);
+                let source = SafeUrl::parse(&url).map_err(|error| {
+                    RestoreError::Invalid(format!("`{}`: bad URL `{url}`: {error}", krate.origin))
+                })?;
+                let fetched = fetcher.verified(&spec, &source, &[digest]).await?;
+                Ok::<_, RestoreError>((krate, fetched.blob))
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            verified.push(joined??);
+        }
     }
     let count = verified.len();
     let vendor = vendor.to_path_buf();
@@ -329,27 +411,16 @@ pub async fn restore(
         let _lock =
             crate::fsx::FileLock::acquire(&lock_path).map_err(RestoreError::io(&lock_path))?;
         fs_err::create_dir_all(&vendor).map_err(RestoreError::io(&vendor))?;
-        for (krate, blob) in verified {
-            let folder = vendor.join(format!("{}-{}", krate.name, krate.version));
-            if already_vendored(&folder, &krate.checksum) {
-                continue;
-            }
-            let temp = vendor.join(format!(
-                ".lading-tmp-{}-{}",
-                std::process::id(),
-                rand::random::<u64>()
-            ));
-            let unpacked = unpack(&blob.path, &krate, &temp);
-            if let Err(error) = unpacked {
-                let _ = fs_err::remove_dir_all(&temp);
-                return Err(error);
-            }
-            if folder.exists() {
-                fs_err::remove_dir_all(&folder).map_err(RestoreError::io(&folder))?;
-            }
-            fs_err::rename(&temp, &folder).map_err(RestoreError::io(&folder))?;
-        }
-        Ok(())
+        let pending: Vec<_> = verified
+            .into_iter()
+            .filter(|(krate, _)| {
+                !already_vendored(
+                    &vendor.join(format!("{}-{}", krate.name, krate.version)),
+                    &krate.checksum,
+                )
+            })
+            .collect();
+        unpack_all(&vendor, &pending)
     })
     .await??;
     summary.packages = count;
