@@ -5,25 +5,30 @@
 //! POST E                                   twine upload (legacy API, `:action=file_upload`)
 //! GET  E simple/                           project list (PEP 503 HTML or PEP 691 JSON)
 //! GET  E simple/{project}/                 project page; other spellings redirect here
-//! GET  E files/{project}/{version}/{file}  a distribution file
+//! GET  E files/{project}/{version}/{file}  a distribution file (`Range` requests answered)
+//! GET  E files/{project}/{version}/{file}.metadata   its core metadata (PEP 658)
 //! ```
 //!
 //! Every request needs a repository token (HTTP Basic `aws:<token>`, what pip and twine
 //! send; Bearer works too): reads need `read`, uploads `publish`. A request without
 //! credentials gets 401 with a Basic-only challenge so pip retries with netrc or keyring.
 //! Each uploaded file becomes an asset of the version (format `pypi`, no namespace, package
-//! = the PEP 503 normalized name); per-file facts (requires-python, upload time) live in the
-//! version's metadata JSON under `files`.
+//! = the PEP 503 normalized name); per-file facts (requires-python, upload time, yanked, the
+//! sha256 of the wheel's `METADATA` blob) live in the version's metadata JSON under `files`.
+//! Pages say what a client needs in both renderings: PEP 592 yanked with the reason, PEP 700
+//! `upload-time`, `size` and `versions`, PEP 658 / 714 core metadata, `requires-python`.
 //!
 //! Reads fall through to upstream repositories and external connections (see
 //! `packages::read_sources`): a project page merges every file they offer (an upstream
-//! simple index answering PEP 691 JSON or PEP 503 HTML, its `#sha256=` fragments kept), and a
+//! simple index answering PEP 691 JSON or PEP 503 HTML, read by the shared parser in
+//! `ecosystem::pypi::simple`, every fact it states about a file kept as it wrote it), and a
 //! download of a file held elsewhere retains it here; one from an external connection is
 //! fetched, checked against the upstream's sha256 (no sha256: refused, nothing stored), and
 //! recorded with EXTERNAL origin in the repository owning the connection and here. Errors carry their message in the HTTP reason
 //! phrase too, because twine prints the reason (as PyPI's `400 File already exists`) and
 //! shows the body only with `--verbose`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -43,8 +48,10 @@ use super::multipart;
 use super::packages;
 use super::store::{self, AssetRow, Digests, PackageKey, VersionRow};
 use super::upstream::{ExternalConnection, Fetched, add_notes, with_notes};
+use crate::ecosystem::pypi::simple::{PageFile, ProjectPage, parse_project_page};
 use crate::ecosystem::pypi::{
-    DistributionFile, SIMPLE_API_VERSION, SimpleFormat, is_valid_name, negotiate, normalize_name,
+    DistributionFile, SIMPLE_API_VERSION, SimpleFormat, is_valid_name, metadata_field, negotiate,
+    normalize_name, wheel_metadata,
 };
 
 /// Characters left unescaped in a path segment we generate.
@@ -212,10 +219,16 @@ struct FileEntry {
     file: String,
     version: String,
     url: String,
-    sha256: Option<String>,
+    /// Hashes by algorithm (sha256 at least for files held here).
+    hashes: BTreeMap<String, String>,
     size: Option<u64>,
     requires_python: Option<String>,
-    upload_time: Option<f64>,
+    /// PEP 700 `upload-time` text.
+    upload_time: Option<String>,
+    /// PEP 592: `None` when not yanked, else the reason (possibly empty).
+    yanked: Option<String>,
+    /// The sha256 of the PEP 658 `<file>.metadata` this server can serve, if any.
+    core_metadata: Option<String>,
     source: FileSource,
 }
 
@@ -235,21 +248,21 @@ enum FileSource {
 /// The files a repository can serve for a project.
 struct View {
     files: Vec<FileEntry>,
+    /// PEP 700 `versions`: every upstream page's list, then the versions of the files.
+    versions: Vec<String>,
     notes: Vec<String>,
     upstream_blocked: bool,
 }
 
+/// An external connection's project page, as fetched for a view.
+struct ExternalPage {
+    owner: String,
+    connection: String,
+    page: ProjectPage,
+}
+
 /// What lading asks an upstream simple index for: PEP 691 JSON, else HTML.
 const UPSTREAM_ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
-
-/// A file an upstream project page lists.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct UpstreamFile {
-    file: String,
-    url: url::Url,
-    sha256: Option<String>,
-    requires_python: Option<String>,
-}
 
 fn file_url(endpoint: &str, normalized: &str, version: &str, file: &str) -> String {
     format!(
@@ -272,113 +285,6 @@ fn file_version(normalized: &str, file: &str) -> Option<String> {
             .map(|(index, _)| stem[index + 1..].to_owned())
             .filter(|version| !version.is_empty()),
     }
-}
-
-fn unescape_html(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#x27;", "'")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-}
-
-/// The value of attribute `name` in the inside of an HTML start tag.
-fn attribute(tag: &str, name: &str) -> Option<String> {
-    let lower = tag.to_ascii_lowercase();
-    let mut from = 0;
-    while let Some(found) = lower[from..].find(name) {
-        let start = from + found;
-        from = start + name.len();
-        let before = lower[..start].chars().last();
-        if !before.is_some_and(char::is_whitespace) {
-            continue;
-        }
-        let rest = tag[from..].trim_start();
-        let Some(rest) = rest.strip_prefix('=') else {
-            continue;
-        };
-        let rest = rest.trim_start();
-        let value = match rest.chars().next() {
-            Some(quote @ ('"' | '\'')) => rest[1..].split(quote).next().unwrap_or_default(),
-            _ => rest.split(char::is_whitespace).next().unwrap_or_default(),
-        };
-        return Some(unescape_html(value));
-    }
-    None
-}
-
-/// The files of an upstream project page: PEP 691 JSON or PEP 503 HTML, links resolved
-/// against `page_url`, sha256 from `hashes` or the `#sha256=` fragment.
-fn parse_upstream_page(body: &[u8], page_url: &url::Url) -> Result<Vec<UpstreamFile>, String> {
-    let text = String::from_utf8_lossy(body);
-    let mut files = Vec::new();
-    if text.trim_start().starts_with('{') {
-        let document: Value =
-            serde_json::from_str(&text).map_err(|error| format!("invalid JSON: {error}"))?;
-        for entry in document["files"].as_array().into_iter().flatten() {
-            let (Some(file), Some(href)) = (entry["filename"].as_str(), entry["url"].as_str())
-            else {
-                continue;
-            };
-            let Ok(url) = page_url.join(href) else {
-                continue;
-            };
-            files.push(UpstreamFile {
-                file: file.to_owned(),
-                url,
-                sha256: entry["hashes"]["sha256"]
-                    .as_str()
-                    .map(str::to_ascii_lowercase),
-                requires_python: entry["requires-python"].as_str().map(ToOwned::to_owned),
-            });
-        }
-        return Ok(files);
-    }
-    let lower = text.to_ascii_lowercase();
-    let mut from = 0;
-    while let Some(found) = lower[from..].find("<a") {
-        let start = from + found + 2;
-        let Some(tag_end) = lower[start..].find('>').map(|end| start + end) else {
-            break;
-        };
-        from = tag_end;
-        if !lower[start..].starts_with(|character: char| character.is_whitespace()) {
-            continue;
-        }
-        let tag = &text[start..tag_end];
-        let Some(href) = attribute(tag, "href") else {
-            continue;
-        };
-        let Ok(mut url) = page_url.join(&href) else {
-            continue;
-        };
-        let sha256 = url.fragment().and_then(|fragment| {
-            fragment
-                .strip_prefix("sha256=")
-                .map(str::to_ascii_lowercase)
-        });
-        url.set_fragment(None);
-        let content_end = lower[tag_end..]
-            .find("</a")
-            .map_or(text.len(), |end| tag_end + end);
-        let label = unescape_html(text[tag_end + 1..content_end].trim());
-        let file = if label.is_empty() {
-            url.path_segments()
-                .and_then(|mut segments| segments.next_back())
-                .map(decode)
-                .unwrap_or_default()
-        } else {
-            label
-        };
-        files.push(UpstreamFile {
-            file,
-            url,
-            sha256,
-            requires_python: attribute(tag, "data-requires-python"),
-        });
-    }
-    Ok(files)
 }
 
 impl PypiRequest<'_> {
@@ -545,6 +451,12 @@ impl PypiRequest<'_> {
     /// Every file this repository can serve for a project: its own, its upstream
     /// repositories' (depth-first), then its external connections' (unless origin controls
     /// block upstreams), each file name once; plus upstream trouble to report.
+    ///
+    /// A file held here that came from an external connection shows what that connection's
+    /// page says about it now (yanked, upload time, requires-python, hashes), when the page
+    /// lists the same file with the same sha256: a release yanked upstream after it was
+    /// pulled through reads as yanked here too. When the page cannot be had, the facts
+    /// recorded when the file was pulled through stand in.
     async fn view(&self, normalized: &str) -> Result<View, DataError> {
         let key = self.key(normalized);
         let endpoint = self.endpoint();
@@ -562,7 +474,9 @@ impl PypiRequest<'_> {
                     for row in store::versions(connection, &repository_key)? {
                         if row.status == "Published" {
                             let assets = store::assets(connection, row.id)?;
-                            held.push((repository.clone(), row, assets));
+                            let origin = packages::version_origin(connection, row.id)?
+                                .and_then(|origin| origin.external_connection);
+                            held.push((repository.clone(), row, assets, origin));
                         }
                     }
                 }
@@ -571,10 +485,37 @@ impl PypiRequest<'_> {
             .await?;
         let mut view = View {
             files: Vec::new(),
+            versions: Vec::new(),
             notes: Vec::new(),
             upstream_blocked: sources.upstream_blocked,
         };
-        for (repository, row, assets) in held {
+        let mut pages: Vec<ExternalPage> = Vec::new();
+        for (owner, connection_name) in sources.externals {
+            let Some(connection) = self
+                .state
+                .externals
+                .get(&connection_name)
+                .filter(|connection| connection.format == "pypi")
+            else {
+                continue;
+            };
+            match self.upstream_page(connection, normalized).await {
+                Ok(Some((page, stale))) => {
+                    if stale {
+                        view.notes
+                            .push(format!("{connection_name} unavailable; served from cache"));
+                    }
+                    pages.push(ExternalPage {
+                        owner,
+                        connection: connection_name,
+                        page,
+                    });
+                }
+                Ok(None) => {}
+                Err(note) => view.notes.push(note),
+            }
+        }
+        for (repository, row, assets, origin) in held {
             let metadata: Value = row
                 .metadata
                 .as_deref()
@@ -585,79 +526,79 @@ impl PypiRequest<'_> {
                     continue;
                 }
                 let facts = &metadata["files"][&asset.name];
-                view.files.push(FileEntry {
-                    url: file_url(&endpoint, normalized, &row.version, &asset.name),
-                    file: asset.name,
-                    version: row.version.clone(),
-                    sha256: Some(asset.digests.sha256),
-                    size: Some(asset.size),
-                    requires_python: facts["requires_python"]
+                let live = origin
+                    .as_deref()
+                    .and_then(|origin| pages.iter().find(|page| page.connection == origin))
+                    .and_then(|page| {
+                        page.page.files.iter().find(|file| {
+                            file.filename == asset.name
+                                && file.sha256() == Some(asset.digests.sha256.as_str())
+                        })
+                    });
+                let mut hashes = live.map(|file| file.hashes.clone()).unwrap_or_default();
+                hashes.insert("sha256".to_owned(), asset.digests.sha256.clone());
+                let text = |name: &str| {
+                    facts[name]
                         .as_str()
                         .filter(|text| !text.is_empty())
-                        .map(ToOwned::to_owned),
-                    upload_time: Some(facts["upload_time"].as_f64().unwrap_or(row.published)),
+                        .map(ToOwned::to_owned)
+                };
+                view.files.push(FileEntry {
+                    url: file_url(&endpoint, normalized, &row.version, &asset.name),
+                    version: row.version.clone(),
+                    hashes,
+                    size: Some(asset.size),
+                    requires_python: match live {
+                        Some(file) => file.requires_python.clone(),
+                        None => text("requires_python"),
+                    },
+                    upload_time: live
+                        .and_then(|file| file.upload_time.clone())
+                        .or_else(|| stored_upload_time(&facts["upload_time"]))
+                        .or_else(|| Some(upload_time(row.published))),
+                    yanked: match live {
+                        Some(file) => file.yanked.clone(),
+                        None => facts["yanked"].as_str().map(ToOwned::to_owned),
+                    },
+                    core_metadata: text("core_metadata"),
                     source: FileSource::Repository(repository.clone()),
+                    file: asset.name,
                 });
             }
         }
-        for (owner, connection_name) in sources.externals {
-            let Some(connection) = self
-                .state
-                .externals
-                .get(&connection_name)
-                .filter(|connection| connection.format == "pypi")
-            else {
-                continue;
-            };
-            let listed = match self.upstream_page(connection, normalized).await {
-                Ok(Some((listed, stale))) => {
-                    if stale {
-                        view.notes
-                            .push(format!("{connection_name} unavailable; served from cache"));
-                    }
-                    listed
-                }
-                Ok(None) => continue,
-                Err(note) => {
-                    view.notes.push(note);
+        for external in &pages {
+            for upstream in &external.page.files {
+                if view.files.iter().any(|file| file.file == upstream.filename) {
                     continue;
                 }
-            };
-            for upstream in listed {
-                if view.files.iter().any(|file| file.file == upstream.file) {
-                    continue;
-                }
-                let Some(version) = file_version(normalized, &upstream.file) else {
+                let Some(version) = file_version(normalized, &upstream.filename) else {
                     continue;
                 };
-                view.files.push(FileEntry {
-                    url: file_url(&endpoint, normalized, &version, &upstream.file),
-                    file: upstream.file,
-                    version,
-                    sha256: upstream.sha256.clone(),
-                    size: None,
-                    requires_python: upstream.requires_python,
-                    upload_time: None,
-                    source: FileSource::External {
-                        owner: owner.clone(),
-                        connection: connection_name.clone(),
-                        url: upstream.url,
-                        sha256: upstream.sha256,
-                    },
-                });
+                view.files.push(external_entry(
+                    &endpoint, normalized, version, upstream, external,
+                ));
+            }
+        }
+        for version in pages
+            .iter()
+            .flat_map(|external| external.page.versions.iter())
+            .chain(view.files.iter().map(|file| &file.version))
+        {
+            if !view.versions.contains(version) {
+                view.versions.push(version.clone());
             }
         }
         Ok(view)
     }
 
-    /// The files an external connection's project page lists (fresh, or cached when the
-    /// upstream is down: the flag). `Ok(None)`: the upstream does not have the project;
-    /// `Err`: a note for the response header.
+    /// An external connection's project page (fresh, or cached when the upstream is down:
+    /// the flag). `Ok(None)`: the upstream does not have the project; `Err`: a note for the
+    /// response header.
     async fn upstream_page(
         &self,
         connection: &ExternalConnection,
         normalized: &str,
-    ) -> Result<Option<(Vec<UpstreamFile>, bool)>, String> {
+    ) -> Result<Option<(ProjectPage, bool)>, String> {
         let url = connection
             .url
             .join(&format!("{}/", encode(normalized)))
@@ -675,8 +616,8 @@ impl PypiRequest<'_> {
                 return Err(format!("{} unavailable: {reason}", connection.name));
             }
         };
-        parse_upstream_page(&body, &url)
-            .map(|files| Some((files, stale)))
+        parse_project_page(&body, &url)
+            .map(|page| Some((page, stale)))
             .map_err(|error| format!("{}: invalid project page: {error}", connection.name))
     }
 
@@ -693,74 +634,22 @@ impl PypiRequest<'_> {
             }
             return Err(with_notes(DataError::not_found(message), &view.notes));
         }
-        let files = &view.files;
-        let mut versions: Vec<String> = Vec::new();
-        for file in files {
-            if !versions.contains(&file.version) {
-                versions.push(file.version.clone());
-            }
-        }
         let body = match format {
-            SimpleFormat::Json => json!({
-                "meta": { "api-version": SIMPLE_API_VERSION },
-                "name": normalized,
-                "versions": versions,
-                "files": files.iter().map(|file| {
-                    let mut entry = json!({
-                        "filename": file.file,
-                        "url": file.url,
-                        "hashes": file.sha256.as_ref().map_or_else(|| json!({}), |sha256| json!({ "sha256": sha256 })),
-                        "yanked": false,
-                    });
-                    if let Some(size) = file.size {
-                        entry["size"] = json!(size);
-                    }
-                    if let Some(time) = file.upload_time {
-                        entry["upload-time"] = json!(upload_time(time));
-                    }
-                    if let Some(requires_python) = &file.requires_python {
-                        entry["requires-python"] = json!(requires_python);
-                    }
-                    entry
-                }).collect::<Vec<_>>(),
-            })
-            .to_string(),
-            SimpleFormat::Html(_) => {
-                let mut html = page_head(&format!("Links for {normalized}"));
-                let _ = writeln!(html, "    <h1>Links for {}</h1>", escape_html(normalized));
-                for file in files {
-                    let requires_python = file
-                        .requires_python
-                        .as_deref()
-                        .map(|text| format!(" data-requires-python=\"{}\"", escape_html(text)))
-                        .unwrap_or_default();
-                    let fragment = file
-                        .sha256
-                        .as_deref()
-                        .map(|sha256| format!("#sha256={sha256}"))
-                        .unwrap_or_default();
-                    let _ = writeln!(
-                        html,
-                        "    <a href=\"{}{fragment}\"{requires_python}>{}</a><br/>",
-                        escape_html(&file.url),
-                        escape_html(&file.file)
-                    );
-                }
-                html.push_str("  </body>\n</html>\n");
-                html
-            }
+            SimpleFormat::Json => render_json(normalized, &view),
+            SimpleFormat::Html(_) => render_html(normalized, &view),
         };
         let mut response = simple_response(format, body);
         add_notes(&mut response, &view.notes);
         Ok(response)
     }
 
+    /// A downloadable file of this repository: its version row and asset.
     async fn local_file(
         &self,
         normalized: &str,
         version: &str,
         file: &str,
-    ) -> Result<Option<AssetRow>, DataError> {
+    ) -> Result<Option<(VersionRow, AssetRow)>, DataError> {
         let key = self.key(normalized);
         let (wanted_version, wanted_file) = (version.to_owned(), file.to_owned());
         self.state
@@ -771,9 +660,10 @@ impl PypiRequest<'_> {
                 else {
                     return Ok(None);
                 };
-                Ok(store::assets(connection, row.id)?
+                let asset = store::assets(connection, row.id)?
                     .into_iter()
-                    .find(|asset| asset.name == wanted_file))
+                    .find(|asset| asset.name == wanted_file);
+                Ok(asset.map(|asset| (row, asset)))
             })
             .await
     }
@@ -784,6 +674,11 @@ impl PypiRequest<'_> {
         version: &str,
         file: &str,
     ) -> Result<Response, DataError> {
+        if let Some(distribution) = file.strip_suffix(".metadata")
+            && DistributionFile::parse(distribution).is_ok()
+        {
+            return self.core_metadata(normalized, version, distribution).await;
+        }
         let mut notes = Vec::new();
         let mut found = self.local_file(normalized, version, file).await?;
         if found.is_none()
@@ -793,7 +688,7 @@ impl PypiRequest<'_> {
         {
             found = self.local_file(normalized, version, file).await?;
         }
-        let asset = found.ok_or_else(|| {
+        let (_, asset) = found.ok_or_else(|| {
             with_notes(
                 DataError::not_found(format!("`{file}` of {normalized} {version} not found")),
                 &notes,
@@ -804,7 +699,7 @@ impl PypiRequest<'_> {
             .store
             .open_blob(asset.digests.sha256.clone())
             .await?
-            .into_response();
+            .respond(self.headers);
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
@@ -813,6 +708,85 @@ impl PypiRequest<'_> {
         if let Ok(value) = HeaderValue::from_str(&asset.digests.sha256) {
             headers.insert("x-checksum-sha256", value);
         }
+        add_notes(&mut response, &notes);
+        Ok(response)
+    }
+
+    /// PEP 658: `<file>.metadata`, the core metadata of `distribution`. For a file held
+    /// here (or in an upstream repository) it is the `METADATA` recorded when the wheel was
+    /// stored; for a file an external connection offers, the upstream's `.metadata`,
+    /// checked against the sha256 its page gives (not stored: the wheel's own copy is
+    /// recorded when the wheel is pulled through).
+    async fn core_metadata(
+        &self,
+        normalized: &str,
+        version: &str,
+        distribution: &str,
+    ) -> Result<Response, DataError> {
+        let missing = || {
+            DataError::not_found(format!(
+                "no core metadata for `{distribution}` of {normalized} {version}"
+            ))
+        };
+        let held = self.local_file(normalized, version, distribution).await?;
+        let (sha256, external, notes) = if let Some((row, _)) = held {
+            let sha256 = row
+                .metadata
+                .as_deref()
+                .and_then(|text| serde_json::from_str::<Value>(text).ok())
+                .and_then(|document| {
+                    document["files"][distribution]["core_metadata"]
+                        .as_str()
+                        .map(ToOwned::to_owned)
+                })
+                .ok_or_else(missing)?;
+            (sha256, None, Vec::new())
+        } else {
+            let view = self.view(normalized).await?;
+            let entry = view
+                .files
+                .into_iter()
+                .find(|entry| entry.file == distribution && entry.version == version)
+                .ok_or_else(|| with_notes(missing(), &view.notes))?;
+            let sha256 = entry
+                .core_metadata
+                .ok_or_else(|| with_notes(missing(), &view.notes))?;
+            let external = match entry.source {
+                FileSource::Repository(_) => None,
+                FileSource::External {
+                    connection, url, ..
+                } => Some((connection, url)),
+            };
+            (sha256, external, view.notes)
+        };
+        let blob = match external {
+            None => self.state.store.open_blob(sha256).await?,
+            Some((connection_name, mut url)) => {
+                let connection = self.state.externals.get(&connection_name).ok_or_else(|| {
+                    DataError::not_found(format!("external connection `{connection_name}` is gone"))
+                })?;
+                url.set_path(&format!("{}.metadata", url.path()));
+                let (bytes, _) = self
+                    .state
+                    .externals
+                    .fetch_verified(connection, &url, Some(("sha256", &sha256)))
+                    .await
+                    .map_err(|message| {
+                        DataError::new(
+                            StatusCode::BAD_GATEWAY,
+                            format!(
+                                "refused the core metadata of `{distribution}` from {connection_name}: {message}"
+                            ),
+                        )
+                    })?;
+                store::Blob::Bytes(bytes)
+            }
+        };
+        let mut response = blob.respond(self.headers);
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
         add_notes(&mut response, &notes);
         Ok(response)
     }
@@ -881,11 +855,25 @@ impl PypiRequest<'_> {
                         )
                     })?;
                 let size = bytes.len() as u64;
+                let core_metadata = self
+                    .store_core_metadata(file, &bytes)
+                    .await?
+                    .map(|(sha256, _)| sha256);
+                if let (Some(ours), Some(claimed)) = (&core_metadata, &entry.core_metadata)
+                    && ours != claimed
+                {
+                    tracing::warn!(connection = %connection_name, %file, %ours, %claimed, "the wheel's METADATA differs from the upstream's `.metadata`; serving the wheel's");
+                }
                 self.state.store.put_blob(bytes).await?;
                 let now = self.state.clock.now();
+                // What the upstream's page said, as it said it (the view shows the page's
+                // current word while the upstream answers).
                 let file_facts = json!({
                     "requires_python": entry.requires_python,
-                    "upload_time": now,
+                    "upload_time": entry.upload_time.as_ref().map_or_else(|| json!(now), |text| json!(text)),
+                    "yanked": entry.yanked,
+                    "hashes": entry.hashes,
+                    "core_metadata": core_metadata,
                 });
                 let ingested = packages::Ingested {
                     version: entry.version.clone(),
@@ -951,6 +939,37 @@ impl PypiRequest<'_> {
         Ok(true)
     }
 
+    /// Store a wheel's `METADATA` as a blob, to serve as `<file>.metadata` (PEP 658):
+    /// its sha256 and bytes. `None` for sdists and wheels without a readable one.
+    async fn store_core_metadata(
+        &self,
+        file: &str,
+        content: &Bytes,
+    ) -> Result<Option<(String, Bytes)>, DataError> {
+        if !matches!(
+            DistributionFile::parse(file),
+            Ok(DistributionFile::Wheel { .. })
+        ) {
+            return Ok(None);
+        }
+        let content = content.clone();
+        let metadata = tokio::task::spawn_blocking(move || wheel_metadata(&content))
+            .await
+            .map_err(|error| {
+                DataError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("reading the wheel's METADATA failed: {error}"),
+                )
+            })?;
+        let Some(metadata) = metadata else {
+            tracing::debug!(%file, "no METADATA in the wheel; no core metadata offered");
+            return Ok(None);
+        };
+        let metadata = Bytes::from(metadata);
+        let digests = self.state.store.put_blob(metadata.clone()).await?;
+        Ok(Some((digests.sha256, metadata)))
+    }
+
     async fn upload(
         &self,
         body: Bytes,
@@ -983,6 +1002,9 @@ impl PypiRequest<'_> {
             )
         })?;
         upload.verify_digests(&digests, &blake2_256)?;
+        let core_metadata = self
+            .store_core_metadata(&upload.file, &upload.content)
+            .await?;
         let stored = self.state.store.put_blob(upload.content.clone()).await?;
         let asset = AssetRow {
             name: upload.file.clone(),
@@ -990,9 +1012,15 @@ impl PypiRequest<'_> {
             digests: stored,
         };
         let now = self.state.clock.now();
+        // A wheel's own METADATA says what it requires, whatever the form claimed.
+        let requires_python = match &core_metadata {
+            Some((_, metadata)) => metadata_field(metadata, "Requires-Python"),
+            None => upload.requires_python.clone(),
+        };
         let file_facts = json!({
-            "requires_python": upload.requires_python,
+            "requires_python": requires_python,
             "upload_time": now,
+            "core_metadata": core_metadata.as_ref().map(|(sha256, _)| sha256),
             "filetype": upload.file_type,
             "pyversion": upload.pyversion,
             "uploader": principal.map(|principal| principal.name.clone()),
@@ -1280,6 +1308,128 @@ fn display_name(row: &VersionRow) -> String {
         .unwrap_or_default()
 }
 
+/// A file an external connection's page lists and this repository does not hold yet.
+/// Core metadata is offered only with a sha256 to check the upstream's `.metadata` against.
+fn external_entry(
+    endpoint: &str,
+    normalized: &str,
+    version: String,
+    upstream: &PageFile,
+    external: &ExternalPage,
+) -> FileEntry {
+    FileEntry {
+        url: file_url(endpoint, normalized, &version, &upstream.filename),
+        file: upstream.filename.clone(),
+        version,
+        hashes: upstream.hashes.clone(),
+        size: upstream.size,
+        requires_python: upstream.requires_python.clone(),
+        upload_time: upstream.upload_time.clone(),
+        yanked: upstream.yanked.clone(),
+        core_metadata: upstream
+            .core_metadata
+            .as_ref()
+            .and_then(|hashes| hashes.get("sha256").cloned()),
+        source: FileSource::External {
+            owner: external.owner.clone(),
+            connection: external.connection.clone(),
+            url: upstream.url.clone(),
+            sha256: upstream.sha256().map(ToOwned::to_owned),
+        },
+    }
+}
+
+/// A recorded `upload_time`: the upstream's PEP 700 text, or epoch seconds (publish time).
+fn stored_upload_time(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) if !text.is_empty() => Some(text.clone()),
+        Value::Number(number) => number.as_f64().map(upload_time),
+        _ => None,
+    }
+}
+
+/// A project page in PEP 691 JSON, with the PEP 700 and PEP 714 keys PyPI writes.
+fn render_json(normalized: &str, view: &View) -> String {
+    let files: Vec<Value> = view
+        .files
+        .iter()
+        .map(|file| {
+            let mut entry = json!({
+                "filename": file.file,
+                "url": file.url,
+                "hashes": file.hashes,
+                "yanked": match file.yanked.as_deref() {
+                    None => json!(false),
+                    Some("") => json!(true),
+                    Some(reason) => json!(reason),
+                },
+            });
+            if let Some(requires_python) = &file.requires_python {
+                entry["requires-python"] = json!(requires_python);
+            }
+            if let Some(size) = file.size {
+                entry["size"] = json!(size);
+            }
+            if let Some(time) = &file.upload_time {
+                entry["upload-time"] = json!(time);
+            }
+            if let Some(sha256) = &file.core_metadata {
+                // PEP 714's key, and the PEP 658 spelling pip before 23.2 reads.
+                entry["core-metadata"] = json!({ "sha256": sha256 });
+                entry["data-dist-info-metadata"] = json!({ "sha256": sha256 });
+            }
+            entry
+        })
+        .collect();
+    json!({
+        "meta": { "api-version": SIMPLE_API_VERSION },
+        "name": normalized,
+        "versions": view.versions,
+        "files": files,
+    })
+    .to_string()
+}
+
+/// A project page in PEP 503 HTML, with the PEP 592, PEP 658 and PEP 714 attributes.
+fn render_html(normalized: &str, view: &View) -> String {
+    let mut html = page_head(&format!("Links for {normalized}"));
+    let _ = writeln!(html, "    <h1>Links for {}</h1>", escape_html(normalized));
+    for file in &view.files {
+        let mut attributes = String::new();
+        if let Some(requires_python) = &file.requires_python {
+            let _ = write!(
+                attributes,
+                " data-requires-python=\"{}\"",
+                escape_html(requires_python)
+            );
+        }
+        if let Some(reason) = &file.yanked {
+            let _ = write!(attributes, " data-yanked=\"{}\"", escape_html(reason));
+        }
+        if let Some(sha256) = &file.core_metadata {
+            let _ = write!(
+                attributes,
+                " data-dist-info-metadata=\"sha256={0}\" data-core-metadata=\"sha256={0}\"",
+                escape_html(sha256)
+            );
+        }
+        let fragment = file
+            .hashes
+            .get_key_value("sha256")
+            .or_else(|| file.hashes.iter().next())
+            .map(|(algorithm, digest)| escape_html(&format!("#{algorithm}={digest}")))
+            .unwrap_or_default();
+        let _ = writeln!(
+            html,
+            "    <a href=\"{}{fragment}\"{attributes}>{}</a><br/>",
+            escape_html(&file.url),
+            escape_html(&file.file)
+        );
+    }
+    html.push_str("  </body>\n</html>\n");
+    html
+}
+
 fn page_head(title: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"{SIMPLE_API_VERSION}\">\n    <title>{}</title>\n  </head>\n  <body>\n",
@@ -1371,34 +1521,6 @@ mod tests {
             parse_target("pypi/a/json"),
             Target::Unsupported(_)
         ));
-    }
-
-    #[test]
-    fn upstream_pages_are_read_as_html_or_json() {
-        let page = url::Url::parse("http://upstream.test/simple/demo/").unwrap();
-        let html = br#"<html><body><h1>Links</h1>
-<a href="/packages/demo-1.0.tar.gz#sha256=ABC">demo-1.0.tar.gz</a><br>
-<A data-requires-python="&gt;=3.8" HREF='../../x/demo-1.1-py3-none-any.whl'>demo-1.1-py3-none-any.whl</A>
-</body></html>"#;
-        let files = parse_upstream_page(html, &page).unwrap();
-        assert_eq!(files.len(), 2);
-        assert_eq!(files[0].file, "demo-1.0.tar.gz");
-        assert_eq!(
-            files[0].url.as_str(),
-            "http://upstream.test/packages/demo-1.0.tar.gz"
-        );
-        assert_eq!(files[0].sha256.as_deref(), Some("abc"));
-        assert_eq!(
-            files[1].url.as_str(),
-            "http://upstream.test/x/demo-1.1-py3-none-any.whl"
-        );
-        assert_eq!(files[1].sha256, None);
-        assert_eq!(files[1].requires_python.as_deref(), Some(">=3.8"));
-        let json = br#"{"meta":{"api-version":"1.0"},"name":"demo","files":[{"filename":"demo-2.0.tar.gz","url":"https://files.test/demo-2.0.tar.gz","hashes":{"sha256":"DEF"},"requires-python":">=3.9"}]}"#;
-        let files = parse_upstream_page(json, &page).unwrap();
-        assert_eq!(files[0].url.as_str(), "https://files.test/demo-2.0.tar.gz");
-        assert_eq!(files[0].sha256.as_deref(), Some("def"));
-        assert_eq!(files[0].requires_python.as_deref(), Some(">=3.9"));
     }
 
     #[test]

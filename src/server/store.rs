@@ -68,15 +68,151 @@ impl Blob {
     }
 }
 
-/// A 200 response carrying the blob, with its `Content-Length`.
+/// A 200 response carrying the blob, with its `Content-Length` ([`Blob::respond`] also
+/// answers `Range` requests, and says so).
 impl axum::response::IntoResponse for Blob {
     fn into_response(self) -> axum::response::Response {
         let length = self.length();
+        self.body_response(0, length)
+    }
+}
+
+/// What a `Range` request header asks of a body of `length` bytes (RFC 9110 14.1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// No range (absent, not `bytes`, or several ranges): the whole body, 200.
+    Whole,
+    /// Bytes `start..=end`, 206.
+    Part {
+        /// First byte.
+        start: u64,
+        /// Last byte (inclusive).
+        end: u64,
+    },
+    /// Nothing of the body satisfies it: 416.
+    Unsatisfiable,
+}
+
+impl ByteRange {
+    /// Read a `Range` header value for a body of `length` bytes: `bytes=a-b`, `bytes=a-` and
+    /// `bytes=-n` (the last `n`). Several ranges are answered with the whole body, which
+    /// RFC 9110 allows; a malformed header is ignored as the RFC asks.
+    #[must_use]
+    pub fn parse(header: Option<&str>, length: u64) -> Self {
+        let Some(spec) = header.and_then(|value| value.trim().strip_prefix("bytes=")) else {
+            return Self::Whole;
+        };
+        if spec.contains(',') {
+            return Self::Whole;
+        }
+        let Some((first, last)) = spec.trim().split_once('-') else {
+            return Self::Whole;
+        };
+        let number = |text: &str| -> Option<Option<u64>> {
+            let text = text.trim();
+            if text.is_empty() {
+                Some(None)
+            } else {
+                text.parse::<u64>().ok().map(Some)
+            }
+        };
+        let (Some(first), Some(last)) = (number(first), number(last)) else {
+            return Self::Whole;
+        };
+        match (first, last) {
+            (Some(start), last) => {
+                if last.is_some_and(|last| last < start) {
+                    return Self::Whole;
+                }
+                if start >= length {
+                    return Self::Unsatisfiable;
+                }
+                let end = last.map_or(length - 1, |last| last.min(length - 1));
+                Self::Part { start, end }
+            }
+            (None, Some(suffix)) => {
+                if suffix == 0 || length == 0 {
+                    return Self::Unsatisfiable;
+                }
+                Self::Part {
+                    start: length.saturating_sub(suffix),
+                    end: length - 1,
+                }
+            }
+            (None, None) => Self::Whole,
+        }
+    }
+}
+
+impl Blob {
+    /// The response to a GET or HEAD of this blob with `request` headers: 200 with the whole
+    /// body, 206 with `Content-Range` for a satisfiable single `Range`, 416 with
+    /// `Content-Range: bytes */LENGTH` for an unsatisfiable one. Every answer says
+    /// `Accept-Ranges: bytes`, which is what pip and uv look for before reading a wheel's
+    /// metadata lazily. A request with `If-Range` gets the whole body: blobs carry no
+    /// validator to compare it with.
+    #[must_use]
+    pub fn respond(self, request: &axum::http::HeaderMap) -> axum::response::Response {
+        use axum::http::{HeaderValue, StatusCode, header};
+        use axum::response::IntoResponse as _;
+        let length = self.length();
+        let range = if request.contains_key(header::IF_RANGE) {
+            ByteRange::Whole
+        } else {
+            ByteRange::parse(
+                request
+                    .get(header::RANGE)
+                    .and_then(|value| value.to_str().ok()),
+                length,
+            )
+        };
+        let mut response = match range {
+            ByteRange::Whole => self.body_response(0, length),
+            ByteRange::Part { start, end } => {
+                let mut response = self.body_response(start, end - start + 1);
+                *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+                if let Ok(value) = HeaderValue::from_str(&format!("bytes {start}-{end}/{length}")) {
+                    response.headers_mut().insert(header::CONTENT_RANGE, value);
+                }
+                response
+            }
+            ByteRange::Unsatisfiable => {
+                let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+                if let Ok(value) = HeaderValue::from_str(&format!("bytes */{length}")) {
+                    response.headers_mut().insert(header::CONTENT_RANGE, value);
+                }
+                response
+            }
+        };
+        response
+            .headers_mut()
+            .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        response
+    }
+
+    /// A 200 response with `count` bytes from `start`.
+    fn body_response(self, start: u64, count: u64) -> axum::response::Response {
+        use axum::response::IntoResponse as _;
+        use tokio::io::AsyncReadExt as _;
         let body = match self {
-            Self::Bytes(bytes) => axum::body::Body::from(bytes),
-            Self::File { file, .. } => {
+            Self::Bytes(bytes) => {
+                let from = usize::try_from(start)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
+                let to = usize::try_from(start + count)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
+                axum::body::Body::from(bytes.slice(from..to))
+            }
+            Self::File { mut file, .. } => {
+                if start > 0
+                    && let Err(error) = file.seek(std::io::SeekFrom::Start(start))
+                {
+                    tracing::warn!(%error, "failed to seek a blob");
+                    return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                }
                 axum::body::Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
-                    tokio::fs::File::from_std(file),
+                    tokio::fs::File::from_std(file).take(count),
                     STREAM_CHUNK,
                 ))
             }
@@ -84,7 +220,7 @@ impl axum::response::IntoResponse for Blob {
         let mut response = body.into_response();
         response.headers_mut().insert(
             axum::http::header::CONTENT_LENGTH,
-            axum::http::HeaderValue::from(length),
+            axum::http::HeaderValue::from(count),
         );
         response
     }
@@ -1214,6 +1350,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn range_headers_are_read_like_rfc_9110() {
+        let part = |start, end| ByteRange::Part { start, end };
+        for (header, expected) in [
+            (None, ByteRange::Whole),
+            (Some("bytes=0-9"), part(0, 9)),
+            (Some("bytes=5-"), part(5, 99)),
+            (Some("bytes=-10"), part(90, 99)),
+            (Some("bytes=-1000"), part(0, 99)),
+            (Some("bytes=90-1000"), part(90, 99)),
+            (Some("bytes=100-"), ByteRange::Unsatisfiable),
+            (Some("bytes=-0"), ByteRange::Unsatisfiable),
+            (Some("bytes=9-5"), ByteRange::Whole),
+            (Some("bytes=0-1,5-6"), ByteRange::Whole),
+            (Some("items=0-1"), ByteRange::Whole),
+            (Some("bytes=a-b"), ByteRange::Whole),
+        ] {
+            assert_eq!(ByteRange::parse(header, 100), expected, "{header:?}");
+        }
+        assert_eq!(
+            ByteRange::parse(Some("bytes=0-"), 0),
+            ByteRange::Unsatisfiable
+        );
+    }
+
+    #[test]
     fn digests_match_known_values() {
         let digests = Digests::of(b"hello world\n");
         assert_eq!(
@@ -1284,6 +1445,53 @@ mod tests {
             .await
             .unwrap()
             .to_vec()
+    }
+
+    #[tokio::test]
+    async fn ranges_of_small_and_large_blobs_are_their_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for size in [1000, SMALL_BLOB + 1000] {
+            let content: Vec<u8> = (0..size).map(|index| (index % 251) as u8).collect();
+            let digests = store
+                .put_blob(bytes::Bytes::from(content.clone()))
+                .await
+                .unwrap();
+            let length = content.len();
+            for (range, status, expected) in [
+                ("bytes=10-19", 206, &content[10..20]),
+                ("bytes=-7", 206, &content[length - 7..]),
+                ("bytes=900-", 206, &content[900..]),
+                ("bytes=0-1,3-4", 200, &content[..]),
+            ] {
+                let mut request = axum::http::HeaderMap::new();
+                request.insert(axum::http::header::RANGE, range.parse().unwrap());
+                let blob = store.open_blob(digests.sha256.clone()).await.unwrap();
+                let response = blob.respond(&request);
+                assert_eq!(response.status().as_u16(), status, "{range}");
+                assert_eq!(response.headers()["accept-ranges"], "bytes");
+                assert_eq!(
+                    response.headers()["content-length"],
+                    expected.len().to_string().as_str()
+                );
+                let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                    .await
+                    .unwrap();
+                assert_eq!(&body[..], expected, "{range} of {length}");
+            }
+            let mut request = axum::http::HeaderMap::new();
+            request.insert(
+                axum::http::header::RANGE,
+                format!("bytes={length}-").parse().unwrap(),
+            );
+            let blob = store.open_blob(digests.sha256.clone()).await.unwrap();
+            let response = blob.respond(&request);
+            assert_eq!(response.status().as_u16(), 416);
+            assert_eq!(
+                response.headers()["content-range"],
+                format!("bytes */{length}").as_str()
+            );
+        }
     }
 
     #[tokio::test]

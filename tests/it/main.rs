@@ -13,6 +13,7 @@ mod login_tools;
 mod pack;
 mod publish;
 mod pull_through_npm;
+mod pull_through_pypi;
 mod rerun;
 mod restore;
 mod restore_formats;

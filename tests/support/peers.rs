@@ -177,6 +177,55 @@ impl Drop for StaticServer {
     }
 }
 
+/// A static simple repository with PEP 691 content negotiation (`tests/peers/pypi_index.py`)
+/// over pages a test writes; stopped on drop.
+pub struct PypiIndex {
+    /// Simple index URL (`.../simple/`).
+    pub simple_url: String,
+    /// Where the server appends each request line.
+    pub log: PathBuf,
+    child: Child,
+}
+
+impl PypiIndex {
+    /// Serve `root` (pages under `root/simple/<project>/index.json|index.html`) on a free
+    /// port; `html_only` answers every page request with the HTML page.
+    pub fn start(root: &Path, html_only: bool) -> Self {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/pypi_index.py");
+        let port = free_port();
+        let mut command = Command::new("python3");
+        command.arg(script).arg(root).arg(port.to_string());
+        if html_only {
+            command.arg("--html-only");
+        }
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tests/peers/pypi_index.py");
+        let url = format!("http://127.0.0.1:{port}/");
+        wait_for_http(&url, &mut child, "pypi_index.py");
+        Self {
+            simple_url: format!("{url}simple/"),
+            log: root.join("requests.log"),
+            child,
+        }
+    }
+
+    /// The request lines served so far.
+    pub fn requests(&self) -> String {
+        fs_err::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for PypiIndex {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A running pypiserver (`-a update,download,list`, one htpasswd user made with passlib);
 /// stopped on drop.
 pub struct PypiServer {

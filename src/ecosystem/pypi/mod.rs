@@ -7,6 +7,7 @@ pub mod lock;
 pub mod pack;
 pub mod publish;
 pub mod restore;
+pub mod simple;
 
 /// PEP 691 JSON media type (api version 1).
 pub const SIMPLE_JSON_V1: &str = "application/vnd.pypi.simple.v1+json";
@@ -227,6 +228,62 @@ impl DistributionFile {
             }),
         }
     }
+}
+
+/// Largest `METADATA` file [`wheel_metadata`] reads (real ones are a few kilobytes; the
+/// bound keeps a crafted wheel from inflating a huge member into memory).
+const MAX_METADATA_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The core metadata of a wheel: its `{name}-{version}.dist-info/METADATA` member, which
+/// PEP 658 serves as `<wheel URL>.metadata`. `None` when the bytes are not a zip, have no
+/// single top-level `.dist-info/METADATA`, or it is larger than 16 MiB.
+#[must_use]
+pub fn wheel_metadata(wheel: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(wheel)).ok()?;
+    let names: Vec<String> = archive
+        .file_names()
+        .filter(|name| {
+            name.strip_suffix(".dist-info/METADATA")
+                .is_some_and(|directory| !directory.is_empty() && !directory.contains('/'))
+        })
+        .map(ToOwned::to_owned)
+        .collect();
+    let [name] = names.as_slice() else {
+        return None;
+    };
+    let member = archive.by_name(name).ok()?;
+    if member.size() > MAX_METADATA_BYTES {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    member
+        .take(MAX_METADATA_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    (bytes.len() as u64 <= MAX_METADATA_BYTES).then_some(bytes)
+}
+
+/// The value of header `field` (case-insensitive) in core metadata (`METADATA`, `PKG-INFO`:
+/// RFC 822 style headers up to the first blank line), trimmed; `None` when absent or empty.
+///
+/// ```
+/// use lading::ecosystem::pypi::metadata_field;
+/// let metadata = b"Metadata-Version: 2.1\nName: demo\nRequires-Python: >=3.8\n\nbody";
+/// assert_eq!(metadata_field(metadata, "requires-python").as_deref(), Some(">=3.8"));
+/// ```
+#[must_use]
+pub fn metadata_field(metadata: &[u8], field: &str) -> Option<String> {
+    String::from_utf8_lossy(metadata)
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case(field)
+                .then(|| value.trim().to_owned())
+        })
+        .filter(|value| !value.is_empty())
 }
 
 /// What the simple API answers with, chosen from the request's `Accept` header.

@@ -8,8 +8,6 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use super::{SIMPLE_JSON_V1, normalize_name};
 use crate::cas::{Algorithm, Digest};
 use crate::fetcher::{Fetcher, RestoreError, Summary};
@@ -149,66 +147,26 @@ pub struct ProjectFile {
     pub sha256: Option<Digest>,
 }
 
-/// Files listed on a project page, JSON (PEP 691) or HTML (PEP 503).
+/// Files listed on a project page, JSON (PEP 691) or HTML (PEP 503), read by the shared
+/// [`super::simple`] parser (`json` says which the server sent; a body that is not the
+/// JSON it claims lists nothing).
 #[must_use]
 pub fn parse_project_page(page_url: &url::Url, body: &[u8], json: bool) -> Vec<ProjectFile> {
-    let mut files = Vec::new();
-    if json {
-        let Ok(document) = serde_json::from_slice::<Value>(body) else {
-            return files;
-        };
-        for file in document["files"].as_array().into_iter().flatten() {
-            let (Some(filename), Some(href)) = (file["filename"].as_str(), file["url"].as_str())
-            else {
-                continue;
-            };
-            let Ok(mut url) = page_url.join(href) else {
-                continue;
-            };
-            url.set_fragment(None);
-            let sha256 = file["hashes"]["sha256"]
-                .as_str()
-                .and_then(|hex_text| Digest::from_hex(Algorithm::Sha256, hex_text));
-            files.push(ProjectFile {
-                filename: filename.to_owned(),
-                url,
-                sha256,
-            });
-        }
-        return files;
+    if json != body.trim_ascii_start().starts_with(b"{") {
+        return Vec::new();
     }
-    let text = String::from_utf8_lossy(body);
-    for anchor in text.split("<a ").skip(1) {
-        let Some(href_at) = anchor.find("href=\"") else {
-            continue;
-        };
-        let rest = &anchor[href_at + 6..];
-        let Some(end) = rest.find('"') else { continue };
-        let href = rest[..end].replace("&amp;", "&");
-        let Ok(mut url) = page_url.join(&href) else {
-            continue;
-        };
-        let sha256 = url
-            .fragment()
-            .and_then(|fragment| fragment.strip_prefix("sha256="))
-            .and_then(|hex_text| Digest::from_hex(Algorithm::Sha256, hex_text));
-        url.set_fragment(None);
-        let filename = url
-            .path_segments()
-            .and_then(|mut segments| segments.next_back())
-            .map(|segment| {
-                percent_encoding::percent_decode_str(segment)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            })
-            .unwrap_or_default();
-        files.push(ProjectFile {
-            filename,
-            url,
-            sha256,
-        });
-    }
-    files
+    super::simple::parse_project_page(body, page_url)
+        .map(|page| page.files)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|file| ProjectFile {
+            sha256: file
+                .sha256()
+                .and_then(|hex_text| Digest::from_hex(Algorithm::Sha256, hex_text)),
+            filename: file.filename,
+            url: file.url,
+        })
+        .collect()
 }
 
 /// The files of `page` (its body, and its `Content-Type` when it was just fetched; a stored
@@ -392,16 +350,16 @@ mod tests {
         assert!(is_safe_file_name("demo-1.0-py3-none-any.whl"));
         // A percent-encoded `..%2F` in an HTML href decodes to a name with a slash.
         let page = url::Url::parse("http://h/simple/demo/").unwrap();
+        // So does a link text naming a path (the text is the file name when there is one).
         let files = parse_project_page(
             &page,
-            b"<a href=\"x/..%2F..%2Fevil.whl#sha256=00\">e</a>",
+            b"<a href=\"x/..%2F..%2Fevil.whl#sha256=00\"></a><a href=\"y.whl\">../y.whl</a>",
             false,
         );
-        assert!(
-            !is_safe_file_name(&files[0].filename),
-            "{}",
-            files[0].filename
-        );
+        for file in &files {
+            assert!(!is_safe_file_name(&file.filename), "{}", file.filename);
+        }
+        assert_eq!(files.len(), 2);
     }
 
     #[test]
