@@ -224,9 +224,14 @@ fn assert_same_facts(upstream: &Value, through: &Value, core_metadata_too: bool)
 }
 
 /// `lading serve` with repository `main` of domain `local` pulling through the external
-/// connection `name` at `url` (the built-in `public:pypi` when `url` is `None`); the
-/// server, and the pip / uv index URL with a token in it.
-fn lading_over(root: &Path, name: &str, url: Option<&str>) -> (LadingServer, String, String) {
+/// connection `name` at `url` (the built-in `public:pypi` when `url` is `None`), with
+/// extra `args`; the server, a token, and the pip / uv index URL with the token in it.
+fn lading_over(
+    root: &Path,
+    name: &str,
+    url: Option<&str>,
+    args: Vec<&str>,
+) -> (LadingServer, String, String) {
     let connection = url.map_or_else(String::new, |url| {
         format!("external_connections:\n  - name: {name}\n    format: pypi\n    url: {url}\n")
     });
@@ -235,6 +240,7 @@ fn lading_over(root: &Path, name: &str, url: Option<&str>) -> (LadingServer, Str
         &root.join("data"),
         ServerSpec {
             config: Some(&config),
+            args,
             ..ServerSpec::default()
         },
     );
@@ -396,7 +402,13 @@ fn pip_and_uv_through_lading_skip_yanked_and_newer_files_as_against_the_upstream
     let upstream_root = root.join("upstream");
     let written = write_upstream(&upstream_root, &[]);
     let upstream = PypiIndex::start(&upstream_root, false);
-    let (server, token, index) = lading_over(root, "index", Some(&upstream.simple_url));
+    let (server, token, index) = lading_over(
+        root,
+        "index",
+        Some(&upstream.simple_url),
+        // Pages are asked for on every request, so an upstream yank shows at once.
+        vec!["--metadata-ttl", "0"],
+    );
     let direct = upstream.simple_url.as_str();
 
     // uv: yanked files and files needing Python 4 are skipped unless pinned with `==`, and
@@ -577,7 +589,7 @@ fn an_html_only_upstream_keeps_yanked_requires_python_and_core_metadata() {
     let upstream_root = root.join("upstream");
     write_upstream(&upstream_root, &[]);
     let upstream = PypiIndex::start(&upstream_root, true);
-    let (server, token, index) = lading_over(root, "html", Some(&upstream.simple_url));
+    let (server, token, index) = lading_over(root, "html", Some(&upstream.simple_url), Vec::new());
     let direct = upstream.simple_url.as_str();
     let against_upstream = uv_resolves(root, direct, "yank-demo", &[]);
     assert_eq!(against_upstream.as_deref(), Ok("1.0.1"));
@@ -639,7 +651,7 @@ fn against_public_pypi_yanked_releases_and_upload_times_resolve_as_on_pypi() {
     require_tool!(curl());
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let (server, token, index) = lading_over(root, "public:pypi", None);
+    let (server, token, index) = lading_over(root, "public:pypi", None, Vec::new());
 
     // attrs 21.1.0 is yanked ("Installable but not importable on Python 3.4."): `attrs<21.2`
     // is 20.3.0 on PyPI, `==21.1.0` is 21.1.0; on 2021-01-01 the newest was 20.3.0.
