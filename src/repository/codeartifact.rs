@@ -43,7 +43,20 @@ pub enum CodeArtifactError {
         /// What happened.
         message: String,
     },
-    /// No answer (connection refused, DNS, timeout) after the SDK's retries.
+    /// The endpoint could not be reached at all (nothing listening, a name that does not
+    /// resolve, no connection in time), with what a probe of the address found.
+    #[error("cannot reach the CodeArtifact endpoint {endpoint} ({operation}): {reachability}")]
+    Unreachable {
+        /// Operation name.
+        operation: &'static str,
+        /// The endpoint URL tried (`--endpoint-url`, else the region's).
+        endpoint: String,
+        /// Whether anything listens there, in words.
+        reachability: String,
+        /// Whether `--endpoint-url` named it (else it is the region's AWS endpoint).
+        custom: bool,
+    },
+    /// No answer (a reset, a timeout mid-request, 5xx) after the SDK's retries.
     #[error("CodeArtifact {operation} failed: {message}")]
     Transport {
         /// Operation name.
@@ -65,6 +78,12 @@ impl Hint for CodeArtifactError {
             Self::Service { code, .. } if code == "ResourceNotFoundException" => Some("check `--domain`, `--domain-owner` and `--repository`".to_owned()),
                         Self::Credentials { .. } => Some(
                 "no usable AWS credentials: set AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run after aws-actions/configure-aws-credentials".to_owned(),
+            ),
+            Self::Unreachable { custom: true, .. } => Some(
+                "start the embedded repository with `lading serve` (it listens on 127.0.0.1:8470), or pass `--endpoint-url` with the URL of a running one (leave it out for AWS CodeArtifact itself)".to_owned(),
+            ),
+            Self::Unreachable { custom: false, .. } => Some(
+                "check the network and `--region`; for `lading serve` (or a VPC endpoint) pass `--endpoint-url URL`; the CI job can be retried".to_owned(),
             ),
             Self::Transport { .. } => Some("check the network, `--region` and `--endpoint-url`; the CI job can be retried".to_owned()),
             Self::Service { .. } => None,
@@ -119,7 +138,7 @@ impl CodeArtifactError {
     #[must_use]
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Transport { .. } => true,
+            Self::Transport { .. } | Self::Unreachable { .. } => true,
             Self::Service { code, .. } => {
                 code == "ThrottlingException" || code == "InternalServerException"
             }
@@ -135,7 +154,73 @@ pub struct CodeArtifact {
     target: Target,
 }
 
+/// What a TCP connection to `url`'s host and port finds, in words: whether anything listens.
+fn probe(url: &url::Url) -> String {
+    use std::net::ToSocketAddrs as _;
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return format!("`{url}` names no host");
+    };
+    let addresses: Vec<std::net::SocketAddr> = match (host, port).to_socket_addrs() {
+        Ok(addresses) => addresses.collect(),
+        Err(error) => return format!("the host `{host}` does not resolve ({error})"),
+    };
+    let mut outcome = format!("the host `{host}` resolves to no address");
+    for address in addresses {
+        match std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_secs(2)) {
+            Ok(_) => {
+                return format!(
+                    "something listens at {address} but did not answer the request as CodeArtifact does"
+                );
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
+                outcome = format!("nothing listens at {address} (connection refused)");
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::TimedOut => {
+                outcome = format!("{address} accepted no connection within 2 s");
+            }
+            Err(error) => outcome = format!("cannot connect to {address}: {error}"),
+        }
+    }
+    outcome
+}
+
 impl CodeArtifact {
+    /// [`classify`], and for a request that never got an answer (a dispatch failure: no
+    /// connection), name the endpoint and say whether anything listens there.
+    fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
+        &self,
+        operation: &'static str,
+        error: &SdkError<E, aws_sdk_codeartifact::config::http::HttpResponse>,
+    ) -> CodeArtifactError {
+        let classified = classify(operation, error);
+        let SdkError::DispatchFailure(failure) = error else {
+            return classified;
+        };
+        if failure.is_user() {
+            return classified;
+        }
+        tracing::debug!("{classified}");
+        let custom = self.target.endpoint_url.is_some();
+        let endpoint = self.target.endpoint_url.clone().unwrap_or_else(|| {
+            let region = self
+                .client
+                .config()
+                .region()
+                .map_or_else(|| "us-east-1".to_owned(), ToString::to_string);
+            format!("https://codeartifact.{region}.amazonaws.com")
+        });
+        let reachability = match url::Url::parse(&endpoint) {
+            Ok(url) => probe(&url),
+            Err(error) => format!("`{endpoint}` is not a URL: {error}"),
+        };
+        CodeArtifactError::Unreachable {
+            operation,
+            endpoint,
+            reachability,
+            custom,
+        }
+    }
+
     /// Load AWS config through the standard chain and build a client.
     pub async fn connect(target: Target) -> Self {
         Self::build(target, None).await
@@ -192,7 +277,7 @@ impl CodeArtifact {
             .set_duration_seconds(duration_seconds)
             .send()
             .await
-            .map_err(|error| classify("GetAuthorizationToken", &error))?;
+            .map_err(|error| self.classify("GetAuthorizationToken", &error))?;
         let token = output
             .authorization_token
             .ok_or_else(|| CodeArtifactError::Transport {
@@ -217,7 +302,7 @@ impl CodeArtifact {
             .format(aws_sdk_codeartifact::types::PackageFormat::from(format))
             .send()
             .await
-            .map_err(|error| classify("GetRepositoryEndpoint", &error))?;
+            .map_err(|error| self.classify("GetRepositoryEndpoint", &error))?;
         let text = output.repository_endpoint.unwrap_or_default();
         SafeUrl::parse(&text).map_err(|error| CodeArtifactError::Transport {
             operation: "GetRepositoryEndpoint",
@@ -276,7 +361,7 @@ impl CodeArtifact {
                 .map(|status| status.as_str().to_owned())
                 .unwrap_or_default(),
             Err(error) => {
-                let error = classify("DescribePackageVersion", &error);
+                let error = self.classify("DescribePackageVersion", &error);
                 if matches!(&error, CodeArtifactError::Service { code, .. } if code == "ResourceNotFoundException")
                 {
                     return Ok(None);
@@ -300,7 +385,7 @@ impl CodeArtifact {
                 .set_next_token(next_token.take())
                 .send()
                 .await
-                .map_err(|error| classify("ListPackageVersionAssets", &error))?;
+                .map_err(|error| self.classify("ListPackageVersionAssets", &error))?;
             for asset in output.assets.unwrap_or_default() {
                 let sha256 = asset
                     .hashes
@@ -350,7 +435,7 @@ impl CodeArtifact {
             .send()
             .await
             .map(|_| ())
-            .map_err(|error| classify("PublishPackageVersion", &error))
+            .map_err(|error| self.classify("PublishPackageVersion", &error))
     }
 
     /// UpdatePackageVersionsStatus `Unfinished` → `Published` for one generic version.
@@ -376,7 +461,7 @@ impl CodeArtifact {
             .target_status(PackageVersionStatus::Published)
             .send()
             .await
-            .map_err(|error| classify("UpdatePackageVersionsStatus", &error))?;
+            .map_err(|error| self.classify("UpdatePackageVersionsStatus", &error))?;
         if let Some(failed) = output
             .failed_versions
             .as_ref()
@@ -417,7 +502,7 @@ impl CodeArtifact {
             .asset(asset)
             .send()
             .await
-            .map_err(|error| classify("GetPackageVersionAsset", &error))?;
+            .map_err(|error| self.classify("GetPackageVersionAsset", &error))?;
         output
             .asset
             .collect()

@@ -267,3 +267,83 @@ fn a_retried_ci_attempt_keeps_the_earlier_provenance_and_other_bytes_still_fail(
         "{stderr}"
     );
 }
+
+/// `lading login` against `endpoint`, with keys that would be accepted.
+fn login_at(endpoint: &str) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    support::run(
+        support::clean_command(support::lading_bin(), home.path())
+            .current_dir(home.path())
+            .args([
+                "login",
+                "--tool",
+                "npm",
+                "--target",
+                "ephemeral",
+                "--dir",
+                "login",
+            ])
+            .args([
+                "--domain",
+                "local",
+                "--repository",
+                "main",
+                "--region",
+                "us-east-1",
+            ])
+            .args(["--endpoint-url", endpoint])
+            .env("AWS_ACCESS_KEY_ID", "LKIAUNREACHABLE00001")
+            .env("AWS_SECRET_ACCESS_KEY", "unreachable")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true"),
+    )
+}
+
+#[test]
+fn an_unreachable_endpoint_is_named_with_what_listens_there_and_a_hint() {
+    let port = support::peers::free_port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let output = login_at(&endpoint);
+    assert_eq!(output.status.code(), Some(3), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach the CodeArtifact endpoint {endpoint}"
+        )) && stderr.contains(&format!(
+            "nothing listens at 127.0.0.1:{port} (connection refused)"
+        )) && stderr.contains("hint: start the embedded repository with `lading serve`")
+            && stderr.contains("`--endpoint-url`")
+            && !stderr.contains("dispatch failure"),
+        "{stderr}"
+    );
+
+    // Something listens but hangs up without answering: said so, with the same hint.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hang_up = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            for connection in listener.incoming() {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                drop(connection);
+            }
+        })
+    };
+    let output = login_at(&format!("http://{address}"));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = std::net::TcpStream::connect(address);
+    hang_up.join().unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach the CodeArtifact endpoint http://{address}"
+        )) && stderr.contains(&format!(
+            "something listens at {address} but did not answer"
+        )) && stderr.contains("hint: start the embedded repository with `lading serve`"),
+        "{stderr}"
+    );
+}
