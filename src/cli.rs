@@ -11,8 +11,9 @@ use crate::env_vars::EnvVars;
 /// A build step for artifact repositories.
 ///
 /// lading authenticates to AWS CodeArtifact or any npm / Maven / NuGet / PyPI registry,
-/// and ships `lading serve`, an embedded repository that speaks the CodeArtifact API and
-/// the npm and generic protocols, for local use and tests with no cloud account.
+/// and ships `lading serve`, an embedded repository that speaks the CodeArtifact
+/// control-plane API (SigV4) and the npm, Maven, NuGet v3, PyPI and generic protocols,
+/// for local use and tests with no cloud account.
 #[derive(Debug, Parser)]
 #[command(name = "lading", version, after_help = EXIT_CODES_HELP, propagate_version = true)]
 pub struct Cli {
@@ -39,9 +40,15 @@ pub enum Command {
     ///   AWS_SHARED_CREDENTIALS_FILE=DATA/credentials aws codeartifact list-domains \
     ///     --endpoint-url http://127.0.0.1:8470 --region us-east-1
     ///
-    /// Data planes live at the URLs GetRepositoryEndpoint returns:
-    /// `http://HOST/d/DOMAIN/npm/REPO/` (npm) and `http://HOST/d/DOMAIN/generic/REPO/`.
-    #[command(after_help = EXIT_CODES_HELP)]
+    /// Protocols, each at the URL GetRepositoryEndpoint returns for its format:
+    ///
+    ///   CodeArtifact  http://HOST/ (control-plane API, SigV4; the AWS CLI, boto3, lading)
+    ///   npm           http://HOST/d/DOMAIN/npm/REPO/
+    ///   Maven         http://HOST/d/DOMAIN/maven/REPO/
+    ///   NuGet v3      http://HOST/d/DOMAIN/nuget/REPO/ (source: .../v3/index.json)
+    ///   PyPI          http://HOST/d/DOMAIN/pypi/REPO/ (index: .../simple/; twine uploads here)
+    ///   generic       http://HOST/d/DOMAIN/generic/REPO/
+    #[command(after_help = EXIT_CODES_HELP, verbatim_doc_comment)]
     Serve(ServeArgs),
     /// Build packages from build outputs, reproducibly, with checksums and signed provenance.
     ///

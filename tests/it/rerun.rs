@@ -347,3 +347,60 @@ fn an_unreachable_endpoint_is_named_with_what_listens_there_and_a_hint() {
         "{stderr}"
     );
 }
+
+#[test]
+fn help_lists_every_protocol_serve_speaks_at_the_urls_the_aws_cli_is_given() {
+    let _aws = crate::require_tool!(support::aws());
+    let help = |args: &[&str]| {
+        let output = support::run_ok(std::process::Command::new(support::lading_bin()).args(args));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let top = help(&["--help"]);
+    assert!(
+        top.contains("CodeArtifact\ncontrol-plane API")
+            || top.contains("CodeArtifact control-plane API"),
+        "{top}"
+    );
+    assert!(
+        top.replace('\n', " ")
+            .contains("the npm, Maven, NuGet v3, PyPI and generic protocols"),
+        "{top}"
+    );
+    let serve = help(&["serve", "--help"]);
+    let listed: Vec<&str> = serve
+        .lines()
+        .filter_map(|line| line.split("http://HOST/d/DOMAIN/").nth(1))
+        .filter_map(|rest| rest.split('/').next())
+        .collect();
+    assert_eq!(
+        listed,
+        ["npm", "maven", "nuget", "pypi", "generic"],
+        "{serve}"
+    );
+    assert!(
+        serve.contains("CodeArtifact  http://HOST/ (control-plane API"),
+        "{serve}"
+    );
+    // Each is what the real AWS CLI gets from GetRepositoryEndpoint for that format.
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("serve"), ServerSpec::default());
+    for format in listed {
+        let endpoint = server.aws_json(
+            dir.path(),
+            &[
+                "get-repository-endpoint",
+                "--domain",
+                "local",
+                "--repository",
+                "main",
+                "--format",
+                format,
+            ],
+        );
+        assert_eq!(
+            endpoint["repositoryEndpoint"].as_str().unwrap(),
+            format!("{}/d/local/{format}/main/", server.url),
+            "{format}"
+        );
+    }
+}
