@@ -98,7 +98,7 @@ async fn serve(state: &AppState, request: Request) -> Result<Response, DataError
                 .store
                 .open_blob(found.digests.sha256.clone())
                 .await?
-                .into_response();
+                .respond(&parts.headers);
             let headers = response.headers_mut();
             headers.insert(
                 axum::http::header::CONTENT_TYPE,

@@ -153,7 +153,8 @@ fn content_type(file_name: &str) -> &'static str {
     }
 }
 
-fn respond(served: Served, checksum: Option<ChecksumAlgorithm>) -> Response {
+/// `request`'s `Range` is answered as [`Blob::respond`] does.
+fn respond(served: Served, checksum: Option<ChecksumAlgorithm>, request: &HeaderMap) -> Response {
     let (body, content_type) = match checksum {
         Some(algorithm) => (
             Blob::Bytes(Bytes::from(
@@ -163,7 +164,7 @@ fn respond(served: Served, checksum: Option<ChecksumAlgorithm>) -> Response {
         ),
         None => (served.bytes, served.content_type),
     };
-    let mut response = body.into_response();
+    let mut response = body.respond(request);
     let headers = response.headers_mut();
     headers.insert(
         axum::http::header::CONTENT_TYPE,
@@ -348,6 +349,7 @@ impl MavenRequest<'_> {
                         digests: asset.digests,
                     },
                     checksum,
+                    self.headers,
                 );
                 add_notes(&mut response, &notes);
                 Ok(response)
@@ -375,7 +377,7 @@ impl MavenRequest<'_> {
                     last_updated: last_updated(merged.newest),
                 }
                 .to_xml();
-                let mut response = respond(metadata(document), checksum);
+                let mut response = respond(metadata(document), checksum, self.headers);
                 add_notes(&mut response, &merged.notes);
                 Ok(response)
             }
@@ -425,7 +427,7 @@ impl MavenRequest<'_> {
                 .ok_or_else(|| {
                     DataError::not_found(format!("no builds of {group_id}:{artifact_id}:{version}"))
                 })?;
-                Ok(respond(metadata(document), checksum))
+                Ok(respond(metadata(document), checksum, self.headers))
             }
         }
     }

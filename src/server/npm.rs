@@ -548,7 +548,7 @@ impl NpmRequest<'_> {
                 .store
                 .open_blob(asset.digests.sha256.clone())
                 .await?
-                .into_response(),
+                .respond(self.headers),
         };
         let headers = response.headers_mut();
         headers.insert(

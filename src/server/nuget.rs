@@ -699,7 +699,7 @@ impl NuGetRequest<'_> {
                 "`{file}` is not a file of package `{id}` {version}"
             )));
         };
-        let mut response = blob.into_response();
+        let mut response = blob.respond(self.headers);
         response.headers_mut().insert(
             axum::http::header::CONTENT_TYPE,
             HeaderValue::from_static(content_type),

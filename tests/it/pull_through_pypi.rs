@@ -834,3 +834,51 @@ fn uploaded_wheels_carry_upload_time_size_core_metadata_and_answer_ranges() {
     assert_eq!(status, 200);
     assert_eq!(body, content);
 }
+
+/// The other formats' file downloads share the blob response, ranges included.
+#[test]
+fn generic_and_maven_files_answer_ranges_too() {
+    require_tool!(curl());
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let server = LadingServer::start(
+        &root.join("data"),
+        ServerSpec {
+            config: Some("domains:\n  - name: local\n    repositories: [main]\n"),
+            ..ServerSpec::default()
+        },
+    );
+    let token = server.mint_token(&server.credentials_file(), None);
+    let content: Vec<u8> = (0..3000_u32).map(|index| (index * 7 % 256) as u8).collect();
+    let file = root.join("payload.bin");
+    fs_err::write(&file, &content).unwrap();
+    let upload = format!("@{}", file.display());
+    for url in [
+        format!(
+            "{}/d/local/generic/main/tools/payload/1.0.0/payload.bin",
+            server.url
+        ),
+        format!(
+            "{}/d/local/maven/main/com/example/payload/1.0.0/payload-1.0.0.jar",
+            server.url
+        ),
+    ] {
+        let (status, _, body) =
+            curl_get(&url, Some(&token), &["-X", "PUT", "--data-binary", &upload]);
+        assert!(
+            (200..300).contains(&status),
+            "{url}: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+        let (status, headers, body) = curl_get(&url, Some(&token), &["-r", "5-14"]);
+        assert_eq!(status, 206, "{url}");
+        assert!(
+            headers.contains("content-range: bytes 5-14/3000"),
+            "{headers}"
+        );
+        assert!(headers.contains("accept-ranges: bytes"), "{headers}");
+        assert_eq!(body, content[5..15], "{url}");
+        let (status, _, _) = curl_get(&url, Some(&token), &["-r", "3000-"]);
+        assert_eq!(status, 416, "{url}");
+    }
+}
