@@ -849,7 +849,9 @@ fn generic_and_maven_files_answer_ranges_too() {
         },
     );
     let token = server.mint_token(&server.credentials_file(), None);
-    let content: Vec<u8> = (0..3000_u32).map(|index| (index * 7 % 256) as u8).collect();
+    let content: Vec<u8> = (0..3000_u32)
+        .flat_map(|index| (index * 7).to_le_bytes().into_iter().take(1))
+        .collect();
     let file = root.join("payload.bin");
     fs_err::write(&file, &content).unwrap();
     let upload = format!("@{}", file.display());
