@@ -280,6 +280,7 @@ impl NpmRequest<'_> {
             .await?;
         let mut notes = Vec::new();
         let mut upstream_tags = Map::new();
+        let mut upstream_documents = Vec::new();
         let mut consulted_externals = false;
         for (repository, connection_name) in externals {
             let Some(connection) = self
@@ -340,11 +341,13 @@ impl NpmRequest<'_> {
                     },
                 });
             }
+            upstream_documents.push(document);
         }
         Ok(View {
             versions,
             tags,
             upstream_tags,
+            upstream_documents,
             notes,
             upstream_blocked,
             consulted_externals,
@@ -443,7 +446,7 @@ impl NpmRequest<'_> {
             .iter()
             .map(|(tag, version)| (tag.clone(), Value::String(version.clone())))
             .collect();
-        for (tag, version) in view.upstream_tags {
+        for (tag, version) in std::mem::take(&mut view.upstream_tags) {
             if !dist_tags.contains_key(&tag)
                 && version
                     .as_str()
@@ -460,7 +463,14 @@ impl NpmRequest<'_> {
                 Value::String(candidate.version.clone()),
             );
         }
-        let body = if abbreviated {
+        let body = if !view.upstream_documents.is_empty() {
+            let full = self.merged_packument(&name, &view, dist_tags);
+            if abbreviated {
+                abbreviate_packument(&full)
+            } else {
+                full
+            }
+        } else if abbreviated {
             json!({ "name": name.to_string(), "modified": iso8601(modified), "dist-tags": dist_tags, "versions": version_map })
         } else {
             times.insert("created".to_owned(), json!(iso8601(created)));
@@ -509,6 +519,102 @@ impl NpmRequest<'_> {
         let mut response = document.respond(self.headers);
         add_notes(&mut response, &view.notes);
         Ok(response)
+    }
+
+    /// The full packument when an external connection supplied one: the upstream's document
+    /// as it wrote it (every top-level field, `time` with `created` and `modified`, every
+    /// version manifest with every field: `deprecated`, `_npmUser`, `dist.signatures`,
+    /// `dist.attestations`...), with only `dist.tarball` pointed here, merged with the
+    /// versions held here that the upstream lacks or has with other bytes (those keep their
+    /// manifest and publish time from this repository).
+    fn merged_packument(
+        &self,
+        name: &PackageName,
+        view: &View,
+        dist_tags: Map<String, Value>,
+    ) -> Value {
+        let mut documents = view.upstream_documents.iter().filter_map(Value::as_object);
+        let mut body = documents.next().cloned().unwrap_or_default();
+        let mut upstream_versions = match body.remove("versions") {
+            Some(Value::Object(versions)) => versions,
+            _ => Map::new(),
+        };
+        let mut time = match body.remove("time") {
+            Some(Value::Object(time)) => time,
+            _ => Map::new(),
+        };
+        // A second external connection only adds the versions the first lacks.
+        for document in documents {
+            for (version, manifest) in document
+                .get("versions")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                if !upstream_versions.contains_key(version) {
+                    upstream_versions.insert(version.clone(), manifest.clone());
+                    if let Some(published) = document.get("time").and_then(|time| time.get(version))
+                    {
+                        time.insert(version.clone(), published.clone());
+                    }
+                }
+            }
+        }
+        let mut versions = Map::new();
+        let mut newest_local: Option<f64> = None;
+        for candidate in &view.versions {
+            let tarball = self.tarball_url(name, &candidate.version);
+            let upstream = upstream_versions
+                .get(&candidate.version)
+                .filter(|upstream| match candidate.source {
+                    Source::External { .. } => true,
+                    Source::Repository(_) => {
+                        same_tarball(candidate.dist.as_ref(), upstream.get("dist"))
+                    }
+                });
+            let manifest = if let Some(Value::Object(upstream)) = upstream {
+                let mut manifest = upstream.clone();
+                match manifest.get_mut("dist") {
+                    Some(Value::Object(dist)) => {
+                        dist.insert("tarball".to_owned(), json!(tarball));
+                    }
+                    _ => {
+                        manifest.insert("dist".to_owned(), json!({ "tarball": tarball }));
+                    }
+                }
+                Value::Object(manifest)
+            } else {
+                time.insert(
+                    candidate.version.clone(),
+                    json!(iso8601(candidate.published)),
+                );
+                newest_local = Some(newest_local.map_or(candidate.published, |newest| {
+                    newest.max(candidate.published)
+                }));
+                version_manifest(
+                    &candidate.manifest,
+                    candidate.dist.as_ref(),
+                    name,
+                    &candidate.version,
+                    &tarball,
+                )
+            };
+            versions.insert(candidate.version.clone(), manifest);
+        }
+        if let Some(newest) = newest_local {
+            let later = time
+                .get("modified")
+                .and_then(Value::as_str)
+                .and_then(parse_time)
+                .is_none_or(|modified| modified < newest);
+            if later {
+                time.insert("modified".to_owned(), json!(iso8601(newest)));
+            }
+        }
+        body.insert("dist-tags".to_owned(), Value::Object(dist_tags));
+        body.insert("versions".to_owned(), Value::Object(versions));
+        body.insert("time".to_owned(), Value::Object(time));
+        Value::Object(body)
     }
 
     async fn tarball(&self, package: &str, file: &str) -> Result<Response, DataError> {
@@ -1014,11 +1120,73 @@ struct View {
     versions: Vec<Candidate>,
     tags: Vec<(String, String)>,
     upstream_tags: Map<String, Value>,
+    /// The packuments external connections answered with, as they wrote them.
+    upstream_documents: Vec<Value>,
     notes: Vec<String>,
     upstream_blocked: bool,
     /// Whether an external connection was asked: the view then depends on more than the
     /// index, so it is not cached.
     consulted_externals: bool,
+}
+
+/// Whether a tarball held here (`held`: its `shasum` and sha512 `integrity`) is the one an
+/// upstream's `dist` describes.
+fn same_tarball(held: Option<&Value>, upstream: Option<&Value>) -> bool {
+    let (Some(held), Some(upstream)) = (held, upstream) else {
+        return false;
+    };
+    let field =
+        |dist: &Value, name: &str| dist.get(name).and_then(Value::as_str).map(str::to_owned);
+    let held_integrity = field(held, "integrity");
+    if let Some(integrity) = field(upstream, "integrity")
+        && integrity.starts_with("sha512-")
+    {
+        return held_integrity
+            .is_some_and(|held| integrity.split_whitespace().any(|entry| entry == held));
+    }
+    match (field(held, "shasum"), field(upstream, "shasum")) {
+        (Some(held), Some(upstream)) => held.eq_ignore_ascii_case(&upstream),
+        _ => false,
+    }
+}
+
+/// The abbreviated ("corgi") packument derived from a full one as the registry derives it:
+/// `name`, `modified`, `dist-tags`, and each version with only the install fields.
+fn abbreviate_packument(full: &Value) -> Value {
+    let time = full.get("time").and_then(Value::as_object);
+    // The document's own `modified`, else its newest version's time, as written.
+    let modified = time
+        .and_then(|time| time.get("modified"))
+        .cloned()
+        .or_else(|| {
+            time.into_iter()
+                .flatten()
+                .filter(|(key, _)| key.as_str() != "created")
+                .filter_map(|(_, value)| Some((parse_time(value.as_str()?)?, value)))
+                .max_by(|left, right| left.0.total_cmp(&right.0))
+                .map(|(_, value)| value.clone())
+        });
+    let versions: Map<String, Value> = full
+        .get("versions")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(version, manifest)| (version.clone(), abbreviate_manifest(manifest)))
+        .collect();
+    let mut body = Map::new();
+    body.insert(
+        "name".to_owned(),
+        full.get("name").cloned().unwrap_or(Value::Null),
+    );
+    if let Some(modified) = modified {
+        body.insert("modified".to_owned(), modified);
+    }
+    body.insert(
+        "dist-tags".to_owned(),
+        full.get("dist-tags").cloned().unwrap_or_else(|| json!({})),
+    );
+    body.insert("versions".to_owned(), Value::Object(versions));
+    Value::Object(body)
 }
 
 fn parse_time(text: &str) -> Option<f64> {

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::require_tool;
 use crate::support::faults::FaultProxy;
@@ -273,4 +273,330 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+fn get_json(url: &str, token: &str, accept: &str) -> Value {
+    let (status, _, body) = get(url, token, accept);
+    assert_eq!(status, 200, "{url}: {}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// `document` with every `versions.*.dist.tarball` removed: the one field lading rewrites.
+fn without_tarball_urls(mut document: Value) -> Value {
+    if let Some(versions) = document["versions"].as_object_mut() {
+        for manifest in versions.values_mut() {
+            if let Some(dist) = manifest["dist"].as_object_mut() {
+                dist.remove("tarball");
+            }
+        }
+    }
+    document
+}
+
+/// Every field path where `ours` differs from `theirs` (missing, added or changed).
+fn differences(path: &str, theirs: &Value, ours: &Value, out: &mut Vec<String>) {
+    match (theirs, ours) {
+        (Value::Object(theirs), Value::Object(ours)) => {
+            for (key, value) in theirs {
+                match ours.get(key) {
+                    Some(mine) => differences(&format!("{path}.{key}"), value, mine, out),
+                    None => out.push(format!("{path}.{key}: lost")),
+                }
+            }
+            for key in ours.keys().filter(|key| !theirs.contains_key(*key)) {
+                out.push(format!("{path}.{key}: added"));
+            }
+        }
+        _ if theirs != ours => out.push(format!("{path}: {theirs} became {ours}")),
+        _ => {}
+    }
+}
+
+/// The field-by-field comparison of lading's packument of `package` with the upstream's.
+fn assert_same_packument(lading: &Value, upstream: &Value, package: &str) {
+    let mut found = Vec::new();
+    differences(
+        package,
+        &without_tarball_urls(upstream.clone()),
+        &without_tarball_urls(lading.clone()),
+        &mut found,
+    );
+    assert!(found.is_empty(), "lading's packument differs: {found:#?}");
+}
+
+// See: issue #16, part 2
+#[test]
+fn npm_packuments_pulled_from_verdaccio_keep_every_field_upstream_wrote_even_once_ingested() {
+    require_tool!(support::aws());
+    let verdaccio_bin = require_tool!(Verdaccio::find());
+    let dir = tempfile::tempdir().unwrap();
+    let verdaccio = Verdaccio::start(&verdaccio_bin, &dir.path().join("verdaccio"));
+    publish_full_document(&verdaccio, "full-fields", "1.0.0");
+    publish_full_document(&verdaccio, "full-fields", "1.1.0");
+    publish_full_document(&verdaccio, "@acme/full-fields", "2.0.0");
+    let server = serve_through(
+        &dir.path().join("data"),
+        &verdaccio.url,
+        &verdaccio,
+        Vec::new(),
+    );
+    server.associate(dir.path(), "main", "verdaccio");
+    let token = server.mint_token(&server.credentials_file(), None);
+    for package in ["full-fields", "@acme/full-fields"] {
+        let escaped = package.replace('/', "%2f");
+        let upstream = get_json(
+            &format!("{}{escaped}", verdaccio.url),
+            &verdaccio.token,
+            "application/json",
+        );
+        let packument_url = format!("{}/d/local/npm/main/{escaped}", server.url);
+        let before = get_json(&packument_url, &token, "application/json");
+        assert_same_packument(&before, &upstream, package);
+        // Every tarball URL points at lading.
+        for manifest in before["versions"].as_object().unwrap().values() {
+            let tarball = manifest["dist"]["tarball"].as_str().unwrap();
+            assert!(tarball.starts_with(&server.url), "{tarball}");
+        }
+
+        // Pulled through (the tarball stored here, the version retained with EXTERNAL
+        // origin): the packument is still upstream's, `time` included.
+        let latest = before["dist-tags"]["latest"].as_str().unwrap();
+        let tarball = before["versions"][latest]["dist"]["tarball"]
+            .as_str()
+            .unwrap();
+        let (status, _, _) = get(tarball, &token, "application/octet-stream");
+        assert_eq!(status, 200);
+        let after = get_json(&packument_url, &token, "application/json");
+        assert_same_packument(&after, &upstream, package);
+
+        // The abbreviated form, as the registry derives it.
+        let abbreviated = get_json(
+            &packument_url,
+            &token,
+            "application/vnd.npm.install-v1+json",
+        );
+        assert_eq!(abbreviated["modified"], upstream["time"]["modified"]);
+        assert_eq!(abbreviated["dist-tags"], upstream["dist-tags"]);
+        let mut fields: Vec<&str> = abbreviated["versions"][latest]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        fields.sort_unstable();
+        assert_eq!(
+            fields,
+            [
+                "_hasShrinkwrap",
+                "cpu",
+                "dependencies",
+                "deprecated",
+                "dist",
+                "engines",
+                "funding",
+                "hasInstallScript",
+                "libc",
+                "license",
+                "name",
+                "os",
+                "version"
+            ]
+        );
+        let mut dist = abbreviated["versions"][latest]["dist"].clone();
+        dist.as_object_mut().unwrap().remove("tarball");
+        let mut upstream_dist = upstream["versions"][latest]["dist"].clone();
+        upstream_dist.as_object_mut().unwrap().remove("tarball");
+        assert_eq!(dist, upstream_dist, "signatures and attestations kept");
+    }
+}
+
+/// What the public-registry tests install: ranges whose newest matches lading ingests.
+const PUBLIC_DEPENDENCIES: &str = r#"{"is-number":"^7.0.0","chalk":"^4.1.2","ms":"2.1.3"}"#;
+
+/// A project in `dir` depending on [`PUBLIC_DEPENDENCIES`], with its own home.
+fn public_project(dir: &Path) -> std::path::PathBuf {
+    fs_err::create_dir_all(dir.join("home")).unwrap();
+    fs_err::write(
+        dir.join("package.json"),
+        format!(
+            r#"{{"name":"app","version":"1.0.0","private":true,"dependencies":{PUBLIC_DEPENDENCIES}}}"#
+        ),
+    )
+    .unwrap();
+    dir.to_path_buf()
+}
+
+/// `registry` and its token as an `.npmrc` (pnpm and npm read it from the project).
+fn npmrc(registry: &str, token: Option<&str>) -> String {
+    let mut text = format!("registry={registry}\n");
+    if let Some(token) = token {
+        text = format!(
+            "{text}{}:_authToken={token}\n",
+            registry.trim_start_matches("http:")
+        );
+    }
+    text
+}
+
+/// Run `program args` in `project` with its private home, requiring success.
+fn run_in(project: &Path, program: &Path, args: &[&str]) -> std::process::Output {
+    let mut command = support::clean_command(program, &project.join("home"));
+    command
+        .current_dir(project)
+        .args(args)
+        .env("npm_config_cache", project.join("npm-cache"))
+        .env("npm_config_update_notifier", "false");
+    // The machine's extra CAs (a TLS-intercepting mirror of the registry trusts one), for
+    // clients that only read node's own list.
+    if let Some(certificates) = std::env::var_os("NODE_EXTRA_CA_CERTS") {
+        command.env("NODE_EXTRA_CA_CERTS", certificates);
+    }
+    support::run_ok(&mut command)
+}
+
+/// `package-lock.json`'s packages as path → (version, integrity): the resolution, without
+/// the registry each came from.
+fn npm_resolution(project: &Path) -> Vec<(String, String, String)> {
+    let lock: Value =
+        serde_json::from_str(&fs_err::read_to_string(project.join("package-lock.json")).unwrap())
+            .unwrap();
+    lock["packages"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(path, _)| !path.is_empty())
+        .map(|(path, entry)| {
+            (
+                path.clone(),
+                entry["version"].as_str().unwrap_or_default().to_owned(),
+                entry["integrity"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn pnpm() -> Option<std::path::PathBuf> {
+    support::find_tool(
+        "LADING_TEST_PNPM",
+        Some("pnpm/node_modules/pnpm/pnpm"),
+        None,
+    )
+}
+
+fn yarn_berry() -> Option<std::path::PathBuf> {
+    support::find_tool(
+        "LADING_TEST_YARN_BERRY",
+        Some("yarn/node_modules/@yarnpkg/cli-dist/bin/yarn.js"),
+        None,
+    )
+}
+
+/// A yarn 4 project: its own cache, plain HTTP allowed on loopback (lading's address), and
+/// the age gate left at yarn's default (`npmMinimalAgeGate`, one day in 4.18).
+fn yarn_project(dir: &Path, registry: Option<(&str, &str)>) -> std::path::PathBuf {
+    let project = public_project(dir);
+    fs_err::write(project.join("yarn.lock"), "").unwrap();
+    let mut yarnrc = "enableGlobalCache: false\nenableTelemetry: false\nunsafeHttpWhitelist:\n  - \"127.0.0.1\"\n".to_owned();
+    if let Some((registry, token)) = registry {
+        yarnrc = format!(
+            "{yarnrc}npmRegistryServer: \"{registry}\"\nnpmAuthToken: \"{token}\"\nnpmAlwaysAuth: true\n"
+        );
+    }
+    fs_err::write(project.join(".yarnrc.yml"), yarnrc).unwrap();
+    project
+}
+
+// See: issue #16, part 2
+#[test]
+fn pnpm_yarn_and_npm_before_resolve_through_a_pull_through_of_the_public_registry_as_directly() {
+    let npm = require_tool!(support::npm());
+    let pnpm = require_tool!(pnpm());
+    let yarn = require_tool!(yarn_berry());
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(
+        &dir.path().join("data"),
+        ServerSpec {
+            config: Some("domains:\n  - name: local\n    repositories: [main]\n"),
+            args: vec!["--upstream", "npm=https://registry.npmjs.org/"],
+            ..ServerSpec::default()
+        },
+    );
+    let token = server.mint_token(&server.credentials_file(), None);
+    let lading = format!("{}/d/local/npm/main/", server.url);
+    let public = "https://registry.npmjs.org/";
+
+    // npm installs through lading first: the newest matching versions are pulled through
+    // and retained, which is what used to restamp their publish time.
+    let warm = public_project(&dir.path().join("npm-warm"));
+    fs_err::write(warm.join(".npmrc"), npmrc(&lading, Some(&token))).unwrap();
+    run_in(&warm, &npm, &["install", "--no-audit", "--no-fund"]);
+
+    // A field-by-field comparison with the registry's own packuments, retained or not.
+    for package in [
+        "is-number",
+        "chalk",
+        "ms",
+        "ansi-styles",
+        "@types/color-name",
+    ] {
+        let escaped = package.replace('/', "%2f");
+        let upstream = get_json(&format!("{public}{escaped}"), "", "application/json");
+        let ours = get_json(&format!("{lading}{escaped}"), &token, "application/json");
+        assert_same_packument(&ours, &upstream, package);
+    }
+
+    // pnpm 12 with its default minimum release age.
+    let resolve_with_pnpm = |name: &str, registry: &str, token: Option<&str>| {
+        let project = public_project(&dir.path().join(name));
+        fs_err::write(project.join(".npmrc"), npmrc(registry, token)).unwrap();
+        let store = project.join("store");
+        run_in(
+            &project,
+            &pnpm,
+            &["install", "--store-dir", store.to_str().unwrap()],
+        );
+        fs_err::read_to_string(project.join("pnpm-lock.yaml")).unwrap()
+    };
+    assert_eq!(
+        resolve_with_pnpm("pnpm-lading", &lading, Some(&token)),
+        resolve_with_pnpm("pnpm-direct", public, None),
+        "pnpm resolves through lading as against the registry"
+    );
+
+    // yarn 4 with its default `npmMinimalAgeGate`.
+    let resolve_with_yarn = |name: &str, registry: Option<(&str, &str)>| {
+        let project = yarn_project(&dir.path().join(name), registry);
+        run_in(
+            &project,
+            Path::new("node"),
+            &[yarn.to_str().unwrap(), "install"],
+        );
+        fs_err::read_to_string(project.join("yarn.lock")).unwrap()
+    };
+    assert_eq!(
+        resolve_with_yarn("yarn-lading", Some((&lading, &token))),
+        resolve_with_yarn("yarn-direct", None),
+        "yarn resolves through lading as against the registry"
+    );
+
+    // `npm install --before` a day ago, from a cold npm cache.
+    let before = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+    let before = before
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let resolve_with_npm = |name: &str, registry: &str, token: Option<&str>| {
+        let project = public_project(&dir.path().join(name));
+        fs_err::write(project.join(".npmrc"), npmrc(registry, token)).unwrap();
+        run_in(
+            &project,
+            &npm,
+            &["install", "--no-audit", "--no-fund", "--before", &before],
+        );
+        npm_resolution(&project)
+    };
+    assert_eq!(
+        resolve_with_npm("npm-lading", &lading, Some(&token)),
+        resolve_with_npm("npm-direct", public, None),
+        "npm --before resolves through lading as against the registry"
+    );
 }
