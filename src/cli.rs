@@ -109,7 +109,8 @@ pub enum Command {
     /// `nuget -ConfigFile "$LADING_NUGET_CONFIG"`, `twine --config-file "$LADING_PYPIRC"`.
     #[command(after_help = EXIT_CODES_HELP)]
     Login(LoginArgs),
-    /// Return every file `lading login` changed to its bytes before login.
+    /// Return every file `lading login` changed to its bytes before login, and remove the
+    /// token it cached.
     #[command(after_help = EXIT_CODES_HELP)]
     Logout(LogoutArgs),
     /// Print a repository token on stdout, for scripts that need one.
@@ -478,7 +479,8 @@ pub struct LoginArgs {
     /// State file recording what login changed (what `logout` undoes).
     #[arg(long, env = EnvVars::LADING_LOGIN_STATE)]
     pub state_file: Option<PathBuf>,
-    /// Print a unified diff (token redacted) of every file and write nothing.
+    /// Print a unified diff of every file and write nothing (no config, state or cached
+    /// token); every secret-looking value in it is masked, the file's own included.
     #[arg(long)]
     pub dry_run: bool,
     /// Also print the exported variables on stdout in this shell's syntax.

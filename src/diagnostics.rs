@@ -84,10 +84,8 @@ fn find_hint(error: &anyhow::Error) -> Option<String> {
         if let Some(fetch) = cause.downcast_ref::<crate::fetcher::FetchError>() {
             return fetch.hint();
         }
-        if let Some(crate::fetcher::RestoreError::Fetch(fetch)) =
-            cause.downcast_ref::<crate::fetcher::RestoreError>()
-        {
-            return fetch.hint();
+        if let Some(restore) = cause.downcast_ref::<crate::fetcher::RestoreError>() {
+            return restore.hint();
         }
         if let Some(config) = cause.downcast_ref::<ConfigError>() {
             return config.hint();

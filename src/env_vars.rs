@@ -27,6 +27,10 @@ impl EnvVars {
     /// lading's cache directory (tokens, restored packages); default `$XDG_CACHE_HOME/lading`
     /// or `~/.cache/lading`.
     pub const LADING_CACHE_DIR: &'static str = "LADING_CACHE_DIR";
+    /// `lading restore`: the most bytes one archive (a `.nupkg`) may unpack to, default 4 GiB
+    /// (an archive also may not unpack to more than 100 times its size once past 16 MiB):
+    /// a zip bomb fails the restore instead of filling the disk.
+    pub const LADING_RESTORE_MAX_UNPACKED_BYTES: &'static str = "LADING_RESTORE_MAX_UNPACKED_BYTES";
     /// `lading pack`: PEM (PKCS#8 ed25519 or ECDSA P-256) private key that signs the
     /// provenance envelope, when `--signing-key` names no file.
     pub const LADING_SIGNING_KEY: &'static str = "LADING_SIGNING_KEY";

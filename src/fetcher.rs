@@ -453,6 +453,14 @@ pub enum RestoreError {
     /// The lockfile or the repository's metadata does not allow a restore.
     #[error("{0}")]
     Invalid(String),
+    /// An archive unpacks to more than the limits allow (a zip bomb, or a huge package).
+    #[error("`{package}` was not unpacked: {reason}")]
+    TooLarge {
+        /// The package, `id version`.
+        package: String,
+        /// Which limit, with the figures.
+        reason: String,
+    },
     /// A worker task panicked or was cancelled (a bug).
     #[error("a restore task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -465,6 +473,19 @@ impl From<FetchError> for RestoreError {
 }
 
 impl RestoreError {
+    /// What to do about it, when something can be done.
+    #[must_use]
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Fetch(fetch) => fetch.hint(),
+            Self::TooLarge { .. } => Some(format!(
+                "if the package is genuine, raise the limit with `{}` (bytes)",
+                crate::env_vars::EnvVars::LADING_RESTORE_MAX_UNPACKED_BYTES
+            )),
+            Self::Io { .. } | Self::Invalid(_) | Self::Task(_) => None,
+        }
+    }
+
     /// Wrap an I/O error with its path.
     pub fn io(path: impl Into<std::path::PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();

@@ -5,6 +5,15 @@
 //! 408, 429 and 5xx are transient (retried, then exit code 3); every other status is final
 //! (exit code 1). Error messages show the method, the redacted URL, the status, the body cut
 //! to 512 characters, and allowlisted request-ID headers for support tickets.
+//!
+//! Redirects are followed here, hop by hop, not by reqwest: a request carries its
+//! credentials (any `Authorization`, basic auth, URL userinfo, cookie or API-key header)
+//! only while every hop so far stayed on the origin (scheme, host and port) of the URL the
+//! caller asked for. Once a redirect leaves it, no later hop carries them, not even one that
+//! comes back (the foreign host chose that URL), and `https` → `http` always leaves it.
+//! reqwest's own policy compares each hop with the previous one only and keeps custom
+//! headers such as `X-NuGet-ApiKey`, so every client lading builds turns it off
+//! ([`client_builder`]).
 
 use std::time::Duration;
 
@@ -25,6 +34,171 @@ const DEBUG_HEADERS: &[&str] = &[
 
 /// How much of an error body to show.
 const BODY_SNIPPET_CHARS: usize = 512;
+
+/// Redirects followed for one request before giving up (reqwest's and curl's default is
+/// similar).
+pub const MAX_REDIRECTS: usize = 10;
+
+/// Request headers that carry a credential, whatever the registry (reqwest marks the ones it
+/// sets itself as sensitive; these are set by name).
+const CREDENTIAL_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "cookie2",
+    "x-nuget-apikey",
+    "x-api-key",
+    "x-jfrog-art-api",
+    "private-token",
+    "job-token",
+];
+
+/// A reqwest client builder with lading's user agent and reqwest's redirect following
+/// turned off: redirects go through [`send_following`], which decides about credentials
+/// at every hop. Every client lading builds starts here.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .user_agent(concat!("lading/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+}
+
+/// Whether two URLs share scheme, host and port.
+fn same_origin(left: &url::Url, right: &url::Url) -> bool {
+    left.scheme() == right.scheme()
+        && left.host_str() == right.host_str()
+        && left.port_or_known_default() == right.port_or_known_default()
+}
+
+/// Remove every credential from a request: the headers above, any header reqwest marked
+/// sensitive, and the URL's userinfo.
+pub fn strip_credentials(request: &mut reqwest::Request) {
+    let headers = request.headers_mut();
+    for name in CREDENTIAL_HEADERS {
+        headers.remove(*name);
+    }
+    let sensitive: Vec<reqwest::header::HeaderName> = headers
+        .iter()
+        .filter(|(_, value)| value.is_sensitive())
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in sensitive {
+        headers.remove(name);
+    }
+    let url = request.url_mut();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+}
+
+/// Why [`send_following`] got no final response.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// No response: connection refused, DNS, TLS, timeout, or a request that cannot be built.
+    #[error(transparent)]
+    Transport(#[from] reqwest::Error),
+    /// A redirect that cannot be followed (too many, bad `Location`, not http(s)).
+    #[error("{0}")]
+    Redirect(String),
+}
+
+/// Send `method url`, built by `build` at every hop, following redirects (301, 302, 303,
+/// 307, 308) up to [`MAX_REDIRECTS`]. Credentials go only to hops on the origin of `url`
+/// while no earlier hop left it (see the module docs). 301/302/303 turn a request other
+/// than GET/HEAD into a body-less GET, as browsers and reqwest do; 307/308 keep method and
+/// body. Returns the first response that is not a followable redirect.
+///
+/// # Errors
+/// [`SendError::Transport`] when a hop gets no response, [`SendError::Redirect`] when a
+/// redirect cannot be followed.
+pub async fn send_following<F>(
+    client: &reqwest::Client,
+    method: Method,
+    url: &url::Url,
+    build: F,
+) -> Result<reqwest::Response, SendError>
+where
+    F: Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+{
+    let mut method = method;
+    let mut current = url.clone();
+    let mut trusted = true;
+    let mut body = true;
+    for hop in 0..=MAX_REDIRECTS {
+        let mut request = build(client.request(method.clone(), current.clone())).build()?;
+        if !body {
+            *request.body_mut() = None;
+            for name in [
+                reqwest::header::CONTENT_TYPE,
+                reqwest::header::CONTENT_LENGTH,
+                reqwest::header::CONTENT_ENCODING,
+                reqwest::header::TRANSFER_ENCODING,
+            ] {
+                request.headers_mut().remove(name);
+            }
+        }
+        if !trusted {
+            strip_credentials(&mut request);
+        }
+        let response = client.execute(request).await?;
+        let status = response.status();
+        if !matches!(
+            status,
+            StatusCode::MOVED_PERMANENTLY
+                | StatusCode::FOUND
+                | StatusCode::SEE_OTHER
+                | StatusCode::TEMPORARY_REDIRECT
+                | StatusCode::PERMANENT_REDIRECT
+        ) {
+            return Ok(response);
+        }
+        let Some(location) = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|value| value.to_str().ok())
+        else {
+            return Ok(response);
+        };
+        let shown = SafeUrl::from(current.clone());
+        let next = current.join(location).map_err(|error| {
+            SendError::Redirect(format!(
+                "{shown} redirected to an invalid location: {error}"
+            ))
+        })?;
+        if !matches!(next.scheme(), "http" | "https") {
+            return Err(SendError::Redirect(format!(
+                "{shown} redirected to a `{}` URL, which lading does not follow",
+                next.scheme()
+            )));
+        }
+        if hop == MAX_REDIRECTS {
+            return Err(SendError::Redirect(format!(
+                "more than {MAX_REDIRECTS} redirects, the last from {shown}"
+            )));
+        }
+        if trusted && !same_origin(url, &next) {
+            trusted = false;
+        }
+        if matches!(
+            status,
+            StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::SEE_OTHER
+        ) && method != Method::GET
+            && method != Method::HEAD
+        {
+            method = Method::GET;
+            body = false;
+        }
+        tracing::debug!(
+            from = %shown,
+            to = %SafeUrl::from(next.clone()),
+            %status,
+            credentials = trusted,
+            "following a redirect"
+        );
+        current = next;
+    }
+    Err(SendError::Redirect(format!(
+        "more than {MAX_REDIRECTS} redirects"
+    )))
+}
 
 /// Retry policy: bounded attempts, exponential backoff with full jitter, capped delays.
 #[derive(Debug, Clone)]
@@ -130,6 +304,16 @@ pub enum HttpError {
         #[source]
         source: reqwest::Error,
     },
+    /// A redirect could not be followed.
+    #[error("{method} {url}: {reason}")]
+    Redirect {
+        /// Request method.
+        method: Method,
+        /// Redacted URL.
+        url: SafeUrl,
+        /// What was wrong with it.
+        reason: String,
+    },
     /// Writing the body where it goes (a temp file in the store) failed.
     #[error("could not write the body of {url}")]
     Sink {
@@ -148,7 +332,7 @@ impl HttpError {
         match self {
             Self::Status { status, .. } => is_transient_status(*status),
             Self::Transport { .. } | Self::Stalled { .. } => true,
-            Self::Credentials(_) | Self::Sink { .. } => false,
+            Self::Credentials(_) | Self::Sink { .. } | Self::Redirect { .. } => false,
         }
     }
 
@@ -160,6 +344,7 @@ impl HttpError {
             Self::Transport { .. }
             | Self::Stalled { .. }
             | Self::Credentials(_)
+            | Self::Redirect { .. }
             | Self::Sink { .. } => None,
         }
     }
@@ -211,8 +396,7 @@ impl HttpClient {
     /// # Errors
     /// When the TLS backend cannot be initialised.
     pub fn new(options: &HttpOptions) -> Result<Self, reqwest::Error> {
-        let inner = reqwest::Client::builder()
-            .user_agent(concat!("lading/", env!("CARGO_PKG_VERSION")))
+        let inner = client_builder()
             .connect_timeout(options.connect_timeout)
             .timeout(options.request_timeout)
             .build()?;
@@ -228,8 +412,9 @@ impl HttpClient {
         &self.inner
     }
 
-    /// Send a request built by `build` (called once per attempt), retrying transient
-    /// failures. Returns the first success (2xx/3xx) response.
+    /// Send a request built by `build` (called once per attempt and redirect hop), retrying
+    /// transient failures and following redirects through [`send_following`]. Returns the
+    /// first success (2xx/3xx) response.
     ///
     /// # Errors
     /// [`HttpError::Status`] for a final status or a transient one after the last attempt,
@@ -246,9 +431,8 @@ impl HttpClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let request = build(self.inner.request(method.clone(), url.expose().clone()));
             let last = attempt >= self.retry.max_attempts;
-            match request.send().await {
+            match send_following(&self.inner, method.clone(), url.expose(), &build).await {
                 Ok(response)
                     if response.status().is_success() || response.status().is_redirection() =>
                 {
@@ -271,7 +455,14 @@ impl HttpClient {
                     }
                     return Err(status_error(method, url, response, attempt).await);
                 }
-                Err(source) => {
+                Err(SendError::Redirect(reason)) => {
+                    return Err(HttpError::Redirect {
+                        method,
+                        url: url.clone(),
+                        reason,
+                    });
+                }
+                Err(SendError::Transport(source)) => {
                     if !last {
                         let delay = self.retry.delay(attempt, None);
                         tracing::debug!(%url, error = %source, ?delay, attempt, "retrying after a transport error");
@@ -502,6 +693,31 @@ mod tests {
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn credentials_stay_only_on_the_same_scheme_host_and_port() {
+        let url = |text: &str| url::Url::parse(text).unwrap();
+        let origin = url("https://repo.example/npm/");
+        assert!(same_origin(&origin, &url("https://repo.example:443/other")));
+        // https → http never keeps a credential, even to the same host.
+        assert!(!same_origin(&origin, &url("http://repo.example/npm/")));
+        assert!(!same_origin(
+            &origin,
+            &url("https://repo.example:8443/npm/")
+        ));
+        assert!(!same_origin(&origin, &url("https://cdn.repo.example/npm/")));
+        let mut request = reqwest::Client::new()
+            .get("https://user:pass@repo.example/x")
+            .bearer_auth("t")
+            .header("X-NuGet-ApiKey", "k")
+            .header("Cookie", "c")
+            .header("Accept", "a")
+            .build()
+            .unwrap();
+        strip_credentials(&mut request);
+        assert_eq!(request.headers().len(), 1, "{:?}", request.headers());
+        assert_eq!(request.url().as_str(), "https://repo.example/x");
     }
 
     #[test]

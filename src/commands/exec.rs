@@ -11,6 +11,20 @@
 //! responses (npm packuments' tarball URLs, simple indexes) are rewritten to the proxy so
 //! every later request also goes through it.
 //!
+//! Trust model: any local process can connect to a loopback port, so the proxy adds the
+//! token only to requests that prove they come from the tools this run configured. The
+//! placeholder is `lading-exec-proxy-` and 256 random bits drawn for this run; it is in the
+//! tools' config files (0600, in a private temporary directory) and the command's
+//! environment, and nowhere else. A request must carry it (Bearer, Basic password, a raw
+//! `Authorization` as cargo sends it, or `X-NuGet-ApiKey`), compared in constant time, or
+//! it gets 401 with a Basic challenge (so Maven and NuGet, which send credentials only when
+//! challenged, still work) and nothing is forwarded. The request's `Host` must be the
+//! proxy's own address and an absolute request target is refused (403), which keeps a web
+//! page's DNS-rebinding or proxy-style requests out; the proxy forwards only to the
+//! configured repository's endpoints, checks that the URL it built is on their origin, and
+//! follows redirects with [`crate::http::send_following`], which drops the token as soon as
+//! a hop leaves that origin.
+//!
 //! The command's exit code is passed through (uv `ExitStatus::External`).
 
 use std::collections::BTreeMap;
@@ -35,8 +49,16 @@ use crate::repository::Repository;
 use crate::repository::codeartifact::CodeArtifact;
 use crate::secret::Secret;
 
-/// The token the tools' config files hold: the proxy replaces it.
-pub const PLACEHOLDER_TOKEN: &str = "lading-exec-proxy";
+/// The start of the placeholder the tools' config files hold (a per-run secret follows):
+/// the proxy checks it and replaces it with the token.
+pub const PLACEHOLDER_PREFIX: &str = "lading-exec-proxy-";
+
+/// A fresh placeholder: [`PLACEHOLDER_PREFIX`] and 256 random bits in hex.
+fn new_placeholder() -> Secret<String> {
+    use rand::Rng as _;
+    let bytes: [u8; 32] = rand::rng().random();
+    Secret::new(format!("{PLACEHOLDER_PREFIX}{}", hex::encode(bytes)))
+}
 
 /// Renew the token when it has less than this long to live.
 const RENEW_MARGIN_SECONDS: f64 = 300.0;
@@ -55,6 +77,10 @@ struct Proxy {
     endpoints: BTreeMap<String, String>,
     /// `http://127.0.0.1:PORT`.
     base: String,
+    /// `127.0.0.1:PORT`: the only `Host` the proxy answers.
+    authority: String,
+    /// What the tools were given instead of the token.
+    placeholder: Secret<String>,
     token: Mutex<Option<(Secret<String>, f64)>>,
     http: reqwest::Client,
     mints: std::sync::atomic::AtomicUsize,
@@ -91,8 +117,72 @@ impl Proxy {
         }
     }
 
+    /// The refusal, unless the request is for this proxy (its own `Host`, an origin-form
+    /// target) and from a configured tool (it carries the placeholder).
+    fn refusal(&self, parts: &axum::http::request::Parts) -> Option<Response> {
+        let own = |authority: &str| {
+            let port = self.authority.rsplit_once(':').map_or("", |(_, port)| port);
+            authority.eq_ignore_ascii_case(&self.authority)
+                || authority.eq_ignore_ascii_case(&format!("localhost:{port}"))
+        };
+        let refuse = |status: StatusCode, message: String| {
+            tracing::warn!("lading exec proxy: {message}");
+            Some((status, format!("{message}\n")).into_response())
+        };
+        if parts.method == axum::http::Method::CONNECT
+            || parts.uri.scheme().is_some()
+            || parts
+                .uri
+                .authority()
+                .is_some_and(|authority| !own(authority.as_str()))
+        {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "refused: the lading exec proxy forwards only to the configured repository, not to absolute URLs".to_owned(),
+            );
+        }
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        if !own(host) {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "refused: `Host: {host}` is not this proxy ({})",
+                    self.authority
+                ),
+            );
+        }
+        if presented_secrets(&parts.headers)
+            .iter()
+            .any(|candidate| constant_time_eq(candidate, self.placeholder.expose()))
+        {
+            return None;
+        }
+        tracing::warn!(
+            "lading exec proxy: refused {} {}: no or wrong proxy credential",
+            parts.method,
+            parts.uri.path()
+        );
+        let mut response = (
+            StatusCode::UNAUTHORIZED,
+            "the lading exec proxy needs the credential `lading exec` put in the tools' config\n",
+        )
+            .into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"lading exec\""),
+        );
+        Some(response)
+    }
+
     async fn try_forward(&self, request: Request) -> Result<Response, String> {
         let (parts, body) = request.into_parts();
+        if let Some(refusal) = self.refusal(&parts) {
+            return Ok(refusal);
+        }
         let path = parts.uri.path().trim_start_matches('/');
         let (format, rest) = path.split_once('/').unwrap_or((path, ""));
         let Some(endpoint) = self.endpoints.get(format) else {
@@ -102,6 +192,21 @@ impl Proxy {
         if let Some(query) = parts.uri.query() {
             url.push('?');
             url.push_str(query);
+        }
+        // Only the repository's origin gets the token, whatever the path held.
+        let on_origin = url::Url::parse(&url)
+            .ok()
+            .zip(url::Url::parse(endpoint).ok())
+            .is_some_and(|(url, endpoint)| url.origin() == endpoint.origin());
+        let Ok(url) = url::Url::parse(&url) else {
+            return Ok((StatusCode::BAD_REQUEST, "invalid path\n").into_response());
+        };
+        if !on_origin {
+            return Ok((
+                StatusCode::FORBIDDEN,
+                "refused: the path leaves the repository's origin\n",
+            )
+                .into_response());
         }
         let body = axum::body::to_bytes(body, usize::MAX)
             .await
@@ -119,7 +224,13 @@ impl Proxy {
                 )
             };
             let mut headers = parts.headers.clone();
-            for name in [header::HOST, header::AUTHORIZATION, header::ACCEPT_ENCODING] {
+            for name in [
+                header::HOST,
+                header::AUTHORIZATION,
+                header::PROXY_AUTHORIZATION,
+                header::ACCEPT_ENCODING,
+                header::COOKIE,
+            ] {
                 headers.remove(name);
             }
             // NuGet sends the key in its own header.
@@ -128,20 +239,16 @@ impl Proxy {
                 HeaderValue::from_str(&authorization).map_err(|error| error.to_string())?;
             authorization.set_sensitive(true);
             headers.insert(header::AUTHORIZATION, authorization);
-            let sent = self
-                .http
-                .request(parts.method.clone(), &url)
-                .headers(headers)
-                .body(body.clone())
-                .send()
+            let sent =
+                crate::http::send_following(&self.http, parts.method.clone(), &url, |request| {
+                    request.headers(headers.clone()).body(body.clone())
+                })
                 .await
                 .map_err(|error| {
                     format!(
                         "{} {}: {error}",
                         parts.method,
-                        crate::secret::SafeUrl::parse(&url)
-                            .map(|url| url.redacted())
-                            .unwrap_or_default()
+                        crate::secret::SafeUrl::from(url.clone()).redacted()
                     )
                 })?;
             let refused = matches!(
@@ -188,6 +295,43 @@ impl Proxy {
         *response.headers_mut() = headers;
         Ok(response)
     }
+}
+
+/// Every value a request offers as the proxy credential: a Bearer token, a Basic password,
+/// a raw `Authorization` (cargo), `X-NuGet-ApiKey`.
+fn presented_secrets(headers: &axum::http::HeaderMap) -> Vec<String> {
+    let mut found = Vec::new();
+    for value in headers.get_all(header::AUTHORIZATION) {
+        let Ok(text) = value.to_str() else { continue };
+        let text = text.trim();
+        match text.split_once(' ') {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => {
+                found.push(rest.trim().to_owned());
+            }
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("basic") => {
+                if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(rest.trim())
+                    && let Ok(pair) = String::from_utf8(decoded)
+                    && let Some((_, password)) = pair.split_once(':')
+                {
+                    found.push(password.to_owned());
+                }
+            }
+            _ => found.push(text.to_owned()),
+        }
+    }
+    for value in headers.get_all("x-nuget-apikey") {
+        if let Ok(text) = value.to_str() {
+            found.push(text.trim().to_owned());
+        }
+    }
+    found
+}
+
+/// Compare without leaking, through timing, how much of the secret a guess got right.
+fn constant_time_eq(candidate: &str, secret: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    // Lengths differ only for a wrong guess, and the length of the secret is public.
+    candidate.len() == secret.len() && bool::from(candidate.as_bytes().ct_eq(secret.as_bytes()))
 }
 
 async fn run_child(
@@ -306,8 +450,10 @@ pub async fn run(args: ExecArgs, printer: Printer) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
                 .await
                 .context("failed to listen on loopback for the credential proxy")?;
-            let base = format!("http://{}", listener.local_addr()?);
-            let http = reqwest::Client::builder()
+            let authority = listener.local_addr()?.to_string();
+            let base = format!("http://{authority}");
+            let placeholder = new_placeholder();
+            let http = crate::http::client_builder()
                 .connect_timeout(std::time::Duration::from_secs(30))
                 .build()
                 .context("failed to start the HTTP client")?;
@@ -317,6 +463,8 @@ pub async fn run(args: ExecArgs, printer: Printer) -> anyhow::Result<()> {
                     .map(|seconds| i64::try_from(seconds).unwrap_or(43_200)),
                 endpoints: endpoints.clone(),
                 base: base.clone(),
+                authority,
+                placeholder: placeholder.clone(),
                 token: Mutex::new(None),
                 http,
                 mints: std::sync::atomic::AtomicUsize::new(0),
@@ -342,7 +490,7 @@ pub async fn run(args: ExecArgs, printer: Printer) -> anyhow::Result<()> {
             env.push((EnvVars::LADING_REPOSITORY_URL.to_owned(), base.clone()));
             env.push((
                 "LADING_EXEC_PLACEHOLDER".to_owned(),
-                PLACEHOLDER_TOKEN.to_owned(),
+                placeholder.expose().clone(),
             ));
             for format in endpoints.keys() {
                 let mine: Vec<Tool> = tools

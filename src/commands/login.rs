@@ -43,6 +43,9 @@ struct State {
     /// Variables holding a token: in the env file only, read from their 0600 file there.
     #[serde(default)]
     sourced: Vec<(String, PathBuf)>,
+    /// Token cache files login read or wrote: `lading logout` removes them.
+    #[serde(default)]
+    token_caches: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -215,7 +218,7 @@ fn now() -> f64 {
 pub async fn login(args: LoginArgs, printer: Printer) -> anyhow::Result<()> {
     let repository = Repository::resolve(&args.repository)?;
     let credentials = repository
-        .credentials()
+        .credentials_with(!args.dry_run)
         .await
         .context("failed to get a token for the repository")?;
     let token = credentials
@@ -580,9 +583,12 @@ pub async fn login(args: LoginArgs, printer: Printer) -> anyhow::Result<()> {
             if before == after {
                 continue;
             }
+            // Every secret-looking value, the user's own included (context lines show them),
+            // then the token wherever else it may be.
             let redact = |text: &str| {
+                let text = crate::ecosystem::edit::redact_secrets(text);
                 if secret.is_empty() {
-                    text.to_owned()
+                    text
                 } else {
                     text.replace(secret, "****")
                 }
@@ -656,6 +662,11 @@ pub async fn login(args: LoginArgs, printer: Printer) -> anyhow::Result<()> {
     }
     state.env.clone_from(&plan.env);
     state.sourced.clone_from(&plan.sourced);
+    if let Some(cache) = repository.token_cache_file()
+        && !state.token_caches.contains(&cache)
+    {
+        state.token_caches.push(cache);
+    }
     state.version = STATE_VERSION;
     if let Err(error) = write_state(&state_file, &state) {
         rollback(&written);
@@ -869,6 +880,22 @@ pub fn logout(args: &LogoutArgs, printer: Printer) -> anyhow::Result<()> {
         restore(&file.path, before.as_deref(), file.before_mode)
             .with_context(|| format!("failed to restore `{}`", file.path.display()))?;
         printer.status(&format!("{verb} `{}`", file.path.display()));
+    }
+    // The cached token outlives the files otherwise: remove it too.
+    for cache in &state.token_caches {
+        if !cache.exists() {
+            continue;
+        }
+        if args.dry_run {
+            printer.status(&format!(
+                "would have removed the cached token `{}`",
+                cache.display()
+            ));
+            continue;
+        }
+        fs_err::remove_file(cache)
+            .with_context(|| format!("failed to remove the cached token `{}`", cache.display()))?;
+        printer.status(&format!("removed the cached token `{}`", cache.display()));
     }
     if !args.dry_run {
         fs_err::remove_file(&state_file)?;

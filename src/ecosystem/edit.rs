@@ -494,9 +494,274 @@ pub fn apply_netrc(
     Ok(out)
 }
 
+/// What a redacted value is shown as.
+const REDACTED: &str = "****";
+
+/// Key suffixes (lowercase, any config syntax) whose value is a secret: npm's
+/// `_authToken`, `_auth`, `_password`, pip's and twine's `password`, yarn's `npmAuthToken`,
+/// cargo's `token`, and the like.
+const SECRET_KEY_SUFFIXES: &[&str] = &[
+    "token", "_auth", "password", "passwd", "secret", "apikey", "api_key", "api-key",
+];
+
+fn secret_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SECRET_KEY_SUFFIXES
+        .iter()
+        .any(|suffix| lower.ends_with(suffix))
+        || lower.contains("password")
+}
+
+/// Mask the userinfo of every URL in `line`: `https://user:pass@host` keeps the user,
+/// `https://token@host` loses all of it.
+fn redact_userinfo(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(position) = rest.find("://") {
+        let (head, tail) = rest.split_at(position + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|character: char| {
+                matches!(character, '/' | '?' | '#' | '"' | '\'' | '<' | '>')
+                    || character.is_whitespace()
+            })
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(at) => {
+                let userinfo = &authority[..at];
+                match userinfo.split_once(':') {
+                    Some((user, _)) => {
+                        out.push_str(user);
+                        out.push(':');
+                        out.push_str(REDACTED);
+                    }
+                    None => out.push_str(REDACTED),
+                }
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Mask `<name>value</name>` when the element's name is a secret's (Maven's `<password>`).
+fn redact_xml_elements(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(open) = rest.find('<') {
+        let after = &rest[open + 1..];
+        let name_end = after
+            .find(|character: char| {
+                !(character.is_ascii_alphanumeric() || matches!(character, '_' | '-' | '.' | ':'))
+            })
+            .unwrap_or(after.len());
+        let name = &after[..name_end];
+        let close = format!("</{name}>");
+        if !name.is_empty()
+            && secret_name(name)
+            && after[name_end..].starts_with('>')
+            && let Some(length) = after[name_end + 1..].find(&close)
+        {
+            out.push_str(&rest[..=(open + 1 + name_end)]);
+            if length > 0 {
+                out.push_str(REDACTED);
+            }
+            rest = &after[name_end + 1 + length..];
+            continue;
+        }
+        out.push_str(&rest[..=open]);
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The value of attribute `name` in `line`, as the byte range inside its quotes.
+fn attribute(line: &str, name: &str) -> Option<std::ops::Range<usize>> {
+    let lower = line.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(found) = lower[from..].find(name) {
+        let start = from + found;
+        from = start + name.len();
+        let boundary = start == 0 || lower.as_bytes()[start - 1].is_ascii_whitespace();
+        let after = lower[from..].trim_start();
+        if !boundary || !after.starts_with('=') {
+            continue;
+        }
+        let after_equals = after[1..].trim_start();
+        let quote = after_equals.chars().next()?;
+        if quote != '"' && quote != '\'' {
+            continue;
+        }
+        let value_start = lower.len() - after_equals.len() + 1;
+        let value_end = value_start + lower[value_start..].find(quote)?;
+        return Some(value_start..value_end);
+    }
+    None
+}
+
+/// Mask `value="..."` on an element whose `key` names a secret (NuGet's
+/// `<add key="ClearTextPassword" value="..."/>`), or on every element inside `<apikeys>`.
+fn redact_xml_attributes(line: &str, in_api_keys: bool) -> String {
+    let keyed = attribute(line, "key").is_some_and(|range| secret_name(&line[range]));
+    if !(keyed || in_api_keys) {
+        return line.to_owned();
+    }
+    match attribute(line, "value") {
+        Some(range) if !range.is_empty() => {
+            format!("{}{REDACTED}{}", &line[..range.start], &line[range.end..])
+        }
+        _ => line.to_owned(),
+    }
+}
+
+/// Mask the value of `key = value` / `key: value` lines whose key names a secret (INI,
+/// `.npmrc`, TOML, YAML), and the word after `password` in netrc lines.
+fn redact_key_value(line: &str) -> String {
+    let separator = match (line.find('='), line.find(": ")) {
+        (Some(equals), Some(colon)) => Some(equals.min(colon)),
+        (Some(equals), None) => Some(equals),
+        (None, Some(colon)) => Some(colon),
+        (None, None) => line.trim_end().ends_with(':').then_some(usize::MAX),
+    };
+    if let Some(position) = separator.filter(|position| *position != usize::MAX) {
+        let key = line[..position]
+            .trim()
+            .trim_matches(|character| matches!(character, '"' | '\'' | '-' | ' '));
+        let value = &line[position + 1..];
+        if secret_name(key) && !key.contains('<') && !value.trim().is_empty() {
+            let trimmed = value.trim();
+            let quote = trimmed
+                .chars()
+                .next()
+                .filter(|character| matches!(character, '"' | '\''));
+            let leading = &value[..value.len() - value.trim_start().len()];
+            let trailing = &value[value.trim_end().len()..];
+            let masked = match quote {
+                Some(quote) => format!("{quote}{REDACTED}{quote}"),
+                None => REDACTED.to_owned(),
+            };
+            return format!("{}{leading}{masked}{trailing}", &line[..=position]);
+        }
+    }
+    // netrc: `machine HOST login USER password SECRET`, on one line or several.
+    let words: Vec<&str> = line.split_inclusive(char::is_whitespace).collect();
+    let mut out = String::with_capacity(line.len());
+    let mut after_password = false;
+    for word in words {
+        let bare = word.trim();
+        if bare.is_empty() {
+            out.push_str(word);
+            continue;
+        }
+        if after_password {
+            out.push_str(REDACTED);
+            out.push_str(&word[word.trim_end().len()..]);
+        } else {
+            out.push_str(word);
+        }
+        after_password = matches!(bare.to_ascii_lowercase().as_str(), "password" | "passwd");
+    }
+    out
+}
+
+/// `text` with every secret-looking value masked, line by line: values of keys that name a
+/// secret in any of the config syntaxes lading edits (`_authToken`, `_auth`, `_password`,
+/// `password`, `token`, `npmAuthToken`...), netrc passwords, XML `<password>` elements and
+/// NuGet's `ClearTextPassword` / `<apikeys>` values, and URL userinfo. `--dry-run` diffs
+/// show only redacted text, including the context lines from the user's own config.
+#[must_use]
+pub fn redact_secrets(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_api_keys = false;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let ending = &line[body.len()..];
+        let lower = body.to_ascii_lowercase();
+        if lower.contains("<apikeys") && !lower.contains("<apikeys/") {
+            in_api_keys = true;
+        }
+        let mut redacted = redact_userinfo(body);
+        redacted = redact_xml_elements(&redacted);
+        redacted = redact_xml_attributes(&redacted, in_api_keys);
+        redacted = redact_key_value(&redacted);
+        if lower.contains("</apikeys") {
+            in_api_keys = false;
+        }
+        out.push_str(&redacted);
+        out.push_str(ending);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redact_secrets_masks_every_secret_syntax_and_keeps_the_rest() {
+        let text = "registry=https://registry.example/\n\
+//other.example/:_authToken=npm_abc123\n\
+//other.example/:_auth = dXNlcjpwYXNz\n\
+//other.example/:_password=\"cGFzcw==\"\n\
+always-auth=true\n\
+index-url = https://aws:tok3n@pip.example/simple/\n\
+extra = https://ghp_secret@github.com/x\n\
+password: hunter2\n\
+npmAuthToken: \"yarn-secret\"\n\
+token = \"cargo-secret\"\n\
+machine host.example login me password netrc-secret\n\
+  password   other-netrc-secret\n\
+<server><id>x</id><password>maven-secret</password></server>\n\
+<add key=\"ClearTextPassword\" value=\"nuget-secret\" />\n\
+<add key=\"Username\" value=\"someone\" />\n\
+<apikeys>\n\
+  <add key=\"https://nuget.example/\" value=\"api-secret\" />\n\
+</apikeys>\n\
+<add key=\"https://nuget.example/\" value=\"https://nuget.example/v3/index.json\" />\n";
+        let redacted = redact_secrets(text);
+        for secret in [
+            "npm_abc123",
+            "dXNlcjpwYXNz",
+            "cGFzcw==",
+            "tok3n",
+            "ghp_secret",
+            "hunter2",
+            "yarn-secret",
+            "cargo-secret",
+            "netrc-secret",
+            "maven-secret",
+            "nuget-secret",
+            "api-secret",
+        ] {
+            assert!(
+                !redacted.contains(secret),
+                "`{secret}` left in:\n{redacted}"
+            );
+        }
+        for kept in [
+            "registry=https://registry.example/\n",
+            "always-auth=true\n",
+            "index-url = https://aws:****@pip.example/simple/\n",
+            "extra = https://****@github.com/x\n",
+            "//other.example/:_password=\"****\"\n",
+            "machine host.example login me password ****\n",
+            "<password>****</password>",
+            "<add key=\"Username\" value=\"someone\" />",
+            "value=\"https://nuget.example/v3/index.json\"",
+        ] {
+            assert!(
+                redacted.contains(kept),
+                "`{kept}` missing from:\n{redacted}"
+            );
+        }
+        assert_eq!(redact_secrets(&redacted), redacted);
+        assert_eq!(redacted.lines().count(), text.lines().count());
+    }
 
     /// Fuzzing found these (`bash bench/fuzz.sh`): a byte offset inside a BOM panicked
     /// `line_of`, and insertions at one offset came out in reverse, so a second login moved

@@ -403,6 +403,19 @@ impl Repository {
         }
     }
 
+    /// The file a CodeArtifact token for this repository is cached in (`tokens-v2/`, keyed by
+    /// the target and [`credential_source_fingerprint`]); `None` for a plain registry.
+    #[must_use]
+    pub fn token_cache_file(&self) -> Option<PathBuf> {
+        match self {
+            Self::CodeArtifact { .. } => Some(cache_dir().join("tokens-v2").join(format!(
+                "{}.json",
+                self.token_cache_key(&credential_source_fingerprint())
+            ))),
+            Self::Url { .. } => None,
+        }
+    }
+
     /// Credentials for the data plane: a cached CodeArtifact token while it has more than
     /// [`TOKEN_REUSE_MARGIN_SECONDS`] left, else a fresh one (then cached, 0600); for a plain
     /// registry the token from its env var or file.
@@ -410,6 +423,18 @@ impl Repository {
     /// # Errors
     /// Missing token sources and CodeArtifact failures.
     pub async fn credentials(&self) -> Result<Credentials, RepositoryError> {
+        self.credentials_with(true).await
+    }
+
+    /// [`Repository::credentials`], writing a freshly minted token to the cache only when
+    /// `write_cache` (a dry run writes nothing).
+    ///
+    /// # Errors
+    /// As [`Repository::credentials`].
+    pub async fn credentials_with(
+        &self,
+        write_cache: bool,
+    ) -> Result<Credentials, RepositoryError> {
         match self {
             Self::Url { url, token } => {
                 let token = match token {
@@ -485,7 +510,7 @@ impl Repository {
                 let duration =
                     duration_seconds.map(|seconds| i64::try_from(seconds).unwrap_or(43_200));
                 let (token, expires) = client.authorization_token(duration).await?;
-                if let Some(expires) = expires {
+                if let Some(expires) = expires.filter(|_| write_cache) {
                     let record = CachedToken {
                         token: token.expose().clone(),
                         expires,

@@ -6,6 +6,7 @@ mod support;
 mod ci_action;
 mod ci_buildspec;
 mod cli;
+mod client_security;
 mod doctor;
 mod exec;
 mod login;

@@ -156,6 +156,14 @@ fn every_command_at_trace_level_keeps_tokens_out_of_output_argv_summary_and_open
     check_published(&seen[0]);
     let summary = fs_err::read_to_string(github.join("summary.md")).unwrap_or_default();
     assert!(tokens_in(&summary).is_empty(), "{summary}");
+    // `logout` removed the cached token with everything else login wrote (issue #15, item
+    // 14): no file holds a token or the secret key now.
+    let left = files_where(&work.path().join("job"), |text| {
+        !tokens_in(text).is_empty() || text.contains(&secret_key)
+    });
+    assert!(left.is_empty(), "secrets left after logout: {left:?}");
+    // A fresh login caches a token again, so the scan below has one to find.
+    support::run_ok(&mut lading(&["login", "--tool", "npm"]));
     // Tokens rest only in 0600 files (login's token cache); provenance holds none.
     let holders = files_where(&work.path().join("job"), |text| {
         !tokens_in(text).is_empty() || text.contains(&secret_key)

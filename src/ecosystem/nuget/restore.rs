@@ -108,7 +108,45 @@ fn excluded(name: &str) -> bool {
         || (!lower.contains('/') && lower.ends_with(".nuspec"))
 }
 
-/// Build the version folder in `temp`.
+/// Default for [`EnvVars::LADING_RESTORE_MAX_UNPACKED_BYTES`].
+///
+/// [`EnvVars::LADING_RESTORE_MAX_UNPACKED_BYTES`]: crate::env_vars::EnvVars::LADING_RESTORE_MAX_UNPACKED_BYTES
+const DEFAULT_MAX_UNPACKED_BYTES: u64 = 4 << 30;
+
+/// The most an archive may unpack to per byte of archive, once past [`RATIO_FREE_BYTES`]
+/// (real packages stay far below; deflate's ceiling is about 1032).
+const MAX_UNPACK_RATIO: u64 = 100;
+
+/// Unpacked bytes every archive may have whatever its ratio (a small package of text can
+/// compress very well and harms nothing).
+const RATIO_FREE_BYTES: u64 = 16 << 20;
+
+/// The total an archive of `archive_bytes` may unpack to, and why that figure.
+fn unpack_limit(archive_bytes: u64) -> (u64, String) {
+    let configured =
+        crate::env_vars::EnvVars::get(crate::env_vars::EnvVars::LADING_RESTORE_MAX_UNPACKED_BYTES)
+            .and_then(|text| text.trim().parse::<u64>().ok())
+            .unwrap_or(DEFAULT_MAX_UNPACKED_BYTES);
+    let by_ratio = archive_bytes
+        .saturating_mul(MAX_UNPACK_RATIO)
+        .max(RATIO_FREE_BYTES);
+    if by_ratio < configured {
+        (
+            by_ratio,
+            format!(
+                "it unpacks to more than {by_ratio} bytes, over {MAX_UNPACK_RATIO} times its {archive_bytes} bytes (a zip bomb?)"
+            ),
+        )
+    } else {
+        (
+            configured,
+            format!("it unpacks to more than {configured} bytes, the limit"),
+        )
+    }
+}
+
+/// Build the version folder in `temp`. Uncompressed sizes are counted as the bytes come
+/// out (an entry's declared size can lie), against [`unpack_limit`].
 fn extract(
     nupkg: &Path,
     package: &LockedPackage,
@@ -121,6 +159,8 @@ fn extract(
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&bytes)).map_err(|error| {
         RestoreError::Invalid(format!("`{}` is not a zip: {error}", package.lower_id))
     })?;
+    let (limit, reason) = unpack_limit(bytes.len() as u64);
+    let mut unpacked: u64 = 0;
     for index in 0..archive.len() {
         let mut entry = archive
             .by_index(index)
@@ -151,11 +191,17 @@ fn extract(
         if let Some(parent) = target.parent() {
             fs_err::create_dir_all(parent).map_err(RestoreError::io(parent))?;
         }
-        let mut data = Vec::new();
-        entry
-            .read_to_end(&mut data)
+        let mut file = fs_err::File::create(&target).map_err(RestoreError::io(&target))?;
+        let allowed = limit - unpacked;
+        let written = std::io::copy(&mut (&mut entry).take(allowed + 1), &mut file)
             .map_err(RestoreError::io(&target))?;
-        fs_err::write(&target, data).map_err(RestoreError::io(&target))?;
+        if written > allowed {
+            return Err(RestoreError::TooLarge {
+                package: format!("{} {}", package.lower_id, package.lower_version),
+                reason: reason.clone(),
+            });
+        }
+        unpacked += written;
     }
     let file_name = super::nupkg_file_name(&package.lower_id, &package.lower_version);
     crate::cas::link_or_copy(nupkg, &temp.join(&file_name)).map_err(RestoreError::io(temp))?;
