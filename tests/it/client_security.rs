@@ -961,3 +961,45 @@ fn the_exec_proxy_forwards_only_requests_that_carry_its_secret_and_name_it_as_ho
             .is_file()
     );
 }
+
+// See: issue #15, item 4.
+#[test]
+fn twine_and_pip_work_through_the_guarded_exec_proxy() {
+    let python = require_tool!(support::python());
+    let twine = require_tool!(crate::serve_pypi::twine());
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let wheels = dir.path().join("wheels");
+    fs_err::create_dir_all(&wheels).unwrap();
+    let wheel = crate::serve_pypi::wheel(&python, &wheels, "1.0.0", "through-exec");
+    let work = dir.path().join("work");
+    fs_err::create_dir_all(&work).unwrap();
+    // twine takes the placeholder from the .pypirc, pip from the netrc (Basic, as a
+    // challenge answer or up front): both must pass the proxy's check.
+    let script = format!(
+        r#"set -e
+"{twine}" upload --non-interactive --config-file "$LADING_PYPIRC" -r codeartifact "{wheel}"
+"{python}" -m pip download --no-deps --disable-pip-version-check --dest "$W/downloaded" Lading.Demo==1.0.0
+"#,
+        twine = twine.display(),
+        wheel = wheel.display(),
+        python = python.display(),
+    );
+    let output = support::run(
+        clean_command(lading_bin(), &work)
+            .arg("exec")
+            .args(codeartifact(&server))
+            .args([
+                "--tool", "pip", "--tool", "twine", "--", "sh", "-c", &script,
+            ])
+            .env("W", &work)
+            .envs(server.aws_env()),
+    );
+    assert!(output.status.success(), "{}", describe(&output));
+    let downloaded: Vec<PathBuf> = walk(&work.join("downloaded"));
+    assert_eq!(downloaded.len(), 1, "{downloaded:?}");
+    assert_eq!(
+        fs_err::read(&downloaded[0]).unwrap(),
+        fs_err::read(&wheel).unwrap()
+    );
+}
