@@ -87,6 +87,20 @@ impl Principal {
         })
     }
 
+    /// Whether the principal may read every repository of `domain` (a `*` repository
+    /// grant): what it reads through upstreams is then never narrowed by
+    /// [`super::packages::upstream_chain_readable`], so shared read caches serve it.
+    #[must_use]
+    pub fn reads_every_repository(&self, domain: &str) -> bool {
+        self.grants.iter().any(|grant| {
+            matches(&grant.domain, domain)
+                && grant.repository == "*"
+                && grant
+                    .highest()
+                    .is_some_and(|highest| highest >= Permission::Read)
+        })
+    }
+
     /// The IAM-style ARN used in messages.
     #[must_use]
     pub fn arn(&self, account: &str) -> String {
@@ -249,6 +263,20 @@ pub async fn authenticate_token(
                 ),
             )
         })
+}
+
+/// The principal a data-plane read is made for (from its repository token), for the checks
+/// that narrow what it may read through upstream repositories. Cheap: token lookups are
+/// cached.
+///
+/// # Errors
+/// As [`authenticate_token`].
+pub async fn reader(
+    state: &super::AppState,
+    headers: &axum::http::HeaderMap,
+    domain: &str,
+) -> Result<Option<Principal>, super::error::DataError> {
+    authenticate_token(state, headers, domain).await
 }
 
 /// Require `permission` on a repository, turning absence of credentials into 401 and lack

@@ -47,6 +47,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
     let result = async {
         let (principal, region) =
             authenticate(&state, &parts.method, &parts.uri, &parts.headers, &body)?;
+        verify_payload_hash(&parts.method, parts.uri.path(), &parts.headers, &body)?;
         let context = Context {
             state: &state,
             principal,
@@ -74,6 +75,36 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
     response
 }
 
+/// The body must be what the signature's `x-amz-content-sha256` says, except for
+/// `PublishPackageVersion`, whose unsigned body (botocore's `v4-unsigned-body`) carries the
+/// asset and whose `x-amz-content-sha256` is the asset's `assetSHA256`, which the operation
+/// checks itself (a `ValidationException` there, as in AWS).
+fn verify_payload_hash(
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let unsigned_body_allowed = method == Method::POST && path == "/v1/package/version/publish";
+    sigv4::verify_payload_hash(headers, body, unsigned_body_allowed)
+        .map_err(|_| ApiError::content_sha256_mismatch())
+}
+
+/// `lading serve` issues no temporary credentials (it has no STS): a request signed with a
+/// session token (`X-Amz-Security-Token`, header or presigned query) carries a token this
+/// server cannot have issued, so it is refused as AWS refuses an unknown one, rather than
+/// ignoring the token and accepting whatever long-term key came with it.
+fn refuse_session_tokens(uri: &axum::http::Uri, headers: &HeaderMap) -> Result<(), ApiError> {
+    let in_query = uri.query().is_some_and(|query| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .any(|(name, _)| name.eq_ignore_ascii_case("x-amz-security-token"))
+    });
+    if headers.contains_key("x-amz-security-token") || in_query {
+        return Err(ApiError::invalid_client_token_id());
+    }
+    Ok(())
+}
+
 fn authenticate(
     state: &AppState,
     method: &Method,
@@ -87,6 +118,7 @@ fn authenticate(
         .ok_or_else(ApiError::missing_authentication)?;
     let authorization = sigv4::parse_authorization(header)
         .map_err(|error| ApiError::incomplete_signature(error.to_string()))?;
+    refuse_session_tokens(uri, headers)?;
     let principal = state
         .principals
         .by_access_key(&authorization.access_key_id)
@@ -105,6 +137,7 @@ fn authenticate(
         SigV4Error::Expired { .. } | SigV4Error::NotYetCurrent { .. } => ApiError::invalid_signature(error.to_string()),
         SigV4Error::Missing => ApiError::missing_authentication(),
         SigV4Error::Malformed(message) => ApiError::incomplete_signature(message),
+        SigV4Error::ContentSha256Mismatch => ApiError::content_sha256_mismatch(),
     })?;
     if authorization.service != "codeartifact" {
         return Err(ApiError::invalid_signature(format!(
@@ -177,6 +210,39 @@ impl Context<'_> {
             )),
             _ => Ok(()),
         }
+    }
+
+    /// Page tokens for a listing: `operation` and every query parameter but the paging ones
+    /// are what a token is bound to.
+    fn page_tokens(&self, operation: &str) -> PageTokens {
+        use sha2::Digest as _;
+        let mut parameters: Vec<(&str, &str)> = self
+            .query
+            .0
+            .iter()
+            .filter(|(name, _)| name.as_str() != "next-token" && name.as_str() != "max-results")
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        parameters.sort_unstable();
+        let mut scope = operation.to_owned();
+        for (name, value) in parameters {
+            scope.push('\0');
+            scope.push_str(name);
+            scope.push('=');
+            scope.push_str(value);
+        }
+        let secret = self
+            .state
+            .principals
+            .by_name("admin")
+            .map(|admin| admin.secret_access_key.expose().clone())
+            .unwrap_or_default();
+        let key: [u8; 32] = sha2::Sha256::new()
+            .chain_update(b"lading pagination key\0")
+            .chain_update(secret.as_bytes())
+            .finalize()
+            .into();
+        PageTokens { key, scope }
     }
 
     fn json_body(&self) -> Result<Value, ApiError> {
@@ -348,6 +414,52 @@ fn validate_asset_name(value: &str) -> Result<(), ApiError> {
     }
 }
 
+/// The rules CodeArtifact applies to a generic package's coordinates: namespace, package
+/// and version are 1–255 characters of `[^#/\s]`, no control characters and not `.` or
+/// `..`; an asset name is Unicode letters and digits, the characters ``~!@^&()-_+[]{};,.``
+/// and single inner spaces, and not `.` or `..`. Used by `PublishPackageVersion` and by the
+/// generic data plane alike, so both refuse the same names with the same message.
+///
+/// # Errors
+/// `ValidationException` naming the first field that breaks them.
+pub fn validate_generic_coordinates(
+    namespace: &str,
+    package: &str,
+    version: &str,
+    asset: &str,
+) -> Result<(), ApiError> {
+    for (name, value) in [
+        ("namespace", namespace),
+        ("package", package),
+        ("version", version),
+    ] {
+        validate_field(name, value)?;
+        if value == "." || value == ".." || value.chars().any(char::is_control) {
+            return Err(constraint(
+                name,
+                value,
+                "Member must satisfy regular expression pattern: [^#/\\s]+ and must not be `.` or `..`",
+            ));
+        }
+    }
+    validate_asset_name(asset)?;
+    let allowed =
+        |character: char| character.is_alphanumeric() || "~!@^&()-_+[]{};,. ".contains(character);
+    let valid = asset.chars().all(allowed)
+        && !asset.starts_with(' ')
+        && !asset.ends_with(' ')
+        && !asset.contains("  ");
+    if valid {
+        Ok(())
+    } else {
+        Err(constraint(
+            "asset",
+            asset,
+            "generic asset names are Unicode letters and digits, the characters ~!@^&()-_+[]{};,. and single spaces between other characters",
+        ))
+    }
+}
+
 fn domain_and_repository(context: &Context<'_>) -> Result<(String, String), ApiError> {
     let domain = context.query.required("domain")?.to_owned();
     let repository = context.query.required("repository")?.to_owned();
@@ -414,11 +526,66 @@ async fn require_repository(
 
 // ----- pagination -----
 
+/// Signs and checks `nextToken`s. A token is opaque to the caller: the offset of the next
+/// page and an HMAC over it and the listing it belongs to (operation and filters), keyed
+/// by a secret derived from the admin principal's key, so it survives restarts and is the
+/// same on every node sharing the index. A token that was not issued for this listing, or
+/// was altered, is a `ValidationException`, as AWS answers a forged one.
+struct PageTokens {
+    key: [u8; 32],
+    scope: String,
+}
+
+/// Bytes of the MAC kept in a token.
+const PAGE_TOKEN_MAC_BYTES: usize = 16;
+
+impl PageTokens {
+    fn mac(&self, offset: u64) -> [u8; PAGE_TOKEN_MAC_BYTES] {
+        use hmac::Mac as _;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(b"lading-page-token-v1\0");
+        mac.update(self.scope.as_bytes());
+        mac.update(b"\0");
+        mac.update(&offset.to_be_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut kept = [0u8; PAGE_TOKEN_MAC_BYTES];
+        kept.copy_from_slice(&digest[..PAGE_TOKEN_MAC_BYTES]);
+        kept
+    }
+
+    fn issue(&self, offset: u64) -> String {
+        let mut bytes = offset.to_be_bytes().to_vec();
+        bytes.extend_from_slice(&self.mac(offset));
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// The offset a token stands for, if this server issued it for this listing.
+    fn open(&self, token: &str) -> Option<u64> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token)
+            .ok()?;
+        if bytes.len() != 8 + PAGE_TOKEN_MAC_BYTES {
+            return None;
+        }
+        let (offset, mac) = bytes.split_at(8);
+        let offset = u64::from_be_bytes(offset.try_into().ok()?);
+        let expected = self.mac(offset);
+        // Constant time: a MAC compared byte by byte early-exits and leaks its prefix.
+        let differs = expected
+            .iter()
+            .zip(mac)
+            .fold(0u8, |acc, (left, right)| acc | (left ^ right));
+        (differs == 0).then_some(offset)
+    }
+}
+
 fn paginate<T>(
     items: Vec<T>,
     max_results: Option<&str>,
     next_token: Option<&str>,
     cap: usize,
+    tokens: &PageTokens,
 ) -> Result<(Vec<T>, Option<String>), ApiError> {
     let limit = match max_results {
         Some(text) => {
@@ -437,23 +604,16 @@ fn paginate<T>(
         None => cap,
     };
     let offset = match next_token {
-        Some(token) => base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(token)
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .and_then(|text| {
-                text.strip_prefix("offset:")
-                    .and_then(|number| number.parse::<usize>().ok())
-            })
+        Some(token) => tokens
+            .open(token)
+            .and_then(|offset| usize::try_from(offset).ok())
             .ok_or_else(|| ApiError::validation("The nextToken is invalid"))?,
         None => 0,
     };
     let total = items.len();
+    let end = offset.saturating_add(limit);
     let page: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
-    let next = (offset + limit < total).then(|| {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(format!("offset:{}", offset + limit))
-    });
+    let next = (end < total).then(|| tokens.issue(end as u64));
     Ok((page, next))
 }
 
@@ -569,7 +729,14 @@ async fn list_domains(context: Context<'_>) -> Result<Response, ApiError> {
                 .allows(&domain.name, None, Permission::Read)
         })
         .collect();
-    let (page, next) = paginate(visible, max_results.as_deref(), next_token.as_deref(), 1000)?;
+    let tokens = context.page_tokens("ListDomains");
+    let (page, next) = paginate(
+        visible,
+        max_results.as_deref(),
+        next_token.as_deref(),
+        1000,
+        &tokens,
+    )?;
     let items: Vec<Value> = page
         .iter()
         .map(|domain| domain_json(&context, domain, None))
@@ -700,11 +867,36 @@ fn check_upstreams(
     Ok(())
 }
 
+/// CodeArtifact requires `codeartifact:AssociateWithDownstreamRepository` on a repository
+/// to make it an upstream of another; here that is a `read` grant on it, since an upstream's
+/// packages become readable through its downstream. Checked for each upstream the request
+/// adds (`already` are those the repository had), before anything is looked up, so the
+/// answer does not tell whether the repository exists. Upstreams are named within the
+/// request's domain (`UpstreamRepository` has only `repositoryName`), so no upstream can
+/// cross domains.
+fn authorize_upstreams(
+    context: &Context<'_>,
+    domain: &str,
+    upstreams: &[String],
+    already: &[String],
+) -> Result<(), ApiError> {
+    for upstream in upstreams.iter().filter(|name| !already.contains(name)) {
+        context.authorize(
+            "AssociateWithDownstreamRepository",
+            domain,
+            Some(upstream),
+            Permission::Read,
+        )?;
+    }
+    Ok(())
+}
+
 async fn create_repository(context: Context<'_>) -> Result<Response, ApiError> {
     let (domain, name) = domain_and_repository(&context)?;
     context.authorize("CreateRepository", &domain, Some(&name), Permission::Admin)?;
     let body = context.json_body()?;
     let upstreams = upstream_names(&body)?.unwrap_or_default();
+    authorize_upstreams(&context, &domain, &upstreams, &[])?;
     let repository = store::Repository {
         domain: domain.clone(),
         name: name.clone(),
@@ -769,6 +961,21 @@ async fn update_repository(context: Context<'_>) -> Result<Response, ApiError> {
     require_repository(&context, &domain, &name).await?;
     let body = context.json_body()?;
     let upstreams = upstream_names(&body)?;
+    if let Some(upstreams) = &upstreams {
+        let (lookup_domain, lookup_name) = (domain.clone(), name.clone());
+        let already = context
+            .state
+            .store
+            .with(move |connection| -> Result<_, ApiError> {
+                Ok(packages::upstreams(
+                    connection,
+                    &lookup_domain,
+                    &lookup_name,
+                )?)
+            })
+            .await?;
+        authorize_upstreams(&context, &domain, upstreams, &already)?;
+    }
     let description = body
         .get("description")
         .and_then(Value::as_str)
@@ -919,6 +1126,7 @@ async fn list_repositories(context: Context<'_>, in_domain: bool) -> Result<Resp
         context.query.optional("max-results"),
         context.query.optional("next-token"),
         1000,
+        &context.page_tokens("ListRepositories"),
     )?;
     let items: Vec<Value> = page
         .iter()
@@ -1124,6 +1332,7 @@ async fn list_packages(context: Context<'_>) -> Result<Response, ApiError> {
         context.query.optional("max-results"),
         context.query.optional("next-token"),
         1000,
+        &context.page_tokens("ListPackages"),
     )?;
     let items: Vec<Value> = page
         .iter()
@@ -1329,6 +1538,7 @@ async fn list_package_versions(context: Context<'_>) -> Result<Response, ApiErro
         context.query.optional("max-results"),
         context.query.optional("next-token"),
         1000,
+        &context.page_tokens("ListPackageVersions"),
     )?;
     let items: Vec<Value> = page
         .iter()
@@ -1476,6 +1686,7 @@ async fn list_package_version_assets(context: Context<'_>) -> Result<Response, A
         context.query.optional("max-results"),
         context.query.optional("next-token"),
         1000,
+        &context.page_tokens("ListPackageVersionAssets"),
     )?;
     let items: Vec<Value> = page.iter().map(asset_json).collect();
     let mut value = json!({ "format": key.format, "package": key.package, "version": row.version, "versionRevision": row.revision, "assets": items });
@@ -1673,6 +1884,7 @@ async fn publish_package_version(context: Context<'_>) -> Result<Response, ApiEr
             "namespace is required for generic packages",
         ));
     }
+    validate_generic_coordinates(&key.namespace, &key.package, &version, &asset_name)?;
     let unfinished = match context.query.optional("unfinished") {
         None | Some("false") => false,
         Some("true") => true,
@@ -1938,13 +2150,28 @@ mod tests {
 
     #[test]
     fn pagination_round_trips() {
+        let tokens = PageTokens {
+            key: [7; 32],
+            scope: "ListThings".into(),
+        };
         let items: Vec<u32> = (0..5).collect();
-        let (page, next) = paginate(items.clone(), Some("2"), None, 1000).unwrap();
+        let (page, next) = paginate(items.clone(), Some("2"), None, 1000, &tokens).unwrap();
         assert_eq!(page, vec![0, 1]);
-        let (page, next) = paginate(items.clone(), Some("2"), next.as_deref(), 1000).unwrap();
+        let (page, next) =
+            paginate(items.clone(), Some("2"), next.as_deref(), 1000, &tokens).unwrap();
         assert_eq!(page, vec![2, 3]);
-        let (page, next) = paginate(items, Some("2"), next.as_deref(), 1000).unwrap();
+        let (page, last) =
+            paginate(items.clone(), Some("2"), next.as_deref(), 1000, &tokens).unwrap();
         assert_eq!(page, vec![4]);
-        assert!(next.is_none());
+        assert!(last.is_none());
+        // Bound to its listing, and not forgeable from an offset.
+        let other = PageTokens {
+            key: [7; 32],
+            scope: "ListOtherThings".into(),
+        };
+        assert!(paginate(items.clone(), Some("2"), next.as_deref(), 1000, &other).is_err());
+        let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("offset:{}", usize::MAX));
+        assert!(paginate(items, Some("2"), Some(&forged), 1000, &tokens).is_err());
     }
 }

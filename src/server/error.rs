@@ -89,6 +89,27 @@ impl ApiError {
         )
     }
 
+    /// 403 `InvalidClientTokenId`: the request carries a session token this server did not
+    /// issue (it issues none: every principal has long-term keys).
+    #[must_use]
+    pub fn invalid_client_token_id() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "InvalidClientTokenId",
+            "The security token included in the request is invalid.",
+        )
+    }
+
+    /// 400 `XAmzContentSHA256Mismatch`: the signed `x-amz-content-sha256` is not the body's.
+    #[must_use]
+    pub fn content_sha256_mismatch() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "XAmzContentSHA256Mismatch",
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        )
+    }
+
     /// 403 `InvalidSignatureException`.
     pub fn invalid_signature(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "InvalidSignatureException", message)

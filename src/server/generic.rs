@@ -111,6 +111,8 @@ async fn serve(state: &AppState, request: Request) -> Result<Response, DataError
         }
         "PUT" => {
             access::require(principal.as_ref(), domain, repository, Permission::Publish)?;
+            super::control::validate_generic_coordinates(namespace, package, version, asset)
+                .map_err(|error| DataError::bad_request(error.message))?;
             state.require_repository(domain, repository).await?;
             let unfinished = parts
                 .uri

@@ -455,11 +455,12 @@ impl MavenRequest<'_> {
     /// served stale when the upstream is down).
     async fn merged_versions(&self, key: &PackageKey) -> Result<MergedVersions, DataError> {
         let lookup = key.clone();
+        let reader = access::reader(self.state, self.headers, &self.domain).await?;
         let (sources, mut versions, mut newest) = self
             .state
             .store
             .with(move |connection| -> Result<_, DataError> {
-                let sources = packages::read_sources(connection, &lookup)?;
+                let sources = packages::read_sources(connection, &lookup, reader.as_ref())?;
                 let (mut versions, mut newest) = (Vec::new(), 0.0_f64);
                 for repository in &sources.repositories {
                     let repository_key = PackageKey {
@@ -547,11 +548,12 @@ impl MavenRequest<'_> {
         notes: &mut Vec<String>,
     ) -> Result<bool, DataError> {
         let (lookup, name) = (key.clone(), file_name.to_owned());
+        let reader = access::reader(self.state, self.headers, &self.domain).await?;
         let (sources, held) = self
             .state
             .store
             .with(move |connection| -> Result<_, DataError> {
-                let sources = packages::read_sources(connection, &lookup)?;
+                let sources = packages::read_sources(connection, &lookup, reader.as_ref())?;
                 for repository in sources.repositories.iter().skip(1) {
                     let repository_key = PackageKey {
                         repository: repository.clone(),

@@ -618,6 +618,7 @@ async fn bootstrap(
         let grants: Vec<Grant> =
             serde_json::from_str(&row.grants).context("corrupt principal grants in the index")?;
         if row.name == "admin" {
+            write_gitignores(data_dir)?;
             write_credentials(data_dir, &row.access_key_id, &row.secret_access_key)?;
         }
         principals.insert(Principal {
@@ -646,6 +647,30 @@ async fn bootstrap(
         });
     }
     Ok(principals)
+}
+
+/// What a `.gitignore` written by `lading serve` holds: everything in its directory.
+pub const GITIGNORE: &str =
+    "# written by lading: this directory holds keys and caches; never commit it\n*\n";
+
+/// Write a `.gitignore` ignoring everything into the data directory, and into its parent
+/// when that is lading's `.lading/` state directory, so `git add .` in a checkout never
+/// commits the admin keys. An existing `.gitignore` is left alone.
+fn write_gitignores(data_dir: &Path) -> anyhow::Result<()> {
+    let mut directories = vec![data_dir.to_path_buf()];
+    if let Some(parent) = data_dir.parent()
+        && parent.file_name().is_some_and(|name| name == ".lading")
+    {
+        directories.push(parent.to_path_buf());
+    }
+    for directory in directories {
+        let path = directory.join(".gitignore");
+        if !path.exists() {
+            crate::fsx::write_if_changed(&path, GITIGNORE.as_bytes(), None)
+                .with_context(|| format!("failed to write `{}`", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 fn write_credentials(

@@ -255,11 +255,12 @@ impl NpmRequest<'_> {
     async fn view(&self, name: &PackageName) -> Result<View, DataError> {
         let key = self.key(name);
         let lookup = key.clone();
+        let reader = access::reader(self.state, self.headers, &self.domain).await?;
         let (upstream_blocked, mut versions, tags, externals) = self
             .state
             .store
             .with(move |connection| -> Result<_, DataError> {
-                let sources = packages::read_sources(connection, &lookup)?;
+                let sources = packages::read_sources(connection, &lookup, reader.as_ref())?;
                 let mut versions: Vec<Candidate> = Vec::new();
                 for repository in &sources.repositories {
                     let repository_key = PackageKey { repository: repository.clone(), ..lookup.clone() };
@@ -398,7 +399,11 @@ impl NpmRequest<'_> {
             variant: if abbreviated { "abbreviated" } else { "full" },
             base_url: self.state.base_url(self.headers),
         };
-        let generation = self.generation;
+        // A reader whose upstream reads are narrowed by grants gets its own view: not cached.
+        let shared_view = access::reader(self.state, self.headers, &self.domain)
+            .await?
+            .is_some_and(|reader| reader.reads_every_repository(&self.domain));
+        let generation = self.generation.filter(|_| shared_view);
         if let Some(document) = generation
             .and_then(|generation| self.state.caches.documents.get(&cache_key, generation))
         {
@@ -872,6 +877,7 @@ impl NpmRequest<'_> {
     ) -> Result<Response, DataError> {
         let name = parse_name(package)?;
         let PublishBody { versions, tags } = parse_publish_body(&name, body)?;
+        validate_npm_publish(&name, &versions)?;
         let mut staged = Vec::new();
         for PublishedVersion {
             version,
@@ -952,6 +958,12 @@ impl NpmRequest<'_> {
                     store::insert_asset(&transaction, id, asset)?;
                 }
                 for (tag, version) in &tags {
+                    let published = staged.iter().any(|(staged, _, _)| staged == version)
+                        || store::version(&transaction, &key, version)?
+                            .is_some_and(|row| row.status == "Published");
+                    if !published {
+                        return Ok(Err((StatusCode::BAD_REQUEST, format!("dist-tag `{tag}` points to {display}@{version}, which is neither in this publish nor published"))));
+                    }
                     store::set_dist_tag(&transaction, &key, tag, Some(version))?;
                 }
                 if store::dist_tags(&transaction, &key)?.iter().all(|(tag, _)| tag != "latest")
@@ -1075,6 +1087,99 @@ pub fn parse_publish_body(name: &PackageName, body: &[u8]) -> Result<PublishBody
         versions: parsed,
         tags,
     })
+}
+
+/// Largest `package.json` read from a published tarball.
+const MAX_TARBALL_MANIFEST_BYTES: u64 = 1024 * 1024;
+/// Bytes of a published tarball decompressed while looking for its `package.json`.
+const MAX_TARBALL_SCAN_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// Check an npm publish as the public registry does: every version is valid semver, its
+/// manifest's `name` and `version` (when given) are the document's, and so are those of the
+/// `package.json` inside its tarball, so a client cannot publish a tarball that installs as
+/// another package or version than the registry lists.
+///
+/// # Errors
+/// A 400 [`DataError`] naming the version and what differs.
+pub fn validate_npm_publish(
+    name: &PackageName,
+    versions: &[PublishedVersion],
+) -> Result<(), DataError> {
+    let expected_name = name.to_string();
+    for published in versions {
+        let version = &published.version;
+        if !crate::ecosystem::npm::pack::is_semver(version) {
+            return Err(DataError::bad_request(format!(
+                "`{version}` is not a valid semver version"
+            )));
+        }
+        let inside = tarball_manifest(&published.tarball).map_err(|message| {
+            DataError::bad_request(format!(
+                "the tarball of {expected_name}@{version}: {message}"
+            ))
+        })?;
+        for (source, manifest, required) in [
+            ("the document's manifest", &published.manifest, false),
+            ("the tarball's `package/package.json`", &inside, true),
+        ] {
+            for (field, expected) in [("name", expected_name.as_str()), ("version", version)] {
+                match manifest.get(field).and_then(Value::as_str) {
+                    Some(found) if found != expected => {
+                        return Err(DataError::bad_request(format!(
+                            "{source} of {expected_name}@{version} has {field} `{found}`, not `{expected}`"
+                        )));
+                    }
+                    None if required => {
+                        return Err(DataError::bad_request(format!(
+                            "{source} of {expected_name}@{version} has no `{field}`"
+                        )));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `package.json` of an npm tarball: the root one, `<top directory>/package.json`
+/// (`package/` as npm packs it), read with bounds on its size and on the bytes decompressed.
+fn tarball_manifest(tarball: &[u8]) -> Result<Map<String, Value>, String> {
+    use std::io::Read as _;
+    let decoder = flate2::read::GzDecoder::new(tarball).take(MAX_TARBALL_SCAN_BYTES);
+    let mut archive = tar::Archive::new(decoder);
+    let entries = archive
+        .entries()
+        .map_err(|error| format!("not a gzipped tar archive: {error}"))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|error| format!("unreadable tar archive: {error}"))?;
+        let path = entry
+            .path()
+            .map_err(|error| format!("unreadable entry name: {error}"))?
+            .into_owned();
+        let mut components = path.components();
+        let (Some(_top), Some(file), None) =
+            (components.next(), components.next(), components.next())
+        else {
+            continue;
+        };
+        if file.as_os_str() != "package.json" {
+            continue;
+        }
+        let mut text = Vec::new();
+        (&mut entry)
+            .take(MAX_TARBALL_MANIFEST_BYTES + 1)
+            .read_to_end(&mut text)
+            .map_err(|error| format!("unreadable `{}`: {error}", path.display()))?;
+        if text.len() as u64 > MAX_TARBALL_MANIFEST_BYTES {
+            return Err(format!("`{}` is over 1 MiB", path.display()));
+        }
+        return match serde_json::from_slice(&text) {
+            Ok(Value::Object(manifest)) => Ok(manifest),
+            _ => Err(format!("`{}` is not a JSON object", path.display())),
+        };
+    }
+    Err("it has no `package/package.json`".to_owned())
 }
 
 /// A version's manifest as served in a packument: the stored (or upstream) manifest with

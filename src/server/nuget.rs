@@ -48,6 +48,86 @@ use crate::ecosystem::nuget::{self, NuGetVersion, NupkgManifest};
 
 /// Largest `take` a search honours.
 const MAX_TAKE: usize = 1000;
+/// Most zip entries a pushed package may have. nuget.org's largest packages (runtime packs)
+/// have a few thousand; a package of a million empty entries costs its central directory
+/// parse on every read.
+pub const MAX_NUPKG_ENTRIES: u64 = 20_000;
+/// Largest total uncompressed size a pushed package may declare, so a client extracting it
+/// cannot be sent a zip bomb.
+pub const MAX_NUPKG_UNCOMPRESSED_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+/// The version metadata field holding the SHA-256 of the `.nuspec` blob stored at push, so a
+/// `.nuspec` read never parses the package again.
+const NUSPEC_BLOB_FIELD: &str = "nuspecSha256";
+
+/// Check a pushed package's zip bounds before anything parses its central directory: the
+/// entry count from the end-of-central-directory record (its zip64 form when the 16-bit
+/// count is saturated) at most [`MAX_NUPKG_ENTRIES`], then the declared uncompressed sizes
+/// at most [`MAX_NUPKG_UNCOMPRESSED_BYTES`] in total.
+///
+/// # Errors
+/// A message saying which bound the package breaks, or why its zip structure is unreadable.
+pub fn check_nupkg_bounds(bytes: &[u8]) -> Result<(), String> {
+    const END: u32 = 0x0605_4b50;
+    const ZIP64_LOCATOR: u32 = 0x0706_4b50;
+    const ZIP64_END: u32 = 0x0606_4b50;
+    let u16_at = |at: usize| {
+        bytes
+            .get(at..at + 2)
+            .map(|field| u64::from(u16::from_le_bytes([field[0], field[1]])))
+    };
+    let u32_at = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .and_then(|field| field.try_into().ok())
+            .map(|field| u64::from(u32::from_le_bytes(field)))
+    };
+    let u64_at = |at: usize| {
+        bytes
+            .get(at..at + 8)
+            .and_then(|field| field.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    let last = bytes
+        .len()
+        .checked_sub(22)
+        .ok_or("it is too short to be a zip archive")?;
+    let end = (last.saturating_sub(usize::from(u16::MAX))..=last)
+        .rev()
+        .find(|&at| u32_at(at) == Some(u64::from(END)))
+        .ok_or("it has no zip end-of-central-directory record")?;
+    let mut entries = u16_at(end + 10).unwrap_or(0);
+    if entries == u64::from(u16::MAX)
+        && let Some(locator) = end.checked_sub(20)
+        && u32_at(locator) == Some(u64::from(ZIP64_LOCATOR))
+    {
+        let zip64_end = u64_at(locator + 8)
+            .and_then(|offset| usize::try_from(offset).ok())
+            .filter(|&offset| u32_at(offset) == Some(u64::from(ZIP64_END)))
+            .ok_or("its zip64 end-of-central-directory record is missing")?;
+        entries = u64_at(zip64_end + 32).ok_or("its zip64 record is truncated")?;
+    }
+    if entries > MAX_NUPKG_ENTRIES {
+        return Err(format!(
+            "it has {entries} zip entries; at most {MAX_NUPKG_ENTRIES} are accepted"
+        ));
+    }
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|error| format!("it is not a zip archive: {error}"))?;
+    let mut total: u64 = 0;
+    for index in 0..archive.len() {
+        let size = archive
+            .by_index_raw(index)
+            .map_err(|error| format!("unreadable zip entry {index}: {error}"))?
+            .size();
+        total = total.saturating_add(size);
+        if total > MAX_NUPKG_UNCOMPRESSED_BYTES {
+            return Err(format!(
+                "its entries declare more than {MAX_NUPKG_UNCOMPRESSED_BYTES} bytes uncompressed; at most that is accepted"
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// What a path under the NuGet endpoint addresses.
 #[derive(Debug, PartialEq, Eq)]
@@ -438,11 +518,12 @@ impl NuGetRequest<'_> {
     /// would ask every feed about every package).
     async fn load(&self, lower_id: &str, external: bool) -> Result<Vec<Listed>, DataError> {
         let key = self.key(lower_id);
+        let reader = access::reader(self.state, self.headers, &self.domain).await?;
         let (rows, externals) = self
             .state
             .store
             .with(move |connection| -> Result<_, DataError> {
-                let sources = packages::read_sources(connection, &key)?;
+                let sources = packages::read_sources(connection, &key, reader.as_ref())?;
                 let mut rows: Vec<(String, VersionRow, Vec<AssetRow>)> = Vec::new();
                 for repository in sources.repositories {
                     let repository_key = PackageKey {
@@ -681,6 +762,16 @@ impl NuGetRequest<'_> {
                     .await?,
                 "application/octet-stream",
             )
+        } else if file == format!("{lower_id}.nuspec")
+            && let Some(nuspec) = entry
+                .metadata
+                .get(NUSPEC_BLOB_FIELD)
+                .and_then(Value::as_str)
+        {
+            (
+                self.state.store.open_blob(nuspec.to_owned()).await?,
+                "application/xml",
+            )
         } else if file == format!("{lower_id}.nuspec") {
             let package = self
                 .state
@@ -867,14 +958,24 @@ impl NuGetRequest<'_> {
             }
         }
         let (domain, repository) = (self.domain.clone(), self.repository.clone());
+        let reader = access::reader(self.state, self.headers, &self.domain).await?;
         let names = self
             .state
             .store
             .with(move |connection| -> Result<_, DataError> {
-                // Every package in this repository and its upstream repositories; `load`
-                // applies each package's origin controls.
+                // Every package in this repository and the upstream repositories the reader
+                // may read; `load` applies each package's origin controls.
                 let mut names: Vec<store::PackageSummary> = Vec::new();
-                for source in packages::search_order(connection, &domain, &repository)? {
+                let readable = |source: &String| {
+                    *source == repository
+                        || reader.as_ref().is_some_and(|reader| {
+                            reader.allows(&domain, Some(source), Permission::Read)
+                        })
+                };
+                for source in packages::search_order(connection, &domain, &repository)?
+                    .into_iter()
+                    .filter(readable)
+                {
                     for summary in store::packages(
                         connection,
                         &domain,
@@ -979,6 +1080,8 @@ impl NuGetRequest<'_> {
         if package.is_empty() {
             return Err(DataError::bad_request("the push carries no package"));
         }
+        check_nupkg_bounds(package)
+            .map_err(|message| DataError::bad_request(format!("invalid package: {message}")))?;
         let manifest = nuget::read_nupkg(package).map_err(|error| {
             let mut message = error.to_string();
             let mut source = std::error::Error::source(&error);
@@ -1025,13 +1128,21 @@ impl NuGetRequest<'_> {
             size,
             digests,
         };
+        // The `.nuspec` is parsed out once, here, and served from its own blob.
+        let nuspec = self
+            .state
+            .store
+            .put_blob(Bytes::from(manifest.nuspec_bytes.clone()))
+            .await?;
+        let mut metadata = version_metadata(&manifest, principal);
+        metadata[NUSPEC_BLOB_FIELD] = json!(nuspec.sha256);
         let row = VersionRow {
             id: 0,
             version: version_key.clone(),
             revision: super::control::new_revision(),
             status: "Published".to_owned(),
             published: self.state.clock.now(),
-            metadata: Some(version_metadata(&manifest, principal).to_string()),
+            metadata: Some(metadata.to_string()),
         };
         let inserted = self
             .state

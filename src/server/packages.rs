@@ -10,6 +10,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::access::{Permission, Principal};
 use super::store::{self, AssetRow, PackageKey, VersionRow};
 
 /// `ALLOW` or `BLOCK`, as the API spells them.
@@ -413,6 +414,40 @@ impl ReadSources {
 pub fn read_sources(
     connection: &Connection,
     key: &PackageKey,
+    reader: Option<&Principal>,
+) -> Result<ReadSources, rusqlite::Error> {
+    let mut sources = all_read_sources(connection, key)?;
+    upstream_chain_readable(&mut sources, reader, &key.domain);
+    Ok(sources)
+}
+
+/// Narrow a read's sources to what `reader` may read: an upstream repository it has no
+/// `read` grant on is skipped, and so are the external connections that repository owns
+/// (fetching through one would write into it). Checked on every read, not only when the
+/// upstream was associated, because grants change after the association; without it, a
+/// principal who administers repository A could read repository B by making B an upstream
+/// of A. The requested repository itself (first) was authorized by the caller.
+pub fn upstream_chain_readable(
+    sources: &mut ReadSources,
+    reader: Option<&Principal>,
+    domain: &str,
+) {
+    let readable = |repository: &str| {
+        reader.is_some_and(|reader| reader.allows(domain, Some(repository), Permission::Read))
+    };
+    let requested = sources.repositories.first().cloned();
+    sources
+        .repositories
+        .retain(|repository| Some(repository) == requested.as_ref() || readable(repository));
+    sources
+        .externals
+        .retain(|(owner, _)| Some(owner) == requested.as_ref() || readable(owner));
+}
+
+/// [`read_sources`] before [`upstream_chain_readable`].
+fn all_read_sources(
+    connection: &Connection,
+    key: &PackageKey,
 ) -> Result<ReadSources, rusqlite::Error> {
     let order = search_order(connection, &key.domain, &key.repository)?;
     let restrictions = effective_restrictions(connection, key)?;
@@ -586,6 +621,42 @@ mod tests {
         );
     }
 
+    fn reader(repositories: &[&str]) -> Principal {
+        Principal {
+            name: "reader".into(),
+            access_key_id: "K".into(),
+            secret_access_key: crate::secret::Secret::new("s".into()),
+            grants: repositories
+                .iter()
+                .map(|repository| super::super::access::Grant {
+                    domain: "d".into(),
+                    repository: (*repository).into(),
+                    permissions: vec![Permission::Read],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn reads_through_upstreams_skip_repositories_the_reader_may_not_read() {
+        let (_dir, connection) = open();
+        set_upstreams(&connection, "d", "team", &["secret".into(), "main".into()]).unwrap();
+        link_external(&connection, "d", "secret", "public:npmjs", true).unwrap();
+        link_external(&connection, "d", "main", "public:pypi", true).unwrap();
+        let everything = read_sources(&connection, &key("team"), Some(&reader(&["*"]))).unwrap();
+        assert_eq!(everything.repositories, vec!["team", "secret", "main"]);
+        assert_eq!(everything.externals.len(), 2);
+        let narrowed =
+            read_sources(&connection, &key("team"), Some(&reader(&["team", "main"]))).unwrap();
+        assert_eq!(narrowed.repositories, vec!["team", "main"]);
+        assert_eq!(
+            narrowed.externals,
+            vec![("main".to_owned(), "public:pypi".to_owned())]
+        );
+        let anonymous = read_sources(&connection, &key("team"), None).unwrap();
+        assert_eq!(anonymous.repositories, vec!["team"]);
+    }
+
     fn asset(name: &str) -> AssetRow {
         AssetRow {
             name: name.into(),
@@ -599,7 +670,7 @@ mod tests {
         let (_dir, connection) = open();
         set_upstreams(&connection, "d", "team", &["main".into()]).unwrap();
         link_external(&connection, "d", "main", "public:pypi", true).unwrap();
-        let sources = read_sources(&connection, &key("team")).unwrap();
+        let sources = read_sources(&connection, &key("team"), Some(&reader(&["*"]))).unwrap();
         assert_eq!(sources.repositories, vec!["team", "main"]);
         assert_eq!(
             sources.externals,
@@ -646,7 +717,7 @@ mod tests {
             },
         )
         .unwrap();
-        let sources = read_sources(&connection, &key("team")).unwrap();
+        let sources = read_sources(&connection, &key("team"), Some(&reader(&["*"]))).unwrap();
         assert_eq!(sources.repositories, vec!["team"]);
         assert!(sources.externals.is_empty() && sources.upstream_blocked);
     }

@@ -460,11 +460,12 @@ impl PypiRequest<'_> {
     async fn view(&self, normalized: &str) -> Result<View, DataError> {
         let key = self.key(normalized);
         let endpoint = self.endpoint();
+        let reader = access::reader(self.state, self.headers, &self.domain).await?;
         let (sources, held) = self
             .state
             .store
             .with(move |connection| -> Result<_, DataError> {
-                let sources = packages::read_sources(connection, &key)?;
+                let sources = packages::read_sources(connection, &key, reader.as_ref())?;
                 let mut held = Vec::new();
                 for repository in &sources.repositories {
                     let repository_key = PackageKey {

@@ -52,6 +52,9 @@ pub enum SigV4Error {
     /// The signature does not match.
     #[error("the request signature we calculated does not match the signature you provided")]
     Mismatch,
+    /// The signed `x-amz-content-sha256` is not the SHA-256 of the body.
+    #[error("the provided 'x-amz-content-sha256' header does not match what was computed")]
+    ContentSha256Mismatch,
     /// `X-Amz-Date` is too far from the server's clock.
     #[error("Signature expired: {request_time} is now earlier than {earliest} ({now} - 15 min.)")]
     Expired {
@@ -328,6 +331,34 @@ pub fn verify(
     }
 }
 
+/// Check a signed `x-amz-content-sha256` against the body that arrived. The canonical request
+/// takes the payload hash from that header when it is sent, so without this check a captured
+/// signed request could be replayed with any other body. `UNSIGNED-PAYLOAD` and the
+/// `STREAMING-*` modes are refused: AWS allows them only on S3 and on operations whose body
+/// is checked by the operation itself (`unsigned_body_allowed`).
+///
+/// # Errors
+/// [`SigV4Error::ContentSha256Mismatch`].
+pub fn verify_payload_hash(
+    headers: &HeaderMap,
+    body: &[u8],
+    unsigned_body_allowed: bool,
+) -> Result<(), SigV4Error> {
+    let Some(claimed) = headers.get("x-amz-content-sha256") else {
+        return Ok(());
+    };
+    if unsigned_body_allowed {
+        return Ok(());
+    }
+    let claimed = claimed.to_str().unwrap_or_default().trim();
+    let actual = hex::encode(Sha256::digest(body));
+    if claimed.eq_ignore_ascii_case(&actual) {
+        Ok(())
+    } else {
+        Err(SigV4Error::ContentSha256Mismatch)
+    }
+}
+
 fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
     left.len() == right.len()
         && left
@@ -380,6 +411,30 @@ mod tests {
             ),
             Err(SigV4Error::Expired { .. })
         ));
+    }
+
+    #[test]
+    fn a_signed_payload_hash_must_be_the_bodys() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(verify_payload_hash(&headers, b"anything", false), Ok(()));
+        headers.insert(
+            "x-amz-content-sha256",
+            HeaderValue::from_str(&hex::encode(Sha256::digest(b"{}"))).unwrap(),
+        );
+        assert_eq!(verify_payload_hash(&headers, b"{}", false), Ok(()));
+        assert_eq!(
+            verify_payload_hash(&headers, b"{\"other\":1}", false),
+            Err(SigV4Error::ContentSha256Mismatch)
+        );
+        headers.insert(
+            "x-amz-content-sha256",
+            HeaderValue::from_static("UNSIGNED-PAYLOAD"),
+        );
+        assert_eq!(
+            verify_payload_hash(&headers, b"{}", false),
+            Err(SigV4Error::ContentSha256Mismatch)
+        );
+        assert_eq!(verify_payload_hash(&headers, b"{}", true), Ok(()));
     }
 
     #[test]

@@ -503,13 +503,45 @@ CREATE TABLE IF NOT EXISTS version_origins (
 CREATE TABLE IF NOT EXISTS dist_tags (
     domain TEXT NOT NULL,
     repository TEXT NOT NULL,
+    format TEXT NOT NULL,
     namespace TEXT NOT NULL,
     package TEXT NOT NULL,
     tag TEXT NOT NULL,
     version TEXT NOT NULL,
-    PRIMARY KEY (domain, repository, namespace, package, tag)
+    PRIMARY KEY (domain, repository, format, namespace, package, tag)
 );
 ";
+
+/// Migrate an index whose `dist_tags` predates the `format` column (then every tag was an
+/// npm one): package state is keyed by format everywhere, so a generic package never touches
+/// the tags of an npm package with the same namespace and name.
+fn migrate_dist_tags(connection: &mut Connection) -> Result<(), rusqlite::Error> {
+    let transaction =
+        connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let has_format = transaction
+        .prepare("SELECT 1 FROM pragma_table_info('dist_tags') WHERE name = 'format'")?
+        .exists([])?;
+    if !has_format {
+        transaction.execute_batch(
+            "ALTER TABLE dist_tags RENAME TO dist_tags_without_format;
+             CREATE TABLE dist_tags (
+                 domain TEXT NOT NULL,
+                 repository TEXT NOT NULL,
+                 format TEXT NOT NULL,
+                 namespace TEXT NOT NULL,
+                 package TEXT NOT NULL,
+                 tag TEXT NOT NULL,
+                 version TEXT NOT NULL,
+                 PRIMARY KEY (domain, repository, format, namespace, package, tag)
+             );
+             INSERT INTO dist_tags (domain, repository, format, namespace, package, tag, version)
+                 SELECT domain, repository, 'npm', namespace, package, tag, version
+                 FROM dist_tags_without_format;
+             DROP TABLE dist_tags_without_format;",
+        )?;
+    }
+    transaction.commit()
+}
 
 impl Store {
     /// Open (creating if needed) the store in `data_dir`.
@@ -524,7 +556,7 @@ impl Store {
         fs_err::create_dir_all(&tmp)?;
         remove_orphaned_uploads(&tmp);
         let index = data_dir.join(INDEX_FILE);
-        let connections = (0..POOL_SIZE)
+        let mut connections = (0..POOL_SIZE)
             .map(|_| open_connection(&index))
             .collect::<Result<Vec<_>, _>>()?;
         #[cfg(unix)]
@@ -534,6 +566,7 @@ impl Store {
             fs_err::set_permissions(&index, std::fs::Permissions::from_mode(0o600))?;
         }
         connections[0].execute_batch(SCHEMA)?;
+        migrate_dist_tags(&mut connections[0])?;
         let watcher = open_connection(&index)?;
         // Called on async worker threads: fail (and skip the caches) rather than wait.
         watcher.busy_timeout(std::time::Duration::ZERO)?;
@@ -1312,10 +1345,16 @@ pub fn dist_tags(
     key: &PackageKey,
 ) -> Result<Vec<(String, String)>, rusqlite::Error> {
     let mut statement = connection.prepare(
-        "SELECT tag, version FROM dist_tags WHERE domain = ?1 AND repository = ?2 AND namespace = ?3 AND package = ?4 ORDER BY tag",
+        "SELECT tag, version FROM dist_tags WHERE domain = ?1 AND repository = ?2 AND format = ?3 AND namespace = ?4 AND package = ?5 ORDER BY tag",
     )?;
     let rows = statement.query_map(
-        params![key.domain, key.repository, key.namespace, key.package],
+        params![
+            key.domain,
+            key.repository,
+            key.format,
+            key.namespace,
+            key.package
+        ],
         |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
     rows.collect()
@@ -1333,13 +1372,13 @@ pub fn set_dist_tag(
 ) -> Result<(), rusqlite::Error> {
     match version {
         Some(version) => connection.execute(
-            "INSERT INTO dist_tags (domain, repository, namespace, package, tag, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (domain, repository, namespace, package, tag) DO UPDATE SET version = excluded.version",
-            params![key.domain, key.repository, key.namespace, key.package, tag, version],
+            "INSERT INTO dist_tags (domain, repository, format, namespace, package, tag, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (domain, repository, format, namespace, package, tag) DO UPDATE SET version = excluded.version",
+            params![key.domain, key.repository, key.format, key.namespace, key.package, tag, version],
         )?,
         None => connection.execute(
-            "DELETE FROM dist_tags WHERE domain = ?1 AND repository = ?2 AND namespace = ?3 AND package = ?4 AND tag = ?5",
-            params![key.domain, key.repository, key.namespace, key.package, tag],
+            "DELETE FROM dist_tags WHERE domain = ?1 AND repository = ?2 AND format = ?3 AND namespace = ?4 AND package = ?5 AND tag = ?6",
+            params![key.domain, key.repository, key.format, key.namespace, key.package, tag],
         )?,
     };
     Ok(())

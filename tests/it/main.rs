@@ -27,6 +27,7 @@ mod serve_npm;
 mod serve_nuget;
 mod serve_pypi;
 mod serve_read_cache;
+mod serve_security;
 mod serve_storage;
 mod serve_upstream;
 mod serve_upstream_formats;

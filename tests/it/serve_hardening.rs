@@ -278,10 +278,11 @@ fn racing_publishers_of_one_version_land_exactly_once() {
             async move { request.await.map_or(0, |response| response.status().as_u16()) }
         });
         let npm = (0..4).map(|index| {
+            let tarball = support::npm_tarball("racy-one", "1.0.0", &format!("tarball {index}"));
             let body = serde_json::json!({
                 "name": "racy-one",
                 "versions": {"1.0.0": {"name": "racy-one", "version": "1.0.0"}},
-                "_attachments": {"racy-one-1.0.0.tgz": {"data": base64_of(&format!("tarball {index}")), "length": format!("tarball {index}").len()}},
+                "_attachments": {"racy-one-1.0.0.tgz": {"data": base64_of(&tarball), "length": tarball.len()}},
             });
             let request = client.put(format!("{}/d/local/npm/main/racy-one", server.url)).bearer_auth(&token).json(&body).send();
             async move { request.await.map_or(0, |response| response.status().as_u16()) }
@@ -320,7 +321,7 @@ fn racing_publishers_of_one_version_land_exactly_once() {
     assert!(body.starts_with("writer "), "{body}");
 }
 
-fn base64_of(text: &str) -> String {
+fn base64_of(text: impl AsRef<[u8]>) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(text)
 }

@@ -343,10 +343,14 @@ fn concurrent_npm_publishes_of_different_versions_both_land() {
 
     // The server itself refuses a republish (npm checks first; a raw PUT does not).
     let token = admin.token();
+    let tarball = support::npm_tarball("@acme/racy", "3.0.0", "hello");
     let body = serde_json::json!({
         "name": "@acme/racy",
         "versions": {"3.0.0": {"name": "@acme/racy", "version": "3.0.0"}},
-        "_attachments": {"@acme/racy-3.0.0.tgz": {"data": "aGVsbG8=", "length": 5}},
+        "_attachments": {"@acme/racy-3.0.0.tgz": {
+            "data": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &tarball),
+            "length": tarball.len(),
+        }},
     });
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let status = runtime.block_on(async {

@@ -60,7 +60,11 @@ fn send(
 }
 
 fn tarball_of(version: &str) -> Vec<u8> {
-    format!("tarball bytes of cache-probe {version}\n").into_bytes()
+    support::npm_tarball(
+        "cache-probe",
+        version,
+        &format!("tarball bytes of cache-probe {version}\n"),
+    )
 }
 
 fn publish(server: &LadingServer, token: &str, version: &str) {

@@ -423,3 +423,24 @@ pub fn write_credentials(dir: &Path, name: &str, access_key_id: &str, secret: &s
     .unwrap();
     path
 }
+
+/// A gzipped npm tarball holding `package/package.json` with `name` and `version`, and
+/// `package/index.js` with `content` (what makes two tarballs of one version differ).
+pub fn npm_tarball(name: &str, version: &str, content: &str) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    let manifest = serde_json::json!({ "name": name, "version": version }).to_string();
+    for (path, data) in [
+        ("package/package.json", manifest.as_bytes()),
+        ("package/index.js", content.as_bytes()),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, path, data).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
