@@ -1585,6 +1585,36 @@ mod tests {
         assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
     }
 
+    #[test]
+    fn dist_tags_of_an_index_without_formats_become_npm_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let connection = Connection::open(dir.path().join(INDEX_FILE)).unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE dist_tags (domain TEXT NOT NULL, repository TEXT NOT NULL, namespace TEXT NOT NULL, package TEXT NOT NULL, tag TEXT NOT NULL, version TEXT NOT NULL, PRIMARY KEY (domain, repository, namespace, package, tag));
+                 INSERT INTO dist_tags VALUES ('d', 'r', 'acme', 'tool', 'latest', '1.0.0');",
+            )
+            .unwrap();
+        drop(connection);
+        Store::open(dir.path()).unwrap();
+        let connection = Connection::open(dir.path().join(INDEX_FILE)).unwrap();
+        let key = |format: &str| PackageKey {
+            domain: "d".into(),
+            repository: "r".into(),
+            format: format.into(),
+            namespace: "acme".into(),
+            package: "tool".into(),
+        };
+        assert_eq!(
+            dist_tags(&connection, &key("npm")).unwrap(),
+            vec![("latest".to_owned(), "1.0.0".to_owned())]
+        );
+        assert!(dist_tags(&connection, &key("generic")).unwrap().is_empty());
+        // Opening again is a no-op.
+        drop(connection);
+        Store::open(dir.path()).unwrap();
+    }
+
     #[tokio::test]
     async fn generation_changes_with_every_commit_of_any_connection() {
         let dir = tempfile::tempdir().unwrap();
