@@ -693,6 +693,35 @@ fn against_public_pypi_yanked_releases_and_upload_times_resolve_as_on_pypi() {
         );
     }
 
+    // With no core metadata on the page (the mirror's, so lading's for a file it does not
+    // hold yet), uv reads a wheel's metadata by range requests, and lading answers them.
+    let scratch_dir = scratch(root, "uv-ranges");
+    fs_err::write(scratch_dir.join("requirements.in"), "idna==3.4\n").unwrap();
+    let mut command = support::clean_command(uv().unwrap(), &scratch_dir);
+    command
+        .current_dir(&scratch_dir)
+        .args([
+            "pip",
+            "compile",
+            "requirements.in",
+            "--no-config",
+            "--verbose",
+        ])
+        .args(["--no-header", "--no-annotate", "--index-url", &index])
+        .arg("--python")
+        .arg(support::python().unwrap())
+        .arg("--cache-dir")
+        .arg(scratch_dir.join("cache"))
+        .env("RUST_LOG", "uv_client=trace");
+    let output = support::run_ok(&mut command);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Getting metadata for `idna-3.4-py3-none-any.whl` by range request"),
+        "{stderr}"
+    );
+    assert!(!stderr.to_lowercase().contains("falling back"), "{stderr}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("idna==3.4"));
+
     // Byte for byte on what the mirror carries (it has no core metadata; lading adds its
     // own for the wheels it now holds).
     let mirror = json_page(&format!("{PYPI}attrs/"), None);
