@@ -536,7 +536,14 @@ impl PypiRequest<'_> {
                                 && file.sha256() == Some(asset.digests.sha256.as_str())
                         })
                     });
-                let mut hashes = live.map(|file| file.hashes.clone()).unwrap_or_default();
+                // The upstream's hashes (now, else as recorded), and always our own sha256.
+                let mut hashes = live.map_or_else(
+                    || {
+                        serde_json::from_value::<BTreeMap<String, String>>(facts["hashes"].clone())
+                            .unwrap_or_default()
+                    },
+                    |file| file.hashes.clone(),
+                );
                 hashes.insert("sha256".to_owned(), asset.digests.sha256.clone());
                 let text = |name: &str| {
                     facts[name]
