@@ -516,6 +516,7 @@ impl Externals {
             Ok(authorization) => authorization,
             Err(failure) => return Self::stale_or_unavailable(connection, cached, failure),
         };
+        tracing::debug!(connection = %connection.name, url = %safe, revalidating = cached.is_some(), "upstream request");
         let validators = cached.as_ref().map(|entry| {
             (
                 entry.header.etag.clone(),
@@ -628,6 +629,7 @@ impl Externals {
     ) -> Result<Option<bytes::Bytes>, String> {
         let safe = SafeUrl::from(url.clone());
         let authorization = Self::authorization(connection, url).await?;
+        tracing::debug!(connection = %connection.name, url = %safe, "upstream request");
         let result = self
             .http
             .send(
@@ -666,6 +668,7 @@ impl Externals {
     ) -> Result<bytes::Bytes, String> {
         let safe = SafeUrl::from(url.clone());
         let authorization = Self::authorization(connection, url).await?;
+        tracing::debug!(connection = %connection.name, url = %safe, "upstream request");
         let response = self
             .http
             .send(
