@@ -74,7 +74,7 @@ for run in $(seq "$RUNS"); do
   discard node_modules
 done
 
-printf 'npm ci, cold npm cache, %s lockfile entries (%s), best of %s, release build\n' "$ENTRIES" "$NPM_BENCH_DEPS" "$RUNS"
+printf 'npm ci, cold npm cache, %s lockfile entries (%s), best of %s, %s\n' "$ENTRIES" "$NPM_BENCH_DEPS" "$RUNS" "$LADING"
 printf '  directly against %s: %s s\n' "$PUBLIC_REGISTRY" "$direct"
 printf '  through lading serve, cold (first pull-through, untimed figure): %s s\n' "$cold_lading"
 printf '  through lading serve, warm: %s s: %sx (target 2x)\n' "$lading" "$(ratio "$direct" "$lading")"
