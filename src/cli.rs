@@ -571,6 +571,9 @@ pub struct RestoreArgs {
     /// The repository to restore from.
     #[command(flatten)]
     pub repository: crate::repository::RepositoryArgs,
+    /// The interpreter pip files are chosen for.
+    #[command(flatten)]
+    pub python: crate::ecosystem::pypi::tags::TargetArgs,
     /// Downloads in flight at most. lading starts with 4 and adds one per quick answer,
     /// halving when an answer comes far slower than the fastest (a dropped connection, a
     /// throttled request). Against a remote registry more in flight hide more latency;

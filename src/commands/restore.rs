@@ -289,6 +289,19 @@ pub fn nuget_packages_dir(args: &LockfileArgs) -> PathBuf {
         .unwrap_or_else(|| home().join(".nuget/packages"))
 }
 
+/// The interpreter a pip restore fetches for (`None` with `--all-platforms`).
+fn pip_target(
+    args: &crate::ecosystem::pypi::tags::TargetArgs,
+) -> anyhow::Result<Option<crate::ecosystem::pypi::tags::Target>> {
+    crate::ecosystem::pypi::tags::target(args).map_err(|error| {
+        let message = match std::error::Error::source(&error) {
+            Some(source) => format!("{error}: {source}"),
+            None => error.to_string(),
+        };
+        HintedError::new(message, error.hint()).into()
+    })
+}
+
 /// Where `kind`'s packages go.
 #[must_use]
 pub fn destination(kind: Kind, args: &LockfileArgs) -> PathBuf {
@@ -370,6 +383,12 @@ fn mib(bytes: u64) -> String {
 /// # Errors
 /// No lockfile, repository or credential problems, and the first failed download.
 pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
+    if args.python.print_python_tags {
+        if let Some(target) = pip_target(&args.python)? {
+            printer.data(&target.tags.join("\n"));
+        }
+        return Ok(());
+    }
     let (lockfiles, notes) = discover(&args.lockfiles)?;
     for note in &notes {
         printer.warn(note);
@@ -464,15 +483,19 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
                 .await
                 .with_context(context)?;
             }
-            "pypi" => crate::ecosystem::pypi::restore::restore(
-                &fetcher,
-                &endpoint,
-                &destination,
-                &mine_paths(&mine),
-                &mut summary,
-            )
-            .await
-            .with_context(context)?,
+            "pypi" => {
+                let target = pip_target(&args.python)?;
+                crate::ecosystem::pypi::restore::restore(
+                    &fetcher,
+                    &endpoint,
+                    &destination,
+                    &mine_paths(&mine),
+                    &crate::ecosystem::pypi::restore::Selection::new(target.as_ref()),
+                    &mut summary,
+                )
+                .await
+                .with_context(context)?;
+            }
             "maven" => {
                 let inputs = mine
                     .iter()

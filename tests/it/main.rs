@@ -18,6 +18,7 @@ mod pull_through_pypi;
 mod rerun;
 mod restore;
 mod restore_formats;
+mod restore_pip_select;
 mod run;
 mod secrets;
 mod serve_control_plane;

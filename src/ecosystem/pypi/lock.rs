@@ -122,14 +122,44 @@ pub fn parse(
                 "`{name}=={version}` lists no file with a sha256 (its index published none), so lading cannot verify it"
             )));
         }
+        let marker = if is_uv {
+            uv_resolution_marker(package)
+        } else {
+            package
+                .get("marker")
+                .and_then(Item::as_str)
+                .map(str::to_owned)
+        };
         requirements.push(Requirement {
             name,
             version,
             hashes,
+            marker,
             origin,
         });
     }
     Ok((requirements, notes))
+}
+
+/// A `uv.lock` package's `resolution-markers` (the forks of a universal lock it belongs
+/// to, `numpy` 2.4 for `python_full_version < '3.12'`) as one marker: any of them.
+fn uv_resolution_marker(package: &Table) -> Option<String> {
+    let markers: Vec<&str> = package
+        .get("resolution-markers")
+        .and_then(Item::as_array)?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    match markers.as_slice() {
+        [] => None,
+        [one] => Some((*one).to_owned()),
+        many => Some(
+            many.iter()
+                .map(|marker| format!("({marker})"))
+                .collect::<Vec<_>>()
+                .join(" or "),
+        ),
+    }
 }
 
 /// For a `uv.lock` package not from a registry, what it comes from (a `registry` that is
@@ -296,6 +326,44 @@ wheels = [{{ name = "no_version-3.1-py3-none-any.whl", url = "http://h/no_versio
         assert!(
             notes[0].contains("`local-thing` comes from a directory source"),
             "{notes:?}"
+        );
+    }
+
+    #[test]
+    fn universal_locks_carry_their_markers() {
+        let text = format!(
+            r#"version = 1
+[[package]]
+name = "numpy"
+version = "2.4.6"
+source = {{ registry = "https://pypi.org/simple" }}
+resolution-markers = ["python_full_version < '3.12'"]
+wheels = [{{ url = "u", hash = "sha256:{ALPHA}" }}]
+
+[[package]]
+name = "numpy"
+version = "2.5.5"
+source = {{ registry = "https://pypi.org/simple" }}
+resolution-markers = ["python_full_version >= '3.13'", "python_full_version == '3.12.*'"]
+wheels = [{{ url = "u", hash = "sha256:{BETA}" }}]
+"#
+        );
+        let (requirements, _) = parse(Path::new("uv.lock"), &text).unwrap();
+        assert_eq!(
+            requirements[0].marker.as_deref(),
+            Some("python_full_version < '3.12'")
+        );
+        assert_eq!(
+            requirements[1].marker.as_deref(),
+            Some("(python_full_version >= '3.13') or (python_full_version == '3.12.*')")
+        );
+        let pylock = format!(
+            "lock-version = \"1.0\"\n[[packages]]\nname = \"colorama\"\nversion = \"0.4.6\"\nmarker = \"sys_platform == 'win32'\"\nwheels = [{{ name = \"colorama-0.4.6-py2.py3-none-any.whl\", hashes = {{ sha256 = \"{ALPHA}\" }} }}]\n"
+        );
+        let (requirements, _) = parse(Path::new("pylock.toml"), &pylock).unwrap();
+        assert_eq!(
+            requirements[0].marker.as_deref(),
+            Some("sys_platform == 'win32'")
         );
     }
 

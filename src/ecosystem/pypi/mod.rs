@@ -4,10 +4,13 @@
 
 pub mod client_config;
 pub mod lock;
+pub mod markers;
 pub mod pack;
+pub mod pep440;
 pub mod publish;
 pub mod restore;
 pub mod simple;
+pub mod tags;
 
 /// PEP 691 JSON media type (api version 1).
 pub const SIMPLE_JSON_V1: &str = "application/vnd.pypi.simple.v1+json";
