@@ -58,7 +58,8 @@ fn tokenize(marker: &str) -> Result<Vec<Token>, String> {
                 .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.')))
                 .unwrap_or(rest.len());
             if end == 0 {
-                return Err(format!("unexpected `{}`", &rest[..1]));
+                let unexpected = rest.chars().next().unwrap_or_default();
+                return Err(format!("unexpected `{unexpected}`"));
             }
             tokens.push(Token::Word(rest[..end].to_owned()));
             rest = &rest[end..];
@@ -293,6 +294,7 @@ mod tests {
             "python_version < '3' or",
             "unknown_thing == 'x'",
             "python_version '3'",
+            "python_version == 'é' é",
             "python_version < '3' extra",
             "sys_platform == 'linux",
         ] {

@@ -191,37 +191,6 @@ pub fn parse_project_page(page_url: &url::Url, body: &[u8], json: bool) -> Vec<P
         .collect()
 }
 
-/// The value of `name="..."` in an HTML tag's text.
-fn attribute(tag: &str, name: &str) -> Option<String> {
-    let mut rest = tag;
-    while let Some(at) = rest.find(name) {
-        let preceded = rest[..at]
-            .chars()
-            .next_back()
-            .is_none_or(char::is_whitespace);
-        let after = rest[at + name.len()..].trim_start();
-        if preceded && let Some(value) = after.strip_prefix('=') {
-            let value = value.trim_start();
-            let quote = value.chars().next()?;
-            if matches!(quote, '"' | '\'') {
-                let body = &value[1..];
-                return body.find(quote).map(|end| body[..end].to_owned());
-            }
-        }
-        rest = &rest[at + name.len()..];
-    }
-    None
-}
-
-/// The HTML escapes PEP 503 pages use in attributes (`&gt;=3.8`).
-fn unescape(text: &str) -> String {
-    text.replace("&gt;", ">")
-        .replace("&lt;", "<")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-}
-
 /// What a restore fetches of each requirement.
 #[derive(Debug, Clone)]
 pub enum Selection {

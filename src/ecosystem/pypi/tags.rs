@@ -376,7 +376,15 @@ pub fn target_from(facts: &InterpreterFacts, args: &TargetArgs) -> Result<Target
 }
 
 fn major_of(version: Option<(u32, u32)>, nodot: &str) -> u32 {
-    version.map_or_else(|| nodot[..1].parse().unwrap_or(3), |(major, _)| major)
+    version.map_or_else(
+        || {
+            nodot
+                .get(..1)
+                .and_then(|major| major.parse().ok())
+                .unwrap_or(3)
+        },
+        |(major, _)| major,
+    )
 }
 
 /// A `--platform` target's marker variables, so `sys_platform == 'win32'` holds for
