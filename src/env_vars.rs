@@ -34,7 +34,8 @@ impl EnvVars {
     /// `lading pack`: PEM (PKCS#8 ed25519 or ECDSA P-256) private key that signs the
     /// provenance envelope, when `--signing-key` names no file.
     pub const LADING_SIGNING_KEY: &'static str = "LADING_SIGNING_KEY";
-    /// Reproducible builds: the timestamp every archive entry carries (seconds since 1970).
+    /// Reproducible builds: the timestamp every archive entry and the provenance's `startedOn`
+    /// carry (seconds since 1970); default the commit time.
     /// <https://reproducible-builds.org/specs/source-date-epoch/>
     pub const SOURCE_DATE_EPOCH: &'static str = "SOURCE_DATE_EPOCH";
 
@@ -127,6 +128,9 @@ impl EnvVars {
     pub const NPM_CONFIG_USERCONFIG: &'static str = "NPM_CONFIG_USERCONFIG";
     /// Tests: fail, instead of skip, when a real peer (npm, aws, python, ...) is missing.
     pub const LADING_TEST_REQUIRE_TOOLS: &'static str = "LADING_TEST_REQUIRE_TOOLS";
+    /// Tests: rewrite the README's generated blocks (this table) instead of failing when they
+    /// no longer match their source.
+    pub const LADING_TEST_BLESS: &'static str = "LADING_TEST_BLESS";
     /// npm's cache directory (`restore` writes `<it>/_cacache`); npm reads it case-insensitively.
     pub const NPM_CONFIG_CACHE_LOWER: &'static str = "npm_config_cache";
     /// npm's cache directory, upper-case spelling.

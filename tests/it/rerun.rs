@@ -3,6 +3,7 @@
 //! run metadata, same artifacts) keeps the provenance of the earlier run; a different
 //! artifact byte still fails naming the file and both digests.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -403,4 +404,93 @@ fn help_lists_every_protocol_serve_speaks_at_the_urls_the_aws_cli_is_given() {
             "{format}"
         );
     }
+}
+
+const ENV_VARS_BEGIN: &str = "<!-- env-vars: begin (generated from src/env_vars.rs) -->\n";
+const ENV_VARS_END: &str = "<!-- env-vars: end -->\n";
+
+/// The README's table of environment variables, rendered from `src/env_vars.rs`: every
+/// `pub const NAME: &'static str = "VALUE";` of `EnvVars` in source order, with its doc
+/// comment.
+fn env_var_table(source: &str) -> String {
+    let mut table = String::from("| variable | what lading does with it |\n| --- | --- |\n");
+    let mut docs: Vec<String> = Vec::new();
+    let mut statement: Option<String> = None;
+    for line in source.lines().map(str::trim) {
+        if let Some(open) = statement.as_mut() {
+            open.push(' ');
+            open.push_str(line);
+        } else if let Some(doc) = line.strip_prefix("///") {
+            docs.push(doc.trim().to_owned());
+            continue;
+        } else if line.starts_with("pub const ") {
+            statement = Some(line.to_owned());
+        } else {
+            if !line.starts_with("#[") {
+                docs.clear();
+            }
+            continue;
+        }
+        let Some(text) = statement.as_ref().filter(|text| text.ends_with(';')) else {
+            continue;
+        };
+        if text.contains(": &'static str") {
+            let value = text
+                .split('=')
+                .nth(1)
+                .and_then(|rest| rest.split('"').nth(1))
+                .unwrap_or_else(|| panic!("no string value in `{text}`"));
+            assert!(
+                !docs.is_empty(),
+                "`{value}` has no doc comment in src/env_vars.rs"
+            );
+            let _ = writeln!(
+                table,
+                "| `{value}` | {} |",
+                docs.join(" ").replace('|', "\\|")
+            );
+        }
+        statement = None;
+        docs.clear();
+    }
+    table
+}
+
+#[test]
+fn readme_env_var_table_matches_src_env_vars() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = fs_err::read_to_string(root.join("src/env_vars.rs")).unwrap();
+    let table = env_var_table(&source);
+    for name in [
+        "LADING_LOG",
+        "SOURCE_DATE_EPOCH",
+        "npm_config_cache",
+        "AWS_PROFILE",
+    ] {
+        assert!(table.contains(&format!("| `{name}` |")), "{table}");
+    }
+    let readme_path = root.join("README.md");
+    let readme = fs_err::read_to_string(&readme_path).unwrap();
+    let start = readme
+        .find(ENV_VARS_BEGIN)
+        .expect("README.md has the env-vars begin marker")
+        + ENV_VARS_BEGIN.len();
+    let end = start
+        + readme[start..]
+            .find(ENV_VARS_END)
+            .expect("README.md has the env-vars end marker");
+    if readme[start..end] == table {
+        return;
+    }
+    if std::env::var_os("LADING_TEST_BLESS").is_some_and(|value| value == "1") {
+        fs_err::write(
+            &readme_path,
+            format!("{}{table}{}", &readme[..start], &readme[end..]),
+        )
+        .unwrap();
+        return;
+    }
+    panic!(
+        "README.md's environment-variable table is not what src/env_vars.rs says; regenerate it with\n  LADING_TEST_BLESS=1 cargo nextest run --test it readme_env\nexpected:\n{table}"
+    );
 }

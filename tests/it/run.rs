@@ -303,3 +303,102 @@ fn readme_first_command_runs_the_pipeline_on_the_examples() {
     let output = support::run(&mut shell);
     check_example_run(&output, &root.join("examples"), true);
 }
+
+/// The `sh` block of the README's "The two commands": the server command (its first line),
+/// and what "another shell" runs (every line after the comment), as written.
+fn readme_two_commands() -> (String, String) {
+    let readme =
+        fs_err::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let block = readme
+        .split("## The two commands")
+        .nth(1)
+        .and_then(|section| section.split("```sh\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("README has `## The two commands` with a ```sh block");
+    let mut lines = block.lines();
+    let server = lines.next().unwrap().to_owned();
+    let comment = lines.next().unwrap();
+    assert!(comment.starts_with("# in another shell"), "{block}");
+    (server, lines.collect::<Vec<_>>().join("\n"))
+}
+
+#[test]
+fn readme_two_commands_run_verbatim_from_the_top_of_the_repository() {
+    let aws = crate::require_tool!(support::aws());
+    let npm = crate::require_tool!(support::npm());
+    let (server, client) = readme_two_commands();
+    assert!(
+        server.starts_with("cargo run -- ") && !server.contains("--release"),
+        "the server is the quickstart's build: {server}"
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // As on a fresh clone: no `.lading/` at the top.
+    let _ = fs_err::remove_dir_all(root.join(".lading"));
+    let home = tempfile::tempdir().unwrap();
+    // The README's port, unless something else on this machine holds it.
+    let (port, client) = if std::net::TcpListener::bind("127.0.0.1:8470").is_ok() {
+        (8470, client)
+    } else {
+        let port = support::peers::free_port();
+        (
+            port,
+            client.replace("127.0.0.1:8470", &format!("127.0.0.1:{port}")),
+        )
+    };
+    let path = std::env::join_paths(
+        [aws.parent().unwrap(), npm.parent().unwrap()]
+            .into_iter()
+            .map(Path::to_path_buf)
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let mut serve = std::process::Command::new("sh");
+    std::os::unix::process::CommandExt::process_group(&mut serve, 0);
+    serve
+        .arg("-c")
+        .arg(&server)
+        .current_dir(root)
+        .env("LADING_SERVE_LISTEN", format!("127.0.0.1:{port}"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for name in ["LADING_SERVE_DATA", "LADING_SERVE_CONFIG", "LADING_CONFIG"] {
+        serve.env_remove(name);
+    }
+    let mut serve = serve.spawn().unwrap();
+    let stop = |serve: &mut std::process::Child| {
+        let _ = std::process::Command::new("kill")
+            .args(["-s", "TERM", "--", &format!("-{}", serve.id())])
+            .status();
+        let _ = serve.wait();
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if std::time::Instant::now() > deadline || serve.try_wait().unwrap().is_some() {
+            stop(&mut serve);
+            panic!("`{server}` did not listen on 127.0.0.1:{port}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let output = support::run(
+        clean_command("sh", home.path())
+            .arg("-c")
+            .arg(&client)
+            .current_dir(root)
+            .env("PATH", path)
+            .env("npm_config_cache", home.path().join("npm-cache")),
+    );
+    stop(&mut serve);
+    assert!(output.status.success(), "{client}\n{}", describe(&output));
+    assert!(
+        root.join(".lading/try/node_modules/lading-example-npm/package.json")
+            .is_file(),
+        "{}",
+        describe(&output)
+    );
+    // The token went to the per-shell config, never to the user's `~/.npmrc`.
+    assert!(!home.path().join(".npmrc").exists());
+    let npmrc = fs_err::read_to_string(root.join(".lading/npmrc")).unwrap();
+    assert!(npmrc.contains(&format!("//127.0.0.1:{port}/d/local/npm/main/:_authToken=")));
+    let _ = fs_err::remove_dir_all(root.join(".lading"));
+}
