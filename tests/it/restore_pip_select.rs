@@ -106,6 +106,41 @@ fn compatible_tags_are_pips_own_list_in_pips_order() {
     }
 }
 
+#[test]
+fn without_python3_the_flags_alone_name_the_target_or_the_error_says_what_to_pass() {
+    let python = require_tool!(support::python());
+    let home = tempfile::tempdir().unwrap();
+    let target = [
+        "--python-version",
+        "3.12",
+        "--platform",
+        "manylinux2014_aarch64",
+    ];
+    let expected = pip_tags(&python, home.path(), &target);
+    let mut command = lading(home.path());
+    command
+        .env("PATH", home.path().join("no-python-here"))
+        .args(["restore", "--print-python-tags"])
+        .args(target);
+    let output = support::run_ok(&mut command);
+    let tags: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(tags, expected);
+    let mut command = lading(home.path());
+    command
+        .env("PATH", home.path().join("no-python-here"))
+        .args(["restore", "--print-python-tags", "--python-version", "3.12"]);
+    let output = support::run(&mut command);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("could not run `python3`") && stderr.contains("hint: pass `--python PATH`"),
+        "{stderr}"
+    );
+}
+
 /// Whether PyPI answers (the JSON simple API too); `false` skips the test unless
 /// `LADING_TEST_REQUIRE_TOOLS=1`, where it fails.
 fn pypi_answers(python: &Path, home: &Path) -> bool {

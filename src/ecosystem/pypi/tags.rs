@@ -261,10 +261,12 @@ pub fn describe(python: &Path) -> Result<InterpreterFacts, TargetError> {
 }
 
 /// The target of `args`: the interpreter's own tags and markers, with the flags' parts
-/// replaced. `None` with `--all-platforms`.
+/// replaced. `None` with `--all-platforms`. Without `python3` on `PATH`, `--python-version`
+/// and `--platform` together name a CPython target alone.
 ///
 /// # Errors
-/// [`TargetError`] for an interpreter that cannot be asked, or a bad flag.
+/// [`TargetError`] for an interpreter that cannot be asked (and flags that do not name the
+/// target without it), or a bad flag.
 pub fn target(args: &TargetArgs) -> Result<Option<Target>, TargetError> {
     if args.all_platforms {
         return Ok(None);
@@ -273,8 +275,44 @@ pub fn target(args: &TargetArgs) -> Result<Option<Target>, TargetError> {
         .python
         .clone()
         .unwrap_or_else(|| PathBuf::from("python3"));
-    let facts = describe(&python)?;
+    let facts = match describe(&python) {
+        Ok(facts) => facts,
+        Err(TargetError::Run { .. })
+            if args.python.is_none()
+                && args.python_version.is_some()
+                && !args.platform.is_empty() =>
+        {
+            tracing::debug!("no `python3` to ask: the target is the flags' alone");
+            flags_only_facts()
+        }
+        Err(error) => return Err(error),
+    };
     Ok(Some(target_from(&facts, args)?))
+}
+
+/// An interpreter known only through `--python-version` and `--platform` (which replace
+/// its version, ABI, platforms and their markers): CPython, whose other marker variables
+/// are those of CPython on the platform the flags name.
+fn flags_only_facts() -> InterpreterFacts {
+    InterpreterFacts {
+        implementation: "cp".to_owned(),
+        version_nodot: "3".to_owned(),
+        version: (3, 0),
+        abis: Vec::new(),
+        generic_abis: Vec::new(),
+        platform: String::new(),
+        is_32bit: false,
+        glibc: None,
+        musl: None,
+        mac_version: None,
+        markers: [
+            ("implementation_name", "cpython"),
+            ("platform_python_implementation", "CPython"),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect(),
+    }
 }
 
 /// [`target`] from an interpreter's description.
@@ -874,6 +912,20 @@ mod tests {
             ..TargetArgs::default()
         };
         assert!(target_from(&linux_cp311(), &bad).is_err());
+    }
+
+    #[test]
+    fn flags_alone_name_a_cpython_target() {
+        let args = TargetArgs {
+            python_version: Some("3.12".into()),
+            platform: vec!["manylinux2014_aarch64".into()],
+            ..TargetArgs::default()
+        };
+        let alone = target_from(&flags_only_facts(), &args).unwrap();
+        assert_eq!(alone.tags, target_from(&linux_cp311(), &args).unwrap().tags);
+        assert_eq!(alone.markers["python_full_version"], "3.12.0");
+        assert_eq!(alone.markers["platform_python_implementation"], "CPython");
+        assert_eq!(alone.markers["sys_platform"], "linux");
     }
 
     #[test]
