@@ -630,13 +630,17 @@ pub struct ServeArgs {
     /// `upstream:FORMAT` of every repository that has none. Repeatable.
     #[arg(long, value_name = "FORMAT=URL")]
     pub upstream: Vec<String>,
-    /// Close connections that send no complete request headers within this many seconds
-    /// (idle keep-alives, slowloris clients).
+    /// Close connections that send no complete request headers within this many seconds,
+    /// counted from when the server starts waiting for a request: this bounds idle
+    /// keep-alive connections as well as clients that trickle their headers (slowloris).
     #[arg(long, default_value_t = 30)]
     pub header_timeout_seconds: u64,
-    /// Largest accepted request body, in MiB.
+    /// Largest upload on a publish route, in MiB: npm `PUT`, twine upload, NuGet push,
+    /// Maven and generic `PUT`, `PublishPackageVersion`. Uploads stream to `DATA/tmp/`, so
+    /// memory does not grow with this; a larger `Content-Length` is refused (413) before
+    /// a byte of the body is read.
     #[arg(long, default_value_t = 1024)]
-    pub max_body_mib: usize,
+    pub max_body_mib: u64,
     /// How long metadata pulled from an external connection (npm packuments, PyPI project
     /// pages, ...) is served from lading's cache before the upstream is asked again; then
     /// it is revalidated with `ETag` / `Last-Modified`. When the upstream is unreachable
@@ -644,4 +648,27 @@ pub struct ServeArgs {
     /// saying so. A number with `s`, `m`, `h` or `d`; `0` asks on every request.
     #[arg(long, default_value = "5m", value_parser = crate::server::upstream::parse_duration)]
     pub metadata_ttl: std::time::Duration,
+    /// Largest body on every other route (control-plane JSON, dist-tags, Maven metadata),
+    /// and largest metadata part of a publish (the npm document without its tarballs,
+    /// twine's form fields), in MiB. These are held in memory.
+    #[arg(long, default_value_t = 16)]
+    pub max_metadata_mib: u64,
+    /// Abort a request body (408) when no byte of it arrives for this many seconds; after
+    /// that long, a body must also average `--min-body-bytes-per-second`.
+    #[arg(long, default_value_t = 60)]
+    pub body_timeout_seconds: u64,
+    /// Slowest accepted average upload rate, checked once a body has taken longer than
+    /// `--body-timeout-seconds`; slower bodies are aborted (408).
+    #[arg(long, default_value_t = 1024)]
+    pub min_body_bytes_per_second: u64,
+    /// Most connections open at once; more are answered 503 and closed. Lowered
+    /// automatically to stay 64 below the open-file limit (`ulimit -n`): raise that limit
+    /// to use a larger cap.
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Most connections open at once from one client address; more are answered 503 and
+    /// closed. Behind a reverse proxy every client shares the proxy's address: raise this
+    /// to `--max-connections` there.
+    #[arg(long, default_value_t = 256)]
+    pub max_connections_per_address: usize,
 }

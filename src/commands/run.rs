@@ -491,8 +491,9 @@ pub async fn run(args: RunArgs, printer: Printer) -> anyhow::Result<()> {
             config: None,
             public_url: None,
             region: EMBEDDED_REGION.to_owned(),
-            max_body_bytes: 1024 * 1024 * 1024,
+            limits: crate::server::ingest::Limits::default(),
             header_timeout: std::time::Duration::from_secs(30),
+            connections: crate::server::ConnectionLimits::default(),
             upstreams: Vec::new(),
             metadata_ttl: crate::server::upstream::DEFAULT_METADATA_TTL,
         })

@@ -34,8 +34,17 @@ pub async fn run(args: ServeArgs, printer: Printer) -> anyhow::Result<()> {
         config,
         public_url: args.public_url.clone(),
         region: args.region.clone(),
-        max_body_bytes: args.max_body_mib.saturating_mul(1024 * 1024),
         metadata_ttl: args.metadata_ttl,
+        limits: crate::server::ingest::Limits {
+            max_upload_bytes: args.max_body_mib.saturating_mul(1024 * 1024),
+            max_metadata_bytes: args.max_metadata_mib.saturating_mul(1024 * 1024),
+            body_timeout: std::time::Duration::from_secs(args.body_timeout_seconds.max(1)),
+            min_body_rate: args.min_body_bytes_per_second,
+        },
+        connections: crate::server::ConnectionLimits {
+            total: args.max_connections.max(1),
+            per_address: args.max_connections_per_address.max(1),
+        },
     };
     let server = Server::start(options)
         .await

@@ -33,21 +33,56 @@ pub fn unknown_route() -> Response {
     ApiError::unknown_operation().into_response()
 }
 
+/// The one operation whose body is an upload (capped by `--max-body-mib`, streamed to a
+/// temp file) rather than JSON (capped by `--max-metadata-mib`).
+const PUBLISH_PATH: &str = "/v1/package/version/publish";
+
 /// Entry point for `/v1/*`.
+///
+/// The signature is checked before any byte of the body is read whenever the request sends
+/// `x-amz-content-sha256` (the payload hash it signed); otherwise the principal and the
+/// signature's shape and freshness are checked first, and the signature over the body's
+/// hash once the body is in (capped and spooled, so an unsigned client cannot make the
+/// server hold more than the route's cap).
 pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, state.max_body_bytes).await {
-        Ok(body) => body,
-        Err(error) => {
-            return ApiError::validation(format!("failed to read the request body: {error}"))
-                .into_response();
-        }
-    };
     let request_id = request_id();
     let result = async {
-        let (principal, region) =
-            authenticate(&state, &parts.method, &parts.uri, &parts.headers, &body)?;
-        verify_payload_hash(&parts.method, parts.uri.path(), &parts.headers, &body)?;
+        let claimed_payload = parts
+            .headers
+            .get("x-amz-content-sha256")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let signer = Signer {
+            state: &state,
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+        };
+        let (principal, authorization) = signer.identify()?;
+        if let Some(claimed) = &claimed_payload {
+            signer.verify(&principal, &authorization, claimed)?;
+        }
+        // An upload is read only once the request is also authorized
+        // (`publish_package_version`), which needs its signature checked first: over the
+        // asset hash the request must send in `x-amz-content-sha256`.
+        let (body, upload) = if parts.uri.path() == PUBLISH_PATH {
+            if claimed_payload.is_none() {
+                return Err(missing_asset_sha256());
+            }
+            (Bytes::new(), Some(body))
+        } else {
+            let bytes =
+                super::ingest::read_small(body, state.limits.max_metadata_bytes, state.limits)
+                    .await?;
+            if claimed_payload.is_none() {
+                let payload_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+                signer.verify(&principal, &authorization, &payload_sha256)?;
+            }
+            verify_payload_hash(&parts.method, parts.uri.path(), &parts.headers, &bytes)?;
+            (bytes, None)
+        };
+        let region = authorization.region;
         let context = Context {
             state: &state,
             principal,
@@ -55,6 +90,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
             query: Query::parse(parts.uri.query().unwrap_or("")),
             headers: &parts.headers,
             body,
+            upload: std::sync::Mutex::new(upload),
         };
         dispatch(&parts.method, parts.uri.path(), context).await
     }
@@ -105,47 +141,94 @@ fn refuse_session_tokens(uri: &axum::http::Uri, headers: &HeaderMap) -> Result<(
     Ok(())
 }
 
-fn authenticate(
-    state: &AppState,
-    method: &Method,
-    uri: &axum::http::Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(Principal, String), ApiError> {
-    let header = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .ok_or_else(ApiError::missing_authentication)?;
-    let authorization = sigv4::parse_authorization(header)
-        .map_err(|error| ApiError::incomplete_signature(error.to_string()))?;
-    refuse_session_tokens(uri, headers)?;
-    let principal = state
-        .principals
-        .by_access_key(&authorization.access_key_id)
-        .ok_or_else(ApiError::unrecognized_client)?;
-    let parts = sigv4::RequestParts {
-        method: method.as_str(),
-        path: uri.path(),
-        query: uri.query().unwrap_or(""),
-        headers,
-        body,
-    };
-    sigv4::verify(&parts, &authorization, principal.secret_access_key.expose(), state.clock.now_seconds()).map_err(|error| match error {
+/// The SigV4 check of one request, in two steps: who signed it (from the headers alone),
+/// then whether the signature holds over the payload hash.
+struct Signer<'a> {
+    state: &'a AppState,
+    method: &'a Method,
+    uri: &'a axum::http::Uri,
+    headers: &'a HeaderMap,
+}
+
+impl Signer<'_> {
+    /// The principal named by the `Authorization` header, refusing a missing or malformed
+    /// header, an unknown access key, a credential scoped to another service, and a date
+    /// outside the clock-skew window, all before the body is read.
+    fn identify(&self) -> Result<(Principal, sigv4::Authorization), ApiError> {
+        let header = self
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .ok_or_else(ApiError::missing_authentication)?;
+        let authorization = sigv4::parse_authorization(header)
+            .map_err(|error| ApiError::incomplete_signature(error.to_string()))?;
+        refuse_session_tokens(self.uri, self.headers)?;
+        let principal = self
+            .state
+            .principals
+            .by_access_key(&authorization.access_key_id)
+            .ok_or_else(ApiError::unrecognized_client)?;
+        if authorization.service != "codeartifact" {
+            return Err(ApiError::invalid_signature(format!(
+                "Credential should be scoped to correct service: 'codeartifact', got '{}'",
+                authorization.service
+            )));
+        }
+        // The date checks of `verify`, with a hash that cannot match: a stale or malformed
+        // date is refused now; only a mismatch is left for the real check.
+        match self.check(principal, &authorization, "") {
+            Ok(()) | Err(SigV4Error::Mismatch) => {}
+            Err(error) => return Err(signature_error(error)),
+        }
+        Ok((principal.clone(), authorization))
+    }
+
+    /// Verify the signature over `payload_sha256` (what `x-amz-content-sha256` claims, or
+    /// the hash of the body as received).
+    fn verify(
+        &self,
+        principal: &Principal,
+        authorization: &sigv4::Authorization,
+        payload_sha256: &str,
+    ) -> Result<(), ApiError> {
+        self.check(principal, authorization, payload_sha256)
+            .map_err(signature_error)
+    }
+
+    fn check(
+        &self,
+        principal: &Principal,
+        authorization: &sigv4::Authorization,
+        payload_sha256: &str,
+    ) -> Result<(), SigV4Error> {
+        let parts = sigv4::RequestParts {
+            method: self.method.as_str(),
+            path: self.uri.path(),
+            query: self.uri.query().unwrap_or(""),
+            headers: self.headers,
+            payload_sha256,
+        };
+        sigv4::verify(
+            &parts,
+            authorization,
+            principal.secret_access_key.expose(),
+            self.state.clock.now_seconds(),
+        )
+    }
+}
+
+fn signature_error(error: SigV4Error) -> ApiError {
+    match error {
         SigV4Error::Mismatch => ApiError::invalid_signature(
             "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
         ),
-        SigV4Error::Expired { .. } | SigV4Error::NotYetCurrent { .. } => ApiError::invalid_signature(error.to_string()),
+        SigV4Error::Expired { .. } | SigV4Error::NotYetCurrent { .. } => {
+            ApiError::invalid_signature(error.to_string())
+        }
         SigV4Error::Missing => ApiError::missing_authentication(),
         SigV4Error::Malformed(message) => ApiError::incomplete_signature(message),
         SigV4Error::ContentSha256Mismatch => ApiError::content_sha256_mismatch(),
-    })?;
-    if authorization.service != "codeartifact" {
-        return Err(ApiError::invalid_signature(format!(
-            "Credential should be scoped to correct service: 'codeartifact', got '{}'",
-            authorization.service
-        )));
     }
-    Ok((principal.clone(), authorization.region))
 }
 
 struct Context<'a> {
@@ -155,6 +238,9 @@ struct Context<'a> {
     query: Query,
     headers: &'a HeaderMap,
     body: Bytes,
+    /// The unread body of `PublishPackageVersion`, spooled once it is authorized (in a
+    /// mutex only because a body is not `Sync` and the context is shared across awaits).
+    upload: std::sync::Mutex<Option<axum::body::Body>>,
 }
 
 impl Context<'_> {
@@ -1867,6 +1953,12 @@ pub fn add_generic_asset(
     Ok(row)
 }
 
+fn missing_asset_sha256() -> ApiError {
+    ApiError::validation(
+        "1 validation error detected: Value null at 'assetSHA256' failed to satisfy constraint: Member must not be null",
+    )
+}
+
 async fn publish_package_version(context: Context<'_>) -> Result<Response, ApiError> {
     let key = package_key(&context)?;
     let version = context.query.required("version")?.to_owned();
@@ -1900,7 +1992,7 @@ async fn publish_package_version(context: Context<'_>) -> Result<Response, ApiEr
         .headers
         .get("x-amz-content-sha256")
         .and_then(|value| value.to_str().ok())
-        .ok_or_else(|| ApiError::validation("1 validation error detected: Value null at 'assetSHA256' failed to satisfy constraint: Member must not be null"))?
+        .ok_or_else(missing_asset_sha256)?
         .to_ascii_lowercase();
     context.authorize(
         "PublishPackageVersion",
@@ -1909,17 +2001,35 @@ async fn publish_package_version(context: Context<'_>) -> Result<Response, ApiEr
         Permission::Publish,
     )?;
     require_repository(&context, &key.domain, &key.repository).await?;
-    let digests = context.state.store.put_blob(context.body.clone()).await?;
-    if digests.sha256 != claimed {
+    let state = context.state;
+    let body = context
+        .upload
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
+        .unwrap_or_default();
+    let spool = super::ingest::spool(
+        state.store.tmp_dir(),
+        body,
+        state.limits.max_upload_bytes,
+        state.limits,
+    )
+    .await?;
+    // Checked before the blob is placed, so a mismatch leaves nothing behind.
+    if spool.digests().sha256 != claimed {
+        let calculated = spool.digests().sha256.clone();
+        drop(spool);
+        let _ = super::ingest::sweep_tmp(state.store.tmp_dir());
         return Err(ApiError::validation(format!(
-            "The provided content hashes do not match the calculated content hashes. Hash algorithm 'SHA-256', Expected hash '{claimed}', Calculated hash '{}'",
-            digests.sha256
+            "The provided content hashes do not match the calculated content hashes. Hash algorithm 'SHA-256', Expected hash '{claimed}', Calculated hash '{calculated}'"
         )));
     }
+    let size = spool.size();
+    let placed = state.store.put_spool(spool).await?;
     let asset = AssetRow {
         name: asset_name.clone(),
-        size: context.body.len() as u64,
-        digests,
+        size,
+        digests: placed.digests.clone(),
     };
     let (lookup, wanted, row_asset, now) = (
         key.clone(),
@@ -1936,6 +2046,16 @@ async fn publish_package_version(context: Context<'_>) -> Result<Response, ApiEr
             ))
         })
         .await?;
+    let result = match result {
+        Ok(row) => {
+            drop(placed);
+            Ok(row)
+        }
+        Err(error) => {
+            state.store.discard(placed).await?;
+            Err(error)
+        }
+    };
     let row = match result {
         Ok(row) => row,
         Err(AddAssetError::VersionClosed { status }) => {

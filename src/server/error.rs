@@ -134,6 +134,18 @@ impl ApiError {
         )
     }
 
+    /// A request body refused before or while reading it: 413 `RequestEntityTooLargeException`,
+    /// 408 `RequestTimeoutException`, else `ValidationException` with `status`.
+    pub fn body(status: StatusCode, message: impl Into<String>) -> Self {
+        let code = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "RequestEntityTooLargeException",
+            StatusCode::REQUEST_TIMEOUT => "RequestTimeoutException",
+            StatusCode::INTERNAL_SERVER_ERROR => "InternalServerException",
+            _ => "ValidationException",
+        };
+        Self::new(status, code, message)
+    }
+
     /// 500 `InternalServerException`.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(

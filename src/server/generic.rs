@@ -118,27 +118,30 @@ async fn serve(state: &AppState, request: Request) -> Result<Response, DataError
                 .uri
                 .query()
                 .is_some_and(|query| query.split('&').any(|pair| pair == "unfinished=true"));
-            let bytes = axum::body::to_bytes(body, state.max_body_bytes)
-                .await
-                .map_err(|error| {
-                    DataError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        format!("failed to read the body: {error}"),
-                    )
-                })?;
-            let size = bytes.len() as u64;
-            let digests = state.store.put_blob(bytes).await?;
+            let spool = super::ingest::spool(
+                state.store.tmp_dir(),
+                body,
+                state.limits.max_upload_bytes,
+                state.limits,
+            )
+            .await?;
+            let size = spool.size();
+            // Checked before the blob is placed, so a mismatch leaves nothing behind.
             if let Some(claimed) = parts
                 .headers
                 .get("x-checksum-sha256")
                 .and_then(|value| value.to_str().ok())
-                && !claimed.eq_ignore_ascii_case(&digests.sha256)
+                && !claimed.eq_ignore_ascii_case(&spool.digests().sha256)
             {
+                let sha256 = spool.digests().sha256.clone();
+                drop(spool);
+                let _ = super::ingest::sweep_tmp(state.store.tmp_dir());
                 return Err(DataError::bad_request(format!(
-                    "the body's sha256 {} does not match x-checksum-sha256 {claimed}",
-                    digests.sha256
+                    "the body's sha256 {sha256} does not match x-checksum-sha256 {claimed}"
                 )));
             }
+            let placed = state.store.put_spool(spool).await?;
+            let digests = placed.digests.clone();
             let asset_row = AssetRow {
                 name: asset.clone(),
                 size,
@@ -153,6 +156,16 @@ async fn serve(state: &AppState, request: Request) -> Result<Response, DataError
                     ))
                 })
                 .await?;
+            let result = match result {
+                Ok(row) => {
+                    drop(placed);
+                    Ok(row)
+                }
+                Err(error) => {
+                    state.store.discard(placed).await?;
+                    Err(error)
+                }
+            };
             match result {
                 Ok(row) => Ok((StatusCode::CREATED, axum::Json(json!({ "version": row.version, "status": row.status, "sha256": digests.sha256 }))).into_response()),
                 Err(AddAssetError::VersionClosed { status }) => {

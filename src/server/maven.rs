@@ -219,14 +219,8 @@ impl MavenRequest<'_> {
         if permission == Permission::Read {
             return self.read(target).await;
         }
-        let body = axum::body::to_bytes(body, self.state.max_body_bytes)
-            .await
-            .map_err(|error| {
-                DataError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("failed to read the request body: {error}"),
-                )
-            })?;
+        let limits = self.state.limits;
+        let small = |body| super::ingest::read_small(body, limits.max_metadata_bytes, limits);
         match target {
             RepositoryPath::File {
                 group_id,
@@ -235,7 +229,14 @@ impl MavenRequest<'_> {
                 file,
                 checksum: None,
             } => {
-                self.put_file(&self.key(&group_id, &artifact_id), &version, &file, body)
+                let spool = super::ingest::spool(
+                    self.state.store.tmp_dir(),
+                    body,
+                    limits.max_upload_bytes,
+                    limits,
+                )
+                .await?;
+                self.put_file(&self.key(&group_id, &artifact_id), &version, &file, spool)
                     .await
             }
             RepositoryPath::File {
@@ -245,6 +246,7 @@ impl MavenRequest<'_> {
                 checksum: Some(algorithm),
                 ..
             } => {
+                let body = small(body).await?;
                 self.put_checksum(&self.key(&group_id, &artifact_id), &file, algorithm, &body)
                     .await
             }
@@ -253,11 +255,13 @@ impl MavenRequest<'_> {
                 artifact_id,
                 checksum: None,
             } => {
+                let body = small(body).await?;
                 self.put_artifact_metadata(&self.key(&group_id, &artifact_id), &body)
                     .await
             }
             RepositoryPath::VersionMetadata { checksum: None, .. } => {
                 // Served from the index; only check that the client sent metadata.
+                let body = small(body).await?;
                 listed_versions(&body)
                     .map_err(|error| DataError::bad_request(error.to_string()))?;
                 Ok(StatusCode::CREATED.into_response())
@@ -265,6 +269,7 @@ impl MavenRequest<'_> {
             // Sidecars of metadata describe the client's document, which is not what is
             // served; accept them so `mvn deploy` completes.
             RepositoryPath::ArtifactMetadata { .. } | RepositoryPath::VersionMetadata { .. } => {
+                small(body).await?;
                 Ok(StatusCode::CREATED.into_response())
             }
         }
@@ -654,7 +659,7 @@ impl MavenRequest<'_> {
             let digests = Digests::of(&bytes);
             verify_hex(&digests, algorithm, &expected).map_err(refuse)?;
             let size = bytes.len() as u64;
-            self.state.store.put_blob(bytes).await?;
+            let _placed = self.state.store.put_blob(bytes).await?;
             let ingested = packages::Ingested {
                 version: version.to_owned(),
                 metadata: None,
@@ -679,7 +684,7 @@ impl MavenRequest<'_> {
         key: &PackageKey,
         version: &str,
         file: &ArtifactFile,
-        body: Bytes,
+        body: super::ingest::Spool,
     ) -> Result<Response, DataError> {
         if is_snapshot(version) && file.build.is_none() {
             return Err(DataError::bad_request(format!(
@@ -688,12 +693,12 @@ impl MavenRequest<'_> {
                 version.trim_end_matches("-SNAPSHOT")
             )));
         }
-        let size = body.len() as u64;
-        let digests = self.state.store.put_blob(body).await?;
+        let size = body.size();
+        let placed = self.state.store.put_spool(body).await?;
         let asset = AssetRow {
             name: file.name.clone(),
             size,
-            digests,
+            digests: placed.digests.clone(),
         };
         let (lookup, version, file, now) = (
             key.clone(),
@@ -708,6 +713,11 @@ impl MavenRequest<'_> {
                 Ok(add_file(connection, &lookup, &version, &file, &asset, now)?)
             })
             .await?;
+        if matches!(outcome, Added::Conflict(_) | Added::Blocked) {
+            self.state.store.discard(placed).await?;
+        } else {
+            drop(placed);
+        }
         match outcome {
             Added::Created => Ok(StatusCode::CREATED.into_response()),
             Added::Unchanged => Ok(StatusCode::OK.into_response()),

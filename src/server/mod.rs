@@ -22,9 +22,11 @@ pub mod cache;
 pub mod control;
 pub mod error;
 pub mod generic;
+pub mod ingest;
 pub mod maven;
 pub mod multipart;
 pub mod npm;
+pub mod npm_publish;
 pub mod nuget;
 pub mod nuget_upstream;
 pub mod packages;
@@ -165,10 +167,14 @@ pub struct ServerOptions {
     pub public_url: Option<url::Url>,
     /// Region for ARNs when a request names none.
     pub region: String,
-    /// Largest request body.
-    pub max_body_bytes: usize,
-    /// Connections that send no complete request headers within this time are closed.
+    /// Body size caps and timeouts.
+    pub limits: ingest::Limits,
+    /// Connections that send no complete request headers within this time are closed; this
+    /// includes idle keep-alive connections (the timer starts when the server waits for the
+    /// next request).
     pub header_timeout: std::time::Duration,
+    /// Caps on open connections.
+    pub connections: ConnectionLimits,
     /// `--upstream` flags: external connections named `upstream:FORMAT`, associated with
     /// every repository that has no external connection.
     pub upstreams: Vec<upstream::ExternalConnectionConfig>,
@@ -218,8 +224,8 @@ pub struct AppState {
     pub account: String,
     /// Public base URL override.
     pub public_url: Option<url::Url>,
-    /// Largest request body.
-    pub max_body_bytes: usize,
+    /// Body size caps and timeouts.
+    pub limits: ingest::Limits,
     /// External connections and their fetcher.
     pub externals: upstream::Externals,
     /// Caches of the read path.
@@ -416,7 +422,7 @@ impl Server {
             region: options.region.clone(),
             account,
             public_url: options.public_url.clone(),
-            max_body_bytes: options.max_body_bytes,
+            limits: options.limits,
             caches: cache::ReadCaches::default(),
         });
         let router = router(Arc::clone(&state));
@@ -426,10 +432,12 @@ impl Server {
         let local_addr = listener.local_addr()?;
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let header_timeout = options.header_timeout;
+        let connections = options.connections.clamped_to_file_limit();
         let task = tokio::spawn(serve_connections(
             listener,
             router,
             header_timeout,
+            connections,
             shutdown_rx,
         ));
         tracing::info!(%local_addr, "lading serve started");
@@ -453,27 +461,153 @@ impl Server {
     }
 }
 
+/// Caps on open connections (`--max-connections`, `--max-connections-per-address`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Open connections at most, from all clients together.
+    pub total: usize,
+    /// Open connections at most from one client address.
+    pub per_address: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            total: 1024,
+            per_address: 256,
+        }
+    }
+}
+
+/// File descriptors kept free for the index, blobs, temp files and upstream connections.
+const RESERVED_FILE_DESCRIPTORS: usize = 64;
+
+impl ConnectionLimits {
+    /// The caps, with `total` lowered to leave [`RESERVED_FILE_DESCRIPTORS`] of the process's
+    /// open-file limit free: past that limit `accept` fails and nobody gets in, which is
+    /// what the cap is there to prevent.
+    #[must_use]
+    pub fn clamped_to_file_limit(self) -> Self {
+        let Some(limit) = open_file_limit() else {
+            return self;
+        };
+        let usable = limit.saturating_sub(RESERVED_FILE_DESCRIPTORS).max(16);
+        if self.total <= usable {
+            return self;
+        }
+        tracing::warn!(
+            configured = self.total,
+            open_file_limit = limit,
+            used = usable,
+            "--max-connections is above what the open-file limit allows; raise `ulimit -n` to use it"
+        );
+        Self {
+            total: usable,
+            per_address: self.per_address.min(usable),
+        }
+    }
+}
+
+/// The soft open-file limit (`ulimit -n`), where the platform tells it without `unsafe`.
+fn open_file_limit() -> Option<usize> {
+    let limits = fs_err::read_to_string("/proc/self/limits").ok()?;
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Open connections, in total and per client address.
+#[derive(Debug, Default)]
+struct ConnectionCounts {
+    total: usize,
+    by_address: std::collections::HashMap<std::net::IpAddr, usize>,
+}
+
+/// One admitted connection; gives its slot back when dropped.
+struct ConnectionSlot {
+    counts: Arc<std::sync::Mutex<ConnectionCounts>>,
+    address: std::net::IpAddr,
+}
+
+impl ConnectionSlot {
+    fn admit(
+        counts: &Arc<std::sync::Mutex<ConnectionCounts>>,
+        address: std::net::IpAddr,
+        limits: ConnectionLimits,
+    ) -> Option<Self> {
+        let mut guard = counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let from_address = guard.by_address.get(&address).copied().unwrap_or(0);
+        if guard.total >= limits.total || from_address >= limits.per_address {
+            return None;
+        }
+        guard.total += 1;
+        *guard.by_address.entry(address).or_insert(0) += 1;
+        drop(guard);
+        Some(Self {
+            counts: Arc::clone(counts),
+            address,
+        })
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut guard = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard.total -= 1;
+        if let Some(count) = guard.by_address.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                guard.by_address.remove(&self.address);
+            }
+        }
+    }
+}
+
+/// What a connection over the caps gets before it is closed.
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: 71\r\n\r\n{\"error\":\"too many open connections; retry when some of them are done\"}";
+
 /// Accept connections until `shutdown` fires, then wait (bounded) for in-flight requests.
 ///
-/// A hand-rolled loop rather than `axum::serve`, for one reason: a connection that does not
+/// A hand-rolled loop rather than `axum::serve`, for two reasons: a connection that does not
 /// send complete request headers within `header_timeout` (an idle keep-alive, a slowloris
-/// client) is closed, so idle sockets cannot pile up.
+/// client) is closed, so idle sockets cannot pile up; and connections past the caps in
+/// `limits` (in total, and from one address) are answered 503 and closed at once, so slow
+/// clients cannot take every file descriptor and lock everybody else out.
 async fn serve_connections(
     listener: tokio::net::TcpListener,
     router: Router,
     header_timeout: std::time::Duration,
+    limits: ConnectionLimits,
     mut shutdown: tokio::sync::oneshot::Receiver<()>,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioIo, TokioTimer};
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let counts = Arc::new(std::sync::Mutex::new(ConnectionCounts::default()));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => {
+                let (stream, slot) = match accepted {
+                    Ok((stream, peer)) => {
+                        let Some(slot) = ConnectionSlot::admit(&counts, peer.ip(), limits) else {
+                            tracing::debug!(%peer, "connection refused: too many open connections");
+                            // The send buffer of a new socket is empty: this never blocks.
+                            let _ = stream.try_write(TOO_MANY_CONNECTIONS);
+                            drop(stream);
+                            continue;
+                        };
                         // Responses go out whole; do not hold their last segment back.
                         let _ = stream.set_nodelay(true);
-                        stream
+                        (stream, slot)
                     }
                     Err(error) => {
                         // Out of file descriptors and similar: back off instead of spinning.
@@ -492,6 +626,7 @@ async fn serve_connections(
                     if let Err(error) = connection.await {
                         tracing::debug!(error = %error, "connection closed with an error");
                     }
+                    drop(slot);
                 });
             }
             _ = &mut shutdown => break,
@@ -524,7 +659,6 @@ pub fn split_data_path(path: &str) -> (String, String, &str) {
 
 /// The router over shared state.
 pub fn router(state: Arc<AppState>) -> Router {
-    let limit = state.max_body_bytes;
     Router::new()
         .route("/v1/{*operation}", any(control::handle))
         .route("/d/{domain}/npm/{repository}/{*rest}", any(npm::handle))
@@ -539,7 +673,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/d/{domain}/pypi/{repository}/{*rest}", any(pypi::handle))
         .route("/health", any(|| async { "ok" }))
         .fallback(|| async { control::unknown_route() })
-        .layer(DefaultBodyLimit::max(limit))
+        // Each route caps and streams its own body ([`ingest`]), after authentication.
+        .layer(DefaultBodyLimit::disable())
         .with_state(state)
 }
 

@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -90,16 +89,6 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
     let path = parts.uri.path().to_owned();
     // /d/{domain}/npm/{repository}/{rest}
     let (domain, repository, rest) = super::split_data_path(&path);
-    let body = match axum::body::to_bytes(body, state.max_body_bytes).await {
-        Ok(body) => body,
-        Err(error) => {
-            return DataError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("failed to read the request body: {error}"),
-            )
-            .into_response();
-        }
-    };
     let target = parse_target(rest);
     let request = NpmRequest {
         state: &state,
@@ -129,7 +118,7 @@ impl NpmRequest<'_> {
         &self,
         method: &Method,
         target: Target,
-        body: Bytes,
+        body: axum::body::Body,
     ) -> Result<Response, DataError> {
         if matches!(target, Target::Ping) {
             return Ok(axum::Json(json!({})).into_response());
@@ -156,7 +145,7 @@ impl NpmRequest<'_> {
                     &self.repository,
                     Permission::Publish,
                 )?;
-                self.publish(&package, &body, principal).await
+                self.publish(&package, body, principal).await
             }
             ("GET" | "HEAD", Target::Tarball { package, file }) => {
                 access::require(principal, &self.domain, &self.repository, Permission::Read)?;
@@ -191,6 +180,9 @@ impl NpmRequest<'_> {
                     &self.repository,
                     Permission::Publish,
                 )?;
+                let limits = self.state.limits;
+                let body =
+                    super::ingest::read_small(body, limits.max_metadata_bytes, limits).await?;
                 let version: String = serde_json::from_slice(&body).map_err(|_| {
                     DataError::bad_request("the body must be a JSON string naming a version")
                 })?;
@@ -810,7 +802,7 @@ impl NpmRequest<'_> {
             )
         })?;
         let size = bytes.len() as u64;
-        self.state.store.put_blob(bytes).await?;
+        let _placed = self.state.store.put_blob(bytes).await?;
         let mut metadata = manifest.clone();
         if let Some(object) = metadata.as_object_mut() {
             object.remove("dist");
@@ -872,22 +864,33 @@ impl NpmRequest<'_> {
     async fn publish(
         &self,
         package: &str,
-        body: &[u8],
+        body: axum::body::Body,
         principal: Option<&Principal>,
     ) -> Result<Response, DataError> {
         let name = parse_name(package)?;
-        let PublishBody { versions, tags } = parse_publish_body(&name, body)?;
-        validate_npm_publish(&name, &versions)?;
-        let mut staged = Vec::new();
+        let limits = self.state.limits;
+        let tmp = self.state.store.tmp_dir().to_path_buf();
+        let body = super::ingest::spool(&tmp, body, limits.max_upload_bytes, limits).await?;
+        let reading = name.clone();
+        let PublishBody { versions, tags } = super::ingest::blocking(move || {
+            let reader = std::io::BufReader::with_capacity(64 * 1024, body.reader()?);
+            Ok(
+                read_publish_body(&reading, reader, &tmp, limits).and_then(|body| {
+                    validate_npm_publish(&reading, &body.versions)?;
+                    Ok(body)
+                }),
+            )
+        })
+        .await??;
+        // Every digest is checked before any blob is placed, so a refusal leaves nothing.
+        let mut checked = Vec::new();
         for PublishedVersion {
             version,
             manifest,
-            tarball: bytes,
+            tarball,
         } in versions
         {
-            let file = name.tarball_file_name(&version);
-            let size = bytes.len() as u64;
-            let digests = self.state.store.put_blob(Bytes::from(bytes)).await?;
+            let digests = tarball.digests();
             let dist = manifest.get("dist");
             if let Some(claimed) = dist
                 .and_then(|dist| dist.get("integrity"))
@@ -909,7 +912,14 @@ impl NpmRequest<'_> {
                     digests.sha1
                 )));
             }
-            let mut manifest = manifest;
+            checked.push((version, manifest, tarball));
+        }
+        let mut staged = Vec::new();
+        let mut placements = Vec::new();
+        for (version, mut manifest, tarball) in checked {
+            let file = name.tarball_file_name(&version);
+            let size = tarball.size();
+            let placed = self.state.store.put_spool(tarball).await?;
             manifest.remove("_attachments");
             manifest.insert(
                 "_npmUser".to_owned(),
@@ -921,9 +931,10 @@ impl NpmRequest<'_> {
                 AssetRow {
                     name: file,
                     size,
-                    digests,
+                    digests: placed.digests.clone(),
                 },
             ));
+            placements.push(placed);
         }
         let key = self.key(&name);
         let now = self.state.clock.now();
@@ -975,6 +986,13 @@ impl NpmRequest<'_> {
                 Ok(Ok(()))
             })
             .await?;
+        if outcome.is_err() {
+            for placed in placements {
+                self.state.store.discard(placed).await?;
+            }
+        } else {
+            drop(placements);
+        }
         outcome.map_err(|(status, message)| DataError::new(status, message))?;
         tracing::info!(package = %name, "npm publish");
         Ok((
@@ -992,8 +1010,8 @@ pub struct PublishedVersion {
     pub version: String,
     /// Its manifest (always a JSON object).
     pub manifest: Map<String, Value>,
-    /// The decoded tarball attachment.
-    pub tarball: Vec<u8>,
+    /// The decoded tarball attachment, in its temp file.
+    pub tarball: super::ingest::Spool,
 }
 
 /// What an npm publish body (`PUT /{package}`) asks for.
@@ -1005,13 +1023,46 @@ pub struct PublishBody {
     pub tags: Vec<(String, String)>,
 }
 
-/// Parse and check an npm publish body for package `name`: JSON, the `name` matching the
-/// URL, object manifests, one base64 attachment per version with a matching `length`.
-/// Digest checks against `dist` happen once the tarball is stored.
+/// Read and check an npm publish body for package `name` from `reader`: attachments are
+/// decoded into temp files in `tmp` as they stream by ([`super::npm_publish`]), then the
+/// rest of the document is checked as [`parse_publish_body`] does.
+///
+/// # Errors
+/// A [`DataError`]: 400 naming what is wrong, 413 over `--max-body-mib` (a tarball) or
+/// `--max-metadata-mib` (the rest of the document).
+pub fn read_publish_body(
+    name: &PackageName,
+    reader: impl std::io::BufRead,
+    tmp: &std::path::Path,
+    limits: super::ingest::Limits,
+) -> Result<PublishBody, DataError> {
+    let extracted = super::npm_publish::extract_attachments(
+        reader,
+        tmp,
+        limits.max_metadata_bytes,
+        limits.max_upload_bytes,
+    )
+    .map_err(|error| match error {
+        super::npm_publish::ExtractError::Invalid(message) => {
+            DataError::bad_request(format!("the publish body is not valid: {message}"))
+        }
+        super::npm_publish::ExtractError::Body(error) => error.into(),
+    })?;
+    parse_publish_body(name, &extracted.document, extracted.attachments)
+}
+
+/// Check an npm publish document for package `name` whose attachments were already decoded
+/// (`attachments`, by their key in `_attachments`): JSON, the `name` matching the URL,
+/// object manifests, one attachment per version with a matching `length`. Digest checks
+/// against `dist` happen once the body is in.
 ///
 /// # Errors
 /// A 400 [`DataError`] naming what is wrong.
-pub fn parse_publish_body(name: &PackageName, body: &[u8]) -> Result<PublishBody, DataError> {
+pub fn parse_publish_body<S: std::hash::BuildHasher>(
+    name: &PackageName,
+    body: &[u8],
+    mut decoded: std::collections::HashMap<String, super::ingest::Spool, S>,
+) -> Result<PublishBody, DataError> {
     let document: Value = serde_json::from_slice(body).map_err(|error| {
         DataError::bad_request(format!("the publish body is not valid JSON: {error}"))
     })?;
@@ -1051,30 +1102,26 @@ pub fn parse_publish_body(name: &PackageName, body: &[u8]) -> Result<PublishBody
             )));
         };
         let file = name.tarball_file_name(version);
-        let attachment = attachments
-            .get(&format!("{name}-{version}.tgz"))
-            .or_else(|| attachments.get(&file))
+        let (key, attachment) = attachments
+            .get_key_value(&format!("{name}-{version}.tgz"))
+            .or_else(|| attachments.get_key_value(&file))
             .or_else(|| {
                 (attachments.len() == 1 && versions.len() == 1)
-                    .then(|| attachments.values().next())
+                    .then(|| attachments.iter().next())
                     .flatten()
             })
             .ok_or_else(|| {
                 DataError::bad_request(format!("no attachment for version `{version}`"))
             })?;
-        let data = attachment
-            .get("data")
-            .and_then(Value::as_str)
+        let tarball = decoded
+            .remove(key)
             .ok_or_else(|| DataError::bad_request("attachment without `data`"))?;
-        let tarball = base64::engine::general_purpose::STANDARD
-            .decode(data)
-            .map_err(|_| DataError::bad_request("attachment `data` is not base64"))?;
         if let Some(length) = attachment.get("length").and_then(Value::as_u64)
-            && length != tarball.len() as u64
+            && length != tarball.size()
         {
             return Err(DataError::bad_request(format!(
                 "attachment length {} does not match the declared {length}",
-                tarball.len()
+                tarball.size()
             )));
         }
         parsed.push(PublishedVersion {
@@ -1113,11 +1160,16 @@ pub fn validate_npm_publish(
                 "`{version}` is not a valid semver version"
             )));
         }
-        let inside = tarball_manifest(&published.tarball).map_err(|message| {
-            DataError::bad_request(format!(
-                "the tarball of {expected_name}@{version}: {message}"
-            ))
-        })?;
+        let inside = published
+            .tarball
+            .reader()
+            .map_err(|error| format!("unreadable: {error}"))
+            .and_then(tarball_manifest)
+            .map_err(|message| {
+                DataError::bad_request(format!(
+                    "the tarball of {expected_name}@{version}: {message}"
+                ))
+            })?;
         for (source, manifest, required) in [
             ("the document's manifest", &published.manifest, false),
             ("the tarball's `package/package.json`", &inside, true),
@@ -1144,7 +1196,7 @@ pub fn validate_npm_publish(
 
 /// The `package.json` of an npm tarball: the root one, `<top directory>/package.json`
 /// (`package/` as npm packs it), read with bounds on its size and on the bytes decompressed.
-fn tarball_manifest(tarball: &[u8]) -> Result<Map<String, Value>, String> {
+fn tarball_manifest(tarball: impl std::io::Read) -> Result<Map<String, Value>, String> {
     use std::io::Read as _;
     let decoder = flate2::read::GzDecoder::new(tarball).take(MAX_TARBALL_SCAN_BYTES);
     let mut archive = tar::Archive::new(decoder);
@@ -1305,7 +1357,6 @@ fn parse_time(text: &str) -> Option<f64> {
 /// Check downloaded bytes against the upstream's own `dist.integrity` (any SRI algorithm we
 /// compute) or `dist.shasum`. Content without a digest to check is refused.
 fn verify_upstream_digest(dist: &Value, digests: &super::store::Digests) -> Result<(), String> {
-    use base64::Engine as _;
     if let Some(integrity) = dist.get("integrity").and_then(Value::as_str) {
         for entry in integrity.split_whitespace() {
             let Some((algorithm, encoded)) = entry.split_once('-') else {
@@ -1355,9 +1406,11 @@ mod tests {
     #[test]
     fn publish_bodies_with_non_object_manifests_are_refused() {
         let name = PackageName::parse("a").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let limits = crate::server::ingest::Limits::default();
         let body =
             br#"{"name":"a","versions":{"1.0.0":5},"_attachments":{"a-1.0.0.tgz":{"data":""}}}"#;
-        let error = parse_publish_body(&name, body).unwrap_err();
+        let error = read_publish_body(&name, &body[..], dir.path(), limits).unwrap_err();
         assert_eq!(error.status, StatusCode::BAD_REQUEST);
         assert!(
             error.message.contains("not a JSON object"),
@@ -1365,8 +1418,8 @@ mod tests {
             error.message
         );
         let body = br#"{"name":"a","versions":{"1.0.0":{"dist":{}}},"_attachments":{"a-1.0.0.tgz":{"data":"aGk=","length":2}},"dist-tags":{"latest":"1.0.0","x":1}}"#;
-        let parsed = parse_publish_body(&name, body).unwrap();
-        assert_eq!(parsed.versions[0].tarball, b"hi");
+        let parsed = read_publish_body(&name, &body[..], dir.path(), limits).unwrap();
+        assert_eq!(parsed.versions[0].tarball.read_all().unwrap(), b"hi");
         assert_eq!(parsed.tags, vec![("latest".to_owned(), "1.0.0".to_owned())]);
     }
 

@@ -69,53 +69,85 @@ const NUSPEC_BLOB_FIELD: &str = "nuspecSha256";
 /// # Errors
 /// A message saying which bound the package breaks.
 pub fn check_nupkg_bounds(bytes: &[u8]) -> Result<(), String> {
+    check_nupkg_bounds_in(std::io::Cursor::new(bytes))
+}
+
+/// `count` bytes at offset `at`, if the reader has them.
+fn read_at<R: std::io::Read + std::io::Seek>(
+    reader: &mut R,
+    at: u64,
+    count: usize,
+) -> Option<Vec<u8>> {
+    reader.seek(std::io::SeekFrom::Start(at)).ok()?;
+    let mut bytes = vec![0_u8; count];
+    reader.read_exact(&mut bytes).ok()?;
+    Some(bytes)
+}
+
+/// [`check_nupkg_bounds`] over a seekable reader (a package in its temp file): reads the
+/// end-of-central-directory records and the central directory, not the entries.
+///
+/// # Errors
+/// As [`check_nupkg_bounds`].
+pub fn check_nupkg_bounds_in<R: std::io::Read + std::io::Seek>(
+    mut reader: R,
+) -> Result<(), String> {
     const END: u32 = 0x0605_4b50;
     const ZIP64_LOCATOR: u32 = 0x0706_4b50;
     const ZIP64_END: u32 = 0x0606_4b50;
-    let u16_at = |at: usize| {
+    let u16_in = |bytes: &[u8], at: usize| {
         bytes
             .get(at..at + 2)
             .map(|field| u64::from(u16::from_le_bytes([field[0], field[1]])))
     };
-    let u32_at = |at: usize| {
+    let u32_in = |bytes: &[u8], at: usize| {
         bytes
             .get(at..at + 4)
             .and_then(|field| field.try_into().ok())
             .map(|field| u64::from(u32::from_le_bytes(field)))
     };
-    let u64_at = |at: usize| {
+    let u64_in = |bytes: &[u8], at: usize| {
         bytes
             .get(at..at + 8)
             .and_then(|field| field.try_into().ok())
             .map(u64::from_le_bytes)
     };
+    let length = reader
+        .seek(std::io::SeekFrom::End(0))
+        .map_err(|error| format!("unreadable: {error}"))?;
     // Not a zip at all: nothing to bound; `read_nupkg` says what is wrong with it.
-    let Some(last) = bytes.len().checked_sub(22) else {
+    let Some(last) = length.checked_sub(22) else {
         return Ok(());
     };
-    let Some(end) = (last.saturating_sub(usize::from(u16::MAX))..=last)
+    // The end record sits in the last 22 bytes plus a comment of at most 64 KiB.
+    let tail_start = last.saturating_sub(u64::from(u16::MAX));
+    let tail_length = usize::try_from(length - tail_start).unwrap_or(0);
+    let tail = read_at(&mut reader, tail_start, tail_length).ok_or("unreadable zip tail")?;
+    let Some(end) = (0..=usize::try_from(last - tail_start).unwrap_or(0))
         .rev()
-        .find(|&at| u32_at(at) == Some(u64::from(END)))
+        .find(|&at| u32_in(&tail, at) == Some(u64::from(END)))
     else {
         return Ok(());
     };
-    let mut entries = u16_at(end + 10).unwrap_or(0);
+    let mut entries = u16_in(&tail, end + 10).unwrap_or(0);
+    let end_offset = tail_start + end as u64;
     if entries == u64::from(u16::MAX)
-        && let Some(locator) = end.checked_sub(20)
-        && u32_at(locator) == Some(u64::from(ZIP64_LOCATOR))
+        && let Some(locator_offset) = end_offset.checked_sub(20)
+        && let Some(locator) = read_at(&mut reader, locator_offset, 20)
+        && u32_in(&locator, 0) == Some(u64::from(ZIP64_LOCATOR))
     {
-        let zip64_end = u64_at(locator + 8)
-            .and_then(|offset| usize::try_from(offset).ok())
-            .filter(|&offset| u32_at(offset) == Some(u64::from(ZIP64_END)))
+        let record = u64_in(&locator, 8)
+            .and_then(|offset| read_at(&mut reader, offset, 56))
+            .filter(|record| u32_in(record, 0) == Some(u64::from(ZIP64_END)))
             .ok_or("its zip64 end-of-central-directory record is missing")?;
-        entries = u64_at(zip64_end + 32).ok_or("its zip64 record is truncated")?;
+        entries = u64_in(&record, 32).ok_or("its zip64 record is truncated")?;
     }
     if entries > MAX_NUPKG_ENTRIES {
         return Err(format!(
             "it has {entries} zip entries; at most {MAX_NUPKG_ENTRIES} are accepted"
         ));
     }
-    let Ok(mut archive) = zip::ZipArchive::new(std::io::Cursor::new(bytes)) else {
+    let Ok(mut archive) = zip::ZipArchive::new(reader) else {
         return Ok(());
     };
     let mut total: u64 = 0;
@@ -240,15 +272,6 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
         user_agent = parts.headers.get(axum::http::header::USER_AGENT).and_then(|value| value.to_str().ok()).unwrap_or("-"),
         "nuget request"
     );
-    let body = match axum::body::to_bytes(body, state.max_body_bytes).await {
-        Ok(body) => body,
-        Err(error) => {
-            return error_response(DataError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("failed to read the request body: {error}"),
-            ));
-        }
-    };
     let request = NuGetRequest {
         state: &state,
         domain,
@@ -335,7 +358,7 @@ impl NuGetRequest<'_> {
         &self,
         method: &Method,
         target: Target,
-        body: Bytes,
+        body: axum::body::Body,
     ) -> Result<Response, DataError> {
         let publishing = matches!(target, Target::Publish | Target::PublishedItem { .. });
         let principal = self.authenticate(publishing).await?;
@@ -374,7 +397,15 @@ impl NuGetRequest<'_> {
                     &self.repository,
                     Permission::Publish,
                 )?;
-                self.push(&body, principal).await
+                let limits = self.state.limits;
+                let body = super::ingest::spool(
+                    self.state.store.tmp_dir(),
+                    body,
+                    limits.max_upload_bytes,
+                    limits,
+                )
+                .await?;
+                self.push(body, principal).await
             }
             (_, Target::PublishedItem { id, version }) => Err(DataError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -687,7 +718,7 @@ impl NuGetRequest<'_> {
             size: bytes.len() as u64,
             digests,
         };
-        self.state.store.put_blob(bytes).await?;
+        let _placed = self.state.store.put_blob(bytes).await?;
         let ingested = packages::Ingested {
             version: upstream.version.key(),
             metadata: Some(version_metadata(&manifest, None).to_string()),
@@ -1067,36 +1098,57 @@ impl NuGetRequest<'_> {
 
     async fn push(
         &self,
-        body: &[u8],
+        body: super::ingest::Spool,
         principal: Option<&Principal>,
     ) -> Result<Response, DataError> {
         let content_type = self
             .headers
             .get(axum::http::header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
-            .unwrap_or_default();
-        let package = if content_type.to_ascii_lowercase().starts_with("multipart/") {
-            first_multipart_part(content_type, body).map_err(|message| {
-                DataError::bad_request(format!("cannot read the multipart push body: {message}"))
-            })?
-        } else {
-            body
-        };
-        if package.is_empty() {
-            return Err(DataError::bad_request("the push carries no package"));
-        }
-        check_nupkg_bounds(package)
-            .map_err(|message| DataError::bad_request(format!("invalid package: {message}")))?;
-        let manifest = nuget::read_nupkg(package).map_err(|error| {
-            let mut message = error.to_string();
-            let mut source = std::error::Error::source(&error);
-            while let Some(cause) = source {
-                message.push_str(": ");
-                message.push_str(&cause.to_string());
-                source = cause.source();
+            .unwrap_or_default()
+            .to_owned();
+        let tmp = self.state.store.tmp_dir().to_path_buf();
+        let limits = self.state.limits;
+        // The package is read from its temp file: the zip's directory and the `.nuspec`,
+        // never the whole package in memory.
+        let checked = super::ingest::blocking(move || {
+            let package = if content_type.to_ascii_lowercase().starts_with("multipart/") {
+                let reader = std::io::BufReader::new(body.reader()?);
+                match first_multipart_part(&content_type, reader, &tmp, limits) {
+                    Ok(package) => package,
+                    Err(message) => {
+                        return Ok(Err(format!(
+                            "cannot read the multipart push body: {message}"
+                        )));
+                    }
+                }
+            } else {
+                body
+            };
+            if package.size() == 0 {
+                return Ok(Err("the push carries no package".to_owned()));
             }
-            DataError::bad_request(format!("invalid package: {message}"))
-        })?;
+            if let Err(message) = check_nupkg_bounds_in(std::io::BufReader::new(package.reader()?))
+            {
+                return Ok(Err(format!("invalid package: {message}")));
+            }
+            let reader = std::io::BufReader::new(package.reader()?);
+            Ok(match nuget::read_nupkg_from(reader) {
+                Ok(manifest) => Ok((package, manifest)),
+                Err(error) => {
+                    let mut message = error.to_string();
+                    let mut source = std::error::Error::source(&error);
+                    while let Some(cause) = source {
+                        message.push_str(": ");
+                        message.push_str(&cause.to_string());
+                        source = cause.source();
+                    }
+                    Err(format!("invalid package: {message}"))
+                }
+            })
+        })
+        .await?;
+        let (package, manifest) = checked.map_err(DataError::bad_request)?;
         let key = self.key(&manifest.lower_id());
         let version_key = manifest.version.key();
         let conflict = |manifest: &NupkgManifest| {
@@ -1122,16 +1174,12 @@ impl NuGetRequest<'_> {
         if exists {
             return Err(conflict(&manifest));
         }
-        let size = package.len() as u64;
-        let digests = self
-            .state
-            .store
-            .put_blob(Bytes::copy_from_slice(package))
-            .await?;
+        let size = package.size();
+        let placed = self.state.store.put_spool(package).await?;
         let asset = AssetRow {
             name: manifest.file_name(),
             size,
-            digests,
+            digests: placed.digests.clone(),
         };
         // The `.nuspec` is parsed out once, here, and served from its own blob.
         let nuspec = self
@@ -1140,7 +1188,7 @@ impl NuGetRequest<'_> {
             .put_blob(Bytes::from(manifest.nuspec_bytes.clone()))
             .await?;
         let mut metadata = version_metadata(&manifest, principal);
-        metadata[NUSPEC_BLOB_FIELD] = json!(nuspec.sha256);
+        metadata[NUSPEC_BLOB_FIELD] = json!(nuspec.digests.sha256);
         let row = VersionRow {
             id: 0,
             version: version_key.clone(),
@@ -1168,6 +1216,12 @@ impl NuGetRequest<'_> {
                 Ok(Ok(()))
             })
             .await?;
+        if inserted.is_err() {
+            self.state.store.discard(placed).await?;
+            self.state.store.discard(nuspec).await?;
+        } else {
+            drop((placed, nuspec));
+        }
         match inserted {
             Ok(()) => {}
             Err(false) => return Err(conflict(&manifest)),
@@ -1267,18 +1321,14 @@ impl SearchQuery {
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || haystack.len() < needle.len() {
-        return None;
-    }
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
-}
-
 /// The content of the first part of a `multipart/form-data` body (where NuGet puts the
-/// package).
-fn first_multipart_part<'a>(content_type: &str, body: &'a [u8]) -> Result<&'a [u8], String> {
+/// package), read from `reader` into a temp file in `tmp`.
+fn first_multipart_part(
+    content_type: &str,
+    reader: impl std::io::Read,
+    tmp: &std::path::Path,
+    limits: super::ingest::Limits,
+) -> Result<super::ingest::Spool, String> {
     let boundary = content_type
         .split(';')
         .filter_map(|parameter| parameter.trim().split_once('='))
@@ -1286,24 +1336,21 @@ fn first_multipart_part<'a>(content_type: &str, body: &'a [u8]) -> Result<&'a [u
         .map(|(_, value)| value.trim().trim_matches('"').to_owned())
         .filter(|boundary| !boundary.is_empty())
         .ok_or("the Content-Type has no boundary")?;
-    let delimiter = format!("--{boundary}");
-    let start =
-        find(body, delimiter.as_bytes()).ok_or("the boundary does not occur in the body")?;
-    let after = &body[start + delimiter.len()..];
-    if after.starts_with(b"--") {
-        return Err("the body has no parts".to_owned());
+    let parts = super::multipart::parse_stream(
+        reader,
+        &boundary,
+        tmp,
+        limits.max_upload_bytes,
+        limits.max_metadata_bytes,
+        |_, _| true,
+    )
+    .map_err(|error| error.to_string())?;
+    match parts.into_iter().next().map(|part| part.content) {
+        Some(super::multipart::StreamedContent::File(spool)) => Ok(*spool),
+        Some(super::multipart::StreamedContent::Field(_)) | None => {
+            Err("the body has no parts".to_owned())
+        }
     }
-    let after = after
-        .strip_prefix(b"\r\n")
-        .ok_or("the boundary line does not end in CRLF")?;
-    let headers_end = find(after, b"\r\n\r\n")
-        .map(|position| position + 4)
-        .or_else(|| after.starts_with(b"\r\n").then_some(2))
-        .ok_or("the first part's headers do not end")?;
-    let content = &after[headers_end..];
-    let closing = format!("\r\n{delimiter}");
-    let end = find(content, closing.as_bytes()).ok_or("the first part is not terminated")?;
-    Ok(&content[..end])
 }
 
 #[cfg(test)]
@@ -1353,6 +1400,12 @@ mod tests {
     #[test]
     fn the_first_multipart_part_is_the_package() {
         let body = b"--XyZ\r\nContent-Type: application/octet-stream\r\nContent-Disposition: form-data; name=package; filename=package.nupkg\r\n\r\nPK\x03\x04\r\n--data--\r\n--XyZ\r\nContent-Disposition: form-data; name=other\r\n\r\nx\r\n--XyZ--\r\n";
+        let dir = tempfile::tempdir().unwrap();
+        let limits = super::super::ingest::Limits::default();
+        let first_multipart_part = |content_type: &str, body: &[u8]| {
+            first_multipart_part(content_type, body, dir.path(), limits)
+                .map(|spool| spool.read_all().unwrap())
+        };
         assert_eq!(
             first_multipart_part("multipart/form-data; boundary=\"XyZ\"", body).unwrap(),
             b"PK\x03\x04\r\n--data--"

@@ -305,14 +305,14 @@ impl PypiRequest<'_> {
         self.require_repository().await?;
         match (method.as_str(), target) {
             ("POST", Target::Root) => {
-                let body = axum::body::to_bytes(body, self.state.max_body_bytes)
-                    .await
-                    .map_err(|error| {
-                        DataError::new(
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            format!("failed to read the request body: {error}"),
-                        )
-                    })?;
+                let limits = self.state.limits;
+                let body = super::ingest::spool(
+                    self.state.store.tmp_dir(),
+                    body,
+                    limits.max_upload_bytes,
+                    limits,
+                )
+                .await?;
                 self.upload(body, principal).await
             }
             ("GET" | "HEAD", Target::Root | Target::ProjectList { slash: false }) => {
@@ -872,7 +872,7 @@ impl PypiRequest<'_> {
                 {
                     tracing::warn!(connection = %connection_name, %file, %ours, %claimed, "the wheel's METADATA differs from the upstream's `.metadata`; serving the wheel's");
                 }
-                self.state.store.put_blob(bytes).await?;
+                let _placed = self.state.store.put_blob(bytes).await?;
                 let now = self.state.clock.now();
                 // What the upstream's page said, as it said it (the view shows the page's
                 // current word while the upstream answers).
@@ -974,13 +974,42 @@ impl PypiRequest<'_> {
             return Ok(None);
         };
         let metadata = Bytes::from(metadata);
-        let digests = self.state.store.put_blob(metadata.clone()).await?;
-        Ok(Some((digests.sha256, metadata)))
+        let placed = self.state.store.put_blob(metadata.clone()).await?;
+        Ok(Some((placed.digests.sha256.clone(), metadata)))
+    }
+
+    /// [`Self::store_core_metadata`] for an upload in its temp file: only the zip's
+    /// directory and the `METADATA` member are read.
+    async fn file_core_metadata(
+        &self,
+        file: &str,
+        content: &super::ingest::Spool,
+    ) -> Result<Option<(String, Bytes)>, DataError> {
+        if !matches!(
+            DistributionFile::parse(file),
+            Ok(DistributionFile::Wheel { .. })
+        ) {
+            return Ok(None);
+        }
+        let reader = content.reader().map_err(super::ingest::BodyError::Io)?;
+        let metadata = super::ingest::blocking(move || {
+            Ok(crate::ecosystem::pypi::wheel_metadata_from(
+                std::io::BufReader::new(reader),
+            ))
+        })
+        .await?;
+        let Some(metadata) = metadata else {
+            tracing::debug!(%file, "no METADATA in the wheel; no core metadata offered");
+            return Ok(None);
+        };
+        let metadata = Bytes::from(metadata);
+        let placed = self.state.store.put_blob(metadata.clone()).await?;
+        Ok(Some((placed.digests.sha256.clone(), metadata)))
     }
 
     async fn upload(
         &self,
-        body: Bytes,
+        body: super::ingest::Spool,
         principal: Option<&Principal>,
     ) -> Result<Response, DataError> {
         let content_type = self
@@ -990,34 +1019,62 @@ impl PypiRequest<'_> {
             .unwrap_or_default();
         let bad = |error: multipart::MultipartError| DataError::bad_request(error.to_string());
         let boundary = multipart::boundary(content_type).map_err(bad)?;
-        let parts = multipart::parse(&body, &boundary).map_err(bad)?;
+        let limits = self.state.limits;
+        let tmp = self.state.store.tmp_dir().to_path_buf();
+        // The form is read from the spooled body; its file part gets a temp file of its own
+        // (hashed, BLAKE2 too) and the body's file is dropped.
+        let (parts, blake2_256) = super::ingest::blocking(move || {
+            let parts = multipart::parse_stream(
+                std::io::BufReader::new(body.reader()?),
+                &boundary,
+                &tmp,
+                limits.max_upload_bytes,
+                limits.max_metadata_bytes,
+                |_, filename| filename.is_some(),
+            )
+            .map_err(|error| match error {
+                multipart::StreamError::Form(error) => {
+                    super::ingest::BodyError::Read(error.to_string())
+                }
+                multipart::StreamError::Body(error) => error,
+            })?;
+            drop(body);
+            let mut blake2_256 = None;
+            for part in &parts {
+                if part.name == "content"
+                    && let multipart::StreamedContent::File(spool) = &part.content
+                {
+                    let mut hasher = blake2::Blake2b::<blake2::digest::consts::U32>::new();
+                    std::io::copy(&mut spool.reader()?, &mut hasher)?;
+                    blake2_256 = Some(hex::encode(hasher.finalize()));
+                }
+            }
+            Ok((parts, blake2_256.unwrap_or_default()))
+        })
+        .await
+        .map_err(|error| match error {
+            super::ingest::BodyError::Read(message) => DataError::bad_request(message),
+            other => other.into(),
+        })?;
         let form = UploadForm::from_parts(parts)?;
         let upload = form.validate()?;
 
-        // Hash before storing anything, so a mismatch leaves no trace.
-        let content = upload.content.clone();
-        let (digests, blake2_256) = tokio::task::spawn_blocking(move || {
-            let blake2_256 = hex::encode(blake2::Blake2b::<blake2::digest::consts::U32>::digest(
-                &content,
-            ));
-            (Digests::of(&content), blake2_256)
-        })
-        .await
-        .map_err(|error| {
-            DataError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("hashing failed: {error}"),
-            )
-        })?;
-        upload.verify_digests(&digests, &blake2_256)?;
+        // Checked before the blob is placed, so a mismatch leaves no trace.
+        let digests = upload.content.digests().clone();
+        if let Err(error) = upload.verify_digests(&digests, &blake2_256) {
+            drop(upload);
+            let _ = super::ingest::sweep_tmp(self.state.store.tmp_dir());
+            return Err(error);
+        }
         let core_metadata = self
-            .store_core_metadata(&upload.file, &upload.content)
+            .file_core_metadata(&upload.file, &upload.content)
             .await?;
-        let stored = self.state.store.put_blob(upload.content.clone()).await?;
+        let size = upload.content.size();
+        let placed = self.state.store.put_spool(upload.content).await?;
         let asset = AssetRow {
             name: upload.file.clone(),
-            size: upload.content.len() as u64,
-            digests: stored,
+            size,
+            digests: placed.digests.clone(),
         };
         let now = self.state.clock.now();
         // A wheel's own METADATA says what it requires, whatever the form claimed.
@@ -1119,7 +1176,11 @@ impl PypiRequest<'_> {
                 Ok(Ok(()))
             })
             .await?;
-        outcome?;
+        if let Err(error) = outcome {
+            self.state.store.discard(placed).await?;
+            return Err(error);
+        }
+        drop(placed);
         tracing::info!(project = %upload.name, version = %upload.version, file = %upload.file, "pypi upload");
         Ok((StatusCode::OK, "OK\n").into_response())
     }
@@ -1129,7 +1190,7 @@ impl PypiRequest<'_> {
 #[derive(Debug, Default)]
 struct UploadForm {
     fields: Vec<(String, String)>,
-    content: Option<(String, Bytes)>,
+    content: Option<(String, super::ingest::Spool)>,
 }
 
 /// A validated upload.
@@ -1141,7 +1202,7 @@ struct Upload {
     file_type: &'static str,
     pyversion: Option<String>,
     requires_python: Option<String>,
-    content: Bytes,
+    content: super::ingest::Spool,
     sha256: Option<String>,
     md5: Option<String>,
     blake2_256: Option<String>,
@@ -1149,19 +1210,26 @@ struct Upload {
 }
 
 impl UploadForm {
-    fn from_parts(parts: Vec<multipart::Part>) -> Result<Self, DataError> {
+    fn from_parts(parts: Vec<multipart::StreamedPart>) -> Result<Self, DataError> {
         let mut form = Self::default();
         for part in parts {
-            if part.name == "content" {
-                let file = part.filename.clone().ok_or_else(|| {
-                    DataError::bad_request("the `content` part must be a file with a filename")
-                })?;
-                if form.content.replace((file, part.data)).is_some() {
-                    return Err(DataError::bad_request("more than one `content` part"));
+            match (part.name == "content", part.content) {
+                (true, multipart::StreamedContent::File(spool)) => {
+                    let file = part.filename.unwrap_or_default();
+                    if form.content.replace((file, *spool)).is_some() {
+                        return Err(DataError::bad_request("more than one `content` part"));
+                    }
                 }
-            } else if part.filename.is_none() {
-                let value = part.text();
-                form.fields.push((part.name, value));
+                (true, multipart::StreamedContent::Field(_)) => {
+                    return Err(DataError::bad_request(
+                        "the `content` part must be a file with a filename",
+                    ));
+                }
+                (false, multipart::StreamedContent::Field(bytes)) => {
+                    let value = String::from_utf8_lossy(&bytes).into_owned();
+                    form.fields.push((part.name, value));
+                }
+                (false, multipart::StreamedContent::File(_)) => {}
             }
         }
         Ok(form)
@@ -1176,7 +1244,7 @@ impl UploadForm {
             .filter(|value| !value.is_empty())
     }
 
-    fn validate(self) -> Result<Upload, DataError> {
+    fn validate(mut self) -> Result<Upload, DataError> {
         match self.field(":action") {
             Some("file_upload") => {}
             Some(other) => {
@@ -1215,7 +1283,7 @@ impl UploadForm {
                 "invalid version `{version}`"
             )));
         }
-        let Some((file, content)) = self.content.clone() else {
+        let Some((file, content)) = self.content.take() else {
             return Err(DataError::bad_request("missing the `content` file part"));
         };
         let parsed = DistributionFile::parse(&file)
@@ -1565,7 +1633,13 @@ mod tests {
                 .iter()
                 .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
                 .collect(),
-            content: Some((file.to_owned(), Bytes::from_static(content))),
+            content: Some((file.to_owned(), {
+                let mut writer =
+                    crate::server::ingest::SpoolWriter::create(&std::env::temp_dir(), u64::MAX)
+                        .unwrap();
+                writer.write(content).unwrap();
+                writer.finish()
+            })),
         }
     }
 

@@ -11,14 +11,19 @@
 //!
 //! Crash safety: a blob is written to `tmp/`, fsynced and renamed before the index row that
 //! names it is committed, so a crash mid-upload leaves at most an orphaned temp file, never a
-//! visible half version. Writers use `BEGIN IMMEDIATE`, so concurrent publishers (threads or
+//! visible half version. Orphans are swept: temp files whose writer is gone (their lock is
+//! free, [`super::ingest::sweep_tmp`]) at start and after every refused upload, and a blob
+//! that a refused upload placed and nothing references, right away ([`Store::discard`]).
+//! Not swept: a blob a crash left between its rename and its row's commit (a window of one
+//! index transaction); blobs are named by asset rows and by version metadata (NuGet's
+//! `.nuspec`, PyPI's core metadata), so a sweep at start would need every such reference. Writers use `BEGIN IMMEDIATE`, so concurrent publishers (threads or
 //! processes sharing the directory) serialise on the index instead of losing updates.
 //! Reads never serve bytes that no longer match their name, as far as this process can tell:
 //! a blob is hashed on its first read, and again whenever its file changed since
 //! ([`Store::open_blob`] states the exact guarantee).
 
 use std::collections::HashMap;
-use std::io::{Read as _, Seek as _, Write as _};
+use std::io::{Read as _, Seek as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -413,6 +418,50 @@ struct StoreInner {
     blob_cache: BlobCache,
     /// sha256 → the stamp of its file when this process last hashed it and found it right.
     verified: Mutex<HashMap<String, FileStamp>>,
+    /// sha256 → how many requests of this process placed (or found) the blob and have not
+    /// yet committed or given up: [`Store::discard`] never removes such a blob.
+    pending: Mutex<HashMap<String, usize>>,
+}
+
+/// A blob placed in the store for a request that has not committed its index row yet. Keep
+/// it until the row is committed; hand it to [`Store::discard`] when the request is refused.
+#[derive(Debug)]
+#[must_use = "keep it until the index row naming the blob is committed"]
+pub struct Placed {
+    /// The blob's digests.
+    pub digests: Digests,
+    /// Whether this request created the blob's file (it was not there before).
+    created: bool,
+    _pending: Pending,
+}
+
+/// One entry in [`StoreInner::pending`], released on drop.
+#[derive(Debug)]
+struct Pending {
+    inner: Arc<StoreInner>,
+    sha256: String,
+}
+
+impl Pending {
+    fn new(inner: &Arc<StoreInner>, sha256: &str) -> Self {
+        *lock(&inner.pending).entry(sha256.to_owned()).or_insert(0) += 1;
+        Self {
+            inner: Arc::clone(inner),
+            sha256: sha256.to_owned(),
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let mut pending = lock(&self.inner.pending);
+        if let Some(count) = pending.get_mut(&self.sha256) {
+            *count -= 1;
+            if *count == 0 {
+                pending.remove(&self.sha256);
+            }
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -471,6 +520,7 @@ CREATE TABLE IF NOT EXISTS assets (
     sha512 TEXT NOT NULL,
     PRIMARY KEY (version_id, name)
 );
+CREATE INDEX IF NOT EXISTS assets_by_sha256 ON assets (sha256);
 CREATE TABLE IF NOT EXISTS upstreams (
     domain TEXT NOT NULL,
     repository TEXT NOT NULL,
@@ -554,7 +604,7 @@ impl Store {
         let tmp = data_dir.join("tmp");
         fs_err::create_dir_all(&blobs)?;
         fs_err::create_dir_all(&tmp)?;
-        remove_orphaned_uploads(&tmp);
+        let _ = super::ingest::sweep_tmp(&tmp);
         let index = data_dir.join(INDEX_FILE);
         let mut connections = (0..POOL_SIZE)
             .map(|_| open_connection(&index))
@@ -579,6 +629,7 @@ impl Store {
                 watcher: Mutex::new(watcher),
                 blob_cache: BlobCache::new(BLOB_CACHE_BYTES),
                 verified: Mutex::new(HashMap::new()),
+                pending: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -639,38 +690,106 @@ impl Store {
         self.inner.blobs.join(&sha256[..2]).join(sha256)
     }
 
-    /// Store `bytes` as a blob (durably, before any index row names it) and return its digests.
+    /// Where uploads in flight are written (`DATA/tmp/`).
+    #[must_use]
+    pub fn tmp_dir(&self) -> &Path {
+        &self.inner.tmp
+    }
+
+    /// Store `bytes` as a blob (durably, before any index row names it).
     ///
     /// # Errors
     /// Disk I/O failures.
-    pub async fn put_blob(&self, bytes: bytes::Bytes) -> Result<Digests, StoreError> {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || store.put_blob_sync(&bytes))
-            .await
-            .map_err(|error| StoreError::Task(error.to_string()))?
+    pub async fn put_blob(&self, bytes: bytes::Bytes) -> Result<Placed, StoreError> {
+        let tmp = self.inner.tmp.clone();
+        let spool = tokio::task::spawn_blocking(move || {
+            let mut writer = super::ingest::SpoolWriter::create(&tmp, u64::MAX)?;
+            writer.write(&bytes).map_err(|error| match error {
+                super::ingest::BodyError::Io(error) => error,
+                other => std::io::Error::other(other.to_string()),
+            })?;
+            Ok::<_, std::io::Error>(writer.finish())
+        })
+        .await
+        .map_err(|error| StoreError::Task(error.to_string()))??;
+        self.put_spool(spool).await
     }
 
-    fn put_blob_sync(&self, bytes: &[u8]) -> Result<Digests, StoreError> {
-        let digests = Digests::of(bytes);
+    /// Move an upload's temp file into the blob store under its SHA-256 (fsynced, then
+    /// renamed; no copy); when the blob is already there the temp file is just deleted.
+    ///
+    /// # Errors
+    /// Disk I/O failures.
+    pub async fn put_spool(&self, spool: super::ingest::Spool) -> Result<Placed, StoreError> {
+        let digests = spool.digests().clone();
+        let pending = Pending::new(&self.inner, &digests.sha256);
         let path = self.blob_path(&digests.sha256);
-        if path.exists() {
-            return Ok(digests);
-        }
-        if let Some(parent) = path.parent() {
-            fs_err::create_dir_all(parent)?;
-        }
-        let mut temp = tempfile::Builder::new()
-            .prefix("upload-")
-            .tempfile_in(&self.inner.tmp)?;
-        temp.write_all(bytes)?;
-        temp.as_file().sync_all()?;
-        temp.persist(&path).map_err(|error| error.error)?;
-        if let Some(parent) = path.parent()
-            && let Ok(directory) = fs_err::File::open(parent)
-        {
-            let _ = directory.file().sync_all();
-        }
-        Ok(digests)
+        let created = tokio::task::spawn_blocking(move || -> Result<bool, StoreError> {
+            if path.exists() {
+                return Ok(false);
+            }
+            if let Some(parent) = path.parent() {
+                fs_err::create_dir_all(parent)?;
+            }
+            let temp = spool.into_file();
+            temp.as_file().sync_all()?;
+            temp.persist(&path).map_err(|error| error.error)?;
+            if let Some(parent) = path.parent()
+                && let Ok(directory) = fs_err::File::open(parent)
+            {
+                let _ = directory.file().sync_all();
+            }
+            Ok(true)
+        })
+        .await
+        .map_err(|error| StoreError::Task(error.to_string()))??;
+        Ok(Placed {
+            digests,
+            created,
+            _pending: pending,
+        })
+    }
+
+    /// A request that placed a blob was refused: remove the blob if this request created it
+    /// and nothing needs it: no asset row names it (checked under the index's write lock, so
+    /// no commit can slip in) and no other request of this process has placed it and not
+    /// committed yet. Then sweep `tmp/` for abandoned temp files.
+    ///
+    /// # Errors
+    /// Index or disk failures.
+    pub async fn discard(&self, placed: Placed) -> Result<(), StoreError> {
+        let path = self.blob_path(&placed.digests.sha256);
+        let inner = Arc::clone(&self.inner);
+        self.with(move |connection| -> Result<(), StoreError> {
+            if placed.created {
+                let transaction = write_transaction(connection)?;
+                let referenced: bool = transaction.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM assets WHERE sha256 = ?1)",
+                    params![placed.digests.sha256],
+                    |row| row.get(0),
+                )?;
+                let pending = lock(&inner.pending);
+                let others = pending
+                    .get(&placed.digests.sha256)
+                    .is_some_and(|count| *count > 1);
+                if !referenced && !others {
+                    match fs_err::remove_file(&path) {
+                        Ok(()) => {
+                            tracing::debug!(sha256 = %placed.digests.sha256, "removed the blob of a refused upload");
+                        }
+                        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(error) => return Err(error.into()),
+                    }
+                }
+                drop(pending);
+                transaction.commit()?;
+            }
+            drop(placed);
+            Ok(())
+        })
+        .await?;
+        let _ = super::ingest::sweep_tmp(&self.inner.tmp);
+        Ok(())
     }
 
     /// A blob, ready to serve: its bytes when small, else the open file to stream.
@@ -797,28 +916,6 @@ fn open_connection(index: &Path) -> Result<Connection, rusqlite::Error> {
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
     Ok(connection)
-}
-
-/// Uploads older than this in `tmp/` belong to a process that crashed mid-upload.
-const ORPHAN_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Delete temp files a crashed upload left behind. Young files are kept: another server
-/// process may share the data directory and be writing them right now.
-fn remove_orphaned_uploads(tmp: &Path) {
-    let Ok(entries) = fs_err::read_dir(tmp) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let old = entry
-            .metadata()
-            .ok()
-            .and_then(|metadata| metadata.modified().ok())
-            .and_then(|modified| modified.elapsed().ok())
-            .is_some_and(|age| age > ORPHAN_AGE);
-        if old && let Err(error) = fs_err::remove_file(entry.path()) {
-            tracing::warn!(error = %error, "failed to remove an orphaned upload");
-        }
-    }
 }
 
 /// Begin a write transaction that takes the write lock up front.
@@ -1431,7 +1528,8 @@ mod tests {
         let digests = store
             .put_blob(bytes::Bytes::from_static(b"payload"))
             .await
-            .unwrap();
+            .unwrap()
+            .digests;
         assert_eq!(
             &store.read_blob(digests.sha256.clone()).await.unwrap()[..],
             b"payload"
@@ -1462,7 +1560,8 @@ mod tests {
         let digests = store
             .put_blob(bytes::Bytes::from_static(b"payload"))
             .await
-            .unwrap();
+            .unwrap()
+            .digests;
         store.read_blob(digests.sha256.clone()).await.unwrap();
         store.inner.blob_cache.remove(&digests.sha256);
         // Same length, other bytes, written in place.
@@ -1543,7 +1642,8 @@ mod tests {
         let digests = store
             .put_blob(bytes::Bytes::from(content.clone()))
             .await
-            .unwrap();
+            .unwrap()
+            .digests;
         let path = store.blob_path(&digests.sha256);
         // First read: hashed, then streamed; second read: streamed without hashing.
         for _ in 0..2 {

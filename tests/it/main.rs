@@ -23,6 +23,7 @@ mod run;
 mod secrets;
 mod serve_control_plane;
 mod serve_hardening;
+mod serve_limits;
 mod serve_maven;
 mod serve_npm;
 mod serve_nuget;

@@ -175,6 +175,8 @@ pub struct ServerSpec<'a> {
     pub args: Vec<&'a str>,
     /// Listen address (`127.0.0.1:0`, any free port, when `None`).
     pub listen: Option<&'a str>,
+    /// Open-file limit (`ulimit -n`) to start the server with, through `prlimit`.
+    pub open_file_limit: Option<u64>,
 }
 
 impl LadingServer {
@@ -184,7 +186,17 @@ impl LadingServer {
         reason = "call sites read better building the spec inline"
     )]
     pub fn start(data: &Path, spec: ServerSpec<'_>) -> Self {
-        let mut command = clean_command(lading_bin(), data);
+        let mut command = match spec.open_file_limit {
+            Some(limit) => {
+                let mut command = clean_command("prlimit", data);
+                command
+                    .arg(format!("--nofile={limit}:{limit}"))
+                    .arg("--")
+                    .arg(lading_bin());
+                command
+            }
+            None => clean_command(lading_bin(), data),
+        };
         command
             .arg("serve")
             .arg("--data")
@@ -254,6 +266,11 @@ impl LadingServer {
             child,
             log,
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Everything the server wrote to stderr so far.

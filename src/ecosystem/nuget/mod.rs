@@ -417,8 +417,18 @@ fn safe_entry_name(name: &str) -> bool {
 /// # Errors
 /// [`NupkgError`] naming what is wrong; nothing is extracted.
 pub fn read_nupkg(bytes: &[u8]) -> Result<NupkgManifest, NupkgError> {
-    let mut archive =
-        zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(NupkgError::NotZip)?;
+    read_nupkg_from(std::io::Cursor::new(bytes))
+}
+
+/// [`read_nupkg`] over a seekable reader (a package in a file), reading only the zip's
+/// directory and its `.nuspec`.
+///
+/// # Errors
+/// As [`read_nupkg`].
+pub fn read_nupkg_from(
+    reader: impl std::io::Read + std::io::Seek,
+) -> Result<NupkgManifest, NupkgError> {
+    let mut archive = zip::ZipArchive::new(reader).map_err(NupkgError::NotZip)?;
     let mut nuspecs = Vec::new();
     for index in 0..archive.len() {
         let name = archive

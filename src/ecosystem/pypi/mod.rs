@@ -242,8 +242,14 @@ const MAX_METADATA_BYTES: u64 = 16 * 1024 * 1024;
 /// single top-level `.dist-info/METADATA`, or it is larger than 16 MiB.
 #[must_use]
 pub fn wheel_metadata(wheel: &[u8]) -> Option<Vec<u8>> {
+    wheel_metadata_from(std::io::Cursor::new(wheel))
+}
+
+/// [`wheel_metadata`] over a seekable reader (a wheel in a file), reading only the zip's
+/// directory and the `METADATA` member.
+pub fn wheel_metadata_from(wheel: impl std::io::Read + std::io::Seek) -> Option<Vec<u8>> {
     use std::io::Read as _;
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(wheel)).ok()?;
+    let mut archive = zip::ZipArchive::new(wheel).ok()?;
     let names: Vec<String> = archive
         .file_names()
         .filter(|name| {
