@@ -1594,7 +1594,8 @@ mod tests {
             let digests = store
                 .put_blob(bytes::Bytes::from(content.clone()))
                 .await
-                .unwrap();
+                .unwrap()
+                .digests;
             let length = content.len();
             for (range, status, expected) in [
                 ("bytes=10-19", 206, &content[10..20]),
