@@ -364,8 +364,8 @@ impl Runner {
         check(step.name, status)
     }
 
-    /// Run `lading publish --json` and keep from its report whether it sent anything.
-    async fn publish(&mut self, step: &Step) -> anyhow::Result<()> {
+    /// Announce `step`, run it with stdout captured and stderr passed through, and wait.
+    async fn run_capturing_stdout(&self, step: &Step) -> anyhow::Result<std::process::Output> {
         self.printer.status(&format!(
             "lading run: step `{}`: {}",
             step.name,
@@ -375,12 +375,17 @@ impl Runner {
         command.stdout(Stdio::piped()).stderr(Stdio::inherit());
         // `spawn` + `wait_with_output`, not `output`: tokio's `output` pipes stderr too, and
         // the step's messages would be lost.
-        let output = command
+        command
             .spawn()
             .with_context(|| format!("failed to start step `{}`", step.name))?
             .wait_with_output()
             .await
-            .with_context(|| format!("failed to wait for step `{}`", step.name))?;
+            .with_context(|| format!("failed to wait for step `{}`", step.name))
+    }
+
+    /// Run `lading publish --json` and keep from its report whether it sent anything.
+    async fn publish(&mut self, step: &Step) -> anyhow::Result<()> {
+        let output = self.run_capturing_stdout(step).await?;
         check(step.name, output.status)?;
         if let Program::Lading(args) = &step.program
             && let Some(dir) = args.get(1)
@@ -404,21 +409,7 @@ impl Runner {
 
     /// Run `lading login --print-env sh` and keep its exports for later steps.
     async fn login(&mut self, step: &Step) -> anyhow::Result<()> {
-        self.printer.status(&format!(
-            "lading run: step `{}`: {}",
-            step.name,
-            describe_program(&step.program)
-        ));
-        let mut command = self.command(&step.program);
-        command.stdout(Stdio::piped()).stderr(Stdio::inherit());
-        // `spawn` + `wait_with_output`, not `output`: tokio's `output` pipes stderr too, and
-        // the step's messages would be lost.
-        let output = command
-            .spawn()
-            .with_context(|| format!("failed to start step `{}`", step.name))?
-            .wait_with_output()
-            .await
-            .with_context(|| format!("failed to wait for step `{}`", step.name))?;
+        let output = self.run_capturing_stdout(step).await?;
         let text = String::from_utf8_lossy(&output.stdout);
         // `::add-mask::` and any other runner command must still reach the runner.
         for line in text.lines().filter(|line| !line.starts_with("export ")) {
