@@ -14,9 +14,10 @@
 //! visible half version. Orphans are swept: temp files whose writer is gone (their lock is
 //! free, [`super::ingest::sweep_tmp`]) at start and after every refused upload, and a blob
 //! that a refused upload placed and nothing references, right away ([`Store::discard`]).
-//! Not swept: a blob a crash left between its rename and its row's commit (a window of one
-//! index transaction); blobs are named by asset rows and by version metadata (NuGet's
-//! `.nuspec`, PyPI's core metadata), so a sweep at start would need every such reference. Writers use `BEGIN IMMEDIATE`, so concurrent publishers (threads or
+//! A blob a crash left between its rename and its row's commit is swept at start, once it is
+//! older than [`ORPHAN_BLOB_AGE`] and no index row names it ([`Store::sweep_orphan_blobs`]:
+//! blobs are named by asset rows and by version metadata, NuGet's `.nuspec` and PyPI's core
+//! metadata, so every sha256 in either counts as a reference). Writers use `BEGIN IMMEDIATE`, so concurrent publishers (threads or
 //! processes sharing the directory) serialise on the index instead of losing updates.
 //! Reads never serve bytes that no longer match their name, as far as this process can tell:
 //! a blob is hashed on its first read, and again whenever its file changed since
@@ -28,6 +29,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+/// How old an unreferenced blob must be before the start-up sweep removes it: far longer than
+/// the moment between a blob's rename and its index row's commit.
+pub const ORPHAN_BLOB_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Every run of exactly 64 lowercase hex digits in `text` (a sha256 as the store names blobs).
+fn sha256_runs(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|character: char| !matches!(character, '0'..='9' | 'a'..='f'))
+        .filter(|run| run.len() == 64)
+}
 use sha2::Digest as _;
 
 use super::cache::BlobCache;
@@ -452,6 +463,20 @@ impl Pending {
     }
 }
 
+impl StoreInner {
+    /// A free index connection if there is one, else the next in turn once it is free.
+    fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
+        let pool = &self.connections;
+        pool.iter()
+            .find_map(|slot| slot.try_lock().ok())
+            .unwrap_or_else(|| {
+                let index =
+                    self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % pool.len();
+                lock(&pool[index])
+            })
+    }
+}
+
 impl Drop for Pending {
     fn drop(&mut self) {
         let mut pending = lock(&self.inner.pending);
@@ -620,7 +645,7 @@ impl Store {
         let watcher = open_connection(&index)?;
         // Called on async worker threads: fail (and skip the caches) rather than wait.
         watcher.busy_timeout(std::time::Duration::ZERO)?;
-        Ok(Self {
+        let store = Self {
             inner: Arc::new(StoreInner {
                 connections: connections.into_iter().map(Mutex::new).collect(),
                 next: std::sync::atomic::AtomicUsize::new(0),
@@ -631,7 +656,105 @@ impl Store {
                 verified: Mutex::new(HashMap::new()),
                 pending: Mutex::new(HashMap::new()),
             }),
-        })
+        };
+        // In the background: walking every blob must not delay the first request.
+        let sweeper = store.clone();
+        std::thread::spawn(move || match sweeper.sweep_orphan_blobs(ORPHAN_BLOB_AGE) {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "removed orphan blobs left by a crash"),
+            Err(error) => tracing::warn!(error = %error, "orphan blob sweep failed"),
+        });
+        Ok(store)
+    }
+
+    /// Remove blobs that no index row names and that are older than `min_age`: what a crash
+    /// between a blob's rename and its row's commit leaves behind. Returns how many went.
+    ///
+    /// A reference is an asset row's sha256 or any 64-hex-digit run in a version's metadata
+    /// (NuGet's `.nuspec` blob, PyPI's core metadata), so nothing metadata names is removed.
+    /// Each candidate is checked again, with its age, under the index's write lock before it
+    /// is removed, so no commit can slip in between; blobs this process has placed and not
+    /// committed are skipped, and [`Self::put_spool`] refreshes the age of a blob it reuses,
+    /// so a blob about to be named by another node's commit is not old.
+    ///
+    /// # Errors
+    /// Index or disk failures.
+    pub fn sweep_orphan_blobs(&self, min_age: std::time::Duration) -> Result<usize, StoreError> {
+        let old_enough = |path: &Path| {
+            fs_err::metadata(path)
+                .ok()
+                .and_then(|metadata| metadata.modified().ok())
+                .and_then(|modified| modified.elapsed().ok())
+                .is_some_and(|age| age >= min_age)
+        };
+        let mut referenced = std::collections::HashSet::new();
+        self.with_sync(|connection| -> Result<(), StoreError> {
+            let mut assets = connection.prepare("SELECT sha256 FROM assets")?;
+            for sha256 in assets.query_map([], |row| row.get::<_, String>(0))? {
+                referenced.insert(sha256?);
+            }
+            let mut versions =
+                connection.prepare("SELECT metadata FROM versions WHERE metadata IS NOT NULL")?;
+            for metadata in versions.query_map([], |row| row.get::<_, String>(0))? {
+                referenced.extend(sha256_runs(&metadata?).map(str::to_owned));
+            }
+            Ok(())
+        })?;
+        let mut candidates = Vec::new();
+        for shard in fs_err::read_dir(&self.inner.blobs)? {
+            let shard = shard?.path();
+            if !shard.is_dir() {
+                continue;
+            }
+            for blob in fs_err::read_dir(&shard)? {
+                let path = blob?.path();
+                let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+                    continue;
+                };
+                if sha256_runs(name).next() == Some(name)
+                    && !referenced.contains(name)
+                    && old_enough(&path)
+                {
+                    candidates.push((name.to_owned(), path));
+                }
+            }
+        }
+        let mut removed = 0;
+        for (sha256, path) in candidates {
+            let gone = self.with_sync(|connection| -> Result<bool, StoreError> {
+                let transaction = write_transaction(connection)?;
+                let named: bool = transaction.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM assets WHERE sha256 = ?1)
+                         OR EXISTS (SELECT 1 FROM versions WHERE instr(metadata, ?1) > 0)",
+                    params![sha256],
+                    |row| row.get(0),
+                )?;
+                let placing = lock(&self.inner.pending).contains_key(&sha256);
+                let gone = !named && !placing && old_enough(&path) && {
+                    match fs_err::remove_file(&path) {
+                        Ok(()) => true,
+                        Err(error) if error.kind() == std::io::ErrorKind::NotFound => false,
+                        Err(error) => return Err(error.into()),
+                    }
+                };
+                transaction.commit()?;
+                Ok(gone)
+            })?;
+            if gone {
+                tracing::debug!(%sha256, "removed an orphan blob");
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Run `work` against one index connection on this thread (for work outside the async
+    /// runtime, such as the start-up sweep).
+    fn with_sync<T>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        work(&mut self.inner.connection())
     }
 
     /// Run `work` against the index on the blocking pool.
@@ -645,25 +768,9 @@ impl Store {
         F: FnOnce(&mut Connection) -> Result<R, E> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            // Take a free connection if there is one, else wait for the next in turn.
-            let pool = &inner.connections;
-            let mut connection = pool
-                .iter()
-                .find_map(|slot| slot.try_lock().ok())
-                .unwrap_or_else(|| {
-                    let index = inner
-                        .next
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                        % pool.len();
-                    pool[index]
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                });
-            work(&mut connection)
-        })
-        .await
-        .map_err(|error| E::from(StoreError::Task(error.to_string())))?
+        tokio::task::spawn_blocking(move || work(&mut inner.connection()))
+            .await
+            .map_err(|error| E::from(StoreError::Task(error.to_string())))?
     }
 
     /// The index generation: a number that changes whenever any connection (of this process
@@ -726,6 +833,17 @@ impl Store {
         let path = self.blob_path(&digests.sha256);
         let created = tokio::task::spawn_blocking(move || -> Result<bool, StoreError> {
             if path.exists() {
+                // Reused: make it young, so a start-up sweep on another node sharing this
+                // directory never takes it for an orphan before our row names it. Only when
+                // it is getting old, since a new stamp makes readers hash it again.
+                let aging = fs_err::metadata(&path)
+                    .ok()
+                    .and_then(|metadata| metadata.modified().ok())
+                    .and_then(|modified| modified.elapsed().ok())
+                    .is_some_and(|age| age >= ORPHAN_BLOB_AGE / 2);
+                if aging && let Ok(file) = fs_err::File::options().write(true).open(&path) {
+                    let _ = file.file().set_modified(std::time::SystemTime::now());
+                }
                 return Ok(false);
             }
             if let Some(parent) = path.parent() {

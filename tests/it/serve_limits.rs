@@ -701,3 +701,90 @@ fn crashes_and_refusals_leave_no_temp_file_or_orphan_blob() {
     assert!(temp_files(&data).is_empty(), "{:?}", temp_files(&data));
     assert_eq!(blobs(&data), kept, "refusals left no blob");
 }
+
+/// A blob that a crash left between its rename into the store and its index row's commit is
+/// swept at the next start once it is old, and nothing an index row names goes with it: not
+/// the assets, and not the NuGet `.nuspec` that only version metadata names.
+#[test]
+fn a_blob_a_crash_left_unnamed_is_swept_at_start_and_named_ones_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = LadingServer::start(&data, ServerSpec::default());
+    let token = server.mint_token(&server.credentials_file(), None);
+    let authorization = format!("Authorization: Bearer {token}");
+    let package = dir.path().join("Swept.Probe.1.0.0.nupkg");
+    nupkg(&package, "Swept.Probe", 4096);
+    let form = format!("package=@{}", package.display());
+    let api_key = format!("X-NuGet-ApiKey: {token}");
+    let push = format!("{}/d/local/nuget/main/v2/package", server.url);
+    assert_eq!(
+        curl(
+            dir.path(),
+            &["-X", "PUT", "-H", &api_key, "-F", &form, &push]
+        )
+        .0,
+        201
+    );
+    let body = dir.path().join("asset.bin");
+    fs_err::write(&body, b"a named generic asset").unwrap();
+    let asset = format!("{}/d/local/generic/main/ns/named/1.0/asset.bin", server.url);
+    assert_eq!(
+        curl(
+            dir.path(),
+            &["-H", &authorization, "-T", body.to_str().unwrap(), &asset]
+        )
+        .0,
+        201
+    );
+    let _ = server.kill();
+    let named = blobs(&data);
+    assert_eq!(named.len(), 3, "package, its .nuspec, the asset: {named:?}");
+
+    // What a crash leaves: a blob file no row names. One old, one just written.
+    let place = |content: &[u8]| {
+        let sha256 = sha256_hex(content);
+        let path = data
+            .join("blobs-v1/sha256")
+            .join(&sha256[..2])
+            .join(&sha256);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(&path, content).unwrap();
+        (sha256, path)
+    };
+    let (old_orphan, _) = place(b"left by a crash two hours ago");
+    let (young_orphan, _) = place(b"left a moment ago, maybe still being committed");
+    // Everything but the young orphan is old, so only references can keep the named blobs.
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(2 * 3600);
+    for sha256 in named.iter().chain([&old_orphan]) {
+        let path = data.join("blobs-v1/sha256").join(&sha256[..2]).join(sha256);
+        let file = fs_err::File::options().write(true).open(&path).unwrap();
+        file.file().set_modified(two_hours_ago).unwrap();
+    }
+
+    let server = LadingServer::start(&data, ServerSpec::default());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while blobs(&data).contains(&old_orphan) {
+        assert!(Instant::now() < deadline, "the old orphan was not swept");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut kept = named.clone();
+    kept.push(young_orphan);
+    kept.sort();
+    assert_eq!(blobs(&data), kept);
+    let token = server.mint_token(&server.credentials_file(), None);
+    let authorization = format!("Authorization: Bearer {token}");
+    for url in [
+        format!(
+            "{}/d/local/nuget/main/v3/package/swept.probe/1.0.0/swept.probe.nuspec",
+            server.url
+        ),
+        format!(
+            "{}/d/local/nuget/main/v3/package/swept.probe/1.0.0/swept.probe.1.0.0.nupkg",
+            server.url
+        ),
+        format!("{}/d/local/generic/main/ns/named/1.0/asset.bin", server.url),
+    ] {
+        let (status, _) = curl(dir.path(), &["-H", &authorization, &url]);
+        assert_eq!(status, 200, "{url}");
+    }
+}
