@@ -34,6 +34,14 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 /// the moment between a blob's rename and its index row's commit.
 pub const ORPHAN_BLOB_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// How long ago `path` was last modified (`None` when that cannot be read).
+fn file_age(path: &Path) -> Option<std::time::Duration> {
+    fs_err::metadata(path)
+        .ok()
+        .and_then(|metadata| metadata.modified().ok())
+        .and_then(|modified| modified.elapsed().ok())
+}
+
 /// Every run of exactly 64 lowercase hex digits in `text` (a sha256 as the store names blobs).
 fn sha256_runs(text: &str) -> impl Iterator<Item = &str> {
     text.split(|character: char| !matches!(character, '0'..='9' | 'a'..='f'))
@@ -680,13 +688,7 @@ impl Store {
     /// # Errors
     /// Index or disk failures.
     pub fn sweep_orphan_blobs(&self, min_age: std::time::Duration) -> Result<usize, StoreError> {
-        let old_enough = |path: &Path| {
-            fs_err::metadata(path)
-                .ok()
-                .and_then(|metadata| metadata.modified().ok())
-                .and_then(|modified| modified.elapsed().ok())
-                .is_some_and(|age| age >= min_age)
-        };
+        let old_enough = |path: &Path| file_age(path).is_some_and(|age| age >= min_age);
         let mut referenced = std::collections::HashSet::new();
         self.with_sync(|connection| -> Result<(), StoreError> {
             let mut assets = connection.prepare("SELECT sha256 FROM assets")?;
@@ -836,11 +838,7 @@ impl Store {
                 // Reused: make it young, so a start-up sweep on another node sharing this
                 // directory never takes it for an orphan before our row names it. Only when
                 // it is getting old, since a new stamp makes readers hash it again.
-                let aging = fs_err::metadata(&path)
-                    .ok()
-                    .and_then(|metadata| metadata.modified().ok())
-                    .and_then(|modified| modified.elapsed().ok())
-                    .is_some_and(|age| age >= ORPHAN_BLOB_AGE / 2);
+                let aging = file_age(&path).is_some_and(|age| age >= ORPHAN_BLOB_AGE / 2);
                 if aging && let Ok(file) = fs_err::File::options().write(true).open(&path) {
                     let _ = file.file().set_modified(std::time::SystemTime::now());
                 }
