@@ -540,3 +540,56 @@ impl Summary {
         self.bytes = stats.bytes.load(Ordering::Relaxed);
     }
 }
+
+/// Wait for every task in `tasks` and return what they made, or the first error.
+///
+/// A failure does not cancel the other downloads: each one that verifies is already in the
+/// content-addressed store, so the rerun that follows a fix (or a transient outage) fetches
+/// only what failed. The errors after the first are logged, so one run names every package
+/// that failed, not one a run.
+///
+/// # Errors
+/// The first task's error, in completion order; a panicked task as `E::from(JoinError)`.
+pub async fn join_all<T, E>(mut tasks: tokio::task::JoinSet<Result<T, E>>) -> Result<Vec<T>, E>
+where
+    T: 'static,
+    E: From<tokio::task::JoinError> + std::fmt::Display + 'static,
+{
+    let mut done = Vec::with_capacity(tasks.len());
+    let mut first: Option<E> = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined.map_err(E::from).and_then(|result| result) {
+            Ok(value) => done.push(value),
+            Err(error) if first.is_none() => first = Some(error),
+            Err(error) => tracing::warn!("also failed: {error}"),
+        }
+    }
+    match first {
+        Some(error) => Err(error),
+        None => Ok(done),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn one_failure_does_not_cancel_the_other_downloads() {
+        let finished = Arc::new(AtomicUsize::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(async { Err::<(), _>(anyhow::anyhow!("digest mismatch")) });
+        for _ in 0..5 {
+            let finished = finished.clone();
+            tasks.spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                finished.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            });
+        }
+        let error = super::join_all(tasks).await.unwrap_err();
+        assert_eq!(error.to_string(), "digest mismatch");
+        assert_eq!(finished.load(Ordering::SeqCst), 5);
+    }
+}

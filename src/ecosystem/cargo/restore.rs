@@ -399,9 +399,7 @@ pub async fn restore(
                 Ok::<_, RestoreError>((krate, fetched.blob))
             });
         }
-        while let Some(joined) = tasks.join_next().await {
-            verified.push(joined??);
-        }
+        verified.extend(crate::fetcher::join_all(tasks).await?);
     }
     let count = verified.len();
     let vendor = vendor.to_path_buf();

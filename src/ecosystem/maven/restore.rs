@@ -383,8 +383,7 @@ pub async fn restore(
                 Ok::<_, RestoreError>((files, referenced_poms(&text)))
             });
         }
-        while let Some(joined) = tasks.join_next().await {
-            let (files, referenced) = joined??;
+        for (files, referenced) in crate::fetcher::join_all(tasks).await? {
             placed.extend(files);
             round.extend(
                 referenced

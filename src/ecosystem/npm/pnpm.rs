@@ -598,10 +598,7 @@ pub async fn restore(
             Ok::<_, RestoreError>((package, fetched.blob))
         });
     }
-    let mut verified = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        verified.push(joined??);
-    }
+    let verified = crate::fetcher::join_all(tasks).await?;
     let lock_path = lock_dir.join("pnpm-store.lock");
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let _lock =

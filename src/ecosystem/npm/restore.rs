@@ -162,8 +162,7 @@ pub async fn restore(
     }
     let mut packuments = BTreeMap::new();
     let mut placement = Placement::default();
-    while let Some(joined) = tasks.join_next().await {
-        let (name, url, document, parsed) = joined??;
+    for (name, url, document, parsed) in crate::fetcher::join_all(tasks).await? {
         if let Some(blob) = document.blob {
             placement.index.push(IndexEntry {
                 url,
@@ -199,8 +198,7 @@ pub async fn restore(
             Ok::<_, RestoreError>((fetched.blob, digests, index))
         });
     }
-    while let Some(joined) = tasks.join_next().await {
-        let (blob, digests, index) = joined??;
+    for (blob, digests, index) in crate::fetcher::join_all(tasks).await? {
         placement.content.push((blob, digests));
         placement.index.push(index);
     }

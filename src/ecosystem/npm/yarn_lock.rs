@@ -316,10 +316,7 @@ pub async fn restore(
             Ok::<_, RestoreError>((file, fetched.blob))
         });
     }
-    let mut placed = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        placed.push(joined??);
-    }
+    let placed = crate::fetcher::join_all(tasks).await?;
     let count = placed.len();
     for (file, blob) in placed {
         if file.is_empty() || file.starts_with('.') || file.contains(['/', '\\', '\0']) {

@@ -341,10 +341,7 @@ pub async fn restore(
             Ok::<_, RestoreError>((package, fetched.blob))
         });
     }
-    let mut fetched = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        fetched.push(joined??);
-    }
+    let fetched = crate::fetcher::join_all(tasks).await?;
     let root = root.to_path_buf();
     let lock_dir = lock_dir.to_path_buf();
     let source = index_url.redacted();

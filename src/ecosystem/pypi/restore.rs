@@ -515,12 +515,9 @@ pub async fn restore(
             Ok::<_, anyhow::Error>(out)
         });
     }
-    let mut placed = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        placed.extend(joined.map_err(RestoreError::from)??);
-        summary.packages += 1;
-    }
-    for (filename, blob) in placed {
+    let placed = crate::fetcher::join_all(tasks).await?;
+    summary.packages += placed.len();
+    for (filename, blob) in placed.into_iter().flatten() {
         if !is_safe_file_name(&filename) {
             anyhow::bail!("the index listed an unsafe file name `{filename}`");
         }
