@@ -33,3 +33,4 @@ mod serve_security;
 mod serve_storage;
 mod serve_upstream;
 mod serve_upstream_formats;
+mod test_support;

@@ -7,6 +7,7 @@
 
 pub mod faults;
 pub mod peers;
+pub mod snapshot;
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -35,10 +36,43 @@ fn which(name: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// Find a peer: `$env_var` if set, then `<repo>/.peers/<relative>` (what `.ci/install-peers`
-/// writes), then `fallback` on `PATH`. When missing: panic under `LADING_TEST_REQUIRE_TOOLS=1`,
-/// otherwise print why the test is skipped and return `None`.
-pub fn find_tool(
+/// The running test's name, for skip messages: libtest names the thread that runs a test after
+/// it; nextest also exports `NEXTEST_TEST_NAME`.
+pub fn current_test_name() -> String {
+    std::thread::current()
+        .name()
+        .filter(|name| *name != "main")
+        .map(str::to_owned)
+        .or_else(|| {
+            std::env::var_os("NEXTEST_TEST_NAME").map(|name| name.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "this test".to_owned())
+}
+
+/// Say that the running test skips (it then returns and passes without having checked
+/// anything): `SKIPPED: <test>: <reason>` on stderr, which `.config/nextest.toml` shows at the
+/// end of a local `cargo nextest run`. Under `LADING_TEST_REQUIRE_TOOLS=1` (CI) a skip is a
+/// failure instead, so in CI "passed" always means "ran".
+pub fn skip(reason: &str) {
+    let test = current_test_name();
+    assert!(
+        !tools_required(),
+        "{test}: {reason} (`LADING_TEST_REQUIRE_TOOLS=1` requires every peer)"
+    );
+    #[expect(
+        clippy::print_stderr,
+        reason = "the skip reason belongs in the test output"
+    )]
+    {
+        eprintln!(
+            "SKIPPED: {test}: {reason} (the test returned without running; `LADING_TEST_REQUIRE_TOOLS=1` makes this a failure)"
+        );
+    }
+}
+
+/// Where a peer would be: `$env_var` if set, then `<peers>/<relative>` (what
+/// `.ci/install-peers` writes), then `fallback` on `PATH`. Says nothing when it is missing.
+pub fn locate_tool(
     env_var: &str,
     peers_relative: Option<&str>,
     fallback: Option<&str>,
@@ -53,25 +87,30 @@ pub fn find_tool(
     let from_peers = peers_relative
         .map(|relative| peers.join(relative))
         .filter(|path| path.exists());
-    let found = from_env.or(from_peers).or_else(|| fallback.and_then(which));
+    from_env.or(from_peers).or_else(|| fallback.and_then(which))
+}
+
+/// Find a peer the running test needs ([`locate_tool`]). When it is missing: a failure under
+/// `LADING_TEST_REQUIRE_TOOLS=1`, otherwise a [`skip`] naming the test and the tool, and `None`.
+pub fn find_tool(
+    env_var: &str,
+    peers_relative: Option<&str>,
+    fallback: Option<&str>,
+) -> Option<PathBuf> {
+    let found = locate_tool(env_var, peers_relative, fallback);
     if found.is_none() {
-        let message = format!(
-            "peer not found: set `{env_var}` or run `.ci/install-peers` (looked in `.peers/` for {peers_relative:?} and on PATH for {fallback:?})"
-        );
-        assert!(!tools_required(), "{message}");
-        #[expect(
-            clippy::print_stderr,
-            reason = "the skip reason belongs in the test output"
-        )]
-        {
-            eprintln!("SKIPPED: {message}");
-        }
+        let tool = fallback
+            .or_else(|| peers_relative.and_then(|relative| relative.rsplit('/').next()))
+            .unwrap_or(env_var);
+        skip(&format!(
+            "`{tool}` not found: set `{env_var}` or run `.ci/install-peers` (looked in `.peers/` for {peers_relative:?} and on PATH for {fallback:?})"
+        ));
     }
     found
 }
 
-/// Return early from a test when a peer is missing (and not required):
-/// `let npm = require_tool!(support::npm());`
+/// Return early from a test when a peer is missing (and not required), after [`find_tool`]
+/// has printed `SKIPPED: …`: `let npm = require_tool!(support::npm());`
 #[macro_export]
 macro_rules! require_tool {
     ($found:expr) => {
