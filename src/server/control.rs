@@ -20,6 +20,7 @@ use super::access::{Permission, Principal};
 use super::error::{ApiError, request_id};
 use super::packages::{self, Restrictions};
 use super::sigv4::{self, SigV4Error};
+use super::store::new_revision;
 use super::store::{self, AssetRow, PackageKey, VersionRow};
 
 /// Formats CodeArtifact knows.
@@ -1849,13 +1850,6 @@ async fn get_package_version_asset(context: Context<'_>) -> Result<Response, Api
 }
 
 // ----- publishing -----
-
-/// A new version revision id.
-#[must_use]
-pub fn new_revision() -> String {
-    let bytes: [u8; 12] = rand::random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
 
 /// Why adding an asset to a version was refused.
 #[derive(Debug)]

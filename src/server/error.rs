@@ -8,6 +8,7 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::ingest::BodyError;
 use super::store::StoreError;
 
 /// An AWS-style API error.
@@ -236,6 +237,24 @@ impl From<StoreError> for DataError {
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("internal storage error: {error}"),
         )
+    }
+}
+
+impl From<BodyError> for DataError {
+    fn from(error: BodyError) -> Self {
+        if let BodyError::Io(source) = &error {
+            tracing::error!(error = %source, "failed to write an upload to its temp file");
+        }
+        Self::new(error.status(), error.to_string())
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(error: BodyError) -> Self {
+        if let BodyError::Io(source) = &error {
+            tracing::error!(error = %source, "failed to write an upload to its temp file");
+        }
+        ApiError::body(error.status(), error.to_string())
     }
 }
 

@@ -22,8 +22,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use md5::Digest as _;
 
-use super::error::{ApiError, DataError};
-use super::store::Digests;
+use crate::archive::Digests;
 
 /// Name prefix of every upload temp file in `DATA/tmp/`.
 pub const TEMP_PREFIX: &str = "upload-";
@@ -99,24 +98,6 @@ impl BodyError {
     }
 }
 
-impl From<BodyError> for DataError {
-    fn from(error: BodyError) -> Self {
-        if let BodyError::Io(source) = &error {
-            tracing::error!(error = %source, "failed to write an upload to its temp file");
-        }
-        Self::new(error.status(), error.to_string())
-    }
-}
-
-impl From<BodyError> for ApiError {
-    fn from(error: BodyError) -> Self {
-        if let BodyError::Io(source) = &error {
-            tracing::error!(error = %source, "failed to write an upload to its temp file");
-        }
-        ApiError::body(error.status(), error.to_string())
-    }
-}
-
 /// MD5, SHA-1, SHA-256 and SHA-512 computed together as bytes go by. The SHA family comes
 /// from aws-lc (linked for TLS already), whose optimized C keeps a debug build's upload path
 /// (what the test suite runs) as fast as a release build's.
@@ -126,6 +107,7 @@ pub struct Hashers {
     sha1: aws_lc_rs::digest::Context,
     sha256: aws_lc_rs::digest::Context,
     sha512: aws_lc_rs::digest::Context,
+    size: u64,
 }
 
 impl std::fmt::Debug for Hashers {
@@ -142,6 +124,7 @@ impl Default for Hashers {
             sha1: Context::new(&SHA1_FOR_LEGACY_USE_ONLY),
             sha256: Context::new(&SHA256),
             sha512: Context::new(&SHA512),
+            size: 0,
         }
     }
 }
@@ -153,6 +136,7 @@ impl Hashers {
         self.sha1.update(data);
         self.sha256.update(data);
         self.sha512.update(data);
+        self.size += data.len() as u64;
     }
 
     /// The hex digests.
@@ -163,6 +147,7 @@ impl Hashers {
             sha1: hex::encode(self.sha1.finish()),
             sha256: hex::encode(self.sha256.finish()),
             sha512: hex::encode(self.sha512.finish()),
+            size: self.size,
         }
     }
 }

@@ -39,11 +39,11 @@ use percent_encoding::percent_decode_str;
 
 use super::AppState;
 use super::access::{self, Permission};
-use super::control::new_revision;
 use super::error::DataError;
 use super::packages;
-use super::store::{self, AssetRow, Blob, Digests, PackageKey, VersionRow};
+use super::store::{self, AssetRow, Blob, PackageKey, VersionRow};
 use super::upstream::{ExternalConnection, Fetched, add_notes, verify_hex, with_notes};
+use crate::archive::Digests;
 use crate::ecosystem::maven::{
     ArtifactFile, ArtifactMetadata, ChecksumAlgorithm, RepositoryPath, SnapshotFile,
     SnapshotMetadata, is_snapshot, last_updated, listed_versions,
@@ -796,7 +796,7 @@ impl MavenRequest<'_> {
                             &transaction,
                             row.id,
                             "Published",
-                            &new_revision(),
+                            &store::new_revision(),
                         )?;
                         published.push(version);
                     }
@@ -851,7 +851,7 @@ fn version_or_insert(
     let mut row = VersionRow {
         id: 0,
         version: version.to_owned(),
-        revision: new_revision(),
+        revision: store::new_revision(),
         status: status.to_owned(),
         published: now,
         metadata: None,
@@ -932,7 +932,7 @@ fn add_file(
                             &transaction,
                             retired.id,
                             &retired.status,
-                            &new_revision(),
+                            &store::new_revision(),
                         )?;
                     }
                 }
@@ -947,7 +947,12 @@ fn add_file(
         )));
     }
     store::insert_asset(&transaction, target.id, asset)?;
-    store::update_version_status(&transaction, target.id, &target.status, &new_revision())?;
+    store::update_version_status(
+        &transaction,
+        target.id,
+        &target.status,
+        &store::new_revision(),
+    )?;
     transaction.commit()?;
     tracing::info!(group = %key.namespace, artifact = %key.package, version = %target.version, file = %asset.name, "maven file stored");
     Ok(Added::Created)

@@ -18,6 +18,7 @@
 //! reach this server whatever address it listens on.
 
 pub mod access;
+pub mod blob_cache;
 pub mod cache;
 pub mod control;
 pub mod error;

@@ -791,7 +791,7 @@ impl NpmRequest<'_> {
                     format!("fetching from {connection_name} failed: {error}"),
                 )
             })?;
-        let digests = super::store::Digests::of(&bytes);
+        let digests = crate::archive::Digests::of(&bytes);
         verify_upstream_digest(&dist, &digests).map_err(|message| {
             tracing::warn!(connection = connection_name, %message, "refused upstream content");
             DataError::new(
@@ -960,7 +960,7 @@ impl NpmRequest<'_> {
                     let row = VersionRow {
                         id: 0,
                         version: version.clone(),
-                        revision: super::control::new_revision(),
+                        revision: store::new_revision(),
                         status: "Published".to_owned(),
                         published: now,
                         metadata: Some(manifest.to_string()),
@@ -1356,7 +1356,7 @@ fn parse_time(text: &str) -> Option<f64> {
 
 /// Check downloaded bytes against the upstream's own `dist.integrity` (any SRI algorithm we
 /// compute) or `dist.shasum`. Content without a digest to check is refused.
-fn verify_upstream_digest(dist: &Value, digests: &super::store::Digests) -> Result<(), String> {
+fn verify_upstream_digest(dist: &Value, digests: &crate::archive::Digests) -> Result<(), String> {
     if let Some(integrity) = dist.get("integrity").and_then(Value::as_str) {
         for entry in integrity.split_whitespace() {
             let Some((algorithm, encoded)) = entry.split_once('-') else {

@@ -302,7 +302,7 @@ mod tests {
         assert_eq!(value["_attachments"]["a-1.0.0.tgz"]["length"], 200_000);
         let spool = &extracted.attachments["a-1.0.0.tgz"];
         assert_eq!(spool.read_all().unwrap(), tarball);
-        assert_eq!(spool.digests(), &super::super::store::Digests::of(&tarball));
+        assert_eq!(spool.digests(), &crate::archive::Digests::of(&tarball));
     }
 
     #[test]

@@ -1192,7 +1192,7 @@ impl NuGetRequest<'_> {
         let row = VersionRow {
             id: 0,
             version: version_key.clone(),
-            revision: super::control::new_revision(),
+            revision: store::new_revision(),
             status: "Published".to_owned(),
             published: self.state.clock.now(),
             metadata: Some(metadata.to_string()),

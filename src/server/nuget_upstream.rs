@@ -329,7 +329,7 @@ pub async fn download(
     externals: &Externals,
     connection: &ExternalConnection,
     version: &UpstreamVersion,
-) -> Result<(bytes::Bytes, super::store::Digests), String> {
+) -> Result<(bytes::Bytes, crate::archive::Digests), String> {
     let mut sha512 = version.sha512.clone();
     if sha512.is_none()
         && let Some(catalog) = &version.catalog

@@ -544,7 +544,7 @@ pub fn record_ingest(
         let row = VersionRow {
             id: 0,
             version: ingested.version.clone(),
-            revision: super::control::new_revision(),
+            revision: store::new_revision(),
             status: "Published".to_owned(),
             published: ingested.now,
             metadata: ingested.metadata.clone(),
@@ -661,7 +661,7 @@ mod tests {
         AssetRow {
             name: name.into(),
             size: 1,
-            digests: store::Digests::of(name.as_bytes()),
+            digests: crate::archive::Digests::of(name.as_bytes()),
         }
     }
 

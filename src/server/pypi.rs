@@ -46,8 +46,9 @@ use super::access::{self, Permission, Principal};
 use super::error::DataError;
 use super::multipart;
 use super::packages;
-use super::store::{self, AssetRow, Digests, PackageKey, VersionRow};
+use super::store::{self, AssetRow, PackageKey, VersionRow};
 use super::upstream::{ExternalConnection, Fetched, add_notes, with_notes};
+use crate::archive::Digests;
 use crate::ecosystem::pypi::simple::{PageFile, ProjectPage, parse_project_page};
 use crate::ecosystem::pypi::{
     DistributionFile, SIMPLE_API_VERSION, SimpleFormat, is_valid_name, metadata_field, negotiate,
@@ -1108,7 +1109,7 @@ impl PypiRequest<'_> {
                         key.package
                     ))));
                 }
-                let revision = super::control::new_revision();
+                let revision = store::new_revision();
                 match store::version(&transaction, &key, &version)? {
                     Some(row) if !matches!(row.status.as_str(), "Published" | "Unfinished") => {
                         return Ok(Err(DataError::bad_request(format!(

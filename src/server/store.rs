@@ -49,7 +49,10 @@ fn sha256_runs(text: &str) -> impl Iterator<Item = &str> {
 }
 use sha2::Digest as _;
 
-use super::cache::BlobCache;
+use super::blob_cache::BlobCache;
+/// The digests of an asset: the same type `lading pack` computes, so a packed file and its
+/// stored asset compare directly.
+pub use crate::archive::Digests;
 
 /// Index file name; the version suffix changes when the schema does.
 const INDEX_FILE: &str = "index-v1.sqlite3";
@@ -300,40 +303,12 @@ pub enum StoreError {
     Task(String),
 }
 
-/// The four digests CodeArtifact reports for every asset.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Digests {
-    /// Lowercase hex MD5.
-    pub md5: String,
-    /// Lowercase hex SHA-1.
-    pub sha1: String,
-    /// Lowercase hex SHA-256.
-    pub sha256: String,
-    /// Lowercase hex SHA-512.
-    pub sha512: String,
-}
-
-impl Digests {
-    /// Hash bytes with all four algorithms in one pass.
-    #[must_use]
-    pub fn of(bytes: &[u8]) -> Self {
-        let mut md5 = md5::Md5::new();
-        let mut sha1 = sha1::Sha1::new();
-        let mut sha256 = sha2::Sha256::new();
-        let mut sha512 = sha2::Sha512::new();
-        for chunk in bytes.chunks(64 * 1024) {
-            md5.update(chunk);
-            sha1.update(chunk);
-            sha256.update(chunk);
-            sha512.update(chunk);
-        }
-        Self {
-            md5: hex::encode(md5.finalize()),
-            sha1: hex::encode(sha1.finalize()),
-            sha256: hex::encode(sha256.finalize()),
-            sha512: hex::encode(sha512.finalize()),
-        }
-    }
+/// A new version revision id (CodeArtifact's `revision`, changed by every write to a version).
+#[must_use]
+pub fn new_revision() -> String {
+    use base64::Engine as _;
+    let bytes: [u8; 12] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// A domain row.
@@ -1392,15 +1367,22 @@ pub fn assets(connection: &Connection, version_id: i64) -> Result<Vec<AssetRow>,
 }
 
 fn asset_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AssetRow> {
-    let size: i64 = row.get(1)?;
+    asset_at(row, 0)
+}
+
+/// The asset in columns `name, size, md5, sha1, sha256, sha512` from column `first` on.
+fn asset_at(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<AssetRow> {
+    let size: i64 = row.get(first + 1)?;
+    let size = u64::try_from(size).unwrap_or_default();
     Ok(AssetRow {
-        name: row.get(0)?,
-        size: u64::try_from(size).unwrap_or_default(),
+        name: row.get(first)?,
+        size,
         digests: Digests {
-            md5: row.get(2)?,
-            sha1: row.get(3)?,
-            sha256: row.get(4)?,
-            sha512: row.get(5)?,
+            md5: row.get(first + 2)?,
+            sha1: row.get(first + 3)?,
+            sha256: row.get(first + 4)?,
+            sha512: row.get(first + 5)?,
+            size,
         },
     })
 }
@@ -1423,13 +1405,7 @@ pub fn find_asset(
             params![key.domain, key.repository, key.format, key.namespace, key.package, asset_name],
             |row| {
                 let version = version_from_row(row)?;
-                let size: i64 = row.get(7)?;
-                let asset = AssetRow {
-                    name: row.get(6)?,
-                    size: u64::try_from(size).unwrap_or_default(),
-                    digests: Digests { md5: row.get(8)?, sha1: row.get(9)?, sha256: row.get(10)?, sha512: row.get(11)? },
-                };
-                Ok((version, asset))
+                Ok((version, asset_at(row, 6)?))
             },
         )
         .optional()

@@ -608,12 +608,12 @@ impl Externals {
         connection: &ExternalConnection,
         url: &url::Url,
         claimed: Option<(&str, &str)>,
-    ) -> Result<(bytes::Bytes, crate::server::store::Digests), String> {
+    ) -> Result<(bytes::Bytes, crate::archive::Digests), String> {
         let Some((algorithm, expected)) = claimed else {
             return Err("the upstream gives no digest to verify it against".to_owned());
         };
         let bytes = self.fetch_content(connection, url).await?;
-        let digests = crate::server::store::Digests::of(&bytes);
+        let digests = crate::archive::Digests::of(&bytes);
         verify_hex(&digests, algorithm, expected)?;
         Ok((bytes, digests))
     }
@@ -718,7 +718,7 @@ pub fn with_notes(
 /// # Errors
 /// A message naming the algorithm, the actual and the claimed digest.
 pub fn verify_hex(
-    digests: &crate::server::store::Digests,
+    digests: &crate::archive::Digests,
     algorithm: &str,
     claimed: &str,
 ) -> Result<(), String> {
@@ -778,7 +778,7 @@ mod tests {
 
     #[test]
     fn hex_digests_are_compared_case_insensitively_and_unknown_algorithms_refused() {
-        let digests = crate::server::store::Digests::of(b"abc");
+        let digests = crate::archive::Digests::of(b"abc");
         assert!(verify_hex(&digests, "sha256", &digests.sha256.to_uppercase()).is_ok());
         assert!(verify_hex(&digests, "sha1", &digests.sha1).is_ok());
         let mismatch = verify_hex(&digests, "sha512", &"0".repeat(128)).unwrap_err();
