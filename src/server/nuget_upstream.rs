@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::upstream::{ExternalConnection, Externals, Fetched};
 use crate::ecosystem::nuget::NuGetVersion;
+use crate::ecosystem::nuget::service_index::ServiceIndex;
 
 /// Registration resource types, most complete first: 3.6.0 includes SemVer 2.0.0 packages
 /// (nuget.org serves it gzip-compressed, which [`gunzip_if_needed`] undoes).
@@ -116,25 +117,9 @@ fn service_index_url(connection: &ExternalConnection) -> Result<url::Url, String
 
 /// The registration base URL from a service index document.
 fn registration_base(index: &Value) -> Option<url::Url> {
-    let resources = index.get("resources")?.as_array()?;
-    REGISTRATION_TYPES.iter().find_map(|wanted| {
-        resources.iter().find_map(|resource| {
-            let types = resource.get("@type")?;
-            let matches = match types {
-                Value::String(kind) => kind == wanted,
-                Value::Array(kinds) => kinds.iter().any(|kind| kind.as_str() == Some(wanted)),
-                _ => false,
-            };
-            if !matches {
-                return None;
-            }
-            let mut base = url::Url::parse(resource.get("@id")?.as_str()?).ok()?;
-            if !base.path().ends_with('/') {
-                base.set_path(&format!("{}/", base.path()));
-            }
-            Some(base)
-        })
-    })
+    ServiceIndex::from_document(index)
+        .ok()?
+        .base_url(REGISTRATION_TYPES)
 }
 
 /// What the feed lists for `lower_id`, with whether any of it came from the cache because

@@ -12,6 +12,7 @@ pub mod pack;
 pub mod publish;
 
 pub mod restore;
+pub mod service_index;
 mod version;
 
 use std::io::Read as _;

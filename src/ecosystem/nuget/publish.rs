@@ -54,17 +54,11 @@ async fn discover(session: &Session) -> Result<Feed, PublishError> {
             feed: session.endpoint.clone(),
         });
     };
+    let index_document =
+        super::service_index::ServiceIndex::from_document(&document).unwrap_or_default();
     let find = |kind: &str| {
-        document["resources"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|resource| {
-                resource["@type"]
-                    .as_str()
-                    .is_some_and(|text| text.starts_with(kind))
-            })
-            .and_then(|resource| resource["@id"].as_str())
+        index_document
+            .resource(&[kind])
             .and_then(|text| SafeUrl::parse(text).ok())
     };
     match (find("PackagePublish"), find("PackageBaseAddress")) {

@@ -292,22 +292,13 @@ pub async fn restore(
     let index = fetcher
         .document("service index", &index_url, None, false)
         .await?;
-    let index: Value = serde_json::from_slice(&index.body)
-        .map_err(|error| anyhow::anyhow!("the service index {index_url} is not JSON: {error}"))?;
-    let base = index["resources"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|resource| {
-            resource["@type"]
-                .as_str()
-                .is_some_and(|kind| kind.starts_with("PackageBaseAddress/3.0.0"))
-        })
-        .and_then(|resource| resource["@id"].as_str())
+    let index = super::service_index::ServiceIndex::parse(&index.body)
+        .map_err(|error| anyhow::anyhow!("the service index {index_url} is unreadable: {error}"))?;
+    let base = index
+        .base_url(&["PackageBaseAddress/3.0.0"])
         .ok_or_else(|| {
             anyhow::anyhow!("the service index {index_url} lists no `PackageBaseAddress/3.0.0`")
         })?;
-    let base = url::Url::parse(&format!("{}/", base.trim_end_matches('/')))?;
     let mut tasks = tokio::task::JoinSet::new();
     for package in pending {
         let fetcher = fetcher.clone();
