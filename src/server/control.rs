@@ -23,6 +23,9 @@ use super::sigv4::{self, SigV4Error};
 use super::store::new_revision;
 use super::store::{self, AssetRow, PackageKey, VersionRow};
 
+mod lifecycle;
+mod versions;
+
 /// Formats CodeArtifact knows.
 pub const FORMATS: &[&str] = &[
     "npm", "pypi", "maven", "nuget", "generic", "ruby", "swift", "cargo",
@@ -395,6 +398,18 @@ async fn dispatch(method: &Method, path: &str, context: Context<'_>) -> Result<R
             update_package_versions_status(context).await
         }
         ("POST", "/v1/package/versions/delete") => delete_package_versions(context).await,
+        ("DELETE", "/v1/domain") => lifecycle::delete_domain(context).await,
+        ("DELETE", "/v1/repository") => lifecycle::delete_repository(context).await,
+        ("POST", "/v1/package/versions/dispose") => {
+            versions::dispose_package_versions(context).await
+        }
+        ("POST", "/v1/package/versions/copy") => versions::copy_package_versions(context).await,
+        ("GET", "/v1/package/version/readme") => {
+            versions::get_package_version_readme(context).await
+        }
+        ("POST", "/v1/package/version/dependencies") => {
+            versions::list_package_version_dependencies(context).await
+        }
         _ => Err(ApiError::unknown_operation()),
     }
 }
@@ -2144,7 +2159,9 @@ async fn update_package_versions_status(context: Context<'_>) -> Result<Response
         Some(&key.repository),
         Permission::Publish,
     )?;
-    require_repository(&context, &key.domain, &key.repository).await?;
+    // A package the repository has no record of is `ResourceNotFoundException`, as in AWS,
+    // rather than a 200 listing every version as failed.
+    require_package(&context, &key).await?;
     let lookup = key.clone();
     let (successful, failed) = context
         .state
@@ -2203,7 +2220,7 @@ async fn delete_package_versions(context: Context<'_>) -> Result<Response, ApiEr
         Some(&key.repository),
         Permission::Admin,
     )?;
-    require_repository(&context, &key.domain, &key.repository).await?;
+    require_package(&context, &key).await?;
     let lookup = key.clone();
     let (successful, failed) = context
         .state

@@ -568,6 +568,37 @@ CREATE TABLE IF NOT EXISTS dist_tags (
     version TEXT NOT NULL,
     PRIMARY KEY (domain, repository, format, namespace, package, tag)
 );
+CREATE TABLE IF NOT EXISTS resource_tags (
+    resource TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (resource, key)
+);
+CREATE TABLE IF NOT EXISTS permission_policies (
+    domain TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    document TEXT NOT NULL,
+    revision TEXT NOT NULL,
+    PRIMARY KEY (domain, repository)
+);
+CREATE TABLE IF NOT EXISTS package_groups (
+    domain TEXT NOT NULL,
+    pattern TEXT NOT NULL,
+    description TEXT,
+    contact_info TEXT,
+    created REAL NOT NULL,
+    publish TEXT NOT NULL,
+    external_upstream TEXT NOT NULL,
+    internal_upstream TEXT NOT NULL,
+    PRIMARY KEY (domain, pattern)
+);
+CREATE TABLE IF NOT EXISTS package_group_repositories (
+    domain TEXT NOT NULL,
+    pattern TEXT NOT NULL,
+    restriction TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    PRIMARY KEY (domain, pattern, restriction, repository)
+);
 ";
 
 /// Migrate an index whose `dist_tags` predates the `format` column (then every tag was an
@@ -1208,6 +1239,207 @@ pub fn set_repository_description(
     Ok(())
 }
 
+/// Repositories of `domain` that list `repository` among their upstreams.
+///
+/// # Errors
+/// SQLite errors.
+pub fn downstream_repositories(
+    connection: &Connection,
+    domain: &str,
+    repository: &str,
+) -> Result<Vec<String>, rusqlite::Error> {
+    let mut statement = connection.prepare(
+        "SELECT DISTINCT repository FROM upstreams WHERE domain = ?1 AND upstream = ?2 ORDER BY repository",
+    )?;
+    let rows = statement.query_map([domain, repository], |row| row.get(0))?;
+    rows.collect()
+}
+
+/// Delete a repository and everything held under it: versions and their assets, origin
+/// controls, dist-tags, its upstream and external links, its permissions policy and tags.
+/// Blobs stay (they may be shared; the orphan sweep removes those no row names).
+///
+/// # Errors
+/// SQLite errors.
+pub fn delete_repository(
+    connection: &Connection,
+    domain: &str,
+    name: &str,
+) -> Result<(), rusqlite::Error> {
+    connection.execute(
+        "DELETE FROM assets WHERE version_id IN (SELECT id FROM versions WHERE domain = ?1 AND repository = ?2)",
+        [domain, name],
+    )?;
+    for table in [
+        "versions",
+        "package_origins",
+        "dist_tags",
+        "upstreams",
+        "external_links",
+        "permission_policies",
+    ] {
+        connection.execute(
+            &format!("DELETE FROM {table} WHERE domain = ?1 AND repository = ?2"),
+            [domain, name],
+        )?;
+    }
+    connection.execute(
+        "DELETE FROM package_group_repositories WHERE domain = ?1 AND repository = ?2",
+        [domain, name],
+    )?;
+    connection.execute(
+        "DELETE FROM resource_tags WHERE resource = ?1",
+        [format!("repository/{domain}/{name}")],
+    )?;
+    connection.execute(
+        "DELETE FROM repositories WHERE domain = ?1 AND name = ?2",
+        [domain, name],
+    )?;
+    Ok(())
+}
+
+/// Delete an empty domain with its permissions policy, package groups, tags and tokens
+/// (the caller checked it holds no repository).
+///
+/// # Errors
+/// SQLite errors.
+pub fn delete_domain(connection: &Connection, name: &str) -> Result<(), rusqlite::Error> {
+    for table in [
+        "permission_policies",
+        "package_groups",
+        "package_group_repositories",
+        "tokens",
+    ] {
+        connection.execute(&format!("DELETE FROM {table} WHERE domain = ?1"), [name])?;
+    }
+    connection.execute(
+        "DELETE FROM resource_tags WHERE resource = ?1 OR substr(resource, 1, length(?2)) = ?2",
+        [format!("domain/{name}"), format!("package-group/{name}/")],
+    )?;
+    connection.execute("DELETE FROM domains WHERE name = ?1", [name])?;
+    Ok(())
+}
+
+// ----- tags -----
+
+/// A resource's tags, by key.
+///
+/// # Errors
+/// SQLite errors.
+pub fn tags(
+    connection: &Connection,
+    resource: &str,
+) -> Result<Vec<(String, String)>, rusqlite::Error> {
+    let mut statement = connection
+        .prepare("SELECT key, value FROM resource_tags WHERE resource = ?1 ORDER BY key")?;
+    let rows = statement.query_map([resource], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    rows.collect()
+}
+
+/// Add or replace tags on a resource.
+///
+/// # Errors
+/// SQLite errors.
+pub fn set_tags(
+    connection: &Connection,
+    resource: &str,
+    tags: &[(String, String)],
+) -> Result<(), rusqlite::Error> {
+    for (key, value) in tags {
+        connection.execute(
+            "INSERT INTO resource_tags (resource, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (resource, key) DO UPDATE SET value = excluded.value",
+            params![resource, key, value],
+        )?;
+    }
+    Ok(())
+}
+
+/// Remove tags from a resource (keys it does not have are ignored).
+///
+/// # Errors
+/// SQLite errors.
+pub fn remove_tags(
+    connection: &Connection,
+    resource: &str,
+    keys: &[String],
+) -> Result<(), rusqlite::Error> {
+    for key in keys {
+        connection.execute(
+            "DELETE FROM resource_tags WHERE resource = ?1 AND key = ?2",
+            params![resource, key],
+        )?;
+    }
+    Ok(())
+}
+
+// ----- permissions policies -----
+
+/// A stored resource policy: its JSON document and revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRow {
+    /// The policy document as sent.
+    pub document: String,
+    /// Revision, changed on every put.
+    pub revision: String,
+}
+
+/// The permissions policy of a domain (`repository = ""`) or repository.
+///
+/// # Errors
+/// SQLite errors.
+pub fn permission_policy(
+    connection: &Connection,
+    domain: &str,
+    repository: &str,
+) -> Result<Option<PolicyRow>, rusqlite::Error> {
+    connection
+        .query_row(
+            "SELECT document, revision FROM permission_policies WHERE domain = ?1 AND repository = ?2",
+            [domain, repository],
+            |row| Ok(PolicyRow { document: row.get(0)?, revision: row.get(1)? }),
+        )
+        .optional()
+}
+
+/// Store (or with `None`, remove) a permissions policy.
+///
+/// # Errors
+/// SQLite errors.
+pub fn set_permission_policy(
+    connection: &Connection,
+    domain: &str,
+    repository: &str,
+    policy: Option<&PolicyRow>,
+) -> Result<(), rusqlite::Error> {
+    match policy {
+        Some(policy) => connection.execute(
+            "INSERT INTO permission_policies (domain, repository, document, revision) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (domain, repository) DO UPDATE SET document = excluded.document, revision = excluded.revision",
+            params![domain, repository, policy.document, policy.revision],
+        )?,
+        None => connection.execute(
+            "DELETE FROM permission_policies WHERE domain = ?1 AND repository = ?2",
+            [domain, repository],
+        )?,
+    };
+    Ok(())
+}
+
+/// Every stored permissions policy, as `(domain, repository, document)`: few and small,
+/// read into the access cache whenever the index changed.
+///
+/// # Errors
+/// SQLite errors.
+pub fn all_permission_policies(
+    connection: &Connection,
+) -> Result<Vec<(String, String, String)>, rusqlite::Error> {
+    let mut statement =
+        connection.prepare("SELECT domain, repository, document FROM permission_policies")?;
+    let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+    rows.collect()
+}
+
 // ----- tokens -----
 
 /// A token's owner and lifetime.
@@ -1512,6 +1744,15 @@ pub fn update_version_metadata(
         "UPDATE versions SET metadata = ?2, revision = ?3 WHERE id = ?1",
         params![id, metadata, revision],
     )?;
+    Ok(())
+}
+
+/// Delete a version's assets, keeping the version (`DisposePackageVersions`).
+///
+/// # Errors
+/// SQLite errors.
+pub fn delete_assets(connection: &Connection, version_id: i64) -> Result<(), rusqlite::Error> {
+    connection.execute("DELETE FROM assets WHERE version_id = ?1", [version_id])?;
     Ok(())
 }
 

@@ -22,6 +22,7 @@ mod restore_pip_select;
 mod run;
 mod secrets;
 mod serve_control_plane;
+mod serve_control_plane_ops;
 mod serve_hardening;
 mod serve_limits;
 mod serve_maven;

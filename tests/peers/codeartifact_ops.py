@@ -1,0 +1,227 @@
+"""Drive the CodeArtifact operations `lading serve` gained for issue #18 with boto3.
+
+Usage: codeartifact_ops.py SCENARIO, one scenario per Rust test (each on its own server and
+domain). Every response is validated against botocore's own service model, as
+codeartifact_boto3.py does, so a wrong member name or type fails the run.
+
+Environment: LADING_URL (server), AWS_SHARED_CREDENTIALS_FILE (admin keys), and for the
+policy scenario READER_CREDENTIALS (a principal with no grant on the repository).
+Prints `SCENARIO: N checks passed`.
+"""
+
+import base64
+import hashlib
+import io
+import json
+import os
+import sys
+import tarfile
+import urllib.error
+import urllib.request
+
+import boto3
+import botocore.exceptions
+import botocore.session
+import botocore.validate
+from botocore.config import Config
+
+URL = os.environ["LADING_URL"]
+REGION = "us-east-1"
+CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"})
+MODEL = botocore.session.get_session().get_service_model("codeartifact")
+VALIDATOR = botocore.validate.ParamValidator()
+checks = 0
+
+
+def check(condition, message):
+    global checks
+    if not condition:
+        raise AssertionError(message)
+    checks += 1
+
+
+def validated(operation, response):
+    body = {key: value for key, value in response.items() if key != "ResponseMetadata"}
+    report = VALIDATOR.validate(body, MODEL.operation_model(operation).output_shape)
+    check(not report.has_errors(), f"{operation} response does not match the model:\n{report.generate_report()}\n{body}")
+    check(response["ResponseMetadata"]["HTTPStatusCode"] == 200, f"{operation} status")
+    return response
+
+
+def expect_error(code, call, *args, **kwargs):
+    try:
+        call(*args, **kwargs)
+    except botocore.exceptions.ClientError as error:
+        actual = error.response["Error"]["Code"]
+        check(actual == code, f"expected {code}, got {actual}: {error}")
+        return error
+    raise AssertionError(f"expected {code}, but the call succeeded")
+
+
+def client(**kwargs):
+    return boto3.client("codeartifact", endpoint_url=URL, region_name=REGION, config=CONFIG, **kwargs)
+
+
+def npm_tarball(name, version):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        data = json.dumps({"name": name, "version": version}).encode()
+        info = tarfile.TarInfo("package/package.json")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def npm_publish(ca, domain, repository, name, version, manifest_extra):
+    """Publish an npm version through the npm data plane, as `npm publish` sends it."""
+    token = ca.get_authorization_token(domain=domain)["authorizationToken"]
+    endpoint = ca.get_repository_endpoint(domain=domain, repository=repository, format="npm")["repositoryEndpoint"]
+    tarball = npm_tarball(name, version)
+    file_name = f"{name.split('/')[-1]}-{version}.tgz"
+    manifest = {
+        "name": name,
+        "version": version,
+        "dist": {
+            "tarball": f"{endpoint}{name}/-/{file_name}",
+            "shasum": hashlib.sha1(tarball).hexdigest(),
+            "integrity": "sha512-" + base64.b64encode(hashlib.sha512(tarball).digest()).decode(),
+        },
+        **manifest_extra,
+    }
+    body = {
+        "_id": name,
+        "name": name,
+        "dist-tags": {"latest": version},
+        "versions": {version: manifest},
+        "_attachments": {file_name: {"content_type": "application/octet-stream", "data": base64.b64encode(tarball).decode(), "length": len(tarball)}},
+    }
+    request = urllib.request.Request(
+        endpoint + name.replace("/", "%2f"),
+        data=json.dumps(body).encode(),
+        method="PUT",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request) as response:
+            check(response.status in (200, 201), f"npm publish status {response.status}")
+    except urllib.error.HTTPError as error:
+        raise AssertionError(f"npm publish: {error.code} {error.read()!r}") from error
+
+
+def publish_generic(ca, domain, repository, package, version, content=b"asset"):
+    return validated(
+        "PublishPackageVersion",
+        ca.publish_package_version(
+            domain=domain,
+            repository=repository,
+            format="generic",
+            namespace="ns",
+            package=package,
+            packageVersion=version,
+            assetName="file.bin",
+            assetContent=content,
+            assetSHA256=hashlib.sha256(content).hexdigest(),
+        ),
+    )
+
+
+def versions():
+    ca = client()
+    domain = "versions"
+    ca.create_domain(domain=domain)
+    ca.create_repository(domain=domain, repository="source")
+    ca.create_repository(domain=domain, repository="dest")
+    ca.create_repository(domain=domain, repository="team", upstreams=[{"repositoryName": "source"}])
+    generic = {"domain": domain, "format": "generic", "namespace": "ns", "package": "tool"}
+    for version in ["1.0.0", "1.1.0", "2.0.0"]:
+        publish_generic(ca, domain, "source", "tool", version, content=version.encode())
+
+    # DisposePackageVersions: assets gone, version kept as Disposed.
+    revision = ca.describe_package_version(repository="source", packageVersion="1.0.0", **generic)["packageVersion"]["revision"]
+    disposed = validated(
+        "DisposePackageVersions",
+        ca.dispose_package_versions(repository="source", versions=["1.0.0", "9.9.9"], versionRevisions={"1.0.0": revision}, **generic),
+    )
+    check(disposed["successfulVersions"]["1.0.0"]["status"] == "Disposed", disposed)
+    check(disposed["failedVersions"]["9.9.9"]["errorCode"] == "NOT_FOUND", disposed)
+    status = ca.describe_package_version(repository="source", packageVersion="1.0.0", **generic)["packageVersion"]["status"]
+    check(status == "Disposed", status)
+    assets = validated("ListPackageVersionAssets", ca.list_package_version_assets(repository="source", packageVersion="1.0.0", **generic))
+    check(assets["assets"] == [], assets)
+    again = validated("DisposePackageVersions", ca.dispose_package_versions(repository="source", versions=["1.1.0"], expectedStatus="Unlisted", **generic))
+    check(again["failedVersions"]["1.1.0"]["errorCode"] == "MISMATCHED_STATUS", again)
+    expect_error("ResourceNotFoundException", ca.dispose_package_versions, repository="source", versions=["1.0.0"], domain=domain, format="generic", namespace="ns", package="nothing")
+    expect_error("ValidationException", ca.dispose_package_versions, repository="source", versions=["1.0.0"], expectedStatus="Gone", **generic)
+
+    # CopyPackageVersions: from source to dest, ALREADY_EXISTS without allowOverwrite,
+    # NOT_ALLOWED for a disposed version, versions found only upstream with includeFromUpstream.
+    copy = {"domain": domain, "format": "generic", "namespace": "ns", "package": "tool"}
+    copied = validated(
+        "CopyPackageVersions",
+        ca.copy_package_versions(sourceRepository="source", destinationRepository="dest", versions=["1.1.0", "1.0.0", "3.0.0"], **copy),
+    )
+    check(copied["successfulVersions"]["1.1.0"]["status"] == "Published", copied)
+    check(copied["failedVersions"]["1.0.0"]["errorCode"] == "NOT_ALLOWED", copied)
+    check(copied["failedVersions"]["3.0.0"]["errorCode"] == "NOT_FOUND", copied)
+    body = ca.get_package_version_asset(repository="dest", packageVersion="1.1.0", asset="file.bin", **generic)["asset"].read()
+    check(body == b"1.1.0", body)
+    twice = validated("CopyPackageVersions", ca.copy_package_versions(sourceRepository="source", destinationRepository="dest", versions=["1.1.0"], **copy))
+    check(twice["failedVersions"]["1.1.0"]["errorCode"] == "ALREADY_EXISTS", twice)
+    overwritten = validated("CopyPackageVersions", ca.copy_package_versions(sourceRepository="source", destinationRepository="dest", versions=["1.1.0"], allowOverwrite=True, **copy))
+    check("1.1.0" in overwritten["successfulVersions"], overwritten)
+    expect_error("ValidationException", ca.copy_package_versions, sourceRepository="source", destinationRepository="dest", **copy)
+    revision = ca.describe_package_version(repository="source", packageVersion="2.0.0", **generic)["packageVersion"]["revision"]
+    wrong = validated("CopyPackageVersions", ca.copy_package_versions(sourceRepository="source", destinationRepository="dest", versionRevisions={"2.0.0": "not-" + revision}, **copy))
+    check(wrong["failedVersions"]["2.0.0"]["errorCode"] == "MISMATCHED_REVISION", wrong)
+    # The package is only upstream of `team`: not found there unless includeFromUpstream.
+    expect_error("ResourceNotFoundException", ca.copy_package_versions, sourceRepository="team", destinationRepository="dest", versions=["2.0.0"], **copy)
+    upstream_only = validated(
+        "CopyPackageVersions",
+        ca.copy_package_versions(sourceRepository="team", destinationRepository="dest", versions=["2.0.0"], includeFromUpstream=True, **copy),
+    )
+    check("2.0.0" in upstream_only["successfulVersions"], upstream_only)
+    expect_error("ResourceNotFoundException", ca.copy_package_versions, sourceRepository="source", destinationRepository="nowhere", versions=["1.1.0"], **copy)
+
+    # GetPackageVersionReadme and ListPackageVersionDependencies from npm's manifest.
+    npm_publish(
+        ca,
+        domain,
+        "source",
+        "@acme/widget",
+        "1.2.3",
+        {"readme": "# widget\n", "dependencies": {"@acme/base": "^1.0.0", "left-pad": "1.3.0"}, "devDependencies": {"tap": "^16"}},
+    )
+    npm = {"domain": domain, "repository": "source", "format": "npm", "namespace": "acme", "package": "widget", "packageVersion": "1.2.3"}
+    readme = validated("GetPackageVersionReadme", ca.get_package_version_readme(**npm))
+    check(readme["readme"] == "# widget\n" and readme["version"] == "1.2.3" and readme["namespace"] == "acme", readme)
+    dependencies = validated("ListPackageVersionDependencies", ca.list_package_version_dependencies(**npm))
+    found = {(item.get("namespace"), item["package"], item["dependencyType"], item["versionRequirement"]) for item in dependencies["dependencies"]}
+    check(found == {("acme", "base", "regular", "^1.0.0"), (None, "left-pad", "regular", "1.3.0"), (None, "tap", "dev", "^16")}, found)
+    expect_error("ResourceNotFoundException", ca.get_package_version_readme, **(npm | {"packageVersion": "0.0.1"}))
+    none = validated("GetPackageVersionReadme", ca.get_package_version_readme(repository="source", packageVersion="2.0.0", **generic))
+    check("readme" not in none, none)
+
+
+def lifecycle():
+    """The refusals of DeleteDomain and DeleteRepository; the test then deletes with the CLI."""
+    ca = client()
+    domain = "doomed"
+    ca.create_domain(domain=domain)
+    ca.create_repository(domain=domain, repository="base")
+    ca.create_repository(domain=domain, repository="team", description="the team's", upstreams=[{"repositoryName": "base"}])
+    publish_generic(ca, domain, "team", "tool", "1.0.0")
+    error = expect_error("ConflictException", ca.delete_domain, domain=domain)
+    check("base, team" in str(error), error)
+    error = expect_error("ConflictException", ca.delete_repository, domain=domain, repository="base")
+    check("upstream of team" in str(error), error)
+    expect_error("ResourceNotFoundException", ca.delete_repository, domain=domain, repository="nothing")
+    expect_error("ResourceNotFoundException", ca.delete_domain, domain="no-such-domain")
+    expect_error("ValidationException", ca.delete_domain, domain="Not_A_Domain")
+
+
+SCENARIOS = {"versions": versions, "lifecycle": lifecycle}
+
+if __name__ == "__main__":
+    scenario = sys.argv[1]
+    SCENARIOS[scenario]()
+    print(f"{scenario}: {checks} checks passed")
