@@ -586,6 +586,23 @@ pub struct RestoreArgs {
     /// Print a JSON report on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Install instead of only filling the caches: pip lockfiles into the virtual
+    /// environment `--venv`.
+    #[arg(long)]
+    pub install: bool,
+    /// pip with `--install`: the virtual environment to install into (default:
+    /// `VIRTUAL_ENV`, else `.venv`); created with `--python` (else `python3`) `-m venv
+    /// --without-pip` when missing, and its interpreter is the target. Wheels are unpacked as
+    /// pip unpacks them (RECORD, INSTALLER `lading`, REQUESTED, entry-point launchers), each
+    /// file checked against the wheel's RECORD; a project already there at the pinned version
+    /// is kept, another version is replaced; source distributions are refused.
+    #[arg(long, value_name = "DIR", requires = "install")]
+    pub venv: Option<PathBuf>,
+    /// pip with `--install`: byte-compile the installed modules (as pip does by default), one
+    /// interpreter per core. Off by default, as uv has it: Python compiles what a job imports
+    /// when it imports it, and compiling every module of numpy and pandas costs seconds.
+    #[arg(long, requires = "install")]
+    pub compile: bool,
     /// Maven: the repository id recorded in `_remote.repositories` (the `<id>` of the
     /// repository in your settings or POM); empty records the files as locally installed,
     /// which Maven accepts whatever repositories a build declares.

@@ -137,6 +137,9 @@ impl EnvVars {
     pub const NPM_CONFIG_CACHE: &'static str = "NPM_CONFIG_CACHE";
     /// NuGet's global packages folder (default `~/.nuget/packages`).
     pub const NUGET_PACKAGES: &'static str = "NUGET_PACKAGES";
+    /// The active virtual environment: `restore --install` installs pip lockfiles into it
+    /// when `--venv` is not given (else `.venv`).
+    pub const VIRTUAL_ENV: &'static str = "VIRTUAL_ENV";
     /// pnpm 12's store directory setting (`store-dir` as a variable).
     pub const PNPM_CONFIG_STORE_DIR: &'static str = "pnpm_config_store_dir";
     /// pnpm 10's store directory setting (npm-style variable).

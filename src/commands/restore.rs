@@ -302,6 +302,15 @@ fn pip_target(
     })
 }
 
+/// The virtual environment `--install` fills from pip lockfiles: `--venv`, `VIRTUAL_ENV`,
+/// else `.venv`.
+fn pip_venv(args: &RestoreArgs) -> PathBuf {
+    args.venv
+        .clone()
+        .or_else(|| EnvVars::get(EnvVars::VIRTUAL_ENV).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(".venv"))
+}
+
 /// Where `kind`'s packages go.
 #[must_use]
 pub fn destination(kind: Kind, args: &LockfileArgs) -> PathBuf {
@@ -478,6 +487,22 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
                     &destination,
                     &lock_dir,
                     &mine_paths(&mine),
+                    &mut summary,
+                )
+                .await
+                .with_context(context)?;
+            }
+            "pypi" if args.install => {
+                summary.destination = pip_venv(&args);
+                crate::ecosystem::pypi::install::install(
+                    &fetcher,
+                    &endpoint,
+                    &mine_paths(&mine),
+                    &args.python,
+                    &crate::ecosystem::pypi::install::InstallOptions {
+                        venv: summary.destination.clone(),
+                        compile: args.compile,
+                    },
                     &mut summary,
                 )
                 .await

@@ -3,6 +3,8 @@
 //! simple repository API (PEP 691), shared by client and server.
 
 pub mod client_config;
+pub mod install;
+pub mod install_wheel;
 pub mod lock;
 pub mod markers;
 pub mod pack;

@@ -66,9 +66,10 @@ pub fn parse_requirements(
         if logical.is_empty() {
             start = index + 1;
         }
+        // A comment line, even one holding ` #` further on; else a comment after ` #`.
         let line = match raw.find(" #") {
+            _ if raw.trim_start().starts_with('#') => "",
             Some(at) => &raw[..at],
-            None if raw.trim_start().starts_with('#') => "",
             None => raw,
         };
         if let Some(continued) = line.trim_end().strip_suffix('\\') {
@@ -408,6 +409,42 @@ pub async fn restore(
     selection: &Selection,
     summary: &mut Summary,
 ) -> anyhow::Result<()> {
+    let placed = fetch_chosen(fetcher, endpoint, lockfiles, selection, summary, None).await?;
+    for chosen in placed {
+        if !is_safe_file_name(&chosen.filename) {
+            anyhow::bail!("the index listed an unsafe file name `{}`", chosen.filename);
+        }
+        crate::cas::link_or_copy(&chosen.blob, &wheelhouse.join(&chosen.filename))?;
+    }
+    Ok(())
+}
+
+/// A file [`fetch_chosen`] chose and verified.
+#[derive(Debug, Clone)]
+pub struct Chosen {
+    /// The requirement's project name as written in its lockfile.
+    pub name: String,
+    /// The file name on the index.
+    pub filename: String,
+    /// The verified file in the store.
+    pub blob: PathBuf,
+}
+
+/// Read `lockfiles`, choose each requirement's files as `selection` says, and fetch and
+/// verify them into the store; each is also sent to `sink` as soon as it verified (an
+/// installer starts on it while the others download). `summary.packages` counts the
+/// requirements fetched.
+///
+/// # Errors
+/// As [`restore`].
+pub async fn fetch_chosen(
+    fetcher: &Fetcher,
+    endpoint: &SafeUrl,
+    lockfiles: &[PathBuf],
+    selection: &Selection,
+    summary: &mut Summary,
+    sink: Option<tokio::sync::mpsc::UnboundedSender<Chosen>>,
+) -> anyhow::Result<Vec<Chosen>> {
     let mut requirements = Vec::new();
     for path in lockfiles {
         let text = fs_err::read_to_string(path)?;
@@ -447,6 +484,7 @@ pub async fn restore(
     for requirement in requirements {
         let fetcher = fetcher.clone();
         let selection = selection.clone();
+        let sink = sink.clone();
         let page = index.join(&format!("{}/", normalize_name(&requirement.name)))?;
         tasks.spawn(async move {
             let spec = format!("{}=={}", requirement.name, requirement.version);
@@ -507,7 +545,16 @@ pub async fn restore(
                     )
                     .await
                     .map_err(RestoreError::from)?;
-                out.push((file.filename, fetched.blob));
+                let chosen = Chosen {
+                    name: requirement.name.clone(),
+                    filename: file.filename,
+                    blob: fetched.blob.path,
+                };
+                if let Some(sink) = &sink {
+                    // A closed receiver means the installer failed; its error is reported.
+                    let _ = sink.send(chosen.clone());
+                }
+                out.push(chosen);
             }
             if let Some(body) = fresh {
                 fetcher.remember(&page, &body)?;
@@ -515,15 +562,10 @@ pub async fn restore(
             Ok::<_, anyhow::Error>(out)
         });
     }
+    drop(sink);
     let placed = crate::fetcher::join_all(tasks).await?;
     summary.packages += placed.len();
-    for (filename, blob) in placed.into_iter().flatten() {
-        if !is_safe_file_name(&filename) {
-            anyhow::bail!("the index listed an unsafe file name `{filename}`");
-        }
-        crate::cas::link_or_copy(&blob.path, &wheelhouse.join(&filename))?;
-    }
-    Ok(())
+    Ok(placed.into_iter().flatten().collect())
 }
 
 #[cfg(test)]
@@ -564,7 +606,7 @@ mod tests {
     fn requirements_with_hashes_continuations_and_markers() {
         let hash = "a".repeat(64);
         let text = format!(
-            "# comment\n--index-url https://x/simple/\nrequests[socks]==2.31.0 ; python_version >= \"3.8\" \\\n    --hash=sha256:{hash} \\\n    --hash=sha256:{}\n\nidna==3.4 --hash=sha256:{hash}  # trailing\n",
+            "# comment\n# a comment with #hash in it\n--index-url https://x/simple/\nrequests[socks]==2.31.0 ; python_version >= \"3.8\" \\\n    --hash=sha256:{hash} \\\n    --hash=sha256:{}\n\nidna==3.4 --hash=sha256:{hash}  # trailing\n",
             "b".repeat(64)
         );
         let (requirements, notes) =
@@ -574,8 +616,8 @@ mod tests {
         assert_eq!(requirements[0].name, "requests");
         assert_eq!(requirements[0].version, "2.31.0");
         assert_eq!(requirements[0].hashes.len(), 2);
-        assert_eq!(requirements[0].origin, "requirements.txt:3");
-        assert_eq!(requirements[1].origin, "requirements.txt:7");
+        assert_eq!(requirements[0].origin, "requirements.txt:4");
+        assert_eq!(requirements[1].origin, "requirements.txt:8");
         let error = parse_requirements(Path::new("r.txt"), "flask>=2\n").unwrap_err();
         assert_eq!(error.origin, "r.txt:1");
         let error = parse_requirements(Path::new("r.txt"), "\nflask==2.0\n").unwrap_err();
