@@ -24,6 +24,7 @@ use super::store::new_revision;
 use super::store::{self, AssetRow, PackageKey, VersionRow};
 
 mod lifecycle;
+mod tags;
 mod versions;
 
 /// Formats CodeArtifact knows.
@@ -410,6 +411,9 @@ async fn dispatch(method: &Method, path: &str, context: Context<'_>) -> Result<R
         ("POST", "/v1/package/version/dependencies") => {
             versions::list_package_version_dependencies(context).await
         }
+        ("POST", "/v1/tag") => tags::tag_resource(context).await,
+        ("POST", "/v1/untag") => tags::untag_resource(context).await,
+        ("POST", "/v1/tags") => tags::list_tags_for_resource(context).await,
         _ => Err(ApiError::unknown_operation()),
     }
 }
@@ -759,6 +763,7 @@ async fn create_domain(context: Context<'_>) -> Result<Response, ApiError> {
     validate_domain_name(&name)?;
     context.authorize("CreateDomain", &name, None, Permission::Admin)?;
     let body = context.json_body()?;
+    let tags = tags::from_body(&body, "tags")?;
     let domain = store::Domain {
         name: name.clone(),
         owner: context.account().to_owned(),
@@ -773,7 +778,13 @@ async fn create_domain(context: Context<'_>) -> Result<Response, ApiError> {
         .state
         .store
         .with(move |connection| -> Result<bool, ApiError> {
-            Ok(store::insert_domain(connection, &row)?)
+            let transaction = store::write_transaction(connection)?;
+            if !store::insert_domain(&transaction, &row)? {
+                return Ok(false);
+            }
+            tags::add(&transaction, &format!("domain/{}", row.name), &tags)?;
+            transaction.commit()?;
+            Ok(true)
         })
         .await?;
     if !inserted {
@@ -998,6 +1009,7 @@ async fn create_repository(context: Context<'_>) -> Result<Response, ApiError> {
     context.authorize("CreateRepository", &domain, Some(&name), Permission::Admin)?;
     let body = context.json_body()?;
     let upstreams = upstream_names(&body)?.unwrap_or_default();
+    let tags = tags::from_body(&body, "tags")?;
     authorize_upstreams(&context, &domain, &upstreams, &[])?;
     let repository = store::Repository {
         domain: domain.clone(),
@@ -1024,6 +1036,11 @@ async fn create_repository(context: Context<'_>) -> Result<Response, ApiError> {
             check_upstreams(&transaction, &row.domain, &row.name, &wanted)?;
             store::insert_repository(&transaction, &row)?;
             packages::set_upstreams(&transaction, &row.domain, &row.name, &wanted)?;
+            tags::add(
+                &transaction,
+                &format!("repository/{}/{}", row.domain, row.name),
+                &tags,
+            )?;
             transaction.commit()?;
             Ok(Some(true))
         })

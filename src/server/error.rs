@@ -65,6 +65,21 @@ impl ApiError {
             .field("resourceType", resource_type)
     }
 
+    /// 402 `ServiceQuotaExceededException` (the model's status for it).
+    pub fn quota_exceeded(
+        message: impl Into<String>,
+        resource_id: &str,
+        resource_type: &str,
+    ) -> Self {
+        Self::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "ServiceQuotaExceededException",
+            message,
+        )
+        .field("resourceId", resource_id)
+        .field("resourceType", resource_type)
+    }
+
     /// 403 `AccessDeniedException`.
     pub fn access_denied(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "AccessDeniedException", message)

@@ -1440,6 +1440,167 @@ pub fn all_permission_policies(
     rows.collect()
 }
 
+// ----- package groups -----
+
+/// A package group: its pattern, details and origin restrictions (each `ALLOW`, `BLOCK`,
+/// `ALLOW_SPECIFIC_REPOSITORIES` or `INHERIT`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackageGroupRow {
+    /// Domain.
+    pub domain: String,
+    /// Pattern, e.g. `/npm/acme/*`.
+    pub pattern: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Contact information.
+    pub contact_info: Option<String>,
+    /// Creation time, epoch seconds.
+    pub created: f64,
+    /// `PUBLISH` restriction mode.
+    pub publish: String,
+    /// `EXTERNAL_UPSTREAM` restriction mode.
+    pub external_upstream: String,
+    /// `INTERNAL_UPSTREAM` restriction mode.
+    pub internal_upstream: String,
+}
+
+fn package_group_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PackageGroupRow> {
+    Ok(PackageGroupRow {
+        domain: row.get(0)?,
+        pattern: row.get(1)?,
+        description: row.get(2)?,
+        contact_info: row.get(3)?,
+        created: row.get(4)?,
+        publish: row.get(5)?,
+        external_upstream: row.get(6)?,
+        internal_upstream: row.get(7)?,
+    })
+}
+
+const PACKAGE_GROUP_COLUMNS: &str = "domain, pattern, description, contact_info, created, publish, external_upstream, internal_upstream";
+
+/// One package group.
+///
+/// # Errors
+/// SQLite errors.
+pub fn package_group(
+    connection: &Connection,
+    domain: &str,
+    pattern: &str,
+) -> Result<Option<PackageGroupRow>, rusqlite::Error> {
+    connection
+        .query_row(
+            &format!("SELECT {PACKAGE_GROUP_COLUMNS} FROM package_groups WHERE domain = ?1 AND pattern = ?2"),
+            [domain, pattern],
+            package_group_from_row,
+        )
+        .optional()
+}
+
+/// A domain's package groups, by pattern.
+///
+/// # Errors
+/// SQLite errors.
+pub fn package_groups(
+    connection: &Connection,
+    domain: &str,
+) -> Result<Vec<PackageGroupRow>, rusqlite::Error> {
+    let mut statement = connection.prepare(&format!(
+        "SELECT {PACKAGE_GROUP_COLUMNS} FROM package_groups WHERE domain = ?1 ORDER BY pattern"
+    ))?;
+    let rows = statement.query_map([domain], package_group_from_row)?;
+    rows.collect()
+}
+
+/// Insert or replace a package group.
+///
+/// # Errors
+/// SQLite errors.
+pub fn put_package_group(
+    connection: &Connection,
+    group: &PackageGroupRow,
+) -> Result<(), rusqlite::Error> {
+    connection.execute(
+        &format!(
+            "INSERT OR REPLACE INTO package_groups ({PACKAGE_GROUP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        ),
+        params![
+            group.domain,
+            group.pattern,
+            group.description,
+            group.contact_info,
+            group.created,
+            group.publish,
+            group.external_upstream,
+            group.internal_upstream
+        ],
+    )?;
+    Ok(())
+}
+
+/// Delete a package group with its allowed repositories and tags.
+///
+/// # Errors
+/// SQLite errors.
+pub fn delete_package_group(
+    connection: &Connection,
+    domain: &str,
+    pattern: &str,
+) -> Result<(), rusqlite::Error> {
+    connection.execute(
+        "DELETE FROM package_group_repositories WHERE domain = ?1 AND pattern = ?2",
+        [domain, pattern],
+    )?;
+    connection.execute(
+        "DELETE FROM resource_tags WHERE resource = ?1",
+        [format!("package-group/{domain}{pattern}")],
+    )?;
+    connection.execute(
+        "DELETE FROM package_groups WHERE domain = ?1 AND pattern = ?2",
+        [domain, pattern],
+    )?;
+    Ok(())
+}
+
+/// The repositories a package group allows for one restriction type (`PUBLISH`,
+/// `EXTERNAL_UPSTREAM`, `INTERNAL_UPSTREAM`), by name.
+///
+/// # Errors
+/// SQLite errors.
+pub fn package_group_repositories(
+    connection: &Connection,
+    domain: &str,
+    pattern: &str,
+    restriction: &str,
+) -> Result<Vec<String>, rusqlite::Error> {
+    let mut statement = connection.prepare(
+        "SELECT repository FROM package_group_repositories WHERE domain = ?1 AND pattern = ?2 AND restriction = ?3 ORDER BY repository",
+    )?;
+    let rows = statement.query_map([domain, pattern, restriction], |row| row.get(0))?;
+    rows.collect()
+}
+
+/// Add (`true`) or remove a repository from a package group's allowed list.
+///
+/// # Errors
+/// SQLite errors.
+pub fn set_package_group_repository(
+    connection: &Connection,
+    domain: &str,
+    pattern: &str,
+    restriction: &str,
+    repository: &str,
+    allowed: bool,
+) -> Result<(), rusqlite::Error> {
+    let sql = if allowed {
+        "INSERT OR IGNORE INTO package_group_repositories (domain, pattern, restriction, repository) VALUES (?1, ?2, ?3, ?4)"
+    } else {
+        "DELETE FROM package_group_repositories WHERE domain = ?1 AND pattern = ?2 AND restriction = ?3 AND repository = ?4"
+    };
+    connection.execute(sql, [domain, pattern, restriction, repository])?;
+    Ok(())
+}
+
 // ----- tokens -----
 
 /// A token's owner and lifetime.

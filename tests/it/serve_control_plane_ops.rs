@@ -136,3 +136,48 @@ fn versions_are_disposed_copied_and_their_readme_and_dependencies_read() {
     let (dir, server) = server();
     boto3_scenario(&server, dir.path(), "versions", &[]);
 }
+
+#[test]
+fn tags_given_at_creation_are_kept_and_changed_by_tag_and_untag() {
+    require_tool!(support::aws());
+    require_tool!(support::python());
+    let (dir, server) = server();
+    let home = dir.path();
+    // See: issue #18, `--tags` on create was silently dropped.
+    server.aws_json(
+        home,
+        &[
+            "create-domain",
+            "--domain",
+            "tagged",
+            "--tags",
+            "key=env,value=test",
+        ],
+    );
+    server.aws_json(
+        home,
+        &[
+            "create-repository",
+            "--domain",
+            "tagged",
+            "--repository",
+            "shelf",
+            "--tags",
+            "key=team,value=platform",
+        ],
+    );
+    let listed = server.aws_json(
+        home,
+        &[
+            "list-tags-for-resource",
+            "--resource-arn",
+            "arn:aws:codeartifact:us-east-1:000000000000:domain/tagged",
+        ],
+    );
+    assert_eq!(
+        listed["tags"],
+        serde_json::json!([{ "key": "env", "value": "test" }]),
+        "{listed}"
+    );
+    boto3_scenario(&server, home, "tags", &[]);
+}

@@ -219,7 +219,36 @@ def lifecycle():
     expect_error("ValidationException", ca.delete_domain, domain="Not_A_Domain")
 
 
-SCENARIOS = {"versions": versions, "lifecycle": lifecycle}
+def tags():
+    """Tags on a repository created (with `--tags`) by the CLI in domain `tagged`."""
+    ca = client()
+    owner = ca.describe_domain(domain="tagged")["domain"]["owner"]
+    domain_arn = f"arn:aws:codeartifact:{REGION}:{owner}:domain/tagged"
+    arn = f"arn:aws:codeartifact:{REGION}:{owner}:repository/tagged/shelf"
+    listed = validated("ListTagsForResource", ca.list_tags_for_resource(resourceArn=arn))
+    check(listed["tags"] == [{"key": "team", "value": "platform"}], listed)
+    validated("TagResource", ca.tag_resource(resourceArn=arn, tags=[{"key": "team", "value": "infra"}, {"key": "cost", "value": ""}]))
+    listed = validated("ListTagsForResource", ca.list_tags_for_resource(resourceArn=arn))
+    check(listed["tags"] == [{"key": "cost", "value": ""}, {"key": "team", "value": "infra"}], listed)
+    validated("UntagResource", ca.untag_resource(resourceArn=arn, tagKeys=["team", "absent"]))
+    listed = validated("ListTagsForResource", ca.list_tags_for_resource(resourceArn=arn))
+    check(listed["tags"] == [{"key": "cost", "value": ""}], listed)
+    # The domain's tags are its own; another region's ARN names the same resource.
+    other_region = domain_arn.replace(REGION, "eu-west-1")
+    listed = validated("ListTagsForResource", ca.list_tags_for_resource(resourceArn=other_region))
+    check(listed["tags"] == [{"key": "env", "value": "test"}], listed)
+    expect_error("ResourceNotFoundException", ca.list_tags_for_resource, resourceArn=arn.replace("shelf", "nothing"))
+    expect_error("ValidationException", ca.list_tags_for_resource, resourceArn="arn:aws:s3:::bucket")
+    expect_error("ValidationException", ca.tag_resource, resourceArn=arn, tags=[{"key": "aws:reserved", "value": "x"}])
+    expect_error("ServiceQuotaExceededException", ca.tag_resource, resourceArn=arn, tags=[{"key": f"k{n}", "value": "v"} for n in range(50)])
+    # Deleting the repository drops its tags: a new one of that name starts untagged.
+    ca.delete_repository(domain="tagged", repository="shelf")
+    ca.create_repository(domain="tagged", repository="shelf")
+    listed = validated("ListTagsForResource", ca.list_tags_for_resource(resourceArn=arn))
+    check(listed["tags"] == [], listed)
+
+
+SCENARIOS = {"versions": versions, "lifecycle": lifecycle, "tags": tags}
 
 if __name__ == "__main__":
     scenario = sys.argv[1]
