@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::cas::{Blob, Digest, Store};
+use crate::diagnostics::{Cause, Diagnostic, EXIT_TRANSIENT, as_diagnostic};
 use crate::http::{HttpClient, HttpError};
 use crate::secret::{SafeUrl, Secret};
 
@@ -56,10 +57,19 @@ impl FetchError {
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Http { source, .. } if source.is_transient())
     }
+}
 
-    /// What to do about it.
-    #[must_use]
-    pub fn hint(&self) -> Option<String> {
+/// Finds this module's errors in an error chain (see [`crate::diagnostics::Probe`]).
+pub fn diagnostic(error: &Cause) -> Option<&dyn Diagnostic> {
+    as_diagnostic::<FetchError>(error).or_else(|| as_diagnostic::<RestoreError>(error))
+}
+
+impl Diagnostic for FetchError {
+    fn exit_code(&self) -> Option<u8> {
+        self.is_transient().then_some(EXIT_TRANSIENT)
+    }
+
+    fn hint(&self) -> Option<String> {
         match self {
             Self::Mismatch { .. } => Some(
                 "the repository served other bytes than the lockfile pins: the artifact was republished or tampered with; nothing unverified was written to any cache".to_owned(),
@@ -472,10 +482,16 @@ impl From<FetchError> for RestoreError {
     }
 }
 
-impl RestoreError {
-    /// What to do about it, when something can be done.
-    #[must_use]
-    pub fn hint(&self) -> Option<String> {
+impl Diagnostic for RestoreError {
+    // `Fetch` is transparent: the `FetchError` is not a link of its own in the chain.
+    fn exit_code(&self) -> Option<u8> {
+        match self {
+            Self::Fetch(fetch) => fetch.exit_code(),
+            Self::Io { .. } | Self::Invalid(_) | Self::TooLarge { .. } | Self::Task(_) => None,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
         match self {
             Self::Fetch(fetch) => fetch.hint(),
             Self::TooLarge { .. } => Some(format!(
@@ -485,7 +501,9 @@ impl RestoreError {
             Self::Io { .. } | Self::Invalid(_) | Self::Task(_) => None,
         }
     }
+}
 
+impl RestoreError {
     /// Wrap an I/O error with its path.
     pub fn io(path: impl Into<std::path::PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();

@@ -20,6 +20,7 @@ use std::time::Duration;
 use rand::Rng;
 use reqwest::{Method, StatusCode};
 
+use crate::diagnostics::{Cause, Diagnostic, EXIT_TRANSIENT, as_diagnostic};
 use crate::secret::SafeUrl;
 
 /// Response headers worth quoting in an error: they let a registry's support find the request.
@@ -348,10 +349,20 @@ impl HttpError {
             | Self::Sink { .. } => None,
         }
     }
+}
+
+/// Finds this module's errors in an error chain (see [`crate::diagnostics::Probe`]).
+pub fn diagnostic(error: &Cause) -> Option<&dyn Diagnostic> {
+    as_diagnostic::<HttpError>(error)
+}
+
+impl Diagnostic for HttpError {
+    fn exit_code(&self) -> Option<u8> {
+        self.is_transient().then_some(EXIT_TRANSIENT)
+    }
 
     /// A hint for the user, when the status says what to do.
-    #[must_use]
-    pub fn hint(&self) -> Option<String> {
+    fn hint(&self) -> Option<String> {
         match self.status()? {
             StatusCode::UNAUTHORIZED => Some("the repository rejected the credentials: check the token is set and not expired (run `lading login` again)".to_owned()),
             StatusCode::FORBIDDEN => Some("the credentials were accepted but lack permission for this repository or operation".to_owned()),
@@ -842,8 +853,9 @@ mod tests {
             "the URL password leaked: {shown}"
         );
         assert_eq!(
-            crate::diagnostics::exit_code(&anyhow::Error::new(error)),
-            crate::diagnostics::EXIT_TRANSIENT
+            crate::diagnostics::Diagnostics::new(&[diagnostic])
+                .exit_code(&anyhow::Error::new(error)),
+            EXIT_TRANSIENT
         );
 
         let (url, count) = scripted(vec![(401, None)]).await;

@@ -23,3 +23,13 @@ pub mod provenance;
 pub mod repository;
 pub mod secret;
 pub mod server;
+
+/// The renderer for errors reaching `main`: every module that defines a
+/// [`diagnostics::Diagnostic`] error adds its probe here (a module's probe covers its
+/// child modules), so [`diagnostics`] itself needs no list of error types.
+pub const DIAGNOSTICS: diagnostics::Diagnostics = diagnostics::Diagnostics::new(&[
+    config::diagnostic,
+    fetcher::diagnostic,
+    http::diagnostic,
+    repository::diagnostic,
+]);

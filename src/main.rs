@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::from(diagnostics::EXIT_OK),
         Err(error) => {
             eprint_error(&error, printer);
-            ExitCode::from(diagnostics::exit_code(&error))
+            ExitCode::from(lading::DIAGNOSTICS.exit_code(&error))
         }
     }
 }
@@ -55,7 +55,7 @@ fn eprint_error(error: &anyhow::Error, printer: Printer) {
     let _ = write!(
         std::io::stderr().lock(),
         "{}",
-        diagnostics::render(error, printer.color())
+        lading::DIAGNOSTICS.render(error, printer.color())
     );
 }
 

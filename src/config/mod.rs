@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::diagnostics::Hint;
+use crate::diagnostics::{Cause, Diagnostic, as_diagnostic};
 
 /// Default config file name, looked up in the working directory.
 pub const DEFAULT_FILE_NAME: &str = "lading.yml";
@@ -169,7 +169,12 @@ pub enum ConfigError {
     },
 }
 
-impl Hint for ConfigError {
+/// Finds this module's errors in an error chain (see [`crate::diagnostics::Probe`]).
+pub fn diagnostic(error: &Cause) -> Option<&dyn Diagnostic> {
+    as_diagnostic::<ConfigError>(error)
+}
+
+impl Diagnostic for ConfigError {
     fn hint(&self) -> Option<String> {
         match self {
             Self::Read { .. } => Some(format!(

@@ -4,7 +4,7 @@
 
 use aws_sdk_codeartifact::error::{ProvideErrorMetadata, SdkError};
 
-use crate::diagnostics::Hint;
+use crate::diagnostics::{Cause, Diagnostic, EXIT_TRANSIENT, as_diagnostic};
 use crate::secret::{SafeUrl, Secret};
 
 /// Which repository to talk to.
@@ -66,7 +66,16 @@ pub enum CodeArtifactError {
     },
 }
 
-impl Hint for CodeArtifactError {
+/// Finds this module's errors in an error chain (see [`crate::diagnostics::Probe`]).
+pub fn diagnostic(error: &Cause) -> Option<&dyn Diagnostic> {
+    as_diagnostic::<CodeArtifactError>(error)
+}
+
+impl Diagnostic for CodeArtifactError {
+    fn exit_code(&self) -> Option<u8> {
+        self.is_transient().then_some(EXIT_TRANSIENT)
+    }
+
     fn hint(&self) -> Option<String> {
         match self {
             Self::Service { code, .. } if code == "AccessDeniedException" => {

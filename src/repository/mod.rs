@@ -19,7 +19,7 @@ use sha2::Digest as _;
 
 use self::codeartifact::{CodeArtifact, CodeArtifactError, Target};
 use crate::config::{Config, RepositoryConfig, RepositoryKind};
-use crate::diagnostics::Hint;
+use crate::diagnostics::{Cause, Diagnostic, as_diagnostic};
 use crate::env_vars::EnvVars;
 use crate::secret::{SafeUrl, Secret};
 
@@ -111,7 +111,27 @@ pub enum RepositoryError {
     Config(#[from] crate::config::ConfigError),
 }
 
-impl Hint for RepositoryError {
+/// Finds this module's errors, and [`codeartifact`]'s, in an error chain (see
+/// [`crate::diagnostics::Probe`]).
+pub fn diagnostic(error: &Cause) -> Option<&dyn Diagnostic> {
+    as_diagnostic::<RepositoryError>(error).or_else(|| codeartifact::diagnostic(error))
+}
+
+impl Diagnostic for RepositoryError {
+    // `CodeArtifact` and `Config` are transparent: the inner error is not a link of its own
+    // in the chain, so its hint and exit code are asked for here.
+    fn exit_code(&self) -> Option<u8> {
+        match self {
+            Self::CodeArtifact(error) => error.exit_code(),
+            Self::Config(error) => error.exit_code(),
+            Self::NotConfigured
+            | Self::UnknownName { .. }
+            | Self::Incomplete(_)
+            | Self::TokenEnvMissing(_)
+            | Self::TokenFile { .. } => None,
+        }
+    }
+
     fn hint(&self) -> Option<String> {
         match self {
             Self::NotConfigured => Some(

@@ -12,6 +12,7 @@ mod exec;
 mod install_py;
 mod login;
 mod login_tools;
+mod module_graph;
 mod pack;
 mod publish;
 mod pull_through_npm;

@@ -70,6 +70,15 @@ mod tests {
     use crate::ecosystem::edit::MARKER;
 
     #[test]
+    fn fuzz_regression_blank_registry_line_is_idempotent() {
+        let path = Path::new(".npmrc");
+        let registry = url::Url::parse("http://127.0.0.1:8470/d/local/npm/main/").unwrap();
+        let once = apply(path, " registry= ", &registry, None, "tok").unwrap();
+        let twice = apply(path, &once, &registry, None, "tok").unwrap();
+        assert_eq!(once, twice);
+    }
+
+    #[test]
     fn scoped_registry_keeps_other_lines_and_is_idempotent() {
         let registry = url::Url::parse("http://127.0.0.1:8470/d/local/npm/main/").unwrap();
         let text = "; company defaults\r\nregistry=https://registry.npmjs.org/\r\n@other:registry=https://npm.pkg.github.com/\r\n//npm.pkg.github.com/:_authToken=${GH_TOKEN}\r\nsave-exact=true";

@@ -82,6 +82,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fuzz_regression_pypirc_without_index_servers_is_idempotent() {
+        let apply = |text: &str| {
+            apply_pypirc(
+                Path::new(".pypirc"),
+                text,
+                "local-main",
+                "http://127.0.0.1/",
+                "aws",
+                "tok",
+            )
+            .unwrap()
+        };
+        let once = apply("[distutils]\nusername: u\n");
+        assert_eq!(once, apply(&once), "{once}");
+    }
+
+    #[test]
     fn pypirc_lists_the_server_once() {
         let text = "[distutils]\nindex-servers =\n    pypi\n\n[pypi]\nusername = __token__\n";
         let out = apply_pypirc(
