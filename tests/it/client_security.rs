@@ -14,6 +14,7 @@ use sha2::Digest as _;
 
 use crate::login::{Sandbox, codeartifact};
 use crate::require_tool;
+use crate::support::client::{nuget_lock_entry, nuget_push};
 use crate::support::{self, LadingServer, ServerSpec, clean_command, describe, lading_bin};
 
 /// One request as a [`Hops`] server saw it.
@@ -206,18 +207,10 @@ async fn handle(
 /// A minimal npm tarball: `package/package.json`.
 fn npm_tarball(name: &str, version: &str) -> Vec<u8> {
     let manifest = format!(r#"{{"name":"{name}","version":"{version}"}}"#);
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
+    support::tar_gz(
+        &[("package/package.json", manifest.as_bytes())],
         flate2::Compression::default(),
-    ));
-    let mut header = tar::Header::new_gnu();
-    header.set_size(manifest.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    builder
-        .append_data(&mut header, "package/package.json", manifest.as_bytes())
-        .unwrap();
-    builder.into_inner().unwrap().finish().unwrap()
+    )
 }
 
 fn sri_sha512(bytes: &[u8]) -> String {
@@ -393,7 +386,7 @@ fn nupkg(id: &str, version: &str, payload: &[(&str, &[u8])]) -> Vec<u8> {
     let name = format!("{id}.nuspec");
     let mut entries: Vec<(&str, &[u8])> = vec![(&name, nuspec.as_bytes())];
     entries.extend_from_slice(payload);
-    crate::serve_nuget::zip_of(&entries)
+    support::zip_of(&entries)
 }
 
 // See: issue #15, item 5.
@@ -539,9 +532,8 @@ fn pull_through_sends_the_upstream_token_only_on_the_upstream_origin() {
 // See: issue #15, item 8.
 #[test]
 fn a_nuget_zip_bomb_fails_the_restore_naming_the_package_and_leaves_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
-    let token = server.mint_token(&server.credentials_file(), None);
+    let (dir, server) = support::serve(ServerSpec::default());
+    let token = server.token();
     let base = format!("{}/d/local/nuget/main/", server.url);
     // 64 MiB of zeros: about 64 KiB compressed, a thousand times over the ratio allowed.
     let zeros = vec![0u8; 64 << 20];
@@ -553,33 +545,10 @@ fn a_nuget_zip_bomb_fails_the_restore_naming_the_package_and_leaves_nothing() {
         "1.0.0",
         &[("lib/net45/readme.txt", b"a normal package")],
     );
-    let runtime = tokio::runtime::Runtime::new().unwrap();
     for (id, package) in [("Lading.Bomb", &bomb), ("Lading.Modest", &modest)] {
-        let (content_type, body) = crate::serve_nuget::multipart(package);
-        runtime.block_on(async {
-            let response = reqwest::Client::new()
-                .put(format!("{base}v2/package"))
-                .basic_auth("aws", Some(&token))
-                .header("content-type", content_type)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            assert!(
-                response.status().is_success(),
-                "push {id}: {}",
-                response.status()
-            );
-        });
-        lock_entries.insert(
-            id.to_owned(),
-            serde_json::json!({
-                "type": "Direct",
-                "requested": "[1.0.0, )",
-                "resolved": "1.0.0",
-                "contentHash": base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(package)),
-            }),
-        );
+        let status = nuget_push(&base, &token, package);
+        assert!(status.is_success(), "push {id}: {status}");
+        lock_entries.insert(id.to_owned(), nuget_lock_entry("1.0.0", package));
     }
     let project = dir.path().join("project");
     fs_err::create_dir_all(&project).unwrap();
@@ -617,7 +586,7 @@ fn a_nuget_zip_bomb_fails_the_restore_naming_the_package_and_leaves_nothing() {
         "{stderr}"
     );
     assert!(!packages.join("lading.bomb/1.0.0").exists());
-    let left: u64 = walk(&packages)
+    let left: u64 = support::files_under(&packages)
         .iter()
         .map(|path| fs_err::metadata(path).map_or(0, |metadata| metadata.len()))
         .sum();
@@ -650,22 +619,6 @@ fn a_nuget_zip_bomb_fails_the_restore_naming_the_package_and_leaves_nothing() {
             .join("lading.modest/1.0.0/lib/net45/readme.txt")
             .is_file()
     );
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = fs_err::read_dir(dir) else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(walk(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
 }
 
 // See: issue #15, item 11.
@@ -735,7 +688,11 @@ fn login_dry_run_writes_nothing_and_redacts_the_users_own_secrets_in_every_line(
     }
     assert!(!sandbox.state().exists());
     let cache = sandbox.root.join("cache");
-    assert!(walk(&cache).is_empty(), "{:?}", walk(&cache));
+    assert!(
+        support::files_under(&cache).is_empty(),
+        "{:?}",
+        support::files_under(&cache)
+    );
     // The token itself is masked too.
     let token = server.mint_token(&server.credentials_file(), None);
     assert!(!printed.contains(&token));
@@ -753,7 +710,7 @@ fn logout_removes_the_cached_token_and_says_so() {
     args.extend(["--tool", "npm", "--target", "ephemeral"].map(str::to_owned));
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     sandbox.lading_ok(&argv);
-    let cached = walk(&sandbox.root.join("cache/tokens-v2"));
+    let cached = support::files_under(&sandbox.root.join("cache/tokens-v2"));
     assert_eq!(cached.len(), 1, "{cached:?}");
     let output = sandbox.lading_ok(&["logout"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -765,7 +722,7 @@ fn logout_removes_the_cached_token_and_says_so() {
         "{stderr}"
     );
     assert!(!cached[0].exists(), "the token cache survived logout");
-    assert!(walk(&sandbox.root.join("cache/tokens-v2")).is_empty());
+    assert!(support::files_under(&sandbox.root.join("cache/tokens-v2")).is_empty());
 }
 
 /// Start `lading exec` with npm configured against `server` (CodeArtifact flags); the command
@@ -996,7 +953,7 @@ fn twine_and_pip_work_through_the_guarded_exec_proxy() {
             .envs(server.aws_env()),
     );
     assert!(output.status.success(), "{}", describe(&output));
-    let downloaded: Vec<PathBuf> = walk(&work.join("downloaded"));
+    let downloaded: Vec<PathBuf> = support::files_under(&work.join("downloaded"));
     assert_eq!(downloaded.len(), 1, "{downloaded:?}");
     assert_eq!(
         fs_err::read(&downloaded[0]).unwrap(),

@@ -161,17 +161,9 @@ fn json(output: &Output) -> serde_json::Value {
 
 /// Every file's outcome in a `--json` report.
 fn outcomes(report: &serde_json::Value) -> Vec<(String, String)> {
-    let mut found: Vec<(String, String)> = report["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|package| package["files"].as_array().unwrap().clone())
-        .map(|file| {
-            (
-                file["file"].as_str().unwrap().to_owned(),
-                file["outcome"].as_str().unwrap().to_owned(),
-            )
-        })
+    let mut found: Vec<(String, String)> = support::publish_report_files(report)
+        .into_iter()
+        .map(|(file, outcome, _)| (file, outcome))
         .collect();
     found.sort();
     found

@@ -16,42 +16,16 @@ use crate::support::{self, LadingServer, ServerSpec};
 
 /// GET `url` with a bearer token and an `Accept`: status, `x-lading-upstream`, body.
 fn get(url: &str, token: &str, accept: &str) -> (u16, Option<String>, Vec<u8>) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let response = reqwest::Client::new()
-            .get(url)
-            .bearer_auth(token)
-            .header("accept", accept)
-            .send()
-            .await
-            .unwrap();
-        let note = response
-            .headers()
-            .get("x-lading-upstream")
-            .map(|value| value.to_str().unwrap().to_owned());
-        (
-            response.status().as_u16(),
-            note,
-            response.bytes().await.unwrap().to_vec(),
-        )
-    })
+    support::client::get_with_token(url, token, &[("accept", accept)])
 }
 
 /// A one-file npm tarball for `name@version`.
 fn tarball(name: &str, version: &str) -> Vec<u8> {
     let manifest = json!({ "name": name, "version": version }).to_string();
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
+    support::tar_gz(
+        &[("package/package.json", manifest.as_bytes())],
         flate2::Compression::default(),
-    ));
-    let mut header = tar::Header::new_gnu();
-    header.set_size(manifest.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    builder
-        .append_data(&mut header, "package/package.json", manifest.as_bytes())
-        .unwrap();
-    builder.into_inner().unwrap().finish().unwrap()
+    )
 }
 
 /// Publish `name@version` to Verdaccio as a raw npm publish document whose version manifest
@@ -243,7 +217,7 @@ fn npm_metadata_is_cached_per_connection_revalidated_with_its_etag_and_served_st
             .any(|(name, _)| name == "if-none-match"),
         "{moved:?}"
     );
-    let entries: Vec<_> = walk(&data.join("upstream-v2"));
+    let entries: Vec<_> = support::files_under(&data.join("upstream-v2"));
     assert_eq!(entries.len(), 1, "one cache entry per package: {entries:?}");
 
     // Verdaccio stops: served from the cache, and the response says so.
@@ -256,23 +230,6 @@ fn npm_metadata_is_cached_per_connection_revalidated_with_its_etag_and_served_st
         note.contains("verdaccio unavailable") && note.contains("served from cache"),
         "{note}"
     );
-}
-
-/// Every file under `dir`.
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in fs_err::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
 }
 
 fn get_json(url: &str, token: &str, accept: &str) -> Value {

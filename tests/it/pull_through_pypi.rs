@@ -15,23 +15,27 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use sha2::Digest as _;
 
 use crate::require_tool;
 use crate::serve_upstream_formats::versions;
+use crate::support::client::curl;
 use crate::support::peers::PypiIndex;
-use crate::support::{self, LadingServer, ServerSpec};
+use crate::support::{self, LadingServer, ServerSpec, sha256_hex};
+
+/// The cut-off of `--exclude-newer` (uv) and `--uploaded-prior-to` (pip) in the tests.
+const NEWEST_IN_2020: &str = "2021-01-01T00:00:00Z";
+
+/// The peers the resolution tests need: the AWS CLI, Python with pip, uv and curl.
+fn clients() -> Option<()> {
+    support::aws()?;
+    support::python()?;
+    uv()?;
+    curl()?;
+    Some(())
+}
 
 fn uv() -> Option<PathBuf> {
     support::find_tool("LADING_TEST_UV", Some("venv/bin/uv"), None)
-}
-
-fn curl() -> Option<PathBuf> {
-    support::find_tool("LADING_TEST_CURL", None, Some("curl"))
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// A fresh, unique directory under `root` for one client run (its cache, its report).
@@ -88,6 +92,24 @@ fn uv_resolves(
         .ok_or_else(|| format!("no `{name}` pin in: {stdout}"))
 }
 
+/// For each `(requirement, extra arguments, version)`: uv resolves `requirement` to
+/// `version` against `upstream`, and to the same through `index` (lading).
+fn uv_agrees(root: &Path, upstream: &str, index: &str, cases: &[(&str, &[&str], &str)]) {
+    for &(requirement, extra, expected) in cases {
+        let against_upstream = uv_resolves(root, upstream, requirement, extra);
+        assert_eq!(
+            against_upstream.as_deref(),
+            Ok(expected),
+            "{requirement} {extra:?}"
+        );
+        assert_eq!(
+            uv_resolves(root, index, requirement, extra),
+            against_upstream,
+            "uv through lading: {requirement} {extra:?}"
+        );
+    }
+}
+
 /// What `pip install --dry-run` (pip 26.3) picks for `requirement` from `index`, and its
 /// stderr (`None`: it failed).
 fn pip_resolves(
@@ -132,6 +154,29 @@ fn pip_resolves(
             .map(ToOwned::to_owned),
         stderr,
     )
+}
+
+/// For each `(requirement, extra arguments, version)`: pip picks `version` for `requirement`
+/// against `upstream`, and the same through `index` (lading). Returns, per requirement, pip's
+/// stderr against the upstream and through lading.
+fn pip_agrees<'a>(
+    root: &Path,
+    upstream: &str,
+    index: &str,
+    cases: &[(&'a str, &[&str], &str)],
+) -> Vec<(&'a str, String, String)> {
+    let mut stderrs = Vec::new();
+    for &(requirement, extra, expected) in cases {
+        let (against_upstream, stderr) = pip_resolves(root, upstream, requirement, extra);
+        assert_eq!(against_upstream.as_deref(), Some(expected), "{stderr}");
+        let (through, through_stderr) = pip_resolves(root, index, requirement, extra);
+        assert_eq!(
+            through, against_upstream,
+            "pip through lading: {through_stderr}"
+        );
+        stderrs.push((requirement, stderr, through_stderr));
+    }
+    stderrs
 }
 
 /// A curl request: status, response headers (lowercase names), body.
@@ -245,7 +290,7 @@ fn lading_over(
         },
     );
     server.associate(root, "main", name);
-    let token = server.mint_token(&server.credentials_file(), None);
+    let token = server.token();
     let host = server.url.trim_start_matches("http://").to_owned();
     let index = format!("http://aws:{token}@{host}/d/local/pypi/main/simple/");
     (server, token, index)
@@ -393,10 +438,7 @@ fn write_upstream(root: &Path, yanked: &[(&str, Value)]) -> Value {
 
 #[test]
 fn pip_and_uv_through_lading_skip_yanked_and_newer_files_as_against_the_upstream() {
-    require_tool!(support::aws());
-    require_tool!(support::python());
-    require_tool!(uv());
-    require_tool!(curl());
+    require_tool!(clients());
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let upstream_root = root.join("upstream");
@@ -413,45 +455,33 @@ fn pip_and_uv_through_lading_skip_yanked_and_newer_files_as_against_the_upstream
 
     // uv: yanked files and files needing Python 4 are skipped unless pinned with `==`, and
     // `--exclude-newer` reads upload-time.
-    for (requirement, extra, expected) in [
-        ("yank-demo", &[][..], "1.0.1"),
-        ("yank-demo==1.1.0", &[], "1.1.0"),
-        ("yank-demo==1.2.0", &[], "1.2.0"),
-        (
-            "yank-demo",
-            &["--exclude-newer", "2021-01-01T00:00:00Z"],
-            "1.0.0",
-        ),
-    ] {
-        let against_upstream = uv_resolves(root, direct, requirement, extra);
-        assert_eq!(
-            against_upstream.as_deref(),
-            Ok(expected),
-            "{requirement} {extra:?}"
-        );
-        assert_eq!(
-            uv_resolves(root, &index, requirement, extra),
-            against_upstream,
-            "uv through lading: {requirement} {extra:?}"
-        );
-    }
+    uv_agrees(
+        root,
+        direct,
+        &index,
+        &[
+            ("yank-demo", &[][..], "1.0.1"),
+            ("yank-demo==1.1.0", &[], "1.1.0"),
+            ("yank-demo==1.2.0", &[], "1.2.0"),
+            ("yank-demo", &["--exclude-newer", NEWEST_IN_2020], "1.0.0"),
+        ],
+    );
     // pip: the same, and the yank reason reaches the user.
-    for (requirement, extra, expected) in [
-        ("yank-demo", &[][..], "1.0.1"),
-        ("yank-demo==1.1.0", &[], "1.1.0"),
-        (
-            "yank-demo",
-            &["--uploaded-prior-to", "2021-01-01T00:00:00Z"],
-            "1.0.0",
-        ),
-    ] {
-        let (against_upstream, stderr) = pip_resolves(root, direct, requirement, extra);
-        assert_eq!(against_upstream.as_deref(), Some(expected), "{stderr}");
-        let (through, through_stderr) = pip_resolves(root, &index, requirement, extra);
-        assert_eq!(
-            through, against_upstream,
-            "pip through lading: {through_stderr}"
-        );
+    let stderrs = pip_agrees(
+        root,
+        direct,
+        &index,
+        &[
+            ("yank-demo", &[][..], "1.0.1"),
+            ("yank-demo==1.1.0", &[], "1.1.0"),
+            (
+                "yank-demo",
+                &["--uploaded-prior-to", NEWEST_IN_2020],
+                "1.0.0",
+            ),
+        ],
+    );
+    for (requirement, stderr, through_stderr) in stderrs {
         if requirement.contains("==1.1.0") {
             for stderr in [&stderr, &through_stderr] {
                 assert!(
@@ -580,10 +610,7 @@ fn pip_and_uv_through_lading_skip_yanked_and_newer_files_as_against_the_upstream
 
 #[test]
 fn an_html_only_upstream_keeps_yanked_requires_python_and_core_metadata() {
-    require_tool!(support::aws());
-    require_tool!(support::python());
-    require_tool!(uv());
-    require_tool!(curl());
+    require_tool!(clients());
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let upstream_root = root.join("upstream");
@@ -591,16 +618,9 @@ fn an_html_only_upstream_keeps_yanked_requires_python_and_core_metadata() {
     let upstream = PypiIndex::start(&upstream_root, true);
     let (server, token, index) = lading_over(root, "html", Some(&upstream.simple_url), Vec::new());
     let direct = upstream.simple_url.as_str();
-    let against_upstream = uv_resolves(root, direct, "yank-demo", &[]);
-    assert_eq!(against_upstream.as_deref(), Ok("1.0.1"));
-    assert_eq!(
-        uv_resolves(root, &index, "yank-demo", &[]),
-        against_upstream
-    );
-    let (against_upstream, stderr) = pip_resolves(root, direct, "yank-demo==1.1.0", &[]);
-    assert_eq!(against_upstream.as_deref(), Some("1.1.0"), "{stderr}");
-    let (through, through_stderr) = pip_resolves(root, &index, "yank-demo==1.1.0", &[]);
-    assert_eq!(through, against_upstream, "{through_stderr}");
+    uv_agrees(root, direct, &index, &[("yank-demo", &[], "1.0.1")]);
+    let stderrs = pip_agrees(root, direct, &index, &[("yank-demo==1.1.0", &[], "1.1.0")]);
+    let (_, _, through_stderr) = &stderrs[0];
     assert!(
         through_stderr.contains("Reason for being yanked: broken build: do not use <1.1.1 & co>"),
         "{through_stderr}"
@@ -645,53 +665,32 @@ const PYPI: &str = "https://pypi.org/simple/";
 
 #[test]
 fn against_public_pypi_yanked_releases_and_upload_times_resolve_as_on_pypi() {
-    require_tool!(support::aws());
-    require_tool!(support::python());
-    require_tool!(uv());
-    require_tool!(curl());
+    require_tool!(clients());
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let (server, token, index) = lading_over(root, "public:pypi", None, Vec::new());
 
     // attrs 21.1.0 is yanked ("Installable but not importable on Python 3.4."): `attrs<21.2`
     // is 20.3.0 on PyPI, `==21.1.0` is 21.1.0; on 2021-01-01 the newest was 20.3.0.
-    for (requirement, extra, expected) in [
-        ("attrs<21.2", &[][..], "20.3.0"),
-        ("attrs==21.1.0", &[], "21.1.0"),
-        (
-            "attrs",
-            &["--exclude-newer", "2021-01-01T00:00:00Z"],
-            "20.3.0",
-        ),
-    ] {
-        let against_pypi = uv_resolves(root, PYPI, requirement, extra);
-        assert_eq!(
-            against_pypi.as_deref(),
-            Ok(expected),
-            "{requirement} {extra:?}"
-        );
-        assert_eq!(
-            uv_resolves(root, &index, requirement, extra),
-            against_pypi,
-            "uv through lading: {requirement} {extra:?}"
-        );
-    }
-    for (requirement, extra, expected) in [
-        ("attrs<21.2", &[][..], "20.3.0"),
-        (
-            "attrs",
-            &["--uploaded-prior-to", "2021-01-01T00:00:00Z"],
-            "20.3.0",
-        ),
-    ] {
-        let (against_pypi, stderr) = pip_resolves(root, PYPI, requirement, extra);
-        assert_eq!(against_pypi.as_deref(), Some(expected), "{stderr}");
-        let (through, through_stderr) = pip_resolves(root, &index, requirement, extra);
-        assert_eq!(
-            through, against_pypi,
-            "pip through lading: {through_stderr}"
-        );
-    }
+    uv_agrees(
+        root,
+        PYPI,
+        &index,
+        &[
+            ("attrs<21.2", &[][..], "20.3.0"),
+            ("attrs==21.1.0", &[], "21.1.0"),
+            ("attrs", &["--exclude-newer", NEWEST_IN_2020], "20.3.0"),
+        ],
+    );
+    pip_agrees(
+        root,
+        PYPI,
+        &index,
+        &[
+            ("attrs<21.2", &[][..], "20.3.0"),
+            ("attrs", &["--uploaded-prior-to", NEWEST_IN_2020], "20.3.0"),
+        ],
+    );
 
     // With no core metadata on the page (the mirror's, so lading's for a file it does not
     // hold yet), uv reads a wheel's metadata by range requests, and lading answers them.
@@ -751,16 +750,11 @@ fn uploaded_wheels_carry_upload_time_size_core_metadata_and_answer_ranges() {
     require_tool!(curl());
     let twine = require_tool!(crate::serve_pypi::twine());
     let python = support::python().unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, server) = support::serve(ServerSpec::with_config(
+        "domains:\n  - name: local\n    repositories: [main]\n",
+    ));
     let root = dir.path();
-    let server = LadingServer::start(
-        &root.join("data"),
-        ServerSpec {
-            config: Some("domains:\n  - name: local\n    repositories: [main]\n"),
-            ..ServerSpec::default()
-        },
-    );
-    let token = server.mint_token(&server.credentials_file(), None);
+    let token = server.token();
     let endpoint = format!("{}/d/local/pypi/main/", server.url);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/pypi_wheel.py");
     let mut command = support::clean_command(&python, root);
@@ -868,16 +862,11 @@ fn uploaded_wheels_carry_upload_time_size_core_metadata_and_answer_ranges() {
 #[test]
 fn generic_and_maven_files_answer_ranges_too() {
     require_tool!(curl());
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, server) = support::serve(ServerSpec::with_config(
+        "domains:\n  - name: local\n    repositories: [main]\n",
+    ));
     let root = dir.path();
-    let server = LadingServer::start(
-        &root.join("data"),
-        ServerSpec {
-            config: Some("domains:\n  - name: local\n    repositories: [main]\n"),
-            ..ServerSpec::default()
-        },
-    );
-    let token = server.mint_token(&server.credentials_file(), None);
+    let token = server.token();
     let content: Vec<u8> = (0..3000_u32)
         .flat_map(|index| (index * 7).to_le_bytes().into_iter().take(1))
         .collect();

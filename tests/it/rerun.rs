@@ -116,6 +116,13 @@ impl Job {
             .collect()
     }
 
+    /// [`Job::publish`], which must succeed.
+    fn publish_ok(&self, dir: &Path, attempt: &str) -> Output {
+        let output = self.publish(dir, attempt);
+        assert!(output.status.success(), "{}", describe(&output));
+        output
+    }
+
     fn publish(&self, dir: &Path, attempt: &str) -> Output {
         support::run(
             self.lading(attempt)
@@ -140,24 +147,22 @@ fn file_ending(dir: &Path, suffix: &str) -> PathBuf {
 fn outcomes(output: &Output) -> Vec<(String, String, String)> {
     let report: serde_json::Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|error| panic!("{error}: {}", describe(output)));
-    report["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|package| package["files"].as_array().unwrap().clone())
-        .map(|file| {
-            (
-                file["file"].as_str().unwrap().to_owned(),
-                file["outcome"].as_str().unwrap().to_owned(),
-                file["note"].as_str().unwrap_or_default().to_owned(),
-            )
+    support::publish_report_files(&report)
+}
+
+/// Every (file, note) of a `--json` publish report, each of which must be already published.
+fn already_published(output: &Output) -> Vec<(String, String)> {
+    outcomes(output)
+        .into_iter()
+        .map(|(file, outcome, note)| {
+            assert_eq!(outcome, "already_published", "{file}: {}", describe(output));
+            (file, note)
         })
         .collect()
 }
 
 fn sha256_of(path: &Path) -> String {
-    use sha2::Digest as _;
-    hex::encode(sha2::Sha256::digest(fs_err::read(path).unwrap()))
+    support::sha256_hex(&fs_err::read(path).unwrap())
 }
 
 #[test]
@@ -165,8 +170,7 @@ fn a_rerun_packs_the_same_bytes_and_publishes_as_already_published() {
     let job = Job::new();
     let first = job.pack("first", "1");
     for dir in &first {
-        let output = job.publish(dir, "1");
-        assert!(output.status.success(), "{}", describe(&output));
+        let output = job.publish_ok(dir, "1");
         assert!(
             outcomes(&output)
                 .iter()
@@ -187,15 +191,8 @@ fn a_rerun_packs_the_same_bytes_and_publishes_as_already_published() {
             "{} differs between two packs of the same inputs",
             name.to_string_lossy()
         );
-        let output = job.publish(again, "1");
-        assert!(output.status.success(), "{}", describe(&output));
-        for (file, outcome, note) in outcomes(&output) {
-            assert_eq!(
-                outcome,
-                "already_published",
-                "{file}: {}",
-                describe(&output)
-            );
+        let output = job.publish_ok(again, "1");
+        for (file, note) in already_published(&output) {
             assert_eq!(note, "", "{file}");
         }
     }
@@ -206,8 +203,7 @@ fn a_retried_ci_attempt_keeps_the_earlier_provenance_and_other_bytes_still_fail(
     let job = Job::new();
     let first = job.pack("attempt-1", "1");
     for dir in &first {
-        let output = job.publish(dir, "1");
-        assert!(output.status.success(), "{}", describe(&output));
+        job.publish_ok(dir, "1");
     }
     // Attempt 2 of the same run: the artifacts are the same bytes, the provenance records the
     // other attempt (run metadata only).
@@ -220,21 +216,14 @@ fn a_retried_ci_attempt_keeps_the_earlier_provenance_and_other_bytes_still_fail(
             sha256_of(&retried.join(name)),
             "the attempt should be in the provenance"
         );
-        let output = job.publish(retried, "2");
-        assert!(output.status.success(), "{}", describe(&output));
+        let output = job.publish_ok(retried, "2");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
             stderr.contains("is already published")
                 && stderr.contains("provenance from an earlier run kept"),
             "{stderr}"
         );
-        for (file, outcome, note) in outcomes(&output) {
-            assert_eq!(
-                outcome,
-                "already_published",
-                "{file}: {}",
-                describe(&output)
-            );
+        for (file, note) in already_published(&output) {
             assert_eq!(
                 note.starts_with("provenance from an earlier run kept"),
                 file.ends_with(".intoto.jsonl"),
@@ -243,8 +232,7 @@ fn a_retried_ci_attempt_keeps_the_earlier_provenance_and_other_bytes_still_fail(
         }
         // The repository still holds attempt 1's provenance, byte for byte (its signature
         // untouched): attempt 1's files are identical to what is there.
-        let output = job.publish(first, "1");
-        assert!(output.status.success(), "{}", describe(&output));
+        let output = job.publish_ok(first, "1");
         for (file, outcome, note) in outcomes(&output) {
             assert_eq!(
                 (outcome.as_str(), note.as_str()),
@@ -300,21 +288,32 @@ fn login_at(endpoint: &str) -> Output {
     )
 }
 
+/// `output` is a transient failure (exit 3) naming the unreachable `endpoint`, saying `why`,
+/// with the hint to start `lading serve`; returns its stderr.
+fn unreachable(output: &Output, endpoint: &str, why: &str) -> String {
+    assert_eq!(output.status.code(), Some(3), "{}", describe(output));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach the CodeArtifact endpoint {endpoint}"
+        )) && stderr.contains(why)
+            && stderr.contains("hint: start the embedded repository with `lading serve`"),
+        "{stderr}"
+    );
+    stderr
+}
+
 #[test]
 fn an_unreachable_endpoint_is_named_with_what_listens_there_and_a_hint() {
     let port = support::peers::free_port();
     let endpoint = format!("http://127.0.0.1:{port}");
-    let output = login_at(&endpoint);
-    assert_eq!(output.status.code(), Some(3), "{}", describe(&output));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = unreachable(
+        &login_at(&endpoint),
+        &endpoint,
+        &format!("nothing listens at 127.0.0.1:{port} (connection refused)"),
+    );
     assert!(
-        stderr.contains(&format!(
-            "cannot reach the CodeArtifact endpoint {endpoint}"
-        )) && stderr.contains(&format!(
-            "nothing listens at 127.0.0.1:{port} (connection refused)"
-        )) && stderr.contains("hint: start the embedded repository with `lading serve`")
-            && stderr.contains("`--endpoint-url`")
-            && !stderr.contains("dispatch failure"),
+        stderr.contains("`--endpoint-url`") && !stderr.contains("dispatch failure"),
         "{stderr}"
     );
 
@@ -337,15 +336,10 @@ fn an_unreachable_endpoint_is_named_with_what_listens_there_and_a_hint() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = std::net::TcpStream::connect(address);
     hang_up.join().unwrap();
-    assert_eq!(output.status.code(), Some(3), "{}", describe(&output));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains(&format!(
-            "cannot reach the CodeArtifact endpoint http://{address}"
-        )) && stderr.contains(&format!(
-            "something listens at {address} but did not answer"
-        )) && stderr.contains("hint: start the embedded repository with `lading serve`"),
-        "{stderr}"
+    unreachable(
+        &output,
+        &format!("http://{address}"),
+        &format!("something listens at {address} but did not answer"),
     );
 }
 
@@ -386,20 +380,8 @@ fn help_lists_every_protocol_serve_speaks_at_the_urls_the_aws_cli_is_given() {
     let dir = tempfile::tempdir().unwrap();
     let server = LadingServer::start(&dir.path().join("serve"), ServerSpec::default());
     for format in listed {
-        let endpoint = server.aws_json(
-            dir.path(),
-            &[
-                "get-repository-endpoint",
-                "--domain",
-                "local",
-                "--repository",
-                "main",
-                "--format",
-                format,
-            ],
-        );
         assert_eq!(
-            endpoint["repositoryEndpoint"].as_str().unwrap(),
+            server.repository_endpoint(dir.path(), format),
             format!("{}/d/local/{format}/main/", server.url),
             "{format}"
         );

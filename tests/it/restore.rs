@@ -12,6 +12,7 @@ use base64::Engine as _;
 use sha2::Digest as _;
 
 use crate::require_tool;
+use crate::support::client::{nuget_lock_entry, nuget_push};
 use crate::support::peers::Verdaccio;
 use crate::support::{self, LadingServer, ServerSpec};
 
@@ -486,18 +487,10 @@ fn restore_from_verdaccio_then_npm_ci_pnpm_and_yarn_offline_with_200_real_packag
 /// Relative paths of the files under `_cacache/<part>`.
 fn cache_files(cache: &Path, part: &str) -> std::collections::BTreeSet<PathBuf> {
     let root = cache.join("_cacache").join(part);
-    let mut found = std::collections::BTreeSet::new();
-    let mut pending = vec![root.clone()];
-    while let Some(dir) = pending.pop() {
-        for entry in fs_err::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                found.insert(path.strip_prefix(&root).unwrap().to_path_buf());
-            }
-        }
-    }
+    let found: std::collections::BTreeSet<PathBuf> = support::files_under(&root)
+        .into_iter()
+        .map(|path| path.strip_prefix(&root).unwrap().to_path_buf())
+        .collect();
     assert!(!found.is_empty(), "nothing under {}", root.display());
     found
 }
@@ -643,7 +636,8 @@ fn tampered_tarball_fails_the_restore_and_leaves_no_cache() {
 
 #[test]
 fn nuget_lockfile_restores_into_the_global_packages_folder_nuget_exe_reads() {
-    use crate::serve_nuget::{mono, multipart, nuget_exe, token, zip_of};
+    use crate::serve_nuget::{mono, nuget_exe, token};
+    use crate::support::zip_of;
     require_tool!(support::aws());
     let mono = require_tool!(mono());
     let nuget = require_tool!(nuget_exe());
@@ -652,7 +646,6 @@ fn nuget_lockfile_restores_into_the_global_packages_folder_nuget_exe_reads() {
     let token = token(&server, &server.credentials_file());
     let base = format!("{}/d/local/nuget/main/", server.url);
     let mut lock_entries = serde_json::Map::new();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
     let mut signed_package = Vec::new();
     for (id, version) in [
         ("Lading.Restore.Core", "1.2.0"),
@@ -678,31 +671,9 @@ fn nuget_lockfile_restores_into_the_global_packages_folder_nuget_exe_reads() {
         if id.ends_with("Signed") {
             signed_package.clone_from(&package);
         }
-        let (content_type, body) = multipart(&package);
-        runtime.block_on(async {
-            let response = reqwest::Client::new()
-                .put(format!("{base}v2/package"))
-                .basic_auth("aws", Some(&token))
-                .header("content-type", content_type)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            assert!(
-                response.status().is_success(),
-                "push {id}: {}",
-                response.status()
-            );
-        });
-        lock_entries.insert(
-            id.to_owned(),
-            serde_json::json!({
-                "type": "Direct",
-                "requested": format!("[{version}, )"),
-                "resolved": version,
-                "contentHash": base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&unsigned)),
-            }),
-        );
+        let status = nuget_push(&base, &token, &package);
+        assert!(status.is_success(), "push {id}: {status}");
+        lock_entries.insert(id.to_owned(), nuget_lock_entry(version, &unsigned));
     }
     let project = dir.path().join("project");
     fs_err::create_dir_all(&project).unwrap();

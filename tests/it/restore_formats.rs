@@ -381,11 +381,11 @@ fn compiled_jars(dir: &Path) -> (Vec<u8>, Vec<u8>) {
     let class =
         |name: &str| fs_err::read(classes.join(format!("com/acme/restore/{name}.class"))).unwrap();
     let manifest = b"Manifest-Version: 1.0\r\n\r\n".as_slice();
-    let core = crate::serve_nuget::zip_of(&[
+    let core = crate::support::zip_of(&[
         ("META-INF/MANIFEST.MF", manifest),
         ("com/acme/restore/Core.class", &class("Core")),
     ]);
-    let util = crate::serve_nuget::zip_of(&[
+    let util = crate::support::zip_of(&[
         ("META-INF/MANIFEST.MF", manifest),
         ("com/acme/restore/Util.class", &class("Util")),
     ]);
@@ -426,31 +426,17 @@ fn deploy_maven_artifacts(endpoint: &str, token: &str, dir: &Path) {
         ("util/2.0/util-2.0.pom".to_owned(), util.into_bytes()),
         ("util/2.0/util-2.0.jar".to_owned(), util_jar),
     ];
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let client = reqwest::Client::new();
-        for (path, body) in files {
-            let url = format!("{endpoint}com/acme/restore/{path}");
-            let sha1 = hex::encode(sha1::Sha1::digest(&body));
-            for (url, body) in [
-                (url.clone(), body),
-                (format!("{url}.sha1"), sha1.into_bytes()),
-            ] {
-                let response = client
-                    .put(&url)
-                    .basic_auth("aws", Some(token))
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(
-                    response.status().is_success(),
-                    "PUT {url}: {}",
-                    response.status()
-                );
-            }
+    for (path, body) in files {
+        let url = format!("{endpoint}com/acme/restore/{path}");
+        let sha1 = hex::encode(sha1::Sha1::digest(&body));
+        for (url, body) in [
+            (url.clone(), body),
+            (format!("{url}.sha1"), sha1.into_bytes()),
+        ] {
+            let (status, _) = crate::support::client::put_basic(&url, token, None, body);
+            assert!(status.is_success(), "PUT {url}: {status}");
         }
-    });
+    }
 }
 
 /// A project using `Util` (and, through it, `Core`) built by `mvn -o`: Debian's plugin

@@ -11,30 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{LadingServer, ServerSpec, clean_command};
+use crate::support::client::{bearer, curl_timed as curl};
+use crate::support::{self, LadingServer, ServerSpec, TarGz, clean_command, sha256_hex};
 
 const MIB: u64 = 1024 * 1024;
-
-/// `curl ARGS -w '%{http_code} %{time_total}'`: the status and the seconds it took.
-fn curl(home: &Path, args: &[&str]) -> (u16, f64) {
-    let output = clean_command("curl", home)
-        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code} %{time_total}"])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run curl");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let mut fields = text.split_whitespace();
-    let status = fields
-        .next()
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let seconds = fields
-        .next()
-        .and_then(|time| time.parse().ok())
-        .unwrap_or(0.0);
-    (status, seconds)
-}
 
 /// A file of `size` zero bytes that takes no disk space (sparse).
 fn sparse_file(path: &Path, size: u64) -> PathBuf {
@@ -70,17 +50,11 @@ fn blobs(data: &Path) -> Vec<String> {
     names
 }
 
-fn sha256_hex(data: &[u8]) -> String {
-    use sha2::Digest as _;
-    hex::encode(sha2::Sha256::digest(data))
-}
-
 /// Every upload route, unauthenticated, with a 1 GiB body that curl would send at 1 MB/s:
 /// each is answered at once (no 100 Continue is ever asked for), so curl never sends it.
 #[test]
 fn unauthenticated_uploads_are_refused_before_their_body_is_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let body = sparse_file(&dir.path().join("gigabyte.bin"), 1024 * MIB);
     let body = body.to_str().unwrap();
     let routes = [
@@ -166,28 +140,11 @@ impl RssProbe {
 /// An npm tarball (`package/package.json` and `size` zero bytes, gzip without compression,
 /// so it is as large as its content).
 fn npm_tarball(name: &str, size: u64) -> Vec<u8> {
-    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
-    let mut builder = tar::Builder::new(encoder);
     let manifest = format!(r#"{{"name":"{name}","version":"1.0.0"}}"#);
-    let mut header = tar::Header::new_gnu();
-    header.set_size(manifest.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    builder
-        .append_data(&mut header, "package/package.json", manifest.as_bytes())
-        .unwrap();
-    let mut header = tar::Header::new_gnu();
-    header.set_size(size);
-    header.set_mode(0o644);
-    header.set_cksum();
-    builder
-        .append_data(
-            &mut header,
-            "package/zeros.bin",
-            std::io::repeat(0).take(size),
-        )
-        .unwrap();
-    builder.into_inner().unwrap().finish().unwrap()
+    TarGz::new(flate2::Compression::none())
+        .file("package/package.json", manifest.as_bytes())
+        .file_from("package/zeros.bin", size, std::io::repeat(0).take(size))
+        .finish()
 }
 
 /// An npm publish document for `name@1.0.0` with a tarball of about `size` bytes.
@@ -203,6 +160,17 @@ fn npm_document(path: &Path, name: &str, size: u64) {
     )
     .unwrap();
     file.flush().unwrap();
+}
+
+/// curl `PUT`s the npm publish document at `document` to `url`: the status.
+fn put_npm_document(home: &Path, authorization: &str, document: &Path, url: &str) -> u16 {
+    let content_type = "Content-Type: application/json";
+    let document = document.to_str().unwrap();
+    curl(
+        home,
+        &["-H", authorization, "-H", content_type, "-T", document, url],
+    )
+    .0
 }
 
 /// A `.nupkg` with a `size`-byte stored entry of zeros, written as a stream.
@@ -237,10 +205,9 @@ fn nupkg(path: &Path, id: &str, size: u64) {
 fn uploads_stream_to_disk_and_resident_memory_stays_flat() {
     const PARALLEL: usize = 20;
     const SIZE: u64 = 200 * MIB;
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
-    let token = server.mint_token(&server.credentials_file(), None);
-    let authorization = format!("Authorization: Bearer {token}");
+    let (dir, server) = support::serve(ServerSpec::default());
+    let token = server.token();
+    let authorization = bearer(&token);
     let zeros = sparse_file(&dir.path().join("zeros.bin"), SIZE);
     let zeros = zeros.to_str().unwrap();
     // Warm up: the first upload sets up pools and caches that later ones reuse.
@@ -276,16 +243,11 @@ fn uploads_stream_to_disk_and_resident_memory_stays_flat() {
     let npm = dir.path().join("npm.json");
     npm_document(&npm, "big-npm", SIZE);
     let url = format!("{}/d/local/npm/main/big-npm", server.url);
-    let npm_args = [
-        "-H",
-        authorization.as_str(),
-        "-H",
-        "Content-Type: application/json",
-        "-T",
-        npm.to_str().unwrap(),
-        url.as_str(),
-    ];
-    assert_eq!(curl(dir.path(), &npm_args).0, 201, "npm publish");
+    assert_eq!(
+        put_npm_document(dir.path(), &authorization, &npm, &url),
+        201,
+        "npm publish"
+    );
 
     let package = dir.path().join("Big.Probe.1.0.0.nupkg");
     nupkg(&package, "Big.Probe", SIZE);
@@ -401,46 +363,28 @@ stop.set()
 /// a second while 2,000 slow uploads are open.
 #[test]
 fn a_normal_client_is_served_while_2000_slow_uploads_are_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(
-        &dir.path().join("data"),
-        ServerSpec {
-            open_file_limit: Some(1024),
-            ..ServerSpec::default()
-        },
-    );
-    let token = server.mint_token(&server.credentials_file(), None);
-    let authorization = format!("Authorization: Bearer {token}");
+    let (dir, server) = support::serve(ServerSpec {
+        open_file_limit: Some(1024),
+        ..ServerSpec::default()
+    });
+    let token = server.token();
+    let authorization = bearer(&token);
     let document = dir.path().join("pkg.json");
     npm_document(&document, "lading-slowloris", 3);
     let packument = format!("{}/d/local/npm/main/lading-slowloris", server.url);
-    let publish = [
-        "-H",
-        authorization.as_str(),
-        "-H",
-        "Content-Type: application/json",
-        "-T",
-        document.to_str().unwrap(),
-        packument.as_str(),
-    ];
-    assert_eq!(curl(dir.path(), &publish).0, 201);
+    assert_eq!(
+        put_npm_document(dir.path(), &authorization, &document, &packument),
+        201
+    );
 
     let address = server.url.trim_start_matches("http://").to_owned();
     let (host, port) = address.rsplit_once(':').unwrap();
     // The attacker's connections come from another loopback address than the client's.
-    let mut slowloris = Command::new("prlimit")
-        .args(["--nofile=4096:4096", "--", "python3", "-c", SLOWLORIS])
-        .args([host, port, "127.0.0.2", "2000", token.as_str()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run python3");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(slowloris.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
+    let (mut slowloris, line) = spawn_until_first_line(
+        Command::new("prlimit")
+            .args(["--nofile=4096:4096", "--", "python3", "-c", SLOWLORIS])
+            .args([host, port, "127.0.0.2", "2000", token.as_str()]),
+    );
     assert!(line.starts_with("ready"), "{line}");
     // Let the server take in what it will.
     std::thread::sleep(Duration::from_millis(500));
@@ -465,27 +409,36 @@ fn a_normal_client_is_served_while_2000_slow_uploads_are_open() {
     );
 }
 
+/// Start a python script that holds connections open until its stdin closes, and wait for
+/// the line it prints once they are open.
+fn spawn_until_first_line(command: &mut Command) -> (std::process::Child, String) {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    (child, line)
+}
+
 /// Holds idle connections to `address`, one from each of `sources`, until dropped.
 struct Held(std::process::Child);
 
 impl Held {
     fn open(address: std::net::SocketAddr, sources: &[&str]) -> Self {
         const HOLD: &str = "import socket, sys\nsockets = []\nfor source in sys.argv[3:]:\n    s = socket.socket()\n    s.bind((source, 0))\n    s.connect((sys.argv[1], int(sys.argv[2])))\n    sockets.append(s)\nprint('ready', flush=True)\nsys.stdin.read()\n";
-        let mut child = Command::new("python3")
-            .args(["-c", HOLD])
-            .arg(address.ip().to_string())
-            .arg(address.port().to_string())
-            .args(sources)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("run python3");
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-            &mut line,
-        )
-        .unwrap();
+        let (child, line) = spawn_until_first_line(
+            Command::new("python3")
+                .args(["-c", HOLD])
+                .arg(address.ip().to_string())
+                .arg(address.port().to_string())
+                .args(sources),
+        );
         assert_eq!(line.trim(), "ready");
         // Let the server accept them.
         std::thread::sleep(Duration::from_millis(300));
@@ -505,21 +458,14 @@ impl Drop for Held {
 /// closed once the header timeout passes.
 #[test]
 fn connection_caps_and_the_idle_timeout_hold() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(
-        &dir.path().join("data"),
-        ServerSpec {
-            args: vec![
-                "--max-connections-per-address",
-                "3",
-                "--max-connections",
-                "5",
-                "--header-timeout-seconds",
-                "2",
-            ],
-            ..ServerSpec::default()
-        },
-    );
+    let (dir, server) = support::serve(ServerSpec::with_args(vec![
+        "--max-connections-per-address",
+        "3",
+        "--max-connections",
+        "5",
+        "--header-timeout-seconds",
+        "2",
+    ]));
     let address: std::net::SocketAddr = server.url.trim_start_matches("http://").parse().unwrap();
     let health = format!("{}/health", server.url);
     let from = |source: &str| {
@@ -565,15 +511,8 @@ fn connection_caps_and_the_idle_timeout_hold() {
 /// A body that stops arriving is answered 408 and its temp file is removed.
 #[test]
 fn a_stalled_body_is_answered_408_and_leaves_no_temp_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(
-        &dir.path().join("data"),
-        ServerSpec {
-            args: vec!["--body-timeout-seconds", "1"],
-            ..ServerSpec::default()
-        },
-    );
-    let token = server.mint_token(&server.credentials_file(), None);
+    let (_dir, server) = support::serve(ServerSpec::with_args(vec!["--body-timeout-seconds", "1"]));
+    let token = server.token();
     let address = server.url.trim_start_matches("http://").to_owned();
     let mut stream = std::net::TcpStream::connect(&address).unwrap();
     write!(
@@ -598,10 +537,9 @@ fn a_stalled_body_is_answered_408_and_leaves_no_temp_file() {
 /// match its manifest) leave no temp file and no blob.
 #[test]
 fn crashes_and_refusals_leave_no_temp_file_or_orphan_blob() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let server = LadingServer::start(&data, ServerSpec::default());
-    let token = server.mint_token(&server.credentials_file(), None);
+    let (dir, server) = support::serve(ServerSpec::default());
+    let data = server.data.clone();
+    let token = server.token();
     let start_upload = |server: &LadingServer, name: &str| {
         let address = server.url.trim_start_matches("http://").to_owned();
         let mut stream = std::net::TcpStream::connect(&address).unwrap();
@@ -657,7 +595,7 @@ fn crashes_and_refusals_leave_no_temp_file_or_orphan_blob() {
     let kept = blobs(&data);
     assert_eq!(kept.len(), 1, "{kept:?}");
 
-    let authorization = format!("Authorization: Bearer {token}");
+    let authorization = bearer(&token);
     let body = dir.path().join("body.bin");
     fs_err::write(&body, b"refused content").unwrap();
     let body = body.to_str().unwrap();
@@ -687,16 +625,10 @@ fn crashes_and_refusals_leave_no_temp_file_or_orphan_blob() {
     )
     .unwrap();
     let url = format!("{}/d/local/npm/main/refused", server.url);
-    let npm_args = [
-        "-H",
-        authorization.as_str(),
-        "-H",
-        "Content-Type: application/json",
-        "-T",
-        document.to_str().unwrap(),
-        url.as_str(),
-    ];
-    assert_eq!(curl(dir.path(), &npm_args).0, 400);
+    assert_eq!(
+        put_npm_document(dir.path(), &authorization, &document, &url),
+        400
+    );
     assert!(temp_files(&data).is_empty(), "{:?}", temp_files(&data));
     assert_eq!(blobs(&data), kept, "refusals left no blob");
 }
@@ -706,11 +638,10 @@ fn crashes_and_refusals_leave_no_temp_file_or_orphan_blob() {
 /// the assets, and not the NuGet `.nuspec` that only version metadata names.
 #[test]
 fn a_blob_a_crash_left_unnamed_is_swept_at_start_and_named_ones_are_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let server = LadingServer::start(&data, ServerSpec::default());
-    let token = server.mint_token(&server.credentials_file(), None);
-    let authorization = format!("Authorization: Bearer {token}");
+    let (dir, server) = support::serve(ServerSpec::default());
+    let data = server.data.clone();
+    let token = server.token();
+    let authorization = bearer(&token);
     let package = dir.path().join("Swept.Probe.1.0.0.nupkg");
     nupkg(&package, "Swept.Probe", 4096);
     let form = format!("package=@{}", package.display());
@@ -770,8 +701,8 @@ fn a_blob_a_crash_left_unnamed_is_swept_at_start_and_named_ones_are_kept() {
     kept.push(young_orphan);
     kept.sort();
     assert_eq!(blobs(&data), kept);
-    let token = server.mint_token(&server.credentials_file(), None);
-    let authorization = format!("Authorization: Bearer {token}");
+    let token = server.token();
+    let authorization = bearer(&token);
     for url in [
         format!(
             "{}/d/local/nuget/main/v3/package/swept.probe/1.0.0/swept.probe.nuspec",

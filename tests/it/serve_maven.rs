@@ -58,20 +58,7 @@ fn aws_json(server: &LadingServer, home: &Path, args: &[&str]) -> serde_json::Va
 /// The repository endpoint, as `aws codeartifact get-repository-endpoint --format maven`
 /// returns it.
 fn endpoint(server: &LadingServer, home: &Path) -> String {
-    let value = aws_json(
-        server,
-        home,
-        &[
-            "get-repository-endpoint",
-            "--domain",
-            "local",
-            "--repository",
-            "main",
-            "--format",
-            "maven",
-        ],
-    );
-    let endpoint = value["repositoryEndpoint"].as_str().unwrap().to_owned();
+    let endpoint = server.repository_endpoint(home, "maven");
     assert_eq!(endpoint, format!("{}/d/local/maven/main/", server.url));
     endpoint
 }

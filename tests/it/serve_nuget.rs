@@ -193,21 +193,7 @@ fn nuget_exe_pushes_searches_and_installs_with_dependencies() {
             ..ServerSpec::default()
         },
     );
-    let endpoint = aws_json(
-        &server,
-        &[
-            "get-repository-endpoint",
-            "--domain",
-            "local",
-            "--repository",
-            "main",
-            "--format",
-            "nuget",
-        ],
-    )["repositoryEndpoint"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let endpoint = server.repository_endpoint(&server.data, "nuget");
     assert_eq!(endpoint, format!("{}/d/local/nuget/main/", server.url));
     let source = format!("{endpoint}v3/index.json");
     let admin_token = token(&server, &server.credentials_file());
@@ -395,29 +381,6 @@ fn nuget_exe_pushes_searches_and_installs_with_dependencies() {
     assert_eq!(after["packages"].as_array().unwrap().len(), 2, "{after}");
 }
 
-pub(crate) fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, content) in entries {
-        writer
-            .start_file(*name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        writer.write_all(content).unwrap();
-    }
-    writer.finish().unwrap().into_inner()
-}
-
-pub(crate) fn multipart(package: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "lading-test-boundary";
-    let mut body = format!("--{boundary}\r\nContent-Type: application/octet-stream\r\nContent-Disposition: form-data; name=package; filename=package.nupkg\r\n\r\n").into_bytes();
-    body.extend_from_slice(package);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (
-        format!("multipart/form-data; boundary=\"{boundary}\""),
-        body,
-    )
-}
-
 #[test]
 fn malformed_packages_are_refused_and_nothing_is_stored() {
     require_tool!(support::aws());
@@ -433,20 +396,20 @@ fn malformed_packages_are_refused_and_nothing_is_stored() {
     let good = nuspec("Bad.Pkg", "1.0.0");
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (b"this is not a zip".to_vec(), "not a valid zip archive"),
-        (zip_of(&[("lib/a.dll", b"x")]), "no `.nuspec`"),
+        (support::zip_of(&[("lib/a.dll", b"x")]), "no `.nuspec`"),
         (
-            zip_of(&[
+            support::zip_of(&[
                 ("Bad.Pkg.nuspec", good.as_bytes()),
                 ("../../evil.dll", b"x"),
             ]),
             "unsafe entry name",
         ),
         (
-            zip_of(&[("Bad.Pkg.nuspec", nuspec("Bad.Pkg", "one").as_bytes())]),
+            support::zip_of(&[("Bad.Pkg.nuspec", nuspec("Bad.Pkg", "one").as_bytes())]),
             "not a valid NuGet version",
         ),
         (
-            zip_of(&[(
+            support::zip_of(&[(
                 "Bad.Pkg.nuspec",
                 b"<package><metadata><version>1.0</version></metadata></package>",
             )]),
@@ -457,7 +420,7 @@ fn malformed_packages_are_refused_and_nothing_is_stored() {
     let client = reqwest::Client::new();
     runtime.block_on(async {
         for (package, expected) in cases {
-            let (content_type, body) = multipart(&package);
+            let (content_type, body) = support::client::nuget_multipart(&package);
             let response = client
                 .put(format!("{base}v2/package"))
                 .header("X-NuGet-ApiKey", &token)
@@ -492,7 +455,7 @@ fn malformed_packages_are_refused_and_nothing_is_stored() {
         );
         // A good package pushed as a raw body (no multipart) is accepted, and its nuspec is
         // served from the flat container.
-        let package = zip_of(&[("Bad.Pkg.nuspec", good.as_bytes())]);
+        let package = support::zip_of(&[("Bad.Pkg.nuspec", good.as_bytes())]);
         let pushed = client
             .put(format!("{base}v2/package/"))
             .basic_auth("aws", Some(&token))

@@ -7,11 +7,11 @@
 //! tarball; generic coordinates follow CodeArtifact's rules; package state is keyed by
 //! format; page tokens are opaque; the data directory is git-ignored.
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::Path;
 
 use crate::require_tool;
-use crate::support::{self, LadingServer, ServerSpec};
+use crate::support::client::{bearer, curl, curl_status, npm_command, write_npmrc};
+use crate::support::{self, LadingServer, ServerSpec, on_repository};
 
 /// Principals for the upstream tests: `lead` administers `team` and may read `secret` in
 /// the first config, not in the second (the grant removed after the association); `intern`
@@ -34,47 +34,6 @@ domains:
   - name: local
     repositories: [main, team, secret]
 ";
-
-fn curl() -> Option<PathBuf> {
-    support::find_tool("LADING_TEST_CURL", None, Some("curl"))
-}
-
-/// `curl -s` with `args`; returns the status code and the body.
-fn curl_status(home: &Path, args: &[&str]) -> (u16, String) {
-    let mut command = support::clean_command(curl().unwrap(), home);
-    command
-        .args(["-s", "-o", "-", "-w", "\n%{http_code}"])
-        .args(args);
-    let output = support::run(&mut command);
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
-    (
-        status
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("curl printed no status: {}", support::describe(&output))),
-        body.to_owned(),
-    )
-}
-
-/// `aws codeartifact ARGS` against `server`, signed with `credentials`.
-fn aws_as(server: &LadingServer, home: &Path, credentials: &Path, args: &[&str]) -> Output {
-    let mut command = server.aws_command(home, args);
-    command.env("AWS_SHARED_CREDENTIALS_FILE", credentials);
-    support::run(&mut command)
-}
-
-fn token_of(server: &LadingServer, home: &Path, credentials: &Path) -> String {
-    let output = aws_as(
-        server,
-        home,
-        credentials,
-        &["get-authorization-token", "--domain", "local"],
-    );
-    assert!(output.status.success(), "{}", support::describe(&output));
-    let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    value["authorizationToken"].as_str().unwrap().to_owned()
-}
 
 /// An npm publish document for `name`@`version` around `tarball`, sent with curl.
 fn npm_publish(
@@ -107,7 +66,7 @@ fn npm_publish(
             "-X",
             "PUT",
             "-H",
-            &format!("Authorization: Bearer {token}"),
+            &bearer(token),
             "-H",
             "Content-Type: application/json",
             "--data-binary",
@@ -121,14 +80,7 @@ fn npm_publish(
 #[test]
 fn an_upstream_needs_read_on_it_to_be_associated() {
     require_tool!(support::aws());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(
-        &dir.path().join("data"),
-        ServerSpec {
-            config: Some(UPSTREAM_CONFIG),
-            ..ServerSpec::default()
-        },
-    );
+    let (dir, server) = support::serve(ServerSpec::with_config(UPSTREAM_CONFIG));
     let intern = support::write_credentials(
         dir.path(),
         "intern",
@@ -136,26 +88,16 @@ fn an_upstream_needs_read_on_it_to_be_associated() {
         "intern-secret-000000000000000000000000",
     );
     for args in [
-        &[
-            "update-repository",
-            "--domain",
-            "local",
-            "--repository",
+        on_repository(
             "team",
-            "--upstreams",
-            "repositoryName=secret",
-        ][..],
-        &[
-            "create-repository",
-            "--domain",
-            "local",
-            "--repository",
+            &["update-repository", "--upstreams", "repositoryName=secret"],
+        ),
+        on_repository(
             "scratch",
-            "--upstreams",
-            "repositoryName=secret",
-        ][..],
+            &["create-repository", "--upstreams", "repositoryName=secret"],
+        ),
     ] {
-        let refused = aws_as(&server, dir.path(), &intern, args);
+        let refused = server.aws_as(dir.path(), &intern, &args);
         let stderr = String::from_utf8_lossy(&refused.stderr);
         assert!(
             !refused.status.success()
@@ -167,37 +109,17 @@ fn an_upstream_needs_read_on_it_to_be_associated() {
         );
     }
     // Nothing changed: `team` still has no upstream, `scratch` was not created.
-    let team = server.aws_json(
-        dir.path(),
-        &[
-            "describe-repository",
-            "--domain",
-            "local",
-            "--repository",
-            "team",
-        ],
-    );
+    let team = server.aws_json_on(dir.path(), "team", &["describe-repository"]);
     assert_eq!(team["repository"]["upstreams"], serde_json::json!([]));
     // An upstream the principal may read is accepted.
     for args in [
-        &[
-            "create-repository",
-            "--domain",
-            "local",
-            "--repository",
-            "scratch",
-        ][..],
-        &[
-            "update-repository",
-            "--domain",
-            "local",
-            "--repository",
+        on_repository("scratch", &["create-repository"]),
+        on_repository(
             "team",
-            "--upstreams",
-            "repositoryName=scratch",
-        ][..],
+            &["update-repository", "--upstreams", "repositoryName=scratch"],
+        ),
     ] {
-        let accepted = aws_as(&server, dir.path(), &intern, args);
+        let accepted = server.aws_as(dir.path(), &intern, &args);
         assert!(
             accepted.status.success(),
             "{args:?}: {}",
@@ -211,15 +133,8 @@ fn an_upstream_needs_read_on_it_to_be_associated() {
 fn reads_through_an_upstream_stop_when_the_grant_on_it_is_removed() {
     require_tool!(support::aws());
     require_tool!(curl());
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let server = LadingServer::start(
-        &data,
-        ServerSpec {
-            config: Some(UPSTREAM_CONFIG),
-            ..ServerSpec::default()
-        },
-    );
+    let (dir, server) = support::serve(ServerSpec::with_config(UPSTREAM_CONFIG));
+    let data = server.data.clone();
     let lead = support::write_credentials(
         dir.path(),
         "lead",
@@ -239,28 +154,22 @@ fn reads_through_an_upstream_stop_when_the_grant_on_it_is_removed() {
         &serde_json::json!({"latest": "1.0.0"}),
     );
     assert_eq!(status, 201, "{body}");
-    let associated = aws_as(
-        &server,
+    let associated = server.aws_as(
         dir.path(),
         &lead,
-        &[
-            "update-repository",
-            "--domain",
-            "local",
-            "--repository",
+        &on_repository(
             "team",
-            "--upstreams",
-            "repositoryName=secret",
-        ],
+            &["update-repository", "--upstreams", "repositoryName=secret"],
+        ),
     );
     assert!(
         associated.status.success(),
         "{}",
         support::describe(&associated)
     );
-    let lead_token = token_of(&server, dir.path(), &lead);
+    let lead_token = server.token_as(dir.path(), &lead);
     let team_url = format!("{}/d/local/npm/team/", server.url);
-    let auth = format!("Authorization: Bearer {lead_token}");
+    let auth = bearer(&lead_token);
     let (status, body) = curl_status(dir.path(), &["-H", &auth, &format!("{team_url}classified")]);
     assert_eq!(
         status, 200,
@@ -273,13 +182,7 @@ fn reads_through_an_upstream_stop_when_the_grant_on_it_is_removed() {
         "      - { domain: local, repository: secret, permissions: [read] }\n",
         "",
     );
-    let server = LadingServer::start(
-        &data,
-        ServerSpec {
-            config: Some(&revoked),
-            ..ServerSpec::default()
-        },
-    );
+    let server = LadingServer::start(&data, ServerSpec::with_config(&revoked));
     let team_url = format!("{}/d/local/npm/team/", server.url);
     let (status, body) = curl_status(dir.path(), &["-H", &auth, &format!("{team_url}classified")]);
     assert_eq!(status, 404, "packument through the upstream: {body}");
@@ -298,7 +201,7 @@ fn reads_through_an_upstream_stop_when_the_grant_on_it_is_removed() {
         dir.path(),
         &[
             "-H",
-            &format!("Authorization: Bearer {admin_token}"),
+            &bearer(&admin_token),
             &format!("{team_url}classified"),
         ],
     );
@@ -309,8 +212,7 @@ fn reads_through_an_upstream_stop_when_the_grant_on_it_is_removed() {
 #[test]
 fn a_signed_request_replayed_with_another_body_is_refused() {
     let python = require_tool!(support::python());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     // botocore signs a ListDomains request whose x-amz-content-sha256 covers `{}`; the same
     // headers are then sent with the signed body and with another one.
     let script = r#"
@@ -353,8 +255,7 @@ for body in (signed, b'{"maxResults": 1}'):
 #[test]
 fn a_session_token_the_server_did_not_issue_is_refused() {
     require_tool!(support::aws());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let (key, secret) = support::read_credentials(&server.credentials_file());
     let with_token = dir.path().join("session.credentials");
     fs_err::write(
@@ -364,7 +265,7 @@ fn a_session_token_the_server_did_not_issue_is_refused() {
         ),
     )
     .unwrap();
-    let refused = aws_as(&server, dir.path(), &with_token, &["list-repositories"]);
+    let refused = server.aws_as(dir.path(), &with_token, &["list-repositories"]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
         !refused.status.success() && stderr.contains("InvalidClientTokenId"),
@@ -408,9 +309,8 @@ fn nuget_pushes_are_bounded_and_the_nuspec_is_parsed_once() {
     require_tool!(crate::serve_nuget::nuget_exe());
     require_tool!(support::aws());
     require_tool!(curl());
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let server = LadingServer::start(&data, ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
+    let data = server.data.clone();
     let token = server.admin_token(dir.path());
     let user = crate::serve_nuget::NuGetUser::new(dir.path(), "pusher");
     let source = format!("{}/d/local/nuget/main/v3/index.json", server.url);
@@ -470,10 +370,7 @@ fn nuget_pushes_are_bounded_and_the_nuspec_is_parsed_once() {
     fs_err::write(&fine, nupkg_with_entries("Fine", 3)).unwrap();
     let pushed = user.push(&fine, &source, &token);
     assert!(pushed.status.success(), "{}", support::describe(&pushed));
-    let sha256 = {
-        use sha2::Digest as _;
-        hex::encode(sha2::Sha256::digest(fs_err::read(&fine).unwrap()))
-    };
+    let sha256 = support::sha256_hex(&fs_err::read(&fine).unwrap());
     let blob = data
         .join("blobs-v1")
         .join("sha256")
@@ -496,15 +393,44 @@ fn nuget_pushes_are_bounded_and_the_nuspec_is_parsed_once() {
 }
 
 // See: issue #15, item 9.
+/// A server with the admin's token and the npm registry URL of `main`, for tests that publish
+/// with curl and read back with npm.
+struct NpmRepository {
+    npm: std::path::PathBuf,
+    dir: tempfile::TempDir,
+    server: LadingServer,
+    token: String,
+    url: String,
+}
+
+impl NpmRepository {
+    /// Requires the AWS CLI (the token), curl and npm.
+    fn start() -> Option<Self> {
+        support::aws()?;
+        curl()?;
+        let npm = support::npm()?;
+        let (dir, server) = support::serve(ServerSpec::default());
+        let token = server.admin_token(dir.path());
+        let url = format!("{}/d/local/npm/main/", server.url);
+        Some(Self {
+            npm,
+            dir,
+            server,
+            token,
+            url,
+        })
+    }
+}
+
 #[test]
 fn npm_publishes_must_agree_with_their_tarball_semver_and_tags() {
-    require_tool!(support::aws());
-    require_tool!(curl());
-    let npm = require_tool!(support::npm());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
-    let token = server.admin_token(dir.path());
-    let url = format!("{}/d/local/npm/main/", server.url);
+    let NpmRepository {
+        npm,
+        dir,
+        server: _server,
+        token,
+        url,
+    } = require_tool!(NpmRepository::start());
     let latest = serde_json::json!({"latest": "1.0.0"});
     let cases: [(&str, &str, Vec<u8>, serde_json::Value, &str); 4] = [
         (
@@ -542,19 +468,9 @@ fn npm_publishes_must_agree_with_their_tarball_semver_and_tags() {
         assert!(body.contains(expected), "{expected}: {body}");
     }
     // npm sees nothing published.
-    let npmrc = dir.path().join("npmrc");
-    let host = url.trim_start_matches("http:");
-    fs_err::write(
-        &npmrc,
-        format!("registry={url}\n{host}:_authToken={token}\n"),
-    )
-    .unwrap();
-    let mut command = support::clean_command(&npm, dir.path());
-    command
-        .args(["view", "victim", "--json"])
-        .env("npm_config_userconfig", &npmrc)
-        .env("npm_config_cache", dir.path().join("npm-cache"));
-    let view = support::run(&mut command);
+    let npmrc = write_npmrc(dir.path(), &url, &token);
+    let view =
+        support::run(npm_command(&npm, dir.path(), &npmrc).args(["view", "victim", "--json"]));
     assert!(
         !view.status.success() && String::from_utf8_lossy(&view.stdout).contains("E404"),
         "{}",
@@ -578,10 +494,9 @@ fn npm_publishes_must_agree_with_their_tarball_semver_and_tags() {
 fn generic_coordinates_follow_codeartifact_rules_on_both_planes() {
     require_tool!(support::aws());
     require_tool!(curl());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let token = server.admin_token(dir.path());
-    let auth = format!("Authorization: Bearer {token}");
+    let auth = bearer(&token);
     let asset = dir.path().join("asset.txt");
     fs_err::write(&asset, "payload").unwrap();
     let long = "p".repeat(256);
@@ -609,14 +524,11 @@ fn generic_coordinates_follow_codeartifact_rules_on_both_planes() {
             "{path}: {body}"
         );
     }
-    let refused = support::run(&mut server.aws_command(
+    let refused = support::run(&mut server.aws_command_on(
         dir.path(),
+        "main",
         &[
             "publish-package-version",
-            "--domain",
-            "local",
-            "--repository",
-            "main",
             "--format",
             "generic",
             "--namespace",
@@ -639,23 +551,20 @@ fn generic_coordinates_follow_codeartifact_rules_on_both_planes() {
         "{}",
         support::describe(&refused)
     );
-    let listed = server.aws_json(
-        dir.path(),
-        &["list-packages", "--domain", "local", "--repository", "main"],
-    );
+    let listed = server.aws_json_on(dir.path(), "main", &["list-packages"]);
     assert_eq!(listed["packages"], serde_json::json!([]));
 }
 
 // See: issue #15, item 13.
 #[test]
 fn deleting_a_generic_package_keeps_the_dist_tags_of_a_same_named_npm_package() {
-    require_tool!(support::aws());
-    require_tool!(curl());
-    let npm = require_tool!(support::npm());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
-    let token = server.admin_token(dir.path());
-    let url = format!("{}/d/local/npm/main/", server.url);
+    let NpmRepository {
+        npm,
+        dir,
+        server,
+        token,
+        url,
+    } = require_tool!(NpmRepository::start());
     let (status, body) = npm_publish(
         dir.path(),
         &url,
@@ -674,21 +583,18 @@ fn deleting_a_generic_package_keeps_the_dist_tags_of_a_same_named_npm_package() 
             "-X",
             "PUT",
             "-H",
-            &format!("Authorization: Bearer {token}"),
+            &bearer(&token),
             "--data-binary",
             &format!("@{}", asset.display()),
             &format!("{}/d/local/generic/main/acme/tool/1.0/tool.bin", server.url),
         ],
     );
     assert_eq!(status, 201, "{body}");
-    server.aws_json(
+    server.aws_json_on(
         dir.path(),
+        "main",
         &[
             "delete-package",
-            "--domain",
-            "local",
-            "--repository",
-            "main",
             "--format",
             "generic",
             "--namespace",
@@ -697,19 +603,12 @@ fn deleting_a_generic_package_keeps_the_dist_tags_of_a_same_named_npm_package() 
             "tool",
         ],
     );
-    let npmrc = dir.path().join("npmrc");
-    let host = url.trim_start_matches("http:");
-    fs_err::write(
-        &npmrc,
-        format!("registry={url}\n{host}:_authToken={token}\n"),
-    )
-    .unwrap();
-    let mut command = support::clean_command(&npm, dir.path());
-    command
-        .args(["dist-tag", "ls", "@acme/tool"])
-        .env("npm_config_userconfig", &npmrc)
-        .env("npm_config_cache", dir.path().join("npm-cache"));
-    let output = support::run_ok(&mut command);
+    let npmrc = write_npmrc(dir.path(), &url, &token);
+    let output = support::run_ok(npm_command(&npm, dir.path(), &npmrc).args([
+        "dist-tag",
+        "ls",
+        "@acme/tool",
+    ]));
     let listed = String::from_utf8_lossy(&output.stdout);
     assert!(
         listed.contains("latest: 1.0.0") && listed.contains("stable: 1.0.0"),
@@ -722,14 +621,7 @@ fn deleting_a_generic_package_keeps_the_dist_tags_of_a_same_named_npm_package() 
 #[test]
 fn page_tokens_are_opaque_and_forged_ones_are_refused() {
     require_tool!(support::aws());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(
-        &dir.path().join("data"),
-        ServerSpec {
-            config: Some(support::PRINCIPALS_CONFIG),
-            ..ServerSpec::default()
-        },
-    );
+    let (dir, server) = support::serve(ServerSpec::with_config(support::PRINCIPALS_CONFIG));
     // The AWS CLI follows real tokens one repository at a time.
     let all = server.aws_json(dir.path(), &["list-repositories", "--page-size", "1"]);
     let names: Vec<&str> = all["repositories"]
@@ -772,18 +664,10 @@ fn page_tokens_are_opaque_and_forged_ones_are_refused() {
         );
     }
     // A token is bound to its listing: one from ListRepositories does not page packages.
-    let other = support::run(&mut server.aws_command(
+    let other = support::run(&mut server.aws_command_on(
         dir.path(),
-        &[
-            "list-packages",
-            "--domain",
-            "local",
-            "--repository",
-            "main",
-            "--no-paginate",
-            "--next-token",
-            &issued,
-        ],
+        "main",
+        &["list-packages", "--no-paginate", "--next-token", &issued],
     ));
     assert!(
         String::from_utf8_lossy(&other.stderr).contains("ValidationException"),

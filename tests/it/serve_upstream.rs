@@ -20,24 +20,7 @@ pub(crate) fn get(url: &str, token: &str) -> (u16, Option<String>, String) {
 
 /// GET with a bearer token: status, `x-lading-upstream`, body bytes.
 fn get_bytes(url: &str, token: &str) -> (u16, Option<String>, Vec<u8>) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let response = reqwest::Client::new()
-            .get(url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        let note = response
-            .headers()
-            .get("x-lading-upstream")
-            .map(|value| value.to_str().unwrap().to_owned());
-        (
-            response.status().as_u16(),
-            note,
-            response.bytes().await.unwrap().to_vec(),
-        )
-    })
+    support::client::get_with_token(url, token, &[])
 }
 
 /// Publish `name@version` to Verdaccio with real npm.
@@ -566,8 +549,8 @@ fn lading_serve_pulls_nuget_packages_through_codeartifact_verified_by_their_pack
     let upstream = LadingServer::start(&dir.path().join("upstream"), ServerSpec::default());
     let upstream_token = upstream.admin_token(dir.path());
     let nuspec = "<package><metadata><id>Corp.Chained</id><version>1.2.0</version><authors>x</authors><description>chained</description></metadata></package>";
-    let package = crate::serve_nuget::zip_of(&[("Corp.Chained.nuspec", nuspec.as_bytes())]);
-    let (content_type, body) = crate::serve_nuget::multipart(&package);
+    let package = support::zip_of(&[("Corp.Chained.nuspec", nuspec.as_bytes())]);
+    let (content_type, body) = support::client::nuget_multipart(&package);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let pushed = runtime.block_on(async {
         reqwest::Client::new()

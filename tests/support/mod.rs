@@ -1,10 +1,14 @@
 //! Test support shared by every integration test binary: locating real peers (npm, the AWS
-//! CLI, Python with boto3), starting `lading serve` on a free loopback port, and running
-//! commands with a scrubbed environment so a developer's or CI runner's own credentials
-//! never leak into a test.
+//! CLI, Python with boto3) and saying so when one is missing, starting `lading serve` on a
+//! free loopback port ([`serve`]) with its principals ([`READER`], [`PUBLISHER`]), and
+//! running commands with a scrubbed environment so a developer's or CI runner's own
+//! credentials never leak into a test. Requests with credentials (curl, reqwest, `.npmrc`s)
+//! are in [`client`], fixtures built in memory (tarballs) below, snapshots of command output in
+//! [`snapshot`].
 
 #![allow(dead_code, reason = "each test module uses a different subset")]
 
+pub mod client;
 pub mod faults;
 pub mod peers;
 pub mod snapshot;
@@ -218,6 +222,41 @@ pub struct ServerSpec<'a> {
     pub open_file_limit: Option<u64>,
 }
 
+impl<'a> ServerSpec<'a> {
+    /// A server started with the config file `config`.
+    pub fn with_config(config: &'a str) -> Self {
+        Self {
+            config: Some(config),
+            ..Self::default()
+        }
+    }
+
+    /// A server started with the extra arguments `args`.
+    pub fn with_args(args: Vec<&'a str>) -> Self {
+        Self {
+            args,
+            ..Self::default()
+        }
+    }
+}
+
+/// `args` followed by `--domain local --repository <repository>`: an AWS CLI call on one
+/// repository of the domain every test uses.
+pub fn on_repository<'a>(repository: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    args.iter()
+        .copied()
+        .chain(["--domain", "local", "--repository", repository])
+        .collect()
+}
+
+/// A temporary directory and a server started over its `data` subdirectory: the directory is
+/// the test's scratch space (homes, credentials files), removed after the server stops.
+pub fn serve(spec: ServerSpec<'_>) -> (tempfile::TempDir, LadingServer) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(&dir.path().join("data"), spec);
+    (dir, server)
+}
+
 impl LadingServer {
     /// Start on a free port over `data`; waits until the server prints its address.
     #[expect(
@@ -385,6 +424,58 @@ impl LadingServer {
         })
     }
 
+    /// [`LadingServer::aws_command`] on `repository` of domain `local`: `args` followed by
+    /// `--domain local --repository <repository>`.
+    pub fn aws_command_on(&self, home: &Path, repository: &str, args: &[&str]) -> Command {
+        self.aws_command(home, &on_repository(repository, args))
+    }
+
+    /// [`LadingServer::aws_json`] on `repository` of domain `local`: `args` followed by
+    /// `--domain local --repository <repository>`.
+    pub fn aws_json_on(&self, home: &Path, repository: &str, args: &[&str]) -> serde_json::Value {
+        self.aws_json(home, &on_repository(repository, args))
+    }
+
+    /// The endpoint of repository `main` for `format`, as the AWS CLI's
+    /// `get-repository-endpoint` returns it to the admin.
+    pub fn repository_endpoint(&self, home: &Path, format: &str) -> String {
+        self.aws_json_on(
+            home,
+            "main",
+            &["get-repository-endpoint", "--format", format],
+        )["repositoryEndpoint"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A repository token for domain `local`, minted as the admin by lading's own client, with
+    /// the server's default duration.
+    pub fn token(&self) -> String {
+        self.mint_token(&self.credentials_file(), None)
+    }
+
+    /// `aws codeartifact ARGS` signed with the keys in `credentials` (not the admin's), run
+    /// and captured.
+    pub fn aws_as(&self, home: &Path, credentials: &Path, args: &[&str]) -> Output {
+        let mut command = self.aws_command(home, args);
+        command.env("AWS_SHARED_CREDENTIALS_FILE", credentials);
+        run(&mut command)
+    }
+
+    /// A repository token for domain `local`, minted with the AWS CLI as the principal whose
+    /// keys are in `credentials`.
+    pub fn token_as(&self, home: &Path, credentials: &Path) -> String {
+        let output = self.aws_as(
+            home,
+            credentials,
+            &["get-authorization-token", "--domain", "local"],
+        );
+        assert!(output.status.success(), "{}", describe(&output));
+        let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        value["authorizationToken"].as_str().unwrap().to_owned()
+    }
+
     /// A repository token for domain `local`, minted by the admin with the AWS CLI.
     pub fn admin_token(&self, home: &Path) -> String {
         self.aws_json(home, &["get-authorization-token", "--domain", "local"])["authorizationToken"]
@@ -467,6 +558,37 @@ domains:
     repositories: [main, other]
 ";
 
+/// A principal of [`PRINCIPALS_CONFIG`].
+pub struct Principal {
+    /// Its name, also the credentials file's.
+    pub name: &'static str,
+    /// Access key id.
+    pub access_key_id: &'static str,
+    /// Secret access key.
+    pub secret_access_key: &'static str,
+}
+
+/// `reader` of [`PRINCIPALS_CONFIG`]: reads `main`.
+pub const READER: Principal = Principal {
+    name: "reader",
+    access_key_id: "LKIAREADER0000000001",
+    secret_access_key: "reader-secret-0000000000000000000000000",
+};
+
+/// `publisher` of [`PRINCIPALS_CONFIG`]: publishes to every repository, reads none.
+pub const PUBLISHER: Principal = Principal {
+    name: "publisher",
+    access_key_id: "LKIAPUBLISHER0000001",
+    secret_access_key: "publisher-secret-000000000000000000000",
+};
+
+impl Principal {
+    /// Write this principal's shared-credentials file in `dir` and return its path.
+    pub fn credentials(&self, dir: &Path) -> PathBuf {
+        write_credentials(dir, self.name, self.access_key_id, self.secret_access_key)
+    }
+}
+
 /// Write a shared-credentials file for one key pair and return its path.
 pub fn write_credentials(dir: &Path, name: &str, access_key_id: &str, secret: &str) -> PathBuf {
     let path = dir.join(format!("{name}.credentials"));
@@ -480,23 +602,114 @@ pub fn write_credentials(dir: &Path, name: &str, access_key_id: &str, secret: &s
     path
 }
 
+/// A gzipped tarball built in memory, one regular file (mode 0644) at a time.
+pub struct TarGz(tar::Builder<flate2::write::GzEncoder<Vec<u8>>>);
+
+impl TarGz {
+    /// An empty tarball compressed at `compression`.
+    pub fn new(compression: flate2::Compression) -> Self {
+        Self(tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            compression,
+        )))
+    }
+
+    /// Add `path` with the `size` bytes `data` reads.
+    #[must_use]
+    pub fn file_from(mut self, path: &str, size: u64, data: impl std::io::Read) -> Self {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(size);
+        header.set_mode(0o644);
+        header.set_cksum();
+        self.0.append_data(&mut header, path, data).unwrap();
+        self
+    }
+
+    /// Add `path` holding `data`.
+    #[must_use]
+    pub fn file(self, path: &str, data: &[u8]) -> Self {
+        self.file_from(path, data.len() as u64, data)
+    }
+
+    /// The compressed bytes.
+    pub fn finish(self) -> Vec<u8> {
+        self.0.into_inner().unwrap().finish().unwrap()
+    }
+}
+
+/// A gzipped tarball of `entries` (path, bytes) compressed at `compression`.
+pub fn tar_gz(entries: &[(&str, &[u8])], compression: flate2::Compression) -> Vec<u8> {
+    entries
+        .iter()
+        .fold(TarGz::new(compression), |tarball, (path, data)| {
+            tarball.file(path, data)
+        })
+        .finish()
+}
+
 /// A gzipped npm tarball holding `package/package.json` with `name` and `version`, and
 /// `package/index.js` with `content` (what makes two tarballs of one version differ).
 pub fn npm_tarball(name: &str, version: &str, content: &str) -> Vec<u8> {
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::fast(),
-    ));
     let manifest = serde_json::json!({ "name": name, "version": version }).to_string();
-    for (path, data) in [
-        ("package/package.json", manifest.as_bytes()),
-        ("package/index.js", content.as_bytes()),
-    ] {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(data.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder.append_data(&mut header, path, data).unwrap();
+    tar_gz(
+        &[
+            ("package/package.json", manifest.as_bytes()),
+            ("package/index.js", content.as_bytes()),
+        ],
+        flate2::Compression::fast(),
+    )
+}
+
+/// A zip of `entries` (name, bytes), deflated: a `.nupkg` when one is a `.nuspec`.
+pub fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, content) in entries {
+        writer
+            .start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        writer.write_all(content).unwrap();
     }
-    builder.into_inner().unwrap().finish().unwrap()
+    writer.finish().unwrap().into_inner()
+}
+
+/// Every `(file, outcome, note)` of the report `lading publish --json` prints, in its order
+/// (`note` empty when there is none).
+pub fn publish_report_files(report: &serde_json::Value) -> Vec<(String, String, String)> {
+    report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|package| package["files"].as_array().unwrap().clone())
+        .map(|file| {
+            (
+                file["file"].as_str().unwrap().to_owned(),
+                file["outcome"].as_str().unwrap().to_owned(),
+                file["note"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Every file under `dir`, at any depth (none when `dir` does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = fs_err::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// The lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
