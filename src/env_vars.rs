@@ -118,6 +118,9 @@ impl EnvVars {
     pub const RUNNER_TEMP: &'static str = "RUNNER_TEMP";
     /// The user's home directory.
     pub const HOME: &'static str = "HOME";
+    /// Node's environment: `production` makes `lading restore --install` omit dev
+    /// dependencies by default, as `npm ci` does.
+    pub const NODE_ENV: &'static str = "NODE_ENV";
     /// XDG config directory (pip's user config lives under it).
     pub const XDG_CONFIG_HOME: &'static str = "XDG_CONFIG_HOME";
     /// Gradle's user home (`~/.gradle` by default): `init.d/` scripts run on every build.
@@ -126,6 +129,14 @@ impl EnvVars {
     pub const CARGO_HOME: &'static str = "CARGO_HOME";
     /// npm: path of the user config file (`~/.npmrc` by default).
     pub const NPM_CONFIG_USERCONFIG: &'static str = "NPM_CONFIG_USERCONFIG";
+    /// npm's `omit-lockfile-registry-resolved` (lowercase spelling; the uppercase one is read
+    /// too): `lading restore --install` then leaves registry entries' `resolved` out of
+    /// `node_modules/.package-lock.json`, as npm does.
+    pub const NPM_CONFIG_OMIT_LOCKFILE_REGISTRY_RESOLVED_LOWER: &'static str =
+        "npm_config_omit_lockfile_registry_resolved";
+    /// npm's `omit-lockfile-registry-resolved`, uppercase spelling.
+    pub const NPM_CONFIG_OMIT_LOCKFILE_REGISTRY_RESOLVED: &'static str =
+        "NPM_CONFIG_OMIT_LOCKFILE_REGISTRY_RESOLVED";
     /// Tests: fail, instead of skip, when a real peer (npm, aws, python, ...) is missing.
     pub const LADING_TEST_REQUIRE_TOOLS: &'static str = "LADING_TEST_REQUIRE_TOOLS";
     /// Tests: rewrite the README's generated blocks (this table) instead of failing when they

@@ -447,6 +447,11 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
         let context = || format!("failed to restore {ecosystem} packages from {endpoint}");
         let progress = Progress::start(printer, ecosystem, fetcher.stats.clone());
         match ecosystem {
+            "npm" if args.install.install => {
+                install_npm(&fetcher, &endpoint, &args.install, &mine, &mut summary)
+                    .await
+                    .with_context(context)?;
+            }
             "npm" => restore_npm(
                 &fetcher,
                 &endpoint,
@@ -663,5 +668,52 @@ async fn restore_npm(
         &packages,
     )
     .await?;
+    Ok(())
+}
+
+/// `--install` for npm lockfiles: each one's `node_modules`, as `npm ci` writes it.
+async fn install_npm(
+    fetcher: &Fetcher,
+    endpoint: &SafeUrl,
+    install: &crate::cli::InstallArgs,
+    lockfiles: &[(Kind, PathBuf)],
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    use crate::cli::OmitType;
+    use crate::ecosystem::npm::install;
+    let mut omit = install::Omit {
+        dev: install.omit.contains(&OmitType::Dev),
+        optional: install.omit.contains(&OmitType::Optional),
+        peer: install.omit.contains(&OmitType::Peer),
+    };
+    if install.omit.is_empty() && EnvVars::get(EnvVars::NODE_ENV).as_deref() == Some("production") {
+        omit.dev = true;
+    }
+    let options = install::Options {
+        link: install.link,
+        omit,
+        ignore_scripts: install.ignore_scripts,
+        unpacked_store: crate::repository::cache_dir().join("npm-unpacked-v1"),
+    };
+    for (_, lockfile) in lockfiles {
+        let installed = install::install(fetcher, endpoint, lockfile, &options).await?;
+        summary.packages += installed.packages;
+        summary.skipped.extend(
+            installed
+                .skipped
+                .iter()
+                .map(|reason| format!("{}: {reason}", lockfile.display())),
+        );
+        summary.destination = lockfile
+            .parent()
+            .unwrap_or_else(|| Path::new("."))
+            .join("node_modules");
+        tracing::info!(
+            "{}: placed by {}, install scripts of {} packages",
+            lockfile.display(),
+            installed.method,
+            installed.scripts
+        );
+    }
     Ok(())
 }

@@ -16,14 +16,14 @@ use crate::support::client::{nuget_lock_entry, nuget_push};
 use crate::support::peers::Verdaccio;
 use crate::support::{self, LadingServer, ServerSpec};
 
-struct FixturePackage {
-    name: String,
-    version: String,
-    file: PathBuf,
-    manifest: serde_json::Value,
+pub(crate) struct FixturePackage {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) file: PathBuf,
+    pub(crate) manifest: serde_json::Value,
 }
 
-fn fixture() -> Option<Vec<FixturePackage>> {
+pub(crate) fn fixture() -> Option<Vec<FixturePackage>> {
     let index = support::find_tool(
         "LADING_TEST_NPM_FIXTURE",
         Some("npm-fixture/manifests.json"),
@@ -61,7 +61,7 @@ fn unscoped_leaves(packages: &[FixturePackage], count: usize) -> Vec<&FixturePac
 }
 
 /// Publish tarballs as `npm publish` does (PROTOCOLS.md §2.2), eight at a time.
-fn publish(registry: &str, token: &str, packages: &[&FixturePackage]) {
+pub(crate) fn publish(registry: &str, token: &str, packages: &[&FixturePackage]) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let client = reqwest::Client::new();
@@ -133,7 +133,7 @@ fn publish(registry: &str, token: &str, packages: &[&FixturePackage]) {
     });
 }
 
-fn npm_command(npm: &Path, home: &Path, cwd: &Path, cache: &Path) -> Command {
+pub(crate) fn npm_command(npm: &Path, home: &Path, cwd: &Path, cache: &Path) -> Command {
     let mut command = support::clean_command(npm, home);
     command
         .current_dir(cwd)
@@ -165,7 +165,7 @@ fn assert_fixture_installed(project: &Path) {
 }
 
 /// A project depending on `dependencies`, locked against the registry in `home/.npmrc`.
-fn locked_project(
+pub(crate) fn locked_project(
     npm: &Path,
     home: &Path,
     dir: &Path,
@@ -217,7 +217,7 @@ fn verdaccio_serving(
     verdaccio
 }
 
-fn lading(home: &Path, cwd: &Path) -> Command {
+pub(crate) fn lading(home: &Path, cwd: &Path) -> Command {
     let mut command = support::clean_command(support::lading_bin(), home);
     command
         .current_dir(cwd)
@@ -225,7 +225,7 @@ fn lading(home: &Path, cwd: &Path) -> Command {
     command
 }
 
-fn fixture_dependencies() -> serde_json::Value {
+pub(crate) fn fixture_dependencies() -> serde_json::Value {
     serde_json::json!({"express": "4.21.2", "eslint": "8.57.1", "@babel/core": "7.26.0"})
 }
 

@@ -1,6 +1,7 @@
 //! npm: package names, tarball names, and the packument shapes shared by client and server.
 
 pub mod cacache;
+pub mod install;
 pub mod lockfile;
 pub mod npmrc;
 pub mod pack;

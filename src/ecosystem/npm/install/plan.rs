@@ -1,0 +1,434 @@
+//! What `npm ci` would put where: the entries of `package-lock.json`'s `packages` map (v2,
+//! v3) that this install writes, after `--omit` and the platform check, each with what it
+//! is (a registry tarball, a workspace link, a package bundled in its parent) and its bins.
+//!
+//! Every entry lading cannot install as npm would (a git or `file:` tarball, a remote
+//! tarball without `integrity`, a required package for another platform) is an error that
+//! names the entry: a silently different tree is worse than no tree.
+
+use std::path::Path;
+
+use super::json::Json;
+use crate::fetcher::RestoreError;
+
+/// Dependency types left out (`--omit`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Omit {
+    /// `dev`.
+    pub dev: bool,
+    /// `optional`.
+    pub optional: bool,
+    /// `peer`.
+    pub peer: bool,
+}
+
+impl Omit {
+    /// Whether npm leaves `entry` out (arborist's `Node.shouldOmit`).
+    fn omits(self, entry: &Json) -> bool {
+        (entry.flag("peer") && self.peer)
+            || (entry.flag("dev") && self.dev)
+            || (entry.flag("optional") && self.optional)
+            || (entry.flag("devOptional") && self.dev && self.optional)
+    }
+}
+
+/// Where an entry's files come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A registry tarball (`resolved` may be absent under `omit-lockfile-registry-resolved`).
+    Registry {
+        /// The real package name.
+        name: String,
+        /// The version.
+        version: String,
+        /// `resolved`.
+        resolved: Option<String>,
+        /// `integrity`.
+        integrity: Option<String>,
+    },
+    /// `link: true`: a symlink to `target` (relative to the project).
+    Link {
+        /// The linked folder, relative to the project.
+        target: String,
+    },
+    /// `inBundle: true`: shipped inside an ancestor's tarball.
+    Bundled,
+    /// A workspace or linked folder itself (no `node_modules/` in its path): its files are
+    /// the user's.
+    Folder,
+}
+
+/// One lockfile entry this install writes.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// The `packages` key, `/`-separated, relative to the project.
+    pub location: String,
+    /// What it is.
+    pub source: Source,
+    /// `bin` from the lockfile, normalized as npm does (name → path in the package).
+    pub bins: Vec<(String, String)>,
+    /// `hasInstallScript`.
+    pub has_install_script: bool,
+    /// The entry as written, for `node_modules/.package-lock.json`.
+    pub entry: Json,
+}
+
+impl Node {
+    /// The name the package is installed under (the last `node_modules/` segment; for a
+    /// folder, its path).
+    #[must_use]
+    pub fn folder_name(&self) -> &str {
+        self.location
+            .rsplit_once("node_modules/")
+            .map_or(self.location.as_str(), |(_, tail)| tail)
+    }
+
+    /// How deep it is: the number of `node_modules/` in its path.
+    #[must_use]
+    pub fn depth(&self) -> usize {
+        self.location.matches("node_modules/").count()
+    }
+}
+
+/// The install plan of one lockfile.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The lockfile's top-level `name`, `version` and `requires`, for the hidden lockfile.
+    pub header: Vec<(String, Json)>,
+    /// Entries to write, in lockfile order.
+    pub nodes: Vec<Node>,
+    /// Entries left out, with the reason.
+    pub skipped: Vec<String>,
+}
+
+fn invalid(path: &Path, message: impl std::fmt::Display) -> RestoreError {
+    RestoreError::Invalid(format!("`{}`: {message}", path.display()))
+}
+
+/// Read `lockfile` and decide what to install.
+///
+/// # Errors
+/// [`RestoreError::Invalid`] naming the lockfile and, for an entry lading cannot install as
+/// npm would, the entry; I/O errors.
+pub fn read(lockfile: &Path, omit: Omit) -> Result<Plan, RestoreError> {
+    let text = fs_err::read_to_string(lockfile).map_err(RestoreError::io(lockfile))?;
+    let document: Json = serde_json::from_str(&text).map_err(|error| {
+        invalid(
+            lockfile,
+            format!(
+                "not valid JSON at {}:{}: {error}",
+                error.line(),
+                error.column()
+            ),
+        )
+    })?;
+    let version = match document.get("lockfileVersion") {
+        Some(Json::Number(number)) => number.as_u64().unwrap_or(0),
+        _ => 0,
+    };
+    let packages = match (version, document.get("packages")) {
+        (2.., Some(Json::Object(packages))) => packages,
+        (1, _) => {
+            return Err(invalid(
+                lockfile,
+                "lockfileVersion 1 has no `packages` map to install from (hint: rewrite it with npm 7 or later: `npm install --package-lock-only`)",
+            ));
+        }
+        _ => {
+            return Err(invalid(
+                lockfile,
+                "not a package-lock.json with a `packages` map (lockfileVersion 2 or 3)",
+            ));
+        }
+    };
+    let mut header = Vec::new();
+    for key in ["name", "version"] {
+        if let Some(value) = document.get(key) {
+            header.push((key.to_owned(), value.clone()));
+        }
+    }
+    header.push(("lockfileVersion".to_owned(), Json::Number(3.into())));
+    if let Some(value) = document.get("requires") {
+        header.push(("requires".to_owned(), value.clone()));
+    }
+
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut skipped = Vec::new();
+    // Locations left out: everything under them goes too.
+    let mut dropped: Vec<String> = Vec::new();
+    for (location, entry) in packages {
+        if location.is_empty() {
+            continue;
+        }
+        if dropped
+            .iter()
+            .any(|gone| location.starts_with(&format!("{gone}/")))
+        {
+            continue;
+        }
+        if omit.omits(entry) {
+            skipped.push(format!("{location}: omitted"));
+            dropped.push(location.clone());
+            continue;
+        }
+        let value = entry.to_value();
+        if !super::super::for_this_platform(&value) {
+            if entry.flag("optional") || entry.flag("devOptional") {
+                skipped.push(format!("{location}: optional, for another platform"));
+                dropped.push(location.clone());
+                continue;
+            }
+            let (os, cpu, libc) = super::super::node_platform_with_libc();
+            return Err(invalid(
+                lockfile,
+                format!(
+                    "`{location}` is for another platform (os {}, cpu {}, libc {}; this is {os} {cpu} {libc}) and not optional: npm ci refuses it too (EBADPLATFORM)",
+                    entry
+                        .get("os")
+                        .map(|value| value.to_value().to_string())
+                        .unwrap_or_default(),
+                    entry
+                        .get("cpu")
+                        .map(|value| value.to_value().to_string())
+                        .unwrap_or_default(),
+                    entry
+                        .get("libc")
+                        .map(|value| value.to_value().to_string())
+                        .unwrap_or_default(),
+                ),
+            ));
+        }
+        let source = source_of(lockfile, location, entry)?;
+        let bins = normalize_bins(entry.get("bin"), &name_of(location, entry));
+        nodes.push(Node {
+            location: location.clone(),
+            source,
+            bins,
+            has_install_script: entry.flag("hasInstallScript"),
+            entry: entry.clone(),
+        });
+    }
+    // A bundled package goes with the package that ships it.
+    let locations: std::collections::BTreeSet<String> =
+        nodes.iter().map(|node| node.location.clone()).collect();
+    nodes.retain(|node| {
+        node.source != Source::Bundled
+            || parent_location(&node.location).is_some_and(|parent| locations.contains(parent))
+    });
+    Ok(Plan {
+        header,
+        nodes,
+        skipped,
+    })
+}
+
+/// The location of the package whose `node_modules` holds `location`.
+#[must_use]
+pub fn parent_location(location: &str) -> Option<&str> {
+    let (parent, _) = location.rsplit_once("/node_modules/")?;
+    Some(parent)
+}
+
+fn name_of(location: &str, entry: &Json) -> String {
+    entry.text("name").map_or_else(
+        || {
+            location
+                .rsplit_once("node_modules/")
+                .map_or(location, |(_, tail)| tail)
+                .to_owned()
+        },
+        str::to_owned,
+    )
+}
+
+fn source_of(lockfile: &Path, location: &str, entry: &Json) -> Result<Source, RestoreError> {
+    if entry.flag("link") {
+        let target = entry.text("resolved").ok_or_else(|| {
+            invalid(
+                lockfile,
+                format!("`{location}` is a link without `resolved`"),
+            )
+        })?;
+        return Ok(Source::Link {
+            target: target.to_owned(),
+        });
+    }
+    if !location.contains("node_modules/") {
+        return Ok(Source::Folder);
+    }
+    if entry.flag("inBundle") {
+        return Ok(Source::Bundled);
+    }
+    let name = name_of(location, entry);
+    let version = entry
+        .text("version")
+        .ok_or_else(|| invalid(lockfile, format!("`{location}` has no `version`")))?;
+    let resolved = entry.text("resolved").map(str::to_owned);
+    let integrity = entry.text("integrity").map(str::to_owned);
+    if let Some(resolved) = &resolved
+        && !(resolved.starts_with("https://") || resolved.starts_with("http://"))
+    {
+        return Err(invalid(
+            lockfile,
+            format!(
+                "`{location}` comes from `{resolved}`, not a registry tarball: lading installs registry packages only (hint: use `npm ci` for this lockfile, or `lading restore` without `--install`)"
+            ),
+        ));
+    }
+    if resolved.is_some() && integrity.is_none() {
+        return Err(invalid(
+            lockfile,
+            format!(
+                "`{location}` has no `integrity`: lading installs only what it can verify (hint: regenerate the lockfile with a current npm so every entry has one)"
+            ),
+        ));
+    }
+    Ok(Source::Registry {
+        name,
+        version: version.to_owned(),
+        resolved,
+        integrity,
+    })
+}
+
+/// `bin` as npm-normalize-package-bin leaves it: a string is the package name's bin; each
+/// name is reduced to its base name, each path made relative and `/`-separated; entries
+/// that reduce to nothing are dropped.
+#[must_use]
+pub fn normalize_bins(bin: Option<&Json>, package_name: &str) -> Vec<(String, String)> {
+    let pairs: Vec<(String, String)> = match bin {
+        Some(Json::String(path)) => vec![(package_name.to_owned(), path.clone())],
+        Some(Json::Array(items)) => items
+            .iter()
+            .filter_map(Json::as_str)
+            .map(|path| {
+                let base = path.rsplit('/').next().unwrap_or(path).to_owned();
+                (base, path.to_owned())
+            })
+            .collect(),
+        Some(Json::Object(entries)) => entries
+            .iter()
+            .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_owned())))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (key, path) in pairs {
+        let key = key.replace(['\\', ':'], "/");
+        let base = normalize_path(key.rsplit('/').next().unwrap_or(&key));
+        let target = normalize_path(&path.replace('\\', "/"));
+        if base.is_empty() || target.is_empty() {
+            continue;
+        }
+        if let Some(slot) = out.iter_mut().find(|(name, _)| *name == base) {
+            slot.1 = target;
+        } else {
+            out.push((base, target));
+        }
+    }
+    out
+}
+
+/// `path.join('/', path).slice(1)`: resolve `.` and `..` without going above the root.
+fn normalize_path(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    parts.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(text: &str, omit: Omit) -> Result<Plan, RestoreError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("package-lock.json");
+        fs_err::write(&path, text).unwrap();
+        read(&path, omit)
+    }
+
+    #[test]
+    fn entries_omit_platforms_links_and_bundles() {
+        let lock = r#"{"name":"app","version":"1.0.0","lockfileVersion":3,"requires":true,"packages":{
+          "":{"name":"app","workspaces":["packages/w"]},
+          "node_modules/w":{"resolved":"packages/w","link":true},
+          "packages/w":{"name":"w","version":"1.0.0"},
+          "node_modules/a":{"version":"1.0.0","resolved":"https://r/a/-/a-1.0.0.tgz","integrity":"sha512-AA==","bin":{"a":"./bin/../cli.js","x/y":"z"}},
+          "node_modules/a/node_modules/b":{"version":"2.0.0","inBundle":true},
+          "node_modules/d":{"version":"1.0.0","integrity":"sha512-AA==","dev":true},
+          "node_modules/d/node_modules/e":{"version":"1.0.0","integrity":"sha512-AA==","dev":true},
+          "node_modules/o":{"version":"1.0.0","integrity":"sha512-AA==","optional":true,"os":["plan9"]}
+        }}"#;
+        let all = plan(lock, Omit::default()).unwrap();
+        let locations: Vec<&str> = all
+            .nodes
+            .iter()
+            .map(|node| node.location.as_str())
+            .collect();
+        assert_eq!(
+            locations,
+            [
+                "node_modules/w",
+                "packages/w",
+                "node_modules/a",
+                "node_modules/a/node_modules/b",
+                "node_modules/d",
+                "node_modules/d/node_modules/e"
+            ]
+        );
+        assert_eq!(
+            all.nodes[2].bins,
+            [
+                ("a".to_owned(), "cli.js".to_owned()),
+                ("y".to_owned(), "z".to_owned())
+            ]
+        );
+        assert_eq!(all.nodes[3].source, Source::Bundled);
+        let production = plan(
+            lock,
+            Omit {
+                dev: true,
+                ..Omit::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(production.nodes.len(), 4);
+        assert_eq!(
+            Json::Object(production.header).pretty(),
+            "{\n  \"name\": \"app\",\n  \"version\": \"1.0.0\",\n  \"lockfileVersion\": 3,\n  \"requires\": true\n}"
+        );
+    }
+
+    #[test]
+    fn what_npm_ci_would_do_otherwise_is_refused_naming_the_entry() {
+        let git = r#"{"lockfileVersion":3,"packages":{"node_modules/g":{"version":"1.0.0","resolved":"git+ssh://git@github.com/x/g.git#abc"}}}"#;
+        assert!(
+            plan(git, Omit::default())
+                .unwrap_err()
+                .to_string()
+                .contains("`node_modules/g`")
+        );
+        let required = r#"{"lockfileVersion":3,"packages":{"node_modules/p":{"version":"1.0.0","integrity":"sha512-AA==","os":["plan9"]}}}"#;
+        assert!(
+            plan(required, Omit::default())
+                .unwrap_err()
+                .to_string()
+                .contains("EBADPLATFORM")
+        );
+        let v1 = r#"{"lockfileVersion":1,"dependencies":{}}"#;
+        assert!(
+            plan(v1, Omit::default())
+                .unwrap_err()
+                .to_string()
+                .contains("npm install --package-lock-only")
+        );
+    }
+}
