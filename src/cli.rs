@@ -587,7 +587,12 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub json: bool,
     /// Install instead of only filling the caches: pip lockfiles into the virtual
-    /// environment `--venv`.
+    /// environment `--venv`; npm lockfiles into the `node_modules` beside them, the tree
+    /// `npm ci` writes (lockfile v2, v3): every tarball verified against `integrity`,
+    /// unpacked once into lading's cache and placed by `--link`; `.bin` links, workspace
+    /// links, `node_modules/.package-lock.json`; install scripts through `npm rebuild` unless
+    /// `--ignore-scripts`. An npm entry lading cannot install as npm would (git, `file:`) is
+    /// an error naming it.
     #[arg(long)]
     pub install: bool,
     /// pip with `--install`: the virtual environment to install into (default:
@@ -608,34 +613,27 @@ pub struct RestoreArgs {
     /// which Maven accepts whatever repositories a build declares.
     #[arg(long, default_value = "")]
     pub maven_repository_id: String,
-    /// `--install`: write the project's dependencies, not only the caches.
+    /// npm with `--install`: how files are placed, what is left out, whether scripts run.
     #[command(flatten)]
-    pub install: InstallArgs,
+    pub npm_install: NpmInstallArgs,
 }
 
-/// `lading restore --install` options.
+/// `lading restore --install` options for npm lockfiles.
 #[derive(Debug, Clone, Args)]
-pub struct InstallArgs {
-    /// Install instead of filling caches. npm: write the `node_modules` tree `npm ci` writes,
-    /// straight from `package-lock.json` (v2, v3): every tarball verified against
-    /// `integrity`, unpacked once into lading's cache and placed by `--link`; `.bin` links,
-    /// workspace links, `node_modules/.package-lock.json`; install scripts through `npm
-    /// rebuild` unless `--ignore-scripts`. An entry lading cannot install as npm would (git,
-    /// `file:`) is an error naming it.
-    #[arg(long)]
-    pub install: bool,
-    /// How files get from lading's store into `node_modules`: `auto` (reflink where the
-    /// filesystem can, else hard link, else copy), `hardlink`, `reflink`, `copy`. A hard link
-    /// shares the file with the store: a build that edits files inside `node_modules` in place
-    /// edits the stored copy too (packages with install scripts are never hard linked).
+pub struct NpmInstallArgs {
+    /// npm with `--install`: how files get from lading's store into `node_modules`: `auto`
+    /// (reflink where the filesystem can, else hard link, else copy), `hardlink`, `reflink`,
+    /// `copy`. A hard link shares the file with the store: a build that edits files inside
+    /// `node_modules` in place edits the stored copy too (packages with install scripts are
+    /// never hard linked).
     #[arg(long, value_enum, default_value = "auto", requires = "install")]
     pub link: crate::ecosystem::npm::install::LinkMode,
-    /// Leave out a dependency type, as `npm ci --omit` (repeatable, or comma-separated);
-    /// default: `dev` when `NODE_ENV=production`, as npm.
+    /// npm with `--install`: leave out a dependency type, as `npm ci --omit` (repeatable, or
+    /// comma-separated); default: `dev` when `NODE_ENV=production`, as npm.
     #[arg(long, value_enum, value_delimiter = ',', requires = "install")]
     pub omit: Vec<OmitType>,
-    /// Run no lifecycle scripts (neither the packages' nor the project's), as `npm ci
-    /// --ignore-scripts`.
+    /// npm with `--install`: run no lifecycle scripts (neither the packages' nor the
+    /// project's), as `npm ci --ignore-scripts`.
     #[arg(long, requires = "install")]
     pub ignore_scripts: bool,
 }

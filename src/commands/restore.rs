@@ -447,8 +447,8 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
         let context = || format!("failed to restore {ecosystem} packages from {endpoint}");
         let progress = Progress::start(printer, ecosystem, fetcher.stats.clone());
         match ecosystem {
-            "npm" if args.install.install => {
-                install_npm(&fetcher, &endpoint, &args.install, &mine, &mut summary)
+            "npm" if args.install => {
+                install_npm(&fetcher, &endpoint, &args.npm_install, &mine, &mut summary)
                     .await
                     .with_context(context)?;
             }
@@ -675,7 +675,7 @@ async fn restore_npm(
 async fn install_npm(
     fetcher: &Fetcher,
     endpoint: &SafeUrl,
-    install: &crate::cli::InstallArgs,
+    install: &crate::cli::NpmInstallArgs,
     lockfiles: &[(Kind, PathBuf)],
     summary: &mut Summary,
 ) -> anyhow::Result<()> {
