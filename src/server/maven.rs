@@ -41,8 +41,9 @@ use super::AppState;
 use super::access::{self, Permission};
 use super::error::DataError;
 use super::packages;
+use super::pull_through::{self, UpstreamAdapter, UpstreamReader};
 use super::store::{self, AssetRow, Blob, PackageKey, VersionRow};
-use super::upstream::{ExternalConnection, Fetched, add_notes, verify_hex, with_notes};
+use super::upstream::{ExternalConnection, add_notes, verify_hex, with_notes};
 use crate::archive::Digests;
 use crate::ecosystem::maven::{
     ArtifactFile, ArtifactMetadata, ChecksumAlgorithm, RepositoryPath, SnapshotFile,
@@ -482,54 +483,20 @@ impl MavenRequest<'_> {
                 Ok((sources, versions, newest))
             })
             .await?;
-        let mut notes = Vec::new();
-        for (_, connection_name) in &sources.externals {
-            let Some(connection) = self.external(connection_name) else {
-                continue;
-            };
-            let path = format!(
-                "{}/{}/maven-metadata.xml",
-                key.namespace.replace('.', "/"),
-                key.package
-            );
-            let Ok(url) = connection.url.join(&path) else {
-                continue;
-            };
-            let body = match self
-                .state
-                .externals
-                .fetch_metadata(connection, &url, "application/xml, text/xml", &path)
-                .await
-            {
-                Fetched::Fresh(body) => body,
-                Fetched::Stale(body) => {
-                    notes.push(format!("{connection_name} unavailable; served from cache"));
-                    body
+        let upstream =
+            pull_through::offers(self.state, &sources.externals, &ArtifactVersions(key)).await;
+        for listed in upstream.offers.into_iter().map(|offer| offer.document) {
+            for version in listed {
+                if !versions.contains(&version) {
+                    versions.push(version);
+                    newest = newest.max(self.state.clock.now());
                 }
-                Fetched::NotFound => continue,
-                Fetched::Unavailable(reason) => {
-                    notes.push(format!("{connection_name} unavailable: {reason}"));
-                    continue;
-                }
-            };
-            match listed_versions(&body) {
-                Ok(listed) => {
-                    for version in listed {
-                        if !versions.contains(&version) {
-                            versions.push(version);
-                            newest = newest.max(self.state.clock.now());
-                        }
-                    }
-                }
-                Err(error) => notes.push(format!(
-                    "{connection_name}: invalid maven-metadata.xml: {error}"
-                )),
             }
         }
         Ok(MergedVersions {
             versions,
             newest,
-            notes,
+            notes: upstream.notes,
             blocked_note: sources.blocked_note(),
         })
     }
@@ -574,16 +541,7 @@ impl MavenRequest<'_> {
             })
             .await?;
         if let Some((from, held_version)) = held {
-            let here = key.clone();
-            self.state
-                .store
-                .with(move |connection| -> Result<_, DataError> {
-                    let transaction = store::write_transaction(connection)?;
-                    packages::retain_from_repository(&transaction, &from, &here, &held_version)?;
-                    transaction.commit()?;
-                    Ok(())
-                })
-                .await?;
+            pull_through::retain(self.state, &from.repository, key, &held_version).await?;
             return Ok(true);
         }
         if is_snapshot(version) {
@@ -611,15 +569,8 @@ impl MavenRequest<'_> {
                     continue;
                 }
             };
-            let refuse = |message: String| {
-                tracing::warn!(connection = %connection_name, %message, "refused upstream content");
-                DataError::new(
-                    StatusCode::BAD_GATEWAY,
-                    format!(
-                        "refused `{file_name}` from {connection_name}: {message}; nothing was stored"
-                    ),
-                )
-            };
+            let what = format!("`{file_name}`");
+            let refuse = |message: String| pull_through::refused(&connection_name, &what, &message);
             let mut claimed = None;
             for algorithm in ["sha1", "sha256", "sha512"] {
                 let Ok(sidecar) = connection
@@ -658,22 +609,15 @@ impl MavenRequest<'_> {
             };
             let digests = Digests::of(&bytes);
             verify_hex(&digests, algorithm, &expected).map_err(refuse)?;
-            let size = bytes.len() as u64;
-            let _placed = self.state.store.put_blob(bytes).await?;
-            let ingested = packages::Ingested {
-                version: version.to_owned(),
-                metadata: None,
-                asset: AssetRow {
-                    name: file_name.to_owned(),
-                    size,
-                    digests,
-                },
+            let pulled = pull_through::Pulled {
+                here: key.clone(),
                 owner,
                 connection: connection_name.clone(),
-                now: self.state.clock.now(),
+                version: version.to_owned(),
+                file: file_name.to_owned(),
+                metadata: None,
             };
-            self.state.record_ingest(key.clone(), ingested).await?;
-            tracing::info!(connection = %connection_name, file = %file_name, "ingested from an external connection");
+            pull_through::store(self.state, pulled, bytes, digests, |_, _, _| Ok(())).await?;
             return Ok(true);
         }
         Ok(false)
@@ -809,6 +753,33 @@ impl MavenRequest<'_> {
             tracing::info!(group = %key.namespace, artifact = %key.package, %version, "maven version published");
         }
         Ok(StatusCode::CREATED.into_response())
+    }
+}
+
+/// The versions an external connection of format `maven` lists for an artifact (its
+/// artifact-level `maven-metadata.xml`).
+struct ArtifactVersions<'a>(&'a PackageKey);
+
+impl UpstreamAdapter for ArtifactVersions<'_> {
+    const FORMAT: &'static str = "maven";
+    type Document = Vec<String>;
+
+    async fn read(&self, upstream: &mut UpstreamReader<'_>) -> Result<Option<Vec<String>>, String> {
+        let path = format!(
+            "{}/{}/maven-metadata.xml",
+            self.0.namespace.replace('.', "/"),
+            self.0.package
+        );
+        let url = upstream.join(&path)?;
+        let Some(body) = upstream
+            .document(&url, "application/xml, text/xml", &path)
+            .await?
+        else {
+            return Ok(None);
+        };
+        listed_versions(&body)
+            .map(Some)
+            .map_err(|error| upstream.invalid("maven-metadata.xml", error))
     }
 }
 

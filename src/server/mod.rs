@@ -13,6 +13,10 @@
 //! /d/{domain}/pypi/{repository}/...    PyPI simple API, files and twine upload (pypi.rs)
 //! ```
 //!
+//! Every data plane reads through its upstream repositories and external connections with
+//! the one pull-through engine, [`pull_through`]; a format supplies only an adapter that reads
+//! its upstream metadata.
+//!
 //! The data-plane URLs are what `GetRepositoryEndpoint` returns, built from `--public-url`
 //! or from the `Host` the client used, so `aws codeartifact login` and npm get URLs that
 //! reach this server whatever address it listens on.
@@ -31,6 +35,7 @@ pub mod npm_publish;
 pub mod nuget;
 pub mod nuget_upstream;
 pub mod packages;
+pub mod pull_through;
 pub mod pypi;
 pub mod sigv4;
 pub mod store;
@@ -234,26 +239,6 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Record a verified file from an external connection ([`packages::record_ingest`]) in
-    /// one write transaction.
-    ///
-    /// # Errors
-    /// Store failures.
-    pub async fn record_ingest(
-        &self,
-        here: store::PackageKey,
-        ingested: packages::Ingested,
-    ) -> Result<(), error::DataError> {
-        self.store
-            .with(move |connection| -> Result<_, error::DataError> {
-                let transaction = store::write_transaction(connection)?;
-                packages::record_ingest(&transaction, &here, &ingested)?;
-                transaction.commit()?;
-                Ok(())
-            })
-            .await
-    }
-
     /// Base URL (no trailing slash) that clients reach this server at.
     #[must_use]
     pub fn base_url(&self, headers: &HeaderMap) -> String {

@@ -20,8 +20,9 @@ use super::access::{self, Permission, Principal, iso8601};
 use super::cache::{Document, DocumentKey, not_modified};
 use super::error::DataError;
 use super::packages;
+use super::pull_through::{self, UpstreamAdapter, UpstreamReader};
 use super::store::{self, AssetRow, PackageKey, VersionRow};
-use super::upstream::{ExternalConnection, Fetched, add_notes, with_notes};
+use super::upstream::{add_notes, with_notes};
 use crate::ecosystem::npm::{
     ABBREVIATED_MEDIA_TYPE, PackageName, abbreviate_manifest, integrity_from_sha512_hex,
 };
@@ -271,32 +272,15 @@ impl NpmRequest<'_> {
                 Ok((sources.upstream_blocked, versions, store::dist_tags(connection, &lookup)?, sources.externals))
             })
             .await?;
-        let mut notes = Vec::new();
+        let upstream = pull_through::offers(self.state, &externals, &Packument(name)).await;
         let mut upstream_tags = Map::new();
         let mut upstream_documents = Vec::new();
-        let mut consulted_externals = false;
-        for (repository, connection_name) in externals {
-            let Some(connection) = self
-                .state
-                .externals
-                .get(&connection_name)
-                .filter(|connection| connection.format == "npm")
-            else {
-                continue;
-            };
-            consulted_externals = true;
-            let Some((document, stale)) = self
-                .upstream_packument(connection, name)
-                .await
-                .map_err(|note| notes.push(note))
-                .ok()
-                .flatten()
-            else {
-                continue;
-            };
-            if stale {
-                notes.push(format!("{connection_name} unavailable; served from cache"));
-            }
+        for pull_through::Offer {
+            owner: repository,
+            connection: connection_name,
+            document,
+        } in upstream.offers
+        {
             if let Some(tags) = document.get("dist-tags").and_then(Value::as_object) {
                 for (tag, version) in tags {
                     upstream_tags
@@ -341,40 +325,10 @@ impl NpmRequest<'_> {
             tags,
             upstream_tags,
             upstream_documents,
-            notes,
+            notes: upstream.notes,
             upstream_blocked,
-            consulted_externals,
+            consulted_externals: upstream.consulted,
         })
-    }
-
-    /// The upstream's full packument (fresh, or cached when the upstream is down).
-    /// `Err` carries a note for the response header; `Ok(None)` means the upstream lacks it.
-    async fn upstream_packument(
-        &self,
-        connection: &ExternalConnection,
-        name: &PackageName,
-    ) -> Result<Option<(Value, bool)>, String> {
-        let path = name.to_string().replace('/', "%2f");
-        let url = connection
-            .url
-            .join(&path)
-            .map_err(|error| format!("{}: bad URL: {error}", connection.name))?;
-        let (body, stale) = match self
-            .state
-            .externals
-            .fetch_metadata(connection, &url, "application/json", &path)
-            .await
-        {
-            Fetched::Fresh(body) => (body, false),
-            Fetched::Stale(body) => (body, true),
-            Fetched::NotFound => return Ok(None),
-            Fetched::Unavailable(reason) => {
-                return Err(format!("{} unavailable: {reason}", connection.name));
-            }
-        };
-        serde_json::from_slice(&body)
-            .map(|document| Some((document, stale)))
-            .map_err(|error| format!("{}: invalid packument: {error}", connection.name))
     }
 
     /// A packument, served from the document cache while the index is unchanged (and no
@@ -403,14 +357,14 @@ impl NpmRequest<'_> {
         }
         let mut view = self.view(&name).await?;
         if view.versions.is_empty() {
-            let mut message = format!(
-                "package `{name}` not found in `{}/{}`",
-                self.domain, self.repository
-            );
-            if view.upstream_blocked {
-                message.push_str(packages::BLOCKED_NOTE);
-            }
-            return Err(with_notes(DataError::not_found(message), &view.notes));
+            return Err(pull_through::not_found(
+                format!(
+                    "package `{name}` not found in `{}/{}`",
+                    self.domain, self.repository
+                ),
+                view.upstream_blocked,
+                &view.notes,
+            ));
         }
         view.versions
             .sort_by(|left, right| left.published.total_cmp(&right.published));
@@ -721,23 +675,7 @@ impl NpmRequest<'_> {
         let key = self.key(name);
         match candidate.source {
             Source::Repository(repository) => {
-                let (from, to, wanted) = (
-                    PackageKey {
-                        repository: repository.clone(),
-                        ..key.clone()
-                    },
-                    key.clone(),
-                    version.to_owned(),
-                );
-                self.state
-                    .store
-                    .with(move |connection| -> Result<_, DataError> {
-                        let transaction = store::write_transaction(connection)?;
-                        packages::retain_from_repository(&transaction, &from, &to, &wanted)?;
-                        transaction.commit()?;
-                        Ok(())
-                    })
-                    .await?;
+                pull_through::retain(self.state, &repository, &key, version).await?;
             }
             Source::External {
                 repository,
@@ -766,9 +704,8 @@ impl NpmRequest<'_> {
         file_name: &str,
         manifest: &Value,
     ) -> Result<(), DataError> {
-        let connection = self.state.externals.get(connection_name).ok_or_else(|| {
-            DataError::not_found(format!("external connection `{connection_name}` is gone"))
-        })?;
+        let connection = pull_through::connection(self.state, connection_name)?;
+        let what = format!("`{file_name}`");
         let dist = manifest.get("dist").cloned().unwrap_or(Value::Null);
         let tarball = dist
             .get("tarball")
@@ -780,48 +717,30 @@ impl NpmRequest<'_> {
                     format!("{connection_name} lists {version} without a tarball URL"),
                 )
             })?;
-        let bytes = self
-            .state
-            .externals
-            .fetch_content(connection, &tarball)
-            .await
-            .map_err(|error| {
-                DataError::new(
-                    StatusCode::BAD_GATEWAY,
-                    format!("fetching from {connection_name} failed: {error}"),
-                )
-            })?;
-        let digests = crate::archive::Digests::of(&bytes);
-        verify_upstream_digest(&dist, &digests).map_err(|message| {
-            tracing::warn!(connection = connection_name, %message, "refused upstream content");
-            DataError::new(
-                StatusCode::BAD_GATEWAY,
-                format!(
-                    "refused `{file_name}` from {connection_name}: {message}; nothing was stored"
-                ),
-            )
-        })?;
-        let size = bytes.len() as u64;
-        let _placed = self.state.store.put_blob(bytes).await?;
+        let claimed = claimed_digest(&dist);
+        let (bytes, digests) = pull_through::fetch_verified(
+            self.state,
+            connection,
+            &what,
+            &tarball,
+            claimed
+                .as_ref()
+                .map(|(algorithm, hex)| (*algorithm, hex.as_str())),
+        )
+        .await?;
         let mut metadata = manifest.clone();
         if let Some(object) = metadata.as_object_mut() {
             object.remove("dist");
         }
-        let here = key.clone();
-        let ingested = packages::Ingested {
-            version: version.to_owned(),
-            metadata: Some(metadata.to_string()),
-            asset: AssetRow {
-                name: file_name.to_owned(),
-                size,
-                digests,
-            },
+        let pulled = pull_through::Pulled {
+            here: key.clone(),
             owner: repository.to_owned(),
             connection: connection_name.to_owned(),
-            now: self.state.clock.now(),
+            version: version.to_owned(),
+            file: file_name.to_owned(),
+            metadata: Some(metadata.to_string()),
         };
-        self.state.record_ingest(here, ingested).await?;
-        tracing::info!(connection = connection_name, %file_name, "ingested from an external connection");
+        pull_through::store(self.state, pulled, bytes, digests, |_, _, _| Ok(())).await?;
         Ok(())
     }
 
@@ -1354,43 +1273,51 @@ fn parse_time(text: &str) -> Option<f64> {
     Some(seconds)
 }
 
-/// Check downloaded bytes against the upstream's own `dist.integrity` (any SRI algorithm we
-/// compute) or `dist.shasum`. Content without a digest to check is refused.
-fn verify_upstream_digest(dist: &Value, digests: &crate::archive::Digests) -> Result<(), String> {
+/// The digest an upstream's `dist` claims for a tarball, as `(algorithm, hex)`: the first
+/// `dist.integrity` entry of an algorithm we compute, else `dist.shasum`. `None` when it
+/// claims none (the tarball is then refused).
+fn claimed_digest(dist: &Value) -> Option<(&'static str, String)> {
     if let Some(integrity) = dist.get("integrity").and_then(Value::as_str) {
         for entry in integrity.split_whitespace() {
             let Some((algorithm, encoded)) = entry.split_once('-') else {
                 continue;
             };
-            let expected = match algorithm {
-                "sha512" => &digests.sha512,
-                "sha256" => &digests.sha256,
-                "sha1" => &digests.sha1,
+            let algorithm = match algorithm {
+                "sha512" => "sha512",
+                "sha256" => "sha256",
+                "sha1" => "sha1",
                 _ => continue,
             };
-            let actual = base64::engine::general_purpose::STANDARD
-                .encode(hex::decode(expected).unwrap_or_default());
-            let claimed = encoded.split('?').next().unwrap_or(encoded);
-            return if actual == claimed {
-                Ok(())
-            } else {
-                Err(format!(
-                    "its {algorithm} is {actual}, the upstream claims {claimed}"
-                ))
-            };
+            let encoded = encoded.split('?').next().unwrap_or(encoded);
+            // Undecodable: an empty claim, which no content matches.
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .unwrap_or_default();
+            return Some((algorithm, hex::encode(decoded)));
         }
     }
-    if let Some(shasum) = dist.get("shasum").and_then(Value::as_str) {
-        return if shasum.eq_ignore_ascii_case(&digests.sha1) {
-            Ok(())
-        } else {
-            Err(format!(
-                "its sha1 is {}, the upstream claims {shasum}",
-                digests.sha1
-            ))
+    dist.get("shasum")
+        .and_then(Value::as_str)
+        .map(|shasum| ("sha1", shasum.to_owned()))
+}
+
+/// An npm packument from an external connection of format `npm`.
+struct Packument<'a>(&'a PackageName);
+
+impl UpstreamAdapter for Packument<'_> {
+    const FORMAT: &'static str = "npm";
+    type Document = Value;
+
+    async fn read(&self, upstream: &mut UpstreamReader<'_>) -> Result<Option<Value>, String> {
+        let path = self.0.to_string().replace('/', "%2f");
+        let url = upstream.join(&path)?;
+        let Some(body) = upstream.document(&url, "application/json", &path).await? else {
+            return Ok(None);
         };
+        serde_json::from_slice(&body)
+            .map(Some)
+            .map_err(|error| upstream.invalid("packument", error))
     }
-    Err("the upstream gives no digest to verify it against".to_owned())
 }
 
 fn parse_name(package: &str) -> Result<PackageName, DataError> {

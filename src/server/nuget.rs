@@ -42,6 +42,7 @@ use super::access::{self, Permission, Principal, iso8601};
 use super::error::DataError;
 use super::nuget_upstream::{self, UpstreamVersion};
 use super::packages;
+use super::pull_through;
 use super::store::{self, AssetRow, Blob, PackageKey, VersionRow};
 use super::upstream::{add_notes, with_notes};
 use crate::ecosystem::nuget::{self, NuGetVersion, NupkgManifest};
@@ -607,49 +608,41 @@ impl NuGetRequest<'_> {
             .collect();
         // Only well-formed ids go upstream (`..` would climb out of the feed's registration).
         if external && nuget::validate_id(lower_id).is_ok() {
-            for (owner, name) in externals {
-                let Some(connection) = self
-                    .state
-                    .externals
-                    .get(&name)
-                    .filter(|connection| connection.format == "nuget")
-                else {
-                    continue;
-                };
-                match nuget_upstream::versions(&self.state.externals, connection, lower_id).await {
-                    Ok(Some((offered, stale))) => {
-                        if stale {
-                            self.note(format!("{name} unavailable; served from cache"));
-                        }
-                        for upstream in offered {
-                            let version_key = upstream.version.key();
-                            if listed.iter().any(|entry| entry.row.version == version_key) {
-                                continue;
-                            }
-                            listed.push(Listed {
-                                version: upstream.version.clone(),
-                                row: VersionRow {
-                                    id: 0,
-                                    version: version_key,
-                                    revision: String::new(),
-                                    status: if upstream.listed {
-                                        "Published"
-                                    } else {
-                                        "Unlisted"
-                                    }
-                                    .to_owned(),
-                                    published: self.state.clock.now(),
-                                    metadata: None,
-                                },
-                                metadata: upstream.metadata.clone(),
-                                asset: None,
-                                repository: owner.clone(),
-                                external: Some((name.clone(), upstream)),
-                            });
-                        }
+            let upstream = pull_through::offers(
+                self.state,
+                &externals,
+                &nuget_upstream::Registration(lower_id),
+            )
+            .await;
+            for note in upstream.notes {
+                self.note(note);
+            }
+            for offer in upstream.offers {
+                for upstream in offer.document {
+                    let version_key = upstream.version.key();
+                    if listed.iter().any(|entry| entry.row.version == version_key) {
+                        continue;
                     }
-                    Ok(None) => {}
-                    Err(note) => self.note(note),
+                    listed.push(Listed {
+                        version: upstream.version.clone(),
+                        row: VersionRow {
+                            id: 0,
+                            version: version_key,
+                            revision: String::new(),
+                            status: if upstream.listed {
+                                "Published"
+                            } else {
+                                "Unlisted"
+                            }
+                            .to_owned(),
+                            published: self.state.clock.now(),
+                            metadata: None,
+                        },
+                        metadata: upstream.metadata.clone(),
+                        asset: None,
+                        repository: offer.owner.clone(),
+                        external: Some((offer.connection.clone(), upstream)),
+                    });
                 }
             }
         }
@@ -686,24 +679,20 @@ impl NuGetRequest<'_> {
         name: &str,
         upstream: &UpstreamVersion,
     ) -> Result<AssetRow, DataError> {
-        let refused = |message: String| {
-            tracing::warn!(connection = %name, %message, "refused upstream content");
-            DataError::new(
-                StatusCode::BAD_GATEWAY,
-                format!(
-                    "refused `{lower_id}` {} from {name}: {message}; nothing was stored",
-                    upstream.version.normalized()
-                ),
-            )
-        };
-        let connection =
-            self.state.externals.get(name).ok_or_else(|| {
-                DataError::not_found(format!("external connection `{name}` is gone"))
-            })?;
-        let (bytes, digests) =
-            nuget_upstream::download(&self.state.externals, connection, upstream)
-                .await
-                .map_err(refused)?;
+        let what = format!("`{lower_id}` {}", upstream.version.normalized());
+        let refused = |message: String| pull_through::refused(name, &what, &message);
+        let connection = pull_through::connection(self.state, name)?;
+        let sha512 = nuget_upstream::package_hash(&self.state.externals, connection, upstream)
+            .await
+            .map_err(refused)?;
+        let (bytes, digests) = pull_through::fetch_verified(
+            self.state,
+            connection,
+            &what,
+            &upstream.content,
+            Some(("sha512", &sha512)),
+        )
+        .await?;
         let manifest = nuget::read_nupkg(&bytes)
             .map_err(|error| refused(format!("it is not a valid package: {error}")))?;
         if manifest.lower_id() != lower_id || manifest.version.key() != upstream.version.key() {
@@ -713,25 +702,15 @@ impl NuGetRequest<'_> {
                 manifest.version.normalized()
             )));
         }
-        let asset = AssetRow {
-            name: nuget::nupkg_file_name(lower_id, &upstream.version.key()),
-            size: bytes.len() as u64,
-            digests,
-        };
-        let _placed = self.state.store.put_blob(bytes).await?;
-        let ingested = packages::Ingested {
-            version: upstream.version.key(),
-            metadata: Some(version_metadata(&manifest, None).to_string()),
-            asset: asset.clone(),
+        let pulled = pull_through::Pulled {
+            here: self.key(lower_id),
             owner: owner.to_owned(),
             connection: name.to_owned(),
-            now: self.state.clock.now(),
+            version: upstream.version.key(),
+            file: nuget::nupkg_file_name(lower_id, &upstream.version.key()),
+            metadata: Some(version_metadata(&manifest, None).to_string()),
         };
-        self.state
-            .record_ingest(self.key(lower_id), ingested)
-            .await?;
-        tracing::info!(connection = %name, package = %lower_id, version = %upstream.version.key(), "ingested from an external connection");
-        Ok(asset)
+        pull_through::store(self.state, pulled, bytes, digests, |_, _, _| Ok(())).await
     }
 
     fn not_found(&self, id: &str) -> DataError {
@@ -774,20 +753,13 @@ impl NuGetRequest<'_> {
         };
         if entry.external.is_none() && entry.repository != self.repository {
             // Requested through this repository: retain it here, as CodeArtifact does.
-            let from = PackageKey {
-                repository: entry.repository.clone(),
-                ..self.key(&lower_id)
-            };
-            let (here, wanted) = (self.key(&lower_id), entry.row.version.clone());
-            self.state
-                .store
-                .with(move |connection| -> Result<_, DataError> {
-                    let transaction = store::write_transaction(connection)?;
-                    packages::retain_from_repository(&transaction, &from, &here, &wanted)?;
-                    transaction.commit()?;
-                    Ok(())
-                })
-                .await?;
+            pull_through::retain(
+                self.state,
+                &entry.repository,
+                &self.key(&lower_id),
+                &entry.row.version,
+            )
+            .await?;
         }
         let file = file.to_lowercase();
         let (blob, content_type) = if file == asset.name {

@@ -11,7 +11,8 @@
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::upstream::{ExternalConnection, Externals, Fetched};
+use super::pull_through::{UpstreamAdapter, UpstreamReader};
+use super::upstream::{ExternalConnection, Externals};
 use crate::ecosystem::nuget::NuGetVersion;
 use crate::ecosystem::nuget::service_index::ServiceIndex;
 
@@ -71,30 +72,18 @@ fn gunzip_if_needed(body: &[u8]) -> Result<Vec<u8>, String> {
 
 /// Fetch a JSON document (cached; the cached copy when the feed is down): `Ok(None)` on 404.
 async fn document(
-    externals: &Externals,
-    connection: &ExternalConnection,
+    upstream: &mut UpstreamReader<'_>,
     url: &url::Url,
     cache_key: &str,
-    stale: &mut bool,
 ) -> Result<Option<Value>, String> {
-    let body = match externals
-        .fetch_metadata(connection, url, ACCEPT_JSON, cache_key)
-        .await
-    {
-        Fetched::Fresh(body) => body,
-        Fetched::Stale(body) => {
-            *stale = true;
-            body
-        }
-        Fetched::NotFound => return Ok(None),
-        Fetched::Unavailable(reason) => {
-            return Err(format!("{} unavailable: {reason}", connection.name));
-        }
+    let Some(body) = upstream.document(url, ACCEPT_JSON, cache_key).await? else {
+        return Ok(None);
     };
-    let body = gunzip_if_needed(&body).map_err(|error| format!("{}: {error}", connection.name))?;
+    let name = &upstream.connection.name;
+    let body = gunzip_if_needed(&body).map_err(|error| format!("{name}: {error}"))?;
     serde_json::from_slice(&body)
         .map(Some)
-        .map_err(|error| format!("{}: {url} is not JSON: {error}", connection.name))
+        .map_err(|error| format!("{name}: {url} is not JSON: {error}"))
 }
 
 /// The feed's service index URL: the connection URL when it names a `.json` file, else
@@ -122,28 +111,36 @@ fn registration_base(index: &Value) -> Option<url::Url> {
         .base_url(REGISTRATION_TYPES)
 }
 
-/// What the feed lists for `lower_id`, with whether any of it came from the cache because
-/// the feed is down. `Ok(None)`: the feed does not have the package. `Err`: a note for the
-/// response header.
+/// What a NuGet v3 feed (an external connection of format `nuget`) lists for a package id,
+/// read from its registration, found through its service index.
+pub struct Registration<'a>(pub &'a str);
+
+impl UpstreamAdapter for Registration<'_> {
+    const FORMAT: &'static str = "nuget";
+    type Document = Vec<UpstreamVersion>;
+
+    async fn read(
+        &self,
+        upstream: &mut UpstreamReader<'_>,
+    ) -> Result<Option<Vec<UpstreamVersion>>, String> {
+        versions(upstream, self.0).await
+    }
+}
+
+/// What the feed lists for `lower_id`. `Ok(None)`: the feed does not have the package.
+/// `Err`: a note for the response header.
 ///
 /// # Errors
 /// The feed is down with nothing cached, or answers with something that is not a feed.
-pub async fn versions(
-    externals: &Externals,
-    connection: &ExternalConnection,
+async fn versions(
+    upstream: &mut UpstreamReader<'_>,
     lower_id: &str,
-) -> Result<Option<(Vec<UpstreamVersion>, bool)>, String> {
-    let mut stale = false;
+) -> Result<Option<Vec<UpstreamVersion>>, String> {
+    let connection = upstream.connection;
     let index_url = service_index_url(connection)?;
-    let index = document(
-        externals,
-        connection,
-        &index_url,
-        "nuget-service-index",
-        &mut stale,
-    )
-    .await?
-    .ok_or_else(|| format!("{}: no service index at {index_url}", connection.name))?;
+    let index = document(upstream, &index_url, "nuget-service-index")
+        .await?
+        .ok_or_else(|| format!("{}: no service index at {index_url}", connection.name))?;
     let base = registration_base(&index).ok_or_else(|| {
         format!(
             "{}: the service index at {index_url} has no RegistrationsBaseUrl",
@@ -154,9 +151,7 @@ pub async fn versions(
         .join(&format!("{}/index.json", encode(lower_id)))
         .map_err(|error| format!("{}: bad URL: {error}", connection.name))?;
     let key = format!("nuget-registration/{lower_id}");
-    let Some(registration) =
-        document(externals, connection, &registration_url, &key, &mut stale).await?
-    else {
+    let Some(registration) = document(upstream, &registration_url, &key).await? else {
         return Ok(None);
     };
     let mut found = Vec::new();
@@ -179,7 +174,7 @@ pub async fn versions(
                 continue;
             };
             let page_key = format!("{key}/{page_url}");
-            match document(externals, connection, &page_url, &page_key, &mut stale).await? {
+            match document(upstream, &page_url, &page_key).await? {
                 Some(document) => {
                     fetched = document;
                     &fetched
@@ -203,7 +198,7 @@ pub async fn versions(
             }
         }
     }
-    Ok(Some((found, stale)))
+    Ok(Some(found))
 }
 
 /// A path segment: NuGet ids are letters, digits, `.`, `-` and `_`; anything else is escaped.
@@ -305,16 +300,16 @@ fn upstream_version(leaf: &Value) -> Option<UpstreamVersion> {
     })
 }
 
-/// Download the package of `version` and verify it against the feed's SHA-512, read from
-/// the catalog leaf when the registration does not inline it.
+/// The SHA-512 (lowercase hex) the feed claims for the package of `version`: from the
+/// registration, else from the catalog leaf it links.
 ///
 /// # Errors
-/// No hash anywhere, the download failed, or the bytes do not match.
-pub async fn download(
+/// No hash anywhere, or the catalog leaf could not be fetched.
+pub async fn package_hash(
     externals: &Externals,
     connection: &ExternalConnection,
     version: &UpstreamVersion,
-) -> Result<(bytes::Bytes, crate::archive::Digests), String> {
+) -> Result<String, String> {
     let mut sha512 = version.sha512.clone();
     if sha512.is_none()
         && let Some(catalog) = &version.catalog
@@ -335,15 +330,10 @@ pub async fn download(
                     .map(hex::encode)
             });
     }
-    let Some(sha512) = sha512 else {
-        return Err(
-            "the feed gives no SHA-512 packageHash for it (neither in the registration nor in the catalog)"
-                .to_owned(),
-        );
-    };
-    externals
-        .fetch_verified(connection, &version.content, Some(("sha512", &sha512)))
-        .await
+    sha512.ok_or_else(|| {
+        "the feed gives no SHA-512 packageHash for it (neither in the registration nor in the catalog)"
+            .to_owned()
+    })
 }
 
 #[cfg(test)]

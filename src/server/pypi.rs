@@ -46,8 +46,9 @@ use super::access::{self, Permission, Principal};
 use super::error::DataError;
 use super::multipart;
 use super::packages;
+use super::pull_through::{self, UpstreamAdapter, UpstreamReader};
 use super::store::{self, AssetRow, PackageKey, VersionRow};
-use super::upstream::{ExternalConnection, Fetched, add_notes, with_notes};
+use super::upstream::{add_notes, with_notes};
 use crate::archive::Digests;
 use crate::ecosystem::pypi::simple::{PageFile, ProjectPage, parse_project_page};
 use crate::ecosystem::pypi::{
@@ -491,32 +492,18 @@ impl PypiRequest<'_> {
             notes: Vec::new(),
             upstream_blocked: sources.upstream_blocked,
         };
-        let mut pages: Vec<ExternalPage> = Vec::new();
-        for (owner, connection_name) in sources.externals {
-            let Some(connection) = self
-                .state
-                .externals
-                .get(&connection_name)
-                .filter(|connection| connection.format == "pypi")
-            else {
-                continue;
-            };
-            match self.upstream_page(connection, normalized).await {
-                Ok(Some((page, stale))) => {
-                    if stale {
-                        view.notes
-                            .push(format!("{connection_name} unavailable; served from cache"));
-                    }
-                    pages.push(ExternalPage {
-                        owner,
-                        connection: connection_name,
-                        page,
-                    });
-                }
-                Ok(None) => {}
-                Err(note) => view.notes.push(note),
-            }
-        }
+        let upstream =
+            pull_through::offers(self.state, &sources.externals, &ProjectPageOf(normalized)).await;
+        view.notes = upstream.notes;
+        let pages: Vec<ExternalPage> = upstream
+            .offers
+            .into_iter()
+            .map(|offer| ExternalPage {
+                owner: offer.owner,
+                connection: offer.connection,
+                page: offer.document,
+            })
+            .collect();
         for (repository, row, assets, origin) in held {
             let metadata: Value = row
                 .metadata
@@ -600,48 +587,18 @@ impl PypiRequest<'_> {
         Ok(view)
     }
 
-    /// An external connection's project page (fresh, or cached when the upstream is down:
-    /// the flag). `Ok(None)`: the upstream does not have the project; `Err`: a note for the
-    /// response header.
-    async fn upstream_page(
-        &self,
-        connection: &ExternalConnection,
-        normalized: &str,
-    ) -> Result<Option<(ProjectPage, bool)>, String> {
-        let url = connection
-            .url
-            .join(&format!("{}/", encode(normalized)))
-            .map_err(|error| format!("{}: bad URL: {error}", connection.name))?;
-        let (body, stale) = match self
-            .state
-            .externals
-            .fetch_metadata(connection, &url, UPSTREAM_ACCEPT, normalized)
-            .await
-        {
-            Fetched::Fresh(body) => (body, false),
-            Fetched::Stale(body) => (body, true),
-            Fetched::NotFound => return Ok(None),
-            Fetched::Unavailable(reason) => {
-                return Err(format!("{} unavailable: {reason}", connection.name));
-            }
-        };
-        parse_project_page(&body, &url)
-            .map(|page| Some((page, stale)))
-            .map_err(|error| format!("{}: invalid project page: {error}", connection.name))
-    }
-
     async fn project_page(&self, normalized: &str) -> Result<Response, DataError> {
         let format = self.negotiate()?;
         let view = self.view(normalized).await?;
         if view.files.is_empty() {
-            let mut message = format!(
-                "project `{normalized}` not found in `{}/{}`",
-                self.domain, self.repository
-            );
-            if view.upstream_blocked {
-                message.push_str(packages::BLOCKED_NOTE);
-            }
-            return Err(with_notes(DataError::not_found(message), &view.notes));
+            return Err(pull_through::not_found(
+                format!(
+                    "project `{normalized}` not found in `{}/{}`",
+                    self.domain, self.repository
+                ),
+                view.upstream_blocked,
+                &view.notes,
+            ));
         }
         let body = match format {
             SimpleFormat::Json => render_json(normalized, &view),
@@ -771,23 +728,16 @@ impl PypiRequest<'_> {
         let blob = match external {
             None => self.state.store.open_blob(sha256).await?,
             Some((connection_name, mut url)) => {
-                let connection = self.state.externals.get(&connection_name).ok_or_else(|| {
-                    DataError::not_found(format!("external connection `{connection_name}` is gone"))
-                })?;
+                let connection = pull_through::connection(self.state, &connection_name)?;
                 url.set_path(&format!("{}.metadata", url.path()));
-                let (bytes, _) = self
-                    .state
-                    .externals
-                    .fetch_verified(connection, &url, Some(("sha256", &sha256)))
-                    .await
-                    .map_err(|message| {
-                        DataError::new(
-                            StatusCode::BAD_GATEWAY,
-                            format!(
-                                "refused the core metadata of `{distribution}` from {connection_name}: {message}"
-                            ),
-                        )
-                    })?;
+                let (bytes, _) = pull_through::fetch_verified(
+                    self.state,
+                    connection,
+                    &format!("the core metadata of `{distribution}`"),
+                    &url,
+                    Some(("sha256", &sha256)),
+                )
+                .await?;
                 store::Blob::Bytes(bytes)
             }
         };
@@ -823,20 +773,7 @@ impl PypiRequest<'_> {
         let here = self.key(normalized);
         match entry.source {
             FileSource::Repository(repository) => {
-                let from = PackageKey {
-                    repository,
-                    ..here.clone()
-                };
-                let wanted = entry.version;
-                self.state
-                    .store
-                    .with(move |connection| -> Result<_, DataError> {
-                        let transaction = store::write_transaction(connection)?;
-                        packages::retain_from_repository(&transaction, &from, &here, &wanted)?;
-                        transaction.commit()?;
-                        Ok(())
-                    })
-                    .await?;
+                pull_through::retain(self.state, &repository, &here, &entry.version).await?;
             }
             FileSource::External {
                 owner,
@@ -844,26 +781,15 @@ impl PypiRequest<'_> {
                 url,
                 sha256,
             } => {
-                let connection = self.state.externals.get(&connection_name).ok_or_else(|| {
-                    DataError::not_found(format!("external connection `{connection_name}` is gone"))
-                })?;
-                let (bytes, digests) = self
-                    .state
-                    .externals
-                    .fetch_verified(
-                        connection,
-                        &url,
-                        sha256.as_deref().map(|sha256| ("sha256", sha256)),
-                    )
-                    .await
-                    .map_err(|message| {
-                        tracing::warn!(connection = %connection_name, %message, "refused upstream content");
-                        DataError::new(
-                            StatusCode::BAD_GATEWAY,
-                            format!("refused `{file}` from {connection_name}: {message}; nothing was stored"),
-                        )
-                    })?;
-                let size = bytes.len() as u64;
+                let connection = pull_through::connection(self.state, &connection_name)?;
+                let (bytes, digests) = pull_through::fetch_verified(
+                    self.state,
+                    connection,
+                    &format!("`{file}`"),
+                    &url,
+                    sha256.as_deref().map(|sha256| ("sha256", sha256)),
+                )
+                .await?;
                 let core_metadata = self
                     .store_core_metadata(file, &bytes)
                     .await?
@@ -873,7 +799,6 @@ impl PypiRequest<'_> {
                 {
                     tracing::warn!(connection = %connection_name, %file, %ours, %claimed, "the wheel's METADATA differs from the upstream's `.metadata`; serving the wheel's");
                 }
-                let _placed = self.state.store.put_blob(bytes).await?;
                 let now = self.state.clock.now();
                 // What the upstream's page said, as it said it (the view shows the page's
                 // current word while the upstream answers).
@@ -884,8 +809,12 @@ impl PypiRequest<'_> {
                     "hashes": entry.hashes,
                     "core_metadata": core_metadata,
                 });
-                let ingested = packages::Ingested {
+                let pulled = pull_through::Pulled {
+                    here,
+                    owner,
+                    connection: connection_name,
                     version: entry.version.clone(),
+                    file: file.to_owned(),
                     metadata: Some(
                         json!({
                             "name": normalized,
@@ -894,29 +823,21 @@ impl PypiRequest<'_> {
                         })
                         .to_string(),
                     ),
-                    asset: AssetRow {
-                        name: file.to_owned(),
-                        size,
-                        digests,
-                    },
-                    owner,
-                    connection: connection_name.clone(),
-                    now,
                 };
                 let file_name = file.to_owned();
-                self.state
-                    .store
-                    .with(move |connection| -> Result<_, DataError> {
-                        let transaction = store::write_transaction(connection)?;
-                        packages::record_ingest(&transaction, &here, &ingested)?;
+                pull_through::store(
+                    self.state,
+                    pulled,
+                    bytes,
+                    digests,
+                    move |transaction, here, ingested| {
                         // A further file of a version already held: record its facts too.
                         for repository in [&ingested.owner, &here.repository] {
                             let key = PackageKey {
                                 repository: repository.clone(),
                                 ..here.clone()
                             };
-                            if let Some(row) =
-                                store::version(&transaction, &key, &ingested.version)?
+                            if let Some(row) = store::version(transaction, &key, &ingested.version)?
                             {
                                 let mut document: Value = row
                                     .metadata
@@ -930,7 +851,7 @@ impl PypiRequest<'_> {
                                     }
                                     document["files"][&file_name] = file_facts.clone();
                                     store::update_version_metadata(
-                                        &transaction,
+                                        transaction,
                                         row.id,
                                         &document.to_string(),
                                         &row.revision,
@@ -938,11 +859,10 @@ impl PypiRequest<'_> {
                                 }
                             }
                         }
-                        transaction.commit()?;
                         Ok(())
-                    })
-                    .await?;
-                tracing::info!(connection = %connection_name, %file, "ingested from an external connection");
+                    },
+                )
+                .await?;
             }
         }
         Ok(true)
@@ -1413,6 +1333,26 @@ fn external_entry(
             url: upstream.url.clone(),
             sha256: upstream.sha256().map(ToOwned::to_owned),
         },
+    }
+}
+
+/// A project's page from an external connection of format `pypi` (PEP 691 JSON or PEP 503
+/// HTML, read by the shared parser).
+struct ProjectPageOf<'a>(&'a str);
+
+impl UpstreamAdapter for ProjectPageOf<'_> {
+    const FORMAT: &'static str = "pypi";
+    type Document = ProjectPage;
+
+    async fn read(&self, upstream: &mut UpstreamReader<'_>) -> Result<Option<ProjectPage>, String> {
+        let normalized = self.0;
+        let url = upstream.join(&format!("{}/", encode(normalized)))?;
+        let Some(body) = upstream.document(&url, UPSTREAM_ACCEPT, normalized).await? else {
+            return Ok(None);
+        };
+        parse_project_page(&body, &url)
+            .map(Some)
+            .map_err(|error| upstream.invalid("project page", error))
     }
 }
 

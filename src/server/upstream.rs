@@ -666,25 +666,9 @@ impl Externals {
         connection: &ExternalConnection,
         url: &url::Url,
     ) -> Result<bytes::Bytes, String> {
-        let safe = SafeUrl::from(url.clone());
-        let authorization = Self::authorization(connection, url).await?;
-        tracing::debug!(connection = %connection.name, url = %safe, "upstream request");
-        let response = self
-            .http
-            .send(
-                reqwest::Method::GET,
-                &safe,
-                |request| match &authorization {
-                    Some(value) => request.header(reqwest::header::AUTHORIZATION, value),
-                    None => request,
-                },
-            )
-            .await
-            .map_err(|error| error.to_string())?;
-        response
-            .bytes()
-            .await
-            .map_err(|error| format!("failed to read {safe}: {error}"))
+        self.fetch_optional(connection, url)
+            .await?
+            .ok_or_else(|| format!("{} answered 404 Not Found", SafeUrl::from(url.clone())))
     }
 }
 
