@@ -73,13 +73,46 @@ pub struct Principal {
     pub secret_access_key: Secret<String>,
     /// Grants.
     pub grants: Vec<Grant>,
+    /// The domain and repository permissions policies in force for this request (attached
+    /// by [`with_policies`] once the principal is authenticated; empty otherwise).
+    pub policies: std::sync::Arc<super::policy::Policies>,
 }
 
 impl Principal {
     /// Whether the principal has `permission` on `domain` / `repository`. With
     /// `repository = None` the question is about the domain: any matching grant counts.
+    /// Checked as the action [`permission_action`] names; see [`Principal::may`].
     #[must_use]
     pub fn allows(&self, domain: &str, repository: Option<&str>, permission: Permission) -> bool {
+        self.may(
+            permission_action(permission, repository.is_some()),
+            domain,
+            repository,
+            permission,
+        )
+    }
+
+    /// The one access decision: whether the principal may perform `action` (e.g.
+    /// `codeartifact:ReadFromRepository`) on `domain` / `repository`, which its grants
+    /// cover with `permission`. Evaluated as IAM evaluates resource policies: an explicit
+    /// `Deny` in the domain's or the repository's permissions policy refuses whatever the
+    /// grants say; otherwise an `Allow` there, or a grant, permits.
+    #[must_use]
+    pub fn may(
+        &self,
+        action: &str,
+        domain: &str,
+        repository: Option<&str>,
+        permission: Permission,
+    ) -> bool {
+        match self.policies.decide(&self.name, action, domain, repository) {
+            Some(super::policy::Effect::Deny) => false,
+            Some(super::policy::Effect::Allow) => true,
+            None => self.granted(domain, repository, permission),
+        }
+    }
+
+    fn granted(&self, domain: &str, repository: Option<&str>, permission: Permission) -> bool {
         self.grants.iter().any(|grant| {
             matches(&grant.domain, domain)
                 && repository.is_none_or(|repository| matches(&grant.repository, repository))
@@ -106,6 +139,59 @@ impl Principal {
     pub fn arn(&self, account: &str) -> String {
         format!("arn:aws:iam::{account}:user/{}", self.name)
     }
+}
+
+/// The CodeArtifact action a data-plane or listing check of `permission` stands for.
+#[must_use]
+pub fn permission_action(permission: Permission, on_repository: bool) -> &'static str {
+    match (permission, on_repository) {
+        (Permission::Read, true) => "codeartifact:ReadFromRepository",
+        (Permission::Read, false) => "codeartifact:DescribeDomain",
+        (Permission::Publish, _) => "codeartifact:PublishPackageVersion",
+        (Permission::Admin, true) => "codeartifact:DeletePackageVersions",
+        (Permission::Admin, false) => "codeartifact:CreateRepository",
+    }
+}
+
+/// The policies in force now, from the read cache while the index generation is unchanged.
+///
+/// # Errors
+/// Store failures.
+pub async fn current_policies(
+    state: &super::AppState,
+) -> Result<std::sync::Arc<super::policy::Policies>, super::store::StoreError> {
+    let generation = state.store.generation();
+    if let Some(cached) =
+        generation.and_then(|generation| state.caches.policies.get(&(), generation))
+    {
+        return Ok(cached);
+    }
+    let rows = state
+        .store
+        .with(|connection| -> Result<_, super::store::StoreError> {
+            Ok(super::store::all_permission_policies(connection)?)
+        })
+        .await?;
+    let policies = std::sync::Arc::new(super::policy::Policies::new(&state.account, rows));
+    if let Some(generation) = generation {
+        state
+            .caches
+            .policies
+            .insert((), generation, policies.clone());
+    }
+    Ok(policies)
+}
+
+/// `principal` with the permissions policies in force attached.
+///
+/// # Errors
+/// Store failures.
+pub async fn with_policies(
+    state: &super::AppState,
+    mut principal: Principal,
+) -> Result<Principal, super::store::StoreError> {
+    principal.policies = current_policies(state).await?;
+    Ok(principal)
 }
 
 /// All principals, indexed by access key id and by name. Built once at start.
@@ -249,11 +335,10 @@ pub async fn authenticate_token(
             ),
         ));
     }
-    state
+    let principal = state
         .principals
         .by_name(&row.principal)
         .cloned()
-        .map(Some)
         .ok_or_else(|| {
             DataError::new(
                 StatusCode::UNAUTHORIZED,
@@ -262,7 +347,8 @@ pub async fn authenticate_token(
                     row.principal
                 ),
             )
-        })
+        })?;
+    Ok(Some(with_policies(state, principal).await?))
 }
 
 /// The principal a data-plane read is made for (from its repository token), for the checks
@@ -343,6 +429,7 @@ mod tests {
             access_key_id: "K".into(),
             secret_access_key: Secret::new("s".into()),
             grants,
+            policies: std::sync::Arc::default(),
         }
     }
 

@@ -33,6 +33,8 @@ pub struct ReadCaches {
     pub documents: GenerationCache<DocumentKey, Arc<Document>>,
     /// Where a package's asset (by file name) is, when the repository holds it.
     pub assets: GenerationCache<(PackageKey, String), Arc<(VersionRow, AssetRow)>>,
+    /// The permissions policies of every domain and repository.
+    pub policies: GenerationCache<(), Arc<super::policy::Policies>>,
 }
 
 impl Default for ReadCaches {
@@ -42,6 +44,7 @@ impl Default for ReadCaches {
             repositories: GenerationCache::new(1024),
             documents: GenerationCache::new(4096),
             assets: GenerationCache::new(16_384),
+            policies: GenerationCache::new(1),
         }
     }
 }

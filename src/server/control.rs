@@ -24,6 +24,7 @@ use super::store::new_revision;
 use super::store::{self, AssetRow, PackageKey, VersionRow};
 
 mod lifecycle;
+mod policies;
 mod tags;
 mod versions;
 
@@ -88,6 +89,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
             (bytes, None)
         };
         let region = authorization.region;
+        let principal = super::access::with_policies(&state, principal).await?;
         let context = Context {
             state: &state,
             principal,
@@ -276,7 +278,12 @@ impl Context<'_> {
         repository: Option<&str>,
         permission: Permission,
     ) -> Result<(), ApiError> {
-        if self.principal.allows(domain, repository, permission) {
+        if self.principal.may(
+            &format!("codeartifact:{operation}"),
+            domain,
+            repository,
+            permission,
+        ) {
             return Ok(());
         }
         let resource = repository.map_or_else(
@@ -414,6 +421,12 @@ async fn dispatch(method: &Method, path: &str, context: Context<'_>) -> Result<R
         ("POST", "/v1/tag") => tags::tag_resource(context).await,
         ("POST", "/v1/untag") => tags::untag_resource(context).await,
         ("POST", "/v1/tags") => tags::list_tags_for_resource(context).await,
+        ("PUT", "/v1/domain/permissions/policy") => policies::put(context, false).await,
+        ("GET", "/v1/domain/permissions/policy") => policies::get(context, false).await,
+        ("DELETE", "/v1/domain/permissions/policy") => policies::delete(context, false).await,
+        ("PUT", "/v1/repository/permissions/policy") => policies::put(context, true).await,
+        ("GET", "/v1/repository/permissions/policy") => policies::get(context, true).await,
+        ("DELETE", "/v1/repository/permissions/policies") => policies::delete(context, true).await,
         _ => Err(ApiError::unknown_operation()),
     }
 }

@@ -35,6 +35,7 @@ pub mod npm_publish;
 pub mod nuget;
 pub mod nuget_upstream;
 pub mod packages;
+pub mod policy;
 pub mod pull_through;
 pub mod pypi;
 pub mod sigv4;
@@ -747,6 +748,7 @@ async fn bootstrap(
             access_key_id: row.access_key_id,
             secret_access_key: Secret::new(row.secret_access_key),
             grants,
+            policies: Arc::default(),
         });
     }
     for declared in &config.principals {
@@ -765,6 +767,7 @@ async fn bootstrap(
             access_key_id: declared.access_key_id.clone(),
             secret_access_key: Secret::new(secret),
             grants: declared.grants.clone(),
+            policies: Arc::default(),
         });
     }
     Ok(principals)

@@ -626,6 +626,7 @@ mod tests {
             name: "reader".into(),
             access_key_id: "K".into(),
             secret_access_key: crate::secret::Secret::new("s".into()),
+            policies: std::sync::Arc::default(),
             grants: repositories
                 .iter()
                 .map(|repository| super::super::access::Grant {

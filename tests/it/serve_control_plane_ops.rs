@@ -181,3 +181,29 @@ fn tags_given_at_creation_are_kept_and_changed_by_tag_and_untag() {
     );
     boto3_scenario(&server, home, "tags", &[]);
 }
+
+/// A principal with no grant at all, besides the generated admin.
+const OUTSIDER_CONFIG: &str = "
+principals:
+  - name: outsider
+    access_key_id: LKIAOUTSIDER00000001
+    secret_access_key: outsider-secret-00000000000000000000000
+    grants: []
+domains:
+  - name: local
+    repositories: [main, other]
+";
+
+#[test]
+fn permissions_policies_allow_without_a_grant_and_an_explicit_deny_wins() {
+    require_tool!(support::python());
+    let dir = tempfile::tempdir().unwrap();
+    let server = LadingServer::start(
+        &dir.path().join("data"),
+        ServerSpec {
+            config: Some(OUTSIDER_CONFIG),
+            ..ServerSpec::default()
+        },
+    );
+    boto3_scenario(&server, dir.path(), "policies", &[]);
+}

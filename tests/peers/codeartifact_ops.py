@@ -248,7 +248,94 @@ def tags():
     check(listed["tags"] == [], listed)
 
 
-SCENARIOS = {"versions": versions, "lifecycle": lifecycle, "tags": tags}
+def http_status(method, url, token, data=None):
+    request = urllib.request.Request(url, data=data, method=method, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def policies():
+    """Domain and repository policies in domain `local` (repositories main and other)."""
+    admin = client()
+    outsider = boto3.client(
+        "codeartifact",
+        endpoint_url=URL,
+        region_name=REGION,
+        config=CONFIG,
+        aws_access_key_id="LKIAOUTSIDER00000001",
+        aws_secret_access_key="outsider-secret-00000000000000000000000",
+    )
+    owner = admin.describe_domain(domain="local")["domain"]["owner"]
+    outsider_arn = f"arn:aws:iam::{owner}:user/outsider"
+    publish_generic(admin, "local", "main", "tool", "1.0.0")
+    publish_generic(admin, "local", "other", "tool", "1.0.0")
+    asset_url = URL + "/d/local/generic/{}/ns/tool/1.0.0/file.bin"
+
+    # No grant: refused.
+    expect_error("AccessDeniedException", outsider.get_authorization_token, domain="local")
+    expect_error("AccessDeniedException", outsider.describe_repository, domain="local", repository="main")
+    expect_error("ResourceNotFoundException", admin.get_repository_permissions_policy, domain="local", repository="main")
+
+    domain_policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": outsider_arn}, "Action": "codeartifact:GetAuthorizationToken", "Resource": "*"},
+    ]})
+    put = validated("PutDomainPermissionsPolicy", admin.put_domain_permissions_policy(domain="local", policyDocument=domain_policy))
+    check(put["policy"]["resourceArn"].endswith(":domain/local") and put["policy"]["document"] == domain_policy, put)
+    read_policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": outsider_arn}, "Action": ["codeartifact:ReadFromRepository", "codeartifact:Describe*"], "Resource": "*"},
+    ]})
+    put = validated("PutRepositoryPermissionsPolicy", admin.put_repository_permissions_policy(domain="local", repository="main", policyDocument=read_policy))
+    revision = put["policy"]["revision"]
+    got = validated("GetRepositoryPermissionsPolicy", admin.get_repository_permissions_policy(domain="local", repository="main"))
+    check(got["policy"]["revision"] == revision and got["policy"]["resourceArn"].endswith(":repository/local/main"), got)
+    got = validated("GetDomainPermissionsPolicy", admin.get_domain_permissions_policy(domain="local"))
+    check(got["policy"]["document"] == domain_policy, got)
+
+    # Allowed by the policies, with no lading grant: a token, the control plane, the data plane.
+    token = validated("GetAuthorizationToken", outsider.get_authorization_token(domain="local"))["authorizationToken"]
+    validated("DescribeRepository", outsider.describe_repository(domain="local", repository="main"))
+    expect_error("AccessDeniedException", outsider.describe_repository, domain="local", repository="other")
+    status, body = http_status("GET", asset_url.format("main"), token)
+    check(status == 200 and body == b"asset", (status, body))
+    status, _ = http_status("GET", asset_url.format("other"), token)
+    check(status == 403, status)
+    status, _ = http_status("PUT", URL + "/d/local/generic/main/ns/tool/2.0.0/file.bin", token, data=b"new")
+    check(status == 403, status)
+
+    # An explicit deny wins over the admin's grant, on both planes.
+    deny = json.dumps({"Version": "2012-10-17", "Statement": [
+        json.loads(read_policy)["Statement"][0],
+        {"Effect": "Deny", "Principal": "*", "Action": "codeartifact:PublishPackageVersion", "Resource": "*"},
+    ]})
+    expect_error("ConflictException", admin.put_repository_permissions_policy, domain="local", repository="main", policyDocument=deny, policyRevision="stale")
+    put = validated("PutRepositoryPermissionsPolicy", admin.put_repository_permissions_policy(domain="local", repository="main", policyDocument=deny, policyRevision=revision))
+    check(put["policy"]["revision"] != revision, put)
+    expect_error("AccessDeniedException", publish_generic, admin, "local", "main", "tool", "3.0.0")
+    admin_token = admin.get_authorization_token(domain="local")["authorizationToken"]
+    status, _ = http_status("PUT", URL + "/d/local/generic/main/ns/tool/3.0.0/file.bin", admin_token, data=b"new")
+    check(status == 403, status)
+    publish_generic(admin, "local", "other", "tool", "3.0.0")
+
+    expect_error("ValidationException", admin.put_repository_permissions_policy, domain="local", repository="main", policyDocument="{not json")
+    expect_error("ValidationException", admin.put_domain_permissions_policy, domain="local", policyDocument=json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]}))
+    expect_error("ResourceNotFoundException", admin.put_repository_permissions_policy, domain="local", repository="nothing", policyDocument=deny)
+
+    expect_error("ConflictException", admin.delete_repository_permissions_policy, domain="local", repository="main", policyRevision="stale")
+    deleted = validated("DeleteRepositoryPermissionsPolicy", admin.delete_repository_permissions_policy(domain="local", repository="main", policyRevision=put["policy"]["revision"]))
+    check(deleted["policy"]["document"] == deny, deleted)
+    validated("DeleteDomainPermissionsPolicy", admin.delete_domain_permissions_policy(domain="local"))
+    expect_error("ResourceNotFoundException", admin.get_domain_permissions_policy, domain="local")
+    expect_error("ResourceNotFoundException", admin.delete_domain_permissions_policy, domain="local")
+    # Without the policies the outsider's token no longer reads, and the admin publishes again.
+    status, _ = http_status("GET", asset_url.format("main"), token)
+    check(status == 403, status)
+    publish_generic(admin, "local", "main", "tool", "3.0.0")
+
+
+SCENARIOS = {"versions": versions, "lifecycle": lifecycle, "tags": tags, "policies": policies}
 
 if __name__ == "__main__":
     scenario = sys.argv[1]
