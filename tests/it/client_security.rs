@@ -395,7 +395,7 @@ fn publish_keeps_the_nuget_api_key_and_token_off_a_push_redirected_to_another_or
     let hops = Hops::start();
     let dir = tempfile::tempdir().unwrap();
     let server = serve_behind(dir.path(), &hops.a);
-    let token = server.mint_token(&server.credentials_file(), None);
+    let token = server.token();
     let storage = format!("Bearer {token}");
     // The repository (a) forwards everything to lading serve, except the push, which it
     // redirects (307: method and body kept) to a storage service (b) with its own access.
@@ -624,8 +624,7 @@ fn a_nuget_zip_bomb_fails_the_restore_naming_the_package_and_leaves_nothing() {
 // See: issue #15, item 11.
 #[test]
 fn login_dry_run_writes_nothing_and_redacts_the_users_own_secrets_in_every_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let sandbox = Sandbox::new(dir.path(), "user").with_server(&server);
     // Within diff context of the end, where login adds its lines.
     let npmrc = "email=me@example.com\n//other.example/:_auth=bnBtLWF1dGgtc2VjcmV0\n_password=cGFzc3dvcmQtc2VjcmV0\n//other.example/:_authToken=npm-own-secret\n";
@@ -694,7 +693,7 @@ fn login_dry_run_writes_nothing_and_redacts_the_users_own_secrets_in_every_line(
         support::files_under(&cache)
     );
     // The token itself is masked too.
-    let token = server.mint_token(&server.credentials_file(), None);
+    let token = server.token();
     assert!(!printed.contains(&token));
     assert!(!printed.contains("ldt_"), "{printed}");
 }
@@ -702,8 +701,7 @@ fn login_dry_run_writes_nothing_and_redacts_the_users_own_secrets_in_every_line(
 // See: issue #15, item 14.
 #[test]
 fn logout_removes_the_cached_token_and_says_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let sandbox = Sandbox::new(dir.path(), "job").with_server(&server);
     let mut args = vec!["login".to_owned()];
     args.extend(codeartifact(&server));
@@ -924,8 +922,7 @@ fn the_exec_proxy_forwards_only_requests_that_carry_its_secret_and_name_it_as_ho
 fn twine_and_pip_work_through_the_guarded_exec_proxy() {
     let python = require_tool!(support::python());
     let twine = require_tool!(crate::serve_pypi::twine());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let wheels = dir.path().join("wheels");
     fs_err::create_dir_all(&wheels).unwrap();
     let wheel = crate::serve_pypi::wheel(&python, &wheels, "1.0.0", "through-exec");

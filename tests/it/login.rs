@@ -155,11 +155,45 @@ pub(crate) fn npm_command(
     support::run(&mut command)
 }
 
+/// [`npm_command`], which must succeed.
+pub(crate) fn npm_ok(
+    npm: &Path,
+    sandbox: &Sandbox,
+    cwd: &Path,
+    npmrc: &str,
+    args: &[&str],
+) -> Output {
+    let output = npm_command(npm, sandbox, cwd, npmrc, args);
+    assert!(output.status.success(), "{}", support::describe(&output));
+    output
+}
+
+/// npm publishes `name@1.0.0` (its `index.js` exporting `body`) with `npmrc`, then installs
+/// it into a fresh app: the app's directory.
+fn publish_then_install(
+    npm: &Path,
+    sandbox: &Sandbox,
+    npmrc: &str,
+    name: &str,
+    body: &str,
+) -> PathBuf {
+    let source = crate::serve_npm::package(&sandbox.root, name, "1.0.0", body);
+    npm_ok(npm, sandbox, &source, npmrc, &["publish"]);
+    let app = crate::serve_npm::app(&sandbox.root, "app");
+    npm_ok(
+        npm,
+        sandbox,
+        &app,
+        npmrc,
+        &["install", &format!("{name}@1.0.0")],
+    );
+    app
+}
+
 #[test]
 fn login_npm_then_npm_publish_and_install_against_lading_serve_and_logout_removes_it() {
     let npm = require_tool!(support::npm());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let mut sandbox = Sandbox::new(dir.path(), "ci").with_server(&server);
     sandbox.set("CI", "true");
     let flags = codeartifact(&server);
@@ -175,26 +209,7 @@ fn login_npm_then_npm_publish_and_install_against_lading_serve_and_logout_remove
     #[cfg(unix)]
     assert_eq!(mode(Path::new(&npmrc)), 0o600);
 
-    let source = crate::serve_npm::package(&sandbox.root, "@acme/login-widget", "1.0.0", "'lw'");
-    let published = npm_command(&npm, &sandbox, &source, &npmrc, &["publish"]);
-    assert!(
-        published.status.success(),
-        "{}",
-        support::describe(&published)
-    );
-    let app = crate::serve_npm::app(&sandbox.root, "app");
-    let installed = npm_command(
-        &npm,
-        &sandbox,
-        &app,
-        &npmrc,
-        &["install", "@acme/login-widget@1.0.0"],
-    );
-    assert!(
-        installed.status.success(),
-        "{}",
-        support::describe(&installed)
-    );
+    let app = publish_then_install(&npm, &sandbox, &npmrc, "@acme/login-widget", "'lw'");
     assert!(
         app.join("node_modules/@acme/login-widget/index.js")
             .is_file()
@@ -257,8 +272,7 @@ fn a_cached_token_is_not_reused_for_a_new_identity_on_the_same_endpoint() {
 fn login_pip_and_twine_then_twine_upload_and_pip_install_in_a_fresh_venv() {
     let twine = require_tool!(crate::serve_pypi::twine());
     let python = require_tool!(support::python());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let mut sandbox = Sandbox::new(dir.path(), "ci").with_server(&server);
     sandbox.set("CI", "true");
     let flags = codeartifact(&server);
@@ -370,30 +384,27 @@ pub(crate) fn offline_central_settings(home: &Path, maven_repo: &Path) {
     .unwrap();
 }
 
-pub(crate) fn mvn_run(
-    mvn: &Path,
-    home: &Path,
-    project: &Path,
-    settings: &str,
-    local: &Path,
-    goal: &str,
-) -> Output {
-    let mut command = support::clean_command(mvn, home);
+/// `mvn -s <settings> <goal>` in `project` with the local repository `<sandbox>/<local>`,
+/// which must succeed.
+fn mvn_ok(mvn: &Path, sandbox: &Sandbox, project: &Path, settings: &str, local: &str, goal: &str) {
+    let mut command = support::clean_command(mvn, &sandbox.home);
     command
         .current_dir(project)
         .args(["-B", "-q", "-s", settings])
-        .arg(format!("-Dmaven.repo.local={}", local.display()))
+        .arg(format!(
+            "-Dmaven.repo.local={}",
+            sandbox.root.join(local).display()
+        ))
         .arg(goal)
         .env("MAVEN_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC");
-    support::run(&mut command)
+    support::run_ok(&mut command);
 }
 
 #[test]
 fn login_maven_then_mvn_deploys_and_a_fresh_consumer_resolves_through_the_settings() {
     let mvn = require_tool!(crate::serve_maven::mvn());
     let maven_repo = require_tool!(crate::serve_maven::maven_repo());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let mut sandbox = Sandbox::new(dir.path(), "ci").with_server(&server);
     sandbox.set("CI", "true");
     offline_central_settings(&sandbox.home, &maven_repo);
@@ -420,33 +431,9 @@ fn login_maven_then_mvn_deploys_and_a_fresh_consumer_resolves_through_the_settin
 
     let endpoint = format!("{}/d/local/maven/main/", server.url);
     let project = crate::serve_maven::library(&sandbox.root, &endpoint, "1.0.0", "from-login");
-    let deployed = mvn_run(
-        &mvn,
-        &sandbox.home,
-        &project,
-        &settings,
-        &sandbox.root.join("m2-a"),
-        "deploy",
-    );
-    assert!(
-        deployed.status.success(),
-        "{}",
-        support::describe(&deployed)
-    );
+    mvn_ok(&mvn, &sandbox, &project, &settings, "m2-a", "deploy");
     let apps = crate::serve_maven::consumers(&sandbox.root, &["1.0.0"]);
-    let resolved = mvn_run(
-        &mvn,
-        &sandbox.home,
-        &apps,
-        &settings,
-        &sandbox.root.join("m2-b"),
-        "package",
-    );
-    assert!(
-        resolved.status.success(),
-        "{}",
-        support::describe(&resolved)
-    );
+    mvn_ok(&mvn, &sandbox, &apps, &settings, "m2-b", "package");
     assert!(
         sandbox
             .root
@@ -459,8 +446,7 @@ fn login_maven_then_mvn_deploys_and_a_fresh_consumer_resolves_through_the_settin
 fn login_nuget_then_nuget_exe_lists_the_source_with_its_credentials() {
     let mono = require_tool!(crate::serve_nuget::mono());
     let nuget = require_tool!(crate::serve_nuget::nuget_exe());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let mut sandbox = Sandbox::new(dir.path(), "ci").with_server(&server);
     sandbox.set("CI", "true");
     let flags = codeartifact(&server);
@@ -491,8 +477,7 @@ fn login_nuget_then_nuget_exe_lists_the_source_with_its_credentials() {
 
 #[test]
 fn user_target_logout_restores_bytes_and_mode_and_refuses_changed_files_unless_forced() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let sandbox = Sandbox::new(dir.path(), "dev").with_server(&server);
     let npmrc = sandbox.home.join(".npmrc");
     let original = "; mine\r\nregistry=https://registry.npmjs.org/\r\n@other:registry=https://npm.example.com/\r\n";
@@ -566,8 +551,7 @@ fn user_target_logout_restores_bytes_and_mode_and_refuses_changed_files_unless_f
 
 #[test]
 fn malformed_configs_name_file_and_line_and_nothing_is_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let sandbox = Sandbox::new(dir.path(), "dev").with_server(&server);
     let flags = codeartifact(&server);
     let cases: [(&str, &str, &str, &str); 3] = [
@@ -617,8 +601,7 @@ fn malformed_configs_name_file_and_line_and_nothing_is_written() {
 
 #[test]
 fn a_failed_write_rolls_back_the_files_written_before_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let sandbox = Sandbox::new(dir.path(), "dev").with_server(&server);
     let npmrc = sandbox.home.join(".npmrc");
     fs_err::write(&npmrc, "save-exact=true\n").unwrap();
@@ -646,8 +629,7 @@ fn a_failed_write_rolls_back_the_files_written_before_it() {
 
 #[test]
 fn unknown_access_key_exits_1_with_a_hint_and_a_closed_port_exits_3() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let mut sandbox = Sandbox::new(dir.path(), "dev");
     let bogus = support::write_credentials(
         dir.path(),
@@ -688,13 +670,14 @@ fn unknown_access_key_exits_1_with_a_hint_and_a_closed_port_exits_3() {
     assert!(String::from_utf8_lossy(&unreachable.stderr).contains("hint:"));
 }
 
-#[test]
-fn plain_token_login_npm_against_verdaccio_publishes_and_installs() {
-    let npm = require_tool!(support::npm());
-    let binary = require_tool!(support::peers::Verdaccio::find());
-    let dir = tempfile::tempdir().unwrap();
-    let verdaccio = support::peers::Verdaccio::start(&binary, &dir.path().join("verdaccio"));
-    let mut sandbox = Sandbox::new(dir.path(), "ci");
+/// A CI sandbox in `dir` that logs `tool` in to Verdaccio with its user's token (in
+/// `VERDACCIO_TOKEN`): the sandbox and the exports `--print-env sh` printed.
+pub(crate) fn login_to_verdaccio(
+    dir: &Path,
+    verdaccio: &support::peers::Verdaccio,
+    tool: &str,
+) -> (Sandbox, Vec<(String, String)>) {
+    let mut sandbox = Sandbox::new(dir, "ci");
     sandbox.set("CI", "true");
     sandbox.set("VERDACCIO_TOKEN", verdaccio.token.clone());
     let output = sandbox.lading_ok(&[
@@ -704,32 +687,23 @@ fn plain_token_login_npm_against_verdaccio_publishes_and_installs() {
         "--token-env",
         "VERDACCIO_TOKEN",
         "--tool",
-        "npm",
+        tool,
         "--print-env",
         "sh",
     ]);
     let env = exports(&output);
+    (sandbox, env)
+}
+
+#[test]
+fn plain_token_login_npm_against_verdaccio_publishes_and_installs() {
+    let npm = require_tool!(support::npm());
+    let binary = require_tool!(support::peers::Verdaccio::find());
+    let dir = tempfile::tempdir().unwrap();
+    let verdaccio = support::peers::Verdaccio::start(&binary, &dir.path().join("verdaccio"));
+    let (sandbox, env) = login_to_verdaccio(dir.path(), &verdaccio, "npm");
     let npmrc = value(&env, "NPM_CONFIG_USERCONFIG").to_owned();
-    let source = crate::serve_npm::package(&sandbox.root, "verdaccio-login-demo", "1.0.0", "'v'");
-    let published = npm_command(&npm, &sandbox, &source, &npmrc, &["publish"]);
-    assert!(
-        published.status.success(),
-        "{}",
-        support::describe(&published)
-    );
-    let app = crate::serve_npm::app(&sandbox.root, "app");
-    let installed = npm_command(
-        &npm,
-        &sandbox,
-        &app,
-        &npmrc,
-        &["install", "verdaccio-login-demo@1.0.0"],
-    );
-    assert!(
-        installed.status.success(),
-        "{}",
-        support::describe(&installed)
-    );
+    let app = publish_then_install(&npm, &sandbox, &npmrc, "verdaccio-login-demo", "'v'");
     // Without lading's config npm is refused (Verdaccio requires auth here).
     let anonymous = sandbox.root.join("anon.npmrc");
     fs_err::write(&anonymous, format!("registry={}\n", verdaccio.url)).unwrap();
@@ -844,17 +818,24 @@ pub(crate) fn nginx(dir: &Path, password: &str) -> Option<Nginx> {
     ))
 }
 
-#[test]
-fn plain_token_login_maven_against_nginx_webdav_deploys_and_resolves() {
-    let mvn = require_tool!(crate::serve_maven::mvn());
-    let maven_repo = require_tool!(crate::serve_maven::maven_repo());
-    let dir = tempfile::tempdir().unwrap();
-    let server = require_tool!(nginx(&dir.path().join("nginx"), "dav-secret-42"));
-    let mut sandbox = Sandbox::new(dir.path(), "ci");
+/// A CI sandbox with Debian's repository as an offline `central` and `DAV_PASSWORD` set,
+/// next to an nginx WebDAV Maven repository (`tester` with `password`): mvn, the server
+/// and the sandbox.
+pub(crate) fn maven_against_nginx(dir: &Path, password: &str) -> Option<(PathBuf, Nginx, Sandbox)> {
+    let mvn = crate::serve_maven::mvn()?;
+    let maven_repo = crate::serve_maven::maven_repo()?;
+    let server = nginx(&dir.join("nginx"), password)?;
+    let mut sandbox = Sandbox::new(dir, "ci");
     sandbox.set("CI", "true");
-    sandbox.set("DAV_PASSWORD", "dav-secret-42");
+    sandbox.set("DAV_PASSWORD", password);
     offline_central_settings(&sandbox.home, &maven_repo);
-    let output = sandbox.lading_ok(&[
+    Some((mvn, server, sandbox))
+}
+
+/// `lading login --tool maven --source-name lading` to `server` as `tester` with the
+/// password in `DAV_PASSWORD`, and `extra`: the settings file it exports.
+pub(crate) fn login_maven_to_nginx(sandbox: &Sandbox, server: &Nginx, extra: &[&str]) -> String {
+    let mut args = vec![
         "login",
         "--registry-url",
         &server.url,
@@ -866,44 +847,27 @@ fn plain_token_login_maven_against_nginx_webdav_deploys_and_resolves() {
         "maven",
         "--source-name",
         "lading",
-        "--print-env",
-        "sh",
-    ]);
-    let env = exports(&output);
-    let settings = value(&env, "LADING_MAVEN_SETTINGS").to_owned();
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["--print-env", "sh"]);
+    let output = sandbox.lading_ok(&args);
+    value(&exports(&output), "LADING_MAVEN_SETTINGS").to_owned()
+}
+
+#[test]
+fn plain_token_login_maven_against_nginx_webdav_deploys_and_resolves() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mvn, server, sandbox) = require_tool!(maven_against_nginx(dir.path(), "dav-secret-42"));
+    let settings = login_maven_to_nginx(&sandbox, &server, &[]);
     let project = crate::serve_maven::library(&sandbox.root, &server.url, "1.0.0", "from-nginx");
-    let deployed = mvn_run(
-        &mvn,
-        &sandbox.home,
-        &project,
-        &settings,
-        &sandbox.root.join("m2-a"),
-        "deploy",
-    );
-    assert!(
-        deployed.status.success(),
-        "{}",
-        support::describe(&deployed)
-    );
+    mvn_ok(&mvn, &sandbox, &project, &settings, "m2-a", "deploy");
     assert!(
         dir.path()
             .join("nginx/repo/com/acme/tools/greeter/1.0.0/greeter-1.0.0.jar")
             .is_file()
     );
     let apps = crate::serve_maven::consumers(&sandbox.root, &["1.0.0"]);
-    let resolved = mvn_run(
-        &mvn,
-        &sandbox.home,
-        &apps,
-        &settings,
-        &sandbox.root.join("m2-b"),
-        "package",
-    );
-    assert!(
-        resolved.status.success(),
-        "{}",
-        support::describe(&resolved)
-    );
+    mvn_ok(&mvn, &sandbox, &apps, &settings, "m2-b", "package");
 }
 
 #[test]
@@ -1040,8 +1004,7 @@ pub(crate) fn files_where(dir: &Path, holds: impl Fn(&str) -> bool) -> Vec<(Path
 #[cfg(unix)]
 #[test]
 fn at_trace_level_the_token_is_in_no_output_and_only_in_0600_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let mut sandbox = Sandbox::new(dir.path(), "ci").with_server(&server);
     sandbox.set("CI", "true");
     sandbox.set("LADING_LOG", "trace");
@@ -1180,8 +1143,7 @@ pub(crate) fn login_logout_round_trip(
 #[test]
 fn corpus_of_existing_configs_survives_login_and_logout_byte_for_byte() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/login-corpus");
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let flags = codeartifact(&server);
     let cache = dir.path().join("shared-cache");
     let mut count = 0;
@@ -1250,8 +1212,7 @@ fn side_by_side_with_aws_codeartifact_login_lading_works_the_same_and_keeps_the_
     if support::find_tool("LADING_TEST_STRACE", None, Some("strace")).is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let flags = codeartifact(&server);
 
     // The AWS CLI, as users run it today.
@@ -1341,12 +1302,7 @@ fn side_by_side_with_aws_codeartifact_login_lading_works_the_same_and_keeps_the_
     let source = crate::serve_npm::package(&sandbox.root, "side-by-side", "1.0.0", "'s'");
     let lading_npmrc = value(&env, "NPM_CONFIG_USERCONFIG").to_owned();
     let aws_npmrc_path = aws_home.join(".npmrc").display().to_string();
-    let published = npm_command(&npm, &sandbox, &source, &lading_npmrc, &["publish"]);
-    assert!(
-        published.status.success(),
-        "{}",
-        support::describe(&published)
-    );
+    npm_ok(&npm, &sandbox, &source, &lading_npmrc, &["publish"]);
     for npmrc in [&lading_npmrc, &aws_npmrc_path] {
         let viewed = npm_command(
             &npm,

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::login::{Sandbox, exports, mode, npm_command, value};
+use crate::login::{Sandbox, exports, mode, npm_ok, value};
 use crate::require_tool;
 use crate::support;
 
@@ -84,36 +84,17 @@ fn yarn_berry_installs_from_verdaccio_through_the_env_file_and_a_scoped_project_
         ("@acme/yarn-scoped", "'scoped'"),
     ] {
         let source = crate::serve_npm::package(&publisher.root, name, "1.0.0", body);
-        let published = npm_command(
+        npm_ok(
             &npm,
             &publisher,
             &source,
             publisher_npmrc.to_str().unwrap(),
             &["publish"],
         );
-        assert!(
-            published.status.success(),
-            "{}",
-            support::describe(&published)
-        );
     }
 
     // Ephemeral: variables, the token only through a 0600 file the env file reads.
-    let mut sandbox = Sandbox::new(dir.path(), "ci");
-    sandbox.set("CI", "true");
-    sandbox.set("VERDACCIO_TOKEN", verdaccio.token.clone());
-    let output = sandbox.lading_ok(&[
-        "login",
-        "--registry-url",
-        &verdaccio.url,
-        "--token-env",
-        "VERDACCIO_TOKEN",
-        "--tool",
-        "yarn",
-        "--print-env",
-        "sh",
-    ]);
-    let env = exports(&output);
+    let (sandbox, env) = crate::login::login_to_verdaccio(dir.path(), &verdaccio, "yarn");
     assert_eq!(value(&env, "YARN_NPM_REGISTRY_SERVER"), verdaccio.url);
     let env_file = sandbox.root.join("job/env.sh");
     let env_text = fs_err::read_to_string(&env_file).unwrap();
@@ -572,35 +553,16 @@ fn yarn_and_cargo_corpus_survives_login_and_logout_byte_for_byte() {
 
 #[test]
 fn maven_password_env_keeps_the_token_out_of_settings_and_mvn_still_deploys() {
-    let mvn = require_tool!(crate::serve_maven::mvn());
-    let maven_repo = require_tool!(crate::serve_maven::maven_repo());
     let dir = tempfile::tempdir().unwrap();
-    let server = require_tool!(crate::login::nginx(
-        &dir.path().join("nginx"),
+    let (mvn, server, sandbox) = require_tool!(crate::login::maven_against_nginx(
+        dir.path(),
         "dav-env-secret-8"
     ));
-    let mut sandbox = Sandbox::new(dir.path(), "ci");
-    sandbox.set("CI", "true");
-    sandbox.set("DAV_PASSWORD", "dav-env-secret-8");
-    crate::login::offline_central_settings(&sandbox.home, &maven_repo);
-    let output = sandbox.lading_ok(&[
-        "login",
-        "--registry-url",
-        &server.url,
-        "--token-env",
-        "DAV_PASSWORD",
-        "--username",
-        "tester",
-        "--tool",
-        "maven",
-        "--source-name",
-        "lading",
-        "--maven-password-env",
-        "DAV_PASSWORD",
-        "--print-env",
-        "sh",
-    ]);
-    let settings = value(&exports(&output), "LADING_MAVEN_SETTINGS").to_owned();
+    let settings = crate::login::login_maven_to_nginx(
+        &sandbox,
+        &server,
+        &["--maven-password-env", "DAV_PASSWORD"],
+    );
     let text = fs_err::read_to_string(&settings).unwrap();
     assert!(
         text.contains("<password>${env.DAV_PASSWORD}</password>"),

@@ -143,7 +143,7 @@ fn npm_metadata_is_cached_per_connection_revalidated_with_its_etag_and_served_st
         Vec::new(),
     );
     server.associate(dir.path(), "main", "verdaccio");
-    let token = server.mint_token(&server.credentials_file(), None);
+    let token = server.token();
     let url = format!("{}/d/local/npm/main/cached-pkg", server.url);
     let (status, note, first) = get(&url, &token, "application/json");
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&first));
@@ -298,7 +298,7 @@ fn npm_packuments_pulled_from_verdaccio_keep_every_field_upstream_wrote_even_onc
         Vec::new(),
     );
     server.associate(dir.path(), "main", "verdaccio");
-    let token = server.mint_token(&server.credentials_file(), None);
+    let token = server.token();
     for package in ["full-fields", "@acme/full-fields"] {
         let escaped = package.replace('/', "%2f");
         let upstream = get_json(
@@ -478,7 +478,7 @@ fn pnpm_yarn_and_npm_before_resolve_through_a_pull_through_of_the_public_registr
             ..ServerSpec::default()
         },
     );
-    let token = server.mint_token(&server.credentials_file(), None);
+    let token = server.token();
     let lading = format!("{}/d/local/npm/main/", server.url);
     let public = "https://registry.npmjs.org/";
 

@@ -14,7 +14,7 @@ use sha2::Digest as _;
 use crate::require_tool;
 use crate::support::client::{nuget_lock_entry, nuget_push};
 use crate::support::peers::Verdaccio;
-use crate::support::{self, LadingServer, ServerSpec};
+use crate::support::{self, ServerSpec};
 
 pub(crate) struct FixturePackage {
     pub(crate) name: String,
@@ -522,8 +522,7 @@ fn restore_from_lading_serve_without_resolved_then_npm_ci_offline() {
     let npm = require_tool!(support::npm());
     require_tool!(support::aws());
     let packages = require_tool!(fixture());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let user = crate::serve_npm::NpmUser::login(
         &server,
         dir.path(),
@@ -641,8 +640,7 @@ fn nuget_lockfile_restores_into_the_global_packages_folder_nuget_exe_reads() {
     require_tool!(support::aws());
     let mono = require_tool!(mono());
     let nuget = require_tool!(nuget_exe());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let token = token(&server, &server.credentials_file());
     let base = format!("{}/d/local/nuget/main/", server.url);
     let mut lock_entries = serde_json::Map::new();
@@ -1148,8 +1146,7 @@ fn restore_through_faults_ends_verified_or_fails_cleanly_with_nothing_corrupt_ca
     let packages = require_tool!(fixture());
     let leaves: Vec<&FixturePackage> = unscoped_leaves(&packages, 6);
     assert_eq!(leaves.len(), 6);
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let user = crate::serve_npm::NpmUser::login(
         &server,
         dir.path(),

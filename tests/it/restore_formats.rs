@@ -512,8 +512,7 @@ fn maven_coordinates_and_gradle_lockfile_restore_then_mvn_offline_builds() {
     let mvn = require_tool!(crate::serve_maven::mvn());
     let maven_repo = require_tool!(crate::serve_maven::maven_repo());
     require_tool!(support::find_tool("LADING_TEST_JAVAC", None, Some("javac")));
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let home = dir.path().join("home");
     fs_err::create_dir_all(&home).unwrap();
     let token = crate::serve_maven::token(&server, &home, &server.credentials_file());

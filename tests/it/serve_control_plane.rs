@@ -44,8 +44,7 @@ fn boto3_drives_the_control_plane_end_to_end() {
 #[test]
 fn zero_config_start_writes_private_credentials_that_the_aws_cli_uses() {
     let aws = require_tool!(support::aws());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let credentials = server.credentials_file();
     #[cfg(unix)]
     {
@@ -94,20 +93,8 @@ fn zero_config_start_writes_private_credentials_that_the_aws_cli_uses() {
 #[test]
 fn principals_without_admin_rights_are_refused_with_access_denied() {
     let aws = require_tool!(support::aws());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(
-        &dir.path().join("data"),
-        ServerSpec {
-            config: Some(support::PRINCIPALS_CONFIG),
-            ..ServerSpec::default()
-        },
-    );
-    let reader = support::write_credentials(
-        dir.path(),
-        "reader",
-        "LKIAREADER0000000001",
-        "reader-secret-0000000000000000000000000",
-    );
+    let (dir, server) = support::serve(ServerSpec::with_config(support::PRINCIPALS_CONFIG));
+    let reader = support::READER.credentials(dir.path());
     let aws_as_reader = |args: &[&str]| {
         let mut command = support::clean_command(&aws, dir.path());
         command.args(["codeartifact"]).args(args).args([
@@ -151,8 +138,7 @@ fn principals_without_admin_rights_are_refused_with_access_denied() {
 
 #[test]
 fn aws_sdk_rust_mints_tokens_and_endpoints_through_the_repository_module() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let (access_key_id, secret) = support::read_credentials(&server.credentials_file());
     // aws-config reads credentials from the environment; set them for this process only
     // through a dedicated profile file instead of mutating the test process environment.

@@ -86,12 +86,7 @@ fn every_data_plane_route_refuses_missing_bad_expired_read_only_and_foreign_cred
             ..ServerSpec::default()
         },
     );
-    let reader_keys = support::write_credentials(
-        dir.path(),
-        "reader",
-        "LKIAREADER0000000001",
-        "reader-secret-0000000000000000000000000",
-    );
+    let reader_keys = support::READER.credentials(dir.path());
     let outsider_keys = support::write_credentials(
         dir.path(),
         "outsider",
@@ -164,7 +159,7 @@ fn bodies_over_the_limit_are_refused() {
             ..ServerSpec::default()
         },
     );
-    let token = server.mint_token(&server.credentials_file(), None);
+    let token = server.token();
     let big = vec![b'x'; 2 * 1024 * 1024];
     let (status, body) = request(
         "PUT",
@@ -232,7 +227,7 @@ fn a_server_killed_mid_upload_leaves_no_version_and_accepts_the_upload_after_res
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = LadingServer::start(&data, ServerSpec::default());
-    let token = server.mint_token(&server.credentials_file(), None);
+    let token = server.token();
     let address = server.url.trim_start_matches("http://").to_owned();
     let mut stream = std::net::TcpStream::connect(&address).unwrap();
     let length = 8 * 1024 * 1024;
@@ -263,9 +258,8 @@ fn a_server_killed_mid_upload_leaves_no_version_and_accepts_the_upload_after_res
 
 #[test]
 fn racing_publishers_of_one_version_land_exactly_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
-    let token = server.mint_token(&server.credentials_file(), None);
+    let (_dir, server) = support::serve(ServerSpec::default());
+    let token = server.token();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (statuses, npm_statuses) = runtime.block_on(async {
         let client = reqwest::Client::new();

@@ -483,24 +483,12 @@ fn mvn_deploys_releases_and_snapshots_that_a_fresh_consumer_resolves() {
 #[test]
 fn maven_uploads_are_checked_and_anonymous_reads_are_challenged() {
     require_tool!(support::aws());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(
-        &dir.path().join("data"),
-        ServerSpec {
-            config: Some(support::PRINCIPALS_CONFIG),
-            ..ServerSpec::default()
-        },
-    );
+    let (dir, server) = support::serve(ServerSpec::with_config(support::PRINCIPALS_CONFIG));
     let home = dir.path().join("home");
     fs_err::create_dir_all(&home).unwrap();
     let endpoint = endpoint(&server, &home);
     let admin = token(&server, &home, &server.credentials_file());
-    let reader_keys = support::write_credentials(
-        dir.path(),
-        "reader",
-        "LKIAREADER0000000001",
-        "reader-secret-0000000000000000000000000",
-    );
+    let reader_keys = support::READER.credentials(dir.path());
     let reader = token(&server, &home, &reader_keys);
     let http = Http::new();
     let base = format!("{endpoint}com/acme/raw/3.0.0/raw-3.0.0");

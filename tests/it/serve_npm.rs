@@ -105,14 +105,7 @@ pub(crate) fn app(root: &Path, name: &str) -> PathBuf {
 fn aws_cli_login_then_npm_publish_and_install_scoped_and_unscoped() {
     require_tool!(support::aws());
     let npm = require_tool!(support::npm());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(
-        &dir.path().join("data"),
-        ServerSpec {
-            config: Some(support::PRINCIPALS_CONFIG),
-            ..ServerSpec::default()
-        },
-    );
+    let (dir, server) = support::serve(ServerSpec::with_config(support::PRINCIPALS_CONFIG));
     let admin = NpmUser::login(
         &server,
         dir.path(),
@@ -209,14 +202,7 @@ fn aws_cli_login_then_npm_publish_and_install_scoped_and_unscoped() {
 fn read_only_token_installs_but_cannot_publish_and_no_token_gets_e401() {
     require_tool!(support::aws());
     require_tool!(support::npm());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(
-        &dir.path().join("data"),
-        ServerSpec {
-            config: Some(support::PRINCIPALS_CONFIG),
-            ..ServerSpec::default()
-        },
-    );
+    let (dir, server) = support::serve(ServerSpec::with_config(support::PRINCIPALS_CONFIG));
     let admin = NpmUser::login(
         &server,
         dir.path(),
@@ -232,12 +218,7 @@ fn read_only_token_installs_but_cannot_publish_and_no_token_gets_e401() {
         support::describe(&published)
     );
 
-    let reader_keys = support::write_credentials(
-        dir.path(),
-        "reader",
-        "LKIAREADER0000000001",
-        "reader-secret-0000000000000000000000000",
-    );
+    let reader_keys = support::READER.credentials(dir.path());
     let reader = NpmUser::login(&server, dir.path(), "reader", &reader_keys, "main");
     let consumer = app(dir.path(), "reader-app");
     let installed = reader.npm(&consumer, &["install", "@acme/readonly@2.0.0"]);
@@ -291,8 +272,7 @@ fn read_only_token_installs_but_cannot_publish_and_no_token_gets_e401() {
 fn concurrent_npm_publishes_of_different_versions_both_land() {
     require_tool!(support::aws());
     require_tool!(support::npm());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let admin = NpmUser::login(
         &server,
         dir.path(),

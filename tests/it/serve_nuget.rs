@@ -185,14 +185,7 @@ fn nuget_exe_pushes_searches_and_installs_with_dependencies() {
     require_tool!(support::aws());
     require_tool!(mono());
     require_tool!(nuget_exe());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(
-        &dir.path().join("data"),
-        ServerSpec {
-            config: Some(support::PRINCIPALS_CONFIG),
-            ..ServerSpec::default()
-        },
-    );
+    let (dir, server) = support::serve(ServerSpec::with_config(support::PRINCIPALS_CONFIG));
     let endpoint = server.repository_endpoint(&server.data, "nuget");
     assert_eq!(endpoint, format!("{}/d/local/nuget/main/", server.url));
     let source = format!("{endpoint}v3/index.json");
@@ -333,12 +326,7 @@ fn nuget_exe_pushes_searches_and_installs_with_dependencies() {
     );
 
     // A read-only principal installs but cannot push.
-    let reader_keys = support::write_credentials(
-        dir.path(),
-        "reader",
-        "LKIAREADER0000000001",
-        "reader-secret-0000000000000000000000000",
-    );
+    let reader_keys = support::READER.credentials(dir.path());
     let reader_token = token(&server, &reader_keys);
     let reader = NuGetUser::new(dir.path(), "reader");
     reader.add_source(&source, &reader_token);
@@ -384,8 +372,7 @@ fn nuget_exe_pushes_searches_and_installs_with_dependencies() {
 #[test]
 fn malformed_packages_are_refused_and_nothing_is_stored() {
     require_tool!(support::aws());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (_dir, server) = support::serve(ServerSpec::default());
     let token = token(&server, &server.credentials_file());
     let base = format!("{}/d/local/nuget/main/", server.url);
     let nuspec = |id: &str, version: &str| {

@@ -177,14 +177,7 @@ fn twine_uploads_wheel_and_sdist_and_pip_installs_them_with_verified_hashes() {
     require_tool!(support::aws());
     require_tool!(twine());
     let python = require_tool!(support::python());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(
-        &dir.path().join("data"),
-        ServerSpec {
-            config: Some(support::PRINCIPALS_CONFIG),
-            ..ServerSpec::default()
-        },
-    );
+    let (dir, server) = support::serve(ServerSpec::with_config(support::PRINCIPALS_CONFIG));
     let admin_home = dir.path().join("admin");
     login(
         &server,
@@ -344,14 +337,7 @@ fn read_only_principal_installs_but_twine_upload_gets_403() {
     require_tool!(support::aws());
     require_tool!(twine());
     let python = require_tool!(support::python());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(
-        &dir.path().join("data"),
-        ServerSpec {
-            config: Some(support::PRINCIPALS_CONFIG),
-            ..ServerSpec::default()
-        },
-    );
+    let (dir, server) = support::serve(ServerSpec::with_config(support::PRINCIPALS_CONFIG));
     let admin_home = dir.path().join("admin");
     login(
         &server,
@@ -368,12 +354,7 @@ fn read_only_principal_installs_but_twine_upload_gets_403() {
         support::describe(&uploaded)
     );
 
-    let reader_keys = support::write_credentials(
-        dir.path(),
-        "reader",
-        "LKIAREADER0000000001",
-        "reader-secret-0000000000000000000000000",
-    );
+    let reader_keys = support::READER.credentials(dir.path());
     let reader = PipUser::new(&server, dir.path(), "reader", &reader_keys);
     let installed = reader.pip(&["install", "lading-demo==2.0.0"]);
     assert!(
@@ -403,8 +384,7 @@ fn pip_without_credentials_in_the_url_uses_netrc_after_a_basic_challenge() {
     require_tool!(support::aws());
     require_tool!(twine());
     let python = require_tool!(support::python());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let admin_home = dir.path().join("admin");
     login(
         &server,
@@ -528,8 +508,7 @@ fn form(fields: &[(&str, &str)], file: &str, content: &[u8]) -> (String, Vec<u8>
 #[test]
 fn bad_uploads_are_refused_and_store_nothing_and_pages_negotiate() {
     require_tool!(support::aws());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let home = dir.path().join("admin");
     login(&server, &home, "twine", &server.credentials_file(), &[]);
     let pypirc = fs_err::read_to_string(home.join(".pypirc")).unwrap();

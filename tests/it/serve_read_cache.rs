@@ -125,7 +125,7 @@ fn packuments_and_tarballs_follow_publishes_status_changes_and_other_processes()
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = LadingServer::start(&data, ServerSpec::default());
-    let token = server.mint_token(&server.credentials_file(), None);
+    let token = server.token();
     publish(&server, &token, "1.0.0");
 
     // Cached after the first read; the ETag revalidates.
@@ -211,7 +211,7 @@ fn a_tarball_damaged_on_disk_is_refused_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = LadingServer::start(&data, ServerSpec::default());
-    let token = server.mint_token(&server.credentials_file(), None);
+    let token = server.token();
     publish(&server, &token, "1.0.0");
     assert_eq!(
         tarball(&server, &token, "1.0.0", &[]).body,

@@ -115,8 +115,7 @@ fn data_survive_a_restart() {
 #[test]
 fn concurrent_publishes_of_different_versions_both_land() {
     require_tool!(support::aws());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(&dir.path().join("data"), ServerSpec::default());
+    let (dir, server) = support::serve(ServerSpec::default());
     let versions = ["1.0.0", "1.0.1", "1.0.2", "1.0.3"];
     let children: Vec<_> = versions
         .iter()

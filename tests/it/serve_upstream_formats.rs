@@ -604,14 +604,9 @@ fn nuget_exe_installs_through_a_downstream_repository_which_retains_the_packages
     require_tool!(support::aws());
     require_tool!(mono());
     require_tool!(nuget_exe());
-    let dir = tempfile::tempdir().unwrap();
-    let server = LadingServer::start(
-        &dir.path().join("data"),
-        ServerSpec {
-            config: Some("domains:\n  - name: local\n    repositories: [main, team]\n"),
-            ..ServerSpec::default()
-        },
-    );
+    let (dir, server) = support::serve(ServerSpec::with_config(
+        "domains:\n  - name: local\n    repositories: [main, team]\n",
+    ));
     set_upstream(&server, dir.path(), "team", "main");
     let token = server.admin_token(dir.path());
     let main_source = format!("{}/d/local/nuget/main/v3/index.json", server.url);
