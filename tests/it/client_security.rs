@@ -491,16 +491,15 @@ fn pull_through_sends_the_upstream_token_only_on_the_upstream_origin() {
         "external_connections:\n  - name: hops\n    format: npm\n    url: {}/\n    token_env: UPSTREAM_TOKEN\n",
         hops.a
     );
-    let server = LadingServer::start(
-        &dir.path().join("data"),
+    let (server, token) = LadingServer::start_through(
+        dir.path(),
         ServerSpec {
             config: Some(&config),
             env: vec![("UPSTREAM_TOKEN", upstream_token.to_owned())],
             ..ServerSpec::default()
         },
+        "hops",
     );
-    server.associate(dir.path(), "main", "hops");
-    let token = server.admin_token(dir.path());
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let body = runtime.block_on(async {
         let response = reqwest::Client::new()

@@ -67,6 +67,13 @@ impl NpmUser {
         npmrc_tokens(&self.npmrc()).remove(0)
     }
 
+    /// [`NpmUser::npm`], which must succeed.
+    pub(crate) fn npm_ok(&self, cwd: &Path, args: &[&str]) -> std::process::Output {
+        let output = self.npm(cwd, args);
+        assert!(output.status.success(), "{}", support::describe(&output));
+        output
+    }
+
     pub(crate) fn npm(&self, cwd: &Path, args: &[&str]) -> std::process::Output {
         let mut command: Command = support::clean_command(&self.npm, &self.home);
         command.current_dir(cwd).args(args).args([
@@ -144,10 +151,8 @@ fn aws_cli_login_then_npm_publish_and_install_scoped_and_unscoped() {
 
     // A second version and a dist-tag.
     let source = package(dir.path(), "@acme/widget", "1.1.0-beta.1", "'beta'");
-    let beta = admin.npm(&source, &["publish", "--tag", "beta"]);
-    assert!(beta.status.success(), "{}", support::describe(&beta));
-    let tags = admin.npm(dir.path(), &["dist-tag", "ls", "@acme/widget"]);
-    assert!(tags.status.success(), "{}", support::describe(&tags));
+    admin.npm_ok(&source, &["publish", "--tag", "beta"]);
+    let tags = admin.npm_ok(dir.path(), &["dist-tag", "ls", "@acme/widget"]);
     let tags = String::from_utf8_lossy(&tags.stdout);
     assert!(
         tags.contains("beta: 1.1.0-beta.1") && tags.contains("latest: 1.0.0"),
@@ -156,12 +161,7 @@ fn aws_cli_login_then_npm_publish_and_install_scoped_and_unscoped() {
 
     // A fresh consumer with an empty cache installs both; latest resolves to 1.0.0.
     let consumer = app(dir.path(), "consumer");
-    let installed = admin.npm(&consumer, &["install", "@acme/widget", "lading-plain"]);
-    assert!(
-        installed.status.success(),
-        "{}",
-        support::describe(&installed)
-    );
+    admin.npm_ok(&consumer, &["install", "@acme/widget", "lading-plain"]);
     let mut node = Command::new(npm.with_file_name("node"));
     if !node.get_program().to_string_lossy().contains('/')
         || !Path::new(node.get_program()).exists()
@@ -211,12 +211,7 @@ fn read_only_token_installs_but_cannot_publish_and_no_token_gets_e401() {
         "main",
     );
     let source = package(dir.path(), "@acme/readonly", "2.0.0", "2");
-    let published = admin.npm(&source, &["publish"]);
-    assert!(
-        published.status.success(),
-        "{}",
-        support::describe(&published)
-    );
+    admin.npm_ok(&source, &["publish"]);
 
     let reader_keys = support::READER.credentials(dir.path());
     let reader = NpmUser::login(&server, dir.path(), "reader", &reader_keys, "main");

@@ -117,14 +117,9 @@ fn npm_pulls_through_verdaccio_and_keeps_working_when_it_is_down() {
         &server.credentials_file(),
         "main",
     );
-    let published = admin.npm(
+    admin.npm_ok(
         &package(dir.path(), "@acme/internal", "1.0.0", "'genuine'"),
         &["publish"],
-    );
-    assert!(
-        published.status.success(),
-        "{}",
-        support::describe(&published)
     );
     // Later, someone publishes a same-named, higher version upstream.
     publish_to_verdaccio(
@@ -183,14 +178,9 @@ fn npm_pulls_through_verdaccio_and_keeps_working_when_it_is_down() {
         "team",
     );
     let consumer = app(dir.path(), "consumer");
-    let installed = consumer_user.npm(
+    consumer_user.npm_ok(
         &consumer,
         &["install", "only-upstream@1.2.0", "@acme/internal"],
-    );
-    assert!(
-        installed.status.success(),
-        "{}",
-        support::describe(&installed)
     );
     let mut node = std::process::Command::new("node");
     node.current_dir(&consumer).args([
@@ -259,12 +249,7 @@ fn npm_pulls_through_verdaccio_and_keeps_working_when_it_is_down() {
         "team",
     );
     let offline = app(dir.path(), "offline-app");
-    let installed = offline_user.npm(&offline, &["install", "only-upstream@1.2.0"]);
-    assert!(
-        installed.status.success(),
-        "{}",
-        support::describe(&installed)
-    );
+    offline_user.npm_ok(&offline, &["install", "only-upstream@1.2.0"]);
     assert!(
         offline
             .join("node_modules/only-upstream/index.js")
@@ -304,15 +289,14 @@ fn an_upstream_serving_bytes_that_do_not_match_its_digest_is_refused() {
         "external_connections:\n  - name: liar\n    format: npm\n    url: {}\n",
         server_files.url
     );
-    let server = LadingServer::start(
-        &dir.path().join("data"),
+    let (server, token) = LadingServer::start_through(
+        dir.path(),
         ServerSpec {
             config: Some(&config),
             ..ServerSpec::default()
         },
+        "liar",
     );
-    server.associate(dir.path(), "main", "liar");
-    let token = server.admin_token(dir.path());
     let (status, _, body) = get(&format!("{}/d/local/npm/main/liar-pkg", server.url), &token);
     assert_eq!(status, 200, "the packument itself is listed: {body}");
     let (status, _, body) = get(
@@ -370,14 +354,9 @@ fn lading_serve_pulls_through_codeartifact_with_minted_tokens() {
         &upstream.credentials_file(),
         "main",
     );
-    let published = publisher.npm(
+    publisher.npm_ok(
         &package(dir.path(), "@corp/shared", "2.1.0", "'from codeartifact'"),
         &["publish"],
-    );
-    assert!(
-        published.status.success(),
-        "{}",
-        support::describe(&published)
     );
 
     let flag = format!(

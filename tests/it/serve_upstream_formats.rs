@@ -326,15 +326,14 @@ fn pypi_files_without_a_matching_sha256_upstream_are_refused_and_nothing_is_stor
         "external_connections:\n  - name: liar\n    format: pypi\n    url: {}simple/\n",
         files.url
     );
-    let server = LadingServer::start(
-        &dir.path().join("data"),
+    let (server, token) = LadingServer::start_through(
+        dir.path(),
         ServerSpec {
             config: Some(&config),
             ..ServerSpec::default()
         },
+        "liar",
     );
-    server.associate(dir.path(), "main", "liar");
-    let token = server.admin_token(dir.path());
     let (status, _, page) = get(
         &format!("{}/d/local/pypi/main/simple/liar-pkg/", server.url),
         &token,
@@ -513,18 +512,17 @@ fn mvn_resolves_through_an_nginx_external_connection_and_from_cache_when_it_is_d
         "external_connections:\n  - name: nginx-maven\n    format: maven\n    url: {}\ndomains:\n  - name: local\n    repositories: [main, team]\n",
         nginx.url
     );
-    let server = LadingServer::start(
-        &dir.path().join("data"),
+    let (server, token) = LadingServer::start_through(
+        dir.path(),
         ServerSpec {
             config: Some(&config),
             // Revalidate on every request, so the outage below is seen at once.
             args: vec!["--metadata-ttl", "0"],
             ..ServerSpec::default()
         },
+        "nginx-maven",
     );
-    server.associate(dir.path(), "main", "nginx-maven");
     set_upstream(&server, dir.path(), "team", "main");
-    let token = server.admin_token(dir.path());
     let endpoint = format!("{}/d/local/maven/team/", server.url);
     let settings = require_tool!(mvn_settings(dir.path(), &endpoint));
 
@@ -865,18 +863,17 @@ fn nuget_exe_installs_through_a_static_v3_feed_external_connection_and_from_cach
     let config = format!(
         "external_connections:\n  - name: static-nuget\n    format: nuget\n    url: {feed}index.json\ndomains:\n  - name: local\n    repositories: [main, team]\n"
     );
-    let server = LadingServer::start(
-        &dir.path().join("data"),
+    let (server, token) = LadingServer::start_through(
+        dir.path(),
         ServerSpec {
             config: Some(&config),
             // Revalidate on every request, so the outage below is seen at once.
             args: vec!["--metadata-ttl", "0"],
             ..ServerSpec::default()
         },
+        "static-nuget",
     );
-    server.associate(dir.path(), "main", "static-nuget");
     set_upstream(&server, dir.path(), "team", "main");
-    let token = server.admin_token(dir.path());
     let team = format!("{}/d/local/nuget/team/", server.url);
     let install = |user: &str, out: &str| {
         let consumer = NuGetUser::new(dir.path(), user);

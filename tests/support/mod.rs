@@ -346,6 +346,16 @@ impl LadingServer {
         }
     }
 
+    /// Start over `<dir>/data` with `spec`, whose config names the external connection
+    /// `connection`, and associate it with repository `main`: the server and a token the admin
+    /// minted with the AWS CLI.
+    pub fn start_through(dir: &Path, spec: ServerSpec<'_>, connection: &str) -> (Self, String) {
+        let server = Self::start(&dir.join("data"), spec);
+        server.associate(dir, "main", connection);
+        let token = server.admin_token(dir);
+        (server, token)
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
