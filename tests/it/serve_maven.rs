@@ -50,11 +50,6 @@ pub(crate) fn token(server: &LadingServer, home: &Path, credentials: &Path) -> S
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
-/// `aws codeartifact ...` as the admin, parsed as JSON.
-fn aws_json(server: &LadingServer, home: &Path, args: &[&str]) -> serde_json::Value {
-    server.aws_json(home, args)
-}
-
 /// The repository endpoint, as `aws codeartifact get-repository-endpoint --format maven`
 /// returns it.
 fn endpoint(server: &LadingServer, home: &Path) -> String {
@@ -326,15 +321,11 @@ fn mvn_deploys_releases_and_snapshots_that_a_fresh_consumer_resolves() {
     );
 
     // The control plane sees the versions, their assets and digests.
-    let versions = aws_json(
-        &server,
+    let versions = server.aws_json_on(
         &maven.home,
+        "main",
         &[
             "list-package-versions",
-            "--domain",
-            "local",
-            "--repository",
-            "main",
             "--format",
             "maven",
             "--namespace",
@@ -371,15 +362,11 @@ fn mvn_deploys_releases_and_snapshots_that_a_fresh_consumer_resolves() {
         versions["namespace"], GROUP,
         "namespace is the groupId: {versions}"
     );
-    let assets = aws_json(
-        &server,
+    let assets = server.aws_json_on(
         &maven.home,
+        "main",
         &[
             "list-package-version-assets",
-            "--domain",
-            "local",
-            "--repository",
-            "main",
             "--format",
             "maven",
             "--namespace",
@@ -418,15 +405,11 @@ fn mvn_deploys_releases_and_snapshots_that_a_fresh_consumer_resolves() {
             .as_str()
             .is_some_and(|hash| hash.len() == 128)
     );
-    let retired = aws_json(
-        &server,
+    let retired = server.aws_json_on(
         &maven.home,
+        "main",
         &[
             "list-package-version-assets",
-            "--domain",
-            "local",
-            "--repository",
-            "main",
             "--format",
             "maven",
             "--namespace",
@@ -611,15 +594,11 @@ fn maven_uploads_are_checked_and_anonymous_reads_are_challenged() {
             (200, expected)
         );
     }
-    let versions = aws_json(
-        &server,
+    let versions = server.aws_json_on(
         &home,
+        "main",
         &[
             "list-package-versions",
-            "--domain",
-            "local",
-            "--repository",
-            "main",
             "--format",
             "maven",
             "--namespace",

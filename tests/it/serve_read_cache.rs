@@ -179,14 +179,11 @@ fn packuments_and_tarballs_follow_publishes_status_changes_and_other_processes()
     // A status change takes the version out of the packument and its tarball off the wire.
     let home = dir.path().join("home");
     fs_err::create_dir_all(&home).unwrap();
-    server.aws_json(
+    server.aws_json_on(
         &home,
+        "main",
         &[
             "update-package-versions-status",
-            "--domain",
-            "local",
-            "--repository",
-            "main",
             "--format",
             "npm",
             "--package",

@@ -46,16 +46,7 @@ fn data_survive_a_restart() {
 
     let first = LadingServer::start(&data, ServerSpec::default());
     let keys_before = fs_err::read_to_string(first.credentials_file()).unwrap();
-    first.aws_json(
-        dir.path(),
-        &[
-            "create-repository",
-            "--domain",
-            "local",
-            "--repository",
-            "kept",
-        ],
-    );
+    first.aws_json_on(dir.path(), "kept", &["create-repository"]);
     first.aws_json(
         dir.path(),
         &publish_args("kept", "1.0.0", "report.txt", &asset_path, &sha256),
@@ -81,14 +72,11 @@ fn data_survive_a_restart() {
         .collect();
     assert_eq!(names, vec!["kept", "main"]);
     let out = dir.path().join("downloaded.txt");
-    let mut download = second.aws_command(
+    let mut download = second.aws_command_on(
         dir.path(),
+        "kept",
         &[
             "get-package-version-asset",
-            "--domain",
-            "local",
-            "--repository",
-            "kept",
             "--format",
             "generic",
             "--namespace",
@@ -140,14 +128,11 @@ fn concurrent_publishes_of_different_versions_both_land() {
         let output = child.wait_with_output().unwrap();
         assert!(output.status.success(), "{}", support::describe(&output));
     }
-    let listing = server.aws_json(
+    let listing = server.aws_json_on(
         dir.path(),
+        "main",
         &[
             "list-package-versions",
-            "--domain",
-            "local",
-            "--repository",
-            "main",
             "--format",
             "generic",
             "--namespace",

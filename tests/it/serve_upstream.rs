@@ -9,10 +9,6 @@ use crate::serve_npm::{NpmUser, app, package};
 use crate::support::peers::{StaticServer, Verdaccio};
 use crate::support::{self, LadingServer, ServerSpec};
 
-pub(crate) fn aws_json(server: &LadingServer, home: &Path, args: &[&str]) -> serde_json::Value {
-    server.aws_json(home, args)
-}
-
 pub(crate) fn get(url: &str, token: &str) -> (u16, Option<String>, String) {
     let (status, note, body) = get_bytes(url, token);
     (status, note, String::from_utf8_lossy(&body).into_owned())
@@ -94,18 +90,10 @@ fn npm_pulls_through_verdaccio_and_keeps_working_when_it_is_down() {
         associated["repository"]["externalConnections"][0]["externalConnectionName"], "verdaccio",
         "{associated}"
     );
-    aws_json(
-        &server,
+    server.aws_json_on(
         dir.path(),
-        &[
-            "update-repository",
-            "--domain",
-            "local",
-            "--repository",
-            "team",
-            "--upstreams",
-            "repositoryName=main",
-        ],
+        "team",
+        &["update-repository", "--upstreams", "repositoryName=main"],
     );
 
     // An internal package published directly: its origin defaults to upstream=BLOCK, so the
@@ -129,15 +117,11 @@ fn npm_pulls_through_verdaccio_and_keeps_working_when_it_is_down() {
         "9.9.9",
         "'impostor'",
     );
-    let origin = aws_json(
-        &server,
+    let origin = server.aws_json_on(
         dir.path(),
+        "main",
         &[
             "describe-package",
-            "--domain",
-            "local",
-            "--repository",
-            "main",
             "--format",
             "npm",
             "--namespace",
@@ -151,15 +135,11 @@ fn npm_pulls_through_verdaccio_and_keeps_working_when_it_is_down() {
         serde_json::json!({"publish": "ALLOW", "upstream": "BLOCK"})
     );
     // An explicit BLOCK on a package the repository has never seen.
-    aws_json(
-        &server,
+    server.aws_json_on(
         dir.path(),
+        "main",
         &[
             "put-package-origin-configuration",
-            "--domain",
-            "local",
-            "--repository",
-            "main",
             "--format",
             "npm",
             "--package",
@@ -194,15 +174,11 @@ fn npm_pulls_through_verdaccio_and_keeps_working_when_it_is_down() {
 
     // Retained in both repositories, with EXTERNAL origin.
     for repository in ["main", "team"] {
-        let versions = aws_json(
-            &server,
+        let versions = server.aws_json_on(
             dir.path(),
+            repository,
             &[
                 "list-package-versions",
-                "--domain",
-                "local",
-                "--repository",
-                repository,
                 "--format",
                 "npm",
                 "--package",
@@ -395,15 +371,11 @@ fn lading_serve_pulls_through_codeartifact_with_minted_tokens() {
         cache.log()
     );
     assert!(project.join("node_modules/@corp/shared/index.js").is_file());
-    let versions = aws_json(
-        &cache,
+    let versions = cache.aws_json_on(
         dir.path(),
+        "main",
         &[
             "list-package-versions",
-            "--domain",
-            "local",
-            "--repository",
-            "main",
             "--format",
             "npm",
             "--namespace",

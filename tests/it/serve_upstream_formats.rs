@@ -6,20 +6,16 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use crate::require_tool;
-use crate::serve_upstream::{aws_json, get};
+use crate::serve_upstream::get;
 use crate::support::peers::{Nginx, PypiServer, StaticServer};
 use crate::support::{self, LadingServer, ServerSpec};
 
 fn set_upstream(server: &LadingServer, home: &Path, repository: &str, upstream: &str) {
-    aws_json(
-        server,
+    server.aws_json_on(
         home,
+        repository,
         &[
             "update-repository",
-            "--domain",
-            "local",
-            "--repository",
-            repository,
             "--upstreams",
             &format!("repositoryName={upstream}"),
         ],
@@ -185,15 +181,11 @@ fn pip_installs_through_a_pypiserver_external_connection_and_from_cache_when_it_
     );
     server.associate(dir.path(), "main", "pypiserver");
     set_upstream(&server, dir.path(), "team", "main");
-    aws_json(
-        &server,
+    server.aws_json_on(
         dir.path(),
+        "team",
         &[
             "put-package-origin-configuration",
-            "--domain",
-            "local",
-            "--repository",
-            "team",
             "--format",
             "pypi",
             "--package",
@@ -239,15 +231,11 @@ fn pip_installs_through_a_pypiserver_external_connection_and_from_cache_when_it_
         );
     }
     // The ingested project takes CodeArtifact's ingest defaults (publish BLOCK).
-    let described = aws_json(
-        &server,
+    let described = server.aws_json_on(
         dir.path(),
+        "main",
         &[
             "describe-package",
-            "--domain",
-            "local",
-            "--repository",
-            "main",
             "--format",
             "pypi",
             "--package",
@@ -623,15 +611,11 @@ fn nuget_exe_installs_through_a_downstream_repository_which_retains_the_packages
         let pushed = publisher.push(package, &main_source, &token);
         assert!(pushed.status.success(), "{}", support::describe(&pushed));
     }
-    aws_json(
-        &server,
+    server.aws_json_on(
         dir.path(),
+        "team",
         &[
             "put-package-origin-configuration",
-            "--domain",
-            "local",
-            "--repository",
-            "team",
             "--format",
             "nuget",
             "--package",
