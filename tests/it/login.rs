@@ -612,17 +612,7 @@ fn a_failed_write_rolls_back_the_files_written_before_it() {
         &flags,
         &["--tool", "npm", "--tool", "maven", "--target", "user"],
     ));
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        support::describe(&output)
-    );
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("were restored"),
-        "{}",
-        support::describe(&output)
-    );
+    support::assert_exit_with(&output, 1, "were restored");
     assert_eq!(fs_err::read_to_string(&npmrc).unwrap(), "save-exact=true\n");
     assert!(!sandbox.state().exists());
 }

@@ -263,13 +263,17 @@ fn provenance_signatures_verify_in_python_and_tampering_fails_lading_verify() {
             serde_json::json!(["pkg:generic/app@2.0.0"])
         );
         assert_eq!(checked["builder"], "https://lading.dev/builders/local");
-        support::run_ok(
-            lading(&home, &root)
-                .arg("verify")
-                .arg(&out)
-                .arg("--public-key")
-                .arg(&public),
-        );
+        let verify = || {
+            support::run(
+                lading(&home, &root)
+                    .arg("verify")
+                    .arg(&out)
+                    .arg("--public-key")
+                    .arg(&public),
+            )
+        };
+        let output = verify();
+        assert!(output.status.success(), "{}", support::describe(&output));
 
         // One byte changed in the package: SHA256SUMS no longer matches.
         let package = out.join("app-2.0.0.zip");
@@ -277,24 +281,8 @@ fn provenance_signatures_verify_in_python_and_tampering_fails_lading_verify() {
         let mut changed = original.clone();
         changed[10] ^= 1;
         fs_err::write(&package, &changed).unwrap();
-        let output = support::run(
-            lading(&home, &root)
-                .arg("verify")
-                .arg(&out)
-                .arg("--public-key")
-                .arg(&public),
-        );
-        assert_eq!(
-            output.status.code(),
-            Some(1),
-            "{}",
-            support::describe(&output)
-        );
-        assert!(
-            String::from_utf8_lossy(&output.stderr).contains("app-2.0.0.zip"),
-            "{}",
-            support::describe(&output)
-        );
+        let output = verify();
+        support::assert_exit_with(&output, 1, "app-2.0.0.zip");
         fs_err::write(&package, &original).unwrap();
 
         // One byte changed in the envelope's signature or payload: the signature fails.
@@ -304,24 +292,8 @@ fn provenance_signatures_verify_in_python_and_tampering_fails_lading_verify() {
         let flipped = if signature.starts_with('A') { "B" } else { "A" };
         value["signatures"][0]["sig"] = format!("{flipped}{}", &signature[1..]).into();
         fs_err::write(&envelope, format!("{value}\n")).unwrap();
-        let output = support::run(
-            lading(&home, &root)
-                .arg("verify")
-                .arg(&out)
-                .arg("--public-key")
-                .arg(&public),
-        );
-        assert_eq!(
-            output.status.code(),
-            Some(1),
-            "{}",
-            support::describe(&output)
-        );
-        assert!(
-            String::from_utf8_lossy(&output.stderr).contains("signature"),
-            "{}",
-            support::describe(&output)
-        );
+        let output = verify();
+        support::assert_exit_with(&output, 1, "signature");
         let payload_index = text.find("\"payload\":\"").unwrap() + 20;
         let mut bytes = text.into_bytes();
         bytes[payload_index] = if bytes[payload_index] == b'A' {
@@ -330,13 +302,7 @@ fn provenance_signatures_verify_in_python_and_tampering_fails_lading_verify() {
             b'A'
         };
         fs_err::write(&envelope, &bytes).unwrap();
-        let output = support::run(
-            lading(&home, &root)
-                .arg("verify")
-                .arg(&out)
-                .arg("--public-key")
-                .arg(&public),
-        );
+        let output = verify();
         assert_eq!(
             output.status.code(),
             Some(1),
@@ -918,17 +884,7 @@ fn pip_installs_a_wheel_passed_through_and_mismatched_metadata_is_refused() {
             .arg("--out")
             .arg(&bad_out),
     );
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        support::describe(&output)
-    );
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("its metadata says"),
-        "{}",
-        support::describe(&output)
-    );
+    support::assert_exit_with(&output, 1, "its metadata says");
     assert!(!bad_out.exists() || files_in(&bad_out).is_empty());
 }
 

@@ -173,6 +173,16 @@ pub fn run_ok(command: &mut Command) -> Output {
     output
 }
 
+/// `output` exited with `code` and its stderr contains `needle` (both streams shown when not).
+pub fn assert_exit_with(output: &Output, code: i32, needle: &str) {
+    assert_eq!(output.status.code(), Some(code), "{}", describe(output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(needle),
+        "{}",
+        describe(output)
+    );
+}
+
 /// Both streams of an output, for assertion messages.
 pub fn describe(output: &Output) -> String {
     format!(
