@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::diagnostics::EXIT_CODES_HELP;
 use crate::env_vars::EnvVars;
+pub use crate::format::{PackFormat, PublishFormat, Tool};
 
 /// A build step for artifact repositories.
 ///
@@ -241,24 +242,6 @@ pub struct RunArgs {
     pub build: Vec<String>,
 }
 
-/// Package formats `lading pack` builds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PackFormat {
-    /// A zip of the selected files.
-    Zip,
-    /// A gzip-compressed tar of the selected files.
-    #[value(name = "tar.gz")]
-    TarGz,
-    /// An npm tarball.
-    Npm,
-    /// A NuGet .nupkg.
-    Nuget,
-    /// A Maven jar and pom.
-    Maven,
-    /// Prebuilt Python wheels and sdists.
-    Pypi,
-}
-
 /// `lading pack` options.
 #[derive(Debug, Args)]
 pub struct PackArgs {
@@ -303,21 +286,6 @@ pub struct PackArgs {
     /// maven: directory packed as the `-javadoc` jar.
     #[arg(long, value_name = "DIR")]
     pub javadoc: Option<PathBuf>,
-}
-
-/// Formats `lading publish` speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PublishFormat {
-    /// npm tarballs.
-    Npm,
-    /// Maven artifacts (a pom plus its jars).
-    Maven,
-    /// NuGet packages.
-    Nuget,
-    /// Python wheels and sdists.
-    Pypi,
-    /// Generic assets.
-    Generic,
 }
 
 /// `lading publish` options.
@@ -382,53 +350,6 @@ pub struct VerifyArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-}
-
-/// A package manager `lading login` configures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
-pub enum Tool {
-    /// npm (`.npmrc`).
-    Npm,
-    /// pnpm (reads `.npmrc`).
-    Pnpm,
-    /// pip (`pip.conf` index-url, credentials in a 0600 netrc).
-    Pip,
-    /// twine (`.pypirc`, 0600).
-    Twine,
-    /// Maven (`settings.xml`).
-    Maven,
-    /// NuGet (`nuget.config`).
-    Nuget,
-    /// Yarn berry (2+: `.yarnrc.yml`, or `YARN_NPM_*` variables for `ephemeral`). Yarn 1
-    /// reads `.npmrc`: configure it with `--tool npm`.
-    Yarn,
-    /// Cargo (`.cargo/config.toml` sparse registry + `credentials.toml` 0600, or
-    /// `CARGO_REGISTRIES_<NAME>_*` variables for `ephemeral`).
-    Cargo,
-    /// Gradle (an init script reading the token from the environment or a 0600 file).
-    Gradle,
-}
-
-impl Tool {
-    /// The repository format this tool reads (`npm`, `pypi`, `maven`, `nuget`, `cargo`).
-    #[must_use]
-    pub const fn format(self) -> &'static str {
-        match self {
-            Self::Npm | Self::Pnpm | Self::Yarn => "npm",
-            Self::Pip | Self::Twine => "pypi",
-            Self::Maven | Self::Gradle => "maven",
-            Self::Nuget => "nuget",
-            Self::Cargo => "cargo",
-        }
-    }
-
-    /// The name `--tool` takes.
-    #[must_use]
-    pub fn name(self) -> String {
-        clap::ValueEnum::to_possible_value(&self)
-            .map(|value| value.get_name().to_owned())
-            .unwrap_or_default()
-    }
 }
 
 /// Where `lading login` writes.

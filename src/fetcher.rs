@@ -90,24 +90,18 @@ pub struct Auth {
 }
 
 impl Auth {
-    /// `Bearer <token>` for `registry`'s origin.
+    /// The `Authorization` header `format`'s clients send for `registry`'s origin (see
+    /// [`crate::format::Format::auth_scheme`]): `Bearer <token>` or `Basic base64(user:token)`.
     #[must_use]
-    pub fn bearer(registry: &SafeUrl, token: &Secret<String>) -> Self {
+    pub fn for_format(
+        format: crate::format::Format,
+        registry: &SafeUrl,
+        user: &str,
+        token: &Secret<String>,
+    ) -> Self {
         Self {
             origin: registry.expose().origin(),
-            header: Secret::new(format!("Bearer {}", token.expose())),
-        }
-    }
-
-    /// `Basic base64(user:token)` for `registry`'s origin.
-    #[must_use]
-    pub fn basic(registry: &SafeUrl, user: &str, token: &Secret<String>) -> Self {
-        use base64::Engine as _;
-        let encoded =
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", token.expose()));
-        Self {
-            origin: registry.expose().origin(),
-            header: Secret::new(format!("Basic {encoded}")),
+            header: format.auth_scheme().header(user, token),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod diagnostics;
 pub mod ecosystem;
 pub mod env_vars;
 pub mod fetcher;
+pub mod format;
 pub mod fsx;
 pub mod http;
 pub mod limiter;
@@ -30,6 +31,7 @@ pub mod server;
 pub const DIAGNOSTICS: diagnostics::Diagnostics = diagnostics::Diagnostics::new(&[
     config::diagnostic,
     fetcher::diagnostic,
+    format::diagnostic,
     http::diagnostic,
     repository::diagnostic,
 ]);

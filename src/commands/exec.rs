@@ -41,9 +41,10 @@ use axum::response::{IntoResponse as _, Response};
 use base64::Engine as _;
 use tokio::sync::Mutex;
 
-use crate::cli::{ExecArgs, Tool};
+use crate::cli::ExecArgs;
 use crate::diagnostics::ChildExit;
 use crate::env_vars::EnvVars;
+use crate::format::{Format, Tool};
 use crate::printer::Printer;
 use crate::repository::Repository;
 use crate::repository::codeartifact::CodeArtifact;
@@ -74,7 +75,7 @@ struct Proxy {
     client: CodeArtifact,
     duration_seconds: Option<i64>,
     /// Format → the repository's endpoint for it (ends in `/`).
-    endpoints: BTreeMap<String, String>,
+    endpoints: BTreeMap<Format, String>,
     /// `http://127.0.0.1:PORT`.
     base: String,
     /// `127.0.0.1:PORT`: the only `Host` the proxy answers.
@@ -185,7 +186,11 @@ impl Proxy {
         }
         let path = parts.uri.path().trim_start_matches('/');
         let (format, rest) = path.split_once('/').unwrap_or((path, ""));
-        let Some(endpoint) = self.endpoints.get(format) else {
+        let Some((format, endpoint)) = format
+            .parse::<Format>()
+            .ok()
+            .and_then(|format| Some((format, self.endpoints.get(&format)?)))
+        else {
             return Ok((StatusCode::NOT_FOUND, format!("no `{format}` endpoint")).into_response());
         };
         let mut url = format!("{endpoint}{rest}");
@@ -214,15 +219,8 @@ impl Proxy {
         let mut response = None;
         for attempt in 0..2 {
             let token = self.token(attempt > 0).await?;
-            let authorization = if format == "npm" {
-                format!("Bearer {}", token.expose())
-            } else {
-                let pair = format!("aws:{}", token.expose());
-                format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(pair)
-                )
-            };
+            // As the format's own clients send it, and as `lading restore` does.
+            let authorization = format.auth_scheme().header("aws", &token);
             let mut headers = parts.headers.clone();
             for name in [
                 header::HOST,
@@ -236,7 +234,7 @@ impl Proxy {
             // NuGet sends the key in its own header.
             headers.remove("x-nuget-apikey");
             let mut authorization =
-                HeaderValue::from_str(&authorization).map_err(|error| error.to_string())?;
+                HeaderValue::from_str(authorization.expose()).map_err(|error| error.to_string())?;
             authorization.set_sensitive(true);
             headers.insert(header::AUTHORIZATION, authorization);
             let sent =
@@ -435,7 +433,7 @@ pub async fn run(args: ExecArgs, printer: Printer) -> anyhow::Result<()> {
             let mut endpoints = BTreeMap::new();
             for tool in &tools {
                 let format = tool.format();
-                if !endpoints.contains_key(format) {
+                if let std::collections::btree_map::Entry::Vacant(slot) = endpoints.entry(format) {
                     let endpoint = client
                         .repository_endpoint(format)
                         .await
@@ -444,7 +442,7 @@ pub async fn run(args: ExecArgs, printer: Printer) -> anyhow::Result<()> {
                     if !text.ends_with('/') {
                         text.push('/');
                     }
-                    endpoints.insert(format.to_owned(), text);
+                    slot.insert(text);
                 }
             }
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
@@ -496,7 +494,7 @@ pub async fn run(args: ExecArgs, printer: Printer) -> anyhow::Result<()> {
                 let mine: Vec<Tool> = tools
                     .iter()
                     .copied()
-                    .filter(|tool| tool.format() == format)
+                    .filter(|tool| tool.format() == *format)
                     .collect();
                 let mut login_args = common(&mine);
                 login_args.extend([

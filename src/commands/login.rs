@@ -26,6 +26,7 @@ use crate::ecosystem::npm::yarnrc::{self, YarnLogin};
 use crate::ecosystem::nuget::config::{self as nuget_config, NuGetLogin};
 use crate::ecosystem::pypi::client_config;
 use crate::env_vars::EnvVars;
+use crate::format::Format;
 use crate::fsx;
 use crate::printer::Printer;
 use crate::repository::{Repository, TokenSource, cache_dir};
@@ -242,16 +243,16 @@ pub async fn login(args: LoginArgs, printer: Printer) -> anyhow::Result<()> {
     let mut tools = args.tools.clone();
     tools.sort();
     tools.dedup();
-    let mut endpoints: BTreeMap<&'static str, SafeUrl> = BTreeMap::new();
+    let mut endpoints: BTreeMap<Format, SafeUrl> = BTreeMap::new();
     for tool in &tools {
         let format = tool.format();
-        if !endpoints.contains_key(format) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = endpoints.entry(format) {
             let endpoint = repository
                 .endpoint(format)
                 .await
                 .with_context(|| format!("failed to get the {format} endpoint"))?;
-            tracing::debug!(format, endpoint = %endpoint, "repository endpoint");
-            endpoints.insert(format, endpoint);
+            tracing::debug!(%format, endpoint = %endpoint, "repository endpoint");
+            slot.insert(endpoint);
         }
     }
     let codeartifact = matches!(repository, Repository::CodeArtifact { .. });
@@ -272,7 +273,7 @@ pub async fn login(args: LoginArgs, printer: Printer) -> anyhow::Result<()> {
     let mut plan = Plan::default();
     for tool in &tools {
         let endpoint = endpoints
-            .get(tool.format())
+            .get(&tool.format())
             .map(|url| with_slash(url.expose()))
             .context("internal error: endpoint missing")?;
         match tool {
@@ -418,7 +419,7 @@ pub async fn login(args: LoginArgs, printer: Printer) -> anyhow::Result<()> {
                     endpoint.join("v3/index.json")?.to_string()
                 } else {
                     endpoints
-                        .get("nuget")
+                        .get(&Format::Nuget)
                         .map(|url| url.expose().to_string())
                         .unwrap_or_default()
                 };

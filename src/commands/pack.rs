@@ -130,7 +130,7 @@ fn build(
     let need = |value: Option<&str>, flag: &str| {
         value.map(ToOwned::to_owned).ok_or_else(|| {
             anyhow::Error::new(HintedError::new(
-                format!("`--format {}` needs `--{flag}`", format_name(args.format)),
+                format!("`--format {}` needs `--{flag}`", args.format.name()),
                 format!("pass `--{flag}` (it may be a template such as `{{{{ ci.ref_name }}}}`)"),
             ))
         })
@@ -203,17 +203,6 @@ fn build(
                 .context("failed to check the Python distributions")?
         }
     })
-}
-
-const fn format_name(format: PackFormat) -> &'static str {
-    match format {
-        PackFormat::Zip => "zip",
-        PackFormat::TarGz => "tar.gz",
-        PackFormat::Npm => "npm",
-        PackFormat::Nuget => "nuget",
-        PackFormat::Maven => "maven",
-        PackFormat::Pypi => "pypi",
-    }
 }
 
 /// The source date as RFC 3339: the provenance's `startedOn`. Not the wall clock: the same
@@ -343,7 +332,7 @@ fn pack_into(
             package_parameters: json!({
                 "name": packed.name,
                 "version": packed.version,
-                "format": format_name(args.format),
+                "format": args.format.name(),
                 "patterns": args.patterns,
             }),
             dependencies,
@@ -375,7 +364,7 @@ fn pack_into(
     let manifest = json!({
         "name": packed.name,
         "version": packed.version,
-        "format": format_name(args.format),
+        "format": args.format.name(),
         "files": outputs,
         "checksums": "SHA256SUMS",
         "provenance": provenance_name,

@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use serde::Serialize;
 
-use crate::cli::{PublishArgs, PublishFormat};
+use crate::cli::{PackFormat, PublishArgs, PublishFormat};
 use crate::diagnostics::HintedError;
 use crate::ecosystem::publish::{Auth, FileReport, Outcome, Session, Upload};
 use crate::ecosystem::{generic, maven, npm, nuget, pypi};
 use crate::env_vars::EnvVars;
+use crate::format::AuthScheme;
 use crate::http::{HttpClient, HttpOptions, RetryPolicy};
 use crate::printer::Printer;
 use crate::repository::Repository;
@@ -37,16 +38,6 @@ struct PackageReport {
     package: String,
     version: String,
     files: Vec<FileReport>,
-}
-
-const fn format_name(format: PublishFormat) -> &'static str {
-    match format {
-        PublishFormat::Npm => "npm",
-        PublishFormat::Maven => "maven",
-        PublishFormat::Nuget => "nuget",
-        PublishFormat::Pypi => "pypi",
-        PublishFormat::Generic => "generic",
-    }
 }
 
 fn read_upload(path: &Path) -> anyhow::Result<Upload> {
@@ -81,15 +72,13 @@ fn jobs_from_dir(dir: &Path) -> anyhow::Result<Vec<Job>> {
         let text = fs_err::read_to_string(&path)?;
         let manifest: serde_json::Value = serde_json::from_str(&text)
             .with_context(|| format!("`{}` is not JSON", path.display()))?;
-        let format = match manifest["format"].as_str() {
-            Some("npm") => PublishFormat::Npm,
-            Some("maven") => PublishFormat::Maven,
-            Some("nuget") => PublishFormat::Nuget,
-            Some("pypi") => PublishFormat::Pypi,
-            Some("zip" | "tar.gz") => PublishFormat::Generic,
-            other => bail!(
-                "`{}`: unknown format {other:?} (expected npm, maven, nuget, pypi, zip or tar.gz)",
-                path.display()
+        let format = match manifest["format"].as_str().and_then(PackFormat::from_name) {
+            Some(format) => format.publish_format(),
+            None => bail!(
+                "`{}`: unknown format {:?} (expected {})",
+                path.display(),
+                manifest["format"].as_str(),
+                PackFormat::names()
             ),
         };
         let mut uploads = Vec::new();
@@ -262,12 +251,12 @@ impl Context {
     async fn session(&self, format: PublishFormat) -> anyhow::Result<Session> {
         let endpoint = self
             .repository
-            .endpoint(format_name(format))
+            .endpoint(format.format())
             .await
             .context("failed to find the repository endpoint")?;
         let mut session = self.session_base.clone();
         session.endpoint = endpoint;
-        if format == PublishFormat::Npm
+        if format.format().auth_scheme() == AuthScheme::Bearer
             && let Some(token) = session.auth.secret()
         {
             session.auth = Auth::Bearer(token.clone());
@@ -350,7 +339,7 @@ async fn publish_job(context: &Context, job: Job) -> anyhow::Result<PackageRepor
             if let Some(provenance) = &job.provenance {
                 if context.codeartifact.is_some() {
                     let target = GenericVersion {
-                        namespace: format_name(format).to_owned(),
+                        namespace: format.format().name().to_owned(),
                         package: provenance_package(&package),
                         version: version.clone(),
                     };
@@ -373,7 +362,7 @@ async fn publish_job(context: &Context, job: Job) -> anyhow::Result<PackageRepor
     };
     files.sort_by(|left, right| left.file.cmp(&right.file));
     Ok(PackageReport {
-        format: format_name(format),
+        format: format.format().name(),
         package,
         version,
         files,

@@ -14,6 +14,7 @@ use crate::cli::{LockfileArgs, RestoreArgs};
 use crate::diagnostics::HintedError;
 use crate::env_vars::EnvVars;
 use crate::fetcher::{Auth, Fetcher, Stats, Summary};
+use crate::format::Format;
 use crate::http::{HttpClient, HttpOptions};
 use crate::printer::Printer;
 use crate::repository::{Credentials, Repository};
@@ -59,10 +60,13 @@ impl Kind {
 
     /// The repository format its packages come from.
     #[must_use]
-    pub const fn format(self) -> &'static str {
+    pub const fn format(self) -> Format {
         match self {
-            Self::Yarn | Self::Pnpm => "npm",
-            other => other.ecosystem(),
+            Self::Npm | Self::Yarn | Self::Pnpm => Format::Npm,
+            Self::Pip => Format::Pypi,
+            Self::Gradle | Self::MavenLockfile | Self::MavenCoordinates => Format::Maven,
+            Self::NuGet => Format::Nuget,
+            Self::Cargo => Format::Cargo,
         }
     }
 
@@ -325,13 +329,14 @@ pub fn destination(kind: Kind, args: &LockfileArgs) -> PathBuf {
     }
 }
 
-fn auth_for(format: &str, endpoint: &SafeUrl, credentials: &Credentials) -> Option<Auth> {
+fn auth_for(format: Format, endpoint: &SafeUrl, credentials: &Credentials) -> Option<Auth> {
     let token = credentials.token.as_ref()?;
-    Some(if format == "npm" || format == "cargo" {
-        Auth::bearer(endpoint, token)
-    } else {
-        Auth::basic(endpoint, &credentials.username, token)
-    })
+    Some(Auth::for_format(
+        format,
+        endpoint,
+        &credentials.username,
+        token,
+    ))
 }
 
 /// A spinner on stderr while one ecosystem restores, counting downloads: only on a

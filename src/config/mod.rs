@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::diagnostics::{Cause, Diagnostic, as_diagnostic};
+use crate::format::{PackFormat, Tool};
 
 /// Default config file name, looked up in the working directory.
 pub const DEFAULT_FILE_NAME: &str = "lading.yml";
@@ -36,8 +37,8 @@ pub struct Config {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct PipelineConfig {
-    /// Package managers `lading login` configures (`npm`, `pnpm`, `pip`, `twine`, `maven`,
-    /// `nuget`); empty skips login and logout.
+    /// Package managers `lading login` configures, named as `--tool` names them
+    /// ([`Tool`]); empty skips login and logout.
     #[serde(default)]
     pub tools: Vec<String>,
     /// Directories whose lockfiles `lading restore` fetches, in order; empty skips restore.
@@ -53,12 +54,6 @@ pub struct PipelineConfig {
     #[serde(default)]
     pub publish: Option<bool>,
 }
-
-/// Formats a `packages:` entry can have (the names `lading pack --format` takes).
-pub const PACKAGE_FORMATS: &[&str] = &["zip", "tar.gz", "npm", "nuget", "maven", "pypi"];
-
-/// Tools `pipeline.tools` can name (the names `lading login --tool` takes).
-pub const PIPELINE_TOOLS: &[&str] = &["npm", "pnpm", "pip", "twine", "maven", "nuget"];
 
 /// One entry of `packages:`: the options of one `lading pack` call.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -238,20 +233,17 @@ impl Config {
         };
         if let Some(pipeline) = &self.pipeline {
             for tool in &pipeline.tools {
-                if !PIPELINE_TOOLS.contains(&tool.as_str()) {
-                    return Err(invalid(format!(
-                        "pipeline.tools: unknown tool `{tool}` (known: {})",
-                        PIPELINE_TOOLS.join(", ")
-                    )));
+                if let Err(error) = tool.parse::<Tool>() {
+                    return Err(invalid(format!("pipeline.tools: {error}")));
                 }
             }
         }
         for (index, package) in self.packages.iter().enumerate() {
-            if !PACKAGE_FORMATS.contains(&package.format.as_str()) {
+            if PackFormat::from_name(&package.format).is_none() {
                 return Err(invalid(format!(
                     "packages[{index}].format: unknown format `{}` (known: {})",
                     package.format,
-                    PACKAGE_FORMATS.join(", ")
+                    PackFormat::names()
                 )));
             }
         }

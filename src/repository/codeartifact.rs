@@ -297,18 +297,24 @@ impl CodeArtifact {
         Ok((Secret::new(token), expiration))
     }
 
-    /// The data-plane endpoint for a format (`npm`, `pypi`, `maven`, `nuget`, `generic`...).
+    /// The data-plane endpoint for a format: a [`crate::format::Format`], or a name as a
+    /// config file spells it (CodeArtifact refuses one it does not know).
     ///
     /// # Errors
     /// [`CodeArtifactError`].
-    pub async fn repository_endpoint(&self, format: &str) -> Result<SafeUrl, CodeArtifactError> {
+    pub async fn repository_endpoint(
+        &self,
+        format: impl AsRef<str>,
+    ) -> Result<SafeUrl, CodeArtifactError> {
         let output = self
             .client
             .get_repository_endpoint()
             .domain(&self.target.domain)
             .set_domain_owner(self.target.domain_owner.clone())
             .repository(&self.target.repository)
-            .format(aws_sdk_codeartifact::types::PackageFormat::from(format))
+            .format(aws_sdk_codeartifact::types::PackageFormat::from(
+                format.as_ref(),
+            ))
             .send()
             .await
             .map_err(|error| self.classify("GetRepositoryEndpoint", &error))?;

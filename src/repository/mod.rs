@@ -402,12 +402,15 @@ impl Repository {
         ))
     }
 
-    /// The data-plane URL for a format (`npm`, `maven`, `pypi`, `nuget`, `generic`, `cargo`):
-    /// GetRepositoryEndpoint for CodeArtifact, the registry URL otherwise.
+    /// The data-plane URL for a format: GetRepositoryEndpoint for CodeArtifact, the registry
+    /// URL otherwise.
     ///
     /// # Errors
     /// CodeArtifact failures.
-    pub async fn endpoint(&self, format: &str) -> Result<SafeUrl, RepositoryError> {
+    pub async fn endpoint(
+        &self,
+        format: crate::format::Format,
+    ) -> Result<SafeUrl, RepositoryError> {
         match self {
             Self::CodeArtifact { target, .. } => Ok(CodeArtifact::connect(target.clone())
                 .await
