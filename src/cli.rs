@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::diagnostics::EXIT_CODES_HELP;
+pub use crate::ecosystem::configure::LoginTarget;
 use crate::env_vars::EnvVars;
 pub use crate::format::{PackFormat, PublishFormat, Tool};
 
@@ -350,17 +351,6 @@ pub struct VerifyArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Where `lading login` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LoginTarget {
-    /// Per-job files under `--dir`, wired through env vars (default when `CI` is set).
-    Ephemeral,
-    /// The user's own files (`~/.npmrc`, `~/.m2/settings.xml`, ...): default outside CI.
-    User,
-    /// Files in the working directory (`.npmrc`, `nuget.config`, `settings.xml`).
-    Project,
 }
 
 /// How Maven reaches the repository.

@@ -30,6 +30,7 @@ pub mod server;
 /// child modules), so [`diagnostics`] itself needs no list of error types.
 pub const DIAGNOSTICS: diagnostics::Diagnostics = diagnostics::Diagnostics::new(&[
     config::diagnostic,
+    ecosystem::diagnostic,
     fetcher::diagnostic,
     format::diagnostic,
     http::diagnostic,

@@ -15,16 +15,10 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 use crate::ci::export;
-use crate::cli::{LoginArgs, LoginTarget, LogoutArgs, MavenModeArg, Shell, TokenArgs, Tool};
+use crate::cli::{LoginArgs, LogoutArgs, MavenModeArg, Shell, TokenArgs};
 use crate::diagnostics::HintedError;
-use crate::ecosystem::cargo::config as cargo_config;
-use crate::ecosystem::edit::{EditError, apply_netrc};
-use crate::ecosystem::maven::gradle::{self, GradleLogin};
-use crate::ecosystem::maven::settings::{self as maven_settings, MavenLogin, MavenMode};
-use crate::ecosystem::npm::npmrc;
-use crate::ecosystem::npm::yarnrc::{self, YarnLogin};
-use crate::ecosystem::nuget::config::{self as nuget_config, NuGetLogin};
-use crate::ecosystem::pypi::client_config;
+use crate::ecosystem;
+use crate::ecosystem::configure::{Login, LoginTarget, MavenMode, Plan, absolute};
 use crate::env_vars::EnvVars;
 use crate::format::Format;
 use crate::fsx;
@@ -60,93 +54,6 @@ struct StateFile {
     after_sha256: String,
 }
 
-/// One planned file change.
-#[derive(Debug)]
-struct Planned {
-    path: PathBuf,
-    before: Option<Vec<u8>>,
-    before_mode: Option<u32>,
-    after: Vec<u8>,
-    /// Where the text being edited came from (the file, or the seed it was copied from),
-    /// for error messages.
-    origin: PathBuf,
-    /// Holds a secret: written 0600.
-    private: bool,
-}
-
-#[derive(Debug, Default)]
-struct Plan {
-    files: Vec<Planned>,
-    env: Vec<(String, String)>,
-    /// Token variables: `export NAME="$(cat FILE)"` in the env file, never in `GITHUB_ENV`.
-    sourced: Vec<(String, PathBuf)>,
-}
-
-impl Plan {
-    /// The text the file will have so far (planned, else on disk, else `seed`).
-    fn edit(
-        &mut self,
-        path: &Path,
-        private: bool,
-        seed: Option<&Path>,
-        edit: impl FnOnce(&Path, &str) -> Result<String, EditError>,
-    ) -> anyhow::Result<()> {
-        let index = if let Some(index) = self.files.iter().position(|file| file.path == path) {
-            index
-        } else {
-            {
-                let before = match fs_err::read(path) {
-                    Ok(bytes) => Some(bytes),
-                    // A parent that is a file: the file cannot exist (the write will say why).
-                    Err(error)
-                        if matches!(
-                            error.kind(),
-                            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-                        ) =>
-                    {
-                        None
-                    }
-                    Err(error) => return Err(error.into()),
-                };
-                let (after, origin) = match (&before, seed) {
-                    (Some(bytes), _) => (bytes.clone(), path.to_path_buf()),
-                    (None, Some(seed)) => (fs_err::read(seed)?, seed.to_path_buf()),
-                    (None, None) => (Vec::new(), path.to_path_buf()),
-                };
-                self.files.push(Planned {
-                    path: path.to_path_buf(),
-                    before_mode: mode_of(path),
-                    before,
-                    after,
-                    origin,
-                    private,
-                });
-                self.files.len() - 1
-            }
-        };
-        let file = &mut self.files[index];
-        file.private |= private;
-        let text = crate::ecosystem::edit::decode(&file.origin, &file.after)?.to_owned();
-        let new = edit(&file.origin, &text)?;
-        file.after = new.into_bytes();
-        Ok(())
-    }
-
-    fn export(&mut self, name: &str, value: &Path) {
-        self.export_value(name, &value.display().to_string());
-    }
-
-    fn export_value(&mut self, name: &str, value: &str) {
-        self.env.retain(|(existing, _)| existing != name);
-        self.env.push((name.to_owned(), value.to_owned()));
-    }
-
-    /// A 0600 file holding only the token (what a `cat`-style credential helper reads).
-    fn token_file(&mut self, path: &Path, token: &str) -> anyhow::Result<()> {
-        self.edit(path, true, None, |_, _| Ok(token.to_owned()))
-    }
-}
-
 /// `export NAME="$(cat 'FILE')"` lines: the variable gets the token when sourced, and the
 /// env file itself never holds it.
 fn sourced_exports(sourced: &[(String, PathBuf)]) -> String {
@@ -160,25 +67,6 @@ fn sourced_exports(sourced: &[(String, PathBuf)]) -> String {
         );
     }
     out
-}
-
-fn cargo_home() -> anyhow::Result<PathBuf> {
-    match EnvVars::get(EnvVars::CARGO_HOME) {
-        Some(path) => Ok(PathBuf::from(path)),
-        None => Ok(home()?.join(".cargo")),
-    }
-}
-
-fn home() -> anyhow::Result<PathBuf> {
-    EnvVars::get(EnvVars::HOME)
-        .map(PathBuf::from)
-        .ok_or_else(|| {
-            HintedError::new(
-                "`HOME` is not set",
-                "set `HOME`, or use `--target ephemeral`",
-            )
-            .into()
-        })
 }
 
 fn state_path(explicit: Option<&PathBuf>) -> PathBuf {
@@ -255,324 +143,50 @@ pub async fn login(args: LoginArgs, printer: Printer) -> anyhow::Result<()> {
             slot.insert(endpoint);
         }
     }
-    let codeartifact = matches!(repository, Repository::CodeArtifact { .. });
-    let source_name = args
-        .source_name
-        .clone()
-        .unwrap_or_else(|| "codeartifact".to_owned());
-    let nuget_name = args
-        .source_name
-        .clone()
-        .unwrap_or_else(|| match &repository {
+    let secret = token.expose().as_str();
+    let login_for = |registry: &SafeUrl| Login {
+        target,
+        dir: dir.clone(),
+        endpoint: with_slash(registry.expose()),
+        registry: registry.clone(),
+        username: username.clone(),
+        secret,
+        namespace: args.namespace.clone(),
+        source_name: args
+            .source_name
+            .clone()
+            .unwrap_or_else(|| "codeartifact".to_owned()),
+        explicit_source_name: args.source_name.clone(),
+        repository_label: match &repository {
             Repository::CodeArtifact { target, .. } => {
                 format!("{}/{}", target.domain, target.repository)
             }
             Repository::Url { .. } => "lading".to_owned(),
-        });
-    let secret = token.expose().as_str();
+        },
+        codeartifact: matches!(repository, Repository::CodeArtifact { .. }),
+        token_env: match &repository {
+            Repository::Url {
+                token: TokenSource::Env(variable),
+                ..
+            } => Some(variable.clone()),
+            _ => None,
+        },
+        maven_password_env: args.maven_password_env.clone(),
+        maven_mode: match args.maven_mode {
+            MavenModeArg::Profile => MavenMode::Profile,
+            MavenModeArg::Mirror => MavenMode::Mirror,
+        },
+    };
     let mut plan = Plan::default();
     for tool in &tools {
-        let endpoint = endpoints
+        let registry = endpoints
             .get(&tool.format())
-            .map(|url| with_slash(url.expose()))
             .context("internal error: endpoint missing")?;
-        match tool {
-            Tool::Npm | Tool::Pnpm => {
-                let (path, seed) = match target {
-                    LoginTarget::Ephemeral => {
-                        let user = EnvVars::get(EnvVars::NPM_CONFIG_USERCONFIG)
-                            .map_or_else(
-                                || home().map(|home| home.join(".npmrc")),
-                                |path| Ok(PathBuf::from(path)),
-                            )
-                            .ok();
-                        (dir.join("npmrc"), user)
-                    }
-                    LoginTarget::User => (
-                        EnvVars::get(EnvVars::NPM_CONFIG_USERCONFIG).map_or_else(
-                            || home().map(|home| home.join(".npmrc")),
-                            |path| Ok(PathBuf::from(path)),
-                        )?,
-                        None,
-                    ),
-                    LoginTarget::Project => (PathBuf::from(".npmrc"), None),
-                };
-                let seed = seed.filter(|seed| *seed != path && seed.is_file());
-                plan.edit(&path, true, seed.as_deref(), |file, text| {
-                    npmrc::apply(file, text, &endpoint, args.namespace.as_deref(), secret)
-                })?;
-                if target == LoginTarget::Ephemeral {
-                    plan.export(EnvVars::NPM_CONFIG_USERCONFIG, &path);
-                }
-            }
-            Tool::Pip => {
-                let index = endpoint.join("simple/")?;
-                let host = endpoint.host_str().unwrap_or_default().to_owned();
-                let (conf, netrc) = match target {
-                    LoginTarget::Ephemeral => (dir.join("pip.conf"), dir.join("netrc")),
-                    LoginTarget::User => {
-                        let home = home()?;
-                        let config = EnvVars::get(EnvVars::XDG_CONFIG_HOME)
-                            .map_or_else(|| home.join(".config"), PathBuf::from);
-                        (config.join("pip/pip.conf"), home.join(".netrc"))
-                    }
-                    LoginTarget::Project => {
-                        return Err(HintedError::new(
-                            "pip has no project-level config file",
-                            "use `--target ephemeral` (PIP_CONFIG_FILE) or `--target user`",
-                        )
-                        .into());
-                    }
-                };
-                plan.edit(&conf, false, None, |file, text| {
-                    client_config::apply_pip_conf(file, text, index.as_str())
-                })?;
-                plan.edit(&netrc, true, None, |file, text| {
-                    apply_netrc(file, text, &host, &username, secret)
-                })?;
-                if target == LoginTarget::Ephemeral {
-                    plan.export("PIP_CONFIG_FILE", &conf);
-                    plan.export("NETRC", &netrc);
-                }
-            }
-            Tool::Twine => {
-                let path = match target {
-                    LoginTarget::Ephemeral => dir.join("pypirc"),
-                    LoginTarget::User => home()?.join(".pypirc"),
-                    LoginTarget::Project => {
-                        return Err(HintedError::new(
-                            "twine has no project-level config file",
-                            "use `--target ephemeral` (`twine --config-file \"$LADING_PYPIRC\"`) or `--target user`",
-                        )
-                        .into());
-                    }
-                };
-                plan.edit(&path, true, None, |file, text| {
-                    client_config::apply_pypirc(
-                        file,
-                        text,
-                        &source_name,
-                        endpoint.as_str(),
-                        &username,
-                        secret,
-                    )
-                })?;
-                if target == LoginTarget::Ephemeral {
-                    plan.export("LADING_PYPIRC", &path);
-                }
-            }
-            Tool::Maven => {
-                let (path, seed) = match target {
-                    LoginTarget::Ephemeral => (
-                        dir.join("settings.xml"),
-                        home().ok().map(|home| home.join(".m2/settings.xml")),
-                    ),
-                    LoginTarget::User => (home()?.join(".m2/settings.xml"), None),
-                    LoginTarget::Project => (PathBuf::from("settings.xml"), None),
-                };
-                let seed = seed.filter(|seed| seed.is_file());
-                let password = match &args.maven_password_env {
-                    Some(variable) => {
-                        let valid = variable
-                            .chars()
-                            .next()
-                            .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
-                            && variable.chars().all(|character| {
-                                character.is_ascii_alphanumeric() || character == '_'
-                            });
-                        if !valid {
-                            return Err(HintedError::new(
-                                format!("`{variable}` is not an environment variable name"),
-                                "pass a name such as `MAVEN_REPO_TOKEN` to `--maven-password-env`",
-                            )
-                            .into());
-                        }
-                        // Maven interpolates `${env.NAME}` in settings.xml when it runs.
-                        format!("${{env.{variable}}}")
-                    }
-                    None => secret.to_owned(),
-                };
-                let login = MavenLogin {
-                    id: source_name.clone(),
-                    url: endpoint.to_string(),
-                    username: username.clone(),
-                    password,
-                    mode: match args.maven_mode {
-                        MavenModeArg::Profile => MavenMode::Profile,
-                        MavenModeArg::Mirror => MavenMode::Mirror,
-                    },
-                };
-                plan.edit(&path, true, seed.as_deref(), |file, text| {
-                    maven_settings::apply(file, text, &login)
-                })?;
-                if target == LoginTarget::Ephemeral {
-                    plan.export("LADING_MAVEN_SETTINGS", &path);
-                }
-            }
-            Tool::Nuget => {
-                let path = match target {
-                    LoginTarget::Ephemeral => dir.join("nuget.config"),
-                    LoginTarget::User => home()?.join(".nuget/NuGet/NuGet.Config"),
-                    LoginTarget::Project => PathBuf::from("nuget.config"),
-                };
-                let url = if codeartifact {
-                    endpoint.join("v3/index.json")?.to_string()
-                } else {
-                    endpoints
-                        .get(&Format::Nuget)
-                        .map(|url| url.expose().to_string())
-                        .unwrap_or_default()
-                };
-                let login = NuGetLogin {
-                    name: nuget_name.clone(),
-                    url,
-                    username: username.clone(),
-                    password: secret.to_owned(),
-                    namespace: args.namespace.clone(),
-                };
-                plan.edit(&path, true, None, |file, text| {
-                    nuget_config::apply(file, text, &login)
-                })?;
-                if target == LoginTarget::Ephemeral {
-                    plan.export("LADING_NUGET_CONFIG", &path);
-                }
-            }
-            Tool::Yarn => {
-                let login = YarnLogin {
-                    registry: endpoint.to_string(),
-                    scope: args.namespace.clone(),
-                    token: secret.to_owned(),
-                };
-                let path = match target {
-                    LoginTarget::Ephemeral => {
-                        if args.namespace.is_some() {
-                            return Err(HintedError::new(
-                                "yarn has no environment variable for a scoped registry",
-                                "use `--target user` (`~/.yarnrc.yml`) or `--target project` (`.yarnrc.yml`) with `--namespace`",
-                            )
-                            .into());
-                        }
-                        let token_file = dir.join("yarn-token");
-                        plan.token_file(&token_file, secret)?;
-                        plan.export_value("YARN_NPM_REGISTRY_SERVER", endpoint.as_str());
-                        plan.export_value("YARN_NPM_ALWAYS_AUTH", "true");
-                        plan.sourced
-                            .push(("YARN_NPM_AUTH_TOKEN".to_owned(), token_file));
-                        continue;
-                    }
-                    LoginTarget::User => home()?.join(".yarnrc.yml"),
-                    LoginTarget::Project => PathBuf::from(".yarnrc.yml"),
-                };
-                plan.edit(&path, true, None, |file, text| {
-                    yarnrc::apply(file, text, &login)
-                })?;
-            }
-            Tool::Cargo => {
-                let name = args.source_name.clone().unwrap_or_else(|| {
-                    if codeartifact {
-                        "codeartifact".to_owned()
-                    } else {
-                        "lading".to_owned()
-                    }
-                });
-                let index = cargo_config::sparse_index(endpoint.as_str());
-                // CodeArtifact wants the scheme in cargo's token; other registries take it raw.
-                let cargo_token = if codeartifact {
-                    format!("Bearer {secret}")
-                } else {
-                    secret.to_owned()
-                };
-                match target {
-                    LoginTarget::Ephemeral => {
-                        let token_file = absolute(&dir.join(format!("cargo-{name}-token")));
-                        // Cargo splits a credential-provider string on whitespace.
-                        if token_file
-                            .display()
-                            .to_string()
-                            .contains(char::is_whitespace)
-                        {
-                            return Err(HintedError::new(
-                                format!(
-                                    "cargo cannot run a credential provider from `{}` (the path has a space)",
-                                    token_file.display()
-                                ),
-                                "pass `--dir` (or `LADING_LOGIN_DIR`) without spaces, or use `--target user`",
-                            )
-                            .into());
-                        }
-                        plan.token_file(&token_file, &cargo_token)?;
-                        let variable = cargo_config::env_name(&name);
-                        plan.export_value(&format!("CARGO_REGISTRIES_{variable}_INDEX"), &index);
-                        // `cargo:token-from-stdout` runs the command when cargo needs the
-                        // token: the environment never holds it.
-                        plan.export_value(
-                            &format!("CARGO_REGISTRIES_{variable}_CREDENTIAL_PROVIDER"),
-                            &format!("cargo:token-from-stdout cat {}", token_file.display()),
-                        );
-                    }
-                    LoginTarget::User | LoginTarget::Project => {
-                        let cargo_home = cargo_home()?;
-                        let config = if target == LoginTarget::User {
-                            cargo_home.join("config.toml")
-                        } else {
-                            PathBuf::from(".cargo/config.toml")
-                        };
-                        plan.edit(&config, false, None, |file, text| {
-                            cargo_config::apply_config(file, text, &name, &index)
-                        })?;
-                        plan.edit(
-                            &cargo_home.join("credentials.toml"),
-                            true,
-                            None,
-                            |file, text| {
-                                cargo_config::apply_credentials(file, text, &name, &cargo_token)
-                            },
-                        )?;
-                    }
-                }
-            }
-            Tool::Gradle => {
-                let (script, token_file) = match target {
-                    LoginTarget::Ephemeral => (dir.join("init.gradle"), dir.join("gradle-token")),
-                    LoginTarget::User => {
-                        let gradle = EnvVars::get(EnvVars::GRADLE_USER_HOME).map_or_else(
-                            || home().map(|home| home.join(".gradle")),
-                            |path| Ok(PathBuf::from(path)),
-                        )?;
-                        (
-                            gradle.join(format!("init.d/lading-{source_name}.gradle")),
-                            gradle.join(format!("lading-{source_name}.token")),
-                        )
-                    }
-                    LoginTarget::Project => {
-                        return Err(HintedError::new(
-                            "Gradle has no project-level init script",
-                            "use `--target ephemeral` (`gradle --init-script \"$LADING_GRADLE_INIT_SCRIPT\"`) or `--target user` (`~/.gradle/init.d/`)",
-                        )
-                        .into());
-                    }
-                };
-                let token_env = match &repository {
-                    Repository::Url {
-                        token: TokenSource::Env(variable),
-                        ..
-                    } => variable.clone(),
-                    _ => "CODEARTIFACT_AUTH_TOKEN".to_owned(),
-                };
-                plan.token_file(&token_file, secret)?;
-                let login = GradleLogin {
-                    name: source_name.clone(),
-                    url: endpoint.to_string(),
-                    username: username.clone(),
-                    token_env,
-                    token_file: Some(absolute(&token_file).display().to_string()),
-                };
-                plan.edit(&script, false, None, |_, _| Ok(gradle::init_script(&login)))?;
-                if target == LoginTarget::Ephemeral {
-                    plan.export("LADING_GRADLE_INIT_SCRIPT", &script);
-                }
-            }
-        }
+        ecosystem::registry::configurer(tool.format())?.configure(
+            *tool,
+            &login_for(registry),
+            &mut plan,
+        )?;
     }
 
     let state_file = state_path(args.state_file.as_ref());
@@ -709,23 +323,6 @@ pub async fn login(args: LoginArgs, printer: Printer) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
-#[cfg(unix)]
-fn mode_of(path: &Path) -> Option<u32> {
-    use std::os::unix::fs::PermissionsExt as _;
-    fs_err::metadata(path)
-        .ok()
-        .map(|metadata| metadata.permissions().mode() & 0o7777)
-}
-
-#[cfg(not(unix))]
-fn mode_of(_path: &Path) -> Option<u32> {
-    None
 }
 
 /// What a write replaced, for rollback.

@@ -3,6 +3,8 @@
 //! joins them as the commands that need it land.
 
 pub mod cargo;
+pub mod configure;
+pub mod doctor;
 pub mod edit;
 pub mod generic;
 pub mod maven;
@@ -10,6 +12,15 @@ pub mod npm;
 pub mod nuget;
 pub mod publish;
 pub mod pypi;
+pub mod registry;
+
+/// Finds this module's errors, and its children's, in an error chain (see
+/// [`crate::diagnostics::Probe`]).
+pub fn diagnostic(
+    error: &crate::diagnostics::Cause,
+) -> Option<&dyn crate::diagnostics::Diagnostic> {
+    registry::diagnostic(error)
+}
 
 /// The 1-based line of byte `offset` in `text` (for `file:line` in messages about a parsed
 /// document's element, from its span).

@@ -3,4 +3,19 @@
 //! so comments, order and formatting of everything else survive.
 
 pub mod config;
+pub mod login;
 pub mod restore;
+
+/// The Cargo format's client side (see [`crate::ecosystem::registry`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Cargo;
+
+impl crate::ecosystem::registry::Ecosystem for Cargo {
+    fn format(&self) -> crate::format::Format {
+        crate::format::Format::Cargo
+    }
+
+    fn configure(&self) -> Option<&dyn crate::ecosystem::configure::Configure> {
+        Some(self)
+    }
+}

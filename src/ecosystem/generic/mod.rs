@@ -119,6 +119,16 @@ pub fn pack(
     })
 }
 
+/// The Generic format's client side (see [`crate::ecosystem::registry`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Generic;
+
+impl crate::ecosystem::registry::Ecosystem for Generic {
+    fn format(&self) -> crate::format::Format {
+        crate::format::Format::Generic
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

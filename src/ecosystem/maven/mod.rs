@@ -13,7 +13,9 @@
 //! where a SNAPSHOT file's `{version}` is `X-{yyyyMMdd.HHmmss}-{buildNumber}`, and any file
 //! may carry a `.md5`, `.sha1`, `.sha256` or `.sha512` checksum sidecar.
 
+pub mod doctor;
 pub mod gradle;
+pub mod login;
 pub mod pack;
 pub mod publish;
 pub mod restore;
@@ -697,6 +699,20 @@ pub fn listed_versions(document: &[u8]) -> Result<Vec<String>, MetadataError> {
         }
     }
     Ok(versions)
+}
+
+/// The Maven format's client side (see [`crate::ecosystem::registry`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Maven;
+
+impl crate::ecosystem::registry::Ecosystem for Maven {
+    fn format(&self) -> crate::format::Format {
+        crate::format::Format::Maven
+    }
+
+    fn configure(&self) -> Option<&dyn crate::ecosystem::configure::Configure> {
+        Some(self)
+    }
 }
 
 #[cfg(test)]

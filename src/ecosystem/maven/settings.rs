@@ -6,17 +6,9 @@
 
 use std::path::Path;
 
+use crate::ecosystem::configure::MavenMode;
 use crate::ecosystem::edit::{EditError, MARKER, splice};
 use crate::ecosystem::xml_edit::{self, Element, Layout, append_child, escape, replace_element};
-
-/// How Maven is pointed at the repository.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MavenMode {
-    /// A profile with the repository and plugin repository, listed in `<activeProfiles>`.
-    Profile,
-    /// A `<mirror>` of everything (`mirrorOf` `*`).
-    Mirror,
-}
 
 /// What to write.
 #[derive(Debug, Clone)]

@@ -1,8 +1,10 @@
 //! npm: package names, tarball names, and the packument shapes shared by client and server.
 
 pub mod cacache;
+pub mod doctor;
 pub mod install;
 pub mod lockfile;
+pub mod login;
 pub mod npmrc;
 pub mod pack;
 pub mod pnpm;
@@ -233,6 +235,20 @@ pub fn integrity_from_sha512_hex(sha512_hex: &str) -> Option<String> {
         "sha512-{}",
         base64::engine::general_purpose::STANDARD.encode(bytes)
     ))
+}
+
+/// The npm format's client side (see [`crate::ecosystem::registry`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Npm;
+
+impl crate::ecosystem::registry::Ecosystem for Npm {
+    fn format(&self) -> crate::format::Format {
+        crate::format::Format::Npm
+    }
+
+    fn configure(&self) -> Option<&dyn crate::ecosystem::configure::Configure> {
+        Some(self)
+    }
 }
 
 #[cfg(test)]

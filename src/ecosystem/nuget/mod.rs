@@ -8,6 +8,8 @@
 
 pub mod config;
 pub mod content_hash;
+pub mod doctor;
+pub mod login;
 pub mod pack;
 pub mod publish;
 
@@ -491,6 +493,20 @@ pub fn read_nupkg_from(
 /// As [`read_nupkg`].
 pub fn nuspec_bytes(bytes: &[u8]) -> Result<Vec<u8>, NupkgError> {
     read_nupkg(bytes).map(|manifest| manifest.nuspec_bytes)
+}
+
+/// The Nuget format's client side (see [`crate::ecosystem::registry`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Nuget;
+
+impl crate::ecosystem::registry::Ecosystem for Nuget {
+    fn format(&self) -> crate::format::Format {
+        crate::format::Format::Nuget
+    }
+
+    fn configure(&self) -> Option<&dyn crate::ecosystem::configure::Configure> {
+        Some(self)
+    }
 }
 
 #[cfg(test)]

@@ -3,9 +3,11 @@
 //! simple repository API (PEP 691), shared by client and server.
 
 pub mod client_config;
+pub mod doctor;
 pub mod install;
 pub mod install_wheel;
 pub mod lock;
+pub mod login;
 pub mod markers;
 pub mod pack;
 pub mod pep440;
@@ -360,6 +362,20 @@ pub fn negotiate(accept: Option<&str>) -> Option<SimpleFormat> {
         }
     }
     best.map(|(_, format)| format)
+}
+
+/// The Pypi format's client side (see [`crate::ecosystem::registry`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Pypi;
+
+impl crate::ecosystem::registry::Ecosystem for Pypi {
+    fn format(&self) -> crate::format::Format {
+        crate::format::Format::Pypi
+    }
+
+    fn configure(&self) -> Option<&dyn crate::ecosystem::configure::Configure> {
+        Some(self)
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,158 @@
+//! The registry of formats: for each [`Format`], the module that implements it and the
+//! client capabilities it has. Commands ask here instead of matching on formats
+//! themselves, so a format's code lives in its own folder (`ecosystem/<format>/`) and
+//! [`ecosystem`] is the one line that names it.
+//!
+//! A format that lacks a capability answers with [`Unsupported`], which names the format
+//! and the capability and says what to do instead.
+
+use crate::diagnostics::{Cause, Diagnostic, as_diagnostic};
+use crate::ecosystem::configure::Configure;
+use crate::format::Format;
+
+/// A client-side capability a format may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// Point its client tools at a repository (`lading login`, `logout`, `exec`).
+    Configure,
+}
+
+impl Capability {
+    /// What it does, as a verb phrase for messages.
+    #[must_use]
+    pub const fn verb(self) -> &'static str {
+        match self {
+            Self::Configure => "configure client tools for",
+        }
+    }
+
+    /// The command that uses it.
+    #[must_use]
+    pub const fn command(self) -> &'static str {
+        match self {
+            Self::Configure => "lading login",
+        }
+    }
+
+    /// Whether `ecosystem` has it.
+    fn of(self, ecosystem: &dyn Ecosystem) -> bool {
+        match self {
+            Self::Configure => ecosystem.configure().is_some(),
+        }
+    }
+}
+
+/// One format's implementation: which capabilities it has. Each `ecosystem/<format>/`
+/// implements it on a unit struct named after the format.
+pub trait Ecosystem: Sync {
+    /// The format.
+    fn format(&self) -> Format;
+
+    /// Configuring its client tools, when it has that.
+    fn configure(&self) -> Option<&dyn Configure> {
+        None
+    }
+}
+
+/// A format with no client capability yet (its server side may still exist).
+#[derive(Debug)]
+pub struct NotYet(pub Format);
+
+impl Ecosystem for NotYet {
+    fn format(&self) -> Format {
+        self.0
+    }
+}
+
+/// The module implementing `format`: the one place that lists them.
+#[must_use]
+pub fn ecosystem(format: Format) -> &'static dyn Ecosystem {
+    match format {
+        Format::Npm => &super::npm::Npm,
+        Format::Pypi => &super::pypi::Pypi,
+        Format::Maven => &super::maven::Maven,
+        Format::Nuget => &super::nuget::Nuget,
+        Format::Generic => &super::generic::Generic,
+        Format::Cargo => &super::cargo::Cargo,
+        Format::Ruby => &NotYet(Format::Ruby),
+        Format::Swift => &NotYet(Format::Swift),
+    }
+}
+
+/// Every format's implementation, in [`Format::ALL`]'s order.
+pub fn registry() -> impl Iterator<Item = &'static dyn Ecosystem> {
+    Format::ALL.into_iter().map(ecosystem)
+}
+
+/// A format lacks a capability a command needs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("lading cannot {verb} {format} packages yet", verb = capability.verb(), format = format.display_name())]
+pub struct Unsupported {
+    /// The format.
+    pub format: Format,
+    /// What it lacks.
+    pub capability: Capability,
+}
+
+/// Finds this module's errors in an error chain (see [`crate::diagnostics::Probe`]).
+pub fn diagnostic(error: &Cause) -> Option<&dyn Diagnostic> {
+    as_diagnostic::<Unsupported>(error)
+}
+
+impl Diagnostic for Unsupported {
+    fn hint(&self) -> Option<String> {
+        let able: Vec<&str> = registry()
+            .filter(|ecosystem| self.capability.of(*ecosystem))
+            .map(|ecosystem| ecosystem.format().name())
+            .collect();
+        Some(format!(
+            "use the format's own client for this step; `{}` supports: {}",
+            self.capability.command(),
+            able.join(", ")
+        ))
+    }
+}
+
+/// `format`'s [`Configure`].
+///
+/// # Errors
+/// [`Unsupported`] when the format has none.
+pub fn configurer(format: Format) -> Result<&'static dyn Configure, Unsupported> {
+    ecosystem(format).configure().ok_or(Unsupported {
+        format,
+        capability: Capability::Configure,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::Tool;
+
+    #[test]
+    fn every_format_is_registered_under_its_own_name() {
+        for format in Format::ALL {
+            assert_eq!(ecosystem(format).format(), format);
+        }
+    }
+
+    #[test]
+    fn every_tool_has_a_configurer_for_its_format() {
+        for tool in Tool::ALL {
+            assert!(configurer(tool.format()).is_ok(), "{tool}");
+        }
+    }
+
+    #[test]
+    fn a_missing_capability_names_the_format_and_what_can() {
+        let error = configurer(Format::Swift).err().unwrap();
+        assert_eq!(
+            error.to_string(),
+            "lading cannot configure client tools for Swift packages yet"
+        );
+        assert_eq!(
+            error.hint().unwrap(),
+            "use the format's own client for this step; `lading login` supports: npm, pypi, maven, nuget, cargo"
+        );
+    }
+}
