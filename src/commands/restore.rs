@@ -43,18 +43,72 @@ pub enum Kind {
     Cargo,
 }
 
-impl Kind {
-    /// The ecosystem (and repository format) it belongs to.
+/// The restorers: one per client that keeps its own cache (npm, yarn and pnpm all read
+/// the npm format, each into its own store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Restorer {
+    /// npm's cacache.
+    Npm,
+    /// yarn 1's offline mirror.
+    Yarn,
+    /// pnpm's content-addressable store.
+    Pnpm,
+    /// A wheelhouse (or, with `--install`, a virtual environment).
+    Pypi,
+    /// Maven's local repository.
+    Maven,
+    /// NuGet's global packages folder.
+    Nuget,
+    /// A cargo vendor directory.
+    Cargo,
+}
+
+impl Restorer {
+    /// Its name in the summary line and the JSON report.
     #[must_use]
-    pub const fn ecosystem(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Self::Npm => "npm",
             Self::Yarn => "yarn",
             Self::Pnpm => "pnpm",
-            Self::Pip => "pypi",
-            Self::Gradle | Self::MavenLockfile | Self::MavenCoordinates => "maven",
-            Self::NuGet => "nuget",
+            Self::Pypi => "pypi",
+            Self::Maven => "maven",
+            Self::Nuget => "nuget",
             Self::Cargo => "cargo",
+        }
+    }
+}
+
+impl Kind {
+    /// The restorer that reads it.
+    #[must_use]
+    pub const fn restorer(self) -> Restorer {
+        match self {
+            Self::Npm => Restorer::Npm,
+            Self::Yarn => Restorer::Yarn,
+            Self::Pnpm => Restorer::Pnpm,
+            Self::Pip => Restorer::Pypi,
+            Self::Gradle | Self::MavenLockfile | Self::MavenCoordinates => Restorer::Maven,
+            Self::NuGet => Restorer::Nuget,
+            Self::Cargo => Restorer::Cargo,
+        }
+    }
+
+    /// The ecosystem (restorer) name it belongs to.
+    #[must_use]
+    pub const fn ecosystem(self) -> &'static str {
+        self.restorer().name()
+    }
+
+    /// How the Maven restorer reads it (`None`: not a Maven lockfile).
+    #[must_use]
+    pub const fn maven_format(self) -> Option<crate::ecosystem::maven::restore::Format> {
+        use crate::ecosystem::maven::restore::Format as Maven;
+        match self {
+            Self::Gradle => Some(Maven::Gradle),
+            Self::MavenLockfile => Some(Maven::MavenLockfile),
+            Self::MavenCoordinates => Some(Maven::Coordinates),
+            Self::Npm | Self::Yarn | Self::Pnpm | Self::Pip | Self::NuGet | Self::Cargo => None,
         }
     }
 
@@ -424,14 +478,14 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
     let store = Store::new(&crate::repository::cache_dir());
     let lock_dir = crate::repository::cache_dir().join("locks");
     let mut summaries = Vec::new();
-    let mut ecosystems: Vec<&'static str> =
-        lockfiles.iter().map(|(kind, _)| kind.ecosystem()).collect();
-    ecosystems.dedup();
-    for ecosystem in ecosystems {
+    let mut restorers: Vec<Restorer> = lockfiles.iter().map(|(kind, _)| kind.restorer()).collect();
+    restorers.dedup();
+    for restorer in restorers {
+        let ecosystem = restorer.name();
         let started = Instant::now();
         let mine: Vec<(Kind, PathBuf)> = lockfiles
             .iter()
-            .filter(|(kind, _)| kind.ecosystem() == ecosystem)
+            .filter(|(kind, _)| kind.restorer() == restorer)
             .cloned()
             .collect();
         let format = mine[0].0.format();
@@ -451,13 +505,13 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
         summary.lockfiles = mine.iter().map(|(_, path)| path.clone()).collect();
         let context = || format!("failed to restore {ecosystem} packages from {endpoint}");
         let progress = Progress::start(printer, ecosystem, fetcher.stats.clone());
-        match ecosystem {
-            "npm" if args.install => {
+        match restorer {
+            Restorer::Npm if args.install => {
                 install_npm(&fetcher, &endpoint, &args.npm_install, &mine, &mut summary)
                     .await
                     .with_context(context)?;
             }
-            "npm" => restore_npm(
+            Restorer::Npm => restore_npm(
                 &fetcher,
                 &endpoint,
                 &destination,
@@ -467,7 +521,7 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
             )
             .await
             .with_context(context)?,
-            "pnpm" => {
+            Restorer::Pnpm => {
                 crate::ecosystem::npm::pnpm::restore(
                     &fetcher,
                     &endpoint,
@@ -479,7 +533,7 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
                 .await
                 .with_context(context)?;
             }
-            "yarn" => {
+            Restorer::Yarn => {
                 crate::ecosystem::npm::yarn_lock::restore(
                     &fetcher,
                     &endpoint,
@@ -490,7 +544,7 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
                 .await
                 .with_context(context)?;
             }
-            "cargo" => {
+            Restorer::Cargo => {
                 crate::ecosystem::cargo::restore::restore(
                     &fetcher,
                     &endpoint,
@@ -502,7 +556,7 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
                 .await
                 .with_context(context)?;
             }
-            "pypi" if args.install => {
+            Restorer::Pypi if args.install => {
                 summary.destination = pip_venv(&args);
                 crate::ecosystem::pypi::install::install(
                     &fetcher,
@@ -518,7 +572,7 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
                 .await
                 .with_context(context)?;
             }
-            "pypi" => {
+            Restorer::Pypi => {
                 let target = pip_target(&args.python)?;
                 crate::ecosystem::pypi::restore::restore(
                     &fetcher,
@@ -531,19 +585,10 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
                 .await
                 .with_context(context)?;
             }
-            "maven" => {
+            Restorer::Maven => {
                 let inputs = mine
                     .iter()
-                    .map(|(kind, path)| {
-                        let format = match kind {
-                            Kind::Gradle => crate::ecosystem::maven::restore::Format::Gradle,
-                            Kind::MavenLockfile => {
-                                crate::ecosystem::maven::restore::Format::MavenLockfile
-                            }
-                            _ => crate::ecosystem::maven::restore::Format::Coordinates,
-                        };
-                        (format, path.clone())
-                    })
+                    .filter_map(|(kind, path)| Some((kind.maven_format()?, path.clone())))
                     .collect::<Vec<_>>();
                 crate::ecosystem::maven::restore::restore(
                     &fetcher,
@@ -556,7 +601,7 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
                 .await
                 .with_context(context)?;
             }
-            _ => crate::ecosystem::nuget::restore::restore(
+            Restorer::Nuget => crate::ecosystem::nuget::restore::restore(
                 &fetcher,
                 &endpoint,
                 &destination,
@@ -588,14 +633,16 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
         for skipped in &summary.skipped {
             // Nothing restored, or an offline yarn/cargo install would miss it: say so
             // where it shows.
-            if summary.packages == 0 || ["yarn", "pnpm", "cargo"].contains(&ecosystem) {
+            if summary.packages == 0
+                || matches!(restorer, Restorer::Yarn | Restorer::Pnpm | Restorer::Cargo)
+            {
                 printer.warn(&format!("{ecosystem}: {skipped}"));
             } else {
                 tracing::info!("{ecosystem}: skipped {skipped}");
             }
         }
         if summary.packages > 0
-            && let Some(hint) = offline_hint(ecosystem, &absolute(&summary.destination))
+            && let Some(hint) = offline_hint(restorer, &absolute(&summary.destination))
         {
             printer.status(&hint);
         }
@@ -611,19 +658,19 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The offline install command for what `ecosystem` restored into `destination`, where it
+/// The offline install command for what `restorer` restored into `destination`, where it
 /// needs one the user would not guess (a store, mirror or vendor directory to name).
-fn offline_hint(ecosystem: &str, destination: &Path) -> Option<String> {
+fn offline_hint(restorer: Restorer, destination: &Path) -> Option<String> {
     let shown = destination.display();
-    match ecosystem {
-        "cargo" => Some(format!(
+    match restorer {
+        Restorer::Cargo => Some(format!(
             "cargo: build with `cargo build --offline --config \"source.crates-io.replace-with='lading-vendor'\" --config \"source.lading-vendor.directory='{shown}'\"`"
         )),
-        "pnpm" => Some(format!(
+        Restorer::Pnpm => Some(format!(
             "pnpm: install with `pnpm install --offline --frozen-lockfile --store-dir '{shown}'` (pnpm 12 or 10)"
         )),
         // Not when the variable already names it.
-        "yarn"
+        Restorer::Yarn
             if EnvVars::get(EnvVars::YARN_YARN_OFFLINE_MIRROR)
                 .is_none_or(|value| absolute(Path::new(&value)) != destination) =>
         {
@@ -632,7 +679,7 @@ fn offline_hint(ecosystem: &str, destination: &Path) -> Option<String> {
                 EnvVars::YARN_YARN_OFFLINE_MIRROR
             ))
         }
-        _ => None,
+        Restorer::Yarn | Restorer::Npm | Restorer::Pypi | Restorer::Maven | Restorer::Nuget => None,
     }
 }
 

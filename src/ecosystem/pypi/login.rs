@@ -84,14 +84,7 @@ fn twine(login: &Login<'_>, plan: &mut Plan) -> anyhow::Result<()> {
         }
     };
     plan.edit(&path, true, None, |file, text| {
-        client_config::apply_pypirc(
-            file,
-            text,
-            source_name,
-            endpoint.as_str(),
-            username,
-            secret,
-        )
+        client_config::apply_pypirc(file, text, source_name, endpoint.as_str(), username, secret)
     })?;
     if target == LoginTarget::Ephemeral {
         plan.export("LADING_PYPIRC", &path);
