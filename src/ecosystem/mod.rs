@@ -2,6 +2,7 @@
 //! parsers here (package names, manifests); client code (config editors, cache writers)
 //! joins them as the commands that need it land.
 
+pub mod capabilities;
 pub mod cargo;
 pub mod configure;
 pub mod doctor;

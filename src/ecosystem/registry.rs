@@ -7,6 +7,7 @@
 //! and the capability and says what to do instead.
 
 use crate::diagnostics::{Cause, Diagnostic, as_diagnostic};
+pub use crate::ecosystem::capabilities::Ecosystem;
 use crate::ecosystem::configure::Configure;
 use crate::format::Format;
 
@@ -39,18 +40,6 @@ impl Capability {
         match self {
             Self::Configure => ecosystem.configure().is_some(),
         }
-    }
-}
-
-/// One format's implementation: which capabilities it has. Each `ecosystem/<format>/`
-/// implements it on a unit struct named after the format.
-pub trait Ecosystem: Sync {
-    /// The format.
-    fn format(&self) -> Format;
-
-    /// Configuring its client tools, when it has that.
-    fn configure(&self) -> Option<&dyn Configure> {
-        None
     }
 }
 

@@ -10,7 +10,7 @@ pub mod restore;
 #[derive(Debug, Clone, Copy)]
 pub struct Cargo;
 
-impl crate::ecosystem::registry::Ecosystem for Cargo {
+impl crate::ecosystem::capabilities::Ecosystem for Cargo {
     fn format(&self) -> crate::format::Format {
         crate::format::Format::Cargo
     }

@@ -123,7 +123,7 @@ pub fn pack(
 #[derive(Debug, Clone, Copy)]
 pub struct Generic;
 
-impl crate::ecosystem::registry::Ecosystem for Generic {
+impl crate::ecosystem::capabilities::Ecosystem for Generic {
     fn format(&self) -> crate::format::Format {
         crate::format::Format::Generic
     }

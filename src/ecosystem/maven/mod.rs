@@ -705,7 +705,7 @@ pub fn listed_versions(document: &[u8]) -> Result<Vec<String>, MetadataError> {
 #[derive(Debug, Clone, Copy)]
 pub struct Maven;
 
-impl crate::ecosystem::registry::Ecosystem for Maven {
+impl crate::ecosystem::capabilities::Ecosystem for Maven {
     fn format(&self) -> crate::format::Format {
         crate::format::Format::Maven
     }

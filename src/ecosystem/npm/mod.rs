@@ -241,7 +241,7 @@ pub fn integrity_from_sha512_hex(sha512_hex: &str) -> Option<String> {
 #[derive(Debug, Clone, Copy)]
 pub struct Npm;
 
-impl crate::ecosystem::registry::Ecosystem for Npm {
+impl crate::ecosystem::capabilities::Ecosystem for Npm {
     fn format(&self) -> crate::format::Format {
         crate::format::Format::Npm
     }

@@ -499,7 +499,7 @@ pub fn nuspec_bytes(bytes: &[u8]) -> Result<Vec<u8>, NupkgError> {
 #[derive(Debug, Clone, Copy)]
 pub struct Nuget;
 
-impl crate::ecosystem::registry::Ecosystem for Nuget {
+impl crate::ecosystem::capabilities::Ecosystem for Nuget {
     fn format(&self) -> crate::format::Format {
         crate::format::Format::Nuget
     }

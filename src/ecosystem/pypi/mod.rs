@@ -368,7 +368,7 @@ pub fn negotiate(accept: Option<&str>) -> Option<SimpleFormat> {
 #[derive(Debug, Clone, Copy)]
 pub struct Pypi;
 
-impl crate::ecosystem::registry::Ecosystem for Pypi {
+impl crate::ecosystem::capabilities::Ecosystem for Pypi {
     fn format(&self) -> crate::format::Format {
         crate::format::Format::Pypi
     }

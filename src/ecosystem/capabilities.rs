@@ -1,0 +1,18 @@
+//! The [`Ecosystem`] trait each format folder implements to say which client capabilities
+//! it has. A leaf below the formats and [`super::registry`] (which names the formats), so a
+//! format never has to import the registry.
+
+use crate::ecosystem::configure::Configure;
+use crate::format::Format;
+
+/// One format's implementation: which capabilities it has. Each `ecosystem/<format>/`
+/// implements it on a unit struct named after the format.
+pub trait Ecosystem: Sync {
+    /// The format.
+    fn format(&self) -> Format;
+
+    /// Configuring its client tools, when it has that.
+    fn configure(&self) -> Option<&dyn Configure> {
+        None
+    }
+}
