@@ -40,14 +40,15 @@ pub struct Linker {
 }
 
 fn refused_reflink(error: &std::io::Error) -> bool {
-    matches!(
-        error.raw_os_error(),
-        Some(code) if code == rustix::io::Errno::OPNOTSUPP.raw_os_error()
-            || code == rustix::io::Errno::XDEV.raw_os_error()
-            || code == rustix::io::Errno::INVAL.raw_os_error()
-            || code == rustix::io::Errno::NOTTY.raw_os_error()
-            || code == rustix::io::Errno::PERM.raw_os_error()
-    )
+    error.kind() == std::io::ErrorKind::Unsupported
+        || matches!(
+            error.raw_os_error(),
+            Some(code) if code == rustix::io::Errno::OPNOTSUPP.raw_os_error()
+                || code == rustix::io::Errno::XDEV.raw_os_error()
+                || code == rustix::io::Errno::INVAL.raw_os_error()
+                || code == rustix::io::Errno::NOTTY.raw_os_error()
+                || code == rustix::io::Errno::PERM.raw_os_error()
+        )
 }
 
 fn refused_hardlink(error: &std::io::Error) -> bool {
@@ -144,10 +145,22 @@ fn reflink(source: &Path, target: &Path, mode: u32) -> std::io::Result<()> {
         .create_new(true)
         .mode(mode)
         .open(target)?;
-    rustix::fs::ioctl_ficlone(to.file(), from.file()).map_err(|errno| {
+    clone_file(to.file(), from.file()).inspect_err(|_| {
         let _ = fs_err::remove_file(target);
-        std::io::Error::from_raw_os_error(errno.raw_os_error())
     })
+}
+
+/// `FICLONE`: `to` becomes a copy-on-write clone of `from`.
+#[cfg(target_os = "linux")]
+fn clone_file(to: &std::fs::File, from: &std::fs::File) -> std::io::Result<()> {
+    rustix::fs::ioctl_ficlone(to, from)
+        .map_err(|errno| std::io::Error::from_raw_os_error(errno.raw_os_error()))
+}
+
+/// Clones are Linux's `FICLONE` only for now (macOS has `clonefile`, by path, not wired up).
+#[cfg(not(target_os = "linux"))]
+fn clone_file(_to: &std::fs::File, _from: &std::fs::File) -> std::io::Result<()> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }
 
 #[cfg(test)]

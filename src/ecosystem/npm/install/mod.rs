@@ -179,6 +179,14 @@ pub async fn install(
     };
     if !options.ignore_scripts {
         installed.scripts = run_scripts(&project, &plan.nodes).await?;
+        // npm trusts `.package-lock.json` only while it is newer than every package folder,
+        // and the scripts may have written into theirs: write it again, last, as npm does.
+        if installed.scripts > 0 {
+            let hidden = project.join("node_modules/.package-lock.json");
+            if let Ok(text) = fs_err::read(&hidden) {
+                fs_err::write(&hidden, text).map_err(RestoreError::io(&hidden))?;
+            }
+        }
     }
     Ok(installed)
 }
