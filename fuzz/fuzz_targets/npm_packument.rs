@@ -3,7 +3,7 @@
 // upstream's (server): any JSON must give a result or an error, never a panic.
 use lading::ecosystem::npm::lockfile::LockedPackage;
 use lading::ecosystem::npm::{PackageName, abbreviate_manifest};
-use lading::server::npm::version_manifest;
+use lading::ecosystem::npm::serve::version_manifest;
 use serde_json::Value;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

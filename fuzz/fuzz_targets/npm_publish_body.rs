@@ -6,7 +6,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let Ok(name) = lading::ecosystem::npm::PackageName::parse(name) else {
             return;
         };
-        if let Ok(body) = lading::server::npm::parse_publish_body(&name, data) {
+        if let Ok(body) = lading::ecosystem::npm::serve::parse_publish_body(&name, data) {
             assert!(!body.versions.is_empty());
         }
     }

@@ -5,17 +5,16 @@
 //! Routes:
 //!
 //! ```text
-//! /v1/...                              CodeArtifact control plane (control.rs)
-//! /d/{domain}/npm/{repository}/...     npm registry (npm.rs)
-//! /d/{domain}/nuget/{repository}/...   NuGet v3 feed, source `.../v3/index.json` (nuget.rs)
-//! /d/{domain}/maven/{repository}/...   Maven repository layout (maven.rs)
-//! /d/{domain}/generic/{repository}/... generic files: {namespace}/{package}/{version}/{asset}
-//! /d/{domain}/pypi/{repository}/...    PyPI simple API, files and twine upload (pypi.rs)
+//! /v1/...                                 CodeArtifact control plane (control.rs)
+//! /d/{domain}/{format}/{repository}/...   the data plane of each format
 //! ```
 //!
-//! Every data plane reads through its upstream repositories and external connections with
-//! the one pull-through engine, [`pull_through`]; a format supplies only an adapter that reads
-//! its upstream metadata.
+//! This module and its children are the format-independent part: store, access, SigV4,
+//! ingest, the control plane and the pull-through engine ([`pull_through`]). Each format's
+//! data plane lives in its own folder, `src/ecosystem/<format>/serve.rs` (or `serve/`),
+//! implementing [`data_plane::DataPlane`]; the server mounts the planes it is given
+//! ([`ServerOptions::data_planes`], normally `crate::ecosystem::DATA_PLANES`) and names no
+//! format itself.
 //!
 //! The data-plane URLs are what `GetRepositoryEndpoint` returns, built from `--public-url`
 //! or from the `Host` the client used, so `aws codeartifact login` and npm get URLs that
@@ -25,19 +24,13 @@ pub mod access;
 pub mod blob_cache;
 pub mod cache;
 pub mod control;
+pub mod data_plane;
 pub mod error;
-pub mod generic;
 pub mod ingest;
-pub mod maven;
 pub mod multipart;
-pub mod npm;
-pub mod npm_publish;
-pub mod nuget;
-pub mod nuget_upstream;
 pub mod packages;
 pub mod policy;
 pub mod pull_through;
-pub mod pypi;
 pub mod sigv4;
 pub mod store;
 pub mod upstream;
@@ -187,6 +180,8 @@ pub struct ServerOptions {
     pub upstreams: Vec<upstream::ExternalConnectionConfig>,
     /// How long upstream metadata is served from the cache before it is revalidated.
     pub metadata_ttl: std::time::Duration,
+    /// The data planes to mount, one per format (normally `crate::ecosystem::DATA_PLANES`).
+    pub data_planes: &'static [&'static dyn data_plane::DataPlane],
 }
 
 /// The server's clock: the system clock shifted by `LADING_SERVE_CLOCK_OFFSET_SECONDS`.
@@ -412,7 +407,7 @@ impl Server {
             limits: options.limits,
             caches: cache::ReadCaches::default(),
         });
-        let router = router(Arc::clone(&state));
+        let router = router(Arc::clone(&state), options.data_planes);
         let listener = tokio::net::TcpListener::bind(options.listen)
             .await
             .with_context(|| format!("failed to listen on {}", options.listen))?;
@@ -645,19 +640,15 @@ pub fn split_data_path(path: &str) -> (String, String, &str) {
 }
 
 /// The router over shared state.
-pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/v1/{*operation}", any(control::handle))
-        .route("/d/{domain}/npm/{repository}/{*rest}", any(npm::handle))
-        .route("/d/{domain}/nuget/{repository}/{*rest}", any(nuget::handle))
-        .route("/d/{domain}/maven/{repository}/{*rest}", any(maven::handle))
-        .route(
-            "/d/{domain}/generic/{repository}/{*rest}",
-            any(generic::handle),
-        )
-        // twine POSTs to the endpoint itself, which `{*rest}` does not match.
-        .route("/d/{domain}/pypi/{repository}/", any(pypi::handle))
-        .route("/d/{domain}/pypi/{repository}/{*rest}", any(pypi::handle))
+pub fn router(
+    state: Arc<AppState>,
+    data_planes: &'static [&'static dyn data_plane::DataPlane],
+) -> Router {
+    let mut router = Router::new().route("/v1/{*operation}", any(control::handle));
+    for plane in data_planes {
+        router = plane.routes(router);
+    }
+    router
         .route("/health", any(|| async { "ok" }))
         .fallback(|| async { control::unknown_route() })
         // Each route caps and streams its own body ([`ingest`]), after authentication.

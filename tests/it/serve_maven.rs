@@ -262,7 +262,10 @@ fn mvn_deploys_releases_and_snapshots_that_a_fresh_consumer_resolves() {
     let server = LadingServer::start(
         &dir.path().join("data"),
         ServerSpec {
-            env: vec![("LADING_LOG", "lading::server::maven=debug".to_owned())],
+            env: vec![(
+                "LADING_LOG",
+                "lading::ecosystem::maven::serve=debug".to_owned(),
+            )],
             ..ServerSpec::default()
         },
     );

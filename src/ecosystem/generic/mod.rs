@@ -1,6 +1,7 @@
 //! Generic packages: a zip or tar.gz of selected files, named `<name>-<version>.<ext>`.
 
 pub mod publish;
+pub mod serve;
 
 use std::path::Path;
 

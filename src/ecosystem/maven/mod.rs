@@ -19,6 +19,7 @@ pub mod login;
 pub mod pack;
 pub mod publish;
 pub mod restore;
+pub mod serve;
 pub mod settings;
 
 use std::cmp::Ordering;

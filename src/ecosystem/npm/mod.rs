@@ -10,6 +10,7 @@ pub mod pack;
 pub mod pnpm;
 pub mod publish;
 pub mod restore;
+pub mod serve;
 pub mod yarn_lock;
 pub mod yarnrc;
 

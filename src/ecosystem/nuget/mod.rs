@@ -14,6 +14,7 @@ pub mod pack;
 pub mod publish;
 
 pub mod restore;
+pub mod serve;
 pub mod service_index;
 mod version;
 

@@ -13,6 +13,7 @@ pub mod pack;
 pub mod pep440;
 pub mod publish;
 pub mod restore;
+pub mod serve;
 pub mod simple;
 pub mod tags;
 

@@ -14,11 +14,12 @@ use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 use serde_json::json;
 
-use super::AppState;
-use super::access::{self, Permission};
-use super::control::{AddAssetError, add_generic_asset};
-use super::error::DataError;
-use super::store::{self, AssetRow, PackageKey};
+use crate::server::AppState;
+use crate::server::access::{self, Permission};
+use crate::server::control::{AddAssetError, add_generic_asset};
+use crate::server::data_plane::{DataPlane, Handling};
+use crate::server::error::DataError;
+use crate::server::store::{self, AssetRow, PackageKey};
 
 fn decode(text: &str) -> String {
     percent_decode_str(text).decode_utf8_lossy().into_owned()
@@ -30,6 +31,20 @@ fn valid_component(text: &str) -> bool {
         && text != ".."
         && !text.contains('/')
         && !text.chars().any(char::is_control)
+}
+
+/// The generic data plane, as `lading serve` mounts it.
+#[derive(Debug)]
+pub struct GenericDataPlane;
+
+impl DataPlane for GenericDataPlane {
+    fn format(&self) -> &'static str {
+        "generic"
+    }
+
+    fn handle(&self, state: Arc<AppState>, request: Request) -> Handling {
+        Box::pin(handle(State(state), request))
+    }
 }
 
 /// Entry point for `/d/{domain}/generic/{repository}/{*rest}`.
@@ -111,14 +126,16 @@ async fn serve(state: &AppState, request: Request) -> Result<Response, DataError
         }
         "PUT" => {
             access::require(principal.as_ref(), domain, repository, Permission::Publish)?;
-            super::control::validate_generic_coordinates(namespace, package, version, asset)
-                .map_err(|error| DataError::bad_request(error.message))?;
+            crate::server::control::validate_generic_coordinates(
+                namespace, package, version, asset,
+            )
+            .map_err(|error| DataError::bad_request(error.message))?;
             state.require_repository(domain, repository).await?;
             let unfinished = parts
                 .uri
                 .query()
                 .is_some_and(|query| query.split('&').any(|pair| pair == "unfinished=true"));
-            let spool = super::ingest::spool(
+            let spool = crate::server::ingest::spool(
                 state.store.tmp_dir(),
                 body,
                 state.limits.max_upload_bytes,
@@ -135,7 +152,7 @@ async fn serve(state: &AppState, request: Request) -> Result<Response, DataError
             {
                 let sha256 = spool.digests().sha256.clone();
                 drop(spool);
-                let _ = super::ingest::sweep_tmp(state.store.tmp_dir());
+                let _ = crate::server::ingest::sweep_tmp(state.store.tmp_dir());
                 return Err(DataError::bad_request(format!(
                     "the body's sha256 {sha256} does not match x-checksum-sha256 {claimed}"
                 )));

@@ -11,10 +11,10 @@
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::pull_through::{UpstreamAdapter, UpstreamReader};
-use super::upstream::{ExternalConnection, Externals};
 use crate::ecosystem::nuget::NuGetVersion;
 use crate::ecosystem::nuget::service_index::ServiceIndex;
+use crate::server::pull_through::{UpstreamAdapter, UpstreamReader};
+use crate::server::upstream::{ExternalConnection, Externals};
 
 /// Registration resource types, most complete first: 3.6.0 includes SemVer 2.0.0 packages
 /// (nuget.org serves it gzip-compressed, which [`gunzip_if_needed`] undoes).

@@ -23,9 +23,11 @@
 //!
 //! Reads fall through to upstream repositories within the domain (versions, registration and
 //! search merge them; a `.nupkg` or `.nuspec` requested here is retained here), then to
-//! external NuGet v3 feeds ([`super::nuget_upstream`]): their versions appear in the flat
+//! external NuGet v3 feeds ([`self::upstream`]): their versions appear in the flat
 //! container and the registration, and a package is fetched, checked against the feed's
 //! SHA-512, and stored on first download. Search covers what the domain holds.
+
+pub mod upstream;
 
 use std::sync::Arc;
 
@@ -37,15 +39,16 @@ use base64::Engine as _;
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
-use super::AppState;
-use super::access::{self, Permission, Principal, iso8601};
-use super::error::DataError;
-use super::nuget_upstream::{self, UpstreamVersion};
-use super::packages;
-use super::pull_through;
-use super::store::{self, AssetRow, Blob, PackageKey, VersionRow};
-use super::upstream::{add_notes, with_notes};
+use self::upstream::UpstreamVersion;
 use crate::ecosystem::nuget::{self, NuGetVersion, NupkgManifest};
+use crate::server::AppState;
+use crate::server::access::{self, Permission, Principal, iso8601};
+use crate::server::data_plane::{DataPlane, Handling};
+use crate::server::error::DataError;
+use crate::server::packages;
+use crate::server::pull_through;
+use crate::server::store::{self, AssetRow, Blob, PackageKey, VersionRow};
+use crate::server::upstream::{add_notes, with_notes};
 
 /// Largest `take` a search honours.
 const MAX_TAKE: usize = 1000;
@@ -259,12 +262,26 @@ fn error_response(error: DataError) -> Response {
     response
 }
 
+/// The nuget data plane, as `lading serve` mounts it.
+#[derive(Debug)]
+pub struct NuGetDataPlane;
+
+impl DataPlane for NuGetDataPlane {
+    fn format(&self) -> &'static str {
+        "nuget"
+    }
+
+    fn handle(&self, state: Arc<AppState>, request: Request) -> Handling {
+        Box::pin(handle(State(state), request))
+    }
+}
+
 /// Entry point for `/d/{domain}/nuget/{repository}/{*rest}`.
 pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     // /d/{domain}/nuget/{repository}/{rest}
-    let (domain, repository, rest) = super::split_data_path(&path);
+    let (domain, repository, rest) = crate::server::split_data_path(&path);
     tracing::debug!(
         method = %parts.method,
         uri = %parts.uri,
@@ -399,7 +416,7 @@ impl NuGetRequest<'_> {
                     Permission::Publish,
                 )?;
                 let limits = self.state.limits;
-                let body = super::ingest::spool(
+                let body = crate::server::ingest::spool(
                     self.state.store.tmp_dir(),
                     body,
                     limits.max_upload_bytes,
@@ -611,7 +628,7 @@ impl NuGetRequest<'_> {
             let upstream = pull_through::offers(
                 self.state,
                 &externals,
-                &nuget_upstream::Registration(lower_id),
+                &self::upstream::Registration(lower_id),
             )
             .await;
             for note in upstream.notes {
@@ -682,7 +699,7 @@ impl NuGetRequest<'_> {
         let what = format!("`{lower_id}` {}", upstream.version.normalized());
         let refused = |message: String| pull_through::refused(name, &what, &message);
         let connection = pull_through::connection(self.state, name)?;
-        let sha512 = nuget_upstream::package_hash(&self.state.externals, connection, upstream)
+        let sha512 = self::upstream::package_hash(&self.state.externals, connection, upstream)
             .await
             .map_err(refused)?;
         let (bytes, digests) = pull_through::fetch_verified(
@@ -1070,7 +1087,7 @@ impl NuGetRequest<'_> {
 
     async fn push(
         &self,
-        body: super::ingest::Spool,
+        body: crate::server::ingest::Spool,
         principal: Option<&Principal>,
     ) -> Result<Response, DataError> {
         let content_type = self
@@ -1083,7 +1100,7 @@ impl NuGetRequest<'_> {
         let limits = self.state.limits;
         // The package is read from its temp file: the zip's directory and the `.nuspec`,
         // never the whole package in memory.
-        let checked = super::ingest::blocking(move || {
+        let checked = crate::server::ingest::blocking(move || {
             let package = if content_type.to_ascii_lowercase().starts_with("multipart/") {
                 let reader = std::io::BufReader::new(body.reader()?);
                 match first_multipart_part(&content_type, reader, &tmp, limits) {
@@ -1177,10 +1194,12 @@ impl NuGetRequest<'_> {
                 if store::version(&transaction, &key, &row.version)?.is_some() {
                     return Ok(Err(false));
                 }
-                match super::packages::admit_publish(&transaction, &key) {
+                match crate::server::packages::admit_publish(&transaction, &key) {
                     Ok(()) => {}
-                    Err(super::packages::AdmitError::Blocked) => return Ok(Err(true)),
-                    Err(super::packages::AdmitError::Sqlite(error)) => return Err(error.into()),
+                    Err(crate::server::packages::AdmitError::Blocked) => return Ok(Err(true)),
+                    Err(crate::server::packages::AdmitError::Sqlite(error)) => {
+                        return Err(error.into());
+                    }
                 }
                 let id = store::insert_version(&transaction, &key, &row)?;
                 store::insert_asset(&transaction, id, &asset)?;
@@ -1299,8 +1318,8 @@ fn first_multipart_part(
     content_type: &str,
     reader: impl std::io::Read,
     tmp: &std::path::Path,
-    limits: super::ingest::Limits,
-) -> Result<super::ingest::Spool, String> {
+    limits: crate::server::ingest::Limits,
+) -> Result<crate::server::ingest::Spool, String> {
     let boundary = content_type
         .split(';')
         .filter_map(|parameter| parameter.trim().split_once('='))
@@ -1308,7 +1327,7 @@ fn first_multipart_part(
         .map(|(_, value)| value.trim().trim_matches('"').to_owned())
         .filter(|boundary| !boundary.is_empty())
         .ok_or("the Content-Type has no boundary")?;
-    let parts = super::multipart::parse_stream(
+    let parts = crate::server::multipart::parse_stream(
         reader,
         &boundary,
         tmp,
@@ -1318,8 +1337,8 @@ fn first_multipart_part(
     )
     .map_err(|error| error.to_string())?;
     match parts.into_iter().next().map(|part| part.content) {
-        Some(super::multipart::StreamedContent::File(spool)) => Ok(*spool),
-        Some(super::multipart::StreamedContent::Field(_)) | None => {
+        Some(crate::server::multipart::StreamedContent::File(spool)) => Ok(*spool),
+        Some(crate::server::multipart::StreamedContent::Field(_)) | None => {
             Err("the body has no parts".to_owned())
         }
     }
@@ -1373,7 +1392,7 @@ mod tests {
     fn the_first_multipart_part_is_the_package() {
         let body = b"--XyZ\r\nContent-Type: application/octet-stream\r\nContent-Disposition: form-data; name=package; filename=package.nupkg\r\n\r\nPK\x03\x04\r\n--data--\r\n--XyZ\r\nContent-Disposition: form-data; name=other\r\n\r\nx\r\n--XyZ--\r\n";
         let dir = tempfile::tempdir().unwrap();
-        let limits = super::super::ingest::Limits::default();
+        let limits = crate::server::ingest::Limits::default();
         let first_multipart_part = |content_type: &str, body: &[u8]| {
             first_multipart_part(content_type, body, dir.path(), limits)
                 .map(|spool| spool.read_all().unwrap())

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use base64::Engine as _;
 
-use super::ingest::{BodyError, Spool, SpoolWriter};
+use crate::server::ingest::{BodyError, Spool, SpoolWriter};
 
 /// Base64 characters decoded at a time (a multiple of 4).
 const DECODE_CHUNK: usize = 64 * 1024;

@@ -41,20 +41,21 @@ use blake2::Digest as _;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
-use super::AppState;
-use super::access::{self, Permission, Principal};
-use super::error::DataError;
-use super::multipart;
-use super::packages;
-use super::pull_through::{self, UpstreamAdapter, UpstreamReader};
-use super::store::{self, AssetRow, PackageKey, VersionRow};
-use super::upstream::{add_notes, with_notes};
 use crate::archive::Digests;
 use crate::ecosystem::pypi::simple::{PageFile, ProjectPage, parse_project_page};
 use crate::ecosystem::pypi::{
     DistributionFile, SIMPLE_API_VERSION, SimpleFormat, is_valid_name, metadata_field, negotiate,
     normalize_name, wheel_metadata,
 };
+use crate::server::AppState;
+use crate::server::access::{self, Permission, Principal};
+use crate::server::data_plane::{DataPlane, Handling};
+use crate::server::error::DataError;
+use crate::server::multipart;
+use crate::server::packages;
+use crate::server::pull_through::{self, UpstreamAdapter, UpstreamReader};
+use crate::server::store::{self, AssetRow, PackageKey, VersionRow};
+use crate::server::upstream::{add_notes, with_notes};
 
 /// Characters left unescaped in a path segment we generate.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -158,12 +159,30 @@ fn parse_target(rest: &str) -> Target {
     }
 }
 
+/// The pypi data plane, as `lading serve` mounts it.
+#[derive(Debug)]
+pub struct PypiDataPlane;
+
+impl DataPlane for PypiDataPlane {
+    fn format(&self) -> &'static str {
+        "pypi"
+    }
+
+    fn handle(&self, state: Arc<AppState>, request: Request) -> Handling {
+        Box::pin(handle(State(state), request))
+    }
+
+    fn serves_endpoint_itself(&self) -> bool {
+        true
+    }
+}
+
 /// Entry point for `/d/{domain}/pypi/{repository}/` and everything below it.
 pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     // /d/{domain}/pypi/{repository}/{rest}
-    let (domain, repository, rest) = super::split_data_path(&path);
+    let (domain, repository, rest) = crate::server::split_data_path(&path);
     let request = PypiRequest {
         state: &state,
         domain,
@@ -308,7 +327,7 @@ impl PypiRequest<'_> {
         match (method.as_str(), target) {
             ("POST", Target::Root) => {
                 let limits = self.state.limits;
-                let body = super::ingest::spool(
+                let body = crate::server::ingest::spool(
                     self.state.store.tmp_dir(),
                     body,
                     limits.max_upload_bytes,
@@ -904,7 +923,7 @@ impl PypiRequest<'_> {
     async fn file_core_metadata(
         &self,
         file: &str,
-        content: &super::ingest::Spool,
+        content: &crate::server::ingest::Spool,
     ) -> Result<Option<(String, Bytes)>, DataError> {
         if !matches!(
             DistributionFile::parse(file),
@@ -912,8 +931,10 @@ impl PypiRequest<'_> {
         ) {
             return Ok(None);
         }
-        let reader = content.reader().map_err(super::ingest::BodyError::Io)?;
-        let metadata = super::ingest::blocking(move || {
+        let reader = content
+            .reader()
+            .map_err(crate::server::ingest::BodyError::Io)?;
+        let metadata = crate::server::ingest::blocking(move || {
             Ok(crate::ecosystem::pypi::wheel_metadata_from(
                 std::io::BufReader::new(reader),
             ))
@@ -930,7 +951,7 @@ impl PypiRequest<'_> {
 
     async fn upload(
         &self,
-        body: super::ingest::Spool,
+        body: crate::server::ingest::Spool,
         principal: Option<&Principal>,
     ) -> Result<Response, DataError> {
         let content_type = self
@@ -944,7 +965,7 @@ impl PypiRequest<'_> {
         let tmp = self.state.store.tmp_dir().to_path_buf();
         // The form is read from the spooled body; its file part gets a temp file of its own
         // (hashed, BLAKE2 too) and the body's file is dropped.
-        let (parts, blake2_256) = super::ingest::blocking(move || {
+        let (parts, blake2_256) = crate::server::ingest::blocking(move || {
             let parts = multipart::parse_stream(
                 std::io::BufReader::new(body.reader()?),
                 &boundary,
@@ -955,7 +976,7 @@ impl PypiRequest<'_> {
             )
             .map_err(|error| match error {
                 multipart::StreamError::Form(error) => {
-                    super::ingest::BodyError::Read(error.to_string())
+                    crate::server::ingest::BodyError::Read(error.to_string())
                 }
                 multipart::StreamError::Body(error) => error,
             })?;
@@ -974,7 +995,7 @@ impl PypiRequest<'_> {
         })
         .await
         .map_err(|error| match error {
-            super::ingest::BodyError::Read(message) => DataError::bad_request(message),
+            crate::server::ingest::BodyError::Read(message) => DataError::bad_request(message),
             other => other.into(),
         })?;
         let form = UploadForm::from_parts(parts)?;
@@ -984,7 +1005,7 @@ impl PypiRequest<'_> {
         let digests = upload.content.digests().clone();
         if let Err(error) = upload.verify_digests(&digests, &blake2_256) {
             drop(upload);
-            let _ = super::ingest::sweep_tmp(self.state.store.tmp_dir());
+            let _ = crate::server::ingest::sweep_tmp(self.state.store.tmp_dir());
             return Err(error);
         }
         let core_metadata = self
@@ -1065,15 +1086,15 @@ impl PypiRequest<'_> {
                         store::insert_asset(&transaction, row.id, &asset)?;
                     }
                                         None => {
-                        match super::packages::admit_publish(&transaction, &key) {
+                        match crate::server::packages::admit_publish(&transaction, &key) {
                             Ok(()) => {}
-                            Err(super::packages::AdmitError::Blocked) => {
+                            Err(crate::server::packages::AdmitError::Blocked) => {
                                 return Ok(Err(DataError::new(
                                     StatusCode::FORBIDDEN,
                                     format!("publishing {name} is blocked by its package origin configuration (publish=BLOCK)"),
                                 )));
                             }
-                            Err(super::packages::AdmitError::Sqlite(error)) => return Err(error.into()),
+                            Err(crate::server::packages::AdmitError::Sqlite(error)) => return Err(error.into()),
                         }
                         let document = json!({
                             "name": name,
@@ -1111,7 +1132,7 @@ impl PypiRequest<'_> {
 #[derive(Debug, Default)]
 struct UploadForm {
     fields: Vec<(String, String)>,
-    content: Option<(String, super::ingest::Spool)>,
+    content: Option<(String, crate::server::ingest::Spool)>,
 }
 
 /// A validated upload.
@@ -1123,7 +1144,7 @@ struct Upload {
     file_type: &'static str,
     pyversion: Option<String>,
     requires_python: Option<String>,
-    content: super::ingest::Spool,
+    content: crate::server::ingest::Spool,
     sha256: Option<String>,
     md5: Option<String>,
     blake2_256: Option<String>,

@@ -6,6 +6,8 @@
 //! every other format, so ListPackageVersions and friends see them as CodeArtifact does
 //! (namespace = scope without `@`).
 
+pub mod publish;
+
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -15,17 +17,18 @@ use base64::Engine as _;
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 
-use super::AppState;
-use super::access::{self, Permission, Principal, iso8601};
-use super::cache::{Document, DocumentKey, not_modified};
-use super::error::DataError;
-use super::packages;
-use super::pull_through::{self, UpstreamAdapter, UpstreamReader};
-use super::store::{self, AssetRow, PackageKey, VersionRow};
-use super::upstream::{add_notes, with_notes};
 use crate::ecosystem::npm::{
     ABBREVIATED_MEDIA_TYPE, PackageName, abbreviate_manifest, integrity_from_sha512_hex,
 };
+use crate::server::AppState;
+use crate::server::access::{self, Permission, Principal, iso8601};
+use crate::server::cache::{Document, DocumentKey, not_modified};
+use crate::server::data_plane::{DataPlane, Handling};
+use crate::server::error::DataError;
+use crate::server::packages;
+use crate::server::pull_through::{self, UpstreamAdapter, UpstreamReader};
+use crate::server::store::{self, AssetRow, PackageKey, VersionRow};
+use crate::server::upstream::{add_notes, with_notes};
 
 /// What a path under the npm endpoint addresses.
 #[derive(Debug, PartialEq, Eq)]
@@ -84,12 +87,26 @@ fn parse_target(rest: &str) -> Target {
     Target::Packument { package: decoded }
 }
 
+/// The npm data plane, as `lading serve` mounts it.
+#[derive(Debug)]
+pub struct NpmDataPlane;
+
+impl DataPlane for NpmDataPlane {
+    fn format(&self) -> &'static str {
+        "npm"
+    }
+
+    fn handle(&self, state: Arc<AppState>, request: Request) -> Handling {
+        Box::pin(handle(State(state), request))
+    }
+}
+
 /// Entry point for `/d/{domain}/npm/{repository}/{*rest}`.
 pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     // /d/{domain}/npm/{repository}/{rest}
-    let (domain, repository, rest) = super::split_data_path(&path);
+    let (domain, repository, rest) = crate::server::split_data_path(&path);
     let target = parse_target(rest);
     let request = NpmRequest {
         state: &state,
@@ -183,7 +200,8 @@ impl NpmRequest<'_> {
                 )?;
                 let limits = self.state.limits;
                 let body =
-                    super::ingest::read_small(body, limits.max_metadata_bytes, limits).await?;
+                    crate::server::ingest::read_small(body, limits.max_metadata_bytes, limits)
+                        .await?;
                 let version: String = serde_json::from_slice(&body).map_err(|_| {
                     DataError::bad_request("the body must be a JSON string naming a version")
                 })?;
@@ -789,9 +807,10 @@ impl NpmRequest<'_> {
         let name = parse_name(package)?;
         let limits = self.state.limits;
         let tmp = self.state.store.tmp_dir().to_path_buf();
-        let body = super::ingest::spool(&tmp, body, limits.max_upload_bytes, limits).await?;
+        let body =
+            crate::server::ingest::spool(&tmp, body, limits.max_upload_bytes, limits).await?;
         let reading = name.clone();
-        let PublishBody { versions, tags } = super::ingest::blocking(move || {
+        let PublishBody { versions, tags } = crate::server::ingest::blocking(move || {
             let reader = std::io::BufReader::with_capacity(64 * 1024, body.reader()?);
             Ok(
                 read_publish_body(&reading, reader, &tmp, limits).and_then(|body| {
@@ -930,7 +949,7 @@ pub struct PublishedVersion {
     /// Its manifest (always a JSON object).
     pub manifest: Map<String, Value>,
     /// The decoded tarball attachment, in its temp file.
-    pub tarball: super::ingest::Spool,
+    pub tarball: crate::server::ingest::Spool,
 }
 
 /// What an npm publish body (`PUT /{package}`) asks for.
@@ -943,7 +962,7 @@ pub struct PublishBody {
 }
 
 /// Read and check an npm publish body for package `name` from `reader`: attachments are
-/// decoded into temp files in `tmp` as they stream by ([`super::npm_publish`]), then the
+/// decoded into temp files in `tmp` as they stream by ([`self::publish`]), then the
 /// rest of the document is checked as [`parse_publish_body`] does.
 ///
 /// # Errors
@@ -953,19 +972,19 @@ pub fn read_publish_body(
     name: &PackageName,
     reader: impl std::io::BufRead,
     tmp: &std::path::Path,
-    limits: super::ingest::Limits,
+    limits: crate::server::ingest::Limits,
 ) -> Result<PublishBody, DataError> {
-    let extracted = super::npm_publish::extract_attachments(
+    let extracted = self::publish::extract_attachments(
         reader,
         tmp,
         limits.max_metadata_bytes,
         limits.max_upload_bytes,
     )
     .map_err(|error| match error {
-        super::npm_publish::ExtractError::Invalid(message) => {
+        self::publish::ExtractError::Invalid(message) => {
             DataError::bad_request(format!("the publish body is not valid: {message}"))
         }
-        super::npm_publish::ExtractError::Body(error) => error.into(),
+        self::publish::ExtractError::Body(error) => error.into(),
     })?;
     parse_publish_body(name, &extracted.document, extracted.attachments)
 }
@@ -980,7 +999,7 @@ pub fn read_publish_body(
 pub fn parse_publish_body<S: std::hash::BuildHasher>(
     name: &PackageName,
     body: &[u8],
-    mut decoded: std::collections::HashMap<String, super::ingest::Spool, S>,
+    mut decoded: std::collections::HashMap<String, crate::server::ingest::Spool, S>,
 ) -> Result<PublishBody, DataError> {
     let document: Value = serde_json::from_slice(body).map_err(|error| {
         DataError::bad_request(format!("the publish body is not valid JSON: {error}"))

@@ -37,18 +37,19 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 
-use super::AppState;
-use super::access::{self, Permission};
-use super::error::DataError;
-use super::packages;
-use super::pull_through::{self, UpstreamAdapter, UpstreamReader};
-use super::store::{self, AssetRow, Blob, PackageKey, VersionRow};
-use super::upstream::{ExternalConnection, add_notes, verify_hex, with_notes};
 use crate::archive::Digests;
 use crate::ecosystem::maven::{
     ArtifactFile, ArtifactMetadata, ChecksumAlgorithm, RepositoryPath, SnapshotFile,
     SnapshotMetadata, is_snapshot, last_updated, listed_versions,
 };
+use crate::server::AppState;
+use crate::server::access::{self, Permission};
+use crate::server::data_plane::{DataPlane, Handling};
+use crate::server::error::DataError;
+use crate::server::packages;
+use crate::server::pull_through::{self, UpstreamAdapter, UpstreamReader};
+use crate::server::store::{self, AssetRow, Blob, PackageKey, VersionRow};
+use crate::server::upstream::{ExternalConnection, add_notes, verify_hex, with_notes};
 
 /// The challenge Maven (Apache HttpClient) answers with credentials.
 const CHALLENGE: &str = "Basic realm=\"lading\"";
@@ -58,6 +59,20 @@ const READABLE: [&str; 3] = ["Published", "Unfinished", "Unlisted"];
 
 fn decode(text: &str) -> String {
     percent_decode_str(text).decode_utf8_lossy().into_owned()
+}
+
+/// The maven data plane, as `lading serve` mounts it.
+#[derive(Debug)]
+pub struct MavenDataPlane;
+
+impl DataPlane for MavenDataPlane {
+    fn format(&self) -> &'static str {
+        "maven"
+    }
+
+    fn handle(&self, state: Arc<AppState>, request: Request) -> Handling {
+        Box::pin(handle(State(state), request))
+    }
 }
 
 /// Entry point for `/d/{domain}/maven/{repository}/{*rest}`.
@@ -221,7 +236,8 @@ impl MavenRequest<'_> {
             return self.read(target).await;
         }
         let limits = self.state.limits;
-        let small = |body| super::ingest::read_small(body, limits.max_metadata_bytes, limits);
+        let small =
+            |body| crate::server::ingest::read_small(body, limits.max_metadata_bytes, limits);
         match target {
             RepositoryPath::File {
                 group_id,
@@ -230,7 +246,7 @@ impl MavenRequest<'_> {
                 file,
                 checksum: None,
             } => {
-                let spool = super::ingest::spool(
+                let spool = crate::server::ingest::spool(
                     self.state.store.tmp_dir(),
                     body,
                     limits.max_upload_bytes,
@@ -628,7 +644,7 @@ impl MavenRequest<'_> {
         key: &PackageKey,
         version: &str,
         file: &ArtifactFile,
-        body: super::ingest::Spool,
+        body: crate::server::ingest::Spool,
     ) -> Result<Response, DataError> {
         if is_snapshot(version) && file.build.is_none() {
             return Err(DataError::bad_request(format!(
@@ -857,10 +873,10 @@ fn add_file(
         )));
     }
     if store::version(&transaction, key, version)?.is_none() {
-        match super::packages::admit_publish(&transaction, key) {
+        match crate::server::packages::admit_publish(&transaction, key) {
             Ok(()) => {}
-            Err(super::packages::AdmitError::Blocked) => return Ok(Added::Blocked),
-            Err(super::packages::AdmitError::Sqlite(error)) => return Err(error),
+            Err(crate::server::packages::AdmitError::Blocked) => return Ok(Added::Blocked),
+            Err(crate::server::packages::AdmitError::Sqlite(error)) => return Err(error),
         }
     }
     let target = match &file.build {
