@@ -11,6 +11,12 @@
 # every request it makes to an upstream (`LADING_LOG=...upstream=debug`); the script counts
 # them during the timed runs through lading.
 #
+# The ceiling: a third column runs the same `npm ci` against nginx serving the lockfile's
+# tarballs as static files from local disk (the lockfile's `resolved` URLs rewritten to it),
+# the fastest any registry on this machine can answer. Whatever npm does itself (fetching
+# into its cache, integrity, extraction, linking) is in every column, so `direct / nginx`
+# bounds what any server, lading's included, can give `npm ci`.
+#
 #   bash bench/pull-through-npm.sh [target/release/lading]
 #
 # Environment: RUNS (default 3; each figure is the best of them), PUBLIC_REGISTRY (default
@@ -48,6 +54,29 @@ printf 'registry=%s\n//%s:_authToken=%s\n' "$URL" "${URL#http://}" "$TOKEN" >"$W
 printf 'registry=%s\n' "$PUBLIC_REGISTRY" >"$WORK/direct.npmrc"
 upstream_requests() { grep -c 'upstream request' "$WORK/lading-serve.log" || true; }
 
+# The ceiling: nginx serving the fixture's tarballs from disk.
+nport=$(free_port)
+cat >"$WORK/nginx.conf" <<NGINX
+daemon off; worker_processes 2; pid $WORK/nginx.pid; error_log $WORK/nginx-error.log;
+events { worker_connections 1024; }
+http { access_log off; sendfile on; tcp_nodelay on; keepalive_requests 10000;
+  server { listen 127.0.0.1:$nport; root $FIXTURE/tarballs; } }
+NGINX
+nginx -c "$WORK/nginx.conf" -p "$WORK" &
+PIDS+=($!)
+until curl -fs -o /dev/null "http://127.0.0.1:$nport/$(head -n1 "$FIXTURE/urls.txt" | cut -d' ' -f2)"; do sleep 0.1; done
+mkdir -p "$WORK/nginx-lock"
+node -e '
+const fs = require("fs"); const lock = require(process.argv[1]); const files = new Map();
+for (const line of fs.readFileSync(process.argv[2], "utf8").trim().split("\n")) {
+  const [url, file] = line.split(" "); files.set(url, file);
+}
+for (const entry of Object.values(lock.packages))
+  if (entry.resolved && files.has(entry.resolved)) entry.resolved = process.argv[3] + files.get(entry.resolved);
+fs.writeFileSync(process.argv[4], JSON.stringify(lock, null, 2));' \
+  "$LOCK" "$FIXTURE/urls.txt" "http://127.0.0.1:$nport/" "$WORK/nginx-lock/package-lock.json"
+printf 'registry=http://127.0.0.1:%s/\n' "$nport" >"$WORK/nginx.npmrc"
+
 P=$WORK/p
 mkdir -p "$P/home" "$P/project"
 export HOME=$P/home
@@ -72,11 +101,18 @@ for run in $(seq "$RUNS"); do
   best lading "$t"
   warm_requests=$((warm_requests + $(upstream_requests) - before))
   discard node_modules
+  cp "$WORK/nginx-lock/package-lock.json" package-lock.json
+  timed t npm_ci "$WORK/cache-nginx-$run" "$WORK/nginx.npmrc"
+  best nginx "$t"
+  cp "$LOCK" package-lock.json
+  discard node_modules
 done
 
 printf 'npm ci, cold npm cache, %s lockfile entries (%s), best of %s, %s\n' "$ENTRIES" "$NPM_BENCH_DEPS" "$RUNS" "$LADING"
 printf '  directly against %s: %s s\n' "$PUBLIC_REGISTRY" "$direct"
 printf '  through lading serve, cold (first pull-through, untimed figure): %s s\n' "$cold_lading"
 printf '  through lading serve, warm: %s s: %sx (target 2x)\n' "$lading" "$(ratio "$direct" "$lading")"
+printf '  ceiling: nginx serving the tarballs from local disk: %s s: %sx (what any registry can give npm ci here)\n' \
+  "$nginx" "$(ratio "$direct" "$nginx")"
 printf '  upstream requests lading made during the %s warm runs: %s (target 0); during warm-up: %s\n' \
   "$RUNS" "$warm_requests" "$(($(upstream_requests) - warm_requests))"
