@@ -1160,8 +1160,10 @@ async fn link_external_connection(
     context.authorize(operation, &domain, Some(&name), Permission::Admin)?;
     let repository = require_repository(&context, &domain, &name).await?;
     if attach && context.state.externals.get(&connection_name).is_none() {
+        let known: Vec<&str> = context.state.externals.names().collect();
         return Err(ApiError::validation(format!(
-            "External connection {connection_name} is not known to this server; declare it under `external_connections` in the server config"
+            "External connection {connection_name} is not known to this server; the available ones are {}; declare others under `external_connections` in the server config",
+            known.join(", ")
         )));
     }
     let (lookup_domain, lookup_name, link) =

@@ -224,23 +224,44 @@ pub struct ExternalConnection {
     pub auth: Option<UpstreamAuth>,
 }
 
-/// The public registries CodeArtifact offers as external connections.
-fn builtin() -> Vec<(&'static str, &'static str, &'static str)> {
-    vec![
-        ("public:npmjs", "npm", "https://registry.npmjs.org/"),
-        ("public:pypi", "pypi", "https://pypi.org/simple/"),
-        (
-            "public:maven-central",
-            "maven",
-            "https://repo1.maven.org/maven2/",
-        ),
-        (
-            "public:nuget-org",
-            "nuget",
-            "https://api.nuget.org/v3/index.json",
-        ),
-    ]
-}
+/// The public registries CodeArtifact offers as external connections (every one
+/// `AssociateExternalConnection` documents), each mapped to the registry's real URL: the
+/// npm registry root, PyPI's simple index, a Maven repository root, NuGet's v3 service index,
+/// crates.io's sparse index and RubyGems.org's root. A connection declared in the server
+/// config under the same name replaces the URL (and credentials), so a test or an air-gapped
+/// site can point `public:maven-central` at its own mirror; it must keep the format.
+pub const BUILTIN: &[(&str, &str, &str)] = &[
+    ("public:npmjs", "npm", "https://registry.npmjs.org/"),
+    ("public:pypi", "pypi", "https://pypi.org/simple/"),
+    (
+        "public:maven-central",
+        "maven",
+        "https://repo1.maven.org/maven2/",
+    ),
+    (
+        "public:maven-googleandroid",
+        "maven",
+        "https://maven.google.com/",
+    ),
+    (
+        "public:maven-gradleplugins",
+        "maven",
+        "https://plugins.gradle.org/m2/",
+    ),
+    (
+        "public:maven-commonsware",
+        "maven",
+        "https://s3.amazonaws.com/repo.commonsware.com/",
+    ),
+    ("public:maven-clojars", "maven", "https://repo.clojars.org/"),
+    (
+        "public:nuget-org",
+        "nuget",
+        "https://api.nuget.org/v3/index.json",
+    ),
+    ("public:crates-io", "cargo", "https://index.crates.io/"),
+    ("public:ruby-gems-org", "ruby", "https://rubygems.org/"),
+];
 
 /// What an upstream fetch produced.
 #[derive(Debug)]
@@ -323,7 +344,7 @@ impl Externals {
         metadata_ttl: Duration,
     ) -> anyhow::Result<Self> {
         let mut connections = BTreeMap::new();
-        for (name, format, url) in builtin() {
+        for &(name, format, url) in BUILTIN {
             let url = url::Url::parse(url)?;
             connections.insert(
                 name.to_owned(),
@@ -342,6 +363,20 @@ impl Externals {
                     declared.name,
                     declared.format
                 );
+            }
+            if let Some(builtin) = connections.get(&declared.name)
+                && builtin.format != declared.format
+            {
+                return Err(anyhow::Error::new(crate::diagnostics::HintedError::new(
+                    format!(
+                        "external connection `{}` is CodeArtifact's {} connection; it cannot be redeclared as `{}`",
+                        declared.name, builtin.format, declared.format
+                    ),
+                    format!(
+                        "keep `format: {}` to point it at another URL, or give the connection another name",
+                        builtin.format
+                    ),
+                )));
             }
             let secret = |variable: &String| {
                 EnvVars::get(variable).map(Secret::new).ok_or_else(|| {
@@ -442,6 +477,11 @@ impl Externals {
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&ExternalConnection> {
         self.connections.get(name)
+    }
+
+    /// Every connection's name, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.connections.keys().map(String::as_str)
     }
 
     /// Where the metadata of `package` from `connection` is cached: keyed by the

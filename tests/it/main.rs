@@ -27,6 +27,7 @@ mod run;
 mod secrets;
 mod serve_control_plane;
 mod serve_control_plane_ops;
+mod serve_external_connections;
 mod serve_hardening;
 mod serve_limits;
 mod serve_maven;
