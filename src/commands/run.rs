@@ -487,7 +487,7 @@ pub async fn run(args: RunArgs, printer: Printer) -> anyhow::Result<()> {
             connections: crate::server::ConnectionLimits::default(),
             upstreams: Vec::new(),
             metadata_ttl: crate::server::upstream::DEFAULT_METADATA_TTL,
-            data_planes: crate::ecosystem::DATA_PLANES,
+            data_planes: crate::ecosystem::registry::data_planes(),
         })
         .await
         .context("failed to start the embedded repository")?;

@@ -1,9 +1,10 @@
-//! The [`Ecosystem`] trait each format folder implements to say which client capabilities
-//! it has. A leaf below the formats and [`super::registry`] (which names the formats), so a
+//! The [`Ecosystem`] trait each format folder implements to say which capabilities it has,
+//! on the client and in `lading serve`. A leaf below the formats and [`super::registry`] (which names the formats), so a
 //! format never has to import the registry.
 
 use crate::ecosystem::configure::Configure;
 use crate::format::Format;
+use crate::server::data_plane::DataPlane;
 
 /// One format's implementation: which capabilities it has. Each `ecosystem/<format>/`
 /// implements it on a unit struct named after the format.
@@ -13,6 +14,11 @@ pub trait Ecosystem: Sync {
 
     /// Configuring its client tools, when it has that.
     fn configure(&self) -> Option<&dyn Configure> {
+        None
+    }
+
+    /// Its data plane in `lading serve`, when it has one.
+    fn data_plane(&self) -> Option<&'static dyn DataPlane> {
         None
     }
 }

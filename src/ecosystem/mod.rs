@@ -23,16 +23,6 @@ pub fn diagnostic(
     registry::diagnostic(error)
 }
 
-/// The data planes `lading serve` mounts, one per format that has one (see
-/// [`crate::server::data_plane`]); adding a format's plane is one line here.
-pub const DATA_PLANES: &[&dyn crate::server::data_plane::DataPlane] = &[
-    &npm::serve::NpmDataPlane,
-    &pypi::serve::PypiDataPlane,
-    &maven::serve::MavenDataPlane,
-    &nuget::serve::NuGetDataPlane,
-    &generic::serve::GenericDataPlane,
-];
-
 /// The 1-based line of byte `offset` in `text` (for `file:line` in messages about a parsed
 /// document's element, from its span).
 #[must_use]

@@ -6,10 +6,13 @@
 //! A format that lacks a capability answers with [`Unsupported`], which names the format
 //! and the capability and says what to do instead.
 
+use std::sync::LazyLock;
+
 use crate::diagnostics::{Cause, Diagnostic, as_diagnostic};
 pub use crate::ecosystem::capabilities::Ecosystem;
 use crate::ecosystem::configure::Configure;
 use crate::format::Format;
+use crate::server::data_plane::DataPlane;
 
 /// A client-side capability a format may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +76,15 @@ pub fn registry() -> impl Iterator<Item = &'static dyn Ecosystem> {
     Format::ALL.into_iter().map(ecosystem)
 }
 
+/// The data planes `lading serve` mounts (`ServerOptions::data_planes`): every format's
+/// [`Ecosystem::data_plane`], in [`Format::ALL`]'s order.
+#[must_use]
+pub fn data_planes() -> &'static [&'static dyn DataPlane] {
+    static DATA_PLANES: LazyLock<Vec<&'static dyn DataPlane>> =
+        LazyLock::new(|| registry().filter_map(Ecosystem::data_plane).collect());
+    &DATA_PLANES
+}
+
 /// A format lacks a capability a command needs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("lading cannot {verb} {format} packages yet", verb = capability.verb(), format = format.display_name())]
@@ -123,6 +135,17 @@ mod tests {
         for format in Format::ALL {
             assert_eq!(ecosystem(format).format(), format);
         }
+    }
+
+    #[test]
+    fn each_data_plane_serves_its_own_format_once() {
+        let formats: Vec<Format> = data_planes().iter().map(|plane| plane.format()).collect();
+        let served: Vec<Format> = registry()
+            .filter(|ecosystem| ecosystem.data_plane().is_some())
+            .map(Ecosystem::format)
+            .collect();
+        assert_eq!(formats, served);
+        assert!(formats.contains(&Format::Npm), "{formats:?}");
     }
 
     #[test]

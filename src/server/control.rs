@@ -22,15 +22,24 @@ use super::packages::{self, Restrictions};
 use super::sigv4::{self, SigV4Error};
 use super::store::new_revision;
 use super::store::{self, AssetRow, PackageKey, VersionRow};
+use crate::format::Format;
 
 mod lifecycle;
 mod policies;
 mod tags;
 mod versions;
 
-/// Formats CodeArtifact knows.
-pub const FORMATS: &[&str] = &[
-    "npm", "pypi", "maven", "nuget", "generic", "ruby", "swift", "cargo",
+/// The formats in the order CodeArtifact lists them in its validation message (its API
+/// model's order, not [`Format::ALL`]'s).
+const FORMATS_AS_CODEARTIFACT_LISTS_THEM: [Format; 8] = [
+    Format::Npm,
+    Format::Pypi,
+    Format::Maven,
+    Format::Nuget,
+    Format::Generic,
+    Format::Ruby,
+    Format::Swift,
+    Format::Cargo,
 ];
 
 /// The response for paths that match no route.
@@ -484,19 +493,20 @@ pub fn validate_repository_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
-fn validate_format(format: &str) -> Result<(), ApiError> {
-    if FORMATS.contains(&format) {
-        Ok(())
-    } else {
-        Err(constraint(
+/// The format a request names, or CodeArtifact's validation error for a name it does not
+/// know.
+fn validate_format(format: &str) -> Result<Format, ApiError> {
+    format.parse().map_err(|_| {
+        let names: Vec<&str> = FORMATS_AS_CODEARTIFACT_LISTS_THEM
+            .iter()
+            .map(|format| format.name())
+            .collect();
+        constraint(
             "format",
             format,
-            &format!(
-                "Member must satisfy enum value set: [{}]",
-                FORMATS.join(", ")
-            ),
-        ))
-    }
+            &format!("Member must satisfy enum value set: [{}]", names.join(", ")),
+        )
+    })
 }
 
 /// Package, namespace and version fields: 1–255 characters, `[^#/\s]+`.
@@ -590,8 +600,9 @@ fn domain_and_repository(context: &Context<'_>) -> Result<(String, String), ApiE
 
 fn package_key(context: &Context<'_>) -> Result<PackageKey, ApiError> {
     let (domain, repository) = domain_and_repository(context)?;
-    let format = context.query.required("format")?.to_owned();
-    validate_format(&format)?;
+    let format = validate_format(context.query.required("format")?)?
+        .name()
+        .to_owned();
     let package = context.query.required("package")?.to_owned();
     validate_field("package", &package)?;
     let namespace = context
@@ -897,10 +908,12 @@ async fn repository_links(
     let external = names
         .into_iter()
         .map(|name| {
-            let format = context.state.externals.get(&name).map_or_else(
-                || "unknown".to_owned(),
-                |connection| connection.format.clone(),
-            );
+            let format = context
+                .state
+                .externals
+                .get(&name)
+                .map_or("unknown", |connection| connection.format.name())
+                .to_owned();
             (name, format)
         })
         .collect();
@@ -1325,8 +1338,7 @@ async fn get_authorization_token(context: Context<'_>) -> Result<Response, ApiEr
 
 async fn get_repository_endpoint(context: Context<'_>) -> Result<Response, ApiError> {
     let (domain, repository) = domain_and_repository(&context)?;
-    let format = context.query.required("format")?.to_owned();
-    validate_format(&format)?;
+    let format = validate_format(context.query.required("format")?)?;
     if let Some(endpoint_type) = context.query.optional("endpointType")
         && endpoint_type != "ipv4"
         && endpoint_type != "dualstack"
@@ -1345,7 +1357,7 @@ async fn get_repository_endpoint(context: Context<'_>) -> Result<Response, ApiEr
     )?;
     require_repository(&context, &domain, &repository).await?;
     ok(
-        json!({ "repositoryEndpoint": context.state.repository_endpoint(context.headers, &domain, &format, &repository) }),
+        json!({ "repositoryEndpoint": context.state.repository_endpoint(context.headers, &domain, format, &repository) }),
     )
 }
 
@@ -2295,6 +2307,27 @@ async fn delete_package_versions(context: Context<'_>) -> Result<Response, ApiEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_format_is_valid_and_listed_once_in_the_validation_message() {
+        let mut listed = FORMATS_AS_CODEARTIFACT_LISTS_THEM.to_vec();
+        listed.sort();
+        let mut all = Format::ALL.to_vec();
+        all.sort();
+        assert_eq!(listed, all);
+        for format in Format::ALL {
+            assert_eq!(validate_format(format.name()).ok(), Some(format));
+        }
+        let refused = validate_format("PyPI").err().unwrap();
+        assert_eq!(refused.code, "ValidationException");
+        assert!(
+            refused.message.ends_with(
+                "Member must satisfy enum value set: [npm, pypi, maven, nuget, generic, ruby, swift, cargo]"
+            ),
+            "{}",
+            refused.message
+        );
+    }
 
     #[test]
     fn names_follow_the_model_patterns() {

@@ -13,8 +13,8 @@
 //! ingest, the control plane and the pull-through engine ([`pull_through`]). Each format's
 //! data plane lives in its own folder, `src/ecosystem/<format>/serve.rs` (or `serve/`),
 //! implementing [`data_plane::DataPlane`]; the server mounts the planes it is given
-//! ([`ServerOptions::data_planes`], normally `crate::ecosystem::DATA_PLANES`) and names no
-//! format itself.
+//! ([`ServerOptions::data_planes`], normally `crate::ecosystem::registry::data_planes()`:
+//! every format's `Ecosystem::data_plane`) and names no format itself.
 //!
 //! The data-plane URLs are what `GetRepositoryEndpoint` returns, built from `--public-url`
 //! or from the `Host` the client used, so `aws codeartifact login` and npm get URLs that
@@ -180,7 +180,7 @@ pub struct ServerOptions {
     pub upstreams: Vec<upstream::ExternalConnectionConfig>,
     /// How long upstream metadata is served from the cache before it is revalidated.
     pub metadata_ttl: std::time::Duration,
-    /// The data planes to mount, one per format (normally `crate::ecosystem::DATA_PLANES`).
+    /// The data planes to mount, one per format (normally `crate::ecosystem::registry::data_planes()`).
     pub data_planes: &'static [&'static dyn data_plane::DataPlane],
 }
 
@@ -307,7 +307,7 @@ impl AppState {
         &self,
         headers: &HeaderMap,
         domain: &str,
-        format: &str,
+        format: crate::format::Format,
         repository: &str,
     ) -> String {
         format!(

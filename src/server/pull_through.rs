@@ -36,7 +36,7 @@ use crate::archive::Digests;
 /// How a format reads one package's metadata from an external connection of its format.
 pub trait UpstreamAdapter: Sync {
     /// The format of the external connections it reads (`ExternalConnection::format`).
-    const FORMAT: &'static str;
+    const FORMAT: crate::format::Format;
     /// What it makes of the upstream's metadata (a packument, a project page, a version
     /// list...).
     type Document: Send;

@@ -31,6 +31,7 @@ use serde::Deserialize;
 use sha2::Digest as _;
 
 use crate::env_vars::EnvVars;
+use crate::format::{AuthScheme, Format};
 use crate::http::{HttpClient, HttpError, HttpOptions, RetryPolicy};
 use crate::secret::{SafeUrl, Secret};
 
@@ -74,8 +75,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 pub struct ExternalConnectionConfig {
     /// Name used with AssociateExternalConnection (`public:npmjs`, `verdaccio`, ...).
     pub name: String,
-    /// Package format it serves: `npm`, `pypi`, `maven`, `nuget`.
-    pub format: String,
+    /// Package format it serves (`npm`, `pypi`, `maven`, `nuget`, ...).
+    pub format: Format,
     /// Base URL: npm registry root, PyPI simple index, Maven repository root, NuGet v3
     /// service index (`.../index.json`).
     /// Not needed with `codeartifact`, whose endpoint comes from GetRepositoryEndpoint.
@@ -127,11 +128,14 @@ impl ExternalConnectionConfig {
                 "`--upstream {flag}`: expected FORMAT=URL, e.g. npm=https://registry.npmjs.org/"
             )
         })?;
+        let format: Format = format
+            .parse()
+            .map_err(|error| format!("`--upstream {flag}`: {error}"))?;
         let url = url::Url::parse(target)
             .map_err(|error| format!("`--upstream {flag}`: `{target}` is not a URL: {error}"))?;
         let mut config = Self {
             name: format!("upstream:{format}"),
-            format: format.to_owned(),
+            format,
             url: None,
             codeartifact: None,
             token_env: None,
@@ -217,7 +221,7 @@ pub struct ExternalConnection {
     /// Name.
     pub name: String,
     /// Format.
-    pub format: String,
+    pub format: Format,
     /// Base URL (ends in `/`).
     pub url: url::Url,
     /// Credentials.
@@ -225,43 +229,70 @@ pub struct ExternalConnection {
 }
 
 /// The public registries CodeArtifact offers as external connections (every one
-/// `AssociateExternalConnection` documents), each mapped to the registry's real URL: the
-/// npm registry root, PyPI's simple index, a Maven repository root, NuGet's v3 service index,
+/// `AssociateExternalConnection` documents) as (name, format, default URL), each at the
+/// registry's real URL: the npm registry root, PyPI's simple index, a Maven repository root, NuGet's v3 service index,
 /// crates.io's sparse index and RubyGems.org's root. A connection declared in the server
 /// config under the same name replaces the URL (and credentials), so a test or an air-gapped
 /// site can point `public:maven-central` at its own mirror; it must keep the format.
-pub const BUILTIN: &[(&str, &str, &str)] = &[
-    ("public:npmjs", "npm", "https://registry.npmjs.org/"),
-    ("public:pypi", "pypi", "https://pypi.org/simple/"),
+pub const BUILTIN: &[(&str, Format, &str)] = &[
+    ("public:npmjs", Format::Npm, "https://registry.npmjs.org/"),
+    ("public:pypi", Format::Pypi, "https://pypi.org/simple/"),
     (
         "public:maven-central",
-        "maven",
+        Format::Maven,
         "https://repo1.maven.org/maven2/",
     ),
     (
         "public:maven-googleandroid",
-        "maven",
+        Format::Maven,
         "https://maven.google.com/",
     ),
     (
         "public:maven-gradleplugins",
-        "maven",
+        Format::Maven,
         "https://plugins.gradle.org/m2/",
     ),
     (
         "public:maven-commonsware",
-        "maven",
+        Format::Maven,
         "https://s3.amazonaws.com/repo.commonsware.com/",
     ),
-    ("public:maven-clojars", "maven", "https://repo.clojars.org/"),
+    (
+        "public:maven-clojars",
+        Format::Maven,
+        "https://repo.clojars.org/",
+    ),
     (
         "public:nuget-org",
-        "nuget",
+        Format::Nuget,
         "https://api.nuget.org/v3/index.json",
     ),
-    ("public:crates-io", "cargo", "https://index.crates.io/"),
-    ("public:ruby-gems-org", "ruby", "https://rubygems.org/"),
+    (
+        "public:crates-io",
+        Format::Cargo,
+        "https://index.crates.io/",
+    ),
+    (
+        "public:ruby-gems-org",
+        Format::Ruby,
+        "https://rubygems.org/",
+    ),
 ];
+
+/// Where a format's clients start reading below a CodeArtifact repository endpoint, when
+/// not at the endpoint itself: an external connection through CodeArtifact reads there.
+const fn index_below_endpoint(format: Format) -> Option<&'static str> {
+    match format {
+        Format::Pypi => Some("simple/"),
+        Format::Nuget => Some("v3/index.json"),
+        Format::Npm
+        | Format::Maven
+        | Format::Generic
+        | Format::Cargo
+        | Format::Ruby
+        | Format::Swift => None,
+    }
+}
 
 /// What an upstream fetch produced.
 #[derive(Debug)]
@@ -350,20 +381,13 @@ impl Externals {
                 name.to_owned(),
                 ExternalConnection {
                     name: name.to_owned(),
-                    format: format.to_owned(),
+                    format,
                     url,
                     auth: None,
                 },
             );
         }
         for declared in declared {
-            if !super::control::FORMATS.contains(&declared.format.as_str()) {
-                anyhow::bail!(
-                    "external connection `{}`: unknown format `{}`",
-                    declared.name,
-                    declared.format
-                );
-            }
             if let Some(builtin) = connections.get(&declared.name)
                 && builtin.format != declared.format
             {
@@ -436,12 +460,11 @@ impl Externals {
                         declared.name
                     ),
                 };
-            if declared.codeartifact.is_some() {
-                match declared.format.as_str() {
-                    "pypi" => url = url.join("simple/")?,
-                    "nuget" => url = url.join("v3/index.json")?,
-                    _ => {}
-                }
+            if let (Some(_), Some(document)) = (
+                &declared.codeartifact,
+                index_below_endpoint(declared.format),
+            ) {
+                url = url.join(document)?;
             }
             if !url.path().ends_with('/') && !url.path().to_ascii_lowercase().ends_with(".json") {
                 url.set_path(&format!("{}/", url.path()));
@@ -450,7 +473,7 @@ impl Externals {
                 declared.name.clone(),
                 ExternalConnection {
                     name: declared.name.clone(),
-                    format: declared.format.clone(),
+                    format: declared.format,
                     url,
                     auth,
                 },
@@ -520,10 +543,9 @@ impl Externals {
             }
             Some(UpstreamAuth::CodeArtifact(minted)) => {
                 let token = minted.token().await.map_err(|error| error.to_string())?;
-                Some(if connection.format == "npm" {
-                    format!("Bearer {}", token.expose())
-                } else {
-                    basic("aws", token.expose())
+                Some(match connection.format.auth_scheme() {
+                    AuthScheme::Bearer => format!("Bearer {}", token.expose()),
+                    AuthScheme::Basic => basic("aws", token.expose()),
                 })
             }
             None => None,

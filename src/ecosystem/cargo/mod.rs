@@ -6,7 +6,7 @@ pub mod config;
 pub mod login;
 pub mod restore;
 
-/// The Cargo format's client side (see [`crate::ecosystem::registry`]).
+/// The Cargo format's implementation: its capabilities (see [`crate::ecosystem::registry`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Cargo;
 

@@ -120,13 +120,17 @@ pub fn pack(
     })
 }
 
-/// The Generic format's client side (see [`crate::ecosystem::registry`]).
+/// The Generic format's implementation: its capabilities (see [`crate::ecosystem::registry`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Generic;
 
 impl crate::ecosystem::capabilities::Ecosystem for Generic {
     fn format(&self) -> crate::format::Format {
         crate::format::Format::Generic
+    }
+
+    fn data_plane(&self) -> Option<&'static dyn crate::server::data_plane::DataPlane> {
+        Some(&serve::GenericDataPlane)
     }
 }
 

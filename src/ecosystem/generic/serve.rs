@@ -38,8 +38,8 @@ fn valid_component(text: &str) -> bool {
 pub struct GenericDataPlane;
 
 impl DataPlane for GenericDataPlane {
-    fn format(&self) -> &'static str {
-        "generic"
+    fn format(&self) -> crate::format::Format {
+        crate::format::Format::Generic
     }
 
     fn handle(&self, state: Arc<AppState>, request: Request) -> Handling {

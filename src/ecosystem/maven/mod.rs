@@ -702,13 +702,17 @@ pub fn listed_versions(document: &[u8]) -> Result<Vec<String>, MetadataError> {
     Ok(versions)
 }
 
-/// The Maven format's client side (see [`crate::ecosystem::registry`]).
+/// The Maven format's implementation: its capabilities (see [`crate::ecosystem::registry`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Maven;
 
 impl crate::ecosystem::capabilities::Ecosystem for Maven {
     fn format(&self) -> crate::format::Format {
         crate::format::Format::Maven
+    }
+
+    fn data_plane(&self) -> Option<&'static dyn crate::server::data_plane::DataPlane> {
+        Some(&serve::MavenDataPlane)
     }
 
     fn configure(&self) -> Option<&dyn crate::ecosystem::configure::Configure> {

@@ -66,8 +66,8 @@ fn decode(text: &str) -> String {
 pub struct MavenDataPlane;
 
 impl DataPlane for MavenDataPlane {
-    fn format(&self) -> &'static str {
-        "maven"
+    fn format(&self) -> crate::format::Format {
+        crate::format::Format::Maven
     }
 
     fn handle(&self, state: Arc<AppState>, request: Request) -> Handling {
@@ -521,7 +521,7 @@ impl MavenRequest<'_> {
         self.state
             .externals
             .get(name)
-            .filter(|connection| connection.format == "maven")
+            .filter(|connection| connection.format == crate::format::Format::Maven)
     }
 
     /// Bring a file this repository does not hold: retain its version from an upstream
@@ -777,7 +777,7 @@ impl MavenRequest<'_> {
 struct ArtifactVersions<'a>(&'a PackageKey);
 
 impl UpstreamAdapter for ArtifactVersions<'_> {
-    const FORMAT: &'static str = "maven";
+    const FORMAT: crate::format::Format = crate::format::Format::Maven;
     type Document = Vec<String>;
 
     async fn read(&self, upstream: &mut UpstreamReader<'_>) -> Result<Option<Vec<String>>, String> {

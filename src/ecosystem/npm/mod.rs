@@ -238,13 +238,17 @@ pub fn integrity_from_sha512_hex(sha512_hex: &str) -> Option<String> {
     ))
 }
 
-/// The npm format's client side (see [`crate::ecosystem::registry`]).
+/// The npm format's implementation: its capabilities (see [`crate::ecosystem::registry`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Npm;
 
 impl crate::ecosystem::capabilities::Ecosystem for Npm {
     fn format(&self) -> crate::format::Format {
         crate::format::Format::Npm
+    }
+
+    fn data_plane(&self) -> Option<&'static dyn crate::server::data_plane::DataPlane> {
+        Some(&serve::NpmDataPlane)
     }
 
     fn configure(&self) -> Option<&dyn crate::ecosystem::configure::Configure> {

@@ -496,13 +496,17 @@ pub fn nuspec_bytes(bytes: &[u8]) -> Result<Vec<u8>, NupkgError> {
     read_nupkg(bytes).map(|manifest| manifest.nuspec_bytes)
 }
 
-/// The Nuget format's client side (see [`crate::ecosystem::registry`]).
+/// The Nuget format's implementation: its capabilities (see [`crate::ecosystem::registry`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Nuget;
 
 impl crate::ecosystem::capabilities::Ecosystem for Nuget {
     fn format(&self) -> crate::format::Format {
         crate::format::Format::Nuget
+    }
+
+    fn data_plane(&self) -> Option<&'static dyn crate::server::data_plane::DataPlane> {
+        Some(&serve::NuGetDataPlane)
     }
 
     fn configure(&self) -> Option<&dyn crate::ecosystem::configure::Configure> {

@@ -365,13 +365,17 @@ pub fn negotiate(accept: Option<&str>) -> Option<SimpleFormat> {
     best.map(|(_, format)| format)
 }
 
-/// The Pypi format's client side (see [`crate::ecosystem::registry`]).
+/// The Pypi format's implementation: its capabilities (see [`crate::ecosystem::registry`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Pypi;
 
 impl crate::ecosystem::capabilities::Ecosystem for Pypi {
     fn format(&self) -> crate::format::Format {
         crate::format::Format::Pypi
+    }
+
+    fn data_plane(&self) -> Option<&'static dyn crate::server::data_plane::DataPlane> {
+        Some(&serve::PypiDataPlane)
     }
 
     fn configure(&self) -> Option<&dyn crate::ecosystem::configure::Configure> {

@@ -164,8 +164,8 @@ fn parse_target(rest: &str) -> Target {
 pub struct PypiDataPlane;
 
 impl DataPlane for PypiDataPlane {
-    fn format(&self) -> &'static str {
-        "pypi"
+    fn format(&self) -> crate::format::Format {
+        crate::format::Format::Pypi
     }
 
     fn handle(&self, state: Arc<AppState>, request: Request) -> Handling {
@@ -369,8 +369,12 @@ impl PypiRequest<'_> {
     }
 
     fn endpoint(&self) -> String {
-        self.state
-            .repository_endpoint(self.headers, &self.domain, "pypi", &self.repository)
+        self.state.repository_endpoint(
+            self.headers,
+            &self.domain,
+            crate::format::Format::Pypi,
+            &self.repository,
+        )
     }
 
     fn redirect(&self, relative: &str) -> Response {
@@ -1362,7 +1366,7 @@ fn external_entry(
 struct ProjectPageOf<'a>(&'a str);
 
 impl UpstreamAdapter for ProjectPageOf<'_> {
-    const FORMAT: &'static str = "pypi";
+    const FORMAT: crate::format::Format = crate::format::Format::Pypi;
     type Document = ProjectPage;
 
     async fn read(&self, upstream: &mut UpstreamReader<'_>) -> Result<Option<ProjectPage>, String> {

@@ -92,8 +92,8 @@ fn parse_target(rest: &str) -> Target {
 pub struct NpmDataPlane;
 
 impl DataPlane for NpmDataPlane {
-    fn format(&self) -> &'static str {
-        "npm"
+    fn format(&self) -> crate::format::Format {
+        crate::format::Format::Npm
     }
 
     fn handle(&self, state: Arc<AppState>, request: Request) -> Handling {
@@ -254,8 +254,12 @@ impl NpmRequest<'_> {
     fn tarball_url(&self, name: &PackageName, version: &str) -> String {
         format!(
             "{}{name}/-/{}",
-            self.state
-                .repository_endpoint(self.headers, &self.domain, "npm", &self.repository),
+            self.state.repository_endpoint(
+                self.headers,
+                &self.domain,
+                crate::format::Format::Npm,
+                &self.repository
+            ),
             name.tarball_file_name(version)
         )
     }
@@ -1324,7 +1328,7 @@ fn claimed_digest(dist: &Value) -> Option<(&'static str, String)> {
 struct Packument<'a>(&'a PackageName);
 
 impl UpstreamAdapter for Packument<'_> {
-    const FORMAT: &'static str = "npm";
+    const FORMAT: crate::format::Format = crate::format::Format::Npm;
     type Document = Value;
 
     async fn read(&self, upstream: &mut UpstreamReader<'_>) -> Result<Option<Value>, String> {

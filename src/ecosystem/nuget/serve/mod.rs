@@ -267,8 +267,8 @@ fn error_response(error: DataError) -> Response {
 pub struct NuGetDataPlane;
 
 impl DataPlane for NuGetDataPlane {
-    fn format(&self) -> &'static str {
-        "nuget"
+    fn format(&self) -> crate::format::Format {
+        crate::format::Format::Nuget
     }
 
     fn handle(&self, state: Arc<AppState>, request: Request) -> Handling {
@@ -481,8 +481,12 @@ impl NuGetRequest<'_> {
     }
 
     fn endpoint(&self) -> String {
-        self.state
-            .repository_endpoint(self.headers, &self.domain, "nuget", &self.repository)
+        self.state.repository_endpoint(
+            self.headers,
+            &self.domain,
+            crate::format::Format::Nuget,
+            &self.repository,
+        )
     }
 
     fn key(&self, lower_id: &str) -> PackageKey {

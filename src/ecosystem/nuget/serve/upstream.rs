@@ -116,7 +116,7 @@ fn registration_base(index: &Value) -> Option<url::Url> {
 pub struct Registration<'a>(pub &'a str);
 
 impl UpstreamAdapter for Registration<'_> {
-    const FORMAT: &'static str = "nuget";
+    const FORMAT: crate::format::Format = crate::format::Format::Nuget;
     type Document = Vec<UpstreamVersion>;
 
     async fn read(
