@@ -125,6 +125,8 @@ pub enum Command {
     ///
     /// Lockfiles: `package-lock.json` / `npm-shrinkwrap.json` (npm); `pnpm-lock.yaml` (into
     /// pnpm's store, for pnpm 12 and 10); yarn 1 `yarn.lock` (into yarn's offline mirror);
+    /// yarn 4 `yarn.lock` (into yarn's global cache, each zip checked against the lockfile's
+    /// `checksum`, so `yarn install --immutable` needs no network);
     /// `requirements*.txt` with `--hash` pins, `uv.lock` and `pylock.toml` (pip, into
     /// `--wheelhouse`; packages from the configured index, not the lock's URLs);
     /// `gradle.lockfile`, maven-lockfile's `lockfile.json`, a `*.txt` list of
@@ -457,6 +459,14 @@ pub struct LockfileArgs {
     /// `yarn install --offline --frozen-lockfile`.
     #[arg(long, value_name = "DIR")]
     pub yarn_offline_mirror: Option<PathBuf>,
+    /// yarn 2+ (berry) cache for `yarn.lock` files with `__metadata` (default: yarn's global
+    /// cache, `YARN_GLOBAL_FOLDER/cache`, else `$XDG_DATA_HOME/yarn/berry/cache`, else
+    /// `~/.yarn/berry/cache`, which yarn also reads as the mirror of a project-local cache);
+    /// install with `yarn install --immutable`. Only cacheKey `10c0` lockfiles (yarn 4's
+    /// default `compressionLevel: 0`): lading rebuilds yarn's zip and checks it against the
+    /// lockfile's `checksum`.
+    #[arg(long, value_name = "DIR")]
+    pub yarn_berry_cache: Option<PathBuf>,
     /// Vendor directory for `Cargo.lock` crates (a cargo directory source, as
     /// `cargo vendor --versioned-dirs` writes it).
     #[arg(long, value_name = "DIR", default_value = ".lading/cargo-vendor")]

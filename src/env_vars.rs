@@ -161,6 +161,9 @@ impl EnvVars {
     pub const XDG_DATA_HOME: &'static str = "XDG_DATA_HOME";
     /// Windows: the local application data directory (pnpm's store default there).
     pub const LOCALAPPDATA: &'static str = "LOCALAPPDATA";
+    /// yarn 2+'s global folder; `restore` puts berry cache archives in its `cache/`
+    /// (default: `$XDG_DATA_HOME/yarn/berry`, else `~/.yarn/berry`).
+    pub const YARN_GLOBAL_FOLDER: &'static str = "YARN_GLOBAL_FOLDER";
     /// yarn 1's offline mirror (`yarn-offline-mirror`), where `restore` puts yarn tarballs.
     pub const YARN_YARN_OFFLINE_MIRROR: &'static str = "YARN_YARN_OFFLINE_MIRROR";
     /// Maven's JVM options; `-Dmaven.repo.local=DIR` there moves the local repository.

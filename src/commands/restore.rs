@@ -27,6 +27,8 @@ pub enum Kind {
     Npm,
     /// yarn 1 `yarn.lock`.
     Yarn,
+    /// yarn 2+ (berry) `yarn.lock`.
+    YarnBerry,
     /// `pnpm-lock.yaml`.
     Pnpm,
     /// `requirements*.txt`, `uv.lock`, `pylock.toml`.
@@ -51,6 +53,8 @@ pub enum Restorer {
     Npm,
     /// yarn 1's offline mirror.
     Yarn,
+    /// yarn 2+'s zip cache.
+    YarnBerry,
     /// pnpm's content-addressable store.
     Pnpm,
     /// A wheelhouse (or, with `--install`, a virtual environment).
@@ -70,6 +74,7 @@ impl Restorer {
         match self {
             Self::Npm => "npm",
             Self::Yarn => "yarn",
+            Self::YarnBerry => "yarn-berry",
             Self::Pnpm => "pnpm",
             Self::Pypi => "pypi",
             Self::Maven => "maven",
@@ -86,6 +91,7 @@ impl Kind {
         match self {
             Self::Npm => Restorer::Npm,
             Self::Yarn => Restorer::Yarn,
+            Self::YarnBerry => Restorer::YarnBerry,
             Self::Pnpm => Restorer::Pnpm,
             Self::Pip => Restorer::Pypi,
             Self::Gradle | Self::MavenLockfile | Self::MavenCoordinates => Restorer::Maven,
@@ -108,7 +114,13 @@ impl Kind {
             Self::Gradle => Some(Maven::Gradle),
             Self::MavenLockfile => Some(Maven::MavenLockfile),
             Self::MavenCoordinates => Some(Maven::Coordinates),
-            Self::Npm | Self::Yarn | Self::Pnpm | Self::Pip | Self::NuGet | Self::Cargo => None,
+            Self::Npm
+            | Self::Yarn
+            | Self::YarnBerry
+            | Self::Pnpm
+            | Self::Pip
+            | Self::NuGet
+            | Self::Cargo => None,
         }
     }
 
@@ -116,7 +128,7 @@ impl Kind {
     #[must_use]
     pub const fn format(self) -> Format {
         match self {
-            Self::Npm | Self::Yarn | Self::Pnpm => Format::Npm,
+            Self::Npm | Self::Yarn | Self::YarnBerry | Self::Pnpm => Format::Npm,
             Self::Pip => Format::Pypi,
             Self::Gradle | Self::MavenLockfile | Self::MavenCoordinates => Format::Maven,
             Self::NuGet => Format::Nuget,
@@ -151,15 +163,17 @@ impl Kind {
             "yarn.lock" => {
                 // Unreadable: let the restore report the I/O error.
                 let text = fs_err::read_to_string(path);
-                if text
-                    .as_deref()
-                    .map_or(true, crate::ecosystem::npm::yarn_lock::is_v1)
-                {
-                    Ok(Self::Yarn)
-                } else {
-                    Err(
-                        "yarn 2+ (berry) lockfiles are not supported yet: berry keeps its own zip cache, and `yarn install --immutable` still fetches",
-                    )
+                match text.as_deref() {
+                    Ok(text) if crate::ecosystem::npm::yarn_berry::is_berry(text) => {
+                        if crate::ecosystem::npm::yarn_berry::has_supported_cache_key(text) {
+                            Ok(Self::YarnBerry)
+                        } else {
+                            Err(
+                                "yarn 2+ lockfiles are restored only with yarn 4's default cacheKey `10c0` (`compressionLevel: 0`), whose cache archives lading rebuilds byte for byte: rewrite it with yarn 4 (`yarn install`)",
+                            )
+                        }
+                    }
+                    _ => Ok(Self::Yarn),
                 }
             }
             // Named only: its vendor directory does nothing until the build opts in to it
@@ -285,7 +299,7 @@ pub fn discover(args: &LockfileArgs) -> anyhow::Result<Discovered> {
                 None => {
                     return Err(HintedError::new(
                         format!("`{}` is not a lockfile lading knows", path.display()),
-                        "supported: package-lock.json, npm-shrinkwrap.json, pnpm-lock.yaml, yarn.lock (yarn 1), requirements*.txt, uv.lock, pylock.toml, gradle.lockfile, lockfile.json (maven-lockfile), *.txt Maven coordinates, packages.lock.json, Cargo.lock",
+                        "supported: package-lock.json, npm-shrinkwrap.json, pnpm-lock.yaml, yarn.lock (yarn 1, yarn 4), requirements*.txt, uv.lock, pylock.toml, gradle.lockfile, lockfile.json (maven-lockfile), *.txt Maven coordinates, packages.lock.json, Cargo.lock",
                     )
                     .into());
                 }
@@ -375,6 +389,10 @@ pub fn destination(kind: Kind, args: &LockfileArgs) -> PathBuf {
     match kind {
         Kind::Npm => npm_cache_dir(args),
         Kind::Yarn => yarn_offline_mirror(args),
+        Kind::YarnBerry => args
+            .yarn_berry_cache
+            .clone()
+            .unwrap_or_else(|| crate::ecosystem::npm::yarn_berry::global_folder().join("cache")),
         Kind::Pnpm => crate::ecosystem::npm::pnpm::default_store_dir(args.pnpm_store.as_deref()),
         Kind::Pip => args.wheelhouse.clone(),
         Kind::Gradle | Kind::MavenLockfile | Kind::MavenCoordinates => maven_repo_dir(args),
@@ -544,6 +562,17 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
                 .await
                 .with_context(context)?;
             }
+            Restorer::YarnBerry => {
+                crate::ecosystem::npm::yarn_berry::restore(
+                    &fetcher,
+                    &endpoint,
+                    &destination,
+                    &mine_paths(&mine),
+                    &mut summary,
+                )
+                .await
+                .with_context(context)?;
+            }
             Restorer::Cargo => {
                 crate::ecosystem::cargo::restore::restore(
                     &fetcher,
@@ -634,7 +663,10 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
             // Nothing restored, or an offline yarn/cargo install would miss it: say so
             // where it shows.
             if summary.packages == 0
-                || matches!(restorer, Restorer::Yarn | Restorer::Pnpm | Restorer::Cargo)
+                || matches!(
+                    restorer,
+                    Restorer::Yarn | Restorer::YarnBerry | Restorer::Pnpm | Restorer::Cargo
+                )
             {
                 printer.warn(&format!("{ecosystem}: {skipped}"));
             } else {
@@ -679,6 +711,9 @@ fn offline_hint(restorer: Restorer, destination: &Path) -> Option<String> {
                 EnvVars::YARN_YARN_OFFLINE_MIRROR
             ))
         }
+        Restorer::YarnBerry => Some(format!(
+            "yarn-berry: install with `yarn install --immutable` (the archives are in `{shown}`; set `YARN_GLOBAL_FOLDER` to its parent if yarn's global folder is elsewhere)"
+        )),
         Restorer::Yarn | Restorer::Npm | Restorer::Pypi | Restorer::Maven | Restorer::Nuget => None,
     }
 }

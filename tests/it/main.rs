@@ -22,6 +22,7 @@ mod pull_through_pypi;
 mod rerun;
 mod restore;
 mod restore_formats;
+mod restore_new_formats;
 mod restore_pip_select;
 mod run;
 mod secrets;

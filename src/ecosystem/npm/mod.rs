@@ -11,6 +11,7 @@ pub mod pnpm;
 pub mod publish;
 pub mod restore;
 pub mod serve;
+pub mod yarn_berry;
 pub mod yarn_lock;
 pub mod yarnrc;
 
