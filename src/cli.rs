@@ -108,7 +108,12 @@ pub enum Command {
     /// By default (`CI` set) the config goes to per-job files wired through the tools' own
     /// env vars (`NPM_CONFIG_USERCONFIG`, `PIP_CONFIG_FILE`, `NETRC`), exported to later
     /// steps (`GITHUB_ENV`, the env file, `--print-env sh`); `mvn -s "$LADING_MAVEN_SETTINGS"`,
-    /// `nuget -ConfigFile "$LADING_NUGET_CONFIG"`, `twine --config-file "$LADING_PYPIRC"`.
+    /// `nuget -ConfigFile "$LADING_NUGET_CONFIG"` (dotnet: `--configfile`), `twine
+    /// --config-file "$LADING_PYPIRC"`; uv reads `UV_DEFAULT_INDEX` and `NETRC`, poetry
+    /// `POETRY_REPOSITORIES_<NAME>_URL` and `POETRY_HTTP_BASIC_<NAME>_*`, gem `RUBYGEMS_HOST`
+    /// and `GEM_HOST_API_KEY`, bundler `BUNDLE_<HOST>`; `swift build --config-path
+    /// "$LADING_SWIFTPM_CONFIG_PATH" --netrc-file "$LADING_SWIFT_NETRC"`. Token variables are
+    /// only in the env file, read from 0600 files.
     #[command(after_help = EXIT_CODES_HELP)]
     Login(LoginArgs),
     /// Return every file `lading login` changed to its bytes before login, and remove the
@@ -201,7 +206,9 @@ pub enum Command {
     Exec(ExecArgs),
     /// Show, per package manager, the registry and auth it will actually use and which config
     /// file decides it, as the tools themselves report it (`npm config`, `pip config`,
-    /// `mvn help:effective-settings`, `nuget sources list`); secrets are never shown.
+    /// `mvn help:effective-settings`, `nuget sources list`, `dotnet nuget list source`,
+    /// `poetry config --list`, `bundle config`; uv and gem from their variables and files);
+    /// secrets are never shown.
     ///
     /// Honours the variables `lading login` exports (`NPM_CONFIG_USERCONFIG`,
     /// `PIP_CONFIG_FILE`, `LADING_MAVEN_SETTINGS`, `LADING_NUGET_CONFIG`).

@@ -125,6 +125,15 @@ impl EnvVars {
     pub const XDG_CONFIG_HOME: &'static str = "XDG_CONFIG_HOME";
     /// Gradle's user home (`~/.gradle` by default): `init.d/` scripts run on every build.
     pub const GRADLE_USER_HOME: &'static str = "GRADLE_USER_HOME";
+    /// Poetry's config directory (`config.toml`, `auth.toml`).
+    pub const POETRY_CONFIG_DIR: &'static str = "POETRY_CONFIG_DIR";
+    /// Bundler's user config file (`~/.bundle/config` by default).
+    pub const BUNDLE_USER_CONFIG: &'static str = "BUNDLE_USER_CONFIG";
+    /// Bundler's user directory (`~/.bundle` by default), holding `config`.
+    pub const BUNDLE_USER_HOME: &'static str = "BUNDLE_USER_HOME";
+    /// uv's default index (what `lading login --tool uv --target ephemeral` exports);
+    /// `lading doctor` reports it.
+    pub const UV_DEFAULT_INDEX: &'static str = "UV_DEFAULT_INDEX";
     /// Cargo's home (`~/.cargo` by default): `config.toml` and `credentials.toml`.
     pub const CARGO_HOME: &'static str = "CARGO_HOME";
     /// npm: path of the user config file (`~/.npmrc` by default).

@@ -267,11 +267,28 @@ pub enum Tool {
     Cargo,
     /// Gradle (an init script reading the token from the environment or a 0600 file).
     Gradle,
+    /// uv (an `[[index]]` marked `default` in `uv.toml`, credentials in a 0600 netrc; or
+    /// `UV_DEFAULT_INDEX` and `NETRC` for `ephemeral`).
+    Uv,
+    /// Poetry (`repositories.<name>` in `config.toml`, `http-basic.<name>` in `auth.toml`,
+    /// both 0600; or `POETRY_REPOSITORIES_*` / `POETRY_HTTP_BASIC_*` for `ephemeral`).
+    Poetry,
+    /// RubyGems' `gem push` (the repository's key in `~/.gem/credentials`, 0600; or
+    /// `RUBYGEMS_HOST` and `GEM_HOST_API_KEY` for `ephemeral`).
+    Gem,
+    /// Bundler (`BUNDLE_<URL>` credentials in `~/.bundle/config`, 0600; or `BUNDLE_<HOST>`
+    /// for `ephemeral`).
+    Bundler,
+    /// The Swift package manager (`registries.json` as `swift package-registry set` and
+    /// `login --token` write it, the token in a 0600 netrc).
+    Swift,
+    /// The .NET CLI (`dotnet nuget`, `dotnet restore`): the same `NuGet.Config` as nuget.
+    Dotnet,
 }
 
 impl Tool {
     /// Every tool, in `--tool`'s order.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 15] = [
         Self::Npm,
         Self::Pnpm,
         Self::Pip,
@@ -281,6 +298,12 @@ impl Tool {
         Self::Yarn,
         Self::Cargo,
         Self::Gradle,
+        Self::Uv,
+        Self::Poetry,
+        Self::Gem,
+        Self::Bundler,
+        Self::Swift,
+        Self::Dotnet,
     ];
 
     /// The repository format this tool reads.
@@ -288,10 +311,12 @@ impl Tool {
     pub const fn format(self) -> Format {
         match self {
             Self::Npm | Self::Pnpm | Self::Yarn => Format::Npm,
-            Self::Pip | Self::Twine => Format::Pypi,
+            Self::Pip | Self::Twine | Self::Uv | Self::Poetry => Format::Pypi,
             Self::Maven | Self::Gradle => Format::Maven,
-            Self::Nuget => Format::Nuget,
+            Self::Nuget | Self::Dotnet => Format::Nuget,
             Self::Cargo => Format::Cargo,
+            Self::Gem | Self::Bundler => Format::Ruby,
+            Self::Swift => Format::Swift,
         }
     }
 
@@ -308,6 +333,12 @@ impl Tool {
             Self::Yarn => "yarn",
             Self::Cargo => "cargo",
             Self::Gradle => "gradle",
+            Self::Uv => "uv",
+            Self::Poetry => "poetry",
+            Self::Gem => "gem",
+            Self::Bundler => "bundler",
+            Self::Swift => "swift",
+            Self::Dotnet => "dotnet",
         }
     }
 }
@@ -503,10 +534,10 @@ mod tests {
             "unknown format `PyPI` (known: npm, pypi, maven, nuget, generic, cargo, ruby, swift)"
         );
         assert!(error.hint().is_some());
-        let error = "gem".parse::<Tool>().unwrap_err();
+        let error = "bundle".parse::<Tool>().unwrap_err();
         assert_eq!(
             error.to_string(),
-            "unknown tool `gem` (known: npm, pnpm, pip, twine, maven, nuget, yarn, cargo, gradle)"
+            "unknown tool `bundle` (known: npm, pnpm, pip, twine, maven, nuget, yarn, cargo, gradle, uv, poetry, gem, bundler, swift, dotnet)"
         );
     }
 
@@ -514,8 +545,14 @@ mod tests {
     fn tools_belong_to_their_format() {
         assert_eq!(Format::Npm.tools(), [Tool::Npm, Tool::Pnpm, Tool::Yarn]);
         assert_eq!(Format::Maven.tools(), [Tool::Maven, Tool::Gradle]);
-        assert_eq!(Format::Pypi.tools(), [Tool::Pip, Tool::Twine]);
-        assert!(Format::Swift.tools().is_empty());
+        assert_eq!(
+            Format::Pypi.tools(),
+            [Tool::Pip, Tool::Twine, Tool::Uv, Tool::Poetry]
+        );
+        assert_eq!(Format::Nuget.tools(), [Tool::Nuget, Tool::Dotnet]);
+        assert_eq!(Format::Ruby.tools(), [Tool::Gem, Tool::Bundler]);
+        assert_eq!(Format::Swift.tools(), [Tool::Swift]);
+        assert!(Format::Generic.tools().is_empty());
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub mod nuget;
 pub mod publish;
 pub mod pypi;
 pub mod registry;
+pub mod ruby;
+pub mod swift;
 
 /// Finds this module's errors, and its children's, in an error chain (see
 /// [`crate::diagnostics::Probe`]).

@@ -66,8 +66,8 @@ pub fn ecosystem(format: Format) -> &'static dyn Ecosystem {
         Format::Nuget => &super::nuget::Nuget,
         Format::Generic => &super::generic::Generic,
         Format::Cargo => &super::cargo::Cargo,
-        Format::Ruby => &NotYet(Format::Ruby),
-        Format::Swift => &NotYet(Format::Swift),
+        Format::Ruby => &super::ruby::Ruby,
+        Format::Swift => &super::swift::Swift,
     }
 }
 
@@ -157,14 +157,14 @@ mod tests {
 
     #[test]
     fn a_missing_capability_names_the_format_and_what_can() {
-        let error = configurer(Format::Swift).err().unwrap();
+        let error = configurer(Format::Generic).err().unwrap();
         assert_eq!(
             error.to_string(),
-            "lading cannot configure client tools for Swift packages yet"
+            "lading cannot configure client tools for generic packages yet"
         );
         assert_eq!(
             error.hint().unwrap(),
-            "use the format's own client for this step; `lading login` supports: npm, pypi, maven, nuget, cargo"
+            "use the format's own client for this step; `lading login` supports: npm, pypi, maven, nuget, cargo, ruby, swift"
         );
     }
 }

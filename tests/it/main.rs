@@ -13,6 +13,7 @@ mod format_model;
 mod install_npm;
 mod install_py;
 mod login;
+mod login_new_tools;
 mod login_tools;
 mod module_graph;
 mod pack;

@@ -1,4 +1,5 @@
-//! `lading doctor` for NuGet: `nuget sources list` on the config `lading login` wrote.
+//! `lading doctor` for NuGet: `nuget sources list` and `dotnet nuget list source` on the
+//! config `lading login` wrote.
 
 use std::ffi::OsStr;
 
@@ -31,6 +32,47 @@ pub async fn nuget() -> ToolReport {
         return report;
     };
     report.found = true;
+    report.registry = enabled_sources(&list).into_iter().next();
+    if let Some(config) = &report.config_file
+        && fs_err::read_to_string(config).is_ok_and(|text| text.contains("ClearTextPassword"))
+    {
+        report.auth = format!("ClearTextPassword in `{config}`");
+    }
+    report
+}
+
+/// What `dotnet` will use: `dotnet nuget list source`, whose listing has nuget.exe's shape
+/// (`N.  name [Enabled]` then the URL on the next line).
+pub async fn dotnet() -> ToolReport {
+    let mut report = ToolReport {
+        tool: "dotnet",
+        found: false,
+        config_file: EnvVars::get("LADING_NUGET_CONFIG"),
+        config_files: Vec::new(),
+        registry: None,
+        auth: "none".to_owned(),
+        source: "dotnet nuget list source".to_owned(),
+    };
+    let mut args = vec!["nuget", "list", "source"];
+    if let Some(config) = &report.config_file {
+        args.extend(["--configfile", config.as_str()]);
+    }
+    let Some(list) = output(OsStr::new("dotnet"), &args).await else {
+        return report;
+    };
+    report.found = true;
+    report.registry = enabled_sources(&list).into_iter().next();
+    if let Some(config) = report.config_file.clone() {
+        report.config_files.push(config.clone());
+        if fs_err::read_to_string(&config).is_ok_and(|text| text.contains("ClearTextPassword")) {
+            report.auth = format!("ClearTextPassword in `{config}`");
+        }
+    }
+    report
+}
+
+/// The URLs of the enabled sources in a `sources list` listing, redacted.
+fn enabled_sources(list: &str) -> Vec<String> {
     let mut enabled = Vec::new();
     let mut lines = list.lines().peekable();
     while let Some(line) = lines.next() {
@@ -40,11 +82,5 @@ pub async fn nuget() -> ToolReport {
             enabled.push(redact(url));
         }
     }
-    report.registry = enabled.first().cloned();
-    if let Some(config) = &report.config_file
-        && fs_err::read_to_string(config).is_ok_and(|text| text.contains("ClearTextPassword"))
-    {
-        report.auth = format!("ClearTextPassword in `{config}`");
-    }
-    report
+    enabled
 }

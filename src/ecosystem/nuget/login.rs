@@ -10,7 +10,9 @@ use crate::format::Tool;
 impl Configure for super::Nuget {
     fn configure(&self, tool: Tool, login: &Login<'_>, plan: &mut Plan) -> anyhow::Result<()> {
         match tool {
-            Tool::Nuget => nuget(login, plan),
+            // dotnet reads the same `NuGet.Config` files (user-level
+            // `~/.nuget/NuGet/NuGet.Config`, project `nuget.config`, `--configfile`).
+            Tool::Nuget | Tool::Dotnet => nuget(login, plan),
             other => Err(not_mine(other, crate::format::Format::Nuget)),
         }
     }
@@ -18,11 +20,11 @@ impl Configure for super::Nuget {
     fn doctor(
         &self,
     ) -> crate::ecosystem::configure::BoxFuture<'_, Vec<crate::ecosystem::doctor::ToolReport>> {
-        Box::pin(async { vec![super::doctor::nuget().await] })
+        Box::pin(async { vec![super::doctor::nuget().await, super::doctor::dotnet().await] })
     }
 }
 
-/// `--tool nuget`: `nuget.config`.
+/// `--tool nuget` and `--tool dotnet`: `nuget.config`.
 fn nuget(login: &Login<'_>, plan: &mut Plan) -> anyhow::Result<()> {
     let target = login.target;
     let dir = &login.dir;

@@ -11,11 +11,13 @@ pub mod login;
 pub mod markers;
 pub mod pack;
 pub mod pep440;
+pub mod poetry;
 pub mod publish;
 pub mod restore;
 pub mod serve;
 pub mod simple;
 pub mod tags;
+pub mod uv;
 
 /// PEP 691 JSON media type (api version 1).
 pub const SIMPLE_JSON_V1: &str = "application/vnd.pypi.simple.v1+json";
