@@ -132,7 +132,7 @@ pub enum Command {
     /// pnpm's store, for pnpm 12 and 10); yarn 1 `yarn.lock` (into yarn's offline mirror);
     /// yarn 4 `yarn.lock` (into yarn's global cache, each zip checked against the lockfile's
     /// `checksum`, so `yarn install --immutable` needs no network);
-    /// `requirements*.txt` with `--hash` pins, `uv.lock` and `pylock.toml` (pip, into
+    /// `requirements*.txt` with `--hash` pins, `uv.lock`, `pylock.toml` and `poetry.lock` (pip, into
     /// `--wheelhouse`; packages from the configured index, not the lock's URLs);
     /// `gradle.lockfile`, maven-lockfile's `lockfile.json`, a `*.txt` list of
     /// `group:artifact:version[:classifier][@ext]` given with `--lockfile` (Maven);

@@ -31,7 +31,7 @@ pub enum Kind {
     YarnBerry,
     /// `pnpm-lock.yaml`.
     Pnpm,
-    /// `requirements*.txt`, `uv.lock`, `pylock.toml`.
+    /// `requirements*.txt`, `uv.lock`, `pylock.toml`, `poetry.lock`.
     Pip,
     /// `gradle.lockfile`.
     Gradle,
@@ -184,6 +184,7 @@ impl Kind {
             ),
             _ if name.starts_with("requirements") && has_txt_extension(name) => Ok(Self::Pip),
             _ if crate::ecosystem::pypi::lock::is_lock_file_name(name) => Ok(Self::Pip),
+            crate::ecosystem::pypi::poetry_lock::FILE_NAME => Ok(Self::Pip),
             _ if explicit && has_txt_extension(name) => Ok(Self::MavenCoordinates),
             _ => return None,
         })
@@ -299,7 +300,7 @@ pub fn discover(args: &LockfileArgs) -> anyhow::Result<Discovered> {
                 None => {
                     return Err(HintedError::new(
                         format!("`{}` is not a lockfile lading knows", path.display()),
-                        "supported: package-lock.json, npm-shrinkwrap.json, pnpm-lock.yaml, yarn.lock (yarn 1, yarn 4), requirements*.txt, uv.lock, pylock.toml, gradle.lockfile, lockfile.json (maven-lockfile), *.txt Maven coordinates, packages.lock.json, Cargo.lock",
+                        "supported: package-lock.json, npm-shrinkwrap.json, pnpm-lock.yaml, yarn.lock (yarn 1, yarn 4), requirements*.txt, uv.lock, pylock.toml, poetry.lock, gradle.lockfile, lockfile.json (maven-lockfile), *.txt Maven coordinates, packages.lock.json, Cargo.lock",
                     )
                     .into());
                 }

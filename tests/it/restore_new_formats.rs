@@ -1,5 +1,6 @@
 //! `lading restore` for the lockfiles issue #18 adds: yarn 4 (berry) `yarn.lock`, checked
-//! with real yarn 4 installing offline (`YARN_ENABLE_NETWORK=0`) from what lading placed.
+//! with real yarn 4 installing offline (`YARN_ENABLE_NETWORK=0`) from what lading placed;
+//! `poetry.lock` written by real poetry, installed offline by pip from the wheelhouse.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +12,12 @@ const NPM_REGISTRY: &str = "https://registry.npmjs.org/";
 /// The machine's CA settings (a TLS-intercepting mirror of the registry trusts one),
 /// passed through the clean environment to node and to lading.
 fn with_certificates(command: &mut std::process::Command) -> &mut std::process::Command {
-    for name in ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR"] {
+    for name in [
+        "NODE_EXTRA_CA_CERTS",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+    ] {
         if let Some(value) = std::env::var_os(name) {
             command.env(name, value);
         }
@@ -193,4 +199,96 @@ fn yarn_berry_archive_that_does_not_match_the_lockfile_checksum_is_not_placed() 
     fs_err::remove_dir_all(project.join("node_modules")).unwrap();
     let output = yarn(&yarn_js, &home, &project, true, &["install", "--immutable"]);
     assert!(!output.status.success(), "{}", support::describe(&output));
+}
+
+const PYPI: &str = "https://pypi.org/simple/";
+
+fn poetry() -> Option<PathBuf> {
+    support::find_tool("LADING_TEST_POETRY", Some("poetry-venv/bin/poetry"), None)
+}
+
+// See: issue #18 (client side: `lading restore` gains `poetry.lock`)
+#[test]
+fn poetry_lock_written_by_poetry_restores_its_hashed_files_and_pip_installs_offline() {
+    let poetry = require_tool!(poetry());
+    let python = require_tool!(support::python());
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let project = dir.path().join("project");
+    fs_err::create_dir_all(&project).unwrap();
+    // requests and its four dependencies, and a package for another platform.
+    fs_err::write(
+        project.join("pyproject.toml"),
+        "[project]\nname = \"demo\"\nversion = \"0.1.0\"\nrequires-python = \">=3.9\"\ndependencies = [\"requests==2.32.3\", \"colorama==0.4.6; sys_platform == 'win32'\"]\n\n[tool.poetry]\npackage-mode = false\n",
+    )
+    .unwrap();
+    let mut command = support::clean_command(&poetry, &home);
+    with_certificates(&mut command)
+        .current_dir(&project)
+        .args(["lock", "--no-interaction"]);
+    support::run_ok(&mut command);
+    let lock = fs_err::read_to_string(project.join("poetry.lock")).unwrap();
+    assert!(lock.contains("name = \"colorama\""), "{lock}");
+
+    let wheelhouse = dir.path().join("wheelhouse");
+    let output = support::run_ok(
+        with_certificates(&mut support::clean_command(support::lading_bin(), &home))
+            .current_dir(&project)
+            .args(["restore", "--json", "--registry-url", PYPI, "--python"])
+            .arg(&python)
+            .arg("--wheelhouse")
+            .arg(&wheelhouse),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let pypi = &report["ecosystems"][0];
+    assert_eq!(pypi["ecosystem"], "pypi", "{report}");
+    assert_eq!(pypi["packages"], 5, "{report}");
+    assert!(
+        pypi["skipped"]
+            .to_string()
+            .contains("`colorama==0.4.6` is not for the target"),
+        "{report}"
+    );
+    let mut names: Vec<String> = fs_err::read_dir(&wheelhouse)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let projects: Vec<&str> = names
+        .iter()
+        .map(|name| name.split('-').next().unwrap())
+        .collect();
+    assert_eq!(
+        projects,
+        [
+            "certifi",
+            "charset_normalizer",
+            "idna",
+            "requests",
+            "urllib3"
+        ],
+        "{names:?}"
+    );
+
+    // pip installs requests with no index: every dependency is in the wheelhouse.
+    let target = dir.path().join("site");
+    support::run_ok(
+        support::clean_command(&python, &home)
+            .args(["-m", "pip", "install", "--no-index", "--no-cache-dir"])
+            .args(["--disable-pip-version-check", "--find-links"])
+            .arg(&wheelhouse)
+            .arg("--target")
+            .arg(&target)
+            .arg("requests==2.32.3"),
+    );
+    let output = support::run_ok(
+        support::clean_command(&python, &home)
+            .env("PYTHONPATH", &target)
+            .args([
+                "-c",
+                "import requests, urllib3, idna; print(requests.__version__)",
+            ]),
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "2.32.3");
 }

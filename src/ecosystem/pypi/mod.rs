@@ -12,6 +12,7 @@ pub mod markers;
 pub mod pack;
 pub mod pep440;
 pub mod poetry;
+pub mod poetry_lock;
 pub mod publish;
 pub mod restore;
 pub mod serve;

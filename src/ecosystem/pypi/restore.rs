@@ -448,11 +448,11 @@ pub async fn fetch_chosen(
     let mut requirements = Vec::new();
     for path in lockfiles {
         let text = fs_err::read_to_string(path)?;
-        let is_lock = path
-            .file_name()
-            .and_then(|name| name.to_str())
-            .is_some_and(super::lock::is_lock_file_name);
-        let (found, notes) = if is_lock {
+        let file_name = path.file_name().and_then(|name| name.to_str());
+        let is_lock = file_name.is_some_and(super::lock::is_lock_file_name);
+        let (found, notes) = if file_name == Some(super::poetry_lock::FILE_NAME) {
+            super::poetry_lock::parse(path, &text)?
+        } else if is_lock {
             super::lock::parse(path, &text)?
         } else {
             parse_requirements(path, &text)?
