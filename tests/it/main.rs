@@ -27,6 +27,7 @@ mod restore_new_formats;
 mod restore_pip_select;
 mod run;
 mod secrets;
+mod serve_cargo;
 mod serve_control_plane;
 mod serve_control_plane_ops;
 mod serve_external_connections;

@@ -1,10 +1,12 @@
 //! Cargo: `lading login --tool cargo` writes an alternative registry (sparse index) into
 //! `.cargo/config.toml` and its token into `credentials.toml` (0600), both with `toml_edit`
-//! so comments, order and formatting of everything else survive.
+//! so comments, order and formatting of everything else survive. `serve/` is `lading serve`'s
+//! cargo registry (sparse index and Web API).
 
 pub mod config;
 pub mod login;
 pub mod restore;
+pub mod serve;
 
 /// The Cargo format's implementation: its capabilities (see [`crate::ecosystem::registry`]).
 #[derive(Debug, Clone, Copy)]
@@ -17,5 +19,9 @@ impl crate::ecosystem::capabilities::Ecosystem for Cargo {
 
     fn configure(&self) -> Option<&dyn crate::ecosystem::configure::Configure> {
         Some(self)
+    }
+
+    fn data_plane(&self) -> Option<&'static dyn crate::server::data_plane::DataPlane> {
+        Some(&serve::CargoDataPlane)
     }
 }
