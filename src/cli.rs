@@ -14,7 +14,7 @@ pub use crate::format::{PackFormat, PublishFormat, Tool};
 ///
 /// lading authenticates to AWS CodeArtifact or any npm / Maven / NuGet / PyPI registry,
 /// and ships `lading serve`, an embedded repository that speaks the CodeArtifact
-/// control-plane API (SigV4) and the npm, Maven, NuGet v3, PyPI and generic protocols,
+/// control-plane API (SigV4) and the npm, Maven, NuGet v3, PyPI, cargo and generic protocols,
 /// for local use and tests with no cloud account.
 #[derive(Debug, Parser)]
 #[command(name = "lading", version, after_help = EXIT_CODES_HELP, propagate_version = true)]
@@ -49,6 +49,7 @@ pub enum Command {
     ///   Maven         http://HOST/d/DOMAIN/maven/REPO/
     ///   NuGet v3      http://HOST/d/DOMAIN/nuget/REPO/ (source: .../v3/index.json)
     ///   PyPI          http://HOST/d/DOMAIN/pypi/REPO/ (index: .../simple/; twine uploads here)
+    ///   cargo         http://HOST/d/DOMAIN/cargo/REPO/ (sparse index: sparse+ that URL)
     ///   generic       http://HOST/d/DOMAIN/generic/REPO/
     #[command(after_help = EXIT_CODES_HELP, verbatim_doc_comment)]
     Serve(ServeArgs),
@@ -620,21 +621,21 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 30)]
     pub header_timeout_seconds: u64,
     /// Largest upload on a publish route, in MiB: npm `PUT`, twine upload, NuGet push,
-    /// Maven and generic `PUT`, `PublishPackageVersion`. Uploads stream to `DATA/tmp/`, so
-    /// memory does not grow with this; a larger `Content-Length` is refused (413) before
-    /// a byte of the body is read.
+    /// Maven and generic `PUT`, `cargo publish`, `PublishPackageVersion`. Uploads stream to
+    /// `DATA/tmp/`, so memory does not grow with this; a larger `Content-Length` is refused
+    /// (413) before a byte of the body is read.
     #[arg(long, default_value_t = 1024)]
     pub max_body_mib: u64,
     /// How long metadata pulled from an external connection (npm packuments, PyPI project
-    /// pages, ...) is served from lading's cache before the upstream is asked again; then
-    /// it is revalidated with `ETag` / `Last-Modified`. When the upstream is unreachable
-    /// the cached copy is served whatever its age, with an `x-lading-upstream` header
-    /// saying so. A number with `s`, `m`, `h` or `d`; `0` asks on every request.
+    /// pages, cargo index files, ...) is served from lading's cache before the upstream is
+    /// asked again; then it is revalidated with `ETag` / `Last-Modified`. When the upstream
+    /// is unreachable the cached copy is served whatever its age, with an
+    /// `x-lading-upstream` header saying so. A number with `s`, `m`, `h` or `d`; `0` asks on every request.
     #[arg(long, default_value = "5m", value_parser = crate::server::upstream::parse_duration)]
     pub metadata_ttl: std::time::Duration,
     /// Largest body on every other route (control-plane JSON, dist-tags, Maven metadata),
     /// and largest metadata part of a publish (the npm document without its tarballs,
-    /// twine's form fields), in MiB. These are held in memory.
+    /// twine's form fields, `cargo publish`'s JSON), in MiB. These are held in memory.
     #[arg(long, default_value_t = 16)]
     pub max_metadata_mib: u64,
     /// Abort a request body (408) when no byte of it arrives for this many seconds; after
