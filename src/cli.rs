@@ -609,6 +609,13 @@ pub struct ServeArgs {
     /// Region reported in ARNs when a request does not name one.
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
+    /// Keep blobs in an S3-compatible object store, `s3://BUCKET/PREFIX`, instead of the
+    /// data directory (which then caches them, verified against their SHA-256). Endpoint,
+    /// region and credentials come from the AWS chain as the AWS SDKs read them
+    /// (`AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` for a MinIO, Ceph or other
+    /// S3-compatible server, which are then addressed path-style). The bucket must exist.
+    #[arg(long, env = EnvVars::LADING_SERVE_BLOBS, value_name = "s3://BUCKET/PREFIX")]
+    pub blobs: Option<String>,
     /// Pull through an upstream: `FORMAT=URL` (`npm=https://registry.npmjs.org/`) or
     /// `FORMAT=codeartifact://DOMAIN/REPOSITORY[?region=R&domain-owner=O&endpoint-url=U]`
     /// (tokens minted through the AWS credential chain). Becomes the external connection

@@ -21,6 +21,9 @@ impl EnvVars {
     /// `lading serve`: base URL clients reach the server at, when it differs from the
     /// `Host` they send (a reverse proxy, a container port mapping).
     pub const LADING_SERVE_PUBLIC_URL: &'static str = "LADING_SERVE_PUBLIC_URL";
+    /// `lading serve --blobs`: where blobs live (`s3://BUCKET/PREFIX`; default the data
+    /// directory).
+    pub const LADING_SERVE_BLOBS: &'static str = "LADING_SERVE_BLOBS";
     /// `lading serve`: shift the server's clock by this many seconds (may be negative).
     /// Used to exercise token expiry and clock-skew refusal without waiting.
     pub const LADING_SERVE_CLOCK_OFFSET_SECONDS: &'static str = "LADING_SERVE_CLOCK_OFFSET_SECONDS";
@@ -201,6 +204,9 @@ impl EnvVars {
     pub const AWS_SESSION_TOKEN: &'static str = "AWS_SESSION_TOKEN";
     /// AWS SDK: region.
     pub const AWS_REGION: &'static str = "AWS_REGION";
+    /// AWS SDK: the S3 endpoint (an S3-compatible server for `lading serve --blobs`); read
+    /// by the SDK itself, and by lading to choose path-style addressing.
+    pub const AWS_ENDPOINT_URL_S3: &'static str = "AWS_ENDPOINT_URL_S3";
     /// `lading doctor`: the Python whose pip is asked (default `python3`).
     pub const LADING_DOCTOR_PYTHON: &'static str = "LADING_DOCTOR_PYTHON";
     /// `lading doctor`: nuget.exe run with mono (default `nuget` on PATH).
@@ -214,6 +220,7 @@ impl EnvVars {
         Self::LADING_SERVE_LISTEN,
         Self::LADING_SERVE_CONFIG,
         Self::LADING_SERVE_PUBLIC_URL,
+        Self::LADING_SERVE_BLOBS,
         Self::LADING_SERVE_CLOCK_OFFSET_SECONDS,
         Self::LADING_CACHE_DIR,
         Self::LADING_SIGNING_KEY,

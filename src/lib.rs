@@ -35,4 +35,5 @@ pub const DIAGNOSTICS: diagnostics::Diagnostics = diagnostics::Diagnostics::new(
     format::diagnostic,
     http::diagnostic,
     repository::diagnostic,
+    server::diagnostic,
 ]);

@@ -36,6 +36,7 @@ pub async fn run(args: ServeArgs, printer: Printer) -> anyhow::Result<()> {
         region: args.region.clone(),
         metadata_ttl: args.metadata_ttl,
         data_planes: crate::ecosystem::registry::data_planes(),
+        blobs: args.blobs.clone(),
         limits: crate::server::ingest::Limits {
             max_upload_bytes: args.max_body_mib.saturating_mul(1024 * 1024),
             max_metadata_bytes: args.max_metadata_mib.saturating_mul(1024 * 1024),

@@ -172,9 +172,28 @@ impl ApiError {
     }
 }
 
+/// Seconds a client is told to wait (`Retry-After`) when storage is away for a while.
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
+/// Whether a storage failure is the object store being away (503 and `Retry-After`, the
+/// client may retry) rather than a fault of this server (500).
+fn unavailable(error: &StoreError) -> bool {
+    matches!(
+        error,
+        StoreError::ObjectStore(super::object_store::ObjectStoreError::Request { .. })
+    )
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         tracing::error!(error = %error, source = ?std::error::Error::source(&error), "storage failure");
+        if unavailable(&error) {
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailableException",
+                format!("storage is unavailable, retry later: {error}"),
+            );
+        }
         Self::internal(format!("internal storage error: {error}"))
     }
 }
@@ -209,6 +228,9 @@ impl IntoResponse for ApiError {
             (self.status, axum::Json(serde_json::Value::Object(body))).into_response();
         let headers = response.headers_mut();
         headers.insert("x-amzn-ErrorType", HeaderValue::from_static(self.code));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert("retry-after", HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
         if let Ok(value) = HeaderValue::from_str(&request_id()) {
             headers.insert("x-amzn-RequestId", value);
         }
@@ -248,6 +270,12 @@ impl DataError {
 impl From<StoreError> for DataError {
     fn from(error: StoreError) -> Self {
         tracing::error!(error = %error, source = ?std::error::Error::source(&error), "storage failure");
+        if unavailable(&error) {
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("storage is unavailable, retry later: {error}"),
+            );
+        }
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("internal storage error: {error}"),
@@ -286,6 +314,11 @@ impl IntoResponse for DataError {
             axum::Json(serde_json::json!({ "error": self.message })),
         )
             .into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert("retry-after", HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 "www-authenticate",

@@ -28,6 +28,7 @@ pub mod data_plane;
 pub mod error;
 pub mod ingest;
 pub mod multipart;
+pub mod object_store;
 pub mod packages;
 pub mod policy;
 pub mod pull_through;
@@ -180,6 +181,9 @@ pub struct ServerOptions {
     pub upstreams: Vec<upstream::ExternalConnectionConfig>,
     /// How long upstream metadata is served from the cache before it is revalidated.
     pub metadata_ttl: std::time::Duration,
+    /// Where blobs live: `s3://BUCKET/PREFIX` for an S3-compatible object store
+    /// ([`object_store`]); `None` keeps them in the data directory.
+    pub blobs: Option<String>,
     /// The data planes to mount, one per format (normally `crate::ecosystem::registry::data_planes()`).
     pub data_planes: &'static [&'static dyn data_plane::DataPlane],
 }
@@ -332,12 +336,40 @@ impl Server {
     /// When the data directory cannot be used, the config is inconsistent, or the address
     /// cannot be bound.
     pub async fn start(options: ServerOptions) -> anyhow::Result<Self> {
-        let store = Store::open(&options.data_dir).with_context(|| {
+        let remote = match &options.blobs {
+            Some(url) => Some(
+                object_store::ObjectStore::connect(url)
+                    .await
+                    .with_context(|| format!("failed to use the object store `{url}`"))?,
+            ),
+            None => None,
+        };
+        let sweeps_remote = remote.is_some();
+        let store = Store::open_with(&options.data_dir, remote).with_context(|| {
             format!(
                 "failed to open the data directory `{}`",
                 options.data_dir.display()
             )
         })?;
+        if sweeps_remote {
+            // The object store's orphan collector: at start, then hourly.
+            let sweeper = store.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(store::ORPHAN_BLOB_AGE);
+                loop {
+                    every.tick().await;
+                    match sweeper.sweep_remote_orphans(store::ORPHAN_BLOB_AGE).await {
+                        Ok(0) => {}
+                        Ok(removed) => {
+                            tracing::info!(removed, "removed orphan objects from the object store");
+                        }
+                        Err(error) => {
+                            tracing::warn!(error = %error_chain(&error), "object store orphan sweep failed");
+                        }
+                    }
+                }
+            });
+        }
         let config = options.config.clone().unwrap_or_default();
         let account = config
             .account
@@ -650,10 +682,51 @@ pub fn router(
     }
     router
         .route("/health", any(|| async { "ok" }))
+        .route("/healthz", any(|| async { "ok" }))
+        .route("/readyz", any(ready))
         .fallback(|| async { control::unknown_route() })
         // Each route caps and streams its own body ([`ingest`]), after authentication.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
+}
+
+/// `/readyz`, for a load balancer: 200 when the index and the blob storage (the object store,
+/// when there is one) answer, else 503 with `Retry-After` and what failed.
+async fn ready(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match state.store.ready().await {
+        Ok(()) => "ready".into_response(),
+        Err(error) => {
+            tracing::warn!(error = %error, source = ?std::error::Error::source(&error), "not ready");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                [("retry-after", error::RETRY_AFTER_SECONDS.to_string())],
+                format!("not ready: {}", error_chain(&error)),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Finds this module's errors in an error chain (see [`crate::diagnostics::Probe`]).
+pub fn diagnostic(
+    error: &crate::diagnostics::Cause,
+) -> Option<&dyn crate::diagnostics::Diagnostic> {
+    object_store::diagnostic(error)
+}
+
+/// An error and its causes on one line.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Create the admin principal, default or configured domains and repositories; write the

@@ -22,6 +22,14 @@
 //! Reads never serve bytes that no longer match their name, as far as this process can tell:
 //! a blob is hashed on its first read, and again whenever its file changed since
 //! ([`Store::open_blob`] states the exact guarantee).
+//!
+//! With an object store (`lading serve --blobs s3://…`, [`super::object_store`]) a blob's
+//! home is the bucket and `blobs-v1/` is this node's cache of it: a new blob is uploaded,
+//! conditionally and with its SHA-256 for the store to check, before the index row naming it
+//! is committed; a blob missing from the local directory is fetched, verified against its
+//! name and kept. A refused upload leaves its object in the bucket for the collector
+//! ([`Store::sweep_remote_orphans`]), which deletes only unreferenced objects older than
+//! [`ORPHAN_BLOB_AGE`], far longer than any upload takes to commit.
 
 use std::collections::HashMap;
 use std::io::{Read as _, Seek as _};
@@ -290,6 +298,9 @@ pub enum StoreError {
     /// Disk I/O failed.
     #[error("storage I/O error")]
     Io(#[from] std::io::Error),
+    /// The object store holding the blobs failed: retryable, answered 503.
+    #[error(transparent)]
+    ObjectStore(#[from] super::object_store::ObjectStoreError),
     /// A blob on disk no longer matches its digest.
     #[error("blob `{sha256}` is corrupt on disk (its content hashes to `{actual}`)")]
     Corrupt {
@@ -406,6 +417,8 @@ struct StoreInner {
     next: std::sync::atomic::AtomicUsize,
     blobs: PathBuf,
     tmp: PathBuf,
+    /// Where blobs live when it is not the local directory (which then caches them).
+    remote: Option<super::object_store::ObjectStore>,
     /// A connection that only ever asks for `PRAGMA data_version` ([`Store::generation`]).
     watcher: Mutex<Connection>,
     /// Verified bytes of recently served small blobs.
@@ -638,6 +651,18 @@ impl Store {
     /// # Errors
     /// When the directory or index cannot be created or opened.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(data_dir, None)
+    }
+
+    /// Open the store in `data_dir` with its blobs in `remote` when given (the local blob
+    /// directory then caches them).
+    ///
+    /// # Errors
+    /// When the directory or index cannot be created or opened.
+    pub fn open_with(
+        data_dir: &Path,
+        remote: Option<super::object_store::ObjectStore>,
+    ) -> Result<Self, StoreError> {
         fs_err::create_dir_all(data_dir)?;
         let blobs = data_dir.join(BLOBS_DIR).join("sha256");
         let tmp = data_dir.join("tmp");
@@ -665,6 +690,7 @@ impl Store {
                 next: std::sync::atomic::AtomicUsize::new(0),
                 blobs,
                 tmp,
+                remote,
                 watcher: Mutex::new(watcher),
                 blob_cache: BlobCache::new(BLOB_CACHE_BYTES),
                 verified: Mutex::new(HashMap::new()),
@@ -865,6 +891,11 @@ impl Store {
         })
         .await
         .map_err(|error| StoreError::Task(error.to_string()))??;
+        if let Some(remote) = &self.inner.remote {
+            remote
+                .put(&digests.sha256, &self.blob_path(&digests.sha256))
+                .await?;
+        }
         Ok(Placed {
             digests,
             created,
@@ -940,6 +971,9 @@ impl Store {
         if let Some(bytes) = self.inner.blob_cache.get(&sha256) {
             return Ok(Blob::Bytes(bytes));
         }
+        if let Some(remote) = &self.inner.remote {
+            self.cache_from(remote, &sha256).await?;
+        }
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.open_blob_sync(&sha256))
             .await
@@ -961,6 +995,118 @@ impl Store {
             .await
             .map_err(|error| StoreError::Task(error.to_string()))?,
         }
+    }
+
+    /// Make sure the local directory has `sha256`, fetching (and verifying) it from the
+    /// object store when it does not; a blob the store lacks too is left missing, so the
+    /// read fails as it would without an object store.
+    async fn cache_from(
+        &self,
+        remote: &super::object_store::ObjectStore,
+        sha256: &str,
+    ) -> Result<(), StoreError> {
+        if sha256.len() != 64 {
+            return Ok(());
+        }
+        let path = self.blob_path(sha256);
+        if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            return Ok(());
+        }
+        let Some(temp) = remote.fetch(sha256, &self.inner.tmp).await? else {
+            return Ok(());
+        };
+        tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+            if let Some(parent) = path.parent() {
+                fs_err::create_dir_all(parent)?;
+            }
+            temp.persist(&path).map_err(|error| error.error)?;
+            Ok(())
+        })
+        .await
+        .map_err(|error| StoreError::Task(error.to_string()))??;
+        tracing::debug!(%sha256, store = remote.display(), "cached a blob from the object store");
+        Ok(())
+    }
+
+    /// Whether the blob storage answers: the object store's bucket when there is one.
+    ///
+    /// # Errors
+    /// The object store does not answer.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.with(|connection| -> Result<(), StoreError> {
+            connection.query_row("SELECT 1", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await?;
+        if let Some(remote) = &self.inner.remote {
+            remote.ready().await?;
+        }
+        Ok(())
+    }
+
+    /// The object store's collector: delete objects that no index row names and that were
+    /// written more than `min_age` ago (a crash or refused upload between the object's
+    /// write and its row's commit). Each candidate is checked again under the index's
+    /// write lock, and skipped while a request of this process has placed it. Returns how
+    /// many went; 0 without an object store.
+    ///
+    /// # Errors
+    /// Index or object-store failures.
+    pub async fn sweep_remote_orphans(
+        &self,
+        min_age: std::time::Duration,
+    ) -> Result<usize, StoreError> {
+        let Some(remote) = self.inner.remote.clone() else {
+            return Ok(0);
+        };
+        let now = std::time::SystemTime::now();
+        let candidates: Vec<String> = remote
+            .list()
+            .await?
+            .into_iter()
+            .filter(|(_, written)| now.duration_since(*written).is_ok_and(|age| age >= min_age))
+            .map(|(sha256, _)| sha256)
+            .collect();
+        let mut removed = 0;
+        for sha256 in candidates {
+            let inner = Arc::clone(&self.inner);
+            let name = sha256.clone();
+            // Hold the write lock across the check and the delete, so no commit can name the
+            // object in between.
+            let (sender, receiver) = tokio::sync::oneshot::channel::<bool>();
+            let (done_sender, done_receiver) = tokio::sync::oneshot::channel::<()>();
+            let checked = self.with(move |connection| -> Result<(), StoreError> {
+                let transaction = write_transaction(connection)?;
+                let named: bool = transaction.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM assets WHERE sha256 = ?1)
+                         OR EXISTS (SELECT 1 FROM versions WHERE instr(metadata, ?1) > 0)",
+                    params![name],
+                    |row| row.get(0),
+                )?;
+                let placing = lock(&inner.pending).contains_key(&name);
+                let _ = sender.send(!named && !placing);
+                let _ = done_receiver.blocking_recv();
+                transaction.commit()?;
+                Ok(())
+            });
+            let delete = async {
+                let orphan = receiver.await.unwrap_or(false);
+                let result = if orphan {
+                    remote.delete(&sha256).await.map(|()| true)
+                } else {
+                    Ok(false)
+                };
+                let _ = done_sender.send(());
+                result
+            };
+            let (checked, deleted) = tokio::join!(checked, delete);
+            checked?;
+            if deleted? {
+                tracing::debug!(%sha256, "removed an orphan object from the object store");
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     fn open_blob_sync(&self, sha256: &str) -> Result<Blob, StoreError> {

@@ -36,6 +36,7 @@ mod serve_limits;
 mod serve_maven;
 mod serve_npm;
 mod serve_nuget;
+mod serve_object_store;
 mod serve_pypi;
 mod serve_read_cache;
 mod serve_security;

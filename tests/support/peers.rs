@@ -533,3 +533,81 @@ impl Drop for Pynuget {
         self.stop();
     }
 }
+
+/// A running S3-compatible server (moto, `moto_server`), in memory; stopped on drop. Its
+/// credentials are any pair (moto checks none); [`S3Server::env`] is what a client needs.
+pub struct S3Server {
+    /// Endpoint URL, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    /// The port, kept so the server can come back on it after [`S3Server::stop`].
+    pub port: u16,
+    binary: PathBuf,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl S3Server {
+    /// Find the peer (`LADING_TEST_MOTO_SERVER` or `.peers/s3-venv/bin/moto_server`).
+    pub fn find() -> Option<PathBuf> {
+        find_tool(
+            "LADING_TEST_MOTO_SERVER",
+            Some("s3-venv/bin/moto_server"),
+            None,
+        )
+    }
+
+    /// Start on a free port (`dir` is its scratch `HOME`).
+    pub fn start(binary: &Path, dir: &Path) -> Self {
+        let mut server = Self {
+            url: String::new(),
+            port: free_port(),
+            binary: binary.to_path_buf(),
+            dir: dir.to_path_buf(),
+            child: None,
+        };
+        server.restart();
+        server
+    }
+
+    /// Start again on the same port, empty (moto keeps nothing across a restart).
+    pub fn restart(&mut self) {
+        self.stop();
+        let mut child = clean_command(&self.binary, &self.dir)
+            .args(["-H", "127.0.0.1", "-p", &self.port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        self.url = format!("http://127.0.0.1:{}", self.port);
+        wait_for_http(&self.url, &mut child, "moto_server");
+        self.child = Some(child);
+    }
+
+    /// What an S3 client needs to reach it through the AWS chain.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL_S3", self.url.clone()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("AWS_DEFAULT_REGION", "us-east-1".to_owned()),
+            ("AWS_CONFIG_FILE", "/dev/null".to_owned()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".to_owned()),
+        ]
+    }
+
+    /// Stop the server (its contents are lost).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

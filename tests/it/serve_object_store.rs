@@ -1,0 +1,337 @@
+//! `lading serve --blobs s3://…`: blobs in an S3-compatible object store (moto's server, a
+//! peer this project did not write), driven by the AWS CLI on both sides: `codeartifact`
+//! against lading, `s3api` against the object store.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::require_tool;
+use crate::support::client::{self, curl_status};
+use crate::support::peers::S3Server;
+use crate::support::{self, LadingServer, ServerSpec};
+
+/// The AWS CLI aimed at the object store.
+fn s3api(aws: &Path, s3: &S3Server, home: &Path, args: &[&str]) -> Command {
+    let mut command = support::clean_command(aws, home);
+    command.envs(s3.env()).arg("s3api").args(args);
+    command
+}
+
+/// One object store for the tests that do not stop it (each uses its own bucket).
+fn shared_s3(moto: &Path) -> &'static S3Server {
+    static SHARED: std::sync::OnceLock<(tempfile::TempDir, S3Server)> = std::sync::OnceLock::new();
+    let (_, server) = SHARED.get_or_init(|| {
+        let home = tempfile::tempdir().unwrap();
+        let server = S3Server::start(moto, home.path());
+        (home, server)
+    });
+    server
+}
+
+fn create_bucket(aws: &Path, s3: &S3Server, home: &Path, bucket: &str) {
+    support::run_ok(&mut s3api(
+        aws,
+        s3,
+        home,
+        &["create-bucket", "--bucket", bucket],
+    ));
+}
+
+/// Every key in `bucket`.
+fn keys(aws: &Path, s3: &S3Server, home: &Path, bucket: &str) -> Vec<String> {
+    let output = support::run_ok(&mut s3api(
+        aws,
+        s3,
+        home,
+        &["list-objects-v2", "--bucket", bucket, "--output", "json"],
+    ));
+    let listing: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+    listing["Contents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|object| object["Key"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// A lading server over `dir/data` with its blobs in `s3://bucket/node/`.
+fn serve_on(dir: &Path, s3: &S3Server, bucket: &str) -> LadingServer {
+    let blobs = format!("s3://{bucket}/node");
+    LadingServer::start(
+        &dir.join("data"),
+        ServerSpec {
+            args: vec!["--blobs", &blobs],
+            env: s3.env(),
+            ..ServerSpec::default()
+        },
+    )
+}
+
+/// Publish `content` as generic `ns/report@version` asset `report.txt` with the AWS CLI.
+fn publish(
+    server: &LadingServer,
+    dir: &Path,
+    version: &str,
+    content: &str,
+) -> std::process::Output {
+    let file = dir.join(format!("report-{version}.txt"));
+    fs_err::write(&file, content).unwrap();
+    let sha256 = lading::server::store::Digests::of(content.as_bytes()).sha256;
+    let file = file.display().to_string();
+    let mut command = server.aws_command_on(
+        dir,
+        "main",
+        &[
+            "publish-package-version",
+            "--format",
+            "generic",
+            "--namespace",
+            "ns",
+            "--package",
+            "report",
+            "--package-version",
+            version,
+            "--asset-name",
+            "report.txt",
+            "--asset-content",
+            &file,
+            "--asset-sha256",
+            &sha256,
+        ],
+    );
+    // One attempt: the CLI would retry a 503 on its own, and the test wants to see it.
+    support::run(command.env("AWS_MAX_ATTEMPTS", "1"))
+}
+
+/// Download the asset with the AWS CLI; its bytes, or the failed output.
+fn download(
+    server: &LadingServer,
+    dir: &Path,
+    version: &str,
+) -> Result<String, std::process::Output> {
+    let out = dir.join(format!("downloaded-{version}.txt"));
+    let _ = fs_err::remove_file(&out);
+    let output = support::run(&mut server.aws_command_on(
+        dir,
+        "main",
+        &[
+            "get-package-version-asset",
+            "--format",
+            "generic",
+            "--namespace",
+            "ns",
+            "--package",
+            "report",
+            "--package-version",
+            version,
+            "--asset",
+            "report.txt",
+            &out.display().to_string(),
+        ],
+    ));
+    if output.status.success() {
+        Ok(fs_err::read_to_string(&out).unwrap())
+    } else {
+        Err(output)
+    }
+}
+
+fn local_blobs(data: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    let root = data.join("blobs-v1").join("sha256");
+    for shard in fs_err::read_dir(&root).into_iter().flatten().flatten() {
+        for blob in fs_err::read_dir(shard.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            names.push(blob.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names
+}
+
+#[test]
+fn blobs_live_in_the_bucket_and_a_node_without_them_fetches_and_verifies_them() {
+    let aws = require_tool!(support::aws());
+    let moto = require_tool!(S3Server::find());
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = shared_s3(&moto);
+    create_bucket(&aws, s3, dir.path(), "lading-blobs");
+
+    let server = serve_on(dir.path(), s3, "lading-blobs");
+    let content = "bytes that live in the bucket\n";
+    let sha256 = lading::server::store::Digests::of(content.as_bytes()).sha256;
+    let published = publish(&server, dir.path(), "1.0.0", content);
+    assert!(
+        published.status.success(),
+        "{}",
+        support::describe(&published)
+    );
+    let key = format!("node/sha256/{}/{sha256}", &sha256[..2]);
+    assert!(
+        keys(&aws, s3, dir.path(), "lading-blobs").contains(&key),
+        "the asset is in the bucket under `{key}`"
+    );
+    let stored = dir.path().join("from-bucket.txt");
+    support::run_ok(&mut s3api(
+        &aws,
+        s3,
+        dir.path(),
+        &[
+            "get-object",
+            "--bucket",
+            "lading-blobs",
+            "--key",
+            &key,
+            &stored.display().to_string(),
+        ],
+    ));
+    assert_eq!(fs_err::read_to_string(&stored).unwrap(), content);
+    server.stop();
+
+    // A node whose local blob cache is empty (a new machine with the same index) reads it
+    // back from the bucket, and keeps the verified copy.
+    fs_err::remove_dir_all(dir.path().join("data/blobs-v1")).unwrap();
+    let server = serve_on(dir.path(), s3, "lading-blobs");
+    assert_eq!(download(&server, dir.path(), "1.0.0").unwrap(), content);
+    assert_eq!(local_blobs(&server.data), vec![sha256]);
+}
+
+#[test]
+fn an_object_changed_in_the_bucket_is_refused_not_served() {
+    let aws = require_tool!(support::aws());
+    let moto = require_tool!(S3Server::find());
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = shared_s3(&moto);
+    create_bucket(&aws, s3, dir.path(), "tampered");
+
+    let server = serve_on(dir.path(), s3, "tampered");
+    let content = "the published bytes\n";
+    let sha256 = lading::server::store::Digests::of(content.as_bytes()).sha256;
+    let published = publish(&server, dir.path(), "1.0.0", content);
+    assert!(
+        published.status.success(),
+        "{}",
+        support::describe(&published)
+    );
+    server.stop();
+
+    let other = dir.path().join("other.txt");
+    fs_err::write(&other, "not the published bytes\n").unwrap();
+    support::run_ok(&mut s3api(
+        &aws,
+        s3,
+        dir.path(),
+        &[
+            "put-object",
+            "--bucket",
+            "tampered",
+            "--key",
+            &format!("node/sha256/{}/{sha256}", &sha256[..2]),
+            "--body",
+            &other.display().to_string(),
+        ],
+    ));
+    fs_err::remove_dir_all(dir.path().join("data/blobs-v1")).unwrap();
+    let server = serve_on(dir.path(), s3, "tampered");
+    let refused = download(&server, dir.path(), "1.0.0").expect_err("a wrong byte was served");
+    assert!(
+        support::describe(&refused).contains("InternalServerException"),
+        "{}",
+        support::describe(&refused)
+    );
+    assert!(
+        local_blobs(&server.data).is_empty(),
+        "nothing unverified is cached"
+    );
+    assert!(
+        server.log().contains("corrupt"),
+        "the server log names the corrupt object:\n{}",
+        server.log()
+    );
+}
+
+#[test]
+fn the_object_store_away_answers_503_with_retry_after_and_service_resumes() {
+    let aws = require_tool!(support::aws());
+    let moto = require_tool!(S3Server::find());
+    require_tool!(client::curl());
+    let dir = tempfile::tempdir().unwrap();
+    let mut s3 = S3Server::start(&moto, dir.path());
+    create_bucket(&aws, &s3, dir.path(), "flaky");
+    let server = serve_on(dir.path(), &s3, "flaky");
+    let readyz = format!("{}/readyz", server.url);
+    let healthz = format!("{}/healthz", server.url);
+    assert_eq!(curl_status(dir.path(), &[&readyz]).0, 200);
+
+    s3.stop();
+    let (status, answer) = curl_status(dir.path(), &["-i", &readyz]);
+    assert_eq!(status, 503, "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 5"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("object store `s3://flaky/node/`"),
+        "{answer}"
+    );
+    // `/healthz` is the process, which is fine.
+    assert_eq!(curl_status(dir.path(), &[&healthz]).0, 200);
+    let refused = publish(&server, dir.path(), "1.0.0", "while the store is away\n");
+    assert!(!refused.status.success());
+    assert!(
+        support::describe(&refused).contains("ServiceUnavailable")
+            || support::describe(&refused).contains("503"),
+        "{}",
+        support::describe(&refused)
+    );
+    // The refused publish left no version behind.
+    assert!(download(&server, dir.path(), "1.0.0").is_err());
+
+    // The store comes back (moto starts empty: the bucket is made again): no restart of
+    // lading needed.
+    s3.restart();
+    create_bucket(&aws, &s3, dir.path(), "flaky");
+    assert_eq!(curl_status(dir.path(), &[&readyz]).0, 200);
+    let published = publish(&server, dir.path(), "1.0.0", "after the store came back\n");
+    assert!(
+        published.status.success(),
+        "{}",
+        support::describe(&published)
+    );
+    assert_eq!(
+        download(&server, dir.path(), "1.0.0").unwrap(),
+        "after the store came back\n"
+    );
+}
+
+#[test]
+fn a_missing_bucket_stops_serve_at_start_with_a_hint() {
+    let moto = require_tool!(S3Server::find());
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = shared_s3(&moto);
+    let output = support::run(
+        support::clean_command(support::lading_bin(), dir.path())
+            .envs(s3.env())
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--blobs",
+                "s3://no-such-bucket/x",
+            ])
+            .arg("--data")
+            .arg(dir.path().join("data")),
+    );
+    assert!(!output.status.success());
+    let text = support::describe(&output);
+    assert!(
+        text.contains("failed to use the object store `s3://no-such-bucket/x`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("AWS_ENDPOINT_URL_S3"),
+        "the hint names the endpoint variable: {text}"
+    );
+}
