@@ -591,7 +591,11 @@ pub struct CacheKeyArgs {
 
 /// `lading serve` options.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ServeArgs {
+    /// Maintenance of a data directory instead of serving it.
+    #[command(subcommand)]
+    pub action: Option<ServeAction>,
     /// Data directory (created if missing); holds the index, blobs and admin credentials.
     #[arg(long, env = EnvVars::LADING_SERVE_DATA, default_value = ".lading/repo")]
     pub data: PathBuf,
@@ -663,4 +667,33 @@ pub struct ServeArgs {
     /// to `--max-connections` there.
     #[arg(long, default_value_t = 256)]
     pub max_connections_per_address: usize,
+}
+
+/// `lading serve verify|...`.
+#[derive(Debug, Subcommand)]
+pub enum ServeAction {
+    /// Check a data directory (and its object store): every index row's blob exists and
+    /// hashes to its name with the right size; list blobs nothing names.
+    ///
+    /// Reads every blob once (from the object store with `--blobs`), so it takes as long as
+    /// reading the repository. Safe beside a running server: it only reads. Orphans (blobs
+    /// no index row names, left by an interrupted or refused upload) are reported, not
+    /// counted as problems: the server's collectors remove them once they are an hour old.
+    ///
+    /// Exit status 0 when no blob is missing, corrupt or of the wrong size, 1 otherwise.
+    Verify(ServeVerifyArgs),
+}
+
+/// `lading serve verify` options.
+#[derive(Debug, Args)]
+pub struct ServeVerifyArgs {
+    /// Data directory to check.
+    #[arg(long, env = EnvVars::LADING_SERVE_DATA, default_value = ".lading/repo")]
+    pub data: PathBuf,
+    /// The object store holding the blobs (`s3://BUCKET/PREFIX`), as given to `lading serve`.
+    #[arg(long, env = EnvVars::LADING_SERVE_BLOBS, value_name = "s3://BUCKET/PREFIX")]
+    pub blobs: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

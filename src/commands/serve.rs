@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 
-use crate::cli::ServeArgs;
+use crate::cli::{ServeAction, ServeArgs, ServeVerifyArgs};
 use crate::printer::Printer;
 use crate::server::{ServeConfig, Server, ServerOptions};
 
@@ -11,6 +11,11 @@ use crate::server::{ServeConfig, Server, ServerOptions};
 /// # Errors
 /// When the data directory, config file or listen address cannot be used.
 pub async fn run(args: ServeArgs, printer: Printer) -> anyhow::Result<()> {
+    if let Some(action) = args.action {
+        return match action {
+            ServeAction::Verify(verify_args) => verify(verify_args, &printer).await,
+        };
+    }
     let config =
         match &args.config {
             Some(path) => Some(ServeConfig::load(path).with_context(|| {
@@ -88,5 +93,66 @@ async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => {},
         () = terminate => {},
+    }
+}
+
+/// `lading serve verify`: check every blob the index names, report orphans.
+async fn verify(args: ServeVerifyArgs, printer: &Printer) -> anyhow::Result<()> {
+    if !args.data.join(crate::server::store::INDEX_FILE).is_file() {
+        anyhow::bail!(
+            "`{}` is not a `lading serve` data directory (it has no `{}`)",
+            args.data.display(),
+            crate::server::store::INDEX_FILE
+        );
+    }
+    let remote = match &args.blobs {
+        Some(url) => Some(
+            crate::server::object_store::ObjectStore::connect(url)
+                .await
+                .with_context(|| format!("failed to use the object store `{url}`"))?,
+        ),
+        None => None,
+    };
+    let store = crate::server::store::Store::open_with(&args.data, remote).with_context(|| {
+        format!(
+            "failed to open the data directory `{}`",
+            args.data.display()
+        )
+    })?;
+    printer.status(&format!(
+        "verifying the blobs `{}` names...",
+        args.data.display()
+    ));
+    let report = store.verify().await.context("failed to verify the store")?;
+    if args.json {
+        printer.data(&serde_json::to_string_pretty(&report)?);
+    } else {
+        for problem in &report.problems {
+            printer.data(&format!(
+                "{}: {} (named by {})",
+                problem.sha256,
+                problem.problem,
+                problem.named_by.join(", ")
+            ));
+        }
+        printer.status(&format!(
+            "checked {} asset(s), {} distinct blob(s) in `{}`: {} problem(s); orphans: {} local, {} in the object store",
+            report.assets,
+            report.blobs,
+            report.location,
+            report.problems.len(),
+            report.orphans_local.len(),
+            report.orphans_remote.len(),
+        ));
+    }
+    if report.problems.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{} blob(s) the index names are missing, corrupt or of the wrong size; \
+             hint: restore them from a backup (or the object store's versioning), or delete \
+             and publish the versions named above again",
+            report.problems.len()
+        )
     }
 }

@@ -63,7 +63,7 @@ use super::blob_cache::BlobCache;
 pub use crate::archive::Digests;
 
 /// Index file name; the version suffix changes when the schema does.
-const INDEX_FILE: &str = "index-v1.sqlite3";
+pub const INDEX_FILE: &str = "index-v1.sqlite3";
 /// Blob directory name.
 const BLOBS_DIR: &str = "blobs-v1";
 
@@ -1109,6 +1109,155 @@ impl Store {
         Ok(removed)
     }
 
+    /// Check the whole store (`lading serve verify`): every asset row's blob exists and
+    /// hashes to its name with the row's size, in the object store when there is one (each
+    /// object read and hashed) and else on local disk; and list the blobs nothing names
+    /// (what the collectors remove once they are old enough). Reads only.
+    ///
+    /// # Errors
+    /// The index cannot be read, or the object store cannot be listed.
+    pub async fn verify(&self) -> Result<VerifyReport, StoreError> {
+        let (assets, referenced) = self
+            .with(|connection| -> Result<_, StoreError> {
+                let mut assets: std::collections::BTreeMap<String, (u64, Vec<String>)> =
+                    std::collections::BTreeMap::new();
+                let mut statement = connection.prepare(
+                    "SELECT a.sha256, a.size, v.domain, v.repository, v.format, v.namespace,
+                            v.package, v.version, a.name
+                     FROM assets a JOIN versions v ON v.id = a.version_id",
+                )?;
+                let rows = statement.query_map([], |row| {
+                    let namespace: String = row.get(5)?;
+                    let package: String = row.get(6)?;
+                    let name = if namespace.is_empty() {
+                        package
+                    } else {
+                        format!("{namespace}/{package}")
+                    };
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, i64>(1)?,
+                        format!(
+                            "{}/{} {} {name}@{} {}",
+                            row.get::<_, String>(2)?,
+                            row.get::<_, String>(3)?,
+                            row.get::<_, String>(4)?,
+                            row.get::<_, String>(7)?,
+                            row.get::<_, String>(8)?,
+                        ),
+                    ))
+                })?;
+                for row in rows {
+                    let (sha256, size, named) = row?;
+                    let entry = assets
+                        .entry(sha256)
+                        .or_insert((u64::try_from(size).unwrap_or(0), Vec::new()));
+                    entry.1.push(named);
+                }
+                let mut referenced: std::collections::HashSet<String> =
+                    assets.keys().cloned().collect();
+                let mut versions = connection
+                    .prepare("SELECT metadata FROM versions WHERE metadata IS NOT NULL")?;
+                for metadata in versions.query_map([], |row| row.get::<_, String>(0))? {
+                    referenced.extend(sha256_runs(&metadata?).map(str::to_owned));
+                }
+                Ok((assets, referenced))
+            })
+            .await?;
+        let mut report = VerifyReport {
+            assets: assets.values().map(|(_, names)| names.len()).sum(),
+            blobs: assets.len(),
+            location: self.inner.remote.as_ref().map_or_else(
+                || self.inner.blobs.display().to_string(),
+                |remote| remote.display().to_owned(),
+            ),
+            ..VerifyReport::default()
+        };
+        for (sha256, (size, names)) in &assets {
+            let problem = if let Some(remote) = &self.inner.remote {
+                match remote.fetch(sha256, &self.inner.tmp).await {
+                    Ok(Some(temp)) => {
+                        let length = temp.as_file().metadata().map(|metadata| metadata.len())?;
+                        (length != *size).then(|| format!("{length} bytes, the index says {size}"))
+                    }
+                    Ok(None) => Some("missing".to_owned()),
+                    Err(super::object_store::ObjectStoreError::Corrupt { actual, .. }) => {
+                        Some(format!("corrupt: its content hashes to `{actual}`"))
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            } else {
+                let path = self.blob_path(sha256);
+                let sha = sha256.clone();
+                let expected = *size;
+                tokio::task::spawn_blocking(move || -> Result<Option<String>, StoreError> {
+                    let mut file = match fs_err::File::open(&path) {
+                        Ok(file) => file,
+                        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                            return Ok(Some("missing".to_owned()));
+                        }
+                        Err(error) => return Err(error.into()),
+                    };
+                    let mut hasher = sha2::Sha256::new();
+                    let length = std::io::copy(&mut file, &mut hasher)?;
+                    let actual = hex::encode(hasher.finalize());
+                    Ok(if actual != sha {
+                        Some(format!("corrupt: its content hashes to `{actual}`"))
+                    } else if length != expected {
+                        Some(format!("{length} bytes, the index says {expected}"))
+                    } else {
+                        None
+                    })
+                })
+                .await
+                .map_err(|error| StoreError::Task(error.to_string()))??
+            };
+            if let Some(problem) = problem {
+                report.problems.push(BlobProblem {
+                    sha256: sha256.clone(),
+                    problem,
+                    named_by: names.clone(),
+                });
+            }
+        }
+        let local = self.inner.blobs.clone();
+        let local_names =
+            tokio::task::spawn_blocking(move || -> Result<Vec<String>, StoreError> {
+                let mut names = Vec::new();
+                for shard in fs_err::read_dir(&local)? {
+                    let shard = shard?.path();
+                    if !shard.is_dir() {
+                        continue;
+                    }
+                    for blob in fs_err::read_dir(&shard)? {
+                        let name = blob?.file_name().to_string_lossy().into_owned();
+                        if sha256_runs(&name).next() == Some(name.as_str()) {
+                            names.push(name);
+                        }
+                    }
+                }
+                Ok(names)
+            })
+            .await
+            .map_err(|error| StoreError::Task(error.to_string()))??;
+        report.orphans_local = local_names
+            .into_iter()
+            .filter(|name| !referenced.contains(name))
+            .collect();
+        report.orphans_local.sort();
+        if let Some(remote) = &self.inner.remote {
+            report.orphans_remote = remote
+                .list()
+                .await?
+                .into_iter()
+                .map(|(name, _)| name)
+                .filter(|name| !referenced.contains(name))
+                .collect();
+            report.orphans_remote.sort();
+        }
+        Ok(report)
+    }
+
     fn open_blob_sync(&self, sha256: &str) -> Result<Blob, StoreError> {
         let path = self.blob_path(sha256);
         let (mut file, path) = fs_err::File::open(path)?.into_parts();
@@ -1172,6 +1321,34 @@ impl Store {
         verified.insert(sha256.to_owned(), stamp);
         Ok(())
     }
+}
+
+/// What [`Store::verify`] found.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct VerifyReport {
+    /// Where the blobs were checked: the object store or the local directory.
+    pub location: String,
+    /// Asset rows checked.
+    pub assets: usize,
+    /// Distinct blobs they name, each read and hashed.
+    pub blobs: usize,
+    /// Blobs that are missing, corrupt or of the wrong size: the problems.
+    pub problems: Vec<BlobProblem>,
+    /// Local blobs no index row names (the local collector removes them after an hour).
+    pub orphans_local: Vec<String>,
+    /// Objects no index row names (the object store's collector removes them after an hour).
+    pub orphans_remote: Vec<String>,
+}
+
+/// One blob an index row names that is not as it should be.
+#[derive(Debug, serde::Serialize)]
+pub struct BlobProblem {
+    /// Its name.
+    pub sha256: String,
+    /// What is wrong.
+    pub problem: String,
+    /// The assets naming it: `domain/repository format package@version asset`.
+    pub named_by: Vec<String>,
 }
 
 /// Index connections per store.

@@ -335,3 +335,147 @@ fn a_missing_bucket_stops_serve_at_start_with_a_hint() {
         "the hint names the endpoint variable: {text}"
     );
 }
+
+/// `lading serve verify` over `data` (with `--blobs` when given): its output.
+fn verify(
+    dir: &Path,
+    data: &Path,
+    s3: Option<(&S3Server, &str)>,
+    json: bool,
+) -> std::process::Output {
+    let mut command = support::clean_command(support::lading_bin(), dir);
+    command.args(["serve", "verify", "--data"]).arg(data);
+    if let Some((s3, blobs)) = s3 {
+        command.envs(s3.env()).args(["--blobs", blobs]);
+    }
+    if json {
+        command.arg("--json");
+    }
+    support::run(&mut command)
+}
+
+#[test]
+fn serve_verify_finds_a_damaged_blob_and_orphans_on_disk() {
+    require_tool!(support::aws());
+    let (dir, server) = support::serve(ServerSpec::default());
+    let content = "checked by serve verify\n";
+    let sha256 = lading::server::store::Digests::of(content.as_bytes()).sha256;
+    let published = publish(&server, dir.path(), "1.0.0", content);
+    assert!(
+        published.status.success(),
+        "{}",
+        support::describe(&published)
+    );
+    let data = server.data.clone();
+
+    // Beside the running server: it only reads.
+    let clean = verify(dir.path(), &data, None, false);
+    assert!(clean.status.success(), "{}", support::describe(&clean));
+    assert!(
+        support::describe(&clean).contains("checked 1 asset(s), 1 distinct blob(s)")
+            && support::describe(&clean).contains("0 problem(s); orphans: 0 local"),
+        "{}",
+        support::describe(&clean)
+    );
+    server.stop();
+
+    let blob = data
+        .join("blobs-v1/sha256")
+        .join(&sha256[..2])
+        .join(&sha256);
+    fs_err::write(&blob, "damaged on disk\n").unwrap();
+    let orphan = lading::server::store::Digests::of(b"nobody names me").sha256;
+    let shard = data.join("blobs-v1/sha256").join(&orphan[..2]);
+    fs_err::create_dir_all(&shard).unwrap();
+    fs_err::write(shard.join(&orphan), "nobody names me").unwrap();
+
+    let damaged = verify(dir.path(), &data, None, false);
+    assert_eq!(
+        damaged.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&damaged)
+    );
+    let text = support::describe(&damaged);
+    assert!(text.contains(&format!("{sha256}: corrupt")), "{text}");
+    assert!(
+        text.contains("local/main generic ns/report@1.0.0 report.txt"),
+        "{text}"
+    );
+    assert!(text.contains("1 problem(s); orphans: 1 local"), "{text}");
+
+    let report = verify(dir.path(), &data, None, true);
+    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!(report["problems"].as_array().unwrap().len(), 1);
+    assert_eq!(report["problems"][0]["sha256"], sha256.as_str());
+    assert_eq!(report["orphans_local"], serde_json::json!([orphan]));
+
+    fs_err::remove_file(&blob).unwrap();
+    let missing = verify(dir.path(), &data, None, false);
+    assert!(
+        support::describe(&missing).contains(&format!("{sha256}: missing")),
+        "{}",
+        support::describe(&missing)
+    );
+}
+
+#[test]
+fn serve_verify_reads_every_object_back_from_the_object_store() {
+    let aws = require_tool!(support::aws());
+    let moto = require_tool!(S3Server::find());
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = shared_s3(&moto);
+    create_bucket(&aws, s3, dir.path(), "verified");
+    let server = serve_on(dir.path(), s3, "verified");
+    for version in ["1.0.0", "1.0.1"] {
+        let published = publish(
+            &server,
+            dir.path(),
+            version,
+            &format!("release {version}\n"),
+        );
+        assert!(
+            published.status.success(),
+            "{}",
+            support::describe(&published)
+        );
+    }
+    let data = server.data.clone();
+    server.stop();
+    // The node's cache is irrelevant: the object store is what is checked.
+    fs_err::remove_dir_all(data.join("blobs-v1")).unwrap();
+    let clean = verify(dir.path(), &data, Some((s3, "s3://verified/node")), true);
+    assert!(clean.status.success(), "{}", support::describe(&clean));
+    let report: serde_json::Value = serde_json::from_slice(&clean.stdout).unwrap();
+    assert_eq!(report["blobs"], 2);
+    assert_eq!(report["problems"], serde_json::json!([]));
+    assert_eq!(report["location"], "s3://verified/node/");
+
+    let sha256 = lading::server::store::Digests::of(b"release 1.0.1\n").sha256;
+    support::run_ok(&mut s3api(
+        &aws,
+        s3,
+        dir.path(),
+        &[
+            "delete-object",
+            "--bucket",
+            "verified",
+            "--key",
+            &format!("node/sha256/{}/{sha256}", &sha256[..2]),
+        ],
+    ));
+    let missing = verify(dir.path(), &data, Some((s3, "s3://verified/node")), false);
+    assert_eq!(
+        missing.status.code(),
+        Some(1),
+        "{}",
+        support::describe(&missing)
+    );
+    assert!(
+        support::describe(&missing).contains(&format!(
+            "{sha256}: missing (named by local/main generic ns/report@1.0.1 report.txt)"
+        )),
+        "{}",
+        support::describe(&missing)
+    );
+}
