@@ -27,6 +27,7 @@ pub mod control;
 pub mod data_plane;
 pub mod error;
 pub mod ingest;
+pub mod metrics;
 pub mod multipart;
 pub mod object_store;
 pub mod packages;
@@ -684,10 +685,46 @@ pub fn router(
         .route("/health", any(|| async { "ok" }))
         .route("/healthz", any(|| async { "ok" }))
         .route("/readyz", any(ready))
+        .route(
+            "/metrics",
+            axum::routing::get(
+                |axum::extract::State(state): axum::extract::State<Arc<AppState>>| async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                        )],
+                        metrics::render(state.store.index_pool_use()),
+                    )
+                },
+            ),
+        )
         .fallback(|| async { control::unknown_route() })
         // Each route caps and streams its own body ([`ingest`]), after authentication.
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(track))
         .with_state(state)
+}
+
+/// Count every answered request in [`metrics`] under its route template.
+async fn track(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    metrics::request(
+        &route,
+        &method,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
 }
 
 /// `/readyz`, for a load balancer: 200 when the index and the blob storage (the object store,

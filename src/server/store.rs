@@ -865,6 +865,7 @@ impl Store {
         let digests = spool.digests().clone();
         let pending = Pending::new(&self.inner, &digests.sha256);
         let path = self.blob_path(&digests.sha256);
+        let size = digests.size;
         let created = tokio::task::spawn_blocking(move || -> Result<bool, StoreError> {
             if path.exists() {
                 // Reused: make it young, so a start-up sweep on another node sharing this
@@ -887,6 +888,7 @@ impl Store {
             {
                 let _ = directory.file().sync_all();
             }
+            super::metrics::blob_stored(size);
             Ok(true)
         })
         .await
@@ -1026,6 +1028,14 @@ impl Store {
         .map_err(|error| StoreError::Task(error.to_string()))??;
         tracing::debug!(%sha256, store = remote.display(), "cached a blob from the object store");
         Ok(())
+    }
+
+    /// Index connections busy right now, and the pool's size (for `/metrics`).
+    #[must_use]
+    pub fn index_pool_use(&self) -> (usize, usize) {
+        let pool = &self.inner.connections;
+        let busy = pool.iter().filter(|slot| slot.try_lock().is_err()).count();
+        (busy, pool.len())
     }
 
     /// Whether the blob storage answers: the object store's bucket when there is one.

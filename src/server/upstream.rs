@@ -605,6 +605,7 @@ impl Externals {
             .await;
         let failure = match result {
             Ok(response) if response.status() == reqwest::StatusCode::NOT_MODIFIED => {
+                super::metrics::upstream(&connection.name, 0);
                 if let Some(mut entry) = cached {
                     entry.header.checked = now;
                     entry.write(&cache);
@@ -627,6 +628,7 @@ impl Externals {
                 };
                 match response.bytes().await {
                     Ok(body) => {
+                        super::metrics::upstream(&connection.name, body.len() as u64);
                         let entry = Entry { header, body };
                         entry.write(&cache);
                         return Fetched::Fresh(entry.body);
@@ -707,7 +709,10 @@ impl Externals {
             Ok(response) => response
                 .bytes()
                 .await
-                .map(Some)
+                .map(|body| {
+                    super::metrics::upstream(&connection.name, body.len() as u64);
+                    Some(body)
+                })
                 .map_err(|error| format!("failed to read {safe}: {error}")),
             Err(HttpError::Status { status, .. })
                 if status == reqwest::StatusCode::NOT_FOUND

@@ -37,6 +37,7 @@ mod serve_maven;
 mod serve_npm;
 mod serve_nuget;
 mod serve_object_store;
+mod serve_operations;
 mod serve_pypi;
 mod serve_read_cache;
 mod serve_security;
