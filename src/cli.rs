@@ -137,7 +137,9 @@ pub enum Command {
     /// `--wheelhouse`; packages from the configured index, not the lock's URLs);
     /// `gradle.lockfile`, maven-lockfile's `lockfile.json`, a `*.txt` list of
     /// `group:artifact:version[:classifier][@ext]` given with `--lockfile` (Maven);
-    /// `packages.lock.json` (NuGet); `Cargo.lock` named with `--lockfile` (crates.io
+    /// `packages.lock.json` (NuGet); `Gemfile.lock` (gems verified against its `CHECKSUMS`, else
+    /// the server's compact index, into `vendor/cache` for `bundle install --local`);
+    /// `Cargo.lock` named with `--lockfile` (crates.io
     /// packages, into a vendor directory that `cargo build --offline` reads through source
     /// replacement). Downloads land first in a content-addressed store in lading's cache
     /// directory, so a second restore makes no request.
@@ -475,6 +477,10 @@ pub struct LockfileArgs {
     /// lockfile's `checksum`.
     #[arg(long, value_name = "DIR")]
     pub yarn_berry_cache: Option<PathBuf>,
+    /// Bundler's gem cache for `Gemfile.lock` gems (default: `vendor/cache` beside each
+    /// `Gemfile.lock`, where `bundle install --local` looks).
+    #[arg(long, value_name = "DIR")]
+    pub bundle_cache: Option<PathBuf>,
     /// Vendor directory for `Cargo.lock` crates (a cargo directory source, as
     /// `cargo vendor --versioned-dirs` writes it).
     #[arg(long, value_name = "DIR", default_value = ".lading/cargo-vendor")]

@@ -43,6 +43,8 @@ pub enum Kind {
     NuGet,
     /// `Cargo.lock`.
     Cargo,
+    /// `Gemfile.lock`.
+    Gemfile,
 }
 
 /// The restorers: one per client that keeps its own cache (npm, yarn and pnpm all read
@@ -65,6 +67,8 @@ pub enum Restorer {
     Nuget,
     /// A cargo vendor directory.
     Cargo,
+    /// Bundler's gem cache (`vendor/cache`).
+    Bundler,
 }
 
 impl Restorer {
@@ -80,6 +84,7 @@ impl Restorer {
             Self::Maven => "maven",
             Self::Nuget => "nuget",
             Self::Cargo => "cargo",
+            Self::Bundler => "bundler",
         }
     }
 }
@@ -97,6 +102,7 @@ impl Kind {
             Self::Gradle | Self::MavenLockfile | Self::MavenCoordinates => Restorer::Maven,
             Self::NuGet => Restorer::Nuget,
             Self::Cargo => Restorer::Cargo,
+            Self::Gemfile => Restorer::Bundler,
         }
     }
 
@@ -120,7 +126,8 @@ impl Kind {
             | Self::Pnpm
             | Self::Pip
             | Self::NuGet
-            | Self::Cargo => None,
+            | Self::Cargo
+            | Self::Gemfile => None,
         }
     }
 
@@ -133,6 +140,7 @@ impl Kind {
             Self::Gradle | Self::MavenLockfile | Self::MavenCoordinates => Format::Maven,
             Self::NuGet => Format::Nuget,
             Self::Cargo => Format::Cargo,
+            Self::Gemfile => Format::Ruby,
         }
     }
 
@@ -185,6 +193,7 @@ impl Kind {
             _ if name.starts_with("requirements") && has_txt_extension(name) => Ok(Self::Pip),
             _ if crate::ecosystem::pypi::lock::is_lock_file_name(name) => Ok(Self::Pip),
             crate::ecosystem::pypi::poetry_lock::FILE_NAME => Ok(Self::Pip),
+            crate::ecosystem::ruby::gemfile_lock::FILE_NAME => Ok(Self::Gemfile),
             _ if explicit && has_txt_extension(name) => Ok(Self::MavenCoordinates),
             _ => return None,
         })
@@ -300,7 +309,7 @@ pub fn discover(args: &LockfileArgs) -> anyhow::Result<Discovered> {
                 None => {
                     return Err(HintedError::new(
                         format!("`{}` is not a lockfile lading knows", path.display()),
-                        "supported: package-lock.json, npm-shrinkwrap.json, pnpm-lock.yaml, yarn.lock (yarn 1, yarn 4), requirements*.txt, uv.lock, pylock.toml, poetry.lock, gradle.lockfile, lockfile.json (maven-lockfile), *.txt Maven coordinates, packages.lock.json, Cargo.lock",
+                        "supported: package-lock.json, npm-shrinkwrap.json, pnpm-lock.yaml, yarn.lock (yarn 1, yarn 4), requirements*.txt, uv.lock, pylock.toml, poetry.lock, Gemfile.lock, gradle.lockfile, lockfile.json (maven-lockfile), *.txt Maven coordinates, packages.lock.json, Cargo.lock",
                     )
                     .into());
                 }
@@ -399,6 +408,10 @@ pub fn destination(kind: Kind, args: &LockfileArgs) -> PathBuf {
         Kind::Gradle | Kind::MavenLockfile | Kind::MavenCoordinates => maven_repo_dir(args),
         Kind::NuGet => nuget_packages_dir(args),
         Kind::Cargo => args.cargo_vendor.clone(),
+        Kind::Gemfile => args
+            .bundle_cache
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("vendor/cache")),
     }
 }
 
@@ -574,6 +587,17 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
                 .await
                 .with_context(context)?;
             }
+            Restorer::Bundler => {
+                crate::ecosystem::ruby::gemfile_lock::restore(
+                    &fetcher,
+                    &endpoint,
+                    args.lockfiles.bundle_cache.as_deref(),
+                    &mine_paths(&mine),
+                    &mut summary,
+                )
+                .await
+                .with_context(context)?;
+            }
             Restorer::Cargo => {
                 crate::ecosystem::cargo::restore::restore(
                     &fetcher,
@@ -666,7 +690,11 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
             if summary.packages == 0
                 || matches!(
                     restorer,
-                    Restorer::Yarn | Restorer::YarnBerry | Restorer::Pnpm | Restorer::Cargo
+                    Restorer::Yarn
+                        | Restorer::YarnBerry
+                        | Restorer::Pnpm
+                        | Restorer::Cargo
+                        | Restorer::Bundler
                 )
             {
                 printer.warn(&format!("{ecosystem}: {skipped}"));
@@ -714,6 +742,9 @@ fn offline_hint(restorer: Restorer, destination: &Path) -> Option<String> {
         }
         Restorer::YarnBerry => Some(format!(
             "yarn-berry: install with `yarn install --immutable` (the archives are in `{shown}`; set `YARN_GLOBAL_FOLDER` to its parent if yarn's global folder is elsewhere)"
+        )),
+        Restorer::Bundler => Some(format!(
+            "bundler: install with `bundle install --local` (the gems are in `{shown}`, Bundler's `vendor/cache` when beside the Gemfile)"
         )),
         Restorer::Yarn | Restorer::Npm | Restorer::Pypi | Restorer::Maven | Restorer::Nuget => None,
     }

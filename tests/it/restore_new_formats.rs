@@ -1,6 +1,8 @@
 //! `lading restore` for the lockfiles issue #18 adds: yarn 4 (berry) `yarn.lock`, checked
 //! with real yarn 4 installing offline (`YARN_ENABLE_NETWORK=0`) from what lading placed;
-//! `poetry.lock` written by real poetry, installed offline by pip from the wheelhouse.
+//! `poetry.lock` written by real poetry, installed offline by pip from the wheelhouse;
+//! `Gemfile.lock` written by Debian's Bundler against a static compact index, installed by
+//! `bundle install --local` from `vendor/cache`.
 
 use std::path::{Path, PathBuf};
 
@@ -291,4 +293,194 @@ fn poetry_lock_written_by_poetry_restores_its_hashed_files_and_pip_installs_offl
             ]),
     );
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "2.32.3");
+}
+
+fn gem() -> Option<PathBuf> {
+    support::find_tool("LADING_TEST_GEM", None, Some("gem"))
+}
+
+fn bundle() -> Option<PathBuf> {
+    support::find_tool("LADING_TEST_BUNDLE", None, Some("bundle"))
+}
+
+/// Two gems built by `gem build` (`lading-alpha` depends on `lading-beta`), in a static
+/// compact index (`versions`, `info/<gem>`, `names`, `gems/`) as rubygems.org lays it out.
+/// Debian's RubyGems 3.3 `gem generate_index` writes only the Marshal indexes, so the test
+/// writes the compact index's three text files itself.
+fn compact_index(gem: &Path, home: &Path, dir: &Path) -> PathBuf {
+    let root = dir.join("gem-server");
+    fs_err::create_dir_all(root.join("gems")).unwrap();
+    fs_err::create_dir_all(root.join("info")).unwrap();
+    let mut infos = Vec::new();
+    for (name, version, library, dependency) in [
+        ("lading-beta", "2.0.0", "lading_beta", None),
+        ("lading-alpha", "1.0.0", "lading_alpha", Some("lading-beta")),
+    ] {
+        let source = dir.join("gem-src").join(name);
+        fs_err::create_dir_all(source.join("lib")).unwrap();
+        let body = match dependency {
+            Some(_) => {
+                "require \"lading_beta\"\nmodule LadingAlpha; VALUE = \"alpha-1 \" + LadingBeta::VALUE; end\n"
+            }
+            None => "module LadingBeta; VALUE = \"beta-2\"; end\n",
+        };
+        fs_err::write(source.join(format!("lib/{library}.rb")), body).unwrap();
+        let depends = dependency
+            .map(|dependency| format!("  s.add_dependency \"{dependency}\", \">= 1.0\"\n"))
+            .unwrap_or_default();
+        fs_err::write(
+            source.join("gem.gemspec"),
+            format!(
+                "Gem::Specification.new do |s|\n  s.name = \"{name}\"\n  s.version = \"{version}\"\n  s.summary = \"{name}\"\n  s.authors = [\"lading\"]\n  s.license = \"MIT\"\n  s.files = [\"lib/{library}.rb\"]\n{depends}end\n"
+            ),
+        )
+        .unwrap();
+        let file = root.join(format!("gems/{name}-{version}.gem"));
+        support::run_ok(
+            support::clean_command(gem, home)
+                .current_dir(&source)
+                .args(["build", "gem.gemspec", "-o"])
+                .arg(&file),
+        );
+        let requirements = dependency
+            .map(|dependency| format!("{dependency}:>= 1.0"))
+            .unwrap_or_default();
+        let info = format!(
+            "---\n{version} {requirements}|checksum:{}\n",
+            support::sha256_hex(&fs_err::read(&file).unwrap())
+        );
+        fs_err::write(root.join(format!("info/{name}")), &info).unwrap();
+        infos.push((name, version, info));
+    }
+    infos.sort();
+    let mut versions = "created_at: 2026-01-01T00:00:00Z\n---\n".to_owned();
+    let mut names = "---\n".to_owned();
+    for (name, version, info) in &infos {
+        use md5::Digest as _;
+        use std::fmt::Write as _;
+        let md5 = hex::encode(md5::Md5::digest(info.as_bytes()));
+        writeln!(versions, "{name} {version} {md5}").unwrap();
+        writeln!(names, "{name}").unwrap();
+    }
+    fs_err::write(root.join("versions"), versions).unwrap();
+    fs_err::write(root.join("names"), names).unwrap();
+    root
+}
+
+fn restore_gems(home: &Path, project: &Path, server: &str, cache: &Path) -> std::process::Output {
+    support::run(
+        support::clean_command(support::lading_bin(), home)
+            .current_dir(project)
+            .env("LADING_CACHE_DIR", cache)
+            .args(["restore", "--registry-url", server]),
+    )
+}
+
+// See: issue #18 (client side: `lading restore` gains `Gemfile.lock`)
+#[test]
+fn gemfile_lock_locked_by_bundler_restores_verified_gems_and_bundle_installs_local() {
+    let gem = require_tool!(gem());
+    let bundle = require_tool!(bundle());
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let root = compact_index(&gem, &home, dir.path());
+    let server = support::peers::StaticServer::start(&root);
+
+    // Locked by Bundler against the compact index (Bundler 2.3 writes no CHECKSUMS).
+    let project = dir.path().join("app");
+    fs_err::create_dir_all(&project).unwrap();
+    fs_err::write(
+        project.join("Gemfile"),
+        format!(
+            "source \"{}\"\ngem \"lading-alpha\", \"1.0.0\"\n",
+            server.url
+        ),
+    )
+    .unwrap();
+    support::run_ok(
+        support::clean_command(&bundle, &home)
+            .current_dir(&project)
+            .arg("lock"),
+    );
+    let lock = fs_err::read_to_string(project.join("Gemfile.lock")).unwrap();
+    assert!(lock.contains("    lading-beta (2.0.0)"), "{lock}");
+
+    // Verified against the compact index's `checksum:`, into `vendor/cache`.
+    let output = restore_gems(&home, &project, &server.url, &dir.path().join("cache-1"));
+    assert!(output.status.success(), "{}", support::describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bundler: 2 packages"), "{stderr}");
+    for file in ["lading-alpha-1.0.0.gem", "lading-beta-2.0.0.gem"] {
+        assert_eq!(
+            fs_err::read(project.join("vendor/cache").join(file)).unwrap(),
+            fs_err::read(root.join("gems").join(file)).unwrap(),
+            "{file}"
+        );
+    }
+
+    // A CHECKSUMS section (Bundler 2.5+) is the pin when present: a wrong one fails the
+    // restore and places nothing.
+    let pinned = dir.path().join("pinned");
+    fs_err::create_dir_all(&pinned).unwrap();
+    fs_err::copy(project.join("Gemfile"), pinned.join("Gemfile")).unwrap();
+    let beta = support::sha256_hex(&fs_err::read(root.join("gems/lading-beta-2.0.0.gem")).unwrap());
+    let wrong = "0".repeat(64);
+    fs_err::write(
+        pinned.join("Gemfile.lock"),
+        lock.replace(
+            "BUNDLED WITH",
+            &format!("CHECKSUMS\n  lading-alpha (1.0.0)\n  lading-beta (2.0.0) sha256={wrong}\n\nBUNDLED WITH"),
+        ),
+    )
+    .unwrap();
+    let output = restore_gems(&home, &pinned, &server.url, &dir.path().join("cache-2"));
+    support::assert_exit_with(&output, 1, &wrong);
+    assert!(!pinned.join("vendor/cache").exists());
+    fs_err::write(
+        pinned.join("Gemfile.lock"),
+        fs_err::read_to_string(pinned.join("Gemfile.lock"))
+            .unwrap()
+            .replace(&wrong, &beta),
+    )
+    .unwrap();
+    let output = restore_gems(&home, &pinned, &server.url, &dir.path().join("cache-2"));
+    assert!(output.status.success(), "{}", support::describe(&output));
+
+    // A gem the server changed after indexing it does not match its `checksum:`.
+    let tampered = dir.path().join("tampered");
+    fs_err::create_dir_all(&tampered).unwrap();
+    fs_err::copy(project.join("Gemfile"), tampered.join("Gemfile")).unwrap();
+    fs_err::copy(project.join("Gemfile.lock"), tampered.join("Gemfile.lock")).unwrap();
+    let original = fs_err::read(root.join("gems/lading-alpha-1.0.0.gem")).unwrap();
+    fs_err::write(root.join("gems/lading-alpha-1.0.0.gem"), b"not the gem").unwrap();
+    let output = restore_gems(&home, &tampered, &server.url, &dir.path().join("cache-3"));
+    support::assert_exit_with(&output, 1, "lading-alpha-1.0.0");
+    assert!(!tampered.join("vendor/cache").exists());
+    fs_err::write(root.join("gems/lading-alpha-1.0.0.gem"), original).unwrap();
+
+    // With the server gone, Bundler installs from `vendor/cache` alone.
+    drop(server);
+    let bundle_path = dir.path().join("bundle");
+    support::run_ok(
+        support::clean_command(&bundle, &home)
+            .current_dir(&project)
+            .env("BUNDLE_PATH", &bundle_path)
+            .args(["install", "--local"]),
+    );
+    let output = support::run_ok(
+        support::clean_command(&bundle, &home)
+            .current_dir(&project)
+            .env("BUNDLE_PATH", &bundle_path)
+            .args([
+                "exec",
+                "ruby",
+                "-e",
+                "require 'lading_alpha'; puts LadingAlpha::VALUE",
+            ]),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "alpha-1 beta-2"
+    );
 }

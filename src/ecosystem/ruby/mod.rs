@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod doctor;
+pub mod gemfile_lock;
 pub mod login;
 
 /// The RubyGems format's client side (see [`crate::ecosystem::registry`]).
