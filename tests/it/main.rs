@@ -42,6 +42,7 @@ mod serve_pypi;
 mod serve_read_cache;
 mod serve_security;
 mod serve_storage;
+mod serve_swift;
 mod serve_upstream;
 mod serve_upstream_formats;
 mod test_support;
