@@ -14,7 +14,7 @@ pub use crate::format::{PackFormat, PublishFormat, Tool};
 ///
 /// lading authenticates to AWS CodeArtifact or any npm / Maven / NuGet / PyPI registry,
 /// and ships `lading serve`, an embedded repository that speaks the CodeArtifact
-/// control-plane API (SigV4) and the npm, Maven, NuGet v3, PyPI, cargo and generic protocols,
+/// control-plane API (SigV4) and the npm, Maven, NuGet v3, PyPI, cargo, Swift and generic protocols,
 /// for local use and tests with no cloud account.
 #[derive(Debug, Parser)]
 #[command(name = "lading", version, after_help = EXIT_CODES_HELP, propagate_version = true)]
@@ -50,6 +50,8 @@ pub enum Command {
     ///   NuGet v3      http://HOST/d/DOMAIN/nuget/REPO/ (source: .../v3/index.json)
     ///   PyPI          http://HOST/d/DOMAIN/pypi/REPO/ (index: .../simple/; twine uploads here)
     ///   cargo         http://HOST/d/DOMAIN/cargo/REPO/ (sparse index: sparse+ that URL)
+    ///   Swift         http://HOST/d/DOMAIN/swift/REPO/ (registry API, SE-0292; spec-tested,
+    ///                 not yet verified with the swift client)
     ///   generic       http://HOST/d/DOMAIN/generic/REPO/
     #[command(after_help = EXIT_CODES_HELP, verbatim_doc_comment)]
     Serve(ServeArgs),
