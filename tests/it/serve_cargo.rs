@@ -222,6 +222,7 @@ fn locked_checksum(project: &Path, package: &str) -> String {
 fn cargo_publishes_to_the_sparse_index_and_builds_a_project_from_it() {
     let _ = require_tool!(cargo());
     let _ = require_tool!(curl());
+    let _ = require_tool!(support::aws());
     let (dir, server) = support::serve(ServerSpec::default());
     let root = dir.path();
     let token = server.token();
@@ -244,6 +245,7 @@ fn cargo_publishes_to_the_sparse_index_and_builds_a_project_from_it() {
         "#[cfg(feature = \"extra\")]\npub fn answer() -> u32 { renamed::value() + qrs::value() }\n#[cfg(not(feature = \"extra\"))]\npub fn answer() -> u32 { qrs::value() }\n",
     );
     fs_err::write(b.join("build.rs"), "fn main() {}\n").unwrap();
+    fs_err::write(b.join("README.md"), "# lading-fixture-b\n\nThe answer.\n").unwrap();
     // `cargo package` builds the same bytes `cargo publish` uploads (packaging is
     // reproducible): what the index's `cksum` and the download must match.
     assert_ok(&publisher.run(
@@ -310,6 +312,69 @@ fn cargo_publishes_to_the_sparse_index_and_builds_a_project_from_it() {
     );
     assert_eq!(status, 200);
     assert_eq!(sha256_hex(&downloaded), cksum);
+
+    // The control plane reads the readme and the dependencies cargo published.
+    let on_b = |operation: &str| {
+        server.aws_json_on(
+            root,
+            "main",
+            &[
+                operation,
+                "--format",
+                "cargo",
+                "--package",
+                "lading-fixture-b",
+                "--package-version",
+                "0.2.0",
+            ],
+        )
+    };
+    assert_eq!(
+        on_b("get-package-version-readme")["readme"],
+        "# lading-fixture-b\n\nThe answer.\n"
+    );
+    let mut dependencies: Vec<(String, String, String)> = on_b("list-package-version-dependencies")
+        ["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|dependency| {
+            let field = |name: &str| dependency[name].as_str().unwrap().to_owned();
+            (
+                field("package"),
+                field("dependencyType"),
+                field("versionRequirement"),
+            )
+        })
+        .collect();
+    dependencies.sort();
+    let expected =
+        |package: &str, kind: &str| (package.to_owned(), kind.to_owned(), "^0.1".to_owned());
+    assert_eq!(
+        dependencies,
+        [
+            expected("q", "normal"),
+            expected("qrs", "dev"),
+            expected("qrs", "normal")
+        ]
+    );
+    let listed = server.aws_json_on(
+        root,
+        "main",
+        &[
+            "list-package-versions",
+            "--format",
+            "cargo",
+            "--package",
+            "lading-fixture-b",
+        ],
+    );
+    assert_eq!(listed["versions"][0]["version"], "0.2.0", "{listed}");
+    assert_eq!(listed["versions"][0]["status"], "Published", "{listed}");
+    assert_eq!(
+        listed["versions"][0]["origin"]["originType"], "INTERNAL",
+        "{listed}"
+    );
 
     // A consumer with its own CARGO_HOME and the token in CARGO_REGISTRIES_LADING_TOKEN:
     // resolves (the `extra` feature lives in `features2`), fetches, then builds offline.

@@ -2,8 +2,9 @@
 //! associated with the AWS CLI, answers with its format, and can be pointed at another URL
 //! by declaring it under its own name in the server config. The five Maven connections are
 //! pointed at one nginx serving a Maven layout per connection, and each pulls its own
-//! artifact through. (npm and PyPI against their real registries are in `pull_through_npm`
-//! and `pull_through_pypi`; crates.io and RubyGems.org are not reachable from here.)
+//! artifact through. (npm, PyPI and crates.io against their real registries are in
+//! `pull_through_npm`, `pull_through_pypi` and `serve_cargo`; RubyGems.org is not reachable
+//! from here.)
 
 use std::fmt::Write as _;
 use std::path::Path;

@@ -397,10 +397,10 @@ fn manifest(row: &VersionRow) -> Value {
 }
 
 /// A version's readme, from what its format stored: npm's `readme`, PyPI's long
-/// `description`, NuGet's `description`.
+/// `description`, NuGet's `description`, the `readme` `cargo publish` sent.
 fn readme(format: &str, manifest: &Value) -> Option<String> {
     let text = match format {
-        "npm" => manifest.get("readme"),
+        "npm" | "cargo" => manifest.get("readme"),
         "pypi" => manifest
             .get("metadata")
             .and_then(|metadata| metadata.get("description")),
@@ -468,7 +468,8 @@ impl Dependency {
 }
 
 /// A version's dependencies from its stored metadata, in the types the service names:
-/// npm `regular`, `dev`, `peer`, `optional`; PyPI `Requires-Dist`; NuGet untyped.
+/// npm `regular`, `dev`, `peer`, `optional`; PyPI `Requires-Dist`; NuGet untyped; cargo
+/// its index's `kind` (`normal`, `dev`, `build`).
 fn dependencies(format: &str, manifest: &Value) -> Vec<Dependency> {
     let mut found = Vec::new();
     match format {
@@ -546,6 +547,34 @@ fn dependencies(format: &str, manifest: &Value) -> Vec<Dependency> {
                 if !found.contains(&entry) {
                     found.push(entry);
                 }
+            }
+        }
+        "cargo" => {
+            let deps = manifest
+                .get("index")
+                .and_then(|index| index.get("deps"))
+                .and_then(Value::as_array);
+            for dependency in deps.into_iter().flatten() {
+                // A renamed dependency is listed under its new name, the crate in `package`.
+                let Some(package) = dependency
+                    .get("package")
+                    .or_else(|| dependency.get("name"))
+                    .and_then(Value::as_str)
+                else {
+                    continue;
+                };
+                let text = |field: &str| {
+                    dependency
+                        .get(field)
+                        .and_then(Value::as_str)
+                        .map(ToOwned::to_owned)
+                };
+                found.push(Dependency {
+                    namespace: None,
+                    package: package.to_owned(),
+                    kind: text("kind"),
+                    requirement: text("req"),
+                });
             }
         }
         _ => {}
