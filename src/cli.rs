@@ -690,6 +690,28 @@ pub enum ServeAction {
     ///
     /// Exit status 0 when no blob is missing, corrupt or of the wrong size, 1 otherwise.
     Verify(ServeVerifyArgs),
+    /// Copy a data directory's blobs into an object store, so `lading serve --blobs` can
+    /// take over the same data directory.
+    ///
+    /// Each blob is hashed before it is uploaded (a damaged one is reported, not copied) and
+    /// written with `If-None-Match: *` and its SHA-256 for the store to check; blobs the
+    /// store already has are skipped, so an interrupted migration is resumed by running it
+    /// again. Stop the server first, or run it twice: blobs published meanwhile are copied
+    /// by the second run.
+    ///
+    /// Exit status 0 when every blob is in the object store, 1 otherwise.
+    Migrate(ServeMigrateArgs),
+}
+
+/// `lading serve migrate` options.
+#[derive(Debug, Args)]
+pub struct ServeMigrateArgs {
+    /// Data directory whose blobs to copy.
+    #[arg(long, env = EnvVars::LADING_SERVE_DATA, default_value = ".lading/repo")]
+    pub data: PathBuf,
+    /// The object store to copy them into (`s3://BUCKET/PREFIX`).
+    #[arg(long, env = EnvVars::LADING_SERVE_BLOBS, value_name = "s3://BUCKET/PREFIX")]
+    pub blobs: String,
 }
 
 /// `lading serve verify` options.

@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 
-use crate::cli::{ServeAction, ServeArgs, ServeVerifyArgs};
+use crate::cli::{ServeAction, ServeArgs, ServeMigrateArgs, ServeVerifyArgs};
 use crate::printer::Printer;
 use crate::server::{ServeConfig, Server, ServerOptions};
 
@@ -14,6 +14,7 @@ pub async fn run(args: ServeArgs, printer: Printer) -> anyhow::Result<()> {
     if let Some(action) = args.action {
         return match action {
             ServeAction::Verify(verify_args) => verify(verify_args, &printer).await,
+            ServeAction::Migrate(migrate_args) => migrate(migrate_args, &printer).await,
         };
     }
     let config =
@@ -153,6 +154,89 @@ async fn verify(args: ServeVerifyArgs, printer: &Printer) -> anyhow::Result<()> 
              hint: restore them from a backup (or the object store's versioning), or delete \
              and publish the versions named above again",
             report.problems.len()
+        )
+    }
+}
+
+/// `lading serve migrate`: copy every local blob into the object store, verified, resumable.
+async fn migrate(args: ServeMigrateArgs, printer: &Printer) -> anyhow::Result<()> {
+    let blobs_dir = args
+        .data
+        .join(crate::server::store::BLOBS_DIR)
+        .join("sha256");
+    if !args.data.join(crate::server::store::INDEX_FILE).is_file() {
+        anyhow::bail!(
+            "`{}` is not a `lading serve` data directory (it has no `{}`)",
+            args.data.display(),
+            crate::server::store::INDEX_FILE
+        );
+    }
+    let remote = crate::server::object_store::ObjectStore::connect(&args.blobs)
+        .await
+        .with_context(|| format!("failed to use the object store `{}`", args.blobs))?;
+    let mut local = Vec::new();
+    for shard in fs_err::read_dir(&blobs_dir)? {
+        let shard = shard?.path();
+        if !shard.is_dir() {
+            continue;
+        }
+        for blob in fs_err::read_dir(&shard)? {
+            let path = blob?.path();
+            let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+                continue;
+            };
+            if name.len() == 64 && name.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+                local.push((name.to_owned(), path));
+            }
+        }
+    }
+    local.sort();
+    printer.status(&format!(
+        "copying {} blob(s) from `{}` into `{}`...",
+        local.len(),
+        blobs_dir.display(),
+        remote.display()
+    ));
+    let mut damaged = Vec::new();
+    for (index, (sha256, path)) in local.iter().enumerate() {
+        let hashed = path.clone();
+        let actual = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+            use sha2::Digest as _;
+            let mut hasher = sha2::Sha256::new();
+            std::io::copy(&mut fs_err::File::open(&hashed)?, &mut hasher)?;
+            Ok(hex::encode(hasher.finalize()))
+        })
+        .await??;
+        if &actual != sha256 {
+            printer.warn(&format!(
+                "`{}` is damaged (its content hashes to `{actual}`): not copied",
+                path.display()
+            ));
+            damaged.push(sha256.clone());
+            continue;
+        }
+        remote
+            .put(sha256, path)
+            .await
+            .with_context(|| format!("failed to copy `{}`", path.display()))?;
+        if (index + 1) % 500 == 0 {
+            printer.status(&format!("  {} of {} done", index + 1, local.len()));
+        }
+    }
+    if damaged.is_empty() {
+        printer.status(&format!(
+            "done: all {} blob(s) are in `{}`; start `lading serve --data {} --blobs {}`",
+            local.len(),
+            remote.display(),
+            args.data.display(),
+            args.blobs
+        ));
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{} damaged blob(s) were not copied; `lading serve verify --data {}` names the versions that use them",
+            damaged.len(),
+            args.data.display()
         )
     }
 }

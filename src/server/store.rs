@@ -65,7 +65,7 @@ pub use crate::archive::Digests;
 /// Index file name; the version suffix changes when the schema does.
 pub const INDEX_FILE: &str = "index-v1.sqlite3";
 /// Blob directory name.
-const BLOBS_DIR: &str = "blobs-v1";
+pub const BLOBS_DIR: &str = "blobs-v1";
 
 /// Blobs up to this size are served from memory (and kept in the blob cache); larger ones
 /// are streamed from their file.

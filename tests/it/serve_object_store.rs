@@ -479,3 +479,68 @@ fn serve_verify_reads_every_object_back_from_the_object_store() {
         support::describe(&missing)
     );
 }
+
+#[test]
+fn serve_migrate_moves_a_single_node_directory_into_the_bucket_resumably() {
+    let aws = require_tool!(support::aws());
+    let moto = require_tool!(S3Server::find());
+    let (dir, server) = support::serve(ServerSpec::default());
+    for version in ["1.0.0", "1.0.1"] {
+        let published = publish(
+            &server,
+            dir.path(),
+            version,
+            &format!("migrated {version}\n"),
+        );
+        assert!(
+            published.status.success(),
+            "{}",
+            support::describe(&published)
+        );
+    }
+    let data = server.data.clone();
+    server.stop();
+    let s3 = shared_s3(&moto);
+    create_bucket(&aws, s3, dir.path(), "migrated");
+    let migrate = || {
+        support::run(
+            support::clean_command(support::lading_bin(), dir.path())
+                .envs(s3.env())
+                .args([
+                    "serve",
+                    "migrate",
+                    "--blobs",
+                    "s3://migrated/node",
+                    "--data",
+                ])
+                .arg(&data),
+        )
+    };
+    let first = migrate();
+    assert!(first.status.success(), "{}", support::describe(&first));
+    assert!(
+        support::describe(&first).contains("done: all 2 blob(s) are in `s3://migrated/node/`"),
+        "{}",
+        support::describe(&first)
+    );
+    assert_eq!(keys(&aws, s3, dir.path(), "migrated").len(), 2);
+    // Run again (an interrupted migration is resumed this way): nothing changes.
+    let again = migrate();
+    assert!(again.status.success(), "{}", support::describe(&again));
+    assert_eq!(keys(&aws, s3, dir.path(), "migrated").len(), 2);
+
+    // The same data directory now runs on the bucket, with an empty node cache.
+    fs_err::remove_dir_all(data.join("blobs-v1")).unwrap();
+    let server = serve_on(dir.path(), s3, "migrated");
+    assert_eq!(
+        download(&server, dir.path(), "1.0.1").unwrap(),
+        "migrated 1.0.1\n"
+    );
+    server.stop();
+    let verified = verify(dir.path(), &data, Some((s3, "s3://migrated/node")), false);
+    assert!(
+        verified.status.success(),
+        "{}",
+        support::describe(&verified)
+    );
+}
