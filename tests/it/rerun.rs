@@ -358,7 +358,7 @@ fn help_lists_every_protocol_serve_speaks_at_the_urls_the_aws_cli_is_given() {
     );
     assert!(
         top.replace('\n', " ")
-            .contains("the npm, Maven, NuGet v3, PyPI, cargo and generic protocols"),
+            .contains("the npm, Maven, NuGet v3, PyPI, cargo, Swift and generic protocols"),
         "{top}"
     );
     let serve = help(&["serve", "--help"]);
@@ -369,7 +369,7 @@ fn help_lists_every_protocol_serve_speaks_at_the_urls_the_aws_cli_is_given() {
         .collect();
     assert_eq!(
         listed,
-        ["npm", "maven", "nuget", "pypi", "cargo", "generic"],
+        ["npm", "maven", "nuget", "pypi", "cargo", "swift", "generic"],
         "{serve}"
     );
     assert!(
