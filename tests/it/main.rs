@@ -40,6 +40,7 @@ mod serve_object_store;
 mod serve_operations;
 mod serve_pypi;
 mod serve_read_cache;
+mod serve_ruby;
 mod serve_security;
 mod serve_storage;
 mod serve_swift;

@@ -1,13 +1,19 @@
 //! RubyGems: `lading login --tool gem` (the repository's API key in RubyGems' credentials
 //! file, for `gem push`) and `--tool bundler` (the repository's credentials in Bundler's
-//! config, for `bundle install`), edited line by line so the user's other keys survive.
+//! config, for `bundle install`), edited line by line so the user's other keys survive;
+//! and `lading serve`'s data plane for `gem` and bundler (`serve.rs`): the `.gem` format
+//! (`gem.rs`), the compact index (`compact_index.rs`) and Marshal gemspecs (`marshal.rs`).
 
+pub mod compact_index;
 pub mod config;
 pub mod doctor;
+pub mod gem;
 pub mod gemfile_lock;
 pub mod login;
+pub mod marshal;
+pub mod serve;
 
-/// The RubyGems format's client side (see [`crate::ecosystem::registry`]).
+/// The RubyGems format's implementation: its capabilities (see [`crate::ecosystem::registry`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Ruby;
 
@@ -18,5 +24,9 @@ impl crate::ecosystem::capabilities::Ecosystem for Ruby {
 
     fn configure(&self) -> Option<&dyn crate::ecosystem::configure::Configure> {
         Some(self)
+    }
+
+    fn data_plane(&self) -> Option<&'static dyn crate::server::data_plane::DataPlane> {
+        Some(&serve::RubyDataPlane)
     }
 }
