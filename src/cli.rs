@@ -14,7 +14,7 @@ pub use crate::format::{PackFormat, PublishFormat, Tool};
 ///
 /// lading authenticates to AWS CodeArtifact or any npm / Maven / NuGet / PyPI registry,
 /// and ships `lading serve`, an embedded repository that speaks the CodeArtifact
-/// control-plane API (SigV4) and the npm, Maven, NuGet v3, PyPI, cargo, Swift and generic protocols,
+/// control-plane API (SigV4) and the npm, Maven, NuGet v3, PyPI, cargo, RubyGems, Swift and generic protocols,
 /// for local use and tests with no cloud account.
 #[derive(Debug, Parser)]
 #[command(name = "lading", version, after_help = EXIT_CODES_HELP, propagate_version = true)]
@@ -50,6 +50,7 @@ pub enum Command {
     ///   NuGet v3      http://HOST/d/DOMAIN/nuget/REPO/ (source: .../v3/index.json)
     ///   PyPI          http://HOST/d/DOMAIN/pypi/REPO/ (index: .../simple/; twine uploads here)
     ///   cargo         http://HOST/d/DOMAIN/cargo/REPO/ (sparse index: sparse+ that URL)
+    ///   RubyGems      http://HOST/d/DOMAIN/ruby/REPO/ (gem push --host, bundler source; compact index)
     ///   Swift         http://HOST/d/DOMAIN/swift/REPO/ (registry API, SE-0292; spec-tested,
     ///                 not yet verified with the swift client)
     ///   generic       http://HOST/d/DOMAIN/generic/REPO/
@@ -640,13 +641,13 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 30)]
     pub header_timeout_seconds: u64,
     /// Largest upload on a publish route, in MiB: npm `PUT`, twine upload, NuGet push,
-    /// Maven and generic `PUT`, `cargo publish`, `PublishPackageVersion`. Uploads stream to
+    /// Maven and generic `PUT`, `cargo publish`, `gem push`, `PublishPackageVersion`. Uploads stream to
     /// `DATA/tmp/`, so memory does not grow with this; a larger `Content-Length` is refused
     /// (413) before a byte of the body is read.
     #[arg(long, default_value_t = 1024)]
     pub max_body_mib: u64,
     /// How long metadata pulled from an external connection (npm packuments, PyPI project
-    /// pages, cargo index files, ...) is served from lading's cache before the upstream is
+    /// pages, cargo index files, RubyGems compact index files, ...) is served from lading's cache before the upstream is
     /// asked again; then it is revalidated with `ETag` / `Last-Modified`. When the upstream
     /// is unreachable the cached copy is served whatever its age, with an
     /// `x-lading-upstream` header saying so. A number with `s`, `m`, `h` or `d`; `0` asks on every request.

@@ -1,6 +1,6 @@
 //! `lading serve`: an embedded artifact repository that speaks the CodeArtifact control
-//! plane (SigV4-checked rest-json) and the npm, Maven, NuGet v3, PyPI, cargo and generic
-//! data planes, stored on disk, with upstream repositories and external connections.
+//! plane (SigV4-checked rest-json) and the npm, Maven, NuGet v3, PyPI, cargo, RubyGems and
+//! generic data planes, stored on disk, with upstream repositories and external connections.
 //!
 //! Routes:
 //!

@@ -357,8 +357,9 @@ fn help_lists_every_protocol_serve_speaks_at_the_urls_the_aws_cli_is_given() {
         "{top}"
     );
     assert!(
-        top.replace('\n', " ")
-            .contains("the npm, Maven, NuGet v3, PyPI, cargo, Swift and generic protocols"),
+        top.replace('\n', " ").contains(
+            "the npm, Maven, NuGet v3, PyPI, cargo, RubyGems, Swift and generic protocols"
+        ),
         "{top}"
     );
     let serve = help(&["serve", "--help"]);
@@ -369,7 +370,9 @@ fn help_lists_every_protocol_serve_speaks_at_the_urls_the_aws_cli_is_given() {
         .collect();
     assert_eq!(
         listed,
-        ["npm", "maven", "nuget", "pypi", "cargo", "swift", "generic"],
+        [
+            "npm", "maven", "nuget", "pypi", "cargo", "ruby", "swift", "generic"
+        ],
         "{serve}"
     );
     assert!(
