@@ -11,14 +11,16 @@
 # nothing). Prints each figure (best of RUNS), the ratios against lading (targets: 7x `npm ci`
 # cold, faster than pnpm and bun cold, 20x `npm ci` warm) and the peak RSS of the cold and
 # warm lading runs (target < 150 MB). All tools run in one loop, interleaved, so a machine
-# loaded by other work weighs on every side alike.
+# loaded by other work weighs on every side alike. Then, unless LATENCY_MS=0, the cold runs
+# again through bench/latency-proxy.py (LATENCY_MS added to every request, as a remote
+# registry on a LAN; the lockfiles and .npmrc point at the proxy).
 #
 #   bash bench/install-npm.sh [target/release/lading]
 #   SERVERS=lading RUNS=1 bash bench/install-npm.sh
 #
 # Environment: SERVERS (default "verdaccio lading"), TOOLS (default "npm pnpm bun"), RUNS
 # (default 3), NPM_BENCH_DEPS and NPM_BENCH_FIXTURE (see bench/restore-npm-large.sh), LINK
-# (lading's --link, default auto).
+# (lading's --link, default auto), LATENCY_MS (default 50; 0 skips the proxy runs).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PEERS=${LADING_PEERS_DIR:-$ROOT/.peers}
@@ -30,6 +32,7 @@ SERVERS=${SERVERS:-verdaccio lading}
 TOOLS=${TOOLS:-npm pnpm bun}
 RUNS=${RUNS:-3}
 LINK=${LINK:-auto}
+LATENCY_MS=${LATENCY_MS:-50}
 NPM_BENCH_DEPS=${NPM_BENCH_DEPS:-'{"express":"4.21.2","eslint":"8.57.1","@babel/core":"7.26.0","jest":"29.7.0","webpack":"5.97.1","mocha":"10.8.2"}'}
 [ -x "$VERDACCIO" ] && [ -x "$AWS" ] && [ -x "$PNPM" ] && [ -x "$BUN" ] || { echo "run .ci/install-peers first" >&2; exit 1; }
 # shellcheck source=bench/lib.sh
@@ -42,10 +45,10 @@ bench_work
 npm_ci() { npm ci --ignore-scripts --no-audit --no-fund --no-update-notifier --cache "$1"; }
 pnpm_install() { "$PNPM" install --frozen-lockfile --ignore-scripts --reporter silent --store-dir "$1"; }
 bun_install() { BUN_INSTALL_CACHE_DIR=$1 "$BUN" install --frozen-lockfile --ignore-scripts --silent; }
-# lading_install CACHE RSS_FILE: under /usr/bin/time, for the peak RSS.
+# lading_install CACHE RSS_FILE [REGISTRY]: under /usr/bin/time, for the peak RSS.
 lading_install() {
   LADING_CACHE_DIR=$1 NPM_TOKEN=$TOKEN /usr/bin/time -v -o "$2" \
-    "$LADING" -q restore --install --ignore-scripts --link "$LINK" --registry-url "$URL" --token-env NPM_TOKEN
+    "$LADING" -q restore --install --ignore-scripts --link "$LINK" --registry-url "${3:-$URL}" --token-env NPM_TOKEN
 }
 rss() { awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$1"; }
 
@@ -118,6 +121,36 @@ for server in $SERVERS; do
     printf '; %s %ss: %sx' "$tool" "${!v}" "$(ratio "${!v}" "$lading_warm")"
   done
   printf '  (target: npm 20x)\n'
+
+  if [ "$LATENCY_MS" != 0 ]; then
+    latency_proxy "$URL"
+    PURL=${URL/$upstream/127.0.0.1:$pport}
+    npmrc_for "$PURL" "$URL" >"$HOME/.npmrc"
+    # The lockfiles' tarball URLs name the server: point them at the proxy.
+    for tool in lading $TOOLS; do
+      for file in package-lock.json pnpm-lock.yaml bun.lock; do
+        [ -f "$P/$tool/$file" ] && sed -i "s#http://$upstream/#http://127.0.0.1:$pport/#g" "$P/$tool/$file"
+      done
+    done
+    unset npm_proxy pnpm_proxy bun_proxy lading_proxy
+    for run in $(seq "$RUNS"); do
+      log "$server: run $run/$RUNS through the ${LATENCY_MS} ms proxy"
+      cd "$P/lading"
+      discard node_modules "$P/lading-cache"
+      timed t lading_install "$P/lading-cache" "$WORK/rss-proxy.txt" "$PURL" && best lading_proxy "$t"
+      for tool in $TOOLS; do
+        cd "$P/$tool"
+        discard node_modules "$P/$tool-cache"
+        timed t "${tool}_$([ "$tool" = npm ] && echo ci || echo install)" "$P/$tool-cache" && best "${tool}_proxy" "$t"
+      done
+    done
+    printf '  cold, +%s ms per request: lading %ss (peak %s MiB)' "$LATENCY_MS" "$lading_proxy" "$(rss "$WORK/rss-proxy.txt")"
+    for tool in $TOOLS; do
+      v=${tool}_proxy
+      printf '; %s %ss: %sx' "$tool" "${!v}" "$(ratio "${!v}" "$lading_proxy")"
+    done
+    printf '\n'
+  fi
   cd "$WORK"
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true

@@ -20,7 +20,8 @@
 //! metadata, so every sha256 in either counts as a reference). Writers use `BEGIN IMMEDIATE`, so concurrent publishers (threads or
 //! processes sharing the directory) serialise on the index instead of losing updates.
 //! Reads never serve bytes that no longer match their name, as far as this process can tell:
-//! a blob is hashed on its first read, and again whenever its file changed since
+//! a blob is hashed on its first read (unless this process wrote it), and again whenever
+//! its file changed since
 //! ([`Store::open_blob`] states the exact guarantee).
 //!
 //! With an object store (`lading serve --blobs s3://…`, [`super::object_store`]) a blob's
@@ -866,6 +867,8 @@ impl Store {
         let pending = Pending::new(&self.inner, &digests.sha256);
         let path = self.blob_path(&digests.sha256);
         let size = digests.size;
+        let store = self.clone();
+        let sha256 = digests.sha256.clone();
         let created = tokio::task::spawn_blocking(move || -> Result<bool, StoreError> {
             if path.exists() {
                 // Reused: make it young, so a start-up sweep on another node sharing this
@@ -882,7 +885,11 @@ impl Store {
             }
             let temp = spool.into_file();
             temp.as_file().sync_all()?;
-            temp.persist(&path).map_err(|error| error.error)?;
+            let file = temp.persist(&path).map_err(|error| error.error)?;
+            // This process hashed these bytes as it wrote them: the blob counts as verified
+            // for its file as it is now, so the first read after an upload (a publish, a
+            // pull-through) is not hashed again; any later change to the file is.
+            store.settle(&sha256, sha256.clone(), FileStamp::of(&file.metadata()?))?;
             if let Some(parent) = path.parent()
                 && let Ok(directory) = fs_err::File::open(parent)
             {
@@ -954,7 +961,10 @@ impl Store {
     ///
     /// - The first time this process serves a blob, it reads the whole file and checks that
     ///   it hashes to its name ([`StoreError::Corrupt`] otherwise). It then remembers the
-    ///   file's stamp: length, modification and status-change times, and inode.
+    ///   file's stamp: length, modification and status-change times, and inode. A blob this
+    ///   process wrote itself ([`Self::put_spool`]: hashed as it was written, fsynced,
+    ///   renamed into place) is remembered with its stamp at once, so it is not hashed again
+    ///   on its first read while its file is unchanged.
     /// - Blobs of at most [`SMALL_BLOB`] bytes are then served from a bounded in-memory cache
     ///   of those verified bytes ([`BLOB_CACHE_BYTES`], least recently used first out), so
     ///   later damage to the file cannot reach a client through this process. A small blob
@@ -2461,6 +2471,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_blob_this_process_wrote_is_verified_without_hashing_it_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let content: Vec<u8> = (0..SMALL_BLOB + 1000)
+            .map(|index| (index % 249) as u8)
+            .collect();
+        let digests = store
+            .put_blob(bytes::Bytes::from(content.clone()))
+            .await
+            .unwrap()
+            .digests;
+        let path = store.blob_path(&digests.sha256);
+        let stamp = FileStamp::of(&fs_err::metadata(&path).unwrap());
+        assert!(store.is_verified(&digests.sha256, &stamp));
+        let blob = store.open_blob(digests.sha256.clone()).await.unwrap();
+        assert_eq!(streamed(blob).await, content);
+        // A restarted server knows nothing of it: hashed on first read.
+        let restarted = Store::open(dir.path()).unwrap();
+        assert!(!restarted.is_verified(&digests.sha256, &stamp));
+        // Changed after the upload: its stamp moved, so it is hashed again and refused.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let mut tampered = content.clone();
+        tampered[7] ^= 1;
+        fs_err::write(&path, &tampered).unwrap();
+        let error = store.open_blob(digests.sha256.clone()).await.unwrap_err();
+        assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+    }
+
+    #[tokio::test]
     async fn large_blob_is_streamed_and_rehashed_whenever_its_file_changed() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
@@ -2473,7 +2512,7 @@ mod tests {
             .unwrap()
             .digests;
         let path = store.blob_path(&digests.sha256);
-        // First read: hashed, then streamed; second read: streamed without hashing.
+        // Streamed (verified when it was written), and again without hashing.
         for _ in 0..2 {
             let blob = store.open_blob(digests.sha256.clone()).await.unwrap();
             assert_eq!(streamed(blob).await, content);

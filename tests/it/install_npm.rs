@@ -431,3 +431,139 @@ fn entries_lading_cannot_install_as_npm_would_are_refused_by_name() {
         assert!(!dir.path().join("node_modules").exists());
     }
 }
+
+/// `--omit dev|optional|peer` leaves out what `npm ci --omit` leaves out, compared with
+/// npm's own tree for each combination, on a small graph built for it: a package needed by
+/// prod and by dev (kept by `--omit dev`), dev-only and optional-only branches, one reached
+/// from both (`devOptional`: left out only when both are omitted), a peer dependency, and an
+/// optional package for another platform whose dependency nothing else needs (npm drops
+/// both, arborist's `optionalSet`).
+#[test]
+fn omit_leaves_out_what_npm_ci_omit_leaves_out() {
+    let npm = require_tool!(support::npm());
+    let verdaccio_bin = require_tool!(Verdaccio::find());
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let package = |name: &str, extra: serde_json::Value| {
+        let mut manifest = serde_json::json!({"name": name, "version": "1.0.0"});
+        for (key, value) in extra.as_object().unwrap() {
+            manifest[key] = value.clone();
+        }
+        probe(
+            dir.path(),
+            &manifest,
+            &[(
+                "index.js",
+                format!("module.exports = '{name}'\n").as_bytes(),
+                0o644,
+            )],
+        )
+    };
+    let one = |names: &[&str]| -> serde_json::Value {
+        names
+            .iter()
+            .map(|name| (name.to_string(), serde_json::json!("1.0.0")))
+            .collect()
+    };
+    let packages = vec![
+        package(
+            "omit-prod",
+            serde_json::json!({"dependencies": one(&["omit-shared"])}),
+        ),
+        package("omit-shared", serde_json::json!({})),
+        package(
+            "omit-dev",
+            serde_json::json!({"dependencies": one(&["omit-shared", "omit-dev-only", "omit-overlap"]),
+                "bin": {"omit-dev": "index.js"}}),
+        ),
+        package("omit-dev-only", serde_json::json!({})),
+        package(
+            "omit-opt",
+            serde_json::json!({"dependencies": one(&["omit-opt-only", "omit-overlap"])}),
+        ),
+        package("omit-opt-only", serde_json::json!({})),
+        package("omit-overlap", serde_json::json!({})),
+        package(
+            "omit-peer-host",
+            serde_json::json!({"peerDependencies": one(&["omit-peer"])}),
+        ),
+        package("omit-peer", serde_json::json!({})),
+        package(
+            "omit-plan9",
+            serde_json::json!({"os": ["plan9"], "dependencies": one(&["omit-plan9-dep", "omit-shared"])}),
+        ),
+        package("omit-plan9-dep", serde_json::json!({})),
+    ];
+    let verdaccio = Verdaccio::start(&verdaccio_bin, &dir.path().join("verdaccio"));
+    publish(
+        &verdaccio.url,
+        &verdaccio.token,
+        &packages.iter().collect::<Vec<_>>(),
+    );
+    fs_err::write(home.join(".npmrc"), verdaccio.npmrc()).unwrap();
+    let project = dir.path().join("project");
+    fs_err::create_dir_all(&project).unwrap();
+    fs_err::write(
+        project.join("package.json"),
+        serde_json::json!({
+            "name": "omit-app", "version": "1.0.0", "private": true,
+            "dependencies": one(&["omit-prod", "omit-peer-host"]),
+            "devDependencies": one(&["omit-dev"]),
+            "optionalDependencies": one(&["omit-opt", "omit-plan9"]),
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let cache = dir.path().join("npm-cache");
+    support::run_ok(npm_command(&npm, &home, &project, &cache).args([
+        "install",
+        "--package-lock-only",
+        "--ignore-scripts",
+    ]));
+    let lock: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(project.join("package-lock.json")).unwrap())
+            .unwrap();
+    // The graph has each case the test is about, as npm flagged it.
+    let flags = |location: &str| -> Vec<&str> {
+        ["dev", "optional", "devOptional", "peer"]
+            .into_iter()
+            .filter(|flag| lock["packages"][location][*flag] == true)
+            .collect()
+    };
+    assert_eq!(flags("node_modules/omit-shared"), Vec::<&str>::new());
+    assert_eq!(flags("node_modules/omit-dev-only"), ["dev"]);
+    assert_eq!(flags("node_modules/omit-opt-only"), ["optional"]);
+    assert_eq!(flags("node_modules/omit-overlap"), ["devOptional"]);
+    assert_eq!(flags("node_modules/omit-peer"), ["peer"]);
+    assert_eq!(flags("node_modules/omit-plan9-dep"), ["optional"]);
+    // One online run fills npm's cache; each combination then runs offline.
+    let by_npm = copy_project(&project, &dir.path().join("by-npm"));
+    support::run_ok(npm_command(&npm, &home, &by_npm, &cache).args(["ci", "--ignore-scripts"]));
+    assert!(!by_npm.join("node_modules/omit-plan9").exists());
+    assert!(!by_npm.join("node_modules/omit-plan9-dep").exists());
+    let by_lading = copy_project(&project, &dir.path().join("by-lading"));
+    for omit in [
+        &[][..],
+        &["dev"][..],
+        &["optional"][..],
+        &["dev", "optional"][..],
+        &["peer"][..],
+    ] {
+        let mut npm_ci = npm_command(&npm, &home, &by_npm, &cache);
+        npm_ci.args(["ci", "--offline", "--ignore-scripts"]);
+        let mut args = vec!["--ignore-scripts"];
+        for kind in omit {
+            npm_ci.args(["--omit", kind]);
+            args.extend(["--omit", kind]);
+        }
+        support::run_ok(&mut npm_ci);
+        install(&home, &by_lading, &verdaccio.url, &verdaccio.token, &args);
+        assert_same_tree(
+            &tree(&by_npm.join("node_modules")),
+            &by_npm,
+            &by_lading,
+            &format!("--omit {omit:?}"),
+        );
+    }
+}

@@ -146,10 +146,17 @@ pub async fn install(
         let project = project.clone();
         let registry_url = registry_url.clone();
         tasks.spawn(async move {
-            let unpacked =
-                unpacked_package(&fetcher, &store, &registry_url, &package, &slots).await?;
+            let ready = unpacked_package(&fetcher, &store, &registry_url, &package).await?;
             let _slot = slots.acquire_owned().await.map_err(|_| closed())?;
+            // Unpacking (when needed) and placing in one hop to the blocking pool.
             tokio::task::spawn_blocking(move || {
+                let unpacked = match ready {
+                    Ready::Unpacked(unpacked) => unpacked,
+                    Ready::Tarball { key, path, spec } => match store.get(&key) {
+                        Some(unpacked) => unpacked,
+                        None => store.unpack(&key, &path, &spec)?,
+                    },
+                };
                 for (location, private) in locations {
                     place_package(&linker, &unpacked, &project.join(&location), private)
                         .map_err(RestoreError::io(project.join(&location)))?;
@@ -195,15 +202,24 @@ fn closed() -> RestoreError {
     RestoreError::Invalid("the install's work queue closed early (a bug)".to_owned())
 }
 
-/// The unpacked package for `package`: from the unpacked store, else its tarball verified
-/// (store or download) and unpacked.
+/// A package ready to place: unpacked already, or its verified tarball to unpack.
+enum Ready {
+    Unpacked(Unpacked),
+    Tarball {
+        key: String,
+        path: PathBuf,
+        spec: String,
+    },
+}
+
+/// The unpacked package for `package` from the unpacked store, else its tarball verified
+/// (store or download), to unpack.
 async fn unpacked_package(
     fetcher: &Fetcher,
     store: &UnpackedStore,
     registry_url: &url::Url,
     package: &LockedPackage,
-    slots: &Arc<tokio::sync::Semaphore>,
-) -> Result<Unpacked, RestoreError> {
+) -> Result<Ready, RestoreError> {
     let spec = package.spec();
     let pinned: Vec<Digest> = package
         .integrity
@@ -217,7 +233,7 @@ async fn unpacked_package(
             .stats
             .from_store
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return Ok(unpacked);
+        return Ok(Ready::Unpacked(unpacked));
     }
     // Without `resolved` or `integrity` the packument says where and what.
     let packument = if package.resolved.is_none() || pinned.is_empty() {
@@ -244,17 +260,11 @@ async fn unpacked_package(
     let source = SafeUrl::parse(&url)
         .map_err(|error| RestoreError::Invalid(format!("`{spec}`: bad URL `{url}`: {error}")))?;
     let fetched = fetcher.verified(&spec, &source, &pinned).await?;
-    let key = unpacked_key(&pinned[0]);
-    let store = store.clone();
-    let _slot = Arc::clone(slots)
-        .acquire_owned()
-        .await
-        .map_err(|_| closed())?;
-    tokio::task::spawn_blocking(move || match store.get(&key) {
-        Some(unpacked) => Ok(unpacked),
-        None => store.unpack(&key, &fetched.blob.path, &spec),
+    Ok(Ready::Tarball {
+        key: unpacked_key(&pinned[0]),
+        path: fetched.blob.path,
+        spec,
     })
-    .await?
 }
 
 fn unpacked_key(digest: &Digest) -> String {
@@ -290,7 +300,15 @@ fn place_package(
     target: &Path,
     private: bool,
 ) -> std::io::Result<()> {
-    fs_err::create_dir_all(target)?;
+    // Its parent usually exists already (`node_modules/`, or a placed package's folder):
+    // one `mkdir` then, the whole chain only when it does not.
+    match fs_err::create_dir(target) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            fs_err::create_dir_all(target)?;
+        }
+        Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => return Err(error),
+        _ => {}
+    }
     for dir in &unpacked.index.dirs {
         match fs_err::create_dir(target.join(dir)) {
             Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => return Err(error),

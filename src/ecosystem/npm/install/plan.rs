@@ -152,6 +152,46 @@ pub fn read(lockfile: &Path, omit: Omit) -> Result<Plan, RestoreError> {
         header.push(("requires".to_owned(), value.clone()));
     }
 
+    // npm checks the platform of every node of the tree, omitted or not, before it installs
+    // anything (build-ideal-tree's `checkEngineAndPlatform`): one that is not `optional`
+    // (`devOptional` is not) and not for this platform fails the install. An `optional` one
+    // fails on its own at reify, and goes with its optional set (reify's
+    // `handleOptionalFailure`, arborist's `optionalSet`).
+    let mut failed_optional: Vec<&str> = Vec::new();
+    for (location, entry) in packages {
+        if location.is_empty() || super::super::for_this_platform(&entry.to_value()) {
+            continue;
+        }
+        if entry.flag("optional") {
+            failed_optional.push(location);
+            continue;
+        }
+        let (os, cpu, libc) = super::super::node_platform_with_libc();
+        return Err(invalid(
+            lockfile,
+            format!(
+                "`{location}` is for another platform (os {}, cpu {}, libc {}; this is {os} {cpu} {libc}) and not optional: npm ci refuses it too (EBADPLATFORM)",
+                entry
+                    .get("os")
+                    .map(|value| value.to_value().to_string())
+                    .unwrap_or_default(),
+                entry
+                    .get("cpu")
+                    .map(|value| value.to_value().to_string())
+                    .unwrap_or_default(),
+                entry
+                    .get("libc")
+                    .map(|value| value.to_value().to_string())
+                    .unwrap_or_default(),
+            ),
+        ));
+    }
+    let left_out = if failed_optional.is_empty() {
+        std::collections::BTreeSet::new()
+    } else {
+        Graph::of(packages).optional_sets(&failed_optional)
+    };
+
     let mut nodes: Vec<Node> = Vec::new();
     let mut skipped = Vec::new();
     // Locations left out: everything under them goes too.
@@ -166,37 +206,19 @@ pub fn read(lockfile: &Path, omit: Omit) -> Result<Plan, RestoreError> {
         {
             continue;
         }
+        if left_out.contains(location.as_str()) {
+            skipped.push(if failed_optional.contains(&location.as_str()) {
+                format!("{location}: optional, for another platform")
+            } else {
+                format!("{location}: needed only by an optional package for another platform")
+            });
+            dropped.push(location.clone());
+            continue;
+        }
         if omit.omits(entry) {
             skipped.push(format!("{location}: omitted"));
             dropped.push(location.clone());
             continue;
-        }
-        let value = entry.to_value();
-        if !super::super::for_this_platform(&value) {
-            if entry.flag("optional") || entry.flag("devOptional") {
-                skipped.push(format!("{location}: optional, for another platform"));
-                dropped.push(location.clone());
-                continue;
-            }
-            let (os, cpu, libc) = super::super::node_platform_with_libc();
-            return Err(invalid(
-                lockfile,
-                format!(
-                    "`{location}` is for another platform (os {}, cpu {}, libc {}; this is {os} {cpu} {libc}) and not optional: npm ci refuses it too (EBADPLATFORM)",
-                    entry
-                        .get("os")
-                        .map(|value| value.to_value().to_string())
-                        .unwrap_or_default(),
-                    entry
-                        .get("cpu")
-                        .map(|value| value.to_value().to_string())
-                        .unwrap_or_default(),
-                    entry
-                        .get("libc")
-                        .map(|value| value.to_value().to_string())
-                        .unwrap_or_default(),
-                ),
-            ));
         }
         let source = source_of(lockfile, location, entry)?;
         let bins = normalize_bins(entry.get("bin"), &name_of(location, entry));
@@ -220,6 +242,154 @@ pub fn read(lockfile: &Path, omit: Omit) -> Result<Plan, RestoreError> {
         nodes,
         skipped,
     })
+}
+
+/// The dependency graph of a lockfile's entries, as arborist builds it from a virtual
+/// tree: each of an entry's `dependencies`, `optionalDependencies`, `peerDependencies`
+/// (and, for the root and workspace folders, `devDependencies`) resolved as node does,
+/// from the entry's own `node_modules` up; an edge into a `link: true` entry goes to its
+/// target.
+struct Graph<'a> {
+    /// location → (dependency location, whether the edge is optional).
+    out: std::collections::HashMap<&'a str, Vec<(String, bool)>>,
+    /// location → (dependent location, whether the edge is optional).
+    into: std::collections::HashMap<String, Vec<(&'a str, bool)>>,
+}
+
+impl<'a> Graph<'a> {
+    fn of(packages: &'a [(String, Json)]) -> Self {
+        let locations: std::collections::HashMap<&str, &Json> = packages
+            .iter()
+            .map(|(location, entry)| (location.as_str(), entry))
+            .collect();
+        let target_of = |location: String| -> String {
+            match locations.get(location.as_str()) {
+                Some(entry) if entry.flag("link") => {
+                    entry.text("resolved").map_or(location, str::to_owned)
+                }
+                _ => location,
+            }
+        };
+        let mut graph = Self {
+            out: std::collections::HashMap::new(),
+            into: std::collections::HashMap::new(),
+        };
+        for (from, entry) in packages {
+            if entry.flag("link") {
+                continue;
+            }
+            let folder = !from.contains("node_modules/");
+            let optional_peers: Vec<&str> = entry
+                .get("peerDependenciesMeta")
+                .and_then(Json::as_object)
+                .map(|meta| {
+                    meta.iter()
+                        .filter(|(_, value)| value.flag("optional"))
+                        .map(|(name, _)| name.as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
+            for (field, optional) in [
+                ("dependencies", false),
+                ("optionalDependencies", true),
+                ("peerDependencies", false),
+                ("devDependencies", false),
+            ] {
+                if field == "devDependencies" && !folder {
+                    continue;
+                }
+                let Some(names) = entry.get(field).and_then(Json::as_object) else {
+                    continue;
+                };
+                for (name, _) in names {
+                    let optional = optional
+                        || (field == "peerDependencies" && optional_peers.contains(&name.as_str()));
+                    let Some(to) = resolve(&locations, from, name) else {
+                        continue;
+                    };
+                    let to = target_of(to);
+                    graph
+                        .into
+                        .entry(to.clone())
+                        .or_default()
+                        .push((from, optional));
+                    graph.out.entry(from).or_default().push((to, optional));
+                }
+            }
+        }
+        graph
+    }
+
+    /// The union of arborist's `optionalSet` of each of `failed`: the branch up to the
+    /// first optional edges, then every dependency (through edges that are not optional)
+    /// that nothing outside the set needs through an edge that is not optional.
+    fn optional_sets(&self, failed: &[&str]) -> std::collections::BTreeSet<String> {
+        let mut all = std::collections::BTreeSet::new();
+        for start in failed {
+            let mut set: Vec<String> = vec![(*start).to_owned()];
+            let mut at = 0;
+            while at < set.len() {
+                for (from, optional) in self.into.get(&set[at]).into_iter().flatten() {
+                    if !optional && !set.iter().any(|known| known == from) {
+                        set.push((*from).to_owned());
+                    }
+                }
+                at += 1;
+            }
+            let mut deps: Vec<String> = set;
+            let mut at = 0;
+            while at < deps.len() {
+                for (to, optional) in self.out.get(deps[at].as_str()).into_iter().flatten() {
+                    if !optional && !deps.contains(to) {
+                        deps.push(to.clone());
+                    }
+                }
+                at += 1;
+            }
+            loop {
+                let before = deps.len();
+                let kept: Vec<String> = deps
+                    .iter()
+                    .filter(|dep| {
+                        !self.into.get(dep.as_str()).into_iter().flatten().any(
+                            |(from, optional)| !optional && !deps.iter().any(|known| known == from),
+                        )
+                    })
+                    .cloned()
+                    .collect();
+                deps = kept;
+                if deps.len() == before || deps.is_empty() {
+                    break;
+                }
+            }
+            all.extend(deps);
+        }
+        all
+    }
+}
+
+/// Where node finds `name` required from the package at `from`: its own `node_modules`,
+/// then each enclosing one up to the project's.
+fn resolve(
+    locations: &std::collections::HashMap<&str, &Json>,
+    from: &str,
+    name: &str,
+) -> Option<String> {
+    let mut base = from;
+    loop {
+        let candidate = if base.is_empty() {
+            format!("node_modules/{name}")
+        } else {
+            format!("{base}/node_modules/{name}")
+        };
+        if locations.contains_key(candidate.as_str()) {
+            return Some(candidate);
+        }
+        if base.is_empty() {
+            return None;
+        }
+        base = base.rfind("/node_modules/").map_or("", |at| &base[..at]);
+    }
 }
 
 /// The location of the package whose `node_modules` holds `location`.
@@ -405,6 +575,50 @@ mod tests {
             Json::Object(production.header).pretty(),
             "{\n  \"name\": \"app\",\n  \"version\": \"1.0.0\",\n  \"lockfileVersion\": 3,\n  \"requires\": true\n}"
         );
+    }
+
+    #[test]
+    fn an_optional_package_for_another_platform_goes_with_its_optional_set() {
+        let lock = r#"{"lockfileVersion":3,"packages":{
+          "":{"name":"app","dependencies":{"a":"1"},"optionalDependencies":{"o":"1"}},
+          "node_modules/a":{"version":"1.0.0","integrity":"sha512-AA==","dependencies":{"shared":"1"}},
+          "node_modules/o":{"version":"1.0.0","integrity":"sha512-AA==","optional":true,"os":["plan9"],"dependencies":{"only-o":"1","shared":"1","deep":"1"}},
+          "node_modules/only-o":{"version":"1.0.0","integrity":"sha512-AA==","optional":true,"dependencies":{"deep":"1"}},
+          "node_modules/deep":{"version":"1.0.0","integrity":"sha512-AA==","optional":true},
+          "node_modules/o/node_modules/nested":{"version":"1.0.0","integrity":"sha512-AA==","optional":true},
+          "node_modules/shared":{"version":"1.0.0","integrity":"sha512-AA=="}
+        }}"#;
+        let plan = plan(lock, Omit::default()).unwrap();
+        let locations: Vec<&str> = plan
+            .nodes
+            .iter()
+            .map(|node| node.location.as_str())
+            .collect();
+        assert_eq!(locations, ["node_modules/a", "node_modules/shared"]);
+        assert_eq!(plan.skipped.len(), 3, "{:?}", plan.skipped);
+    }
+
+    #[test]
+    fn a_dev_optional_package_for_another_platform_is_refused_even_when_omitted() {
+        // `devOptional` is not `optional`: npm's platform check refuses it, before `--omit`.
+        let lock = r#"{"lockfileVersion":3,"packages":{
+          "node_modules/x":{"version":"1.0.0","integrity":"sha512-AA==","devOptional":true,"os":["plan9"]}
+        }}"#;
+        for omit in [
+            Omit::default(),
+            Omit {
+                dev: true,
+                optional: true,
+                peer: false,
+            },
+        ] {
+            assert!(
+                plan(lock, omit)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("`node_modules/x` is for another platform"),
+            );
+        }
     }
 
     #[test]

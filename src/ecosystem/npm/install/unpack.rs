@@ -118,22 +118,25 @@ impl UnpackedStore {
         let final_dir = self.dir(key);
         let kept = temp.keep();
         match fs_err::rename(&kept, &final_dir) {
-            Ok(()) => {}
+            Ok(()) => Ok(Unpacked {
+                root: final_dir.join("package"),
+                index: std::sync::Arc::new(index),
+            }),
             Err(_) if final_dir.join("index.json").is_file() => {
                 // Another install unpacked it first: theirs is as good.
                 let _ = fs_err::remove_dir_all(&kept);
+                self.get(key).ok_or_else(|| {
+                    RestoreError::Invalid(format!(
+                        "`{spec}`: the unpacked package at `{}` cannot be read back",
+                        final_dir.display()
+                    ))
+                })
             }
             Err(error) => {
                 let _ = fs_err::remove_dir_all(&kept);
-                return Err(RestoreError::io(&final_dir)(error));
+                Err(RestoreError::io(&final_dir)(error))
             }
         }
-        self.get(key).ok_or_else(|| {
-            RestoreError::Invalid(format!(
-                "`{spec}`: the unpacked package at `{}` cannot be read back",
-                final_dir.display()
-            ))
-        })
     }
 
     fn unpack_into(
@@ -159,6 +162,7 @@ impl UnpackedStore {
         let mut dirs: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
         let mut saw_npmignore: std::collections::HashSet<String> = std::collections::HashSet::new();
         let mut unpacked_bytes: u64 = 0;
+        let mut buffer: Vec<u8> = Vec::new();
         for entry in archive.entries().map_err(bad)? {
             let mut entry = entry.map_err(bad)?;
             let kind = entry.header().entry_type();
@@ -188,20 +192,33 @@ impl UnpackedStore {
             let mode = ((header_mode | 0o666) | 0o600) & 0o777 & !self.umask;
             let target = package.join(&relative);
             if let Some((parent, _)) = relative.rsplit_once('/') {
-                let mut at = String::new();
-                for part in parent.split('/') {
-                    if !at.is_empty() {
-                        at.push('/');
+                // Each directory once, parents first: no `mkdir` that fails with EEXIST
+                // (and the `stat` after it) for every file of a known directory.
+                let mut end = 0;
+                while end < parent.len() {
+                    end = parent[end..]
+                        .find('/')
+                        .map_or(parent.len(), |slash| end + slash);
+                    let at = &parent[..end];
+                    if !dirs.contains(at) {
+                        let path = package.join(at);
+                        match fs_err::create_dir(&path) {
+                            Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => {
+                                return Err(RestoreError::io(&path)(error));
+                            }
+                            _ => {}
+                        }
+                        dirs.insert(at.to_owned());
                     }
-                    at.push_str(part);
-                    dirs.insert(at.clone());
+                    end += 1;
                 }
-                let parent_path = package.join(parent);
-                fs_err::create_dir_all(&parent_path).map_err(RestoreError::io(&parent_path))?;
             }
             if files.contains_key(&relative) {
                 let _ = fs_err::remove_file(&target);
             }
+            // The whole entry in one read and one write (npm files are small); the mode
+            // given at creation is final: it is already masked by this process's umask,
+            // and a duplicate entry was removed above, so no `fchmod` follows.
             let mut out = fs_err::OpenOptions::new()
                 .write(true)
                 .create(true)
@@ -209,7 +226,14 @@ impl UnpackedStore {
                 .mode(mode)
                 .open(&target)
                 .map_err(RestoreError::io(&target))?;
-            let copied = std::io::copy(&mut entry, &mut out).map_err(bad)?;
+            let copied = if entry.size() <= WHOLE_ENTRY_BYTES {
+                buffer.clear();
+                entry.read_to_end(&mut buffer).map_err(bad)?;
+                std::io::Write::write_all(&mut out, &buffer).map_err(RestoreError::io(&target))?;
+                buffer.len() as u64
+            } else {
+                std::io::copy(&mut entry, &mut out).map_err(bad)?
+            };
             unpacked_bytes += copied;
             if unpacked_bytes > MAX_UNPACKED_BYTES {
                 return Err(RestoreError::TooLarge {
@@ -217,9 +241,6 @@ impl UnpackedStore {
                     reason: format!("more than {MAX_UNPACKED_BYTES} bytes unpacked"),
                 });
             }
-            // Set explicitly: a replaced duplicate keeps the mode of the last entry.
-            out.set_permissions(std::fs::Permissions::from_mode(mode))
-                .map_err(RestoreError::io(&target))?;
             files.insert(relative, mode);
         }
         Ok(Index {
@@ -228,6 +249,9 @@ impl UnpackedStore {
         })
     }
 }
+
+/// Entries up to this size are read whole and written in one call; larger ones stream.
+const WHOLE_ENTRY_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Unpacked size allowed per package (as for pnpm's store: a decompression bomb stops here).
 const MAX_UNPACKED_BYTES: u64 = 1024 * 1024 * 1024;
