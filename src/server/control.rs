@@ -25,6 +25,7 @@ use super::store::{self, AssetRow, PackageKey, VersionRow};
 use crate::format::Format;
 
 mod lifecycle;
+mod package_groups;
 mod policies;
 mod tags;
 mod versions;
@@ -436,6 +437,26 @@ async fn dispatch(method: &Method, path: &str, context: Context<'_>) -> Result<R
         ("PUT", "/v1/repository/permissions/policy") => policies::put(context, true).await,
         ("GET", "/v1/repository/permissions/policy") => policies::get(context, true).await,
         ("DELETE", "/v1/repository/permissions/policies") => policies::delete(context, true).await,
+        ("POST", "/v1/package-group") => package_groups::create_package_group(context).await,
+        ("PUT", "/v1/package-group") => package_groups::update_package_group(context).await,
+        ("DELETE", "/v1/package-group") => package_groups::delete_package_group(context).await,
+        ("GET", "/v1/package-group") => package_groups::describe_package_group(context).await,
+        ("POST", "/v1/package-groups") => package_groups::list_package_groups(context).await,
+        ("POST", "/v1/package-groups/sub-groups") => {
+            package_groups::list_sub_package_groups(context).await
+        }
+        ("PUT", "/v1/package-group-origin-configuration") => {
+            package_groups::update_origin_configuration(context).await
+        }
+        ("GET", "/v1/get-associated-package-group") => {
+            package_groups::get_associated_package_group(context).await
+        }
+        ("GET", "/v1/package-group-allowed-repositories") => {
+            package_groups::list_allowed_repositories(context).await
+        }
+        ("GET", "/v1/list-associated-packages") => {
+            package_groups::list_associated_packages(context).await
+        }
         _ => Err(ApiError::unknown_operation()),
     }
 }
@@ -1922,6 +1943,8 @@ pub enum AddAssetError {
     AssetExists,
     /// The package's origin controls block direct publishing.
     Blocked,
+    /// Its package group does not allow publishing it here (why).
+    GroupRefused(String),
     /// Storage failed.
     Store(super::store::StoreError),
 }
@@ -1930,6 +1953,7 @@ impl From<packages::AdmitError> for AddAssetError {
     fn from(error: packages::AdmitError) -> Self {
         match error {
             packages::AdmitError::Blocked => Self::Blocked,
+            error @ packages::AdmitError::Group(_) => Self::GroupRefused(error.to_string()),
             packages::AdmitError::Sqlite(error) => Self::Store(error.into()),
         }
     }
@@ -2124,6 +2148,12 @@ async fn publish_package_version(context: Context<'_>) -> Result<Response, ApiEr
         Err(AddAssetError::Blocked) => {
             return Err(ApiError::validation(format!(
                 "Publishing {} is blocked by its package origin configuration (publish=BLOCK)",
+                display_package(&key)
+            )));
+        }
+        Err(AddAssetError::GroupRefused(message)) => {
+            return Err(ApiError::validation(format!(
+                "{}: {message}",
                 display_package(&key)
             )));
         }

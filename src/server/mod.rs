@@ -26,6 +26,7 @@ pub mod cache;
 pub mod control;
 pub mod data_plane;
 pub mod error;
+pub mod groups;
 pub mod ingest;
 pub mod metrics;
 pub mod multipart;

@@ -11,6 +11,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::access::{Permission, Principal};
+use super::groups::{self, RestrictionType};
 use super::store::{self, AssetRow, PackageKey, VersionRow};
 
 /// `ALLOW` or `BLOCK`, as the API spells them.
@@ -126,33 +127,48 @@ pub enum AdmitError {
         "publishing is blocked for this package by its origin controls (publish=BLOCK); change them with PutPackageOriginConfiguration"
     )]
     Blocked,
+    /// The package's package group does not allow publishing it here (the reason, naming
+    /// the group and its setting).
+    #[error(
+        "publishing is refused: {0}; an administrator can change that with UpdatePackageGroupOriginConfiguration (`aws codeartifact update-package-group-origin-configuration`)"
+    )]
+    Group(String),
     /// SQLite failed.
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
 }
 
-/// Admit a direct publish of `key`: refuse when origin controls block it, and record the
-/// CodeArtifact defaults (publish ALLOW, upstream BLOCK) for a package seen for the first
-/// time. Call inside the publishing transaction, before inserting the version.
+/// Admit a direct publish of `key`: refuse when its origin controls or its package group's
+/// `PUBLISH` restriction block it, and record the CodeArtifact defaults (publish ALLOW,
+/// upstream BLOCK) for a package seen for the first time. Call inside the publishing
+/// transaction, before inserting the version.
 ///
 /// # Errors
-/// [`AdmitError::Blocked`] or SQLite errors.
+/// [`AdmitError::Blocked`], [`AdmitError::Group`] or SQLite errors.
 pub fn admit_publish(connection: &Connection, key: &PackageKey) -> Result<(), AdmitError> {
-    match restrictions(connection, key)? {
-        Some(existing) if existing.publish == BLOCK => Err(AdmitError::Blocked),
-        Some(_) => Ok(()),
-        None => {
-            set_restrictions(
-                connection,
-                key,
-                &Restrictions {
-                    publish: ALLOW.to_owned(),
-                    upstream: BLOCK.to_owned(),
-                },
-            )?;
-            Ok(())
-        }
+    let existing = restrictions(connection, key)?;
+    if existing
+        .as_ref()
+        .is_some_and(|restrictions| restrictions.publish == BLOCK)
+    {
+        return Err(AdmitError::Blocked);
     }
+    if let Some(reason) =
+        groups::refusal(connection, key, RestrictionType::Publish, &key.repository)?
+    {
+        return Err(AdmitError::Group(reason));
+    }
+    if existing.is_none() {
+        set_restrictions(
+            connection,
+            key,
+            &Restrictions {
+                publish: ALLOW.to_owned(),
+                upstream: BLOCK.to_owned(),
+            },
+        )?;
+    }
+    Ok(())
 }
 
 /// Record the defaults for a package first seen through an upstream (publish BLOCK,
@@ -382,15 +398,57 @@ pub fn retain_version(
 pub const BLOCKED_NOTE: &str =
     " (its origin controls block fetching it from upstreams: upstream=BLOCK)";
 
+/// The external connections a read consults, `(owning repository, connection name)` in
+/// the read's order (it derefs to that list), and why others, or upstream repositories,
+/// were left out by a package group: [`super::pull_through::offers`] reports those notes
+/// with what the connections say, in the `x-lading-upstream` header and in a 404's message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExternalSources {
+    /// `(owning repository, connection name)`.
+    pub connections: Vec<(String, String)>,
+    /// Why sources were not consulted (package group restrictions).
+    pub notes: Vec<String>,
+}
+
+impl std::ops::Deref for ExternalSources {
+    type Target = Vec<(String, String)>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.connections
+    }
+}
+
+impl std::ops::DerefMut for ExternalSources {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.connections
+    }
+}
+
+impl IntoIterator for ExternalSources {
+    type Item = (String, String);
+    type IntoIter = std::vec::IntoIter<(String, String)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.connections.into_iter()
+    }
+}
+
+impl PartialEq<Vec<(String, String)>> for ExternalSources {
+    fn eq(&self, other: &Vec<(String, String)>) -> bool {
+        &self.connections == other
+    }
+}
+
 /// Where a read of one package in a repository may look, in CodeArtifact's order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadSources {
-    /// The repository itself, then (unless the package's origin controls block upstreams)
-    /// its upstream repositories depth-first.
+    /// The repository itself, then (unless the package's origin controls or its package
+    /// group's `INTERNAL_UPSTREAM` block upstreams) its upstream repositories depth-first.
     pub repositories: Vec<String>,
-    /// `(owning repository, connection name)` of every external connection to consult,
-    /// skipping repositories whose copy of the package blocks upstreams.
-    pub externals: Vec<(String, String)>,
+    /// Every external connection to consult, skipping repositories whose copy of the
+    /// package blocks upstreams and those the package group's `EXTERNAL_UPSTREAM` does not
+    /// allow to ingest it.
+    pub externals: ExternalSources,
     /// Whether the package's origin controls in the requested repository block upstreams.
     pub upstream_blocked: bool,
 }
@@ -454,22 +512,52 @@ fn all_read_sources(
     let upstream_blocked = restrictions.upstream == BLOCK;
     let mut sources = ReadSources {
         repositories: Vec::new(),
-        externals: Vec::new(),
+        externals: ExternalSources::default(),
         upstream_blocked,
     };
+    if upstream_blocked {
+        sources.repositories.push(key.repository.clone());
+        return Ok(sources);
+    }
+    let groups = groups::Groups::load(connection, &key.domain)?;
     for (index, repository) in order.into_iter().enumerate() {
-        if index > 0 && upstream_blocked {
+        if index == 1
+            && let Some(reason) = groups.refusal(
+                connection,
+                key,
+                RestrictionType::InternalUpstream,
+                &key.repository,
+            )?
+        {
+            sources
+                .externals
+                .notes
+                .push(format!("upstream repositories not consulted: {reason}"));
             break;
         }
         let repository_key = PackageKey {
             repository: repository.clone(),
             ..key.clone()
         };
-        if !upstream_blocked
-            && effective_restrictions(connection, &repository_key)?.upstream == ALLOW
-        {
-            for name in external_connections(connection, &key.domain, &repository)? {
-                sources.externals.push((repository.clone(), name));
+        if effective_restrictions(connection, &repository_key)?.upstream == ALLOW {
+            let names = external_connections(connection, &key.domain, &repository)?;
+            if !names.is_empty() {
+                match groups.refusal(
+                    connection,
+                    key,
+                    RestrictionType::ExternalUpstream,
+                    &repository,
+                )? {
+                    Some(reason) => sources
+                        .externals
+                        .notes
+                        .push(format!("{} not consulted: {reason}", names.join(", "))),
+                    None => {
+                        for name in names {
+                            sources.externals.push((repository.clone(), name));
+                        }
+                    }
+                }
             }
         }
         sources.repositories.push(repository);
@@ -721,6 +809,56 @@ mod tests {
         let sources = read_sources(&connection, &key("team"), Some(&reader(&["*"]))).unwrap();
         assert_eq!(sources.repositories, vec!["team"]);
         assert!(sources.externals.is_empty() && sources.upstream_blocked);
+    }
+
+    #[test]
+    fn package_groups_narrow_publishing_and_reads_through_upstreams() {
+        let (_dir, connection) = open();
+        set_upstreams(&connection, "d", "team", &["main".into()]).unwrap();
+        link_external(&connection, "d", "main", "public:npmjs", true).unwrap();
+        let mut group = groups::root_row("d", 0.0);
+        group.pattern = "/npm//p$".into();
+        RestrictionType::ExternalUpstream.set_mode(&mut group, groups::Mode::Block);
+        RestrictionType::InternalUpstream
+            .set_mode(&mut group, groups::Mode::AllowSpecificRepositories);
+        RestrictionType::Publish.set_mode(&mut group, groups::Mode::Inherit);
+        store::put_package_group(&connection, &group).unwrap();
+        let everyone = reader(&["*"]);
+        let sources = read_sources(&connection, &key("team"), Some(&everyone)).unwrap();
+        assert_eq!(sources.repositories, vec!["team"]);
+        assert!(sources.externals.is_empty());
+        assert!(
+            sources.externals.notes[0].contains("INTERNAL_UPSTREAM"),
+            "{sources:?}"
+        );
+        store::set_package_group_repository(
+            &connection,
+            "d",
+            "/npm//p$",
+            "INTERNAL_UPSTREAM",
+            "team",
+            true,
+        )
+        .unwrap();
+        let sources = read_sources(&connection, &key("team"), Some(&everyone)).unwrap();
+        assert_eq!(sources.repositories, vec!["team", "main"]);
+        assert!(sources.externals.is_empty());
+        assert!(
+            sources.externals.notes[0].starts_with(
+                "public:npmjs not consulted: package group `/npm//p$` blocks EXTERNAL_UPSTREAM"
+            ),
+            "{sources:?}"
+        );
+        // PUBLISH inherits the root's ALLOW; a variation of the name is blocked outright.
+        admit_publish(&connection, &key("team")).unwrap();
+        let variation = PackageKey {
+            package: "P".into(),
+            ..key("team")
+        };
+        assert!(matches!(
+            admit_publish(&connection, &variation),
+            Err(AdmitError::Group(reason)) if reason.contains("only weakly matches")
+        ));
     }
 
     #[test]

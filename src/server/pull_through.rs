@@ -135,12 +135,12 @@ pub struct Offers<D> {
 /// from [`packages::ReadSources`]) what it has, as `adapter` reads it.
 pub async fn offers<A: UpstreamAdapter>(
     state: &AppState,
-    externals: &[(String, String)],
+    externals: &packages::ExternalSources,
     adapter: &A,
 ) -> Offers<A::Document> {
     let mut found = Offers {
         offers: Vec::new(),
-        notes: Vec::new(),
+        notes: externals.notes.clone(),
         consulted: false,
     };
     let note = |notes: &mut Vec<String>, note: String| {
@@ -148,7 +148,7 @@ pub async fn offers<A: UpstreamAdapter>(
             notes.push(note);
         }
     };
-    for (owner, name) in externals {
+    for (owner, name) in externals.iter() {
         let Some(connection) = state
             .externals
             .get(name)

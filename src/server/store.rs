@@ -1944,6 +1944,46 @@ pub fn set_package_group_repository(
     Ok(())
 }
 
+/// Every allowed-repository entry of a domain's package groups: `(pattern, restriction,
+/// repository)`, by pattern, restriction and repository.
+///
+/// # Errors
+/// SQLite errors.
+pub fn package_group_repository_entries(
+    connection: &Connection,
+    domain: &str,
+) -> Result<Vec<(String, String, String)>, rusqlite::Error> {
+    let mut statement = connection.prepare(
+        "SELECT pattern, restriction, repository FROM package_group_repositories WHERE domain = ?1 ORDER BY pattern, restriction, repository",
+    )?;
+    let rows = statement.query_map([domain], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+    rows.collect()
+}
+
+/// Every package of a domain, in any repository: those with versions and those with only
+/// an origin configuration, by format, namespace and name.
+///
+/// # Errors
+/// SQLite errors.
+pub fn domain_packages(
+    connection: &Connection,
+    domain: &str,
+) -> Result<Vec<PackageSummary>, rusqlite::Error> {
+    let mut statement = connection.prepare(
+        "SELECT format, namespace, package FROM versions WHERE domain = ?1
+         UNION SELECT format, namespace, package FROM package_origins WHERE domain = ?1
+         ORDER BY 1, 2, 3",
+    )?;
+    let rows = statement.query_map([domain], |row| {
+        Ok(PackageSummary {
+            format: row.get(0)?,
+            namespace: row.get(1)?,
+            package: row.get(2)?,
+        })
+    })?;
+    rows.collect()
+}
+
 // ----- tokens -----
 
 /// A token's owner and lifetime.

@@ -192,6 +192,7 @@ async fn serve(state: &AppState, request: Request) -> Result<Response, DataError
                     StatusCode::FORBIDDEN,
                     format!("publishing {namespace}/{package} is blocked by its package origin configuration (publish=BLOCK)"),
                 )),
+                Err(AddAssetError::GroupRefused(message)) => Err(DataError::new(StatusCode::FORBIDDEN, format!("{namespace}/{package}: {message}"))),
                 Err(AddAssetError::AssetExists) => Err(DataError::new(StatusCode::CONFLICT, format!("asset `{asset}` already exists in {namespace}/{package}@{version}"))),
                 Err(AddAssetError::Store(error)) => Err(error.into()),
             }

@@ -673,7 +673,10 @@ impl MavenRequest<'_> {
                 Ok(add_file(connection, &lookup, &version, &file, &asset, now)?)
             })
             .await?;
-        if matches!(outcome, Added::Conflict(_) | Added::Blocked) {
+        if matches!(
+            outcome,
+            Added::Conflict(_) | Added::Blocked | Added::GroupRefused(_)
+        ) {
             self.state.store.discard(placed).await?;
         } else {
             drop(placed);
@@ -688,6 +691,10 @@ impl MavenRequest<'_> {
                     "publishing {}:{} is blocked by its package origin configuration (publish=BLOCK)",
                     key.namespace, key.package
                 ),
+            )),
+            Added::GroupRefused(message) => Err(DataError::new(
+                StatusCode::FORBIDDEN,
+                format!("{}:{}: {message}", key.namespace, key.package),
             )),
         }
     }
@@ -823,6 +830,8 @@ enum Added {
     Conflict(String),
     /// The package's origin controls block direct publishing.
     Blocked,
+    /// Its package group does not allow publishing it here (why).
+    GroupRefused(String),
 }
 
 fn version_or_insert(
@@ -876,6 +885,9 @@ fn add_file(
         match crate::server::packages::admit_publish(&transaction, key) {
             Ok(()) => {}
             Err(crate::server::packages::AdmitError::Blocked) => return Ok(Added::Blocked),
+            Err(error @ crate::server::packages::AdmitError::Group(_)) => {
+                return Ok(Added::GroupRefused(error.to_string()));
+            }
             Err(crate::server::packages::AdmitError::Sqlite(error)) => return Err(error),
         }
     }

@@ -1098,6 +1098,9 @@ impl PypiRequest<'_> {
                                     format!("publishing {name} is blocked by its package origin configuration (publish=BLOCK)"),
                                 )));
                             }
+                            Err(error @ crate::server::packages::AdmitError::Group(_)) => {
+                                return Ok(Err(DataError::new(StatusCode::FORBIDDEN, format!("{name}: {error}"))));
+                            }
                             Err(crate::server::packages::AdmitError::Sqlite(error)) => return Err(error.into()),
                         }
                         let document = json!({

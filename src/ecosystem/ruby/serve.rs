@@ -461,6 +461,9 @@ impl RubyRequest<'_> {
                                     format!("publishing {name} is blocked by its package origin configuration (publish=BLOCK)"),
                                 )));
                             }
+                            Err(error @ packages::AdmitError::Group(_)) => {
+                                return Ok(Err(DataError::new(StatusCode::FORBIDDEN, format!("{name}: {error}"))));
+                            }
                             Err(packages::AdmitError::Sqlite(error)) => return Err(error.into()),
                         }
                         let row = VersionRow {
@@ -661,7 +664,7 @@ impl RubyRequest<'_> {
     /// the newest publish time.
     async fn held_versions(
         &self,
-    ) -> Result<(Vec<VersionsLine>, f64, Vec<(String, String)>), DataError> {
+    ) -> Result<(Vec<VersionsLine>, f64, packages::ExternalSources), DataError> {
         let key = self.key("");
         let reader = access::reader(self.state, self.headers, &self.domain).await?;
         self.state

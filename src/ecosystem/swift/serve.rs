@@ -1057,37 +1057,44 @@ async fn publish(
     };
     let inserted = state
         .store
-        .with(move |connection| -> Result<Result<(), bool>, DataError> {
-            let transaction = store::write_transaction(connection)?;
-            if store::version(&transaction, &key, &row.version)?.is_some() {
-                return Ok(Err(false));
-            }
-            match crate::server::packages::admit_publish(&transaction, &key) {
-                Ok(()) => {}
-                Err(crate::server::packages::AdmitError::Blocked) => return Ok(Err(true)),
-                Err(crate::server::packages::AdmitError::Sqlite(error)) => {
-                    return Err(error.into());
+        .with(
+            move |connection| -> Result<Result<(), Option<String>>, DataError> {
+                let transaction = store::write_transaction(connection)?;
+                if store::version(&transaction, &key, &row.version)?.is_some() {
+                    return Ok(Err(None));
                 }
-            }
-            let id = store::insert_version(&transaction, &key, &row)?;
-            store::insert_asset(&transaction, id, &asset)?;
-            transaction.commit()?;
-            Ok(Ok(()))
-        })
+                match crate::server::packages::admit_publish(&transaction, &key) {
+                    Ok(()) => {}
+                    Err(crate::server::packages::AdmitError::Blocked) => {
+                        return Ok(Err(Some(
+                            "is blocked by its package origin configuration (publish=BLOCK)"
+                                .to_owned(),
+                        )));
+                    }
+                    Err(error @ crate::server::packages::AdmitError::Group(_)) => {
+                        return Ok(Err(Some(format!("failed: {error}"))));
+                    }
+                    Err(crate::server::packages::AdmitError::Sqlite(error)) => {
+                        return Err(error.into());
+                    }
+                }
+                let id = store::insert_version(&transaction, &key, &row)?;
+                store::insert_asset(&transaction, id, &asset)?;
+                transaction.commit()?;
+                Ok(Ok(()))
+            },
+        )
         .await?;
     match inserted {
         Ok(()) => drop(placed),
-        Err(blocked) => {
+        Err(refused) => {
             state.store.discard(placed).await?;
-            return Err(if blocked {
-                DataError::new(
+            return Err(match refused {
+                Some(why) => DataError::new(
                     StatusCode::FORBIDDEN,
-                    format!(
-                        "publishing {scope}.{name} is blocked by its package origin configuration (publish=BLOCK)"
-                    ),
-                )
-            } else {
-                conflict()
+                    format!("publishing {scope}.{name} {why}"),
+                ),
+                None => conflict(),
             });
         }
     }

@@ -212,7 +212,10 @@ async fn resource(
                     store::repository(connection, domain, repository)?.is_some()
                 }
                 Resource::PackageGroup(domain, pattern) => {
+                    // The root group exists in every domain, stored or not.
                     store::package_group(connection, domain, pattern)?.is_some()
+                        || (pattern == super::super::groups::ROOT
+                            && store::domain(connection, domain)?.is_some())
                 }
             })
         })

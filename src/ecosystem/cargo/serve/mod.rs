@@ -666,6 +666,9 @@ impl CargoRequest<'_> {
                     Err(packages::AdmitError::Blocked) => {
                         return Ok(Err((StatusCode::FORBIDDEN, format!("publishing `{crate_name}` is blocked by its package origin configuration (publish=BLOCK)"))));
                     }
+                    Err(error @ packages::AdmitError::Group(_)) => {
+                        return Ok(Err((StatusCode::FORBIDDEN, format!("`{crate_name}`: {error}"))));
+                    }
                     Err(packages::AdmitError::Sqlite(error)) => return Err(error.into()),
                 }
                 let row = VersionRow {

@@ -896,6 +896,9 @@ impl NpmRequest<'_> {
                     Err(packages::AdmitError::Blocked) => {
                         return Ok(Err((StatusCode::FORBIDDEN, format!("publishing {display} is blocked by its package origin configuration (publish=BLOCK)"))));
                     }
+                    Err(error @ packages::AdmitError::Group(_)) => {
+                        return Ok(Err((StatusCode::FORBIDDEN, format!("{display}: {error}"))));
+                    }
                     Err(packages::AdmitError::Sqlite(error)) => return Err(error.into()),
                 }
                 for (version, manifest, asset) in &staged {

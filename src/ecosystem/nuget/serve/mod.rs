@@ -1193,23 +1193,33 @@ impl NuGetRequest<'_> {
         let inserted = self
             .state
             .store
-            .with(move |connection| -> Result<Result<(), bool>, DataError> {
-                let transaction = store::write_transaction(connection)?;
-                if store::version(&transaction, &key, &row.version)?.is_some() {
-                    return Ok(Err(false));
-                }
-                match crate::server::packages::admit_publish(&transaction, &key) {
-                    Ok(()) => {}
-                    Err(crate::server::packages::AdmitError::Blocked) => return Ok(Err(true)),
-                    Err(crate::server::packages::AdmitError::Sqlite(error)) => {
-                        return Err(error.into());
+            .with(
+                move |connection| -> Result<Result<(), Option<String>>, DataError> {
+                    let transaction = store::write_transaction(connection)?;
+                    if store::version(&transaction, &key, &row.version)?.is_some() {
+                        return Ok(Err(None));
                     }
-                }
-                let id = store::insert_version(&transaction, &key, &row)?;
-                store::insert_asset(&transaction, id, &asset)?;
-                transaction.commit()?;
-                Ok(Ok(()))
-            })
+                    match crate::server::packages::admit_publish(&transaction, &key) {
+                        Ok(()) => {}
+                        Err(crate::server::packages::AdmitError::Blocked) => {
+                            return Ok(Err(Some(
+                                "is blocked by its package origin configuration (publish=BLOCK)"
+                                    .to_owned(),
+                            )));
+                        }
+                        Err(error @ crate::server::packages::AdmitError::Group(_)) => {
+                            return Ok(Err(Some(format!("failed: {error}"))));
+                        }
+                        Err(crate::server::packages::AdmitError::Sqlite(error)) => {
+                            return Err(error.into());
+                        }
+                    }
+                    let id = store::insert_version(&transaction, &key, &row)?;
+                    store::insert_asset(&transaction, id, &asset)?;
+                    transaction.commit()?;
+                    Ok(Ok(()))
+                },
+            )
             .await?;
         if inserted.is_err() {
             self.state.store.discard(placed).await?;
@@ -1219,14 +1229,11 @@ impl NuGetRequest<'_> {
         }
         match inserted {
             Ok(()) => {}
-            Err(false) => return Err(conflict(&manifest)),
-            Err(true) => {
+            Err(None) => return Err(conflict(&manifest)),
+            Err(Some(why)) => {
                 return Err(DataError::new(
                     StatusCode::FORBIDDEN,
-                    format!(
-                        "publishing {} is blocked by its package origin configuration (publish=BLOCK)",
-                        manifest.nuspec.id
-                    ),
+                    format!("publishing {} {why}", manifest.nuspec.id),
                 ));
             }
         }
