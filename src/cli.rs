@@ -7,8 +7,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::diagnostics::EXIT_CODES_HELP;
 pub use crate::ecosystem::configure::LoginTarget;
+pub use crate::ecosystem::restore::{LinkMode, LockfileArgs, NpmInstallArgs, OmitType};
 use crate::env_vars::EnvVars;
-pub use crate::format::{PackFormat, PublishFormat, Tool};
+pub use crate::format::{Format, PackFormat, Tool};
 
 /// A build step for artifact repositories.
 ///
@@ -263,8 +264,10 @@ pub struct RunArgs {
 pub struct PackArgs {
     /// Files to pack: globs relative to --base; `!glob` excludes.
     pub patterns: Vec<String>,
-    /// Package format.
-    #[arg(long, value_enum)]
+    /// Package format: `zip` or `tar.gz` (generic assets), or a format whose own package
+    /// lading builds: `npm`, `nuget`, `maven`, `pypi` (another CodeArtifact format is refused
+    /// with the formats that can).
+    #[arg(long, value_name = "FORMAT")]
     pub format: PackFormat,
     /// Package name (template); for maven `groupId:artifactId`.
     #[arg(long)]
@@ -310,9 +313,11 @@ pub struct PublishArgs {
     /// The directory `lading pack --out` wrote; or, with --format, the files to publish.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// Publish FILES in this format (one-off, as `aws codeartifact publish-package-version`).
-    #[arg(long, value_enum)]
-    pub format: Option<PublishFormat>,
+    /// Publish FILES in this format (one-off, as `aws codeartifact publish-package-version`):
+    /// `npm`, `maven`, `nuget`, `pypi` or `generic` (another CodeArtifact format is refused
+    /// with the formats that can).
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<Format>,
     /// generic: the namespace (default: `--namespace`, else the package name).
     #[arg(long)]
     pub namespace: Option<String>,
@@ -450,56 +455,6 @@ pub struct TokenArgs {
     pub repository: crate::repository::RepositoryArgs,
 }
 
-/// Which lockfiles, and where each ecosystem's cache is.
-#[derive(Debug, Clone, Args)]
-pub struct LockfileArgs {
-    /// A lockfile to restore (repeatable); default: every lockfile found under `--dir`.
-    #[arg(long = "lockfile", value_name = "PATH")]
-    pub lockfiles: Vec<PathBuf>,
-    /// Directory searched for lockfiles (`node_modules`, `.git`, `target` are skipped).
-    #[arg(long, default_value = ".")]
-    pub dir: PathBuf,
-    /// npm cache directory (default: `npm_config_cache`, else `~/.npm`).
-    #[arg(long, value_name = "DIR")]
-    pub npm_cache: Option<PathBuf>,
-    /// pnpm store (default: where pnpm 12 looks: `pnpm_config_store_dir`, `$PNPM_HOME/store`,
-    /// `$XDG_DATA_HOME/pnpm/store`, else `~/.local/share/pnpm/store`); install with `pnpm
-    /// install --offline --frozen-lockfile --store-dir DIR`.
-    #[arg(long, value_name = "DIR")]
-    pub pnpm_store: Option<PathBuf>,
-    /// yarn 1 offline mirror (default: `YARN_YARN_OFFLINE_MIRROR`, else
-    /// `.lading/yarn-offline-mirror`); install with that variable set and
-    /// `yarn install --offline --frozen-lockfile`.
-    #[arg(long, value_name = "DIR")]
-    pub yarn_offline_mirror: Option<PathBuf>,
-    /// yarn 2+ (berry) cache for `yarn.lock` files with `__metadata` (default: yarn's global
-    /// cache, `YARN_GLOBAL_FOLDER/cache`, else `$XDG_DATA_HOME/yarn/berry/cache`, else
-    /// `~/.yarn/berry/cache`, which yarn also reads as the mirror of a project-local cache);
-    /// install with `yarn install --immutable`. Only cacheKey `10c0` lockfiles (yarn 4's
-    /// default `compressionLevel: 0`): lading rebuilds yarn's zip and checks it against the
-    /// lockfile's `checksum`.
-    #[arg(long, value_name = "DIR")]
-    pub yarn_berry_cache: Option<PathBuf>,
-    /// Bundler's gem cache for `Gemfile.lock` gems (default: `vendor/cache` beside each
-    /// `Gemfile.lock`, where `bundle install --local` looks).
-    #[arg(long, value_name = "DIR")]
-    pub bundle_cache: Option<PathBuf>,
-    /// Vendor directory for `Cargo.lock` crates (a cargo directory source, as
-    /// `cargo vendor --versioned-dirs` writes it).
-    #[arg(long, value_name = "DIR", default_value = ".lading/cargo-vendor")]
-    pub cargo_vendor: PathBuf,
-    /// Wheelhouse for pip (`pip install --no-index --find-links DIR`).
-    #[arg(long, value_name = "DIR", default_value = ".lading/wheelhouse")]
-    pub wheelhouse: PathBuf,
-    /// Maven local repository (default: `-Dmaven.repo.local` in `MAVEN_OPTS`, else
-    /// `~/.m2/repository`).
-    #[arg(long, value_name = "DIR")]
-    pub maven_repo: Option<PathBuf>,
-    /// NuGet global packages folder (default: `NUGET_PACKAGES`, else `~/.nuget/packages`).
-    #[arg(long, value_name = "DIR")]
-    pub nuget_packages: Option<PathBuf>,
-}
-
 /// `lading restore` options.
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
@@ -511,7 +466,7 @@ pub struct RestoreArgs {
     pub repository: crate::repository::RepositoryArgs,
     /// The interpreter pip files are chosen for.
     #[command(flatten)]
-    pub python: crate::ecosystem::pypi::tags::TargetArgs,
+    pub python: crate::ecosystem::restore::PythonTargetArgs,
     /// Downloads in flight at most. lading starts with 4 and adds one per quick answer,
     /// halving when an answer comes far slower than the fastest (a dropped connection, a
     /// throttled request). Against a remote registry more in flight hide more latency;
@@ -554,37 +509,6 @@ pub struct RestoreArgs {
     /// npm with `--install`: how files are placed, what is left out, whether scripts run.
     #[command(flatten)]
     pub npm_install: NpmInstallArgs,
-}
-
-/// `lading restore --install` options for npm lockfiles.
-#[derive(Debug, Clone, Args)]
-pub struct NpmInstallArgs {
-    /// npm with `--install`: how files get from lading's store into `node_modules`: `auto`
-    /// (reflink where the filesystem can, else hard link, else copy), `hardlink`, `reflink`,
-    /// `copy`. A hard link shares the file with the store: a build that edits files inside
-    /// `node_modules` in place edits the stored copy too (packages with install scripts are
-    /// never hard linked).
-    #[arg(long, value_enum, default_value = "auto", requires = "install")]
-    pub link: crate::ecosystem::npm::install::LinkMode,
-    /// npm with `--install`: leave out a dependency type, as `npm ci --omit` (repeatable, or
-    /// comma-separated); default: `dev` when `NODE_ENV=production`, as npm.
-    #[arg(long, value_enum, value_delimiter = ',', requires = "install")]
-    pub omit: Vec<OmitType>,
-    /// npm with `--install`: run no lifecycle scripts (neither the packages' nor the
-    /// project's), as `npm ci --ignore-scripts`.
-    #[arg(long, requires = "install")]
-    pub ignore_scripts: bool,
-}
-
-/// A dependency type `--omit` leaves out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OmitType {
-    /// `devDependencies` (entries marked `dev`).
-    Dev,
-    /// `optionalDependencies` (entries marked `optional`).
-    Optional,
-    /// Peer dependencies (entries marked `peer`).
-    Peer,
 }
 
 /// `lading cache-key` options.

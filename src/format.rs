@@ -195,6 +195,9 @@ pub enum FormatError {
     /// Not a tool name.
     #[error("unknown tool `{0}` (known: {known})", known = names(Tool::ALL.iter().map(|tool| tool.name())))]
     UnknownTool(String),
+    /// Not a name `lading pack --format` takes.
+    #[error("unknown format `{0}` (known: {known})", known = PackFormat::names())]
+    UnknownPackFormat(String),
 }
 
 fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {
@@ -209,7 +212,7 @@ pub fn diagnostic(error: &Cause) -> Option<&dyn Diagnostic> {
 impl Diagnostic for FormatError {
     fn hint(&self) -> Option<String> {
         Some(match self {
-            Self::UnknownFormat(_) => {
+            Self::UnknownFormat(_) | Self::UnknownPackFormat(_) => {
                 "format names are lowercase, as CodeArtifact spells them (`pypi`, not `PyPI`)"
                     .to_owned()
             }
@@ -360,22 +363,17 @@ impl FromStr for Tool {
     }
 }
 
-/// Package formats `lading pack` builds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// What `lading pack --format` builds: an archive of generic files, or a format's own
+/// package (which the format's `Pack` capability builds, if it has one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PackFormat {
-    /// A zip of the selected files.
+    /// A zip of the selected files (a generic asset).
     Zip,
-    /// A gzip-compressed tar of the selected files.
-    #[value(name = "tar.gz")]
+    /// A gzip-compressed tar of the selected files (a generic asset).
     TarGz,
-    /// An npm tarball.
-    Npm,
-    /// A NuGet .nupkg.
-    Nuget,
-    /// A Maven jar and pom.
-    Maven,
-    /// Prebuilt Python wheels and sdists.
-    Pypi,
+    /// The format's own package: an npm tarball, a nupkg, a Maven jar and pom, Python
+    /// distributions. Never [`Format::Generic`], which is spelled `zip` or `tar.gz`.
+    Package(Format),
 }
 
 impl PackFormat {
@@ -385,27 +383,38 @@ impl PackFormat {
         match self {
             Self::Zip => "zip",
             Self::TarGz => "tar.gz",
-            Self::Npm => "npm",
-            Self::Nuget => "nuget",
-            Self::Maven => "maven",
-            Self::Pypi => "pypi",
+            Self::Package(format) => format.name(),
         }
     }
 
     /// The name as `--format` takes it, if it is one.
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
-        <Self as clap::ValueEnum>::from_str(name, false).ok()
+        match name {
+            "zip" => Some(Self::Zip),
+            "tar.gz" => Some(Self::TarGz),
+            _ => name
+                .parse()
+                .ok()
+                .filter(|format| *format != Format::Generic)
+                .map(Self::Package),
+        }
+    }
+
+    /// Every value `--format` takes: the archives, then every format but generic.
+    pub fn all() -> impl Iterator<Item = Self> {
+        [Self::Zip, Self::TarGz].into_iter().chain(
+            Format::ALL
+                .into_iter()
+                .filter(|format| *format != Format::Generic)
+                .map(Self::Package),
+        )
     }
 
     /// Every name `--format` takes, comma-separated (for messages).
     #[must_use]
     pub fn names() -> String {
-        <Self as clap::ValueEnum>::value_variants()
-            .iter()
-            .map(|format| format.name())
-            .collect::<Vec<_>>()
-            .join(", ")
+        names(Self::all().map(Self::name))
     }
 
     /// The repository format it is published as (archives are generic assets).
@@ -413,52 +422,22 @@ impl PackFormat {
     pub const fn format(self) -> Format {
         match self {
             Self::Zip | Self::TarGz => Format::Generic,
-            Self::Npm => Format::Npm,
-            Self::Nuget => Format::Nuget,
-            Self::Maven => Format::Maven,
-            Self::Pypi => Format::Pypi,
-        }
-    }
-
-    /// How `lading publish` sends what it packed.
-    #[must_use]
-    pub const fn publish_format(self) -> PublishFormat {
-        match self {
-            Self::Zip | Self::TarGz => PublishFormat::Generic,
-            Self::Npm => PublishFormat::Npm,
-            Self::Nuget => PublishFormat::Nuget,
-            Self::Maven => PublishFormat::Maven,
-            Self::Pypi => PublishFormat::Pypi,
+            Self::Package(format) => format,
         }
     }
 }
 
-/// Formats `lading publish` speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PublishFormat {
-    /// npm tarballs.
-    Npm,
-    /// Maven artifacts (a pom plus its jars).
-    Maven,
-    /// NuGet packages.
-    Nuget,
-    /// Python wheels and sdists.
-    Pypi,
-    /// Generic assets.
-    Generic,
+impl FromStr for PackFormat {
+    type Err = FormatError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::from_name(text).ok_or_else(|| FormatError::UnknownPackFormat(text.to_owned()))
+    }
 }
 
-impl PublishFormat {
-    /// The repository format it publishes to.
-    #[must_use]
-    pub const fn format(self) -> Format {
-        match self {
-            Self::Npm => Format::Npm,
-            Self::Maven => Format::Maven,
-            Self::Nuget => Format::Nuget,
-            Self::Pypi => Format::Pypi,
-            Self::Generic => Format::Generic,
-        }
+impl fmt::Display for PackFormat {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.name())
     }
 }
 

@@ -1,20 +1,21 @@
-//! `lading pack`: select, pack, hash, attest, and write everything at once.
+//! `lading pack`: ask the format of `--format` to build the package (its `Pack`
+//! capability, from the registry), then hash, attest, and write everything at once.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use serde_json::json;
 
-use crate::archive::{Digests, SelectedFile, SourceDate, select};
+use crate::archive::{Digests, SourceDate};
 use crate::ci::RunIdentity;
-use crate::cli::{PackArgs, PackFormat};
+use crate::cli::PackArgs;
 use crate::config::template;
 use crate::diagnostics::HintedError;
-use crate::ecosystem::generic::GenericFormat;
-use crate::ecosystem::{Packed, PackedContents, generic, maven, npm, nuget, pypi};
+use crate::ecosystem::pack::PackRequest;
+use crate::ecosystem::{Packed, PackedContents, npm, registry};
 use crate::env_vars::EnvVars;
 use crate::printer::Printer;
 use crate::provenance::dsse::{Envelope, SigningKey};
@@ -80,45 +81,7 @@ fn load_signing_key(args: &PackArgs) -> anyhow::Result<Option<SigningKey>> {
     .transpose()
 }
 
-fn select_or_default(
-    base: &Path,
-    patterns: &[String],
-    default: &[&str],
-    allow_empty: bool,
-) -> anyhow::Result<Vec<SelectedFile>> {
-    let patterns: Vec<String> = if patterns.iter().any(|pattern| !pattern.starts_with('!')) {
-        patterns.to_vec()
-    } else {
-        default
-            .iter()
-            .map(|pattern| (*pattern).to_owned())
-            .chain(patterns.iter().cloned())
-            .collect()
-    };
-    select(base, &patterns, allow_empty)
-        .with_context(|| format!("failed to select files under `{}`", base.display()))
-}
-
-fn find_nuspec(base: &Path) -> anyhow::Result<Option<PathBuf>> {
-    let mut found: Vec<PathBuf> = fs_err::read_dir(base)?
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| {
-            path.extension()
-                .is_some_and(|extension| extension == "nuspec")
-        })
-        .collect();
-    found.sort();
-    match found.len() {
-        0 => Ok(None),
-        1 => Ok(found.pop()),
-        _ => bail!(HintedError::new(
-            format!("`{}` holds several nuspec files", base.display()),
-            "name one with `--nuspec FILE`"
-        )),
-    }
-}
-
+/// Ask the format of `--format` to build the package (the registry's packer).
 fn build(
     args: &PackArgs,
     name: Option<&str>,
@@ -126,82 +89,19 @@ fn build(
     date: SourceDate,
     staging: &Path,
 ) -> anyhow::Result<Packed> {
-    let base = &args.base;
-    let need = |value: Option<&str>, flag: &str| {
-        value.map(ToOwned::to_owned).ok_or_else(|| {
-            anyhow::Error::new(HintedError::new(
-                format!("`--format {}` needs `--{flag}`", args.format.name()),
-                format!("pass `--{flag}` (it may be a template such as `{{{{ ci.ref_name }}}}`)"),
-            ))
-        })
-    };
-    Ok(match args.format {
-        PackFormat::Zip | PackFormat::TarGz => {
-            let name = need(name, "name")?;
-            let version = need(version, "version")?;
-            let files = select_or_default(base, &args.patterns, &[], args.allow_empty)?;
-            let format = if args.format == PackFormat::Zip {
-                GenericFormat::Zip
-            } else {
-                GenericFormat::TarGz
-            };
-            generic::pack(&name, &version, format, &files, date, staging)?
-        }
-        PackFormat::Npm => {
-            if !args.patterns.is_empty() {
-                bail!(HintedError::new(
-                    "`--format npm` takes no patterns: files are chosen as `npm pack` does",
-                    "use `files` in package.json or an `.npmignore` to choose the files"
-                ));
-            }
-            npm::pack::pack(base, name, version, date).with_context(|| {
-                format!("failed to pack the npm package in `{}`", base.display())
-            })?
-        }
-        PackFormat::Nuget => {
-            let nuspec = match &args.nuspec {
-                Some(path) => Some(path.clone()),
-                None => find_nuspec(base)?,
-            };
-            let files = select_or_default(base, &args.patterns, &["**"], true)?;
-            nuget::pack::pack(nuspec.as_deref(), &files, name, version, date)
-                .context("failed to pack the nupkg")?
-        }
-        PackFormat::Maven => {
-            let classes = select_or_default(base, &args.patterns, &["**"], args.allow_empty)?;
-            let sources = args
-                .sources
-                .as_deref()
-                .map(|dir| select_or_default(dir, &[], &["**"], true))
-                .transpose()?;
-            let javadoc = args
-                .javadoc
-                .as_deref()
-                .map(|dir| select_or_default(dir, &[], &["**"], true))
-                .transpose()?;
-            maven::pack::pack(
-                &maven::pack::MavenInputs {
-                    name,
-                    version,
-                    pom: args.pom.as_deref(),
-                    classes: &classes,
-                    sources: sources.as_deref(),
-                    javadoc: javadoc.as_deref(),
-                },
-                date,
-            )
-            .context("failed to pack the Maven artifact")?
-        }
-        PackFormat::Pypi => {
-            let files = select_or_default(
-                base,
-                &args.patterns,
-                &["*.whl", "*.tar.gz"],
-                args.allow_empty,
-            )?;
-            pypi::pack::pass_through(&files, name, version)
-                .context("failed to check the Python distributions")?
-        }
+    registry::packer(args.format.format())?.pack(&PackRequest {
+        format: args.format,
+        base: &args.base,
+        patterns: &args.patterns,
+        allow_empty: args.allow_empty,
+        name,
+        version,
+        date,
+        staging,
+        nuspec: args.nuspec.as_deref(),
+        pom: args.pom.as_deref(),
+        sources: args.sources.as_deref(),
+        javadoc: args.javadoc.as_deref(),
     })
 }
 
@@ -276,9 +176,8 @@ fn pack_into(
     )?;
 
     let mut lockfiles = args.lockfile.clone();
-    let default_lock = args.base.join("package-lock.json");
-    if args.format == PackFormat::Npm && lockfiles.is_empty() && default_lock.is_file() {
-        lockfiles.push(default_lock);
+    if lockfiles.is_empty() {
+        lockfiles.extend(registry::packer(args.format.format())?.default_lockfile(&args.base));
     }
     let mut dependencies = Vec::new();
     for lockfile in &lockfiles {

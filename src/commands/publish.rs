@@ -1,6 +1,6 @@
 //! `lading publish`: read what `lading pack` wrote (or take files and `--format`), check each
-//! file against its manifest digest, then hand it to the format's publisher
-//! (`ecosystem::<format>::publish`), which skips what the repository already has, fails on
+//! file against its manifest digest, then hand it to the format's publisher (its `Publish`
+//! capability, from the registry: `ecosystem/<format>/publish.rs`), which skips what the repository already has, fails on
 //! other bytes, uploads the rest and reads it back. Reports on stderr, `--json` on stdout,
 //! and a table in `GITHUB_STEP_SUMMARY` when set.
 
@@ -10,25 +10,24 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use serde::Serialize;
 
-use crate::cli::{PackFormat, PublishArgs, PublishFormat};
+use crate::cli::{PackFormat, PublishArgs};
 use crate::diagnostics::HintedError;
-use crate::ecosystem::publish::{Auth, FileReport, Outcome, Session, Upload};
-use crate::ecosystem::{generic, maven, npm, nuget, pypi};
+use crate::ecosystem::publish::{
+    Auth, FileReport, Files, Outcome, Package, Published, Session, Target, Upload,
+};
+use crate::ecosystem::registry;
 use crate::env_vars::EnvVars;
-use crate::format::AuthScheme;
+use crate::format::Format;
 use crate::http::{HttpClient, HttpOptions, RetryPolicy};
 use crate::printer::Printer;
 use crate::repository::Repository;
-use crate::repository::codeartifact::{CodeArtifact, GenericVersion};
+use crate::repository::codeartifact::CodeArtifact;
 
 /// One package to publish.
 #[derive(Debug, Clone)]
 struct Job {
-    format: PublishFormat,
-    name: Option<String>,
-    version: Option<String>,
-    uploads: Vec<Upload>,
-    provenance: Option<Upload>,
+    format: Format,
+    package: Package,
 }
 
 /// The report for one package.
@@ -73,7 +72,7 @@ fn jobs_from_dir(dir: &Path) -> anyhow::Result<Vec<Job>> {
         let manifest: serde_json::Value = serde_json::from_str(&text)
             .with_context(|| format!("`{}` is not JSON", path.display()))?;
         let format = match manifest["format"].as_str().and_then(PackFormat::from_name) {
-            Some(format) => format.publish_format(),
+            Some(format) => format.format(),
             None => bail!(
                 "`{}`: unknown format {:?} (expected {})",
                 path.display(),
@@ -108,10 +107,13 @@ fn jobs_from_dir(dir: &Path) -> anyhow::Result<Vec<Job>> {
             .transpose()?;
         jobs.push(Job {
             format,
-            name: manifest["name"].as_str().map(ToOwned::to_owned),
-            version: manifest["version"].as_str().map(ToOwned::to_owned),
-            uploads,
-            provenance,
+            package: Package {
+                namespace: None,
+                name: manifest["name"].as_str().map(ToOwned::to_owned),
+                version: manifest["version"].as_str().map(ToOwned::to_owned),
+                uploads,
+                provenance,
+            },
         });
     }
     Ok(jobs)
@@ -135,72 +137,16 @@ fn jobs_from_args(args: &PublishArgs) -> anyhow::Result<Vec<Job>> {
                 uploads.push(upload);
             }
         }
-        let jobs = match format {
-            // Each npm tarball, nupkg or Python file is a package of its own.
-            PublishFormat::Npm | PublishFormat::Nuget | PublishFormat::Pypi => uploads
-                .into_iter()
-                .map(|upload| Job {
-                    format,
-                    name: args.name.clone(),
-                    version: args.version.clone(),
-                    uploads: vec![upload],
-                    provenance: provenance.clone(),
-                })
-                .collect(),
-            // Several poms: one artifact per pom, each with the files named after it
-            // (a multi-module set in one run).
-            PublishFormat::Maven
-                if uploads
-                    .iter()
-                    .filter(|upload| maven::publish::is_pom(&upload.file_name))
-                    .count()
-                    > 1 =>
-            {
-                let stems: Vec<String> = uploads
-                    .iter()
-                    .filter(|upload| maven::publish::is_pom(&upload.file_name))
-                    .map(|upload| upload.file_name[..upload.file_name.len() - 4].to_owned())
-                    .collect();
-                let mut jobs: Vec<Job> = stems
-                    .iter()
-                    .map(|_| Job {
-                        format,
-                        name: None,
-                        version: None,
-                        uploads: Vec::new(),
-                        provenance: None,
-                    })
-                    .collect();
-                for upload in uploads {
-                    let owner = stems
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, stem)| {
-                            upload
-                                .file_name
-                                .strip_prefix(stem.as_str())
-                                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('-'))
-                        })
-                        .max_by_key(|(_, stem)| stem.len())
-                        .map(|(index, _)| index);
-                    let Some(index) = owner else {
-                        bail!(HintedError::new(
-                            format!("`{}` belongs to none of the poms given", upload.file_name),
-                            "name each file `<artifactId>-<version>[-classifier].<ext>` after its pom"
-                        ));
-                    };
-                    jobs[index].uploads.push(upload);
-                }
-                jobs
-            }
-            PublishFormat::Maven | PublishFormat::Generic => vec![Job {
-                format,
-                name: args.name.clone(),
-                version: args.version.clone(),
+        let jobs = registry::publisher(format)?
+            .packages(Files {
                 uploads,
                 provenance,
-            }],
-        };
+                name: args.name.clone(),
+                version: args.version.clone(),
+            })?
+            .into_iter()
+            .map(|package| Job { format, package })
+            .collect();
         return Ok(jobs);
     }
     match args.paths.as_slice() {
@@ -208,10 +154,10 @@ fn jobs_from_args(args: &PublishArgs) -> anyhow::Result<Vec<Job>> {
             let mut jobs = jobs_from_dir(dir)?;
             for job in &mut jobs {
                 if args.name.is_some() {
-                    job.name.clone_from(&args.name);
+                    job.package.name.clone_from(&args.name);
                 }
                 if args.version.is_some() {
-                    job.version.clone_from(&args.version);
+                    job.package.version.clone_from(&args.version);
                 }
             }
             Ok(jobs)
@@ -239,130 +185,45 @@ fn provenance_package(name: &str) -> String {
     format!("{cleaned}.provenance")
 }
 
-struct Context {
-    repository: Repository,
-    session_base: Session,
-    codeartifact: Option<CodeArtifact>,
-    namespace: Option<String>,
-    npm: npm::publish::NpmOptions,
-}
-
-impl Context {
-    async fn session(&self, format: PublishFormat) -> anyhow::Result<Session> {
-        let endpoint = self
-            .repository
-            .endpoint(format.format())
-            .await
-            .context("failed to find the repository endpoint")?;
-        let mut session = self.session_base.clone();
-        session.endpoint = endpoint;
-        if format.format().auth_scheme() == AuthScheme::Bearer
-            && let Some(token) = session.auth.secret()
-        {
-            session.auth = Auth::Bearer(token.clone());
-        }
-        Ok(session)
-    }
-
-    async fn generic(
-        &self,
-        version: &GenericVersion,
-        uploads: &[Upload],
-    ) -> anyhow::Result<Vec<FileReport>> {
-        if let Some(client) = &self.codeartifact {
-            return Ok(generic::publish::publish_codeartifact(
-                client,
-                version,
-                uploads,
-                self.session_base.dry_run,
-            )
-            .await?);
-        }
-        let session = self.session(PublishFormat::Generic).await?;
-        Ok(generic::publish::publish_http(&session, version, uploads).await?)
-    }
-}
-
-async fn publish_job(context: &Context, job: Job) -> anyhow::Result<PackageReport> {
-    let format = job.format;
-    let (package, version, mut files) = match format {
-        PublishFormat::Generic => {
-            let (Some(name), Some(version)) = (job.name.clone(), job.version.clone()) else {
-                bail!(HintedError::new(
-                    "a generic publish needs a name and a version",
-                    "pass `--name` and `--version` (and `--namespace`)"
-                ));
+async fn publish_job(target: &Target, job: Job) -> anyhow::Result<PackageReport> {
+    let Job { format, package } = job;
+    let publisher = registry::publisher(format)?;
+    let provenance = package
+        .provenance
+        .clone()
+        .filter(|_| publisher.provenance_apart());
+    let Published {
+        package,
+        version,
+        mut files,
+    } = publisher.publish(target, package).await?;
+    if let Some(provenance) = provenance {
+        if target.codeartifact.is_some() {
+            // A format without a place for it: a generic package beside the package.
+            let beside = Package {
+                namespace: Some(format.name().to_owned()),
+                name: Some(provenance_package(&package)),
+                version: Some(version.clone()),
+                uploads: vec![provenance],
+                provenance: None,
             };
-            let target = GenericVersion {
-                namespace: context.namespace.clone().unwrap_or_else(|| name.clone()),
-                package: name.clone(),
-                version: version.clone(),
-            };
-            let mut uploads = job.uploads.clone();
-            uploads.extend(job.provenance.clone());
-            let reports = context.generic(&target, &uploads).await?;
-            (format!("{}/{}", target.namespace, name), version, reports)
+            files.extend(
+                registry::publisher(Format::Generic)?
+                    .publish(target, beside)
+                    .await
+                    .context("failed to publish the provenance")?
+                    .files,
+            );
+        } else {
+            let mut report = FileReport::new(&provenance, "", Outcome::Skipped);
+            report.note =
+                Some("a plain registry has no generic format to hold the provenance".to_owned());
+            files.push(report);
         }
-        PublishFormat::Maven => {
-            let session = context.session(format).await?;
-            let mut uploads = job.uploads.clone();
-            if let Some(provenance) = &job.provenance
-                && let Some(pom) = uploads
-                    .iter()
-                    .find(|upload| maven::publish::is_pom(&upload.file_name))
-            {
-                let base = pom.file_name.trim_end_matches(".pom").to_owned();
-                uploads.push(Upload::new(
-                    format!("{base}-provenance.intoto.jsonl"),
-                    provenance.bytes.clone(),
-                ));
-            }
-            let (reports, package, version) = maven::publish::publish(&session, &uploads).await?;
-            (package, version, reports)
-        }
-        PublishFormat::Npm | PublishFormat::Nuget | PublishFormat::Pypi => {
-            let session = context.session(format).await?;
-            let mut reports = Vec::new();
-            let mut identity = (String::new(), String::new());
-            for upload in &job.uploads {
-                let (report, name, version) = match format {
-                    PublishFormat::Npm => {
-                        npm::publish::publish(&session, upload, &context.npm).await?
-                    }
-                    PublishFormat::Nuget => nuget::publish::publish(&session, upload).await?,
-                    _ => pypi::publish::publish(&session, upload).await?,
-                };
-                reports.push(report);
-                identity = (name, version);
-            }
-            let (package, version) = identity;
-            if let Some(provenance) = &job.provenance {
-                if context.codeartifact.is_some() {
-                    let target = GenericVersion {
-                        namespace: format.format().name().to_owned(),
-                        package: provenance_package(&package),
-                        version: version.clone(),
-                    };
-                    reports.extend(
-                        context
-                            .generic(&target, std::slice::from_ref(provenance))
-                            .await
-                            .context("failed to publish the provenance")?,
-                    );
-                } else {
-                    let mut report = FileReport::new(provenance, "", Outcome::Skipped);
-                    report.note = Some(
-                        "a plain registry has no generic format to hold the provenance".to_owned(),
-                    );
-                    reports.push(report);
-                }
-            }
-            (package, version, reports)
-        }
-    };
+    }
     files.sort_by(|left, right| left.file.cmp(&right.file));
     Ok(PackageReport {
-        format: format.format().name(),
+        format: format.name(),
         package,
         version,
         files,
@@ -412,7 +273,7 @@ pub async fn run(args: PublishArgs, printer: Printer) -> anyhow::Result<()> {
     let mut jobs = jobs_from_args(&args)?;
     if args.no_provenance {
         for job in &mut jobs {
-            job.provenance = None;
+            job.package.provenance = None;
         }
     }
     let repository = Repository::resolve(&args.repository)
@@ -452,7 +313,7 @@ pub async fn run(args: PublishArgs, printer: Printer) -> anyhow::Result<()> {
     };
     let placeholder =
         crate::secret::SafeUrl::parse("http://127.0.0.1/").context("internal: placeholder URL")?;
-    let context = std::sync::Arc::new(Context {
+    let context = std::sync::Arc::new(Target {
         repository,
         session_base: Session {
             client,
@@ -463,10 +324,8 @@ pub async fn run(args: PublishArgs, printer: Printer) -> anyhow::Result<()> {
         },
         codeartifact,
         namespace: args.namespace.clone(),
-        npm: npm::publish::NpmOptions {
-            tag: Some(args.tag.clone()),
-            access: args.access.clone(),
-        },
+        tag: Some(args.tag.clone()),
+        access: args.access.clone(),
     });
     let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(args.parallel.max(1)));
     let mut tasks = tokio::task::JoinSet::new();

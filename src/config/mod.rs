@@ -361,8 +361,12 @@ mod tests {
                 .starts_with("x.yml: packages[0].format: unknown format `rpm`"),
             "{error}"
         );
-        let error = Config::parse(Path::new("x.yml"), "pipeline:\n  tools: [gem]\n").unwrap_err();
-        assert!(error.to_string().contains("unknown tool `gem`"), "{error}");
+        let error =
+            Config::parse(Path::new("x.yml"), "pipeline:\n  tools: [zypper]\n").unwrap_err();
+        assert!(
+            error.to_string().contains("unknown tool `zypper`"),
+            "{error}"
+        );
     }
 
     #[test]

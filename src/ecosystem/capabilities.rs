@@ -3,6 +3,9 @@
 //! format never has to import the registry.
 
 use crate::ecosystem::configure::Configure;
+use crate::ecosystem::pack::Pack;
+use crate::ecosystem::publish::Publish;
+use crate::ecosystem::restore::Restore;
 use crate::format::Format;
 use crate::server::data_plane::DataPlane;
 
@@ -14,6 +17,21 @@ pub trait Ecosystem: Sync {
 
     /// Configuring its client tools, when it has that.
     fn configure(&self) -> Option<&dyn Configure> {
+        None
+    }
+
+    /// Restoring its lockfiles into the clients' caches, when it has that.
+    fn restore(&self) -> Option<&dyn Restore> {
+        None
+    }
+
+    /// Building its packages (`lading pack`), when it has that.
+    fn pack(&self) -> Option<&dyn Pack> {
+        None
+    }
+
+    /// Publishing its packages (`lading publish`), when it has that.
+    fn publish(&self) -> Option<&dyn Publish> {
         None
     }
 

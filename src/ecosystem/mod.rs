@@ -11,9 +11,11 @@ pub mod generic;
 pub mod maven;
 pub mod npm;
 pub mod nuget;
+pub mod pack;
 pub mod publish;
 pub mod pypi;
 pub mod registry;
+pub mod restore;
 pub mod ruby;
 pub mod swift;
 

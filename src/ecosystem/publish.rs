@@ -411,3 +411,129 @@ mod tests {
         );
     }
 }
+
+/// A format's publish capability: how the files `lading publish --format` is given group
+/// into packages, and publishing one package.
+pub trait Publish: Sync {
+    /// Group `files` (named with `--format`) into packages; `name` and `version` are
+    /// `--name` and `--version`. Default: each file is a package of its own (an npm
+    /// tarball, a nupkg, a Python distribution), with the provenance beside each.
+    ///
+    /// # Errors
+    /// Files that belong to no package.
+    fn packages(&self, files: Files) -> anyhow::Result<Vec<Package>> {
+        let Files {
+            uploads,
+            provenance,
+            name,
+            version,
+        } = files;
+        Ok(uploads
+            .into_iter()
+            .map(|upload| Package {
+                namespace: None,
+                name: name.clone(),
+                version: version.clone(),
+                uploads: vec![upload],
+                provenance: provenance.clone(),
+            })
+            .collect())
+    }
+
+    /// Whether the provenance is published apart from the package, as a generic package
+    /// beside it (where the repository has the generic format), rather than among the
+    /// package's own files.
+    fn provenance_apart(&self) -> bool {
+        true
+    }
+
+    /// Publish `package` to `target`.
+    fn publish<'a>(&'a self, target: &'a Target, package: Package) -> Publishing<'a>;
+}
+
+/// What a publish returns.
+pub type Publishing<'a> =
+    std::pin::Pin<Box<dyn Future<Output = anyhow::Result<Published>> + Send + 'a>>;
+
+/// The files `lading publish --format` was given.
+#[derive(Debug, Clone)]
+pub struct Files {
+    /// Everything but the provenance.
+    pub uploads: Vec<Upload>,
+    /// The `*.intoto.jsonl`, if one was given.
+    pub provenance: Option<Upload>,
+    /// `--name`.
+    pub name: Option<String>,
+    /// `--version`.
+    pub version: Option<String>,
+}
+
+/// One package to publish.
+#[derive(Debug, Clone)]
+pub struct Package {
+    /// Generic: the namespace, over `--namespace` (the provenance of another format's
+    /// package goes under that format's name).
+    pub namespace: Option<String>,
+    /// Name, from the manifest or `--name` (formats that read it from the files ignore it).
+    pub name: Option<String>,
+    /// Version, likewise.
+    pub version: Option<String>,
+    /// The files.
+    pub uploads: Vec<Upload>,
+    /// Its provenance, if any.
+    pub provenance: Option<Upload>,
+}
+
+/// What publishing one package did.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The package as the repository names it.
+    pub package: String,
+    /// Its version.
+    pub version: String,
+    /// One report per file.
+    pub files: Vec<FileReport>,
+}
+
+/// Where `lading publish` publishes: the repository, a session to copy per format, and
+/// the options of the command line that publishers read.
+#[derive(Debug)]
+pub struct Target {
+    /// The repository.
+    pub repository: crate::repository::Repository,
+    /// Client, credentials and `--dry-run`; the endpoint is set per format by
+    /// [`Target::session`].
+    pub session_base: Session,
+    /// The CodeArtifact API, when the repository is a CodeArtifact one (generic assets go
+    /// through it).
+    pub codeartifact: Option<crate::repository::codeartifact::CodeArtifact>,
+    /// Generic: `--namespace`.
+    pub namespace: Option<String>,
+    /// npm: `--tag`.
+    pub tag: Option<String>,
+    /// npm: `--access`.
+    pub access: Option<String>,
+}
+
+impl Target {
+    /// A session on `format`'s endpoint, authenticating as the format's clients do.
+    ///
+    /// # Errors
+    /// The endpoint cannot be found.
+    pub async fn session(&self, format: crate::format::Format) -> anyhow::Result<Session> {
+        use anyhow::Context as _;
+        let endpoint = self
+            .repository
+            .endpoint(format)
+            .await
+            .context("failed to find the repository endpoint")?;
+        let mut session = self.session_base.clone();
+        session.endpoint = endpoint;
+        if format.auth_scheme() == crate::format::AuthScheme::Bearer
+            && let Some(token) = session.auth.secret()
+        {
+            session.auth = Auth::Bearer(token.clone());
+        }
+        Ok(session)
+    }
+}

@@ -11,7 +11,10 @@ use std::sync::LazyLock;
 use crate::diagnostics::{Cause, Diagnostic, as_diagnostic};
 pub use crate::ecosystem::capabilities::Ecosystem;
 use crate::ecosystem::configure::Configure;
-use crate::format::Format;
+use crate::ecosystem::pack::Pack;
+use crate::ecosystem::publish::Publish;
+use crate::ecosystem::restore::Restorer;
+use crate::format::{Format, PackFormat};
 use crate::server::data_plane::DataPlane;
 
 /// A client-side capability a format may have.
@@ -19,6 +22,12 @@ use crate::server::data_plane::DataPlane;
 pub enum Capability {
     /// Point its client tools at a repository (`lading login`, `logout`, `exec`).
     Configure,
+    /// Restore its lockfiles into the clients' caches (`lading restore`).
+    Restore,
+    /// Build its packages (`lading pack`).
+    Pack,
+    /// Publish its packages (`lading publish`).
+    Publish,
 }
 
 impl Capability {
@@ -27,6 +36,9 @@ impl Capability {
     pub const fn verb(self) -> &'static str {
         match self {
             Self::Configure => "configure client tools for",
+            Self::Restore => "restore lockfiles of",
+            Self::Pack => "pack",
+            Self::Publish => "publish",
         }
     }
 
@@ -35,6 +47,9 @@ impl Capability {
     pub const fn command(self) -> &'static str {
         match self {
             Self::Configure => "lading login",
+            Self::Restore => "lading restore",
+            Self::Pack => "lading pack",
+            Self::Publish => "lading publish",
         }
     }
 
@@ -42,6 +57,9 @@ impl Capability {
     fn of(self, ecosystem: &dyn Ecosystem) -> bool {
         match self {
             Self::Configure => ecosystem.configure().is_some(),
+            Self::Restore => ecosystem.restore().is_some(),
+            Self::Pack => ecosystem.pack().is_some(),
+            Self::Publish => ecosystem.publish().is_some(),
         }
     }
 }
@@ -76,6 +94,15 @@ pub fn registry() -> impl Iterator<Item = &'static dyn Ecosystem> {
     Format::ALL.into_iter().map(ecosystem)
 }
 
+/// Every format's restorers, in [`Format::ALL`]'s order and each format's own: the order
+/// `lading restore` recognises lockfiles in (the first that recognises a file takes it) and
+/// runs them.
+pub fn restorers() -> impl Iterator<Item = &'static dyn Restorer> {
+    registry()
+        .filter_map(Ecosystem::restore)
+        .flat_map(|restore| restore.restorers().iter().copied())
+}
+
 /// The data planes `lading serve` mounts (`ServerOptions::data_planes`): every format's
 /// [`Ecosystem::data_plane`], in [`Format::ALL`]'s order.
 #[must_use]
@@ -102,10 +129,17 @@ pub fn diagnostic(error: &Cause) -> Option<&dyn Diagnostic> {
 
 impl Diagnostic for Unsupported {
     fn hint(&self) -> Option<String> {
-        let able: Vec<&str> = registry()
-            .filter(|ecosystem| self.capability.of(*ecosystem))
-            .map(|ecosystem| ecosystem.format().name())
-            .collect();
+        let able: Vec<&str> = match self.capability {
+            // As `--format` spells them: generic assets are `zip` and `tar.gz`.
+            Capability::Pack => PackFormat::all()
+                .filter(|pack| self.capability.of(ecosystem(pack.format())))
+                .map(PackFormat::name)
+                .collect(),
+            Capability::Configure | Capability::Restore | Capability::Publish => registry()
+                .filter(|ecosystem| self.capability.of(*ecosystem))
+                .map(|ecosystem| ecosystem.format().name())
+                .collect(),
+        };
         Some(format!(
             "use the format's own client for this step; `{}` supports: {}",
             self.capability.command(),
@@ -122,6 +156,28 @@ pub fn configurer(format: Format) -> Result<&'static dyn Configure, Unsupported>
     ecosystem(format).configure().ok_or(Unsupported {
         format,
         capability: Capability::Configure,
+    })
+}
+
+/// `format`'s [`Pack`].
+///
+/// # Errors
+/// [`Unsupported`] when the format has none.
+pub fn packer(format: Format) -> Result<&'static dyn Pack, Unsupported> {
+    ecosystem(format).pack().ok_or(Unsupported {
+        format,
+        capability: Capability::Pack,
+    })
+}
+
+/// `format`'s [`Publish`].
+///
+/// # Errors
+/// [`Unsupported`] when the format has none.
+pub fn publisher(format: Format) -> Result<&'static dyn Publish, Unsupported> {
+    ecosystem(format).publish().ok_or(Unsupported {
+        format,
+        capability: Capability::Publish,
     })
 }
 
@@ -166,5 +222,49 @@ mod tests {
             error.hint().unwrap(),
             "use the format's own client for this step; `lading login` supports: npm, pypi, maven, nuget, cargo, ruby, swift"
         );
+    }
+
+    #[test]
+    fn restorers_run_in_registry_order_each_under_its_own_format() {
+        let names: Vec<&str> = restorers().map(Restorer::name).collect();
+        assert_eq!(
+            names,
+            [
+                "npm",
+                "yarn",
+                "yarn-berry",
+                "pnpm",
+                "pypi",
+                "maven",
+                "nuget",
+                "cargo",
+                "bundler"
+            ]
+        );
+        for format in Format::ALL {
+            for restorer in ecosystem(format)
+                .restore()
+                .map_or(&[][..], |restore| restore.restorers())
+            {
+                assert_eq!(restorer.format(), format, "{}", restorer.name());
+            }
+        }
+    }
+
+    #[test]
+    fn pack_and_publish_say_what_they_take_when_a_format_lacks_them() {
+        let error = packer(Format::Cargo).err().unwrap();
+        assert_eq!(error.to_string(), "lading cannot pack Cargo packages yet");
+        assert_eq!(
+            error.hint().unwrap(),
+            "use the format's own client for this step; `lading pack` supports: zip, tar.gz, npm, pypi, maven, nuget"
+        );
+        let error = publisher(Format::Swift).err().unwrap();
+        assert_eq!(
+            error.hint().unwrap(),
+            "use the format's own client for this step; `lading publish` supports: npm, pypi, maven, nuget, generic"
+        );
+        // Every archive packs (generic has the capability).
+        assert!(packer(PackFormat::Zip.format()).is_ok());
     }
 }

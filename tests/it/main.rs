@@ -9,6 +9,7 @@ mod cli;
 mod client_security;
 mod doctor;
 mod exec;
+mod format_capabilities;
 mod format_model;
 mod install_npm;
 mod install_py;

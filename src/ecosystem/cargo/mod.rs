@@ -6,6 +6,7 @@
 pub mod config;
 pub mod login;
 pub mod restore;
+pub mod restorer;
 pub mod serve;
 
 /// The Cargo format's implementation: its capabilities (see [`crate::ecosystem::registry`]).
@@ -23,5 +24,9 @@ impl crate::ecosystem::capabilities::Ecosystem for Cargo {
 
     fn data_plane(&self) -> Option<&'static dyn crate::server::data_plane::DataPlane> {
         Some(&serve::CargoDataPlane)
+    }
+
+    fn restore(&self) -> Option<&dyn crate::ecosystem::restore::Restore> {
+        Some(self)
     }
 }

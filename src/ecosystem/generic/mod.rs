@@ -129,8 +129,46 @@ impl crate::ecosystem::capabilities::Ecosystem for Generic {
         crate::format::Format::Generic
     }
 
+    fn pack(&self) -> Option<&dyn crate::ecosystem::pack::Pack> {
+        Some(self)
+    }
+
+    fn publish(&self) -> Option<&dyn crate::ecosystem::publish::Publish> {
+        Some(self)
+    }
+
     fn data_plane(&self) -> Option<&'static dyn crate::server::data_plane::DataPlane> {
         Some(&serve::GenericDataPlane)
+    }
+}
+
+impl crate::ecosystem::pack::Pack for Generic {
+    fn pack(&self, request: &crate::ecosystem::pack::PackRequest<'_>) -> anyhow::Result<Packed> {
+        use crate::format::PackFormat;
+        let archive = match request.format {
+            PackFormat::Zip => GenericFormat::Zip,
+            PackFormat::TarGz => GenericFormat::TarGz,
+            PackFormat::Package(_) => anyhow::bail!(crate::diagnostics::HintedError::new(
+                "generic assets are packed as an archive",
+                "pass `--format zip` or `--format tar.gz`"
+            )),
+        };
+        let name = request.required(request.name, "name")?;
+        let version = request.required(request.version, "version")?;
+        let files = crate::ecosystem::pack::select_or_default(
+            request.base,
+            request.patterns,
+            &[],
+            request.allow_empty,
+        )?;
+        Ok(pack(
+            &name,
+            &version,
+            archive,
+            &files,
+            request.date,
+            request.staging,
+        )?)
     }
 }
 

@@ -173,3 +173,61 @@ pub async fn publish_http(
     }
     Ok(reports)
 }
+
+impl crate::ecosystem::publish::Publish for super::Generic {
+    /// Every file is an asset of one package version.
+    fn packages(
+        &self,
+        files: crate::ecosystem::publish::Files,
+    ) -> anyhow::Result<Vec<crate::ecosystem::publish::Package>> {
+        Ok(vec![crate::ecosystem::publish::Package {
+            namespace: None,
+            name: files.name,
+            version: files.version,
+            uploads: files.uploads,
+            provenance: files.provenance,
+        }])
+    }
+
+    /// An asset of the version, like the other files.
+    fn provenance_apart(&self) -> bool {
+        false
+    }
+
+    fn publish<'a>(
+        &'a self,
+        target: &'a crate::ecosystem::publish::Target,
+        package: crate::ecosystem::publish::Package,
+    ) -> crate::ecosystem::publish::Publishing<'a> {
+        Box::pin(async move {
+            let (Some(name), Some(version)) = (package.name, package.version) else {
+                anyhow::bail!(crate::diagnostics::HintedError::new(
+                    "a generic publish needs a name and a version",
+                    "pass `--name` and `--version` (and `--namespace`)"
+                ));
+            };
+            let version = GenericVersion {
+                namespace: package
+                    .namespace
+                    .or_else(|| target.namespace.clone())
+                    .unwrap_or_else(|| name.clone()),
+                package: name,
+                version,
+            };
+            let mut uploads = package.uploads;
+            uploads.extend(package.provenance);
+            let files = if let Some(client) = &target.codeartifact {
+                publish_codeartifact(client, &version, &uploads, target.session_base.dry_run)
+                    .await?
+            } else {
+                let session = target.session(crate::format::Format::Generic).await?;
+                publish_http(&session, &version, &uploads).await?
+            };
+            Ok(crate::ecosystem::publish::Published {
+                package: format!("{}/{}", version.namespace, version.package),
+                version: version.version,
+                files,
+            })
+        })
+    }
+}

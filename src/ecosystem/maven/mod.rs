@@ -19,6 +19,7 @@ pub mod login;
 pub mod pack;
 pub mod publish;
 pub mod restore;
+pub mod restorer;
 pub mod serve;
 pub mod settings;
 
@@ -711,11 +712,23 @@ impl crate::ecosystem::capabilities::Ecosystem for Maven {
         crate::format::Format::Maven
     }
 
+    fn pack(&self) -> Option<&dyn crate::ecosystem::pack::Pack> {
+        Some(self)
+    }
+
+    fn publish(&self) -> Option<&dyn crate::ecosystem::publish::Publish> {
+        Some(self)
+    }
+
     fn data_plane(&self) -> Option<&'static dyn crate::server::data_plane::DataPlane> {
         Some(&serve::MavenDataPlane)
     }
 
     fn configure(&self) -> Option<&dyn crate::ecosystem::configure::Configure> {
+        Some(self)
+    }
+
+    fn restore(&self) -> Option<&dyn crate::ecosystem::restore::Restore> {
         Some(self)
     }
 }

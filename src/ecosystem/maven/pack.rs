@@ -274,6 +274,35 @@ pub fn pack(inputs: &MavenInputs<'_>, date: SourceDate) -> Result<Packed, MavenP
     })
 }
 
+impl crate::ecosystem::pack::Pack for super::Maven {
+    fn pack(&self, request: &crate::ecosystem::pack::PackRequest<'_>) -> anyhow::Result<Packed> {
+        use crate::ecosystem::pack::select_or_default;
+        use anyhow::Context as _;
+        let classes =
+            select_or_default(request.base, request.patterns, &["**"], request.allow_empty)?;
+        let sources = request
+            .sources
+            .map(|dir| select_or_default(dir, &[], &["**"], true))
+            .transpose()?;
+        let javadoc = request
+            .javadoc
+            .map(|dir| select_or_default(dir, &[], &["**"], true))
+            .transpose()?;
+        pack(
+            &MavenInputs {
+                name: request.name,
+                version: request.version,
+                pom: request.pom,
+                classes: &classes,
+                sources: sources.as_deref(),
+                javadoc: javadoc.as_deref(),
+            },
+            request.date,
+        )
+        .context("failed to pack the Maven artifact")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -381,6 +381,99 @@ pub(crate) fn is_pom(file_name: &str) -> bool {
         .is_some_and(|extension| extension.eq_ignore_ascii_case("pom"))
 }
 
+impl crate::ecosystem::publish::Publish for super::Maven {
+    /// Several poms: one artifact per pom, each with the files named after it (a
+    /// multi-module set in one run); else one artifact of every file.
+    fn packages(
+        &self,
+        files: crate::ecosystem::publish::Files,
+    ) -> anyhow::Result<Vec<crate::ecosystem::publish::Package>> {
+        use crate::ecosystem::publish::Package;
+        let crate::ecosystem::publish::Files {
+            uploads,
+            provenance,
+            name,
+            version,
+        } = files;
+        let stems: Vec<String> = uploads
+            .iter()
+            .filter(|upload| is_pom(&upload.file_name))
+            .map(|upload| upload.file_name[..upload.file_name.len() - 4].to_owned())
+            .collect();
+        if stems.len() <= 1 {
+            return Ok(vec![Package {
+                namespace: None,
+                name,
+                version,
+                uploads,
+                provenance,
+            }]);
+        }
+        let mut packages: Vec<Package> = stems
+            .iter()
+            .map(|_| Package {
+                namespace: None,
+                name: None,
+                version: None,
+                uploads: Vec::new(),
+                provenance: None,
+            })
+            .collect();
+        for upload in uploads {
+            let owner = stems
+                .iter()
+                .enumerate()
+                .filter(|(_, stem)| {
+                    upload
+                        .file_name
+                        .strip_prefix(stem.as_str())
+                        .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('-'))
+                })
+                .max_by_key(|(_, stem)| stem.len())
+                .map(|(index, _)| index);
+            let Some(index) = owner else {
+                anyhow::bail!(crate::diagnostics::HintedError::new(
+                    format!("`{}` belongs to none of the poms given", upload.file_name),
+                    "name each file `<artifactId>-<version>[-classifier].<ext>` after its pom"
+                ));
+            };
+            packages[index].uploads.push(upload);
+        }
+        Ok(packages)
+    }
+
+    /// Beside the pom, as `<artifactId>-<version>-provenance.intoto.jsonl`.
+    fn provenance_apart(&self) -> bool {
+        false
+    }
+
+    fn publish<'a>(
+        &'a self,
+        target: &'a crate::ecosystem::publish::Target,
+        package: crate::ecosystem::publish::Package,
+    ) -> crate::ecosystem::publish::Publishing<'a> {
+        Box::pin(async move {
+            let session = target.session(crate::format::Format::Maven).await?;
+            let mut uploads = package.uploads;
+            if let Some(provenance) = &package.provenance
+                && let Some(pom) = uploads.iter().find(|upload| is_pom(&upload.file_name))
+            {
+                let base = pom.file_name.trim_end_matches(".pom").to_owned();
+                uploads.push(Upload::new(
+                    format!("{base}-provenance.intoto.jsonl"),
+                    provenance.bytes.clone(),
+                ));
+            }
+            let (files, package, version) = publish(&session, &uploads).await?;
+            Ok(crate::ecosystem::publish::Published {
+                package,
+                version,
+                files,
+            })
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

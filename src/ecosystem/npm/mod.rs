@@ -10,6 +10,7 @@ pub mod pack;
 pub mod pnpm;
 pub mod publish;
 pub mod restore;
+pub mod restorer;
 pub mod serve;
 pub mod yarn_berry;
 pub mod yarn_lock;
@@ -248,11 +249,23 @@ impl crate::ecosystem::capabilities::Ecosystem for Npm {
         crate::format::Format::Npm
     }
 
+    fn pack(&self) -> Option<&dyn crate::ecosystem::pack::Pack> {
+        Some(self)
+    }
+
+    fn publish(&self) -> Option<&dyn crate::ecosystem::publish::Publish> {
+        Some(self)
+    }
+
     fn data_plane(&self) -> Option<&'static dyn crate::server::data_plane::DataPlane> {
         Some(&serve::NpmDataPlane)
     }
 
     fn configure(&self) -> Option<&dyn crate::ecosystem::configure::Configure> {
+        Some(self)
+    }
+
+    fn restore(&self) -> Option<&dyn crate::ecosystem::restore::Restore> {
         Some(self)
     }
 }

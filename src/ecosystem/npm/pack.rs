@@ -419,6 +419,28 @@ pub fn is_semver(version: &str) -> bool {
         })
 }
 
+impl crate::ecosystem::pack::Pack for super::Npm {
+    fn pack(&self, request: &crate::ecosystem::pack::PackRequest<'_>) -> anyhow::Result<Packed> {
+        use anyhow::Context as _;
+        if !request.patterns.is_empty() {
+            anyhow::bail!(crate::diagnostics::HintedError::new(
+                "`--format npm` takes no patterns: files are chosen as `npm pack` does",
+                "use `files` in package.json or an `.npmignore` to choose the files"
+            ));
+        }
+        pack(request.base, request.name, request.version, request.date).with_context(|| {
+            format!(
+                "failed to pack the npm package in `{}`",
+                request.base.display()
+            )
+        })
+    }
+
+    fn default_lockfile(&self, base: &Path) -> Option<PathBuf> {
+        Some(base.join("package-lock.json")).filter(|path| path.is_file())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -196,3 +196,32 @@ pub async fn publish(
         version,
     ))
 }
+
+impl crate::ecosystem::publish::Publish for super::Npm {
+    fn publish<'a>(
+        &'a self,
+        target: &'a crate::ecosystem::publish::Target,
+        package: crate::ecosystem::publish::Package,
+    ) -> crate::ecosystem::publish::Publishing<'a> {
+        Box::pin(async move {
+            let session = target.session(crate::format::Format::Npm).await?;
+            let options = NpmOptions {
+                tag: target.tag.clone(),
+                access: target.access.clone(),
+            };
+            let mut files = Vec::new();
+            let (mut name, mut version) = (String::new(), String::new());
+            for upload in &package.uploads {
+                let (report, published_name, published_version) =
+                    publish(&session, upload, &options).await?;
+                files.push(report);
+                (name, version) = (published_name, published_version);
+            }
+            Ok(crate::ecosystem::publish::Published {
+                package: name,
+                version,
+                files,
+            })
+        })
+    }
+}

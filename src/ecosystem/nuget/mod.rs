@@ -14,6 +14,7 @@ pub mod pack;
 pub mod publish;
 
 pub mod restore;
+pub mod restorer;
 pub mod serve;
 pub mod service_index;
 mod version;
@@ -505,11 +506,23 @@ impl crate::ecosystem::capabilities::Ecosystem for Nuget {
         crate::format::Format::Nuget
     }
 
+    fn pack(&self) -> Option<&dyn crate::ecosystem::pack::Pack> {
+        Some(self)
+    }
+
+    fn publish(&self) -> Option<&dyn crate::ecosystem::publish::Publish> {
+        Some(self)
+    }
+
     fn data_plane(&self) -> Option<&'static dyn crate::server::data_plane::DataPlane> {
         Some(&serve::NuGetDataPlane)
     }
 
     fn configure(&self) -> Option<&dyn crate::ecosystem::configure::Configure> {
+        Some(self)
+    }
+
+    fn restore(&self) -> Option<&dyn crate::ecosystem::restore::Restore> {
         Some(self)
     }
 }

@@ -250,6 +250,51 @@ pub fn pack(
     })
 }
 
+/// The one `*.nuspec` in `base`, if there is one.
+fn find_nuspec(base: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let mut found: Vec<PathBuf> = fs_err::read_dir(base)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "nuspec")
+        })
+        .collect();
+    found.sort();
+    match found.len() {
+        0 => Ok(None),
+        1 => Ok(found.pop()),
+        _ => anyhow::bail!(crate::diagnostics::HintedError::new(
+            format!("`{}` holds several nuspec files", base.display()),
+            "name one with `--nuspec FILE`"
+        )),
+    }
+}
+
+impl crate::ecosystem::pack::Pack for super::Nuget {
+    fn pack(&self, request: &crate::ecosystem::pack::PackRequest<'_>) -> anyhow::Result<Packed> {
+        use anyhow::Context as _;
+        let nuspec = match request.nuspec {
+            Some(path) => Some(path.to_path_buf()),
+            None => find_nuspec(request.base)?,
+        };
+        let files = crate::ecosystem::pack::select_or_default(
+            request.base,
+            request.patterns,
+            &["**"],
+            true,
+        )?;
+        pack(
+            nuspec.as_deref(),
+            &files,
+            request.name,
+            request.version,
+            request.date,
+        )
+        .context("failed to pack the nupkg")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -245,6 +245,30 @@ pub async fn publish(
     ))
 }
 
+impl crate::ecosystem::publish::Publish for super::Nuget {
+    fn publish<'a>(
+        &'a self,
+        target: &'a crate::ecosystem::publish::Target,
+        package: crate::ecosystem::publish::Package,
+    ) -> crate::ecosystem::publish::Publishing<'a> {
+        Box::pin(async move {
+            let session = target.session(crate::format::Format::Nuget).await?;
+            let mut files = Vec::new();
+            let (mut name, mut version) = (String::new(), String::new());
+            for upload in &package.uploads {
+                let (report, published_name, published_version) = publish(&session, upload).await?;
+                files.push(report);
+                (name, version) = (published_name, published_version);
+            }
+            Ok(crate::ecosystem::publish::Published {
+                package: name,
+                version,
+                files,
+            })
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ pub mod poetry;
 pub mod poetry_lock;
 pub mod publish;
 pub mod restore;
+pub mod restorer;
 pub mod serve;
 pub mod simple;
 pub mod tags;
@@ -377,11 +378,23 @@ impl crate::ecosystem::capabilities::Ecosystem for Pypi {
         crate::format::Format::Pypi
     }
 
+    fn pack(&self) -> Option<&dyn crate::ecosystem::pack::Pack> {
+        Some(self)
+    }
+
+    fn publish(&self) -> Option<&dyn crate::ecosystem::publish::Publish> {
+        Some(self)
+    }
+
     fn data_plane(&self) -> Option<&'static dyn crate::server::data_plane::DataPlane> {
         Some(&serve::PypiDataPlane)
     }
 
     fn configure(&self) -> Option<&dyn crate::ecosystem::configure::Configure> {
+        Some(self)
+    }
+
+    fn restore(&self) -> Option<&dyn crate::ecosystem::restore::Restore> {
         Some(self)
     }
 }

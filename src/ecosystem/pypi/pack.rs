@@ -243,6 +243,20 @@ pub fn pass_through(
     })
 }
 
+impl crate::ecosystem::pack::Pack for super::Pypi {
+    fn pack(&self, request: &crate::ecosystem::pack::PackRequest<'_>) -> anyhow::Result<Packed> {
+        use anyhow::Context as _;
+        let files = crate::ecosystem::pack::select_or_default(
+            request.base,
+            request.patterns,
+            &["*.whl", "*.tar.gz"],
+            request.allow_empty,
+        )?;
+        pass_through(&files, request.name, request.version)
+            .context("failed to check the Python distributions")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,41 +25,7 @@ use serde::Deserialize;
 use super::markers::Environment;
 use super::pep440::Version;
 
-/// Options choosing the interpreter that `lading restore` fetches pip files for.
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(next_help_heading = "pip target")]
-pub struct TargetArgs {
-    /// pip: fetch every file a requirement pins (wheels for every platform and the sdist),
-    /// as a wheelhouse for several machines needs, instead of the one file pip would
-    /// install on the target interpreter; environment markers are not evaluated either.
-    #[arg(long)]
-    pub all_platforms: bool,
-    /// pip: the interpreter to fetch for (asked for its version, ABI, platform and C
-    /// library); default `python3` on `PATH`.
-    #[arg(long, value_name = "PATH", conflicts_with = "all_platforms")]
-    pub python: Option<PathBuf>,
-    /// pip: the Python version to fetch for, as `pip download --python-version` takes it
-    /// (`3.12` or `312`); the ABI becomes `cp312` unless `--abi` is given.
-    #[arg(long, value_name = "VERSION", conflicts_with = "all_platforms")]
-    pub python_version: Option<String>,
-    /// pip: a platform tag to fetch for (`manylinux2014_aarch64`, `macosx_11_0_arm64`,
-    /// `win_amd64`), as `pip download --platform` takes it: the tag itself (macOS versions
-    /// and `manylinux2014`/`manylinux2010` on x86 also accept older ones), so repeat it to
-    /// accept several. Replaces the interpreter's platforms.
-    #[arg(long, value_name = "TAG", conflicts_with = "all_platforms")]
-    pub platform: Vec<String>,
-    /// pip: an ABI tag to fetch for (`cp312`, `abi3`, `none`; repeatable), as
-    /// `pip download --abi` takes it.
-    #[arg(long, value_name = "TAG", conflicts_with = "all_platforms")]
-    pub abi: Vec<String>,
-    /// pip: the implementation tag (`cp`, `pp`), as `pip download --implementation`.
-    #[arg(long, value_name = "TAG", conflicts_with = "all_platforms")]
-    pub implementation: Option<String>,
-    /// Print the target's compatible tags, best first (as `pip debug --verbose` lists
-    /// them), and exit.
-    #[arg(long, hide = true)]
-    pub print_python_tags: bool,
-}
+pub use crate::ecosystem::restore::PythonTargetArgs as TargetArgs;
 
 /// What is needed of an interpreter to list its tags.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -11,6 +11,7 @@ pub mod gem;
 pub mod gemfile_lock;
 pub mod login;
 pub mod marshal;
+pub mod restorer;
 pub mod serve;
 
 /// The RubyGems format's implementation: its capabilities (see [`crate::ecosystem::registry`]).
@@ -28,5 +29,9 @@ impl crate::ecosystem::capabilities::Ecosystem for Ruby {
 
     fn data_plane(&self) -> Option<&'static dyn crate::server::data_plane::DataPlane> {
         Some(&serve::RubyDataPlane)
+    }
+
+    fn restore(&self) -> Option<&dyn crate::ecosystem::restore::Restore> {
+        Some(self)
     }
 }

@@ -13,19 +13,7 @@ use fs_err::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-/// How files get from the store into `node_modules`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum LinkMode {
-    /// The fastest the filesystem allows: reflink, else hard link, else copy.
-    #[default]
-    Auto,
-    /// Hard links (shared with the store: see the README before a build edits `node_modules`).
-    Hardlink,
-    /// Copy-on-write clones (btrfs, XFS, APFS-like filesystems); an error elsewhere.
-    Reflink,
-    /// Plain copies.
-    Copy,
-}
+pub use crate::ecosystem::restore::LinkMode;
 
 const REFLINK: u8 = 0;
 const HARDLINK: u8 = 1;
