@@ -17,17 +17,6 @@ fn s3api(aws: &Path, s3: &S3Server, home: &Path, args: &[&str]) -> Command {
     command
 }
 
-/// One object store for the tests that do not stop it (each uses its own bucket).
-fn shared_s3(moto: &Path) -> &'static S3Server {
-    static SHARED: std::sync::OnceLock<(tempfile::TempDir, S3Server)> = std::sync::OnceLock::new();
-    let (_, server) = SHARED.get_or_init(|| {
-        let home = tempfile::tempdir().unwrap();
-        let server = S3Server::start(moto, home.path());
-        (home, server)
-    });
-    server
-}
-
 fn create_bucket(aws: &Path, s3: &S3Server, home: &Path, bucket: &str) {
     support::run_ok(&mut s3api(
         aws,
@@ -156,7 +145,7 @@ fn blobs_live_in_the_bucket_and_a_node_without_them_fetches_and_verifies_them() 
     let aws = require_tool!(support::aws());
     let moto = require_tool!(S3Server::find());
     let dir = tempfile::tempdir().unwrap();
-    let s3 = shared_s3(&moto);
+    let s3 = &S3Server::start(&moto, dir.path());
     create_bucket(&aws, s3, dir.path(), "lading-blobs");
 
     let server = serve_on(dir.path(), s3, "lading-blobs");
@@ -203,7 +192,7 @@ fn an_object_changed_in_the_bucket_is_refused_not_served() {
     let aws = require_tool!(support::aws());
     let moto = require_tool!(S3Server::find());
     let dir = tempfile::tempdir().unwrap();
-    let s3 = shared_s3(&moto);
+    let s3 = &S3Server::start(&moto, dir.path());
     create_bucket(&aws, s3, dir.path(), "tampered");
 
     let server = serve_on(dir.path(), s3, "tampered");
@@ -310,7 +299,7 @@ fn the_object_store_away_answers_503_with_retry_after_and_service_resumes() {
 fn a_missing_bucket_stops_serve_at_start_with_a_hint() {
     let moto = require_tool!(S3Server::find());
     let dir = tempfile::tempdir().unwrap();
-    let s3 = shared_s3(&moto);
+    let s3 = &S3Server::start(&moto, dir.path());
     let output = support::run(
         support::clean_command(support::lading_bin(), dir.path())
             .envs(s3.env())
@@ -424,7 +413,7 @@ fn serve_verify_reads_every_object_back_from_the_object_store() {
     let aws = require_tool!(support::aws());
     let moto = require_tool!(S3Server::find());
     let dir = tempfile::tempdir().unwrap();
-    let s3 = shared_s3(&moto);
+    let s3 = &S3Server::start(&moto, dir.path());
     create_bucket(&aws, s3, dir.path(), "verified");
     let server = serve_on(dir.path(), s3, "verified");
     for version in ["1.0.0", "1.0.1"] {
@@ -500,7 +489,7 @@ fn serve_migrate_moves_a_single_node_directory_into_the_bucket_resumably() {
     }
     let data = server.data.clone();
     server.stop();
-    let s3 = shared_s3(&moto);
+    let s3 = &S3Server::start(&moto, dir.path());
     create_bucket(&aws, s3, dir.path(), "migrated");
     let migrate = || {
         support::run(
