@@ -60,6 +60,20 @@ pub type Cause = dyn Error + 'static;
 
 /// Recognises one module's error types in one link of an error chain.
 ///
+/// An error and its causes on one line, joined by `: ` (for logs and messages that carry
+/// a library error whose `Display` alone does not say what failed).
+#[must_use]
+pub fn one_line(error: &dyn Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Each module that defines a [`Diagnostic`] exposes one as `pub fn diagnostic`, built
 /// from [`as_diagnostic`]; a module with children tries theirs too.
 pub type Probe = fn(&Cause) -> Option<&dyn Diagnostic>;

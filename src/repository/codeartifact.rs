@@ -127,12 +127,7 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
             message: service.err().message().unwrap_or_default().to_owned(),
         },
         other => {
-            let mut message = other.to_string();
-            let mut source = std::error::Error::source(other);
-            while let Some(cause) = source {
-                message = format!("{message}: {cause}");
-                source = cause.source();
-            }
+            let message = crate::diagnostics::one_line(other);
             if matches!(other, SdkError::ConstructionFailure(_)) {
                 CodeArtifactError::Credentials { operation, message }
             } else {

@@ -366,7 +366,7 @@ impl Server {
                             tracing::info!(removed, "removed orphan objects from the object store");
                         }
                         Err(error) => {
-                            tracing::warn!(error = %error_chain(&error), "object store orphan sweep failed");
+                            tracing::warn!(error = %crate::diagnostics::one_line(&error), "object store orphan sweep failed");
                         }
                     }
                 }
@@ -741,7 +741,7 @@ async fn ready(
             (
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
                 [("retry-after", error::RETRY_AFTER_SECONDS.to_string())],
-                format!("not ready: {}", error_chain(&error)),
+                format!("not ready: {}", crate::diagnostics::one_line(&error)),
             )
                 .into_response()
         }
@@ -753,18 +753,6 @@ pub fn diagnostic(
     error: &crate::diagnostics::Cause,
 ) -> Option<&dyn crate::diagnostics::Diagnostic> {
     object_store::diagnostic(error)
-}
-
-/// An error and its causes on one line.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Create the admin principal, default or configured domains and repositories; write the

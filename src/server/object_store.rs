@@ -170,7 +170,7 @@ impl ObjectStore {
             store: self.display.clone(),
             operation,
             key: key.to_owned(),
-            message: error_message(error),
+            message: crate::diagnostics::one_line(error),
         }
     }
 
@@ -344,19 +344,6 @@ fn status_of<E>(
     error
         .raw_response()
         .map(|response| response.status().as_u16())
-}
-
-/// An SDK error with its causes, one line (the SDK's `Display` alone says only "service
-/// error").
-fn error_message(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]

@@ -1128,16 +1128,10 @@ impl NuGetRequest<'_> {
             let reader = std::io::BufReader::new(package.reader()?);
             Ok(match nuget::read_nupkg_from(reader) {
                 Ok(manifest) => Ok((package, manifest)),
-                Err(error) => {
-                    let mut message = error.to_string();
-                    let mut source = std::error::Error::source(&error);
-                    while let Some(cause) = source {
-                        message.push_str(": ");
-                        message.push_str(&cause.to_string());
-                        source = cause.source();
-                    }
-                    Err(format!("invalid package: {message}"))
-                }
+                Err(error) => Err(format!(
+                    "invalid package: {}",
+                    crate::diagnostics::one_line(&error)
+                )),
             })
         })
         .await?;
