@@ -97,6 +97,13 @@ pub enum Command {
     /// default), every dependency with its digest. It is signed with the PEM key in
     /// --signing-key or `LADING_SIGNING_KEY` (PKCS#8 ed25519 or ECDSA P-256), or left unsigned.
     #[command(after_help = EXIT_CODES_HELP, disable_version_flag = true, verbatim_doc_comment)]
+    #[cfg_attr(
+        doc,
+        expect(
+            rustdoc::invalid_html_tags,
+            reason = "`--help` text, printed verbatim: `<stem>` is a placeholder, not HTML"
+        )
+    )]
     Pack(PackArgs),
     /// Check packages against SHA256SUMS, their provenance subjects, its signature, and the
     /// lockfile.
@@ -200,6 +207,13 @@ pub enum Command {
     ///       base: web/dist
     ///       files: [dist/app.js, "dist/**/*.css"]
     #[command(after_help = EXIT_CODES_HELP, verbatim_doc_comment)]
+    #[cfg_attr(
+        doc,
+        expect(
+            rustdoc::broken_intra_doc_links,
+            reason = "`--help` text, printed verbatim: `[npm]` is YAML, not a link"
+        )
+    )]
     Run(RunArgs),
     /// Run a command with package managers pointed at the repository; exits with its code.
     ///

@@ -179,7 +179,7 @@ pub struct TokenCache {
 }
 
 impl TokenCache {
-    /// The row of a token looked up less than [`TOKEN_TTL`] ago.
+    /// The row of a token looked up less than `TOKEN_TTL` ago.
     pub fn get(&self, hash: &str) -> Option<TokenRow> {
         lock(&self.entries)
             .get(hash)

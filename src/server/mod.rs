@@ -499,7 +499,7 @@ impl Default for ConnectionLimits {
 const RESERVED_FILE_DESCRIPTORS: usize = 64;
 
 impl ConnectionLimits {
-    /// The caps, with `total` lowered to leave [`RESERVED_FILE_DESCRIPTORS`] of the process's
+    /// The caps, with `total` lowered to leave `RESERVED_FILE_DESCRIPTORS` of the process's
     /// open-file limit free: past that limit `accept` fails and nobody gets in, which is
     /// what the cap is there to prevent.
     #[must_use]

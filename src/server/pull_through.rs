@@ -12,7 +12,7 @@
 //!   upstream is down), and collects what each offers plus the notes a response reports in
 //!   the `x-lading-upstream` header ([`super::upstream::add_notes`]);
 //! - **content**: [`fetch_verified`] downloads a file and checks it against the digest the
-//!   upstream claims (none: refused), [`store`] places the verified bytes and records them
+//!   upstream claims (none: refused), [`store()`] places the verified bytes and records them
 //!   with EXTERNAL origin in the repository owning the connection and in R, in one write
 //!   transaction, and [`refused`] is the one answer for content that fails a check;
 //! - **upstream repositories**: [`retain`] copies a version held upstream into R, as

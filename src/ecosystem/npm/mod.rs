@@ -64,7 +64,7 @@ fn linux_libc() -> &'static str {
     })
 }
 
-/// [`node_platform`] and, on Linux, the C library (`glibc`, `musl`; empty elsewhere).
+/// `node_platform()` and, on Linux, the C library (`glibc`, `musl`; empty elsewhere).
 #[must_use]
 pub fn node_platform_with_libc() -> (&'static str, &'static str, &'static str) {
     let (os, cpu) = node_platform();
