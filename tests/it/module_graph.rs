@@ -3,9 +3,10 @@
 //!
 //! Edges come from reading the source: every `crate::…`, `super::…` and `self::…` path (in
 //! `use` trees and in code), outside comments and string literals, resolved against the
-//! module it is written in (inline `mod x { … }` blocks included). Two graphs are checked:
-//! the top-level modules of `src/` (`config`, `repository`, `server`, …), and, inside each
-//! directory module, its children (`server/cache`, `server/store`, …). A child using its
+//! module it is written in (inline `mod x { … }` blocks included). Siblings are checked at
+//! every depth: the top-level modules of `src/` (`config`, `repository`, `server`, …), the
+//! children of each directory module (`server/cache`, `server/store`, …), and theirs
+//! (`ecosystem/pypi/lock`, `ecosystem/pypi/restore`, …). A child using its
 //! parent's own items (`super::Thing` defined in `mod.rs`) is not an edge, nor is a path
 //! reaching a child through a re-export in its parent's `mod.rs`.
 //!
@@ -67,6 +68,14 @@ fn the_checker_finds_cycles_through_crate_super_and_grouped_paths_only_in_code()
             "pub struct Root;\nuse super::leaf::Leaf;\nmod tests { use super::*; use super::super::Shared; }",
         ),
         source("src/c.rs", "use crate::a;"),
+        // Two levels down: `d/e/x` and `d/e/y` name each other (one through `crate::`).
+        source("src/d/mod.rs", "pub mod e;"),
+        source("src/d/e/mod.rs", "pub mod x; pub mod y;"),
+        source("src/d/e/x.rs", "use super::y::Y; pub struct X;"),
+        source(
+            "src/d/e/y.rs",
+            "pub struct Y; fn f() -> crate::d::e::x::X { X }",
+        ),
     ];
     let graph = Graph::build(&files);
     let cycles = graph.cycles();
@@ -75,6 +84,7 @@ fn the_checker_finds_cycles_through_crate_super_and_grouped_paths_only_in_code()
         vec![
             vec!["a".to_owned(), "b".to_owned()],
             vec!["b/leaf".to_owned(), "b/root".to_owned()],
+            vec!["d/e/x".to_owned(), "d/e/y".to_owned()],
         ],
         "{}",
         graph.report(&cycles)
@@ -458,26 +468,17 @@ fn resolve(scope: &[String], path: &[String]) -> Option<Vec<String>> {
     Some(base)
 }
 
-/// The two levels of module graph, with one example of each edge.
+/// The module graph between siblings at every level, with one example of each edge.
 struct Graph {
-    /// `from -> to -> (file, line)`, with nodes named `a` (top level) or `a/b` (child of a
-    /// directory module).
+    /// `from -> to -> (file, line)`, with nodes named `a` (top level), `a/b` (child of a
+    /// directory module), `a/b/c` and so on; an edge joins two children of one module.
     edges: BTreeMap<String, BTreeMap<String, (PathBuf, usize)>>,
 }
 
 impl Graph {
     fn build(files: &[Source]) -> Self {
-        let modules: Vec<Vec<String>> = files.iter().filter_map(|f| module_of(&f.path)).collect();
-        let top: BTreeSet<&str> = modules
-            .iter()
-            .filter(|module| module.len() == 1)
-            .map(|module| module[0].as_str())
-            .collect();
-        let children: BTreeSet<(&str, &str)> = modules
-            .iter()
-            .filter(|module| module.len() >= 2)
-            .map(|module| (module[0].as_str(), module[1].as_str()))
-            .collect();
+        let modules: BTreeSet<Vec<String>> =
+            files.iter().filter_map(|f| module_of(&f.path)).collect();
         let mut edges: BTreeMap<String, BTreeMap<String, (PathBuf, usize)>> = BTreeMap::new();
         for file in files {
             let Some(module) = module_of(&file.path) else {
@@ -485,27 +486,24 @@ impl Graph {
             };
             for reference in references(&module, &file.text) {
                 let (scope, target) = (&reference.scope, &reference.target);
-                let (Some(from), Some(to)) = (scope.first(), target.first()) else {
+                // The children of their nearest common module that hold each side: siblings
+                // at any depth (`a` and `b`, `b/leaf` and `b/root`, `b/c/x` and `b/c/y`).
+                let common = scope
+                    .iter()
+                    .zip(target)
+                    .take_while(|(left, right)| left == right)
+                    .count();
+                let (Some(from), Some(to)) = (scope.get(..=common), target.get(..=common)) else {
                     continue;
                 };
-                let edge = if from != to {
-                    top.contains(to.as_str())
-                        .then(|| (from.clone(), to.clone()))
-                } else if let (Some(from_child), Some(to_child)) = (scope.get(1), target.get(1)) {
-                    (from_child != to_child
-                        && children.contains(&(from.as_str(), from_child.as_str()))
-                        && children.contains(&(to.as_str(), to_child.as_str())))
-                    .then(|| (format!("{from}/{from_child}"), format!("{to}/{to_child}")))
-                } else {
-                    None
-                };
-                if let Some((from, to)) = edge {
-                    edges
-                        .entry(from)
-                        .or_default()
-                        .entry(to)
-                        .or_insert_with(|| (file.path.clone(), reference.line));
+                if !(modules.contains(from) && modules.contains(to)) {
+                    continue;
                 }
+                edges
+                    .entry(from.join("/"))
+                    .or_default()
+                    .entry(to.join("/"))
+                    .or_insert_with(|| (file.path.clone(), reference.line));
             }
         }
         Self { edges }

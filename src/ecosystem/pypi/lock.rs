@@ -11,7 +11,7 @@ use std::path::Path;
 
 use toml_edit::{Item, Table, Value};
 
-use super::restore::{Requirement, RequirementsError};
+use super::requirement::{Requirement, RequirementsError};
 use crate::cas::{Algorithm, Digest};
 
 /// Whether a file name is a lockfile this module reads: `uv.lock`, `pylock.toml` or
@@ -35,37 +35,21 @@ pub fn parse(
     path: &Path,
     text: &str,
 ) -> Result<(Vec<Requirement>, Vec<String>), RequirementsError> {
-    let document = toml_edit::Document::parse(text).map_err(|error| RequirementsError {
-        origin: path.display().to_string(),
-        message: format!("not valid TOML: {error}"),
-    })?;
+    let document = parse_document(path, text)?;
     let is_uv = path.file_name().is_some_and(|name| name == "uv.lock");
     let key = if is_uv { "package" } else { "packages" };
-    let Some(packages) = document.get(key) else {
-        return Ok((Vec::new(), Vec::new()));
-    };
-    let packages = packages
-        .as_array_of_tables()
-        .ok_or_else(|| RequirementsError {
-            origin: path.display().to_string(),
-            message: format!("`{key}` is not an array of tables (`[[{key}]]`)"),
-        })?;
     let mut requirements = Vec::new();
     let mut notes = Vec::new();
-    for package in packages {
-        let line = package
-            .span()
-            .map_or(0, |span| crate::ecosystem::line_at(text, span.start));
-        let origin = format!("{}:{line}", path.display());
+    for package in package_tables(path, text, &document, key)? {
+        let PackageTable {
+            table: package,
+            origin,
+            name,
+        } = package?;
         let error = |message: String| RequirementsError {
             origin: origin.clone(),
             message,
         };
-        let name = package
-            .get("name")
-            .and_then(Item::as_str)
-            .ok_or_else(|| error("a package without a `name`".to_owned()))?
-            .to_owned();
         let source = if is_uv {
             uv_source(package)
         } else {
@@ -150,7 +134,13 @@ fn uv_resolution_marker(package: &Table) -> Option<String> {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    match markers.as_slice() {
+    any_marker(&markers)
+}
+
+/// Several environment markers as one that holds when any of them does; none for none.
+#[must_use]
+pub fn any_marker(markers: &[&str]) -> Option<String> {
+    match markers {
         [] => None,
         [one] => Some((*one).to_owned()),
         many => Some(
@@ -160,6 +150,75 @@ fn uv_resolution_marker(package: &Table) -> Option<String> {
                 .join(" or "),
         ),
     }
+}
+
+/// A TOML lockfile, or the error naming it.
+///
+/// # Errors
+/// TOML syntax errors, with line and column.
+pub fn parse_document<'t>(
+    path: &Path,
+    text: &'t str,
+) -> Result<toml_edit::Document<&'t str>, RequirementsError> {
+    toml_edit::Document::parse(text).map_err(|error| RequirementsError {
+        origin: path.display().to_string(),
+        message: format!("not valid TOML: {error}"),
+    })
+}
+
+/// One package of a TOML lockfile: its table, where it stands (`file:line`) and its name.
+pub struct PackageTable<'d> {
+    /// The `[[package]]` table.
+    pub table: &'d Table,
+    /// `file:line`, for messages and [`Requirement::origin`].
+    pub origin: String,
+    /// Its `name`.
+    pub name: String,
+}
+
+/// The package tables of a TOML lockfile, `[[key]]` (`uv.lock` and `poetry.lock`:
+/// `package`, `pylock.toml`: `packages`), in order, each an error if it has no `name`;
+/// none when the file has no `key`.
+///
+/// # Errors
+/// `key` is not an array of tables.
+pub fn package_tables<'d>(
+    path: &'d Path,
+    text: &'d str,
+    document: &'d toml_edit::Document<&str>,
+    key: &str,
+) -> Result<impl Iterator<Item = Result<PackageTable<'d>, RequirementsError>> + 'd, RequirementsError>
+{
+    let Some(packages) = document.get(key) else {
+        return Ok(None.into_iter().flatten());
+    };
+    let packages = packages
+        .as_array_of_tables()
+        .ok_or_else(|| RequirementsError {
+            origin: path.display().to_string(),
+            message: format!("`{key}` is not an array of tables (`[[{key}]]`)"),
+        })?;
+    Ok(Some(packages.iter().map(move |table| {
+        let line = table
+            .span()
+            .map_or(0, |span| crate::ecosystem::line_at(text, span.start));
+        let origin = format!("{}:{line}", path.display());
+        let name = table
+            .get("name")
+            .and_then(Item::as_str)
+            .ok_or_else(|| RequirementsError {
+                origin: origin.clone(),
+                message: "a package without a `name`".to_owned(),
+            })?
+            .to_owned();
+        Ok(PackageTable {
+            table,
+            origin,
+            name,
+        })
+    }))
+    .into_iter()
+    .flatten())
 }
 
 /// For a `uv.lock` package not from a registry, what it comes from (a `registry` that is

@@ -14,6 +14,7 @@ pub mod pep440;
 pub mod poetry;
 pub mod poetry_lock;
 pub mod publish;
+pub mod requirement;
 pub mod restore;
 pub mod restorer;
 pub mod serve;

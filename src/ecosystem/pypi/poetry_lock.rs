@@ -13,7 +13,8 @@ use std::path::Path;
 
 use toml_edit::{Item, Value};
 
-use super::restore::{Requirement, RequirementsError};
+use super::lock::{PackageTable, any_marker, package_tables};
+use super::requirement::{Requirement, RequirementsError};
 use crate::cas::{Algorithm, Digest};
 
 /// The file name poetry writes.
@@ -28,19 +29,7 @@ pub fn parse(
     path: &Path,
     text: &str,
 ) -> Result<(Vec<Requirement>, Vec<String>), RequirementsError> {
-    let document = toml_edit::Document::parse(text).map_err(|error| RequirementsError {
-        origin: path.display().to_string(),
-        message: format!("not valid TOML: {error}"),
-    })?;
-    let Some(packages) = document.get("package") else {
-        return Ok((Vec::new(), Vec::new()));
-    };
-    let packages = packages
-        .as_array_of_tables()
-        .ok_or_else(|| RequirementsError {
-            origin: path.display().to_string(),
-            message: "`package` is not an array of tables (`[[package]]`)".to_owned(),
-        })?;
+    let document = super::lock::parse_document(path, text)?;
     // Lock 1.x: `[metadata.files]`, one array per package name.
     let metadata_files = document
         .get("metadata")
@@ -48,20 +37,16 @@ pub fn parse(
         .and_then(Item::as_table_like);
     let mut requirements = Vec::new();
     let mut notes = Vec::new();
-    for package in packages {
-        let line = package
-            .span()
-            .map_or(0, |span| crate::ecosystem::line_at(text, span.start));
-        let origin = format!("{}:{line}", path.display());
+    for package in package_tables(path, text, &document, "package")? {
+        let PackageTable {
+            table: package,
+            origin,
+            name,
+        } = package?;
         let error = |message: String| RequirementsError {
             origin: origin.clone(),
             message,
         };
-        let name = package
-            .get("name")
-            .and_then(Item::as_str)
-            .ok_or_else(|| error("a package without a `name`".to_owned()))?
-            .to_owned();
         let source_type = package
             .get("source")
             .and_then(|source| source.get("type"))
@@ -130,16 +115,7 @@ fn markers(item: Option<&Item>) -> Option<String> {
         .iter()
         .filter_map(|(_, marker)| marker.as_str())
         .collect();
-    match markers.as_slice() {
-        [] => None,
-        [one] => Some((*one).to_owned()),
-        many => Some(
-            many.iter()
-                .map(|marker| format!("({marker})"))
-                .collect::<Vec<_>>()
-                .join(" or "),
-        ),
-    }
+    any_marker(&markers)
 }
 
 #[cfg(test)]

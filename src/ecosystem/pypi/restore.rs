@@ -14,6 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::requirement::{Requirement, RequirementsError};
 use super::tags::{TagRanks, Target};
 use super::{DistributionFile, SIMPLE_JSON_V1, normalize_name};
 use crate::cas::{Algorithm, Digest};
@@ -23,31 +24,6 @@ use crate::secret::SafeUrl;
 
 /// The Accept header pip sends for project pages (PEP 691).
 const SIMPLE_ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01";
-
-/// A pinned requirement.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Requirement {
-    /// Project name as written.
-    pub name: String,
-    /// The pinned version.
-    pub version: String,
-    /// Allowed file digests.
-    pub hashes: Vec<Digest>,
-    /// The environment marker (`python_full_version < '3.12'`), when it has one.
-    pub marker: Option<String>,
-    /// `file:line` for messages.
-    pub origin: String,
-}
-
-/// A requirements file lading cannot use.
-#[derive(Debug, thiserror::Error)]
-#[error("`{origin}`: {message}")]
-pub struct RequirementsError {
-    /// `file:line`.
-    pub origin: String,
-    /// What is wrong.
-    pub message: String,
-}
 
 /// Parse a requirements file: `name[extras]==version [; markers] --hash=algo:hex ...`, with
 /// `\` continuations and comments. Option lines (`--index-url`, `-r`) are returned as notes.

@@ -1,4 +1,6 @@
-//! The two flat YAML files RubyGems and Bundler keep credentials in, edited line by line:
+//! The two flat YAML files RubyGems and Bundler keep credentials in, where each is
+//! ([`gem_credentials_path`], [`bundler_config_path`], read by `lading login` and `lading
+//! doctor`) and how they are edited, line by line:
 //!
 //! - RubyGems' credentials file (`~/.gem/credentials`, else `$XDG_DATA_HOME/gem/credentials`;
 //!   `Gem::ConfigFile#credentials_path`), which `gem signin --host URL` and
@@ -15,9 +17,45 @@
 //! `YAMLSerializer`), so the editor changes only the line of the key it owns and appends a
 //! missing key after a [`MARKER`] comment.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use crate::ecosystem::configure::home;
 use crate::ecosystem::edit::{EditError, MARKER, lines, newline_of, splice};
+use crate::env_vars::EnvVars;
+
+/// RubyGems' credentials file: `~/.gem/credentials` when it exists, else
+/// `$XDG_DATA_HOME/gem/credentials` when that exists (`Gem::ConfigFile#credentials_path`,
+/// RubyGems 3.3), else `~/.gem/credentials`, which every RubyGems reads first.
+///
+/// # Errors
+/// `HOME` is not set.
+pub fn gem_credentials_path() -> anyhow::Result<PathBuf> {
+    let home = home()?;
+    let classic = home.join(".gem/credentials");
+    let data_home = EnvVars::get(EnvVars::XDG_DATA_HOME)
+        .map_or_else(|| home.join(".local/share"), PathBuf::from);
+    let xdg = data_home.join("gem/credentials");
+    Ok(if !classic.exists() && xdg.exists() {
+        xdg
+    } else {
+        classic
+    })
+}
+
+/// Bundler's user config: `BUNDLE_USER_CONFIG`, else `$BUNDLE_USER_HOME/config`, else
+/// `~/.bundle/config` (`Bundler.user_bundle_path("config")`).
+///
+/// # Errors
+/// `HOME` is not set.
+pub fn bundler_config_path() -> anyhow::Result<PathBuf> {
+    if let Some(path) = EnvVars::get(EnvVars::BUNDLE_USER_CONFIG) {
+        return Ok(PathBuf::from(path));
+    }
+    if let Some(dir) = EnvVars::get(EnvVars::BUNDLE_USER_HOME) {
+        return Ok(PathBuf::from(dir).join("config"));
+    }
+    Ok(home()?.join(".bundle/config"))
+}
 
 /// Bundler's key for a setting (`Bundler::Settings.key_for`, bundler 2.3): URLs get a
 /// trailing `/`, then `.` → `__`, `-` → `___`, upper case, `BUNDLE_` prefix.

@@ -27,7 +27,7 @@ pub async fn gem() -> ToolReport {
     ));
     if EnvVars::get("GEM_HOST_API_KEY").is_some() {
         "API key from `GEM_HOST_API_KEY`".clone_into(&mut report.auth);
-    } else if let Ok(path) = super::login::gem_credentials_path()
+    } else if let Ok(path) = super::config::gem_credentials_path()
         && let Ok(text) = fs_err::read_to_string(&path)
     {
         report.config_files.push(path.display().to_string());

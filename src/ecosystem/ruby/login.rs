@@ -1,12 +1,9 @@
 //! `lading login` for RubyGems' client tools: the config edits each tool needs, planned
 //! into the [`Plan`] `lading login` writes (and `lading logout` undoes).
 
-use std::path::PathBuf;
-
 use crate::diagnostics::HintedError;
-use crate::ecosystem::configure::{Configure, Login, LoginTarget, Plan, home, not_mine};
-use crate::ecosystem::ruby::config;
-use crate::env_vars::EnvVars;
+use crate::ecosystem::configure::{Configure, Login, LoginTarget, Plan, not_mine};
+use crate::ecosystem::ruby::config::{self, bundler_config_path, gem_credentials_path};
 use crate::format::Tool;
 
 impl Configure for super::Ruby {
@@ -23,40 +20,6 @@ impl Configure for super::Ruby {
     ) -> crate::ecosystem::configure::BoxFuture<'_, Vec<crate::ecosystem::doctor::ToolReport>> {
         Box::pin(async { vec![super::doctor::gem().await, super::doctor::bundler().await] })
     }
-}
-
-/// RubyGems' credentials file: `~/.gem/credentials` when it exists, else
-/// `$XDG_DATA_HOME/gem/credentials` when that exists (`Gem::ConfigFile#credentials_path`,
-/// RubyGems 3.3), else `~/.gem/credentials`, which every RubyGems reads first.
-///
-/// # Errors
-/// `HOME` is not set.
-pub fn gem_credentials_path() -> anyhow::Result<PathBuf> {
-    let home = home()?;
-    let classic = home.join(".gem/credentials");
-    let data_home = EnvVars::get(EnvVars::XDG_DATA_HOME)
-        .map_or_else(|| home.join(".local/share"), PathBuf::from);
-    let xdg = data_home.join("gem/credentials");
-    Ok(if !classic.exists() && xdg.exists() {
-        xdg
-    } else {
-        classic
-    })
-}
-
-/// Bundler's user config: `BUNDLE_USER_CONFIG`, else `$BUNDLE_USER_HOME/config`, else
-/// `~/.bundle/config` (`Bundler.user_bundle_path("config")`).
-///
-/// # Errors
-/// `HOME` is not set.
-pub fn bundler_config_path() -> anyhow::Result<PathBuf> {
-    if let Some(path) = EnvVars::get(EnvVars::BUNDLE_USER_CONFIG) {
-        return Ok(PathBuf::from(path));
-    }
-    if let Some(dir) = EnvVars::get(EnvVars::BUNDLE_USER_HOME) {
-        return Ok(PathBuf::from(dir).join("config"));
-    }
-    Ok(home()?.join(".bundle/config"))
 }
 
 /// `--tool gem`: the repository's API key for `gem push --host <endpoint>` in RubyGems'
