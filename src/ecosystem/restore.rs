@@ -93,6 +93,36 @@ pub struct Job<'a> {
     pub summary: &'a mut Summary,
 }
 
+impl<'a> Job<'a> {
+    /// The restore of a restorer that reads its lockfiles into one cache shared under
+    /// [`Self::lock_dir`] (cargo's vendor directory, NuGet's global packages folder, pnpm's
+    /// store, npm's cache): `restore` given the job's fetcher, endpoint, destination, lock
+    /// directory, lockfiles and summary.
+    pub fn restore_into<F, R>(self, restore: F) -> Restoring<'a>
+    where
+        F: FnOnce(
+                &'a Fetcher,
+                &'a SafeUrl,
+                &'a Path,
+                &'a Path,
+                &'a [PathBuf],
+                &'a mut Summary,
+            ) -> R
+            + Send
+            + 'a,
+        R: Future<Output = anyhow::Result<()>> + Send + 'a,
+    {
+        Box::pin(restore(
+            self.fetcher,
+            self.endpoint,
+            self.destination,
+            self.lock_dir,
+            self.lockfiles,
+            self.summary,
+        ))
+    }
+}
+
 /// What `lading restore`'s command line tells the restorers.
 #[derive(Debug, Clone, Copy)]
 pub struct Options<'a> {

@@ -85,28 +85,16 @@ impl Restorer for NpmRestorer {
     }
 
     fn restore<'a>(&'a self, job: Job<'a>) -> Restoring<'a> {
-        Box::pin(async move {
-            if job.options.install {
-                install_npm(
-                    job.fetcher,
-                    job.endpoint,
-                    job.options.npm_install,
-                    job.lockfiles,
-                    job.summary,
-                )
-                .await
-            } else {
-                restore_npm(
-                    job.fetcher,
-                    job.endpoint,
-                    job.destination,
-                    job.lock_dir,
-                    job.lockfiles,
-                    job.summary,
-                )
-                .await
-            }
-        })
+        if !job.options.install {
+            return job.restore_into(restore_npm);
+        }
+        Box::pin(install_npm(
+            job.fetcher,
+            job.endpoint,
+            job.options.npm_install,
+            job.lockfiles,
+            job.summary,
+        ))
     }
 }
 
@@ -261,18 +249,7 @@ impl Restorer for PnpmRestorer {
     }
 
     fn restore<'a>(&'a self, job: Job<'a>) -> Restoring<'a> {
-        Box::pin(async move {
-            super::pnpm::restore(
-                job.fetcher,
-                job.endpoint,
-                job.destination,
-                job.lock_dir,
-                job.lockfiles,
-                job.summary,
-            )
-            .await?;
-            Ok(())
-        })
+        job.restore_into(super::pnpm::restore)
     }
 
     fn warns_every_skip(&self) -> bool {

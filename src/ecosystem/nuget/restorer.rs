@@ -51,17 +51,6 @@ impl Restorer for NugetRestorer {
     }
 
     fn restore<'a>(&'a self, job: Job<'a>) -> Restoring<'a> {
-        Box::pin(async move {
-            super::restore::restore(
-                job.fetcher,
-                job.endpoint,
-                job.destination,
-                job.lock_dir,
-                job.lockfiles,
-                job.summary,
-            )
-            .await?;
-            Ok(())
-        })
+        job.restore_into(super::restore::restore)
     }
 }
