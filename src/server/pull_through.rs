@@ -25,6 +25,7 @@ use std::future::Future;
 
 use axum::http::StatusCode;
 use bytes::Bytes;
+use serde_json::json;
 
 use super::AppState;
 use super::error::DataError;
@@ -299,6 +300,72 @@ where
         .await?;
     tracing::info!(connection = %pulled.connection, file = %asset.name, "ingested from an external connection");
     Ok(asset)
+}
+
+/// [`store()`] for the formats whose version metadata lists each file's facts under
+/// `files` (PyPI, RubyGems: several files to a version): a version seen for the first time
+/// is recorded as `{name, version, files: {file: facts}}`, and a further file of a version
+/// already held gets its `facts` added (in the repository owning the connection and in
+/// `here`), unless it has them.
+///
+/// # Errors
+/// Store failures.
+pub async fn store_with_file_facts(
+    state: &AppState,
+    pulled: Pulled,
+    name: &str,
+    facts: serde_json::Value,
+    bytes: Bytes,
+    digests: Digests,
+) -> Result<AssetRow, DataError> {
+    let pulled = Pulled {
+        metadata: Some(
+            json!({
+                "name": name,
+                "version": pulled.version,
+                "files": { &pulled.file: facts.clone() },
+            })
+            .to_string(),
+        ),
+        ..pulled
+    };
+    let file_name = pulled.file.clone();
+    store(
+        state,
+        pulled,
+        bytes,
+        digests,
+        move |transaction, here, ingested| {
+            for repository in [&ingested.owner, &here.repository] {
+                let key = PackageKey {
+                    repository: repository.clone(),
+                    ..here.clone()
+                };
+                if let Some(row) = store::version(transaction, &key, &ingested.version)? {
+                    let mut document: serde_json::Value = row
+                        .metadata
+                        .as_deref()
+                        .and_then(|text| serde_json::from_str(text).ok())
+                        .filter(serde_json::Value::is_object)
+                        .unwrap_or_else(|| json!({}));
+                    if document["files"].get(&file_name).is_none() {
+                        if !document["files"].is_object() {
+                            document["files"] = json!({});
+                        }
+                        document["files"][&file_name] = facts.clone();
+                        store::update_version_metadata(
+                            transaction,
+                            row.id,
+                            &document.to_string(),
+                            &row.revision,
+                        )?;
+                    }
+                }
+            }
+            Ok(())
+        },
+    )
+    .await
 }
 
 /// Retain `version` of the package `here` from the upstream repository `from` in `here`'s

@@ -838,52 +838,10 @@ impl PypiRequest<'_> {
                     connection: connection_name,
                     version: entry.version.clone(),
                     file: file.to_owned(),
-                    metadata: Some(
-                        json!({
-                            "name": normalized,
-                            "version": entry.version,
-                            "files": { file: file_facts.clone() },
-                        })
-                        .to_string(),
-                    ),
+                    metadata: None,
                 };
-                let file_name = file.to_owned();
-                pull_through::store(
-                    self.state,
-                    pulled,
-                    bytes,
-                    digests,
-                    move |transaction, here, ingested| {
-                        // A further file of a version already held: record its facts too.
-                        for repository in [&ingested.owner, &here.repository] {
-                            let key = PackageKey {
-                                repository: repository.clone(),
-                                ..here.clone()
-                            };
-                            if let Some(row) = store::version(transaction, &key, &ingested.version)?
-                            {
-                                let mut document: Value = row
-                                    .metadata
-                                    .as_deref()
-                                    .and_then(|text| serde_json::from_str(text).ok())
-                                    .filter(Value::is_object)
-                                    .unwrap_or_else(|| json!({}));
-                                if document["files"].get(&file_name).is_none() {
-                                    if !document["files"].is_object() {
-                                        document["files"] = json!({});
-                                    }
-                                    document["files"][&file_name] = file_facts.clone();
-                                    store::update_version_metadata(
-                                        transaction,
-                                        row.id,
-                                        &document.to_string(),
-                                        &row.revision,
-                                    )?;
-                                }
-                            }
-                        }
-                        Ok(())
-                    },
+                pull_through::store_with_file_facts(
+                    self.state, pulled, normalized, file_facts, bytes, digests,
                 )
                 .await?;
             }
