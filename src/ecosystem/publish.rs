@@ -184,6 +184,9 @@ pub enum Auth {
     Bearer(Secret<String>),
     /// HTTP Basic.
     Basic(String, Secret<String>),
+    /// The whole `Authorization` value, as cargo and `gem push` send their token (no
+    /// scheme of their own: the token is the value, `Bearer <token>` for CodeArtifact).
+    Raw(Secret<String>),
 }
 
 impl Auth {
@@ -193,6 +196,14 @@ impl Auth {
             Self::None => request,
             Self::Bearer(token) => request.bearer_auth(token.expose()),
             Self::Basic(user, password) => request.basic_auth(user, Some(password.expose())),
+            Self::Raw(value) => match reqwest::header::HeaderValue::from_str(value.expose()) {
+                Ok(mut header) => {
+                    header.set_sensitive(true);
+                    request.header(reqwest::header::AUTHORIZATION, header)
+                }
+                // Not a header value: the request fails to build, without printing it.
+                Err(_) => request.header(reqwest::header::AUTHORIZATION, value.expose()),
+            },
         }
     }
 
@@ -201,7 +212,7 @@ impl Auth {
     pub const fn secret(&self) -> Option<&Secret<String>> {
         match self {
             Self::None => None,
-            Self::Bearer(token) | Self::Basic(_, token) => Some(token),
+            Self::Bearer(token) | Self::Basic(_, token) | Self::Raw(token) => Some(token),
         }
     }
 }
@@ -536,4 +547,68 @@ impl Target {
         }
         Ok(session)
     }
+}
+
+/// One file a [`PublishFile`] publisher handled: its report, and the package and version
+/// the repository files it under (read from the file itself).
+#[derive(Debug, Clone)]
+pub struct PublishedFile {
+    /// The report line.
+    pub report: FileReport,
+    /// The package, as the repository names it.
+    pub package: String,
+    /// Its version.
+    pub version: String,
+}
+
+/// What a [`PublishFile::publish_file`] returns.
+pub type FilePublishing<'a> =
+    std::pin::Pin<Box<dyn Future<Output = Result<PublishedFile, PublishError>> + Send + 'a>>;
+
+/// A format whose packages are published one file at a time (an npm tarball, a nupkg, a
+/// wheel, a `.crate`, a `.gem`): it supplies only the upload of one file; [`file_by_file`]
+/// is the loop over a package's files, and its [`Publish::publish`] is one call to it.
+pub trait PublishFile: Sync {
+    /// The format whose endpoint the session is opened on.
+    fn format(&self) -> crate::format::Format;
+
+    /// Adjust the session [`Target::session`] opened before any request (how the format's
+    /// client authenticates, when that differs from [`crate::format::AuthScheme`]).
+    fn prepare_session(&self, target: &Target, session: &mut Session) {
+        let _ = (target, session);
+    }
+
+    /// Publish one file: skip it when the repository has these bytes, fail when it has
+    /// others, else upload it and read it back.
+    fn publish_file<'a>(
+        &'a self,
+        target: &'a Target,
+        session: &'a Session,
+        upload: &'a Upload,
+    ) -> FilePublishing<'a>;
+}
+
+/// Publish `package`'s files one by one with `publisher`, in order, stopping at the first
+/// failure; the package and version reported are the last file's.
+pub fn file_by_file<'a>(
+    publisher: &'a dyn PublishFile,
+    target: &'a Target,
+    package: Package,
+) -> Publishing<'a> {
+    Box::pin(async move {
+        let mut session = target.session(publisher.format()).await?;
+        publisher.prepare_session(target, &mut session);
+        let mut files = Vec::new();
+        let (mut name, mut version) = (String::new(), String::new());
+        for upload in &package.uploads {
+            let published = publisher.publish_file(target, &session, upload).await?;
+            files.push(published.report);
+            (name, version) = (published.package, published.version);
+        }
+        Ok(Published {
+            package: name,
+            version,
+            files,
+        })
+    })
 }

@@ -11,11 +11,11 @@ fn pack_names_the_format_that_cannot_be_packed_and_those_that_can() {
     let dir = tempfile::tempdir().unwrap();
     let filters = Filters::new().path(dir.path(), "[TEMP]");
     lading_snapshot!(
-        "pack_cargo",
+        "pack_swift",
         filters,
         support::clean_command(support::lading_bin(), dir.path())
             .env("SOURCE_DATE_EPOCH", "0")
-            .args(["pack", "--format", "cargo", "--base"])
+            .args(["pack", "--format", "swift", "--base"])
             .arg(dir.path())
             .arg("--out")
             .arg(dir.path().join("out"))
@@ -27,21 +27,21 @@ fn pack_names_the_format_that_cannot_be_packed_and_those_that_can() {
 #[test]
 fn publish_names_the_format_that_cannot_be_published_and_those_that_can() {
     let dir = tempfile::tempdir().unwrap();
-    let gem = dir.path().join("demo-1.0.0.gem");
-    fs_err::write(&gem, b"not read").unwrap();
+    let archive = dir.path().join("demo-1.0.0.zip");
+    fs_err::write(&archive, b"not read").unwrap();
     let filters = Filters::new().path(dir.path(), "[TEMP]");
     lading_snapshot!(
-        "publish_ruby",
+        "publish_swift",
         filters,
         support::clean_command(support::lading_bin(), dir.path())
             .args([
                 "publish",
                 "--format",
-                "ruby",
+                "swift",
                 "--registry-url",
                 "http://127.0.0.1:9/"
             ])
-            .arg(&gem)
+            .arg(&archive)
     );
 }
 

@@ -19,6 +19,7 @@ mod login_tools;
 mod module_graph;
 mod pack;
 mod publish;
+mod publish_cargo_ruby;
 mod pull_through_npm;
 mod pull_through_pypi;
 mod rerun;

@@ -17,23 +17,23 @@ use crate::require_tool;
 use crate::support::client::curl;
 use crate::support::{self, LadingServer, ServerSpec, sha256_hex};
 
-fn cargo() -> Option<PathBuf> {
+pub(crate) fn cargo() -> Option<PathBuf> {
     support::find_tool("LADING_TEST_CARGO", None, Some("cargo"))
 }
 
 /// cargo with a private `CARGO_HOME` whose `config.toml` names repository `main` of
 /// `server` as the sparse registry `lading`.
-struct Cargo {
-    binary: PathBuf,
-    rustup_home: PathBuf,
+pub(crate) struct Cargo {
+    pub(crate) binary: PathBuf,
+    pub(crate) rustup_home: PathBuf,
     root: PathBuf,
-    home: PathBuf,
+    pub(crate) home: PathBuf,
     /// The registry's index URL, without `sparse+`.
-    index: String,
+    pub(crate) index: String,
 }
 
 impl Cargo {
-    fn new(root: &Path, server: &LadingServer, name: &str) -> Self {
+    pub(crate) fn new(root: &Path, server: &LadingServer, name: &str) -> Self {
         let real_home = std::env::var_os("HOME").map(PathBuf::from).unwrap();
         let rustup_home = std::env::var_os("RUSTUP_HOME")
             .map_or_else(|| real_home.join(".rustup"), PathBuf::from);
@@ -57,7 +57,7 @@ impl Cargo {
     }
 
     /// `cargo ARGS` in `dir`.
-    fn command(&self, dir: &Path, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, dir: &Path, args: &[&str]) -> Command {
         let mut command = support::clean_command(&self.binary, &self.root.join("home"));
         command
             .current_dir(dir)
@@ -94,7 +94,7 @@ impl Cargo {
 
     /// `cargo publish --registry lading` of the crate in `dir`, the token from `token` in
     /// `CARGO_REGISTRIES_LADING_TOKEN` (else what `cargo login` stored).
-    fn publish(&self, dir: &Path, token: Option<&str>) -> Output {
+    pub(crate) fn publish(&self, dir: &Path, token: Option<&str>) -> Output {
         let mut command = self.command(
             dir,
             &[
@@ -112,7 +112,7 @@ impl Cargo {
     }
 
     /// `cargo ARGS` in `dir` with `token` in `CARGO_REGISTRIES_LADING_TOKEN`.
-    fn run(&self, dir: &Path, token: &str, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, dir: &Path, token: &str, args: &[&str]) -> Output {
         support::run(
             self.command(dir, args)
                 .env("CARGO_REGISTRIES_LADING_TOKEN", token),
@@ -122,7 +122,7 @@ impl Cargo {
 
 /// A crate `name` `version` under `root`, with `extra` appended to its manifest and
 /// `lib` as its `src/lib.rs`.
-fn fixture(root: &Path, name: &str, version: &str, extra: &str, lib: &str) -> PathBuf {
+pub(crate) fn fixture(root: &Path, name: &str, version: &str, extra: &str, lib: &str) -> PathBuf {
     let dir = root.join(format!("{name}-{version}-src"));
     fs_err::create_dir_all(dir.join("src")).unwrap();
     fs_err::write(
@@ -137,7 +137,7 @@ fn fixture(root: &Path, name: &str, version: &str, extra: &str, lib: &str) -> Pa
 }
 
 /// A binary project `name` depending on `dependencies` (the `[dependencies]` table body).
-fn project(root: &Path, name: &str, dependencies: &str, main: &str) -> PathBuf {
+pub(crate) fn project(root: &Path, name: &str, dependencies: &str, main: &str) -> PathBuf {
     let dir = root.join(name);
     fs_err::create_dir_all(dir.join("src")).unwrap();
     fs_err::write(
@@ -185,7 +185,7 @@ fn get(url: &str, authorization: &str) -> (u16, Option<String>, Vec<u8>) {
 
 /// The index file at `path` under `index`, one JSON value per line, read with cargo's
 /// scheme-less `Authorization`.
-fn index_lines(index: &str, path: &str, token: &str) -> Vec<Value> {
+pub(crate) fn index_lines(index: &str, path: &str, token: &str) -> Vec<Value> {
     let (status, _, body) = get(&format!("{index}{path}"), token);
     assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
     String::from_utf8(body)
@@ -199,12 +199,12 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn assert_ok(output: &Output) {
+pub(crate) fn assert_ok(output: &Output) {
     assert!(output.status.success(), "{}", support::describe(output));
 }
 
 /// The `checksum` Cargo.lock records for `package`.
-fn locked_checksum(project: &Path, package: &str) -> String {
+pub(crate) fn locked_checksum(project: &Path, package: &str) -> String {
     let lock = fs_err::read_to_string(project.join("Cargo.lock")).unwrap();
     let at = lock
         .find(&format!("name = \"{package}\""))

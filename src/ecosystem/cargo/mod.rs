@@ -1,10 +1,13 @@
 //! Cargo: `lading login --tool cargo` writes an alternative registry (sparse index) into
 //! `.cargo/config.toml` and its token into `credentials.toml` (0600), both with `toml_edit`
-//! so comments, order and formatting of everything else survive. `serve/` is `lading serve`'s
-//! cargo registry (sparse index and Web API).
+//! so comments, order and formatting of everything else survive. `pack.rs` takes the `.crate`
+//! `cargo package` builds, `publish.rs` uploads it through the Web API as `cargo publish`
+//! does. `serve/` is `lading serve`'s cargo registry (sparse index and Web API).
 
 pub mod config;
 pub mod login;
+pub mod pack;
+pub mod publish;
 pub mod restore;
 pub mod restorer;
 pub mod serve;
@@ -27,6 +30,14 @@ impl crate::ecosystem::capabilities::Ecosystem for Cargo {
     }
 
     fn restore(&self) -> Option<&dyn crate::ecosystem::restore::Restore> {
+        Some(self)
+    }
+
+    fn pack(&self) -> Option<&dyn crate::ecosystem::pack::Pack> {
+        Some(self)
+    }
+
+    fn publish(&self) -> Option<&dyn crate::ecosystem::publish::Publish> {
         Some(self)
     }
 }
