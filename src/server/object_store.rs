@@ -139,6 +139,7 @@ impl ObjectStore {
                 .is_some();
         let config = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(custom_endpoint)
+            .timeout_config(timeouts(0))
             .build();
         let store = Self {
             client: aws_sdk_s3::Client::from_conf(config),
@@ -203,6 +204,7 @@ impl ObjectStore {
         let body = ByteStream::from_path(path)
             .await
             .map_err(|error| self.failed("read for PUT", &key, &error))?;
+        let length = body.size_hint().0;
         let checksum = base64::engine::general_purpose::STANDARD
             .encode(hex::decode(sha256).map_err(|error| self.failed("PUT", &key, &error))?);
         match self
@@ -213,6 +215,10 @@ impl ObjectStore {
             .if_none_match("*")
             .checksum_sha256(checksum)
             .body(body)
+            .customize()
+            .config_override(
+                aws_sdk_s3::config::Builder::default().timeout_config(timeouts(length)),
+            )
             .send()
             .await
         {
@@ -335,6 +341,24 @@ impl ObjectStore {
         }
         Ok(blobs)
     }
+}
+
+/// How long to wait for the store to start answering before an attempt is given up (and
+/// retried by the SDK, then reported as the store being away: 503 with `Retry-After`).
+pub const ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// How long to wait for a connection to the store.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Timeouts for a request that sends `upload` bytes. The SDK's read timeout runs from the
+/// start of the request to the first byte of the answer, so an upload gets
+/// [`ANSWER_TIMEOUT`] plus one second per MiB (the bytes must go out before the store can
+/// answer). Without them a store that accepts connections but never answers (a paused
+/// process, a black-holed route) would hold a request forever.
+fn timeouts(upload: u64) -> aws_sdk_s3::config::timeout::TimeoutConfig {
+    aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(ANSWER_TIMEOUT + std::time::Duration::from_secs(upload / (1024 * 1024)))
+        .build()
 }
 
 /// The HTTP status of a failed SDK call, when a response came back.

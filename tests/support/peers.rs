@@ -371,8 +371,39 @@ impl Nginx {
         )
     }
 
+    /// nginx as a load balancer in front of `backends` (base URLs of `lading serve` nodes),
+    /// as the README's three-node deployment has it: round robin, keep-alive connections to
+    /// the nodes, request bodies streamed, the client's `Host` passed on (so the URLs a node
+    /// writes into metadata name the balancer), and an idempotent request that fails to
+    /// reach a node (connection refused or reset) tried on the next one.
+    pub fn start_balancer(binary: &Path, dir: &Path, backends: &[&str]) -> Self {
+        let servers: String = backends
+            .iter()
+            .map(|url| {
+                let address = url.trim_start_matches("http://").trim_end_matches('/');
+                format!("server {address} max_fails=0;")
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        Self::start_with_http(
+            binary,
+            dir,
+            &format!("upstream lading {{ {servers} keepalive 32; }}"),
+            "location / { proxy_pass http://lading; proxy_http_version 1.1; \
+             proxy_set_header Connection \"\"; proxy_set_header Host $http_host; \
+             client_max_body_size 0; proxy_request_buffering off; proxy_buffering off; \
+             proxy_read_timeout 120s; proxy_next_upstream error timeout; }",
+        )
+    }
+
     /// nginx with the given `location` blocks in its one `server`.
     fn start_with(binary: &Path, dir: &Path, locations: &str) -> Self {
+        Self::start_with_http(binary, dir, "", locations)
+    }
+
+    /// nginx with `http` directives at the `http` level and the given `location` blocks in
+    /// its one `server`.
+    fn start_with_http(binary: &Path, dir: &Path, http: &str, locations: &str) -> Self {
         fs_err::create_dir_all(dir.join("logs")).unwrap();
         let port = free_port();
         let config = dir.join("nginx.conf");
@@ -384,7 +415,7 @@ impl Nginx {
         fs_err::write(
             &config,
             format!(
-                "{user}daemon off;\nmaster_process off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/logs/error.log;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log {dir}/logs/access.log;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n  fastcgi_temp_path {dir}/fastcgi;\n  uwsgi_temp_path {dir}/uwsgi;\n  scgi_temp_path {dir}/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n    {locations}\n  }}\n}}\n",
+                "{user}daemon off;\nmaster_process off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/logs/error.log;\nevents {{ worker_connections 1024; }}\nhttp {{\n  {http}\n  access_log {dir}/logs/access.log;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n  fastcgi_temp_path {dir}/fastcgi;\n  uwsgi_temp_path {dir}/uwsgi;\n  scgi_temp_path {dir}/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n    {locations}\n  }}\n}}\n",
                 dir = dir.display(),
             ),
         )
@@ -595,6 +626,27 @@ impl S3Server {
             ("AWS_CONFIG_FILE", "/dev/null".to_owned()),
             ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".to_owned()),
         ]
+    }
+
+    /// Pause the server (SIGSTOP): connections are still accepted by the kernel but nothing
+    /// answers, as with a store that hangs; its contents are kept.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Resume a paused server (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("moto_server running");
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} moto_server");
     }
 
     /// Stop the server (its contents are lost).
