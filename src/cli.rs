@@ -503,9 +503,10 @@ pub struct RestoreArgs {
     /// environment `--venv`; npm lockfiles into the `node_modules` beside them, the tree
     /// `npm ci` writes (lockfile v2, v3): every tarball verified against `integrity`,
     /// unpacked once into lading's cache and placed by `--link`; `.bin` links, workspace
-    /// links, `node_modules/.package-lock.json`; install scripts through `npm rebuild` unless
-    /// `--ignore-scripts`. An npm entry lading cannot install as npm would (git, `file:`) is
-    /// an error naming it.
+    /// links, `node_modules/.package-lock.json`; optional packages for another platform or
+    /// whose `engines` exclude the `node` and `npm` on PATH left out, as npm leaves them out;
+    /// install scripts through `npm rebuild` unless `--ignore-scripts`. An npm entry lading
+    /// cannot install as npm would (git, `file:`) is an error naming it.
     #[arg(long)]
     pub install: bool,
     /// pip with `--install`: the virtual environment to install into (default:

@@ -121,6 +121,9 @@ impl EnvVars {
     pub const RUNNER_TEMP: &'static str = "RUNNER_TEMP";
     /// The user's home directory.
     pub const HOME: &'static str = "HOME";
+    /// The executable search path: `lading restore --install` finds the `npm` whose version
+    /// npm's `engines` check would compare through it.
+    pub const PATH: &'static str = "PATH";
     /// Node's environment: `production` makes `lading restore --install` omit dev
     /// dependencies by default, as `npm ci` does.
     pub const NODE_ENV: &'static str = "NODE_ENV";
@@ -149,6 +152,13 @@ impl EnvVars {
     /// npm's `omit-lockfile-registry-resolved`, uppercase spelling.
     pub const NPM_CONFIG_OMIT_LOCKFILE_REGISTRY_RESOLVED: &'static str =
         "NPM_CONFIG_OMIT_LOCKFILE_REGISTRY_RESOLVED";
+    /// npm's `engine-strict` (lowercase spelling; the uppercase one is read too, then the
+    /// project's and the user's `.npmrc`): `lading restore --install` then fails, as `npm ci`
+    /// does, on a package that is not optional whose `engines` exclude the running node or
+    /// npm, instead of warning.
+    pub const NPM_CONFIG_ENGINE_STRICT_LOWER: &'static str = "npm_config_engine_strict";
+    /// npm's `engine-strict`, uppercase spelling.
+    pub const NPM_CONFIG_ENGINE_STRICT: &'static str = "NPM_CONFIG_ENGINE_STRICT";
     /// Tests: fail, instead of skip, when a real peer (npm, aws, python, ...) is missing.
     pub const LADING_TEST_REQUIRE_TOOLS: &'static str = "LADING_TEST_REQUIRE_TOOLS";
     /// Tests: rewrite the README's generated blocks (this table) instead of failing when they

@@ -524,6 +524,10 @@ pub struct Summary {
     pub bytes: u64,
     /// Entries not restored, with the reason.
     pub skipped: Vec<String>,
+    /// What the user should know although the restore went on (an npm package whose
+    /// `engines` exclude the running node, as npm warns `EBADENGINE`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Wall time.
     pub seconds: f64,
 }
@@ -541,6 +545,7 @@ impl Summary {
             from_store: 0,
             bytes: 0,
             skipped: Vec::new(),
+            warnings: Vec::new(),
             seconds: 0.0,
         }
     }

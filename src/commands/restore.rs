@@ -360,6 +360,9 @@ pub async fn run(args: RestoreArgs, printer: Printer) -> anyhow::Result<()> {
                 tracing::info!("{ecosystem}: skipped {skipped}");
             }
         }
+        for warning in &summary.warnings {
+            printer.warn(&format!("{ecosystem}: {warning}"));
+        }
         if summary.packages > 0
             && let Some(hint) = restorer.offline_hint(&absolute(&summary.destination))
         {

@@ -22,14 +22,14 @@ use crate::support::{self, LadingServer, ServerSpec};
 
 /// One filesystem entry as the comparison sees it.
 #[derive(Debug, PartialEq, Eq)]
-enum Item {
+pub(crate) enum Item {
     Dir(u32),
     File(u32, String),
     Link(PathBuf),
 }
 
 /// Every entry under `root` (relative path → kind, permission bits, SHA-256 or link target).
-fn tree(root: &Path) -> BTreeMap<PathBuf, Item> {
+pub(crate) fn tree(root: &Path) -> BTreeMap<PathBuf, Item> {
     let mut found = BTreeMap::new();
     let mut pending = vec![root.to_path_buf()];
     while let Some(dir) = pending.pop() {
@@ -74,7 +74,7 @@ fn differences(left: &BTreeMap<PathBuf, Item>, right: &BTreeMap<PathBuf, Item>) 
         .collect()
 }
 
-fn assert_same_tree(
+pub(crate) fn assert_same_tree(
     npm_tree: &BTreeMap<PathBuf, Item>,
     npm_project: &Path,
     project: &Path,
@@ -109,7 +109,11 @@ fn assert_same_tree(
 }
 
 /// A probe package built here: `files` under `package/` with their modes.
-fn probe(dir: &Path, manifest: &serde_json::Value, files: &[(&str, &[u8], u32)]) -> FixturePackage {
+pub(crate) fn probe(
+    dir: &Path,
+    manifest: &serde_json::Value,
+    files: &[(&str, &[u8], u32)],
+) -> FixturePackage {
     let name = manifest["name"].as_str().unwrap().to_owned();
     let version = manifest["version"].as_str().unwrap().to_owned();
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
@@ -225,7 +229,7 @@ fn probe_project(npm: &Path, home: &Path, dir: &Path) -> PathBuf {
 }
 
 /// A copy of `project`'s sources (no `node_modules`) at `to`.
-fn copy_project(project: &Path, to: &Path) -> PathBuf {
+pub(crate) fn copy_project(project: &Path, to: &Path) -> PathBuf {
     fs_err::create_dir_all(to.join("packages/tool/bin")).unwrap();
     for file in [
         "package.json",
@@ -241,7 +245,7 @@ fn copy_project(project: &Path, to: &Path) -> PathBuf {
     to.to_path_buf()
 }
 
-fn install(
+pub(crate) fn install(
     home: &Path,
     project: &Path,
     registry: &str,

@@ -11,6 +11,7 @@ mod doctor;
 mod exec;
 mod format_capabilities;
 mod format_model;
+mod install_engines;
 mod install_npm;
 mod install_py;
 mod login;

@@ -11,6 +11,7 @@ pub mod pnpm;
 pub mod publish;
 pub mod restore;
 pub mod restorer;
+pub mod semver;
 pub mod serve;
 pub mod yarn_berry;
 pub mod yarn_lock;
@@ -72,15 +73,20 @@ pub fn node_platform_with_libc() -> (&'static str, &'static str, &'static str) {
 }
 
 /// Whether a lockfile entry's `os`, `cpu` and (on Linux) `libc` lists (npm's syntax: names,
-/// or `!name` to exclude) admit this machine, as npm and pnpm decide which optional packages
-/// to install.
+/// or `!name` to exclude; a lone `any` admits all; a string is a list of one) admit this
+/// machine, as npm-install-checks' `checkPlatform` decides which optional packages npm and
+/// pnpm install. A `libc` list excludes every machine that is not Linux, as npm has it.
 pub(crate) fn for_this_platform(entry: &Value) -> bool {
     let (os, cpu, libc) = node_platform_with_libc();
     let admits = |field: &str, current: &str| {
-        let Some(list) = entry[field].as_array() else {
-            return true;
+        let names: Vec<&str> = match &entry[field] {
+            Value::Array(list) => list.iter().filter_map(Value::as_str).collect(),
+            Value::String(name) => vec![name.as_str()],
+            _ => return true,
         };
-        let names: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
+        if names == ["any"] {
+            return true;
+        }
         if names
             .iter()
             .any(|name| name.strip_prefix('!') == Some(current))
@@ -90,7 +96,87 @@ pub(crate) fn for_this_platform(entry: &Value) -> bool {
         let wanted: Vec<&&str> = names.iter().filter(|name| !name.starts_with('!')).collect();
         wanted.is_empty() || wanted.iter().any(|name| **name == current)
     };
-    admits("os", os) && admits("cpu", cpu) && (libc.is_empty() || admits("libc", libc))
+    let libc_listed = matches!(entry["libc"], Value::Array(_) | Value::String(_));
+    admits("os", os)
+        && admits("cpu", cpu)
+        && (!libc_listed || (!libc.is_empty() && admits("libc", libc)))
+}
+
+/// The version of the `node` on `PATH` (`node --version`: what npm's `process.version` is),
+/// asked once per process and only when a package has `engines.node`; `None` without one.
+fn running_node() -> Option<&'static str> {
+    static NODE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    NODE.get_or_init(|| version_of_command("node")).as_deref()
+}
+
+/// The version of the `npm` on `PATH`, asked once per process and only when a package has
+/// `engines.npm`: from its own `package.json` beside the `bin/npm-cli.js` that `npm` links
+/// to (`npm --version` starts node and npm, a fifth of a second), else `npm --version`.
+fn running_npm() -> Option<&'static str> {
+    static NPM: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    NPM.get_or_init(|| npm_from_its_manifest().or_else(|| version_of_command("npm")))
+        .as_deref()
+}
+
+fn version_of_command(program: &str) -> Option<String> {
+    let output = std::process::Command::new(program)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let version = String::from_utf8(output.stdout).ok()?.trim().to_owned();
+    (output.status.success() && !version.is_empty()).then_some(version)
+}
+
+fn npm_from_its_manifest() -> Option<String> {
+    let path = crate::env_vars::EnvVars::get(crate::env_vars::EnvVars::PATH)?;
+    let npm = std::env::split_paths(&path)
+        .map(|dir| dir.join("npm"))
+        .find(|candidate| candidate.is_file())?;
+    let cli = fs_err::canonicalize(npm).ok()?;
+    let root = cli.parent()?.parent()?;
+    let manifest: Value =
+        serde_json::from_slice(&fs_err::read(root.join("package.json")).ok()?).ok()?;
+    (manifest["name"] == "npm")
+        .then(|| manifest["version"].as_str().map(str::to_owned))
+        .flatten()
+}
+
+/// Why `engines` (a lockfile entry's or a `package.json`'s) exclude the running node or
+/// npm, as npm-install-checks' `checkEngine` decides (ranges with prereleases included, an
+/// invalid range excluding every version; a tool that is not there is not checked); `None`
+/// when they admit both.
+pub(crate) fn engines_mismatch(engines: Option<&Value>) -> Option<String> {
+    let Some(Value::Object(engines)) = engines else {
+        return None;
+    };
+    let mut failed = Vec::new();
+    for (tool, running) in [
+        ("node", running_node as fn() -> Option<&'static str>),
+        ("npm", running_npm),
+    ] {
+        // JavaScript's truthiness: an empty string, `false`, `0` and `null` ask nothing.
+        let range = match engines.get(tool) {
+            None | Some(Value::Null | Value::Bool(false)) => continue,
+            Some(Value::String(range)) if range.is_empty() => continue,
+            Some(Value::Number(number)) if number.as_f64() == Some(0.0) => continue,
+            Some(range) => range,
+        };
+        let Some(version) = running() else {
+            continue;
+        };
+        let satisfied = range.as_str().is_some_and(|range| {
+            semver::Version::parse(version).is_some_and(|parsed| semver::satisfies(&parsed, range))
+        });
+        if !satisfied {
+            let range = range
+                .as_str()
+                .map_or_else(|| range.to_string(), str::to_owned);
+            failed.push(format!("{tool} {range} (this is {version})"));
+        }
+    }
+    (!failed.is_empty()).then(|| format!("engines want {}", failed.join(", ")))
 }
 
 /// The media type of the abbreviated ("corgi") packument npm asks for when installing.

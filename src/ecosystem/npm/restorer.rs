@@ -321,6 +321,12 @@ async fn install_npm(
                 .iter()
                 .map(|reason| format!("{}: {reason}", lockfile.display())),
         );
+        summary.warnings.extend(
+            installed
+                .warnings
+                .iter()
+                .map(|warning| format!("{}: {warning}", lockfile.display())),
+        );
         summary.destination = lockfile
             .parent()
             .unwrap_or_else(|| Path::new("."))

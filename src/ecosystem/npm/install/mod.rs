@@ -54,6 +54,8 @@ pub struct Installed {
     pub packages: usize,
     /// Entries left out, with the reason.
     pub skipped: Vec<String>,
+    /// What npm would warn about (`EBADENGINE`).
+    pub warnings: Vec<String>,
     /// How files were placed (`reflink`, `hardlink`, `copy`).
     pub method: &'static str,
     /// Packages whose install scripts ran.
@@ -82,7 +84,6 @@ pub async fn install(
     lockfile: &Path,
     options: &Options,
 ) -> Result<Installed, RestoreError> {
-    let plan = plan::read(lockfile, options.omit)?;
     let project = lockfile
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
@@ -91,6 +92,7 @@ pub async fn install(
     } else {
         project
     };
+    let plan = plan::read(lockfile, options.omit, engine_strict(&project))?;
     let store = UnpackedStore::new(options.unpacked_store.clone());
     let linker = Arc::new(link::Linker::new(options.link));
     {
@@ -181,6 +183,7 @@ pub async fn install(
     let mut installed = Installed {
         packages: plan.nodes.len(),
         skipped: plan.skipped,
+        warnings: plan.warnings,
         method: linker.method(),
         scripts: 0,
     };
@@ -507,13 +510,12 @@ fn fix_linked_bin(path: &Path, exec_mode: u32) -> std::io::Result<()> {
     unpack::fix_bin(path, exec_mode)
 }
 
-/// npm's `omit-lockfile-registry-resolved`, as npm reads it: the environment, else the
-/// project's `.npmrc`, else the user's (`NPM_CONFIG_USERCONFIG`, else `~/.npmrc`).
-fn omit_registry_resolved(project: &Path) -> bool {
+/// A boolean npm setting as npm reads it: the environment (`npm_config_<key>` in lowercase,
+/// then uppercase, `-` as `_`), else the project's `.npmrc`, else the user's
+/// (`NPM_CONFIG_USERCONFIG`, else `~/.npmrc`); `false` when none sets it.
+fn npm_flag(project: &Path, key: &str, lower: &str, upper: &str) -> bool {
     use crate::env_vars::EnvVars;
-    let from_env = EnvVars::get(EnvVars::NPM_CONFIG_OMIT_LOCKFILE_REGISTRY_RESOLVED_LOWER)
-        .or_else(|| EnvVars::get(EnvVars::NPM_CONFIG_OMIT_LOCKFILE_REGISTRY_RESOLVED));
-    if let Some(value) = from_env {
+    if let Some(value) = EnvVars::get(lower).or_else(|| EnvVars::get(upper)) {
         return value.trim() == "true";
     }
     let user = EnvVars::get(EnvVars::NPM_CONFIG_USERCONFIG).map_or_else(
@@ -530,14 +532,36 @@ fn omit_registry_resolved(project: &Path) -> bool {
             continue;
         };
         let value = text.lines().rev().find_map(|line| {
-            let (key, value) = line.split_once('=')?;
-            (key.trim() == "omit-lockfile-registry-resolved").then(|| value.trim() == "true")
+            let (name, value) = line.split_once('=')?;
+            (name.trim() == key).then(|| value.trim() == "true")
         });
         if let Some(value) = value {
             return value;
         }
     }
     false
+}
+
+/// npm's `omit-lockfile-registry-resolved`.
+fn omit_registry_resolved(project: &Path) -> bool {
+    use crate::env_vars::EnvVars;
+    npm_flag(
+        project,
+        "omit-lockfile-registry-resolved",
+        EnvVars::NPM_CONFIG_OMIT_LOCKFILE_REGISTRY_RESOLVED_LOWER,
+        EnvVars::NPM_CONFIG_OMIT_LOCKFILE_REGISTRY_RESOLVED,
+    )
+}
+
+/// npm's `engine-strict`: `engines` that exclude the running node or npm fail the install.
+fn engine_strict(project: &Path) -> bool {
+    use crate::env_vars::EnvVars;
+    npm_flag(
+        project,
+        "engine-strict",
+        EnvVars::NPM_CONFIG_ENGINE_STRICT_LOWER,
+        EnvVars::NPM_CONFIG_ENGINE_STRICT,
+    )
 }
 
 /// `node_modules/.package-lock.json` as npm writes it after `npm ci`: the lockfile's

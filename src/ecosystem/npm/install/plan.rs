@@ -99,6 +99,8 @@ pub struct Plan {
     pub nodes: Vec<Node>,
     /// Entries left out, with the reason.
     pub skipped: Vec<String>,
+    /// What npm warns about and installs anyway (`EBADENGINE`).
+    pub warnings: Vec<String>,
 }
 
 fn invalid(path: &Path, message: impl std::fmt::Display) -> RestoreError {
@@ -110,7 +112,7 @@ fn invalid(path: &Path, message: impl std::fmt::Display) -> RestoreError {
 /// # Errors
 /// [`RestoreError::Invalid`] naming the lockfile and, for an entry lading cannot install as
 /// npm would, the entry; I/O errors.
-pub fn read(lockfile: &Path, omit: Omit) -> Result<Plan, RestoreError> {
+pub fn read(lockfile: &Path, omit: Omit, engine_strict: bool) -> Result<Plan, RestoreError> {
     let text = fs_err::read_to_string(lockfile).map_err(RestoreError::io(lockfile))?;
     let document: Json = serde_json::from_str(&text).map_err(|error| {
         invalid(
@@ -152,45 +154,84 @@ pub fn read(lockfile: &Path, omit: Omit) -> Result<Plan, RestoreError> {
         header.push(("requires".to_owned(), value.clone()));
     }
 
-    // npm checks the platform of every node of the tree, omitted or not, before it installs
-    // anything (build-ideal-tree's `checkEngineAndPlatform`): one that is not `optional`
-    // (`devOptional` is not) and not for this platform fails the install. An `optional` one
-    // fails on its own at reify, and goes with its optional set (reify's
-    // `handleOptionalFailure`, arborist's `optionalSet`).
-    let mut failed_optional: Vec<&str> = Vec::new();
+    // npm checks every node of the tree before it installs anything (build-ideal-tree's
+    // `checkEngineAndPlatform`). One that is not `optional` (`devOptional` is not) and not
+    // omitted: `engines` that exclude the running node or npm only warn (`EBADENGINE`; an
+    // error under `engine-strict`), another platform fails the install (`EBADPLATFORM`). An
+    // `optional` one that fails either check is inert, not installed, and so is its optional
+    // set (arborist's `optionalSet`), in tree order, each set computed with the earlier inert
+    // nodes' edges ignored.
+    let mut warnings = Vec::new();
+    let root_manifest = lockfile
+        .parent()
+        .map(|dir| dir.join("package.json"))
+        .and_then(|path| fs_err::read(path).ok())
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    let mut graph: Option<Graph> = None;
+    let mut inert: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    // Each optional set's first node, with why it failed.
+    let mut failed_optional: Vec<(String, String)> = Vec::new();
     for (location, entry) in packages {
-        if location.is_empty() || super::super::for_this_platform(&entry.to_value()) {
+        if location.is_empty() {
+            // The root is its `package.json`, as npm reads it (with `devEngines`, its
+            // `engines` are not checked).
+            let Some(manifest) = &root_manifest else {
+                continue;
+            };
+            if manifest.get("devEngines").is_none()
+                && let Some(reason) = super::super::engines_mismatch(manifest.get("engines"))
+            {
+                engine_warning(
+                    lockfile,
+                    "the project",
+                    &reason,
+                    engine_strict,
+                    &mut warnings,
+                )?;
+            }
+            if !super::super::for_this_platform(manifest) {
+                return Err(wrong_platform(
+                    lockfile,
+                    "the project (`package.json`)",
+                    manifest,
+                ));
+            }
             continue;
         }
-        if entry.flag("optional") {
-            failed_optional.push(location);
+        if !entry.flag("optional") {
+            if omit.omits(entry) {
+                continue;
+            }
+            let value = entry.to_value();
+            if let Some(reason) = super::super::engines_mismatch(value.get("engines")) {
+                engine_warning(
+                    lockfile,
+                    &format!("`{location}`"),
+                    &reason,
+                    engine_strict,
+                    &mut warnings,
+                )?;
+            }
+            if !super::super::for_this_platform(&value) {
+                return Err(wrong_platform(lockfile, &format!("`{location}`"), &value));
+            }
             continue;
         }
-        let (os, cpu, libc) = super::super::node_platform_with_libc();
-        return Err(invalid(
-            lockfile,
-            format!(
-                "`{location}` is for another platform (os {}, cpu {}, libc {}; this is {os} {cpu} {libc}) and not optional: npm ci refuses it too (EBADPLATFORM)",
-                entry
-                    .get("os")
-                    .map(|value| value.to_value().to_string())
-                    .unwrap_or_default(),
-                entry
-                    .get("cpu")
-                    .map(|value| value.to_value().to_string())
-                    .unwrap_or_default(),
-                entry
-                    .get("libc")
-                    .map(|value| value.to_value().to_string())
-                    .unwrap_or_default(),
-            ),
-        ));
+        if inert.contains(location.as_str()) {
+            continue;
+        }
+        let value = entry.to_value();
+        let reason = match super::super::engines_mismatch(value.get("engines")) {
+            Some(reason) => reason,
+            None if super::super::for_this_platform(&value) => continue,
+            None => "for another platform".to_owned(),
+        };
+        let set = graph
+            .get_or_insert_with(|| Graph::of(packages))
+            .optional_set(location, &inert);
+        inert.extend(set);
+        failed_optional.push((location.clone(), reason));
     }
-    let left_out = if failed_optional.is_empty() {
-        std::collections::BTreeSet::new()
-    } else {
-        Graph::of(packages).optional_sets(&failed_optional)
-    };
 
     let mut nodes: Vec<Node> = Vec::new();
     let mut skipped = Vec::new();
@@ -206,12 +247,16 @@ pub fn read(lockfile: &Path, omit: Omit) -> Result<Plan, RestoreError> {
         {
             continue;
         }
-        if left_out.contains(location.as_str()) {
-            skipped.push(if failed_optional.contains(&location.as_str()) {
-                format!("{location}: optional, for another platform")
-            } else {
-                format!("{location}: needed only by an optional package for another platform")
-            });
+        if inert.contains(location.as_str()) {
+            skipped.push(
+                match failed_optional
+                    .iter()
+                    .find(|(failed, _)| failed == location)
+                {
+                    Some((_, reason)) => format!("{location}: optional, {reason}"),
+                    None => format!("{location}: needed only by optional packages left out"),
+                },
+            );
             dropped.push(location.clone());
             continue;
         }
@@ -241,7 +286,43 @@ pub fn read(lockfile: &Path, omit: Omit) -> Result<Plan, RestoreError> {
         header,
         nodes,
         skipped,
+        warnings,
     })
+}
+
+/// npm's `EBADENGINE`: a warning, or under `engine-strict` the error.
+fn engine_warning(
+    lockfile: &Path,
+    what: &str,
+    reason: &str,
+    engine_strict: bool,
+    warnings: &mut Vec<String>,
+) -> Result<(), RestoreError> {
+    if engine_strict {
+        return Err(invalid(
+            lockfile,
+            format!(
+                "{what}: unsupported engine, {reason}: npm ci refuses it too under `engine-strict` (EBADENGINE; hint: use a node and npm the package supports, or unset `engine-strict`)"
+            ),
+        ));
+    }
+    warnings.push(format!("{what}: unsupported engine (EBADENGINE), {reason}"));
+    Ok(())
+}
+
+/// npm's `EBADPLATFORM` for a node that is not optional.
+fn wrong_platform(lockfile: &Path, what: &str, entry: &serde_json::Value) -> RestoreError {
+    let (os, cpu, libc) = super::super::node_platform_with_libc();
+    let field = |name: &str| entry.get(name).map(ToString::to_string).unwrap_or_default();
+    invalid(
+        lockfile,
+        format!(
+            "{what} is for another platform (os {}, cpu {}, libc {}; this is {os} {cpu} {libc}) and not optional: npm ci refuses it too (EBADPLATFORM)",
+            field("os"),
+            field("cpu"),
+            field("libc"),
+        ),
+    )
 }
 
 /// The dependency graph of a lockfile's entries, as arborist builds it from a virtual
@@ -320,51 +401,61 @@ impl<'a> Graph<'a> {
         graph
     }
 
-    /// The union of arborist's `optionalSet` of each of `failed`: the branch up to the
-    /// first optional edges, then every dependency (through edges that are not optional)
-    /// that nothing outside the set needs through an edge that is not optional.
-    fn optional_sets(&self, failed: &[&str]) -> std::collections::BTreeSet<String> {
-        let mut all = std::collections::BTreeSet::new();
-        for start in failed {
-            let mut set: Vec<String> = vec![(*start).to_owned()];
-            let mut at = 0;
-            while at < set.len() {
-                for (from, optional) in self.into.get(&set[at]).into_iter().flatten() {
-                    if !optional && !set.iter().any(|known| known == from) {
-                        set.push((*from).to_owned());
-                    }
-                }
-                at += 1;
-            }
-            let mut deps: Vec<String> = set;
-            let mut at = 0;
-            while at < deps.len() {
-                for (to, optional) in self.out.get(deps[at].as_str()).into_iter().flatten() {
-                    if !optional && !deps.contains(to) {
-                        deps.push(to.clone());
-                    }
-                }
-                at += 1;
-            }
-            loop {
-                let before = deps.len();
-                let kept: Vec<String> = deps
-                    .iter()
-                    .filter(|dep| {
-                        !self.into.get(dep.as_str()).into_iter().flatten().any(
-                            |(from, optional)| !optional && !deps.iter().any(|known| known == from),
-                        )
-                    })
-                    .cloned()
-                    .collect();
-                deps = kept;
-                if deps.len() == before || deps.is_empty() {
-                    break;
+    /// Arborist's `optionalSet` of `start` with the `inert` nodes' edges ignored: the branch
+    /// up to the first optional edges in (every dependent through an edge that is not
+    /// optional), then every dependency of that branch, less those that something outside
+    /// the set (not inert) needs, until nothing changes.
+    fn optional_set(
+        &self,
+        start: &str,
+        inert: &std::collections::BTreeSet<String>,
+    ) -> std::collections::BTreeSet<String> {
+        let mut set: Vec<String> = vec![start.to_owned()];
+        let mut at = 0;
+        while at < set.len() {
+            for (from, optional) in self.into.get(&set[at]).into_iter().flatten() {
+                if !optional && !set.iter().any(|known| known == from) {
+                    set.push((*from).to_owned());
                 }
             }
-            all.extend(deps);
+            at += 1;
         }
-        all
+        // gatherDepSet with the filter `!set.has(edge.to) && !edge.from.inert`.
+        let counts =
+            |from: &str, to: &str| !set.iter().any(|known| known == to) && !inert.contains(from);
+        let mut deps: Vec<String> = set.clone();
+        let mut at = 0;
+        while at < deps.len() {
+            let from = deps[at].clone();
+            for (to, _) in self.out.get(from.as_str()).into_iter().flatten() {
+                if counts(&from, to) && !deps.contains(to) {
+                    deps.push(to.clone());
+                }
+            }
+            at += 1;
+        }
+        loop {
+            let before = deps.len();
+            let kept: Vec<String> = deps
+                .iter()
+                .filter(|dep| {
+                    !self
+                        .into
+                        .get(dep.as_str())
+                        .into_iter()
+                        .flatten()
+                        .any(|(from, _)| {
+                            counts(from, dep) && !deps.iter().any(|known| known == from)
+                        })
+                })
+                .cloned()
+                .collect();
+            deps = kept;
+            if deps.len() == before || deps.is_empty() {
+                break;
+            }
+        }
+        deps.into_iter().collect()
     }
 }
 
@@ -522,7 +613,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("package-lock.json");
         fs_err::write(&path, text).unwrap();
-        read(&path, omit)
+        read(&path, omit, false)
     }
 
     #[test]
@@ -599,8 +690,9 @@ mod tests {
     }
 
     #[test]
-    fn a_dev_optional_package_for_another_platform_is_refused_even_when_omitted() {
-        // `devOptional` is not `optional`: npm's platform check refuses it, before `--omit`.
+    fn a_dev_optional_package_for_another_platform_is_refused_unless_omitted() {
+        // `devOptional` is not `optional`: npm's platform check refuses it, unless `--omit`
+        // leaves it out (dev and optional both).
         let lock = r#"{"lockfileVersion":3,"packages":{
           "node_modules/x":{"version":"1.0.0","integrity":"sha512-AA==","devOptional":true,"os":["plan9"]}
         }}"#;
@@ -608,8 +700,7 @@ mod tests {
             Omit::default(),
             Omit {
                 dev: true,
-                optional: true,
-                peer: false,
+                ..Omit::default()
             },
         ] {
             assert!(
@@ -619,6 +710,39 @@ mod tests {
                     .contains("`node_modules/x` is for another platform"),
             );
         }
+        let omitted = plan(
+            lock,
+            Omit {
+                dev: true,
+                optional: true,
+                peer: false,
+            },
+        )
+        .unwrap();
+        assert!(omitted.nodes.is_empty());
+    }
+
+    #[test]
+    fn optional_sets_ignore_edges_from_earlier_inert_packages() {
+        // `a` and `b` (both for another platform) share `c`, needed by nothing else: `a`'s
+        // set keeps `c` (`b` still needs it), `b`'s takes it (`a` is inert by then). `b`'s
+        // optional dependency `d` goes with it, and `e`, which the root also wants
+        // (optionally), stays.
+        let lock = r#"{"lockfileVersion":3,"packages":{
+          "":{"name":"app","optionalDependencies":{"a":"1","b":"1","e":"1"}},
+          "node_modules/a":{"version":"1.0.0","integrity":"sha512-AA==","optional":true,"os":["plan9"],"dependencies":{"c":"1","e":"1"}},
+          "node_modules/b":{"version":"1.0.0","integrity":"sha512-AA==","optional":true,"os":["plan9"],"dependencies":{"c":"1"},"optionalDependencies":{"d":"1"}},
+          "node_modules/c":{"version":"1.0.0","integrity":"sha512-AA==","optional":true},
+          "node_modules/d":{"version":"1.0.0","integrity":"sha512-AA==","optional":true},
+          "node_modules/e":{"version":"1.0.0","integrity":"sha512-AA==","optional":true}
+        }}"#;
+        let plan = plan(lock, Omit::default()).unwrap();
+        let locations: Vec<&str> = plan
+            .nodes
+            .iter()
+            .map(|node| node.location.as_str())
+            .collect();
+        assert_eq!(locations, ["node_modules/e"], "{:?}", plan.skipped);
     }
 
     #[test]
