@@ -87,6 +87,9 @@ pub enum Command {
     ///   cargo        no patterns and a Cargo.toml in --base: runs `cargo package
     ///                --no-verify` there (cargo on PATH; reproducible bytes, as `cargo publish`
     ///                uploads them); else the one selected `.crate` (default `*.crate`)
+    ///   ruby         no patterns and one `*.gemspec` in --base: runs `gem build` there with
+    ///                SOURCE_DATE_EPOCH = the source date (the same bytes on a rerun); else
+    ///                the one selected `.gem` (default `*.gem`)
     ///
     /// --name and --version are minijinja templates over the CI context:
     /// `{{ ci.ref_name }}`, `{{ ci.sha }}`, `{{ ci.run_number }}`, `{{ git.short_sha }}`,
@@ -174,9 +177,11 @@ pub enum Command {
     /// then merged maven-metadata.xml; SNAPSHOT timestamps), nuget (v3 PackagePublish, or a
     /// v2 feed's `api/v2/package/`), pypi (twine's multipart upload), cargo (Web API `PUT
     /// api/v1/crates/new` with cargo's metadata; checked and read back through the sparse
-    /// index's `cksum`), generic (CodeArtifact PublishPackageVersion, or HTTP PUT under
-    /// `--registry-url`). The provenance (`*.intoto.jsonl`) goes along: a generic asset, a
-    /// Maven `-provenance` attachment, or (npm, nuget, pypi, cargo on CodeArtifact /
+    /// index's `cksum`), ruby (`gem push`'s `POST api/v1/gems`; checked and read back
+    /// through the compact index's `checksum:`), generic (CodeArtifact
+    /// PublishPackageVersion, or HTTP PUT under `--registry-url`). The provenance
+    /// (`*.intoto.jsonl`) goes along: a generic asset, a Maven `-provenance` attachment, or
+    /// (npm, nuget, pypi, cargo, ruby on CodeArtifact /
     /// `lading serve`) the generic package
     /// `<name>.provenance` in the same repository.
     #[command(after_help = EXIT_CODES_HELP, disable_version_flag = true, verbatim_doc_comment)]
@@ -284,8 +289,8 @@ pub struct PackArgs {
     /// Files to pack: globs relative to --base; `!glob` excludes.
     pub patterns: Vec<String>,
     /// Package format: `zip` or `tar.gz` (generic assets), or a format whose own package
-    /// lading builds: `npm`, `nuget`, `maven`, `pypi`, `cargo` (another CodeArtifact format
-    /// is refused with the formats that can).
+    /// lading builds: `npm`, `nuget`, `maven`, `pypi`, `cargo`, `ruby` (another CodeArtifact
+    /// format is refused with the formats that can).
     #[arg(long, value_name = "FORMAT")]
     pub format: PackFormat,
     /// Package name (template); for maven `groupId:artifactId`.
@@ -333,8 +338,8 @@ pub struct PublishArgs {
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Publish FILES in this format (one-off, as `aws codeartifact publish-package-version`):
-    /// `npm`, `maven`, `nuget`, `pypi`, `cargo` or `generic` (another CodeArtifact format is
-    /// refused with the formats that can).
+    /// `npm`, `maven`, `nuget`, `pypi`, `cargo`, `ruby` or `generic` (another CodeArtifact
+    /// format is refused with the formats that can).
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<Format>,
     /// generic: the namespace (default: `--namespace`, else the package name).
@@ -354,7 +359,7 @@ pub struct PublishArgs {
     pub access: Option<String>,
     /// User name for Basic auth (pypi, maven, nuget on plain registries); default `aws` for
     /// CodeArtifact, `token` otherwise. npm always sends the token as a Bearer token, cargo
-    /// as the whole `Authorization` value (`Bearer <token>` on CodeArtifact).
+    /// and `gem push` as the whole `Authorization` value (`Bearer <token>` on CodeArtifact).
     #[arg(long)]
     pub username: Option<String>,
     /// List what would be sent and send nothing.

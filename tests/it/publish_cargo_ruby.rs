@@ -7,7 +7,7 @@
 //!
 //! See: issue #18, "Data planes", cargo and ruby (`lading pack` / `lading publish`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde_json::Value;
@@ -384,4 +384,212 @@ fn cargo_publish_and_lading_publish_give_the_same_index_line_and_metadata() {
     let (cargo_described, cargo_readme) = describe("one");
     assert_eq!(cargo_readme, "# same\n\nread me.\n");
     assert_eq!(describe("two"), (cargo_described, cargo_readme));
+}
+
+/// A gem source directory `name`-`version` under `root`: `lib/<name>.rb` defining
+/// `LadingPub::<CONSTANT>`, a gemspec with `dependencies` (runtime).
+fn gem_source(root: &Path, name: &str, version: &str, body: &str, dependencies: &str) -> PathBuf {
+    let dir = root.join(format!("gem-src-{name}-{version}"));
+    let module = name.replace('-', "_");
+    fs_err::create_dir_all(dir.join("lib")).unwrap();
+    fs_err::write(
+        dir.join("lib").join(format!("{module}.rb")),
+        format!(
+            "module LadingPub\n  {} = {body:?}\nend\n",
+            module.to_uppercase()
+        ),
+    )
+    .unwrap();
+    fs_err::write(
+        dir.join(format!("{name}.gemspec")),
+        format!(
+            "Gem::Specification.new do |s|\n  s.name = {name:?}\n  s.version = {version:?}\n  s.summary = \"lading fixture\"\n  s.authors = [\"lading\"]\n  s.license = \"MIT\"\n  s.files = [\"lib/{module}.rb\"]\n{dependencies}end\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+/// `lading pack --format ruby --base DIR --out OUT` (`gem build` run by lading) with
+/// `SOURCE_DATE_EPOCH`.
+fn pack_gem(root: &Path, server: &LadingServer, dir: &Path, out: &Path) -> Output {
+    let home = root.join("lading-home");
+    fs_err::create_dir_all(&home).unwrap();
+    let mut command = support::clean_command(support::lading_bin(), &home);
+    command
+        .current_dir(root)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args(["pack", "--format", "ruby", "--base"])
+        .arg(dir)
+        .arg("--out")
+        .arg(out);
+    for (key, value) in server.aws_env() {
+        command.env(key, value);
+    }
+    support::run(&mut command)
+}
+
+/// The mtime of every entry of a `.gem` (a plain tar).
+fn gem_mtimes(bytes: &[u8]) -> Vec<u64> {
+    tar::Archive::new(bytes)
+        .entries()
+        .unwrap()
+        .map(|entry| entry.unwrap().header().mtime().unwrap())
+        .collect()
+}
+
+#[test]
+fn lading_packs_and_publishes_gems_that_gem_and_bundler_install_from_lading_serve() {
+    use crate::serve_ruby::{bundle, bundle_command, bundler_app, gem, gem_command};
+    let _ = require_tool!(gem());
+    let _ = require_tool!(bundle());
+    let _ = require_tool!(crate::support::client::curl());
+    let (dir, server) = support::serve(ServerSpec::default());
+    let root = dir.path();
+    let token = server.token();
+    let endpoint = format!("{}/d/local/ruby/main/", server.url);
+
+    // The dependency: built with `gem build`, published one-off with `--format ruby`.
+    let dependency = gem_source(root, "lading-rdep", "1.1.0", "1.1.0", "");
+    let mut build = gem_command(root, &["build", "lading-rdep.gemspec"]);
+    build.current_dir(&dependency);
+    support::run_ok(&mut build);
+    let dependency_gem = dependency.join("lading-rdep-1.1.0.gem");
+    let pushed = publish(
+        root,
+        &server,
+        "main",
+        &["--format", "ruby", dependency_gem.to_str().unwrap()],
+    );
+    assert_ok(&pushed);
+    assert_eq!(
+        outcomes(&pushed),
+        [("lading-rdep-1.1.0.gem".to_owned(), "published".to_owned())]
+    );
+
+    // The gem: `lading pack` runs `gem build` with the source date, so packing again gives
+    // the same bytes.
+    let source = gem_source(
+        root,
+        "lading-rpub",
+        "0.2.0",
+        "0.2.0",
+        "  s.add_runtime_dependency \"lading-rdep\", \">= 1.0\", \"< 2\"\n",
+    );
+    let out = root.join("out-gem");
+    assert_ok(&pack_gem(root, &server, &source, &out));
+    let packed = fs_err::read(out.join("lading-rpub-0.2.0.gem")).unwrap();
+    assert!(
+        gem_mtimes(&packed)
+            .iter()
+            .all(|mtime| *mtime == 1_700_000_000)
+    );
+    let again_out = root.join("out-gem-again");
+    assert_ok(&pack_gem(root, &server, &source, &again_out));
+    assert_eq!(
+        fs_err::read(again_out.join("lading-rpub-0.2.0.gem")).unwrap(),
+        packed
+    );
+    let manifest: Value =
+        serde_json::from_slice(&fs_err::read(out.join("lading-rpub-0.2.0.manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["format"], "ruby", "{manifest:#}");
+    assert_eq!(manifest["files"][0]["purl"], "pkg:gem/lading-rpub@0.2.0");
+    let sha256 = sha256_hex(&packed);
+
+    let first = publish(root, &server, "main", &[out.to_str().unwrap()]);
+    assert_ok(&first);
+    assert_eq!(
+        outcomes(&first),
+        [
+            ("lading-rpub-0.2.0.gem".to_owned(), "published".to_owned()),
+            (
+                "lading-rpub-0.2.0.intoto.jsonl".to_owned(),
+                "published".to_owned()
+            ),
+        ]
+    );
+    let again = publish(root, &server, "main", &[again_out.to_str().unwrap()]);
+    assert_ok(&again);
+    assert!(
+        outcomes(&again)
+            .iter()
+            .all(|(_, outcome)| outcome == "already_published"),
+        "{}",
+        support::describe(&again)
+    );
+    let (status, info) = crate::support::client::curl_status(
+        root,
+        &[
+            "-u",
+            &format!("aws:{token}"),
+            &format!("{endpoint}info/lading-rpub"),
+        ],
+    );
+    assert_eq!(
+        (status, info),
+        (
+            200,
+            format!("---\n0.2.0 lading-rdep:>= 1.0&< 2|checksum:{sha256}\n")
+        )
+    );
+
+    // Other bytes under 0.2.0: exit 1, both digests named.
+    fs_err::write(source.join("lib/lading_rpub.rb"), "module LadingPub\nend\n").unwrap();
+    let other = root.join("out-gem-other");
+    assert_ok(&pack_gem(root, &server, &source, &other));
+    let conflict = publish(
+        root,
+        &server,
+        "main",
+        &[
+            "--format",
+            "ruby",
+            other.join("lading-rpub-0.2.0.gem").to_str().unwrap(),
+        ],
+    );
+    support::assert_exit_with(&conflict, 1, "differs from what the repository already has");
+    assert!(
+        stderr(&conflict).contains(&format!("sha256:{sha256}")),
+        "{}",
+        stderr(&conflict)
+    );
+
+    // `gem install --source` (RubyGems 3.3) and `bundle install` (bundler 2.3) from it.
+    let with_token = endpoint.replacen("http://", &format!("http://aws:{token}@"), 1);
+    let target = root.join("gem-install");
+    let mut install = gem_command(
+        root,
+        &[
+            "install",
+            "--no-document",
+            "--clear-sources",
+            "--source",
+            &with_token,
+            "--install-dir",
+        ],
+    );
+    install.arg(&target).arg("lading-rpub");
+    support::run_ok(&mut install);
+    assert_eq!(
+        fs_err::read(target.join("cache/lading-rpub-0.2.0.gem")).unwrap(),
+        packed
+    );
+    assert!(
+        target
+            .join("gems/lading-rdep-1.1.0/lib/lading_rdep.rb")
+            .is_file()
+    );
+    let app = bundler_app(root, "gem-app", &endpoint, &token, &["\"lading-rpub\""]);
+    support::run_ok(&mut bundle_command(&app, &["install"]));
+    let ran = support::run_ok(&mut bundle_command(
+        &app,
+        &[
+            "exec",
+            "ruby",
+            "-e",
+            "require 'lading_rpub'; require 'lading_rdep'; puts LadingPub::LADING_RPUB + ' ' + LadingPub::LADING_RDEP",
+        ],
+    ));
+    assert_eq!(String::from_utf8_lossy(&ran.stdout).trim(), "0.2.0 1.1.0");
 }

@@ -21,11 +21,11 @@ use crate::support::client::{curl, curl_status};
 use crate::support::peers::Nginx;
 use crate::support::{self, LadingServer, ServerSpec, sha256_hex};
 
-fn gem() -> Option<PathBuf> {
+pub(crate) fn gem() -> Option<PathBuf> {
     support::find_tool("LADING_TEST_GEM", None, Some("gem"))
 }
 
-fn bundle() -> Option<PathBuf> {
+pub(crate) fn bundle() -> Option<PathBuf> {
     support::find_tool("LADING_TEST_BUNDLE", None, Some("bundle"))
 }
 
@@ -82,7 +82,7 @@ fn build_gem(root: &Path, fixture: &Fixture<'_>) -> PathBuf {
 }
 
 /// `gem ARGS` with a private `HOME` under `root`.
-fn gem_command(root: &Path, args: &[&str]) -> Command {
+pub(crate) fn gem_command(root: &Path, args: &[&str]) -> Command {
     let home = root.join("gem-home");
     fs_err::create_dir_all(&home).unwrap();
     let mut command = support::clean_command(gem().unwrap(), &home);
@@ -112,7 +112,7 @@ fn gem_yank(root: &Path, endpoint: &str, token: &str, name: &str, version: &str)
 /// An app directory with a Gemfile requiring `requirements` from `source`, bundler's
 /// credentials for 127.0.0.1 set with `bundle config set --local` and gems installed into
 /// `vendor/bundle`.
-fn bundler_app(
+pub(crate) fn bundler_app(
     root: &Path,
     what: &str,
     source: &str,
@@ -144,7 +144,7 @@ fn bundler_app(
 }
 
 /// `bundle ARGS` in `app`, its `HOME` (and so bundler's compact index cache) inside it.
-fn bundle_command(app: &Path, args: &[&str]) -> Command {
+pub(crate) fn bundle_command(app: &Path, args: &[&str]) -> Command {
     let mut command = support::clean_command(bundle().unwrap(), app);
     command.current_dir(app).args(args);
     command

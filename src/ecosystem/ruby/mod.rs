@@ -3,6 +3,8 @@
 //! config, for `bundle install`), edited line by line so the user's other keys survive;
 //! and `lading serve`'s data plane for `gem` and bundler (`serve.rs`): the `.gem` format
 //! (`gem.rs`), the compact index (`compact_index.rs`) and Marshal gemspecs (`marshal.rs`).
+//! `pack.rs` builds the `.gem` with `gem build` (or takes a built one), `publish.rs` pushes
+//! it as `gem push` does and reads it back through the compact index.
 
 pub mod compact_index;
 pub mod config;
@@ -11,6 +13,8 @@ pub mod gem;
 pub mod gemfile_lock;
 pub mod login;
 pub mod marshal;
+pub mod pack;
+pub mod publish;
 pub mod restorer;
 pub mod serve;
 
@@ -32,6 +36,14 @@ impl crate::ecosystem::capabilities::Ecosystem for Ruby {
     }
 
     fn restore(&self) -> Option<&dyn crate::ecosystem::restore::Restore> {
+        Some(self)
+    }
+
+    fn pack(&self) -> Option<&dyn crate::ecosystem::pack::Pack> {
+        Some(self)
+    }
+
+    fn publish(&self) -> Option<&dyn crate::ecosystem::publish::Publish> {
         Some(self)
     }
 }
