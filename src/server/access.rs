@@ -303,7 +303,28 @@ pub async fn authenticate_token(
             "unsupported authorization scheme; send `Bearer <token>`",
         ));
     };
-    let hash = token_hash(&token);
+    let (principal, token_domain) = token_principal(state, &token).await?;
+    if token_domain != domain {
+        return Err(DataError::new(
+            StatusCode::UNAUTHORIZED,
+            format!("the authorization token is for domain `{token_domain}`, not `{domain}`"),
+        ));
+    }
+    Ok(Some(principal))
+}
+
+/// The principal a repository token stands for (with the policies in force) and the domain
+/// it was minted for: what [`authenticate_token`] and the web console's token sign-in check.
+///
+/// # Errors
+/// 401 for unknown or expired tokens and for a principal that no longer exists.
+pub async fn token_principal(
+    state: &super::AppState,
+    token: &str,
+) -> Result<(Principal, String), super::error::DataError> {
+    use super::error::DataError;
+    use axum::http::StatusCode;
+    let hash = token_hash(token);
     let row = if let Some(row) = state.caches.tokens.get(&hash) {
         row
     } else {
@@ -326,15 +347,6 @@ pub async fn authenticate_token(
             ),
         ));
     }
-    if row.domain != domain {
-        return Err(DataError::new(
-            StatusCode::UNAUTHORIZED,
-            format!(
-                "the authorization token is for domain `{}`, not `{domain}`",
-                row.domain
-            ),
-        ));
-    }
     let principal = state
         .principals
         .by_name(&row.principal)
@@ -348,7 +360,7 @@ pub async fn authenticate_token(
                 ),
             )
         })?;
-    Ok(Some(with_policies(state, principal).await?))
+    Ok((with_policies(state, principal).await?, row.domain))
 }
 
 /// The principal a data-plane read is made for (from its repository token), for the checks

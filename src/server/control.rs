@@ -28,7 +28,8 @@ mod lifecycle;
 mod package_groups;
 mod policies;
 mod tags;
-mod versions;
+/// Readmes and dependencies from stored version metadata are also the web console's.
+pub(crate) mod versions;
 
 /// The formats in the order CodeArtifact lists them in its validation message (its API
 /// model's order, not [`Format::ALL`]'s).

@@ -82,6 +82,45 @@ fn label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// What the web console's dashboard shows of this process's counters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Snapshot {
+    /// Data-plane GET and HEAD requests answered (routes under `/d/`).
+    pub data_plane_reads: u64,
+    /// Requests sent to external connections (cache misses and revalidations).
+    pub upstream_requests: u64,
+    /// Bytes received from external connections.
+    pub upstream_bytes: u64,
+    /// Bytes of blobs newly written to the store.
+    pub bytes_stored: u64,
+}
+
+/// The counters behind [`Snapshot`].
+#[must_use]
+pub fn snapshot() -> Snapshot {
+    let registry = registry();
+    let data_plane_reads = registry
+        .requests
+        .iter()
+        .filter(|((route, method, _), _)| {
+            route.starts_with("/d/") && (method == "GET" || method == "HEAD")
+        })
+        .map(|(_, count)| count)
+        .sum();
+    let (upstream_requests, upstream_bytes) = registry
+        .upstream
+        .values()
+        .fold((0, 0), |(requests, bytes), entry| {
+            (requests + entry.0, bytes + entry.1)
+        });
+    Snapshot {
+        data_plane_reads,
+        upstream_requests,
+        upstream_bytes,
+        bytes_stored: BLOB_BYTES_STORED.load(Ordering::Relaxed),
+    }
+}
+
 /// The exposition text; `pool` is (index connections in use, pool size).
 #[must_use]
 pub fn render(pool: (usize, usize)) -> String {

@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! /v1/...                                 CodeArtifact control plane (control.rs)
+//! /ui/...  (GET / redirects there)         the web console (console/)
 //! /d/{domain}/{format}/{repository}/...   the data plane of each format
 //! ```
 //!
@@ -23,6 +24,7 @@
 pub mod access;
 pub mod blob_cache;
 pub mod cache;
+pub mod console;
 pub mod control;
 pub mod data_plane;
 pub mod error;
@@ -682,6 +684,10 @@ pub fn router(
     for plane in data_planes {
         router = plane.routes(router);
     }
+    router = console::routes(
+        router,
+        data_planes.iter().map(|plane| plane.format()).collect(),
+    );
     router
         .route("/health", any(|| async { "ok" }))
         .route("/healthz", any(|| async { "ok" }))

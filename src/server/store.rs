@@ -2358,6 +2358,98 @@ pub fn set_dist_tag(
     Ok(())
 }
 
+// ----- web console (server/console/): read-only summaries -----
+
+/// One package of a repository as the web console lists it.
+#[derive(Debug, Clone)]
+pub struct PackageStats {
+    /// Format.
+    pub format: String,
+    /// Namespace or empty.
+    pub namespace: String,
+    /// Name.
+    pub package: String,
+    /// How many versions the repository holds.
+    pub versions: i64,
+    /// Versions that came through an external connection (`EXTERNAL` origin).
+    pub external_versions: i64,
+    /// The newest version by publish time.
+    pub latest_version: String,
+    /// Its publish time, epoch seconds.
+    pub latest_published: f64,
+    /// Bytes of every asset of every version.
+    pub bytes: i64,
+}
+
+/// Every package of a repository with its counts, sorted by format, namespace, name.
+///
+/// # Errors
+/// SQLite errors.
+pub fn package_stats(
+    connection: &Connection,
+    domain: &str,
+    repository: &str,
+) -> Result<Vec<PackageStats>, rusqlite::Error> {
+    let mut statement = connection.prepare(
+        "SELECT v.format, v.namespace, v.package, COUNT(*),
+                SUM(CASE WHEN o.origin_type = 'EXTERNAL' THEN 1 ELSE 0 END),
+                (SELECT l.version FROM versions l WHERE l.domain = v.domain AND l.repository = v.repository
+                   AND l.format = v.format AND l.namespace = v.namespace AND l.package = v.package
+                   ORDER BY l.published DESC, l.id DESC LIMIT 1),
+                MAX(v.published),
+                COALESCE(SUM((SELECT SUM(a.size) FROM assets a WHERE a.version_id = v.id)), 0)
+         FROM versions v LEFT JOIN version_origins o ON o.version_id = v.id
+         WHERE v.domain = ?1 AND v.repository = ?2
+         GROUP BY v.format, v.namespace, v.package
+         ORDER BY v.format, v.namespace, v.package",
+    )?;
+    let rows = statement.query_map(params![domain, repository], |row| {
+        Ok(PackageStats {
+            format: row.get(0)?,
+            namespace: row.get(1)?,
+            package: row.get(2)?,
+            versions: row.get(3)?,
+            external_versions: row.get(4)?,
+            latest_version: row.get(5)?,
+            latest_published: row.get(6)?,
+            bytes: row.get(7)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The `limit` versions of a repository published (or pulled through) last, newest first:
+/// the package, the version row and its external connection, if it came through one.
+///
+/// # Errors
+/// SQLite errors.
+pub fn recent_versions(
+    connection: &Connection,
+    domain: &str,
+    repository: &str,
+    limit: u32,
+) -> Result<Vec<(PackageSummary, VersionRow, Option<String>)>, rusqlite::Error> {
+    let mut statement = connection.prepare(
+        "SELECT v.id, v.version, v.revision, v.status, v.published, NULL, v.format, v.namespace, v.package,
+                o.external_connection
+         FROM versions v LEFT JOIN version_origins o ON o.version_id = v.id
+         WHERE v.domain = ?1 AND v.repository = ?2
+         ORDER BY v.published DESC, v.id DESC LIMIT ?3",
+    )?;
+    let rows = statement.query_map(params![domain, repository, limit], |row| {
+        Ok((
+            PackageSummary {
+                format: row.get(6)?,
+                namespace: row.get(7)?,
+                package: row.get(8)?,
+            },
+            version_from_row(row)?,
+            row.get(9)?,
+        ))
+    })?;
+    rows.collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

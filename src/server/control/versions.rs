@@ -389,7 +389,7 @@ impl CopyRequest {
 }
 
 /// The version's stored metadata as JSON (`Null` when it has none).
-fn manifest(row: &VersionRow) -> Value {
+pub(crate) fn manifest(row: &VersionRow) -> Value {
     row.metadata
         .as_deref()
         .and_then(|text| serde_json::from_str(text).ok())
@@ -398,7 +398,7 @@ fn manifest(row: &VersionRow) -> Value {
 
 /// A version's readme, from what its format stored: npm's `readme`, PyPI's long
 /// `description`, NuGet's `description`, the `readme` `cargo publish` sent.
-fn readme(format: &str, manifest: &Value) -> Option<String> {
+pub(crate) fn readme(format: &str, manifest: &Value) -> Option<String> {
     let text = match format {
         "npm" | "cargo" => manifest.get("readme"),
         "pypi" => manifest
@@ -444,11 +444,11 @@ pub(super) async fn get_package_version_readme(context: Context<'_>) -> Result<R
 
 /// One dependency as the model's `PackageDependency` has it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Dependency {
-    namespace: Option<String>,
-    package: String,
-    kind: Option<String>,
-    requirement: Option<String>,
+pub(crate) struct Dependency {
+    pub(crate) namespace: Option<String>,
+    pub(crate) package: String,
+    pub(crate) kind: Option<String>,
+    pub(crate) requirement: Option<String>,
 }
 
 impl Dependency {
@@ -470,7 +470,7 @@ impl Dependency {
 /// A version's dependencies from its stored metadata, in the types the service names:
 /// npm `regular`, `dev`, `peer`, `optional`; PyPI `Requires-Dist`; NuGet untyped; cargo
 /// its index's `kind` (`normal`, `dev`, `build`).
-fn dependencies(format: &str, manifest: &Value) -> Vec<Dependency> {
+pub(crate) fn dependencies(format: &str, manifest: &Value) -> Vec<Dependency> {
     let mut found = Vec::new();
     match format {
         "npm" => {
