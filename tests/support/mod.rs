@@ -12,6 +12,7 @@ pub mod client;
 pub mod faults;
 pub mod peers;
 pub mod snapshot;
+pub mod webdriver;
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
