@@ -9,17 +9,23 @@
 //! ([`super::access`]), the index and blob store ([`super::store`]), streamed and capped
 //! bodies ([`super::ingest`]), origin controls ([`super::packages`]) and, for reads through
 //! upstreams, the pull-through engine ([`super::pull_through`]), to which the format gives
-//! an [`super::pull_through::UpstreamAdapter`] reading its upstream metadata.
+//! an [`super::pull_through::UpstreamAdapter`] reading its upstream metadata. What every
+//! plane's handling of a request starts from (the repository its path names, whether it
+//! exists, its packages' keys) is a [`DataRequest`], which a format's own request type
+//! wraps ([`data_request!`]).
 
 use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::any;
 
 use super::AppState;
+use super::error::DataError;
+use super::store::PackageKey;
 use crate::format::Format;
 
 /// The routes of a data plane, on the router of the server's shared state.
@@ -59,3 +65,93 @@ pub trait DataPlane: Sync + std::fmt::Debug {
         router.route(&format!("{endpoint}{{*rest}}"), any(handler))
     }
 }
+
+/// What every plane's handling of one request starts from: the server, the domain and
+/// repository its path names, its headers, and the index generation when it arrived (what
+/// its cache lookups are valid for). A format's request type wraps it (and dereferences to
+/// it), adding what is its own.
+#[derive(Debug)]
+pub struct DataRequest<'a> {
+    /// The server.
+    pub state: &'a AppState,
+    /// The domain in the path.
+    pub domain: String,
+    /// The repository in the path.
+    pub repository: String,
+    /// The request's headers.
+    pub headers: &'a HeaderMap,
+    /// The index generation when the request arrived.
+    pub generation: Option<u64>,
+}
+
+impl<'a> DataRequest<'a> {
+    /// A request for `repository` in `domain`, arriving now.
+    #[must_use]
+    pub fn new(
+        state: &'a AppState,
+        headers: &'a HeaderMap,
+        domain: String,
+        repository: String,
+    ) -> Self {
+        Self {
+            state,
+            domain,
+            repository,
+            headers,
+            generation: state.store.generation(),
+        }
+    }
+
+    /// A 404 unless the repository exists.
+    ///
+    /// # Errors
+    /// [`DataError`]: 404, or 500 when the index fails.
+    pub async fn require_repository(&self) -> Result<(), DataError> {
+        self.state
+            .require_repository_at(&self.domain, &self.repository, self.generation)
+            .await
+    }
+
+    /// The package `namespace`/`package` of `format` in this repository.
+    #[must_use]
+    pub fn package_key(&self, format: Format, namespace: String, package: String) -> PackageKey {
+        PackageKey {
+            domain: self.domain.clone(),
+            repository: self.repository.clone(),
+            format: format.name().to_owned(),
+            namespace,
+            package,
+        }
+    }
+}
+
+/// Declare a format's request type: a [`DataRequest`] (its `request` field, and what it
+/// dereferences to: `self.domain`, `self.require_repository()`) plus the format's own
+/// fields.
+///
+/// ```ignore
+/// data_request! {
+///     /// One NuGet request.
+///     struct NuGetRequest {
+///         query: String,
+///     }
+/// }
+/// ```
+macro_rules! data_request {
+    ($(#[$meta:meta])* struct $name:ident { $($(#[$field_meta:meta])* $field:ident: $type:ty),* $(,)? }) => {
+        $(#[$meta])*
+        struct $name<'a> {
+            request: $crate::server::data_plane::DataRequest<'a>,
+            $($(#[$field_meta])* $field: $type,)*
+        }
+
+        impl<'a> std::ops::Deref for $name<'a> {
+            type Target = $crate::server::data_plane::DataRequest<'a>;
+
+            fn deref(&self) -> &Self::Target {
+                &self.request
+            }
+        }
+    };
+}
+pub(crate) use data_request;

@@ -265,6 +265,14 @@ impl DataError {
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
     }
+
+    /// 405, for a method the path does not take.
+    pub fn method_not_allowed(method: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{method} is not supported here"),
+        )
+    }
 }
 
 impl From<StoreError> for DataError {

@@ -454,6 +454,31 @@ pub struct ReadSources {
 }
 
 impl ReadSources {
+    /// Every version of `lookup`'s package held in [`Self::repositories`], in their order
+    /// (the repository itself first), each with the repository holding it: what a read
+    /// serves before it asks the external connections. The same version may come from
+    /// several repositories; the format decides which copy it serves.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn held_versions(
+        &self,
+        connection: &Connection,
+        lookup: &PackageKey,
+    ) -> Result<Vec<(String, VersionRow)>, rusqlite::Error> {
+        let mut held = Vec::new();
+        for repository in &self.repositories {
+            let key = PackageKey {
+                repository: repository.clone(),
+                ..lookup.clone()
+            };
+            for row in store::versions(connection, &key)? {
+                held.push((repository.clone(), row));
+            }
+        }
+        Ok(held)
+    }
+
     /// The suffix a "not found" message gets when upstreams were not consulted.
     #[must_use]
     pub fn blocked_note(&self) -> &'static str {

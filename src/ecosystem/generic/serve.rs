@@ -197,10 +197,7 @@ async fn serve(state: &AppState, request: Request) -> Result<Response, DataError
                 Err(AddAssetError::Store(error)) => Err(error.into()),
             }
         }
-        method => Err(DataError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!("{method} is not supported here"),
-        )),
+        method => Err(DataError::method_not_allowed(method)),
     }
 }
 

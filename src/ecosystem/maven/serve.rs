@@ -44,7 +44,7 @@ use crate::ecosystem::maven::{
 };
 use crate::server::AppState;
 use crate::server::access::{self, Permission};
-use crate::server::data_plane::{DataPlane, Handling};
+use crate::server::data_plane::{DataPlane, DataRequest, Handling, data_request};
 use crate::server::error::DataError;
 use crate::server::packages;
 use crate::server::pull_through::{self, UpstreamAdapter, UpstreamReader};
@@ -90,10 +90,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
         .map(decode)
         .collect();
     let request = MavenRequest {
-        state: &state,
-        domain,
-        repository,
-        headers: &parts.headers,
+        request: DataRequest::new(&state, &parts.headers, domain, repository),
     };
     let response = match request.serve(&parts.method, &rest.join("/"), body).await {
         Ok(response) => response,
@@ -136,11 +133,8 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
     response
 }
 
-struct MavenRequest<'a> {
-    state: &'a AppState,
-    domain: String,
-    repository: String,
-    headers: &'a HeaderMap,
+data_request! {
+    struct MavenRequest {}
 }
 
 /// A file to serve: its bytes and content type.
@@ -293,19 +287,11 @@ impl MavenRequest<'_> {
     }
 
     fn key(&self, group_id: &str, artifact_id: &str) -> PackageKey {
-        PackageKey {
-            domain: self.domain.clone(),
-            repository: self.repository.clone(),
-            format: "maven".to_owned(),
-            namespace: group_id.to_owned(),
-            package: artifact_id.to_owned(),
-        }
-    }
-
-    async fn require_repository(&self) -> Result<(), DataError> {
-        self.state
-            .require_repository(&self.domain, &self.repository)
-            .await
+        self.package_key(
+            crate::format::Format::Maven,
+            group_id.to_owned(),
+            artifact_id.to_owned(),
+        )
     }
 
     async fn versions_with_assets(
@@ -484,16 +470,10 @@ impl MavenRequest<'_> {
             .with(move |connection| -> Result<_, DataError> {
                 let sources = packages::read_sources(connection, &lookup, reader.as_ref())?;
                 let (mut versions, mut newest) = (Vec::new(), 0.0_f64);
-                for repository in &sources.repositories {
-                    let repository_key = PackageKey {
-                        repository: repository.clone(),
-                        ..lookup.clone()
-                    };
-                    for row in store::versions(connection, &repository_key)? {
-                        if row.status == "Published" && !versions.contains(&row.version) {
-                            newest = newest.max(row.published);
-                            versions.push(row.version);
-                        }
+                for (_, row) in sources.held_versions(connection, &lookup)? {
+                    if row.status == "Published" && !versions.contains(&row.version) {
+                        newest = newest.max(row.published);
+                        versions.push(row.version);
                     }
                 }
                 Ok((sources, versions, newest))

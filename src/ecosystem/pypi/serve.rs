@@ -34,7 +34,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use blake2::Digest as _;
@@ -49,7 +49,7 @@ use crate::ecosystem::pypi::{
 };
 use crate::server::AppState;
 use crate::server::access::{self, Permission, Principal};
-use crate::server::data_plane::{DataPlane, Handling};
+use crate::server::data_plane::{DataPlane, DataRequest, Handling, data_request};
 use crate::server::error::DataError;
 use crate::server::multipart;
 use crate::server::packages;
@@ -184,10 +184,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
     // /d/{domain}/pypi/{repository}/{rest}
     let (domain, repository, rest) = crate::server::split_data_path(&path);
     let request = PypiRequest {
-        state: &state,
-        domain,
-        repository,
-        headers: &parts.headers,
+        request: DataRequest::new(&state, &parts.headers, domain, repository),
     };
     let target = parse_target(rest);
     match request.serve(&parts.method, target, body).await {
@@ -228,11 +225,8 @@ fn error_response(error: DataError) -> Response {
     response
 }
 
-struct PypiRequest<'a> {
-    state: &'a AppState,
-    domain: String,
-    repository: String,
-    headers: &'a HeaderMap,
+data_request! {
+    struct PypiRequest {}
 }
 
 /// One file of a version as the simple API shows it.
@@ -361,10 +355,7 @@ impl PypiRequest<'_> {
             (_, Target::Unsupported(path)) => Err(DataError::not_found(format!(
                 "`{path}` is not part of lading serve's PyPI repository (see `simple/`)"
             ))),
-            (method, _) => Err(DataError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("{method} is not supported here"),
-            )),
+            (method, _) => Err(DataError::method_not_allowed(method)),
         }
     }
 
@@ -387,19 +378,11 @@ impl PypiRequest<'_> {
     }
 
     fn key(&self, normalized: &str) -> PackageKey {
-        PackageKey {
-            domain: self.domain.clone(),
-            repository: self.repository.clone(),
-            format: "pypi".to_owned(),
-            namespace: String::new(),
-            package: normalized.to_owned(),
-        }
-    }
-
-    async fn require_repository(&self) -> Result<(), DataError> {
-        self.state
-            .require_repository(&self.domain, &self.repository)
-            .await
+        self.package_key(
+            crate::format::Format::Pypi,
+            String::new(),
+            normalized.to_owned(),
+        )
     }
 
     fn negotiate(&self) -> Result<SimpleFormat, DataError> {
@@ -492,18 +475,12 @@ impl PypiRequest<'_> {
             .with(move |connection| -> Result<_, DataError> {
                 let sources = packages::read_sources(connection, &key, reader.as_ref())?;
                 let mut held = Vec::new();
-                for repository in &sources.repositories {
-                    let repository_key = PackageKey {
-                        repository: repository.clone(),
-                        ..key.clone()
-                    };
-                    for row in store::versions(connection, &repository_key)? {
-                        if row.status == "Published" {
-                            let assets = store::assets(connection, row.id)?;
-                            let origin = packages::version_origin(connection, row.id)?
-                                .and_then(|origin| origin.external_connection);
-                            held.push((repository.clone(), row, assets, origin));
-                        }
+                for (repository, row) in sources.held_versions(connection, &key)? {
+                    if row.status == "Published" {
+                        let assets = store::assets(connection, row.id)?;
+                        let origin = packages::version_origin(connection, row.id)?
+                            .and_then(|origin| origin.external_connection);
+                        held.push((repository, row, assets, origin));
                     }
                 }
                 Ok((sources, held))

@@ -50,7 +50,7 @@ use super::gem::{GemSpec, is_valid_name, is_valid_platform, is_valid_version};
 use crate::format::Format;
 use crate::server::AppState;
 use crate::server::access::{self, Permission, Principal};
-use crate::server::data_plane::{DataPlane, Handling};
+use crate::server::data_plane::{DataPlane, DataRequest, Handling, data_request};
 use crate::server::error::DataError;
 use crate::server::packages;
 use crate::server::pull_through::{self, UpstreamAdapter, UpstreamReader};
@@ -147,10 +147,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
     let (domain, repository, rest) = crate::server::split_data_path(&path);
     let headers = api_key_as_bearer(&parts.headers);
     let request = RubyRequest {
-        state: &state,
-        domain,
-        repository,
-        headers: &headers,
+        request: DataRequest::new(&state, &headers, domain, repository),
         query: parts.uri.query().unwrap_or_default().to_owned(),
     };
     match request.serve(&parts.method, parse_target(rest), body).await {
@@ -220,12 +217,10 @@ fn index_response(request: &HeaderMap, body: String) -> Response {
     response
 }
 
-struct RubyRequest<'a> {
-    state: &'a AppState,
-    domain: String,
-    repository: String,
-    headers: &'a HeaderMap,
-    query: String,
+data_request! {
+    struct RubyRequest {
+        query: String,
+    }
 }
 
 /// Where a listed gem file lives.
@@ -330,9 +325,7 @@ impl RubyRequest<'_> {
             _ => Permission::Read,
         };
         access::require(principal, &self.domain, &self.repository, permission)?;
-        self.state
-            .require_repository(&self.domain, &self.repository)
-            .await?;
+        self.require_repository().await?;
         match (method.as_str(), target) {
             ("GET" | "HEAD", Target::Root) => Ok((
                 [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -349,21 +342,12 @@ impl RubyRequest<'_> {
             (_, Target::Unsupported(path)) => Err(DataError::not_found(format!(
                 "`{path}` is not part of lading serve's RubyGems repository (see `versions`, `info/<gem>`, `gems/<file>`)"
             ))),
-            (method, _) => Err(DataError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("{method} is not supported here"),
-            )),
+            (method, _) => Err(DataError::method_not_allowed(method)),
         }
     }
 
     fn key(&self, name: &str) -> PackageKey {
-        PackageKey {
-            domain: self.domain.clone(),
-            repository: self.repository.clone(),
-            format: FORMAT.name().to_owned(),
-            namespace: String::new(),
-            package: name.to_owned(),
-        }
+        self.package_key(FORMAT, String::new(), name.to_owned())
     }
 
     /// `gem push`: read the gemspec from the `.gem`, refuse a file that exists, record the
@@ -579,16 +563,10 @@ impl RubyRequest<'_> {
             .with(move |connection| -> Result<_, DataError> {
                 let sources = packages::read_sources(connection, &key, reader.as_ref())?;
                 let mut held = Vec::new();
-                for repository in &sources.repositories {
-                    let repository_key = PackageKey {
-                        repository: repository.clone(),
-                        ..key.clone()
-                    };
-                    for row in store::versions(connection, &repository_key)? {
-                        if row.status == "Published" {
-                            let assets = store::assets(connection, row.id)?;
-                            held.push((repository.clone(), row, assets));
-                        }
+                for (repository, row) in sources.held_versions(connection, &key)? {
+                    if row.status == "Published" {
+                        let assets = store::assets(connection, row.id)?;
+                        held.push((repository, row, assets));
                     }
                 }
                 Ok((sources, held))

@@ -399,75 +399,58 @@ async fn serve(state: &AppState, request: Request) -> Result<Response, DataError
     };
     let method = parts.method.clone();
     let read = method == Method::GET || method == Method::HEAD;
-    match (&target, &method) {
-        (Target::Login, &Method::POST) => {
-            access::require(
-                principal.as_ref(),
-                &context.domain,
-                &context.repository,
-                Permission::Read,
-            )?;
-            state
-                .require_repository(&context.domain, &context.repository)
-                .await?;
-            return Ok(json_response(StatusCode::OK, "{}".to_owned()));
-        }
-        (Target::Release { .. }, &Method::PUT) => {
-            access::require(
-                principal.as_ref(),
-                &context.domain,
-                &context.repository,
-                Permission::Publish,
-            )?;
-            state
-                .require_repository(&context.domain, &context.repository)
-                .await?;
-            let Target::Release {
-                scope,
-                name,
-                version,
-            } = target
-            else {
-                unreachable!("matched above")
-            };
-            return publish(&context, &parts.headers, body, &scope, &name, &version).await;
-        }
-        _ if !read => {
-            return Err(DataError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("{method} is not supported here"),
-            ));
-        }
-        _ => {}
-    }
+    let permission = match (&target, &method) {
+        (Target::Login, &Method::POST) => Permission::Read,
+        (Target::Release { .. }, &Method::PUT) => Permission::Publish,
+        _ if !read => return Err(DataError::method_not_allowed(method)),
+        _ => Permission::Read,
+    };
     access::require(
         principal.as_ref(),
         &context.domain,
         &context.repository,
-        Permission::Read,
+        permission,
     )?;
     state
         .require_repository(&context.domain, &context.repository)
         .await?;
-    match target {
-        Target::Releases { scope, name } => releases(&context, &scope, &name).await,
-        Target::Release {
-            scope,
-            name,
-            version,
-        } => release(&context, &scope, &name, &version).await,
-        Target::Manifest {
-            scope,
-            name,
-            version,
-        } => manifest(&context, parts.uri.query(), &scope, &name, &version).await,
-        Target::Archive {
-            scope,
-            name,
-            version,
-        } => archive(&context, &parts.headers, &scope, &name, &version).await,
-        Target::Identifiers => identifiers(&context, parts.uri.query()).await,
-        Target::Login => Err(DataError::new(
+    match (target, &method) {
+        (Target::Login, &Method::POST) => Ok(json_response(StatusCode::OK, "{}".to_owned())),
+        (
+            Target::Release {
+                scope,
+                name,
+                version,
+            },
+            &Method::PUT,
+        ) => publish(&context, &parts.headers, body, &scope, &name, &version).await,
+        (Target::Releases { scope, name }, _) => releases(&context, &scope, &name).await,
+        (
+            Target::Release {
+                scope,
+                name,
+                version,
+            },
+            _,
+        ) => release(&context, &scope, &name, &version).await,
+        (
+            Target::Manifest {
+                scope,
+                name,
+                version,
+            },
+            _,
+        ) => manifest(&context, parts.uri.query(), &scope, &name, &version).await,
+        (
+            Target::Archive {
+                scope,
+                name,
+                version,
+            },
+            _,
+        ) => archive(&context, &parts.headers, &scope, &name, &version).await,
+        (Target::Identifiers, _) => identifiers(&context, parts.uri.query()).await,
+        (Target::Login, _) => Err(DataError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "the login API takes POST",
         )),
@@ -527,13 +510,41 @@ async fn releases(context: &Context<'_>, scope: &str, name: &str) -> Result<Resp
     Ok(response)
 }
 
+/// A published release, as the release, manifest and archive endpoints read it.
+struct Release {
+    row: VersionRow,
+    /// Every version of the package, highest precedence first (its neighbours).
+    rows: Vec<VersionRow>,
+    /// The scope and name as published.
+    scope: String,
+    name: String,
+    /// Its stored metadata.
+    stored: Value,
+}
+
+impl Release {
+    /// Its source archive.
+    async fn archive(&self, context: &Context<'_>) -> Result<AssetRow, DataError> {
+        let id = self.row.id;
+        let assets = context
+            .state
+            .store
+            .with(move |connection| -> Result<_, DataError> { Ok(store::assets(connection, id)?) })
+            .await?;
+        assets
+            .into_iter()
+            .find(is_archive)
+            .ok_or_else(|| not_found("source archive"))
+    }
+}
+
 /// The published release `version` and its neighbours by precedence.
 async fn find_release(
     context: &Context<'_>,
     scope: &str,
     name: &str,
     version: &str,
-) -> Result<(VersionRow, Vec<VersionRow>), DataError> {
+) -> Result<Release, DataError> {
     let key = context.key(scope, name);
     let rows = context.versions(&key).await?;
     let row = rows
@@ -547,7 +558,15 @@ async fn find_release(
             format!("this release is {}", row.status.to_ascii_lowercase()),
         ));
     }
-    Ok((row, rows))
+    let (scope, name) = spelled(&row, scope, name);
+    let stored = metadata_of(&row);
+    Ok(Release {
+        row,
+        rows,
+        scope,
+        name,
+        stored,
+    })
 }
 
 async fn release(
@@ -556,19 +575,15 @@ async fn release(
     name: &str,
     version: &str,
 ) -> Result<Response, DataError> {
-    let (row, rows) = find_release(context, scope, name, version).await?;
-    let (scope, name) = spelled(&row, scope, name);
-    let stored = metadata_of(&row);
-    let id = row.id;
-    let assets = context
-        .state
-        .store
-        .with(move |connection| -> Result<_, DataError> { Ok(store::assets(connection, id)?) })
-        .await?;
-    let archive = assets
-        .iter()
-        .find(|asset| is_archive(asset))
-        .ok_or_else(|| not_found("source archive"))?;
+    let release = find_release(context, scope, name, version).await?;
+    let archive = release.archive(context).await?;
+    let Release {
+        row,
+        rows,
+        scope,
+        name,
+        stored,
+    } = release;
     let mut resource = json!({
         "name": "source-archive",
         "type": "application/zip",
@@ -644,9 +659,13 @@ async fn manifest(
     name: &str,
     version: &str,
 ) -> Result<Response, DataError> {
-    let (row, _) = find_release(context, scope, name, version).await?;
-    let (scope, name) = spelled(&row, scope, name);
-    let stored = metadata_of(&row);
+    let Release {
+        row,
+        scope,
+        name,
+        stored,
+        ..
+    } = find_release(context, scope, name, version).await?;
     let manifests = stored
         .get("manifests")
         .and_then(Value::as_object)
@@ -721,19 +740,11 @@ async fn archive(
     name: &str,
     version: &str,
 ) -> Result<Response, DataError> {
-    let (row, _) = find_release(context, scope, name, version).await?;
-    let (_, name) = spelled(&row, scope, name);
-    let stored = metadata_of(&row);
-    let id = row.id;
-    let assets = context
-        .state
-        .store
-        .with(move |connection| -> Result<_, DataError> { Ok(store::assets(connection, id)?) })
-        .await?;
-    let archive = assets
-        .into_iter()
-        .find(is_archive)
-        .ok_or_else(|| not_found("source archive"))?;
+    let release = find_release(context, scope, name, version).await?;
+    let archive = release.archive(context).await?;
+    let Release {
+        row, name, stored, ..
+    } = release;
     let digest = hex::decode(&archive.digests.sha256)
         .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes))
         .unwrap_or_default();

@@ -45,7 +45,7 @@ use crate::format::Format;
 use crate::server::AppState;
 use crate::server::access::{self, Permission};
 use crate::server::cache::{Document, DocumentKey, not_modified};
-use crate::server::data_plane::{DataPlane, Handling};
+use crate::server::data_plane::{DataPlane, DataRequest, Handling, data_request};
 use crate::server::error::DataError;
 use crate::server::ingest::{self, BodyError, Spool};
 use crate::server::packages;
@@ -180,11 +180,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
     let api = target.is_api();
     let headers = with_cargo_token(&parts.headers);
     let request = CargoRequest {
-        state: &state,
-        domain,
-        repository,
-        headers: &headers,
-        generation: state.store.generation(),
+        request: DataRequest::new(&state, &headers, domain, repository),
     };
     match request.serve(&parts.method, target, body).await {
         Ok(response) => response,
@@ -266,13 +262,8 @@ impl View {
     }
 }
 
-struct CargoRequest<'a> {
-    state: &'a AppState,
-    domain: String,
-    repository: String,
-    headers: &'a HeaderMap,
-    /// The index generation when the request arrived: what its cache lookups are valid for.
-    generation: Option<u64>,
+data_request! {
+    struct CargoRequest {}
 }
 
 impl CargoRequest<'_> {
@@ -342,28 +333,13 @@ impl CargoRequest<'_> {
             (_, Target::Unsupported { path, .. }) => Err(DataError::not_found(format!(
                 "`{path}` is not supported by lading serve's cargo registry (it serves the sparse index, download, publish and yank)"
             ))),
-            (method, _) => Err(DataError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("{method} is not supported here"),
-            )),
+            (method, _) => Err(DataError::method_not_allowed(method)),
         }
-    }
-
-    async fn require_repository(&self) -> Result<(), DataError> {
-        self.state
-            .require_repository_at(&self.domain, &self.repository, self.generation)
-            .await
     }
 
     /// The package of crate `name` (any case) in this repository.
     fn key(&self, name: &str) -> PackageKey {
-        PackageKey {
-            domain: self.domain.clone(),
-            repository: self.repository.clone(),
-            format: FORMAT.name().to_owned(),
-            namespace: String::new(),
-            package: name.to_ascii_lowercase(),
-        }
+        self.package_key(FORMAT, String::new(), name.to_ascii_lowercase())
     }
 
     /// Every version the repository can serve for crate `name`: its own and its upstream
@@ -378,28 +354,22 @@ impl CargoRequest<'_> {
             .with(move |connection| -> Result<_, DataError> {
                 let sources = packages::read_sources(connection, &lookup, reader.as_ref())?;
                 let mut held: Vec<Held> = Vec::new();
-                for repository in &sources.repositories {
-                    let key = PackageKey {
-                        repository: repository.clone(),
-                        ..lookup.clone()
-                    };
-                    for row in store::versions(connection, &key)? {
-                        if !DOWNLOADABLE.contains(&row.status.as_str())
-                            || held.iter().any(|held| held.version == row.version)
-                        {
-                            continue;
-                        }
-                        let Some(entry) = stored_entry(&row) else {
-                            continue;
-                        };
-                        held.push(Held {
-                            yanked: row.status == "Unlisted",
-                            version: row.version,
-                            entry,
-                            published: row.published,
-                            repository: repository.clone(),
-                        });
+                for (repository, row) in sources.held_versions(connection, &lookup)? {
+                    if !DOWNLOADABLE.contains(&row.status.as_str())
+                        || held.iter().any(|held| held.version == row.version)
+                    {
+                        continue;
                     }
+                    let Some(entry) = stored_entry(&row) else {
+                        continue;
+                    };
+                    held.push(Held {
+                        yanked: row.status == "Unlisted",
+                        version: row.version,
+                        entry,
+                        published: row.published,
+                        repository,
+                    });
                 }
                 Ok((sources.upstream_blocked, held, sources.externals))
             })

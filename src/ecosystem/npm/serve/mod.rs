@@ -11,7 +11,7 @@ pub mod publish;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use percent_encoding::percent_decode_str;
@@ -23,7 +23,7 @@ use crate::ecosystem::npm::{
 use crate::server::AppState;
 use crate::server::access::{self, Permission, Principal, iso8601};
 use crate::server::cache::{Document, DocumentKey, not_modified};
-use crate::server::data_plane::{DataPlane, Handling};
+use crate::server::data_plane::{DataPlane, DataRequest, Handling, data_request};
 use crate::server::error::DataError;
 use crate::server::packages;
 use crate::server::pull_through::{self, UpstreamAdapter, UpstreamReader};
@@ -109,11 +109,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
     let (domain, repository, rest) = crate::server::split_data_path(&path);
     let target = parse_target(rest);
     let request = NpmRequest {
-        state: &state,
-        domain,
-        repository,
-        headers: &parts.headers,
-        generation: state.store.generation(),
+        request: DataRequest::new(&state, &parts.headers, domain, repository),
     };
     let result = request.serve(&parts.method, target, body).await;
     result.unwrap_or_else(|error| {
@@ -122,13 +118,8 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
     })
 }
 
-struct NpmRequest<'a> {
-    state: &'a AppState,
-    domain: String,
-    repository: String,
-    headers: &'a HeaderMap,
-    /// The index generation when the request arrived: what its cache lookups are valid for.
-    generation: Option<u64>,
+data_request! {
+    struct NpmRequest {}
 }
 
 impl NpmRequest<'_> {
@@ -228,27 +219,16 @@ impl NpmRequest<'_> {
             (_, Target::Unsupported(path)) => Err(DataError::not_found(format!(
                 "`{path}` is not supported by lading serve's npm registry"
             ))),
-            (method, _) => Err(DataError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("{method} is not supported here"),
-            )),
+            (method, _) => Err(DataError::method_not_allowed(method)),
         }
-    }
-
-    async fn require_repository(&self) -> Result<(), DataError> {
-        self.state
-            .require_repository_at(&self.domain, &self.repository, self.generation)
-            .await
     }
 
     fn key(&self, name: &PackageName) -> PackageKey {
-        PackageKey {
-            domain: self.domain.clone(),
-            repository: self.repository.clone(),
-            format: "npm".to_owned(),
-            namespace: name.scope.clone().unwrap_or_default(),
-            package: name.name.clone(),
-        }
+        self.package_key(
+            crate::format::Format::Npm,
+            name.scope.clone().unwrap_or_default(),
+            name.name.clone(),
+        )
     }
 
     fn tarball_url(&self, name: &PackageName, version: &str) -> String {
@@ -277,19 +257,16 @@ impl NpmRequest<'_> {
             .with(move |connection| -> Result<_, DataError> {
                 let sources = packages::read_sources(connection, &lookup, reader.as_ref())?;
                 let mut versions: Vec<Candidate> = Vec::new();
-                for repository in &sources.repositories {
-                    let repository_key = PackageKey { repository: repository.clone(), ..lookup.clone() };
-                    for row in store::versions(connection, &repository_key)? {
-                        if row.status != "Published" || versions.iter().any(|candidate| candidate.version == row.version) {
-                            continue;
-                        }
-                        let assets = store::assets(connection, row.id)?;
-                        let manifest: Value = row.metadata.as_deref().and_then(|text| serde_json::from_str(text).ok()).unwrap_or_else(|| json!({}));
-                        let dist = assets.iter().find(|asset| asset.name.to_ascii_lowercase().ends_with(".tgz")).map(|asset| {
-                            json!({ "shasum": asset.digests.sha1, "integrity": integrity_from_sha512_hex(&asset.digests.sha512) })
-                        });
-                        versions.push(Candidate { version: row.version.clone(), manifest, dist, published: row.published, source: Source::Repository(repository.clone()) });
+                for (repository, row) in sources.held_versions(connection, &lookup)? {
+                    if row.status != "Published" || versions.iter().any(|candidate| candidate.version == row.version) {
+                        continue;
                     }
+                    let assets = store::assets(connection, row.id)?;
+                    let manifest: Value = row.metadata.as_deref().and_then(|text| serde_json::from_str(text).ok()).unwrap_or_else(|| json!({}));
+                    let dist = assets.iter().find(|asset| asset.name.to_ascii_lowercase().ends_with(".tgz")).map(|asset| {
+                        json!({ "shasum": asset.digests.sha1, "integrity": integrity_from_sha512_hex(&asset.digests.sha512) })
+                    });
+                    versions.push(Candidate { version: row.version.clone(), manifest, dist, published: row.published, source: Source::Repository(repository) });
                 }
                 Ok((sources.upstream_blocked, versions, store::dist_tags(connection, &lookup)?, sources.externals))
             })

@@ -43,7 +43,7 @@ use self::upstream::UpstreamVersion;
 use crate::ecosystem::nuget::{self, NuGetVersion, NupkgManifest};
 use crate::server::AppState;
 use crate::server::access::{self, Permission, Principal, iso8601};
-use crate::server::data_plane::{DataPlane, Handling};
+use crate::server::data_plane::{DataPlane, DataRequest, Handling, data_request};
 use crate::server::error::DataError;
 use crate::server::packages;
 use crate::server::pull_through;
@@ -291,10 +291,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
         "nuget request"
     );
     let request = NuGetRequest {
-        state: &state,
-        domain,
-        repository,
-        headers: &parts.headers,
+        request: DataRequest::new(&state, &parts.headers, domain, repository),
         query: parts.uri.query().unwrap_or_default().to_owned(),
         notes: std::sync::Mutex::new(Vec::new()),
     };
@@ -342,14 +339,12 @@ impl Listed {
     }
 }
 
-struct NuGetRequest<'a> {
-    state: &'a AppState,
-    domain: String,
-    repository: String,
-    headers: &'a HeaderMap,
-    query: String,
-    /// Upstream trouble to report in the response.
-    notes: std::sync::Mutex<Vec<String>>,
+data_request! {
+    struct NuGetRequest {
+        query: String,
+        /// Upstream trouble to report in the response.
+        notes: std::sync::Mutex<Vec<String>>,
+    }
 }
 
 impl NuGetRequest<'_> {
@@ -434,10 +429,7 @@ impl NuGetRequest<'_> {
             (_, Target::Unsupported(path)) => Err(DataError::not_found(format!(
                 "`{path}` is not part of lading serve's NuGet v3 feed; use `v3/index.json` as the source"
             ))),
-            (method, _) => Err(DataError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("{method} is not supported here"),
-            )),
+            (method, _) => Err(DataError::method_not_allowed(method)),
         }
     }
 
@@ -474,12 +466,6 @@ impl NuGetRequest<'_> {
         access::authenticate_token(self.state, self.headers, &self.domain).await
     }
 
-    async fn require_repository(&self) -> Result<(), DataError> {
-        self.state
-            .require_repository(&self.domain, &self.repository)
-            .await
-    }
-
     fn endpoint(&self) -> String {
         self.state.repository_endpoint(
             self.headers,
@@ -490,13 +476,11 @@ impl NuGetRequest<'_> {
     }
 
     fn key(&self, lower_id: &str) -> PackageKey {
-        PackageKey {
-            domain: self.domain.clone(),
-            repository: self.repository.clone(),
-            format: "nuget".to_owned(),
-            namespace: String::new(),
-            package: lower_id.to_owned(),
-        }
+        self.package_key(
+            crate::format::Format::Nuget,
+            String::new(),
+            lower_id.to_owned(),
+        )
     }
 
     fn flat_base(&self) -> String {
@@ -583,18 +567,12 @@ impl NuGetRequest<'_> {
             .with(move |connection| -> Result<_, DataError> {
                 let sources = packages::read_sources(connection, &key, reader.as_ref())?;
                 let mut rows: Vec<(String, VersionRow, Vec<AssetRow>)> = Vec::new();
-                for repository in sources.repositories {
-                    let repository_key = PackageKey {
-                        repository: repository.clone(),
-                        ..key.clone()
-                    };
-                    for row in store::versions(connection, &repository_key)? {
-                        if (row.status == "Published" || row.status == "Unlisted")
-                            && !rows.iter().any(|(_, held, _)| held.version == row.version)
-                        {
-                            let assets = store::assets(connection, row.id)?;
-                            rows.push((repository.clone(), row, assets));
-                        }
+                for (repository, row) in sources.held_versions(connection, &key)? {
+                    if (row.status == "Published" || row.status == "Unlisted")
+                        && !rows.iter().any(|(_, held, _)| held.version == row.version)
+                    {
+                        let assets = store::assets(connection, row.id)?;
+                        rows.push((repository, row, assets));
                     }
                 }
                 Ok((rows, sources.externals))
