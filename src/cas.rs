@@ -445,16 +445,7 @@ impl Store {
                 fs_err::create_dir_all(parent)?;
             }
             staged.file.as_file().sync_all()?;
-            staged.file.persist(&path).map_err(|error| {
-                std::io::Error::new(
-                    error.error.kind(),
-                    format!(
-                        "failed to move a blob into `{}`: {}",
-                        path.display(),
-                        error.error
-                    ),
-                )
-            })?;
+            persist(staged.file, &path)?;
         }
         self.alias_all(&sha512, digests)?;
         Ok(Blob { path, sha512, size })
@@ -499,18 +490,23 @@ impl Store {
         if sync {
             temp.as_file().sync_all()?;
         }
-        temp.persist(path).map_err(|error| {
-            std::io::Error::new(
-                error.error.kind(),
-                format!(
-                    "failed to move a blob into `{}`: {}",
-                    path.display(),
-                    error.error
-                ),
-            )
-        })?;
-        Ok(())
+        persist(temp, path)
     }
+}
+
+/// Rename a written temp file to `path`, the error naming `path`.
+fn persist(temp: tempfile::NamedTempFile, path: &Path) -> std::io::Result<()> {
+    temp.persist(path).map_err(|error| {
+        std::io::Error::new(
+            error.error.kind(),
+            format!(
+                "failed to move a blob into `{}`: {}",
+                path.display(),
+                error.error
+            ),
+        )
+    })?;
+    Ok(())
 }
 
 /// Place a content-addressed `source` at `target`, whose name is its digest: a hard link

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use axum::routing::any;
 
@@ -110,6 +110,39 @@ impl<'a> DataRequest<'a> {
         self.state
             .require_repository_at(&self.domain, &self.repository, self.generation)
             .await
+    }
+
+    /// The blob `sha256` as a response of `content_type`, its sha256 the strong entity tag
+    /// (content-addressed bytes never change under it): `304 Not Modified` when the
+    /// request's `If-None-Match` names it, else the bytes (ranges as the blob store serves
+    /// them).
+    ///
+    /// # Errors
+    /// The blob store's.
+    pub async fn content_addressed(
+        &self,
+        sha256: &str,
+        content_type: &'static str,
+    ) -> Result<Response, DataError> {
+        let etag = HeaderValue::from_str(&format!("\"{sha256}\"")).ok();
+        let mut response = match etag
+            .as_ref()
+            .and_then(|etag| super::cache::not_modified(self.headers, etag))
+        {
+            Some(response) => response,
+            None => self
+                .state
+                .store
+                .open_blob(sha256.to_owned())
+                .await?
+                .respond(self.headers),
+        };
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if let Some(etag) = etag {
+            headers.insert(header::ETAG, etag);
+        }
+        Ok(response)
     }
 
     /// The package `namespace`/`package` of `format` in this repository.

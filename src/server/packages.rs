@@ -138,6 +138,23 @@ pub enum AdmitError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+impl AdmitError {
+    /// A refusal as a data plane's client is told it (with 403), naming `package` as the
+    /// client spells it; `Err` for a SQLite failure, which is no refusal.
+    ///
+    /// # Errors
+    /// [`AdmitError::Sqlite`]'s error.
+    pub fn refusal(self, package: &str) -> Result<String, rusqlite::Error> {
+        match self {
+            Self::Blocked => Ok(format!(
+                "publishing {package} is blocked by its package origin configuration (publish=BLOCK)"
+            )),
+            error @ Self::Group(_) => Ok(format!("{package}: {error}")),
+            Self::Sqlite(error) => Err(error),
+        }
+    }
+}
+
 /// Admit a direct publish of `key`: refuse when its origin controls or its package group's
 /// `PUBLISH` restriction block it, and record the CodeArtifact defaults (publish ALLOW,
 /// upstream BLOCK) for a package seen for the first time. Call inside the publishing
@@ -437,6 +454,42 @@ impl PartialEq<Vec<(String, String)>> for ExternalSources {
     fn eq(&self, other: &Vec<(String, String)>) -> bool {
         &self.connections == other
     }
+}
+
+/// Record the new version `row` of `key` with its one `asset`, in one write transaction,
+/// unless the version exists (`Ok(Err(None))`) or [`admit_publish`] refuses it
+/// (`Ok(Err(Some(why)))`, `why` to follow "publishing <package> ": "is blocked by …",
+/// "failed: …"). For the planes whose publish is one file making one version (NuGet,
+/// Swift).
+///
+/// # Errors
+/// SQLite errors.
+pub fn publish_new_version(
+    connection: &mut Connection,
+    key: &PackageKey,
+    row: &VersionRow,
+    asset: &AssetRow,
+) -> Result<Result<(), Option<String>>, rusqlite::Error> {
+    let transaction = store::write_transaction(connection)?;
+    if store::version(&transaction, key, &row.version)?.is_some() {
+        return Ok(Err(None));
+    }
+    match admit_publish(&transaction, key) {
+        Ok(()) => {}
+        Err(AdmitError::Blocked) => {
+            return Ok(Err(Some(
+                "is blocked by its package origin configuration (publish=BLOCK)".to_owned(),
+            )));
+        }
+        Err(error @ AdmitError::Group(_)) => {
+            return Ok(Err(Some(format!("failed: {error}"))));
+        }
+        Err(AdmitError::Sqlite(error)) => return Err(error),
+    }
+    let id = store::insert_version(&transaction, key, row)?;
+    store::insert_asset(&transaction, id, asset)?;
+    transaction.commit()?;
+    Ok(Ok(()))
 }
 
 /// Where a read of one package in a repository may look, in CodeArtifact's order.

@@ -1025,18 +1025,8 @@ impl PypiRequest<'_> {
                         store::insert_asset(&transaction, row.id, &asset)?;
                     }
                                         None => {
-                        match crate::server::packages::admit_publish(&transaction, &key) {
-                            Ok(()) => {}
-                            Err(crate::server::packages::AdmitError::Blocked) => {
-                                return Ok(Err(DataError::new(
-                                    StatusCode::FORBIDDEN,
-                                    format!("publishing {name} is blocked by its package origin configuration (publish=BLOCK)"),
-                                )));
-                            }
-                            Err(error @ crate::server::packages::AdmitError::Group(_)) => {
-                                return Ok(Err(DataError::new(StatusCode::FORBIDDEN, format!("{name}: {error}"))));
-                            }
-                            Err(crate::server::packages::AdmitError::Sqlite(error)) => return Err(error.into()),
+                        if let Err(refused) = crate::server::packages::admit_publish(&transaction, &key) {
+                            return Ok(Err(DataError::new(StatusCode::FORBIDDEN, refused.refusal(&name)?)));
                         }
                         let document = json!({
                             "name": name,

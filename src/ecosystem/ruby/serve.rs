@@ -437,18 +437,8 @@ impl RubyRequest<'_> {
                         store::insert_asset(&transaction, row.id, &asset)?;
                     }
                     None => {
-                        match packages::admit_publish(&transaction, &key) {
-                            Ok(()) => {}
-                            Err(packages::AdmitError::Blocked) => {
-                                return Ok(Err(DataError::new(
-                                    StatusCode::FORBIDDEN,
-                                    format!("publishing {name} is blocked by its package origin configuration (publish=BLOCK)"),
-                                )));
-                            }
-                            Err(error @ packages::AdmitError::Group(_)) => {
-                                return Ok(Err(DataError::new(StatusCode::FORBIDDEN, format!("{name}: {error}"))));
-                            }
-                            Err(packages::AdmitError::Sqlite(error)) => return Err(error.into()),
+                        if let Err(refused) = packages::admit_publish(&transaction, &key) {
+                            return Ok(Err(DataError::new(StatusCode::FORBIDDEN, refused.refusal(&name)?)));
                         }
                         let row = VersionRow {
                             id: 0,

@@ -44,7 +44,7 @@ use self::upstream::{SparseIndex, UpstreamCrate};
 use crate::format::Format;
 use crate::server::AppState;
 use crate::server::access::{self, Permission};
-use crate::server::cache::{Document, DocumentKey, not_modified};
+use crate::server::cache::{Document, DocumentKey};
 use crate::server::data_plane::{DataPlane, DataRequest, Handling, data_request};
 use crate::server::error::DataError;
 use crate::server::ingest::{self, BodyError, Spool};
@@ -448,28 +448,10 @@ impl CargoRequest<'_> {
                 &notes,
             ));
         };
-        // Content-addressed: the sha256 (the index's `cksum`) is a strong entity tag.
-        let etag = HeaderValue::from_str(&format!("\"{}\"", asset.digests.sha256)).ok();
-        let mut response = match etag
-            .as_ref()
-            .and_then(|etag| not_modified(self.headers, etag))
-        {
-            Some(response) => response,
-            None => self
-                .state
-                .store
-                .open_blob(asset.digests.sha256.clone())
-                .await?
-                .respond(self.headers),
-        };
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-tar"),
-        );
-        if let Some(etag) = etag {
-            headers.insert(header::ETAG, etag);
-        }
+        // The sha256 is the index's `cksum`.
+        let mut response = self
+            .content_addressed(&asset.digests.sha256, "application/x-tar")
+            .await?;
         add_notes(&mut response, &notes);
         Ok(response)
     }
@@ -631,15 +613,8 @@ impl CargoRequest<'_> {
                 if let Some(other) = others.iter().find(|other| other.package != key.package && folded(&other.package) == folded(&key.package)) {
                     return Ok(Err((StatusCode::CONFLICT, format!("crate `{crate_name}` conflicts with the crate `{}` (names that differ only in `-` and `_` are the same crate)", other.package))));
                 }
-                match packages::admit_publish(&transaction, &key) {
-                    Ok(()) => {}
-                    Err(packages::AdmitError::Blocked) => {
-                        return Ok(Err((StatusCode::FORBIDDEN, format!("publishing `{crate_name}` is blocked by its package origin configuration (publish=BLOCK)"))));
-                    }
-                    Err(error @ packages::AdmitError::Group(_)) => {
-                        return Ok(Err((StatusCode::FORBIDDEN, format!("`{crate_name}`: {error}"))));
-                    }
-                    Err(packages::AdmitError::Sqlite(error)) => return Err(error.into()),
+                if let Err(refused) = packages::admit_publish(&transaction, &key) {
+                    return Ok(Err((StatusCode::FORBIDDEN, refused.refusal(&format!("`{crate_name}`"))?)));
                 }
                 let row = VersionRow {
                     id: 0,

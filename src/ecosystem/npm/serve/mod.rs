@@ -22,7 +22,7 @@ use crate::ecosystem::npm::{
 };
 use crate::server::AppState;
 use crate::server::access::{self, Permission, Principal, iso8601};
-use crate::server::cache::{Document, DocumentKey, not_modified};
+use crate::server::cache::{Document, DocumentKey};
 use crate::server::data_plane::{DataPlane, DataRequest, Handling, data_request};
 use crate::server::error::DataError;
 use crate::server::packages;
@@ -592,28 +592,10 @@ impl NpmRequest<'_> {
             ));
         };
         let (row, asset) = &*found;
-        // Content-addressed: the sha256 is a strong entity tag.
-        let etag = HeaderValue::from_str(&format!("\"{}\"", asset.digests.sha256)).ok();
-        let mut response = match etag
-            .as_ref()
-            .and_then(|etag| not_modified(self.headers, etag))
-        {
-            Some(response) => response,
-            None => self
-                .state
-                .store
-                .open_blob(asset.digests.sha256.clone())
-                .await?
-                .respond(self.headers),
-        };
+        let mut response = self
+            .content_addressed(&asset.digests.sha256, "application/octet-stream")
+            .await?;
         let headers = response.headers_mut();
-        headers.insert(
-            axum::http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/octet-stream"),
-        );
-        if let Some(etag) = etag {
-            headers.insert(axum::http::header::ETAG, etag);
-        }
         if let Ok(value) = HeaderValue::from_str(&row.version) {
             headers.insert("x-package-version", value);
         }
@@ -868,15 +850,8 @@ impl NpmRequest<'_> {
                         return Ok(Err((StatusCode::CONFLICT, format!("cannot publish over the previously published version {display}@{version}"))));
                     }
                 }
-                match packages::admit_publish(&transaction, &key) {
-                    Ok(()) => {}
-                    Err(packages::AdmitError::Blocked) => {
-                        return Ok(Err((StatusCode::FORBIDDEN, format!("publishing {display} is blocked by its package origin configuration (publish=BLOCK)"))));
-                    }
-                    Err(error @ packages::AdmitError::Group(_)) => {
-                        return Ok(Err((StatusCode::FORBIDDEN, format!("{display}: {error}"))));
-                    }
-                    Err(packages::AdmitError::Sqlite(error)) => return Err(error.into()),
+                if let Err(refused) = packages::admit_publish(&transaction, &key) {
+                    return Ok(Err((StatusCode::FORBIDDEN, refused.refusal(&display)?)));
                 }
                 for (version, manifest, asset) in &staged {
                     let row = VersionRow {

@@ -1167,29 +1167,9 @@ impl NuGetRequest<'_> {
             .store
             .with(
                 move |connection| -> Result<Result<(), Option<String>>, DataError> {
-                    let transaction = store::write_transaction(connection)?;
-                    if store::version(&transaction, &key, &row.version)?.is_some() {
-                        return Ok(Err(None));
-                    }
-                    match crate::server::packages::admit_publish(&transaction, &key) {
-                        Ok(()) => {}
-                        Err(crate::server::packages::AdmitError::Blocked) => {
-                            return Ok(Err(Some(
-                                "is blocked by its package origin configuration (publish=BLOCK)"
-                                    .to_owned(),
-                            )));
-                        }
-                        Err(error @ crate::server::packages::AdmitError::Group(_)) => {
-                            return Ok(Err(Some(format!("failed: {error}"))));
-                        }
-                        Err(crate::server::packages::AdmitError::Sqlite(error)) => {
-                            return Err(error.into());
-                        }
-                    }
-                    let id = store::insert_version(&transaction, &key, &row)?;
-                    store::insert_asset(&transaction, id, &asset)?;
-                    transaction.commit()?;
-                    Ok(Ok(()))
+                    Ok(crate::server::packages::publish_new_version(
+                        connection, &key, &row, &asset,
+                    )?)
                 },
             )
             .await?;
