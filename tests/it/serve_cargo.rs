@@ -21,6 +21,14 @@ pub(crate) fn cargo() -> Option<PathBuf> {
     support::find_tool("LADING_TEST_CARGO", None, Some("cargo"))
 }
 
+/// Every peer these tests drive: cargo, curl and the AWS CLI.
+fn clients() -> Option<()> {
+    cargo()?;
+    curl()?;
+    support::aws()?;
+    Some(())
+}
+
 /// cargo with a private `CARGO_HOME` whose `config.toml` names repository `main` of
 /// `server` as the sparse registry `lading`.
 pub(crate) struct Cargo {
@@ -195,10 +203,6 @@ pub(crate) fn index_lines(index: &str, path: &str, token: &str) -> Vec<Value> {
         .collect()
 }
 
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
 pub(crate) fn assert_ok(output: &Output) {
     assert!(output.status.success(), "{}", support::describe(output));
 }
@@ -220,9 +224,7 @@ pub(crate) fn locked_checksum(project: &Path, package: &str) -> String {
 
 #[test]
 fn cargo_publishes_to_the_sparse_index_and_builds_a_project_from_it() {
-    let _ = require_tool!(cargo());
-    let _ = require_tool!(curl());
-    let _ = require_tool!(support::aws());
+    require_tool!(clients());
     let (dir, server) = support::serve(ServerSpec::default());
     let root = dir.path();
     let token = server.token();
@@ -395,9 +397,7 @@ fn cargo_publishes_to_the_sparse_index_and_builds_a_project_from_it() {
 
 #[test]
 fn cargo_yank_maps_to_unlisted_and_a_version_is_published_once() {
-    let _ = require_tool!(cargo());
-    let _ = require_tool!(curl());
-    let _ = require_tool!(support::aws());
+    require_tool!(clients());
     let (dir, server) = support::serve(ServerSpec::default());
     let root = dir.path();
     let token = server.token();
@@ -408,11 +408,9 @@ fn cargo_yank_maps_to_unlisted_and_a_version_is_published_once() {
     // Republishing: cargo itself sees the version in the index and stops.
     fs_err::write(crate_dir.join("src/lib.rs"), "pub fn y() -> u8 { 1 }\n").unwrap();
     let again = cargo.publish(&crate_dir, Some(&token));
-    assert!(!again.status.success(), "{}", support::describe(&again));
-    assert!(
-        stderr(&again).contains("lading-fixture-y@1.0.0 already exists on `lading` index"),
-        "{}",
-        stderr(&again)
+    support::assert_fails_with(
+        &again,
+        "lading-fixture-y@1.0.0 already exists on `lading` index",
     );
 
     let locked = project(
@@ -455,8 +453,7 @@ fn cargo_yank_maps_to_unlisted_and_a_version_is_published_once() {
         "fn main() {}\n",
     );
     let refused = cargo.run(&fresh, &token, &["generate-lockfile"]);
-    assert!(!refused.status.success(), "{}", support::describe(&refused));
-    assert!(stderr(&refused).contains("yanked"), "{}", stderr(&refused));
+    support::assert_fails_with(&refused, "yanked");
     let other_home = Cargo::new(root, &server, "locked-fetch");
     assert_ok(&other_home.run(&locked, &token, &["fetch", "--locked"]));
 
@@ -506,19 +503,15 @@ fn cargo_yank_maps_to_unlisted_and_a_version_is_published_once() {
     // Now cargo no longer sees the version and uploads it: the registry refuses it, as
     // crates.io refuses a version published before, in cargo's error format.
     let again = cargo.publish(&crate_dir, Some(&token));
-    assert!(!again.status.success(), "{}", support::describe(&again));
-    assert!(
-        stderr(&again).contains("crate version `lading-fixture-y@1.0.0` is already uploaded"),
-        "{}",
-        stderr(&again)
+    support::assert_fails_with(
+        &again,
+        "crate version `lading-fixture-y@1.0.0` is already uploaded",
     );
 }
 
 #[test]
 fn cargo_tokens_are_checked_and_origin_controls_block_publishing() {
-    let _ = require_tool!(cargo());
-    let _ = require_tool!(curl());
-    let _ = require_tool!(support::aws());
+    require_tool!(clients());
     let (dir, server) = support::serve(ServerSpec::with_config(support::PRINCIPALS_CONFIG));
     let root = dir.path();
     let token = server.token();
@@ -539,11 +532,9 @@ fn cargo_tokens_are_checked_and_origin_controls_block_publishing() {
     // A reader may read but not publish: cargo shows the registry's JSON error.
     let newer = fixture(root, "lading-fixture-o", "0.2.0", "", "pub fn o() {}\n");
     let denied = cargo.publish(&newer, Some(&reader));
-    assert!(!denied.status.success(), "{}", support::describe(&denied));
-    assert!(
-        stderr(&denied).contains("principal `reader` may not publish to repository `local/main`"),
-        "{}",
-        stderr(&denied)
+    support::assert_fails_with(
+        &denied,
+        "principal `reader` may not publish to repository `local/main`",
     );
     assert_eq!(get(&config, &reader).0, 200);
 
@@ -562,19 +553,15 @@ fn cargo_tokens_are_checked_and_origin_controls_block_publishing() {
         ],
     );
     let blocked = cargo.publish(&newer, Some(&token));
-    assert!(!blocked.status.success(), "{}", support::describe(&blocked));
-    assert!(
-        stderr(&blocked).contains("blocked by its package origin configuration (publish=BLOCK)"),
-        "{}",
-        stderr(&blocked)
+    support::assert_fails_with(
+        &blocked,
+        "blocked by its package origin configuration (publish=BLOCK)",
     );
 }
 
 #[test]
 fn cargo_pulls_through_crates_io_and_serves_the_cached_index_when_it_is_down() {
-    let _ = require_tool!(cargo());
-    let _ = require_tool!(curl());
-    let _ = require_tool!(support::aws());
+    require_tool!(clients());
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let (server, token) =

@@ -3,45 +3,11 @@
 //! against lading, `s3api` against the object store.
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::require_tool;
 use crate::support::client::{self, curl_status};
 use crate::support::peers::S3Server;
 use crate::support::{self, LadingServer, ServerSpec};
-
-/// The AWS CLI aimed at the object store.
-fn s3api(aws: &Path, s3: &S3Server, home: &Path, args: &[&str]) -> Command {
-    let mut command = support::clean_command(aws, home);
-    command.envs(s3.env()).arg("s3api").args(args);
-    command
-}
-
-fn create_bucket(aws: &Path, s3: &S3Server, home: &Path, bucket: &str) {
-    support::run_ok(&mut s3api(
-        aws,
-        s3,
-        home,
-        &["create-bucket", "--bucket", bucket],
-    ));
-}
-
-/// Every key in `bucket`.
-fn keys(aws: &Path, s3: &S3Server, home: &Path, bucket: &str) -> Vec<String> {
-    let output = support::run_ok(&mut s3api(
-        aws,
-        s3,
-        home,
-        &["list-objects-v2", "--bucket", bucket, "--output", "json"],
-    ));
-    let listing: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
-    listing["Contents"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|object| object["Key"].as_str().map(str::to_owned))
-        .collect()
-}
 
 /// A lading server over `dir/data` with its blobs in `s3://bucket/node/`.
 fn serve_on(dir: &Path, s3: &S3Server, bucket: &str) -> LadingServer {
@@ -70,26 +36,20 @@ fn publish(
     let mut command = server.aws_command_on(
         dir,
         "main",
-        &[
-            "publish-package-version",
-            "--format",
-            "generic",
-            "--namespace",
-            "ns",
-            "--package",
-            "report",
-            "--package-version",
-            version,
-            "--asset-name",
-            "report.txt",
-            "--asset-content",
-            &file,
-            "--asset-sha256",
-            &sha256,
-        ],
+        &support::generic_publish_args("report", version, "report.txt", &file, &sha256),
     );
     // One attempt: the CLI would retry a 503 on its own, and the test wants to see it.
     support::run(command.env("AWS_MAX_ATTEMPTS", "1"))
+}
+
+/// [`publish`], which must succeed.
+fn publish_ok(server: &LadingServer, dir: &Path, version: &str, content: &str) {
+    let published = publish(server, dir, version, content);
+    assert!(
+        published.status.success(),
+        "{}",
+        support::describe(&published)
+    );
 }
 
 /// Download the asset with the AWS CLI; its bytes, or the failed output.
@@ -125,6 +85,25 @@ fn download(
     }
 }
 
+/// moto with `bucket` made, and a lading server over `dir/data` keeping its blobs there
+/// that holds `content` (version 1.0.0, published with the AWS CLI): the server and the
+/// content's sha256.
+fn published_to_bucket(
+    aws: &Path,
+    s3: &S3Server,
+    dir: &Path,
+    bucket: &str,
+    content: &str,
+) -> (LadingServer, String) {
+    s3.create_bucket(aws, dir, bucket);
+    let server = serve_on(dir, s3, bucket);
+    publish_ok(&server, dir, "1.0.0", content);
+    (
+        server,
+        lading::server::store::Digests::of(content.as_bytes()).sha256,
+    )
+}
+
 fn local_blobs(data: &Path) -> Vec<String> {
     let mut names = Vec::new();
     let root = data.join("blobs-v1").join("sha256");
@@ -146,26 +125,16 @@ fn blobs_live_in_the_bucket_and_a_node_without_them_fetches_and_verifies_them() 
     let moto = require_tool!(S3Server::find());
     let dir = tempfile::tempdir().unwrap();
     let s3 = &S3Server::start(&moto, dir.path());
-    create_bucket(&aws, s3, dir.path(), "lading-blobs");
-
-    let server = serve_on(dir.path(), s3, "lading-blobs");
     let content = "bytes that live in the bucket\n";
-    let sha256 = lading::server::store::Digests::of(content.as_bytes()).sha256;
-    let published = publish(&server, dir.path(), "1.0.0", content);
-    assert!(
-        published.status.success(),
-        "{}",
-        support::describe(&published)
-    );
+    let (server, sha256) = published_to_bucket(&aws, s3, dir.path(), "lading-blobs", content);
     let key = format!("node/sha256/{}/{sha256}", &sha256[..2]);
     assert!(
-        keys(&aws, s3, dir.path(), "lading-blobs").contains(&key),
+        s3.keys(&aws, dir.path(), "lading-blobs").contains(&key),
         "the asset is in the bucket under `{key}`"
     );
     let stored = dir.path().join("from-bucket.txt");
-    support::run_ok(&mut s3api(
+    support::run_ok(&mut s3.s3api(
         &aws,
-        s3,
         dir.path(),
         &[
             "get-object",
@@ -193,24 +162,14 @@ fn an_object_changed_in_the_bucket_is_refused_not_served() {
     let moto = require_tool!(S3Server::find());
     let dir = tempfile::tempdir().unwrap();
     let s3 = &S3Server::start(&moto, dir.path());
-    create_bucket(&aws, s3, dir.path(), "tampered");
-
-    let server = serve_on(dir.path(), s3, "tampered");
-    let content = "the published bytes\n";
-    let sha256 = lading::server::store::Digests::of(content.as_bytes()).sha256;
-    let published = publish(&server, dir.path(), "1.0.0", content);
-    assert!(
-        published.status.success(),
-        "{}",
-        support::describe(&published)
-    );
+    let (server, sha256) =
+        published_to_bucket(&aws, s3, dir.path(), "tampered", "the published bytes\n");
     server.stop();
 
     let other = dir.path().join("other.txt");
     fs_err::write(&other, "not the published bytes\n").unwrap();
-    support::run_ok(&mut s3api(
+    support::run_ok(&mut s3.s3api(
         &aws,
-        s3,
         dir.path(),
         &[
             "put-object",
@@ -248,7 +207,7 @@ fn the_object_store_away_answers_503_with_retry_after_and_service_resumes() {
     require_tool!(client::curl());
     let dir = tempfile::tempdir().unwrap();
     let mut s3 = S3Server::start(&moto, dir.path());
-    create_bucket(&aws, &s3, dir.path(), "flaky");
+    s3.create_bucket(&aws, dir.path(), "flaky");
     let server = serve_on(dir.path(), &s3, "flaky");
     let readyz = format!("{}/readyz", server.url);
     let healthz = format!("{}/healthz", server.url);
@@ -281,14 +240,9 @@ fn the_object_store_away_answers_503_with_retry_after_and_service_resumes() {
     // The store comes back (moto starts empty: the bucket is made again): no restart of
     // lading needed.
     s3.restart();
-    create_bucket(&aws, &s3, dir.path(), "flaky");
+    s3.create_bucket(&aws, dir.path(), "flaky");
     assert_eq!(curl_status(dir.path(), &[&readyz]).0, 200);
-    let published = publish(&server, dir.path(), "1.0.0", "after the store came back\n");
-    assert!(
-        published.status.success(),
-        "{}",
-        support::describe(&published)
-    );
+    publish_ok(&server, dir.path(), "1.0.0", "after the store came back\n");
     assert_eq!(
         download(&server, dir.path(), "1.0.0").unwrap(),
         "after the store came back\n"
@@ -349,12 +303,7 @@ fn serve_verify_finds_a_damaged_blob_and_orphans_on_disk() {
     let (dir, server) = support::serve(ServerSpec::default());
     let content = "checked by serve verify\n";
     let sha256 = lading::server::store::Digests::of(content.as_bytes()).sha256;
-    let published = publish(&server, dir.path(), "1.0.0", content);
-    assert!(
-        published.status.success(),
-        "{}",
-        support::describe(&published)
-    );
+    publish_ok(&server, dir.path(), "1.0.0", content);
     let data = server.data.clone();
 
     // Beside the running server: it only reads.
@@ -414,19 +363,14 @@ fn serve_verify_reads_every_object_back_from_the_object_store() {
     let moto = require_tool!(S3Server::find());
     let dir = tempfile::tempdir().unwrap();
     let s3 = &S3Server::start(&moto, dir.path());
-    create_bucket(&aws, s3, dir.path(), "verified");
+    s3.create_bucket(&aws, dir.path(), "verified");
     let server = serve_on(dir.path(), s3, "verified");
     for version in ["1.0.0", "1.0.1"] {
-        let published = publish(
+        publish_ok(
             &server,
             dir.path(),
             version,
             &format!("release {version}\n"),
-        );
-        assert!(
-            published.status.success(),
-            "{}",
-            support::describe(&published)
         );
     }
     let data = server.data.clone();
@@ -441,9 +385,8 @@ fn serve_verify_reads_every_object_back_from_the_object_store() {
     assert_eq!(report["location"], "s3://verified/node/");
 
     let sha256 = lading::server::store::Digests::of(b"release 1.0.1\n").sha256;
-    support::run_ok(&mut s3api(
+    support::run_ok(&mut s3.s3api(
         &aws,
-        s3,
         dir.path(),
         &[
             "delete-object",
@@ -475,22 +418,17 @@ fn serve_migrate_moves_a_single_node_directory_into_the_bucket_resumably() {
     let moto = require_tool!(S3Server::find());
     let (dir, server) = support::serve(ServerSpec::default());
     for version in ["1.0.0", "1.0.1"] {
-        let published = publish(
+        publish_ok(
             &server,
             dir.path(),
             version,
             &format!("migrated {version}\n"),
         );
-        assert!(
-            published.status.success(),
-            "{}",
-            support::describe(&published)
-        );
     }
     let data = server.data.clone();
     server.stop();
     let s3 = &S3Server::start(&moto, dir.path());
-    create_bucket(&aws, s3, dir.path(), "migrated");
+    s3.create_bucket(&aws, dir.path(), "migrated");
     let migrate = || {
         support::run(
             support::clean_command(support::lading_bin(), dir.path())
@@ -512,11 +450,11 @@ fn serve_migrate_moves_a_single_node_directory_into_the_bucket_resumably() {
         "{}",
         support::describe(&first)
     );
-    assert_eq!(keys(&aws, s3, dir.path(), "migrated").len(), 2);
+    assert_eq!(s3.keys(&aws, dir.path(), "migrated").len(), 2);
     // Run again (an interrupted migration is resumed this way): nothing changes.
     let again = migrate();
     assert!(again.status.success(), "{}", support::describe(&again));
-    assert_eq!(keys(&aws, s3, dir.path(), "migrated").len(), 2);
+    assert_eq!(s3.keys(&aws, dir.path(), "migrated").len(), 2);
 
     // The same data directory now runs on the bucket, with an empty node cache.
     fs_err::remove_dir_all(data.join("blobs-v1")).unwrap();

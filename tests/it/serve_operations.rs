@@ -16,23 +16,13 @@ fn metrics_count_requests_by_route_template_and_stored_blobs() {
     server.aws_json_on(
         dir.path(),
         "main",
-        &[
-            "publish-package-version",
-            "--format",
-            "generic",
-            "--namespace",
-            "ns",
-            "--package",
+        &support::generic_publish_args(
             "secret-name-7f3a",
-            "--package-version",
             "1.0.0",
-            "--asset-name",
             "secret-name-7f3a.txt",
-            "--asset-content",
             &asset.display().to_string(),
-            "--asset-sha256",
             &sha256,
-        ],
+        ),
     );
     let token = server.admin_token(dir.path());
     let missing = format!("{}/d/local/npm/main/secret-name-7f3a", server.url);

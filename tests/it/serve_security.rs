@@ -527,23 +527,13 @@ fn generic_coordinates_follow_codeartifact_rules_on_both_planes() {
     let refused = support::run(&mut server.aws_command_on(
         dir.path(),
         "main",
-        &[
-            "publish-package-version",
-            "--format",
-            "generic",
-            "--namespace",
-            "ns",
-            "--package",
+        &support::generic_publish_args(
             "pkg",
-            "--package-version",
             "..",
-            "--asset-name",
             "a.txt",
-            "--asset-content",
             &asset.display().to_string(),
-            "--asset-sha256",
             "239f59ed55e737c77147cf55ad0c1b030b6d7ee748a7426952f9b852d5a935e5",
-        ],
+        ),
     ));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(

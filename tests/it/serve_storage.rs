@@ -4,6 +4,7 @@
 use crate::require_tool;
 use crate::support::{self, LadingServer, ServerSpec};
 
+/// `publish-package-version` of generic `ns/report@version` asset `asset` into `repository`.
 fn publish_args<'a>(
     repository: &'a str,
     version: &'a str,
@@ -11,27 +12,9 @@ fn publish_args<'a>(
     file: &'a str,
     sha256: &'a str,
 ) -> Vec<&'a str> {
-    vec![
-        "publish-package-version",
-        "--domain",
-        "local",
-        "--repository",
-        repository,
-        "--format",
-        "generic",
-        "--namespace",
-        "ns",
-        "--package",
-        "report",
-        "--package-version",
-        version,
-        "--asset-name",
-        asset,
-        "--asset-content",
-        file,
-        "--asset-sha256",
-        sha256,
-    ]
+    let mut args = support::generic_publish_args("report", version, asset, file, sha256);
+    args.extend(["--domain", "local", "--repository", repository]);
+    args
 }
 
 #[test]

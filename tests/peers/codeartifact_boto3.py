@@ -17,49 +17,20 @@ import urllib.error
 import urllib.request
 
 import boto3
-import botocore.exceptions
-import botocore.session
-import botocore.validate
-from botocore.config import Config
 
-URL = os.environ["LADING_URL"]
+import codeartifact_common as shared
+from codeartifact_common import URL, check, client, expect_error
+
+
 SKEWED_URL = os.environ.get("LADING_SKEWED_URL")
-REGION = "us-east-1"
-CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"})
-MODEL = botocore.session.get_session().get_service_model("codeartifact")
-VALIDATOR = botocore.validate.ParamValidator()
-checks = 0
-
-
-def check(condition, message):
-    global checks
-    if not condition:
-        raise AssertionError(message)
-    checks += 1
 
 
 def validated(operation, response):
-    """Validate a parsed response against the operation's output shape."""
-    body = {key: value for key, value in response.items() if key != "ResponseMetadata"}
-    report = VALIDATOR.validate(body, MODEL.operation_model(operation).output_shape)
-    check(not report.has_errors(), f"{operation} response does not match the model:\n{report.generate_report()}\n{body}")
-    check(response["ResponseMetadata"]["HTTPStatusCode"] == 200, f"{operation} status")
+    """Validate a parsed response against the operation's output shape, and that it has a
+    request id."""
+    shared.validated(operation, response)
     check(response["ResponseMetadata"].get("RequestId"), f"{operation} has no x-amzn-RequestId")
     return response
-
-
-def expect_error(code, call, *args, **kwargs):
-    try:
-        call(*args, **kwargs)
-    except botocore.exceptions.ClientError as error:
-        actual = error.response["Error"]["Code"]
-        check(actual == code, f"expected {code}, got {actual}: {error}")
-        return error
-    raise AssertionError(f"expected {code}, but the call succeeded")
-
-
-def client(url=URL, **kwargs):
-    return boto3.client("codeartifact", endpoint_url=url, region_name=REGION, config=CONFIG, **kwargs)
 
 
 def main():
@@ -205,12 +176,12 @@ def main():
         with urllib.request.urlopen(request) as response:
             check(json.loads(response.read()) == {"username": "admin"}, "whoami")
 
-    print(f"boto3 control plane: {checks} checks passed")
+    print(f"boto3 control plane: {shared.checks} checks passed")
 
 
 if __name__ == "__main__":
     try:
         main()
     except AssertionError as error:
-        print(f"FAILED after {checks} checks: {error}", file=sys.stderr)
+        print(f"FAILED after {shared.checks} checks: {error}", file=sys.stderr)
         sys.exit(1)

@@ -13,53 +13,11 @@ import base64
 import hashlib
 import io
 import json
-import os
-import sys
 import tarfile
 import urllib.error
 import urllib.request
 
-import boto3
-import botocore.exceptions
-import botocore.session
-import botocore.validate
-from botocore.config import Config
-
-URL = os.environ["LADING_URL"]
-REGION = "us-east-1"
-CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"})
-MODEL = botocore.session.get_session().get_service_model("codeartifact")
-VALIDATOR = botocore.validate.ParamValidator()
-checks = 0
-
-
-def check(condition, message):
-    global checks
-    if not condition:
-        raise AssertionError(message)
-    checks += 1
-
-
-def validated(operation, response):
-    body = {key: value for key, value in response.items() if key != "ResponseMetadata"}
-    report = VALIDATOR.validate(body, MODEL.operation_model(operation).output_shape)
-    check(not report.has_errors(), f"{operation} response does not match the model:\n{report.generate_report()}\n{body}")
-    check(response["ResponseMetadata"]["HTTPStatusCode"] == 200, f"{operation} status")
-    return response
-
-
-def expect_error(code, call, *args, **kwargs):
-    try:
-        call(*args, **kwargs)
-    except botocore.exceptions.ClientError as error:
-        actual = error.response["Error"]["Code"]
-        check(actual == code, f"expected {code}, got {actual}: {error}")
-        return error
-    raise AssertionError(f"expected {code}, but the call succeeded")
-
-
-def client(**kwargs):
-    return boto3.client("codeartifact", endpoint_url=URL, region_name=REGION, config=CONFIG, **kwargs)
+from codeartifact_common import REGION, URL, check, client, expect_error, run_scenario, validated
 
 
 def npm_tarball(name, version):
@@ -260,11 +218,7 @@ def http_status(method, url, token, data=None):
 def policies():
     """Domain and repository policies in domain `local` (repositories main and other)."""
     admin = client()
-    outsider = boto3.client(
-        "codeartifact",
-        endpoint_url=URL,
-        region_name=REGION,
-        config=CONFIG,
+    outsider = client(
         aws_access_key_id="LKIAOUTSIDER00000001",
         aws_secret_access_key="outsider-secret-00000000000000000000000",
     )
@@ -338,6 +292,4 @@ def policies():
 SCENARIOS = {"versions": versions, "lifecycle": lifecycle, "tags": tags, "policies": policies}
 
 if __name__ == "__main__":
-    scenario = sys.argv[1]
-    SCENARIOS[scenario]()
-    print(f"{scenario}: {checks} checks passed")
+    run_scenario(SCENARIOS)

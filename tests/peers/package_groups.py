@@ -9,46 +9,8 @@ Prints `SCENARIO: N checks passed`.
 """
 
 import hashlib
-import os
-import sys
 
-import boto3
-import botocore.exceptions
-import botocore.session
-import botocore.validate
-from botocore.config import Config
-
-URL = os.environ["LADING_URL"]
-REGION = "us-east-1"
-CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"})
-MODEL = botocore.session.get_session().get_service_model("codeartifact")
-VALIDATOR = botocore.validate.ParamValidator()
-checks = 0
-
-
-def check(condition, message):
-    global checks
-    if not condition:
-        raise AssertionError(message)
-    checks += 1
-
-
-def validated(operation, response):
-    body = {key: value for key, value in response.items() if key != "ResponseMetadata"}
-    report = VALIDATOR.validate(body, MODEL.operation_model(operation).output_shape)
-    check(not report.has_errors(), f"{operation} response does not match the model:\n{report.generate_report()}\n{body}")
-    check(response["ResponseMetadata"]["HTTPStatusCode"] == 200, f"{operation} status")
-    return response
-
-
-def expect_error(code, call, *args, **kwargs):
-    try:
-        call(*args, **kwargs)
-    except botocore.exceptions.ClientError as error:
-        actual = error.response["Error"]["Code"]
-        check(actual == code, f"expected {code}, got {actual}: {error}")
-        return error
-    raise AssertionError(f"expected {code}, but the call succeeded")
+from codeartifact_common import REGION, check, client, expect_error, run_scenario, validated
 
 
 def restriction(group, kind):
@@ -246,13 +208,7 @@ def operations():
     expect_error("ResourceNotFoundException", ca.list_tags_for_resource, resourceArn=deleted["packageGroup"]["arn"])
 
 
-def client(**kwargs):
-    return boto3.client("codeartifact", endpoint_url=URL, region_name=REGION, config=CONFIG, **kwargs)
-
-
 SCENARIOS = {"operations": operations}
 
 if __name__ == "__main__":
-    scenario = sys.argv[1]
-    SCENARIOS[scenario]()
-    print(f"{scenario}: {checks} checks passed")
+    run_scenario(SCENARIOS)

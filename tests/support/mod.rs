@@ -184,6 +184,16 @@ pub fn assert_exit_with(output: &Output, code: i32, needle: &str) {
     );
 }
 
+/// `output` failed and its stderr contains `needle` (both streams shown when not).
+pub fn assert_fails_with(output: &Output, needle: &str) {
+    assert!(!output.status.success(), "{}", describe(output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(needle),
+        "{}",
+        describe(output)
+    );
+}
+
 /// Both streams of an output, for assertion messages.
 pub fn describe(output: &Output) -> String {
     format!(
@@ -733,4 +743,33 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// `aws codeartifact publish-package-version` arguments publishing `file` (whose sha256 is
+/// `sha256`) as asset `asset` of the generic package `ns/package@version`; the repository
+/// and domain come from the command (`LadingServer::aws_command_on`) or further arguments.
+pub fn generic_publish_args<'a>(
+    package: &'a str,
+    version: &'a str,
+    asset: &'a str,
+    file: &'a str,
+    sha256: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "publish-package-version",
+        "--format",
+        "generic",
+        "--namespace",
+        "ns",
+        "--package",
+        package,
+        "--package-version",
+        version,
+        "--asset-name",
+        asset,
+        "--asset-content",
+        file,
+        "--asset-sha256",
+        sha256,
+    ]
 }

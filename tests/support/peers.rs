@@ -656,6 +656,34 @@ impl S3Server {
             let _ = child.wait();
         }
     }
+
+    /// The AWS CLI's `s3api` aimed at this store.
+    pub fn s3api(&self, aws: &Path, home: &Path, args: &[&str]) -> Command {
+        let mut command = clean_command(aws, home);
+        command.envs(self.env()).arg("s3api").args(args);
+        command
+    }
+
+    /// Make `bucket`.
+    pub fn create_bucket(&self, aws: &Path, home: &Path, bucket: &str) {
+        super::run_ok(&mut self.s3api(aws, home, &["create-bucket", "--bucket", bucket]));
+    }
+
+    /// Every key in `bucket`.
+    pub fn keys(&self, aws: &Path, home: &Path, bucket: &str) -> Vec<String> {
+        let output = super::run_ok(&mut self.s3api(
+            aws,
+            home,
+            &["list-objects-v2", "--bucket", bucket, "--output", "json"],
+        ));
+        let listing: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+        listing["Contents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|object| object["Key"].as_str().map(str::to_owned))
+            .collect()
+    }
 }
 
 impl Drop for S3Server {
