@@ -12,7 +12,7 @@
 //! an [`super::pull_through::UpstreamAdapter`] reading its upstream metadata. What every
 //! plane's handling of a request starts from (the repository its path names, whether it
 //! exists, its packages' keys) is a [`DataRequest`], which a format's own request type
-//! wraps ([`data_request!`]).
+//! wraps (`data_request!`).
 
 use std::pin::Pin;
 use std::sync::Arc;

@@ -458,7 +458,7 @@ impl PartialEq<Vec<(String, String)>> for ExternalSources {
 
 /// Record the new version `row` of `key` with its one `asset`, in one write transaction,
 /// unless the version exists (`Ok(Err(None))`) or [`admit_publish`] refuses it
-/// (`Ok(Err(Some(why)))`, `why` to follow "publishing <package> ": "is blocked by …",
+/// (`Ok(Err(Some(why)))`, `why` to follow "publishing PACKAGE ": "is blocked by …",
 /// "failed: …"). For the planes whose publish is one file making one version (NuGet,
 /// Swift).
 ///
