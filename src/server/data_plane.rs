@@ -24,6 +24,7 @@ use axum::response::Response;
 use axum::routing::any;
 
 use super::AppState;
+use super::cache::{Document, DocumentKey};
 use super::error::DataError;
 use super::store::PackageKey;
 use crate::format::Format;
@@ -143,6 +144,52 @@ impl<'a> DataRequest<'a> {
             headers.insert(header::ETAG, etag);
         }
         Ok(response)
+    }
+
+    /// The index generation a rendering of metadata for this request is cached under: the
+    /// one it arrived at, unless the reader's grants narrow its upstream reads (it then gets
+    /// its own view, not cached).
+    ///
+    /// # Errors
+    /// [`DataError`] when the reader's grants cannot be read.
+    pub async fn document_generation(&self) -> Result<Option<u64>, DataError> {
+        let shared_view = super::access::reader(self.state, self.headers, &self.domain)
+            .await?
+            .is_some_and(|reader| reader.reads_every_repository(&self.domain));
+        Ok(self.generation.filter(|_| shared_view))
+    }
+
+    /// The cached rendering `key` at `generation` (from [`Self::document_generation`]), as
+    /// the answer to this request (`304` when its `If-None-Match` names it).
+    #[must_use]
+    pub fn cached_document(&self, key: &DocumentKey, generation: Option<u64>) -> Option<Response> {
+        generation
+            .and_then(|generation| self.state.caches.documents.get(key, generation))
+            .map(|document| document.respond(self.headers))
+    }
+
+    /// Answer with `document`, the upstream `notes` in its header; kept in the document
+    /// cache as `key` at `generation` unless external connections were consulted (what they
+    /// offer changes without the index knowing).
+    #[must_use]
+    pub fn respond_document(
+        &self,
+        key: DocumentKey,
+        generation: Option<u64>,
+        document: Document,
+        consulted_externals: bool,
+        notes: &[String],
+    ) -> Response {
+        let document = Arc::new(document);
+        if !consulted_externals && let Some(generation) = generation {
+            self.state
+                .caches
+                .documents
+                .insert(key, generation, Arc::clone(&document));
+        }
+        let mut response = document.respond(self.headers);
+        super::upstream::add_notes(&mut response, notes);
+        response
     }
 
     /// The package `namespace`/`package` of `format` in this repository.

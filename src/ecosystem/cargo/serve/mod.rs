@@ -394,15 +394,9 @@ impl CargoRequest<'_> {
             variant: "sparse-index",
             base_url: String::new(),
         };
-        // A reader whose upstream reads are narrowed by grants gets its own view: not cached.
-        let shared_view = access::reader(self.state, self.headers, &self.domain)
-            .await?
-            .is_some_and(|reader| reader.reads_every_repository(&self.domain));
-        let generation = self.generation.filter(|_| shared_view);
-        if let Some(document) = generation
-            .and_then(|generation| self.state.caches.documents.get(&cache_key, generation))
-        {
-            return Ok(document.respond(self.headers));
+        let generation = self.document_generation().await?;
+        if let Some(response) = self.cached_document(&cache_key, generation) {
+            return Ok(response);
         }
         let view = self.view(name).await?;
         let text = view.render();
@@ -416,18 +410,13 @@ impl CargoRequest<'_> {
                 &view.notes,
             ));
         }
-        let document = Arc::new(Document::new(text.into_bytes(), "text/plain"));
-        if !view.consulted_externals
-            && let Some(generation) = generation
-        {
-            self.state
-                .caches
-                .documents
-                .insert(cache_key, generation, Arc::clone(&document));
-        }
-        let mut response = document.respond(self.headers);
-        add_notes(&mut response, &view.notes);
-        Ok(response)
+        Ok(self.respond_document(
+            cache_key,
+            generation,
+            Document::new(text.into_bytes(), "text/plain"),
+            view.consulted_externals,
+            &view.notes,
+        ))
     }
 
     /// The `.crate` of a version this repository holds (fetching it through an upstream

@@ -344,15 +344,9 @@ impl NpmRequest<'_> {
             variant: if abbreviated { "abbreviated" } else { "full" },
             base_url: self.state.base_url(self.headers),
         };
-        // A reader whose upstream reads are narrowed by grants gets its own view: not cached.
-        let shared_view = access::reader(self.state, self.headers, &self.domain)
-            .await?
-            .is_some_and(|reader| reader.reads_every_repository(&self.domain));
-        let generation = self.generation.filter(|_| shared_view);
-        if let Some(document) = generation
-            .and_then(|generation| self.state.caches.documents.get(&cache_key, generation))
-        {
-            return Ok(document.respond(self.headers));
+        let generation = self.document_generation().await?;
+        if let Some(response) = self.cached_document(&cache_key, generation) {
+            return Ok(response);
         }
         let mut view = self.view(&name).await?;
         if view.versions.is_empty() {
@@ -457,18 +451,13 @@ impl NpmRequest<'_> {
         } else {
             "application/json"
         };
-        let document = Arc::new(Document::new(body, content_type));
-        if !view.consulted_externals
-            && let Some(generation) = generation
-        {
-            self.state
-                .caches
-                .documents
-                .insert(cache_key, generation, Arc::clone(&document));
-        }
-        let mut response = document.respond(self.headers);
-        add_notes(&mut response, &view.notes);
-        Ok(response)
+        Ok(self.respond_document(
+            cache_key,
+            generation,
+            Document::new(body, content_type),
+            view.consulted_externals,
+            &view.notes,
+        ))
     }
 
     /// The full packument when an external connection supplied one: the upstream's document
