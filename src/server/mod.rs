@@ -664,15 +664,19 @@ async fn serve_connections(
 /// domain and repository and the still-encoded rest.
 #[must_use]
 pub fn split_data_path(path: &str) -> (String, String, &str) {
-    let decode = |text: &str| {
-        percent_encoding::percent_decode_str(text)
-            .decode_utf8_lossy()
-            .into_owned()
-    };
     let mut segments = path.splitn(6, '/').skip(2);
-    let domain = decode(segments.next().unwrap_or_default());
-    let repository = decode(segments.nth(1).unwrap_or_default());
+    let domain = decode_segment(segments.next().unwrap_or_default());
+    let repository = decode_segment(segments.nth(1).unwrap_or_default());
     (domain, repository, segments.next().unwrap_or_default())
+}
+
+/// Percent-encoded path text (a segment, or the rest of a path), decoded (invalid UTF-8
+/// replaced).
+#[must_use]
+pub fn decode_segment(text: &str) -> String {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The router over shared state.

@@ -11,19 +11,15 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use percent_encoding::percent_decode_str;
 use serde_json::json;
 
 use crate::server::AppState;
 use crate::server::access::{self, Permission};
 use crate::server::control::{AddAssetError, add_generic_asset};
 use crate::server::data_plane::{DataPlane, Handling};
+use crate::server::decode_segment as decode;
 use crate::server::error::DataError;
 use crate::server::store::{self, AssetRow, PackageKey};
-
-fn decode(text: &str) -> String {
-    percent_decode_str(text).decode_utf8_lossy().into_owned()
-}
 
 fn valid_component(text: &str) -> bool {
     !text.is_empty()

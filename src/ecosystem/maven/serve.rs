@@ -35,7 +35,6 @@ use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use percent_encoding::percent_decode_str;
 
 use crate::archive::Digests;
 use crate::ecosystem::maven::{
@@ -45,6 +44,7 @@ use crate::ecosystem::maven::{
 use crate::server::AppState;
 use crate::server::access::{self, Permission};
 use crate::server::data_plane::{DataPlane, DataRequest, Handling, data_request};
+use crate::server::decode_segment as decode;
 use crate::server::error::DataError;
 use crate::server::packages;
 use crate::server::pull_through::{self, UpstreamAdapter, UpstreamReader};
@@ -56,10 +56,6 @@ const CHALLENGE: &str = "Basic realm=\"lading\"";
 
 /// Statuses whose files can be downloaded.
 const READABLE: [&str; 3] = ["Published", "Unfinished", "Unlisted"];
-
-fn decode(text: &str) -> String {
-    percent_decode_str(text).decode_utf8_lossy().into_owned()
-}
 
 /// The maven data plane, as `lading serve` mounts it.
 #[derive(Debug)]

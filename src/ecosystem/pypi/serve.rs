@@ -38,7 +38,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use blake2::Digest as _;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
 use crate::archive::Digests;
@@ -50,6 +50,7 @@ use crate::ecosystem::pypi::{
 use crate::server::AppState;
 use crate::server::access::{self, Permission, Principal};
 use crate::server::data_plane::{DataPlane, DataRequest, Handling, data_request};
+use crate::server::decode_segment as decode;
 use crate::server::error::DataError;
 use crate::server::multipart;
 use crate::server::packages;
@@ -120,10 +121,6 @@ enum Target {
         file: String,
     },
     Unsupported(String),
-}
-
-fn decode(text: &str) -> String {
-    percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 fn encode(text: &str) -> String {

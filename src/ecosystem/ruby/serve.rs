@@ -42,7 +42,6 @@ use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
 use super::compact_index::{self, InfoLine, VersionsLine};
@@ -51,6 +50,7 @@ use crate::format::Format;
 use crate::server::AppState;
 use crate::server::access::{self, Permission, Principal};
 use crate::server::data_plane::{DataPlane, DataRequest, Handling, data_request};
+use crate::server::decode_segment as decode;
 use crate::server::error::DataError;
 use crate::server::packages;
 use crate::server::pull_through::{self, UpstreamAdapter, UpstreamReader};
@@ -99,10 +99,6 @@ enum Target {
     Gem(String),
     Gemspec(String),
     Unsupported(String),
-}
-
-fn decode(text: &str) -> String {
-    percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 #[expect(

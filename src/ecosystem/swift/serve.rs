@@ -120,14 +120,7 @@ enum Target {
 }
 
 fn parse_target(rest: &str) -> Option<Target> {
-    let segments: Vec<String> = rest
-        .split('/')
-        .map(|segment| {
-            percent_encoding::percent_decode_str(segment)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .collect();
+    let segments: Vec<String> = rest.split('/').map(crate::server::decode_segment).collect();
     let owned = |text: &str| text.to_owned();
     match segments.as_slice() {
         [single] if single == "identifiers" => Some(Target::Identifiers),

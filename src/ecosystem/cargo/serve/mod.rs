@@ -36,7 +36,6 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 
 use self::index::{crate_of_index_path, entry_from_publish, folded, valid_name, valid_version};
@@ -107,7 +106,7 @@ impl Target {
 }
 
 fn parse_target(rest: &str) -> Target {
-    let decoded = percent_decode_str(rest).decode_utf8_lossy().into_owned();
+    let decoded = crate::server::decode_segment(rest);
     if decoded == "config.json" {
         return Target::Config;
     }

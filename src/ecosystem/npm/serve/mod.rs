@@ -14,7 +14,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 
 use crate::ecosystem::npm::{
@@ -24,6 +23,7 @@ use crate::server::AppState;
 use crate::server::access::{self, Permission, Principal, iso8601};
 use crate::server::cache::{Document, DocumentKey};
 use crate::server::data_plane::{DataPlane, DataRequest, Handling, data_request};
+use crate::server::decode_segment as decode;
 use crate::server::error::DataError;
 use crate::server::packages;
 use crate::server::pull_through::{self, UpstreamAdapter, UpstreamReader};
@@ -47,10 +47,6 @@ enum Target {
         package: String,
     },
     Unsupported(String),
-}
-
-fn decode(text: &str) -> String {
-    percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 fn parse_target(rest: &str) -> Target {

@@ -36,7 +36,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
 use self::upstream::UpstreamVersion;
@@ -44,6 +43,7 @@ use crate::ecosystem::nuget::{self, NuGetVersion, NupkgManifest};
 use crate::server::AppState;
 use crate::server::access::{self, Permission, Principal, iso8601};
 use crate::server::data_plane::{DataPlane, DataRequest, Handling, data_request};
+use crate::server::decode_segment as decode;
 use crate::server::error::DataError;
 use crate::server::packages;
 use crate::server::pull_through;
@@ -196,10 +196,6 @@ enum Target {
         version: String,
     },
     Unsupported(String),
-}
-
-fn decode(text: &str) -> String {
-    percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 fn parse_target(rest: &str) -> Target {
