@@ -561,13 +561,25 @@ pub struct PublishedFile {
     pub version: String,
 }
 
+impl PublishedFile {
+    /// A file's report under `package` `version`.
+    #[must_use]
+    pub fn new(report: FileReport, package: String, version: String) -> Self {
+        Self {
+            report,
+            package,
+            version,
+        }
+    }
+}
+
 /// What a [`PublishFile::publish_file`] returns.
 pub type FilePublishing<'a> =
     std::pin::Pin<Box<dyn Future<Output = Result<PublishedFile, PublishError>> + Send + 'a>>;
 
 /// A format whose packages are published one file at a time (an npm tarball, a nupkg, a
 /// wheel, a `.crate`, a `.gem`): it supplies only the upload of one file; [`file_by_file`]
-/// is the loop over a package's files, and its [`Publish::publish`] is one call to it.
+/// is the loop over a package's files, and every `PublishFile` is a [`Publish`] through it.
 pub trait PublishFile: Sync {
     /// The format whose endpoint the session is opened on.
     fn format(&self) -> crate::format::Format;
@@ -586,6 +598,14 @@ pub trait PublishFile: Sync {
         session: &'a Session,
         upload: &'a Upload,
     ) -> FilePublishing<'a>;
+}
+
+/// A format publishing file by file publishes a package with [`file_by_file`] (and the
+/// default grouping: each file a package, the provenance beside it).
+impl<T: PublishFile> Publish for T {
+    fn publish<'a>(&'a self, target: &'a Target, package: Package) -> Publishing<'a> {
+        file_by_file(self, target, package)
+    }
 }
 
 /// Publish `package`'s files one by one with `publisher`, in order, stopping at the first

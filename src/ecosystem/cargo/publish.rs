@@ -642,16 +642,6 @@ impl PublishFile for super::Cargo {
     }
 }
 
-impl crate::ecosystem::publish::Publish for super::Cargo {
-    fn publish<'a>(
-        &'a self,
-        target: &'a Target,
-        package: crate::ecosystem::publish::Package,
-    ) -> crate::ecosystem::publish::Publishing<'a> {
-        crate::ecosystem::publish::file_by_file(self, target, package)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

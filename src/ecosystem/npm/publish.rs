@@ -14,7 +14,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::ecosystem::publish::{
-    FileReport, Outcome, PublishError, Session, Upload, check_read_back,
+    FilePublishing, FileReport, Outcome, PublishError, PublishFile, PublishedFile, Session, Target,
+    Upload, check_read_back,
 };
 use crate::secret::SafeUrl;
 
@@ -78,7 +79,7 @@ pub async fn publish(
     session: &Session,
     upload: &Upload,
     options: &NpmOptions,
-) -> Result<(FileReport, String, String), PublishError> {
+) -> Result<PublishedFile, PublishError> {
     let manifest = tarball_manifest(&upload.bytes)?;
     let name = manifest["name"]
         .as_str()
@@ -100,7 +101,7 @@ pub async fn publish(
     {
         let remote = found["dist"]["integrity"].as_str().unwrap_or_default();
         if remote == local {
-            return Ok((
+            return Ok(PublishedFile::new(
                 FileReport::new(upload, &packument_url.redacted(), Outcome::AlreadyPublished),
                 name,
                 version,
@@ -119,7 +120,7 @@ pub async fn publish(
         });
     }
     if session.dry_run {
-        return Ok((
+        return Ok(PublishedFile::new(
             FileReport::new(upload, &packument_url.redacted(), Outcome::WouldPublish),
             name,
             version,
@@ -190,38 +191,30 @@ pub async fn publish(
         })?;
     let read_back = session.get(&tarball).await?;
     check_read_back(upload, &tarball, &read_back)?;
-    Ok((
+    Ok(PublishedFile::new(
         FileReport::new(upload, &tarball.redacted(), Outcome::Published),
         name,
         version,
     ))
 }
 
-impl crate::ecosystem::publish::Publish for super::Npm {
-    fn publish<'a>(
+impl PublishFile for super::Npm {
+    fn format(&self) -> crate::format::Format {
+        crate::format::Format::Npm
+    }
+
+    fn publish_file<'a>(
         &'a self,
-        target: &'a crate::ecosystem::publish::Target,
-        package: crate::ecosystem::publish::Package,
-    ) -> crate::ecosystem::publish::Publishing<'a> {
+        target: &'a Target,
+        session: &'a Session,
+        upload: &'a Upload,
+    ) -> FilePublishing<'a> {
         Box::pin(async move {
-            let session = target.session(crate::format::Format::Npm).await?;
             let options = NpmOptions {
                 tag: target.tag.clone(),
                 access: target.access.clone(),
             };
-            let mut files = Vec::new();
-            let (mut name, mut version) = (String::new(), String::new());
-            for upload in &package.uploads {
-                let (report, published_name, published_version) =
-                    publish(&session, upload, &options).await?;
-                files.push(report);
-                (name, version) = (published_name, published_version);
-            }
-            Ok(crate::ecosystem::publish::Published {
-                package: name,
-                version,
-                files,
-            })
+            publish(session, upload, &options).await
         })
     }
 }

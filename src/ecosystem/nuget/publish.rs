@@ -16,7 +16,8 @@ use super::read_nupkg;
 use super::restore::service_index_url;
 use crate::archive::Digests;
 use crate::ecosystem::publish::{
-    FileReport, Multipart, Outcome, PublishError, Session, Upload, check_read_back, join,
+    FilePublishing, FileReport, Multipart, Outcome, PublishError, PublishFile, PublishedFile,
+    Session, Target, Upload, check_read_back, join,
 };
 use crate::secret::SafeUrl;
 
@@ -166,10 +167,7 @@ async fn existing(
 ///
 /// # Errors
 /// [`PublishError`].
-pub async fn publish(
-    session: &Session,
-    upload: &Upload,
-) -> Result<(FileReport, String, String), PublishError> {
+pub async fn publish(session: &Session, upload: &Upload) -> Result<PublishedFile, PublishError> {
     let manifest = read_nupkg(&upload.bytes)
         .map_err(|error| PublishError::Invalid(format!("`{}`: {error}", upload.file_name)))?;
     let id = manifest.nuspec.id.clone();
@@ -180,7 +178,7 @@ pub async fn publish(
     if let Some(body) = found {
         let remote = Digests::of(&body).sha512;
         if remote == upload.digests.sha512 {
-            return Ok((
+            return Ok(PublishedFile::new(
                 FileReport::new(upload, &url.redacted(), Outcome::AlreadyPublished),
                 id,
                 version,
@@ -199,7 +197,7 @@ pub async fn publish(
         Feed::V2 { feed } => join(feed, "api/v2/package/")?,
     };
     if session.dry_run {
-        return Ok((
+        return Ok(PublishedFile::new(
             FileReport::new(upload, &push.redacted(), Outcome::WouldPublish),
             id,
             version,
@@ -238,34 +236,25 @@ pub async fn publish(
         PublishError::Invalid(format!("{id} {version} is missing right after the push"))
     })?;
     check_read_back(upload, &url, &body)?;
-    Ok((
+    Ok(PublishedFile::new(
         FileReport::new(upload, &url.redacted(), Outcome::Published),
         id,
         version,
     ))
 }
 
-impl crate::ecosystem::publish::Publish for super::Nuget {
-    fn publish<'a>(
+impl PublishFile for super::Nuget {
+    fn format(&self) -> crate::format::Format {
+        crate::format::Format::Nuget
+    }
+
+    fn publish_file<'a>(
         &'a self,
-        target: &'a crate::ecosystem::publish::Target,
-        package: crate::ecosystem::publish::Package,
-    ) -> crate::ecosystem::publish::Publishing<'a> {
-        Box::pin(async move {
-            let session = target.session(crate::format::Format::Nuget).await?;
-            let mut files = Vec::new();
-            let (mut name, mut version) = (String::new(), String::new());
-            for upload in &package.uploads {
-                let (report, published_name, published_version) = publish(&session, upload).await?;
-                files.push(report);
-                (name, version) = (published_name, published_version);
-            }
-            Ok(crate::ecosystem::publish::Published {
-                package: name,
-                version,
-                files,
-            })
-        })
+        _target: &'a Target,
+        session: &'a Session,
+        upload: &'a Upload,
+    ) -> FilePublishing<'a> {
+        Box::pin(publish(session, upload))
     }
 }
 

@@ -10,7 +10,8 @@ use super::pack::core_metadata;
 use super::restore::{index_url, parse_project_page};
 use super::{DistributionFile, normalize_name};
 use crate::ecosystem::publish::{
-    FileReport, Multipart, Outcome, PublishError, Session, Upload, check_read_back, join,
+    FilePublishing, FileReport, Multipart, Outcome, PublishError, PublishFile, PublishedFile,
+    Session, Target, Upload, check_read_back, join,
 };
 use crate::secret::SafeUrl;
 
@@ -62,10 +63,7 @@ fn form_name(header: &str) -> String {
 ///
 /// # Errors
 /// [`PublishError`].
-pub async fn publish(
-    session: &Session,
-    upload: &Upload,
-) -> Result<(FileReport, String, String), PublishError> {
+pub async fn publish(session: &Session, upload: &Upload) -> Result<PublishedFile, PublishError> {
     let metadata = core_metadata(&upload.file_name, &upload.bytes).map_err(|message| {
         PublishError::Invalid(format!(
             "`{}`: no core metadata: {message}",
@@ -108,7 +106,7 @@ pub async fn publish(
             crate::archive::Digests::of(&session.get(&url).await?).sha256
         };
         if remote == upload.digests.sha256 {
-            return Ok((
+            return Ok(PublishedFile::new(
                 FileReport::new(upload, found.url.as_ref(), Outcome::AlreadyPublished),
                 name,
                 version,
@@ -123,7 +121,7 @@ pub async fn publish(
         });
     }
     if session.dry_run {
-        return Ok((
+        return Ok(PublishedFile::new(
             FileReport::new(upload, &session.endpoint.redacted(), Outcome::WouldPublish),
             name,
             version,
@@ -189,34 +187,25 @@ pub async fn publish(
     let url = SafeUrl::from(found.url.clone());
     let read_back = session.get(&url).await?;
     check_read_back(upload, &url, &read_back)?;
-    Ok((
+    Ok(PublishedFile::new(
         FileReport::new(upload, &url.redacted(), Outcome::Published),
         name,
         version,
     ))
 }
 
-impl crate::ecosystem::publish::Publish for super::Pypi {
-    fn publish<'a>(
+impl PublishFile for super::Pypi {
+    fn format(&self) -> crate::format::Format {
+        crate::format::Format::Pypi
+    }
+
+    fn publish_file<'a>(
         &'a self,
-        target: &'a crate::ecosystem::publish::Target,
-        package: crate::ecosystem::publish::Package,
-    ) -> crate::ecosystem::publish::Publishing<'a> {
-        Box::pin(async move {
-            let session = target.session(crate::format::Format::Pypi).await?;
-            let mut files = Vec::new();
-            let (mut name, mut version) = (String::new(), String::new());
-            for upload in &package.uploads {
-                let (report, published_name, published_version) = publish(&session, upload).await?;
-                files.push(report);
-                (name, version) = (published_name, published_version);
-            }
-            Ok(crate::ecosystem::publish::Published {
-                package: name,
-                version,
-                files,
-            })
-        })
+        _target: &'a Target,
+        session: &'a Session,
+        upload: &'a Upload,
+    ) -> FilePublishing<'a> {
+        Box::pin(publish(session, upload))
     }
 }
 

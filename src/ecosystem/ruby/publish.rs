@@ -167,13 +167,3 @@ impl PublishFile for super::Ruby {
         Box::pin(async move { publish(session, &api_key(target, session), upload).await })
     }
 }
-
-impl crate::ecosystem::publish::Publish for super::Ruby {
-    fn publish<'a>(
-        &'a self,
-        target: &'a Target,
-        package: crate::ecosystem::publish::Package,
-    ) -> crate::ecosystem::publish::Publishing<'a> {
-        crate::ecosystem::publish::file_by_file(self, target, package)
-    }
-}
