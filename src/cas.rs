@@ -123,6 +123,12 @@ pub struct Staged {
 }
 
 impl Staged {
+    /// Its temp file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
     /// Bytes written so far.
     #[must_use]
     pub const fn size(&self) -> u64 {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::cas::{Blob, Digest, Store};
+use crate::cas::{Blob, Digest, Staged, Store};
 use crate::diagnostics::{Cause, Diagnostic, EXIT_TRANSIENT, as_diagnostic};
 use crate::http::{HttpClient, HttpError};
 use crate::secret::{SafeUrl, Secret};
@@ -126,6 +126,33 @@ pub struct Fetched {
     pub from_store: bool,
     /// Response headers when it was downloaded.
     pub headers: reqwest::header::HeaderMap,
+}
+
+/// A verified artifact read once ([`Fetcher::verified_once`]).
+#[derive(Debug)]
+pub enum Verified {
+    /// The store had it.
+    Stored(Blob),
+    /// Downloaded and verified into a temp file, deleted when this is dropped.
+    Downloaded(Staged),
+}
+
+impl Verified {
+    /// Where its bytes are.
+    #[must_use]
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            Self::Stored(blob) => &blob.path,
+            Self::Downloaded(staged) => staged.path(),
+        }
+    }
+}
+
+fn io_error(package: &str, source: std::io::Error) -> FetchError {
+    FetchError::Io {
+        package: package.to_owned(),
+        source,
+    }
 }
 
 /// A metadata document (packument, simple page, sidecar).
@@ -260,28 +287,71 @@ impl Fetcher {
         if let Some(fetched) = self.stored(expected) {
             return Ok(fetched);
         }
-        let io_error = |source: std::io::Error| FetchError::Io {
-            package: package.to_owned(),
-            source,
-        };
+        let (staged, headers) = self.download_verified(package, url, expected).await?;
+        let store = self.store.clone();
+        let digests = expected.to_vec();
+        let blob = tokio::task::spawn_blocking(move || store.commit(staged, &digests))
+            .await
+            .map_err(|error| io_error(package, std::io::Error::other(error)))?
+            .map_err(|error| io_error(package, error))?;
+        Ok(Fetched {
+            blob,
+            from_store: false,
+            headers,
+        })
+    }
+
+    /// As [`Fetcher::verified`], for bytes read once right away and not kept (a tarball
+    /// `restore --install` unpacks into its own store): a download stays in its verified
+    /// temp file, deleted when the answer is dropped, instead of being fsynced and moved
+    /// into the store; what the store holds already is used from there.
+    ///
+    /// # Errors
+    /// As [`Fetcher::verified`].
+    pub async fn verified_once(
+        &self,
+        package: &str,
+        url: &SafeUrl,
+        expected: &[Digest],
+    ) -> Result<Verified, FetchError> {
+        if let Some(fetched) = self.stored(expected) {
+            return Ok(Verified::Stored(fetched.blob));
+        }
+        let (staged, _) = self.download_verified(package, url, expected).await?;
+        Ok(Verified::Downloaded(staged))
+    }
+
+    /// Download `url` into a temp file of the store, hashed as it arrives, and check it
+    /// against every expected digest (a mismatch deletes it).
+    async fn download_verified(
+        &self,
+        package: &str,
+        url: &SafeUrl,
+        expected: &[Digest],
+    ) -> Result<(Staged, reqwest::header::HeaderMap), FetchError> {
         let algorithms: Vec<_> = expected.iter().map(|digest| digest.algorithm).collect();
-        let mut staged = self.store.stage(&algorithms).map_err(io_error)?;
-        let headers = {
-            let slot = self.permit(package).await?;
-            self.http
-                .get_into(
-                    url,
-                    self.stall,
-                    |request| self.authorize(url, None, request),
-                    &mut staged,
-                    |_, _| slot.answered(),
-                )
-                .await
-                .map_err(|source| FetchError::Http {
-                    package: package.to_owned(),
-                    source,
-                })?
-        };
+        // The temp file only once a place in the queue is ours: one open file per
+        // download in flight, not one per package of the lockfile.
+        let slot = self.permit(package).await?;
+        let mut staged = self
+            .store
+            .stage(&algorithms)
+            .map_err(|error| io_error(package, error))?;
+        let headers = self
+            .http
+            .get_into(
+                url,
+                self.stall,
+                |request| self.authorize(url, None, request),
+                &mut staged,
+                |_, _| slot.answered(),
+            )
+            .await
+            .map_err(|source| FetchError::Http {
+                package: package.to_owned(),
+                source,
+            })?;
+        drop(slot);
         self.stats.downloaded.fetch_add(1, Ordering::Relaxed);
         self.stats.bytes.fetch_add(staged.size(), Ordering::Relaxed);
         if let Err(mismatch) = staged.verify(expected) {
@@ -294,17 +364,7 @@ impl Fetcher {
                 actual,
             });
         }
-        let store = self.store.clone();
-        let digests = expected.to_vec();
-        let blob = tokio::task::spawn_blocking(move || store.commit(staged, &digests))
-            .await
-            .map_err(|error| io_error(std::io::Error::other(error)))?
-            .map_err(io_error)?;
-        Ok(Fetched {
-            blob,
-            from_store: false,
-            headers,
-        })
+        Ok((staged, headers))
     }
 
     /// As [`Fetcher::verified`], for a digest that `digest_of` computes from the bytes

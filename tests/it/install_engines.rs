@@ -220,6 +220,20 @@ fn optional_packages_whose_engines_exclude_this_node_are_left_out_as_npm_ci_does
         &["--ignore-scripts"],
     );
     assert_same_tree(&npm_tree, &by_npm, &by_lading, "engines");
+    // The tarballs were unpacked from their verified temp files and not kept as blobs
+    // (nothing fsynced or moved into the blob store for bytes read once), and no temp file
+    // is left behind.
+    let store = home.join("lading-cache/store-v1");
+    for dir in ["sha512", "tmp"] {
+        let left: Vec<_> = walk_files(&store.join(dir));
+        assert!(left.is_empty(), "{dir}: {left:?}");
+    }
+    assert!(
+        fs_err::read_dir(home.join("lading-cache/npm-unpacked-v1"))
+            .unwrap()
+            .count()
+            >= 4
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("`node_modules/engines-required-old`: unsupported engine (EBADENGINE), engines want node <0.0.1"),
@@ -253,4 +267,24 @@ fn optional_packages_whose_engines_exclude_this_node_are_left_out_as_npm_ci_does
     );
     // Refused before it touched the tree the previous install wrote, as npm refuses.
     assert_same_tree(&npm_tree, &by_npm, &by_lading, "after engine-strict");
+}
+
+/// Every file under `dir` (none when it does not exist).
+fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = fs_err::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
 }

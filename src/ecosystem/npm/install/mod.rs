@@ -2,7 +2,8 @@
 //! `package-lock.json` (v2, v3), without npm.
 //!
 //! Each registry entry's tarball comes through the verified [`Fetcher`] (the content-addressed
-//! store first, else downloaded and checked against `integrity`), is unpacked once into the
+//! store first, else downloaded into a temp file and checked against `integrity`, not kept
+//! as a blob: bun and pnpm keep no tarballs either), is unpacked once into the
 //! unpacked-package store ([`unpack`]) and placed at its lockfile path by reflink, hard link
 //! or copy ([`link`]). Downloads, unpacking and placing overlap: each package is placed as
 //! soon as its tarball verified, on a pool of blocking threads, while later downloads stream.
@@ -29,7 +30,7 @@ use super::cacache::{PACKUMENT_ACCEPT, packument_url};
 use super::lockfile::LockedPackage;
 use super::restore::{fetch_url, packument_pins};
 use crate::cas::Digest;
-use crate::fetcher::{Fetcher, RestoreError};
+use crate::fetcher::{Fetcher, RestoreError, Verified};
 use crate::secret::SafeUrl;
 use plan::{Node, Source};
 use unpack::{Unpacked, UnpackedStore};
@@ -154,9 +155,9 @@ pub async fn install(
             tokio::task::spawn_blocking(move || {
                 let unpacked = match ready {
                     Ready::Unpacked(unpacked) => unpacked,
-                    Ready::Tarball { key, path, spec } => match store.get(&key) {
+                    Ready::Tarball { key, source, spec } => match store.get(&key) {
                         Some(unpacked) => unpacked,
-                        None => store.unpack(&key, &path, &spec)?,
+                        None => store.unpack(&key, source.path(), &spec)?,
                     },
                 };
                 for (location, private) in locations {
@@ -210,7 +211,8 @@ enum Ready {
     Unpacked(Unpacked),
     Tarball {
         key: String,
-        path: PathBuf,
+        /// The verified tarball (a download's temp file goes when this is dropped).
+        source: Verified,
         spec: String,
     },
 }
@@ -262,10 +264,12 @@ async fn unpacked_package(
     let url = fetch_url(&npm_url, &package.name, registry_url);
     let source = SafeUrl::parse(&url)
         .map_err(|error| RestoreError::Invalid(format!("`{spec}`: bad URL `{url}`: {error}")))?;
-    let fetched = fetcher.verified(&spec, &source, &pinned).await?;
+    // Unpacked once into the unpacked store and never read again: the tarball itself is not
+    // kept (no fsync, no move into the blob store).
+    let source = fetcher.verified_once(&spec, &source, &pinned).await?;
     Ok(Ready::Tarball {
         key: unpacked_key(&pinned[0]),
-        path: fetched.blob.path,
+        source,
         spec,
     })
 }
