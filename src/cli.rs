@@ -579,6 +579,15 @@ pub struct ServeArgs {
     /// S3-compatible server, which are then addressed path-style). The bucket must exist.
     #[arg(long, env = EnvVars::LADING_SERVE_BLOBS, value_name = "s3://BUCKET/PREFIX")]
     pub blobs: Option<String>,
+    /// Keep the index (domains, repositories, versions, assets, tokens, origin controls,
+    /// package groups) in a PostgreSQL database, `postgres://USER:PASSWORD@HOST:PORT/DB`,
+    /// instead of the data directory's SQLite file: several `lading serve` nodes pointed at
+    /// one database (and one `--blobs` bucket) behave as one repository. The schema is
+    /// created and migrated at start (under an advisory lock, so nodes may start together).
+    /// No TLS yet: reach the database over a private network or loopback. While it does not
+    /// answer, requests get 503 with `Retry-After` and service resumes when it is back.
+    #[arg(long, env = EnvVars::LADING_SERVE_INDEX, value_name = "postgres://…")]
+    pub index: Option<String>,
     /// Pull through an upstream: `FORMAT=URL` (`npm=https://registry.npmjs.org/`) or
     /// `FORMAT=codeartifact://DOMAIN/REPOSITORY[?region=R&domain-owner=O&endpoint-url=U]`
     /// (tokens minted through the AWS credential chain). Becomes the external connection
@@ -641,8 +650,8 @@ pub enum ServeAction {
     ///
     /// Exit status 0 when no blob is missing, corrupt or of the wrong size, 1 otherwise.
     Verify(ServeVerifyArgs),
-    /// Copy a data directory's blobs into an object store, so `lading serve --blobs` can
-    /// take over the same data directory.
+    /// Copy a data directory's blobs into an object store (`--blobs`) and its index into
+    /// PostgreSQL (`--index`), so `lading serve --blobs … --index …` can take over.
     ///
     /// Each blob is hashed before it is uploaded (a damaged one is reported, not copied) and
     /// written with `If-None-Match: *` and its SHA-256 for the store to check; blobs the
@@ -650,19 +659,34 @@ pub enum ServeAction {
     /// again. Stop the server first, or run it twice: blobs published meanwhile are copied
     /// by the second run.
     ///
-    /// Exit status 0 when every blob is in the object store, 1 otherwise.
+    /// With `--index`, the SQLite index is copied row by row (rows already there are
+    /// skipped) and every table compared afterwards.
+    ///
+    /// Exit status 0 when every blob is in the object store and every table identical, 1
+    /// otherwise.
     Migrate(ServeMigrateArgs),
 }
 
 /// `lading serve migrate` options.
 #[derive(Debug, Args)]
 pub struct ServeMigrateArgs {
-    /// Data directory whose blobs to copy.
+    /// Data directory whose blobs (and SQLite index) to copy.
     #[arg(long, env = EnvVars::LADING_SERVE_DATA, default_value = ".lading/repo")]
     pub data: PathBuf,
-    /// The object store to copy them into (`s3://BUCKET/PREFIX`).
-    #[arg(long, env = EnvVars::LADING_SERVE_BLOBS, value_name = "s3://BUCKET/PREFIX")]
-    pub blobs: String,
+    /// The object store to copy the blobs into (`s3://BUCKET/PREFIX`).
+    #[arg(
+        long,
+        env = EnvVars::LADING_SERVE_BLOBS,
+        value_name = "s3://BUCKET/PREFIX",
+        required_unless_present = "index"
+    )]
+    pub blobs: Option<String>,
+    /// The PostgreSQL database to copy the index into (`postgres://…`): its schema is
+    /// created if needed, every row of the data directory's SQLite index is copied (rows
+    /// already there are skipped, so an interrupted copy is resumed by running it again),
+    /// then every table is compared row by row.
+    #[arg(long, env = EnvVars::LADING_SERVE_INDEX, value_name = "postgres://…")]
+    pub index: Option<String>,
 }
 
 /// `lading serve verify` options.
@@ -674,6 +698,9 @@ pub struct ServeVerifyArgs {
     /// The object store holding the blobs (`s3://BUCKET/PREFIX`), as given to `lading serve`.
     #[arg(long, env = EnvVars::LADING_SERVE_BLOBS, value_name = "s3://BUCKET/PREFIX")]
     pub blobs: Option<String>,
+    /// The PostgreSQL index (`postgres://…`), as given to `lading serve`.
+    #[arg(long, env = EnvVars::LADING_SERVE_INDEX, value_name = "postgres://…")]
+    pub index: Option<String>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,

@@ -24,6 +24,9 @@ impl EnvVars {
     /// `lading serve --blobs`: where blobs live (`s3://BUCKET/PREFIX`; default the data
     /// directory).
     pub const LADING_SERVE_BLOBS: &'static str = "LADING_SERVE_BLOBS";
+    /// `lading serve --index`: the PostgreSQL database holding the index
+    /// (`postgres://USER:PASSWORD@HOST:PORT/DB`; default SQLite in the data directory).
+    pub const LADING_SERVE_INDEX: &'static str = "LADING_SERVE_INDEX";
     /// `lading serve`: shift the server's clock by this many seconds (may be negative).
     /// Used to exercise token expiry and clock-skew refusal without waiting.
     pub const LADING_SERVE_CLOCK_OFFSET_SECONDS: &'static str = "LADING_SERVE_CLOCK_OFFSET_SECONDS";
@@ -161,6 +164,14 @@ impl EnvVars {
     pub const NPM_CONFIG_ENGINE_STRICT: &'static str = "NPM_CONFIG_ENGINE_STRICT";
     /// Tests: fail, instead of skip, when a real peer (npm, aws, python, ...) is missing.
     pub const LADING_TEST_REQUIRE_TOOLS: &'static str = "LADING_TEST_REQUIRE_TOOLS";
+    /// Tests: a PostgreSQL cluster to create test databases in
+    /// (`postgres://postgres@127.0.0.1:PORT/postgres`, trust authentication; `.ci/run` starts
+    /// one). Unset, a test needing one starts its own with `initdb` / `pg_ctl` from
+    /// `LADING_TEST_POSTGRES_BIN`.
+    pub const LADING_TEST_POSTGRES_URL: &'static str = "LADING_TEST_POSTGRES_URL";
+    /// Tests: the directory holding PostgreSQL's `initdb` and `pg_ctl`
+    /// (default `/usr/lib/postgresql/15/bin`).
+    pub const LADING_TEST_POSTGRES_BIN: &'static str = "LADING_TEST_POSTGRES_BIN";
     /// Tests: rewrite the README's generated blocks (this table) instead of failing when they
     /// no longer match their source.
     pub const LADING_TEST_BLESS: &'static str = "LADING_TEST_BLESS";
@@ -231,6 +242,7 @@ impl EnvVars {
         Self::LADING_SERVE_CONFIG,
         Self::LADING_SERVE_PUBLIC_URL,
         Self::LADING_SERVE_BLOBS,
+        Self::LADING_SERVE_INDEX,
         Self::LADING_SERVE_CLOCK_OFFSET_SECONDS,
         Self::LADING_CACHE_DIR,
         Self::LADING_SIGNING_KEY,

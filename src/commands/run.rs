@@ -489,6 +489,7 @@ pub async fn run(args: RunArgs, printer: Printer) -> anyhow::Result<()> {
             metadata_ttl: crate::server::upstream::DEFAULT_METADATA_TTL,
             data_planes: crate::ecosystem::registry::data_planes(),
             blobs: None,
+            index: None,
         })
         .await
         .context("failed to start the embedded repository")?;

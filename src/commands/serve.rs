@@ -43,6 +43,7 @@ pub async fn run(args: ServeArgs, printer: Printer) -> anyhow::Result<()> {
         metadata_ttl: args.metadata_ttl,
         data_planes: crate::ecosystem::registry::data_planes(),
         blobs: args.blobs.clone(),
+        index: args.index.clone(),
         limits: crate::server::ingest::Limits {
             max_upload_bytes: args.max_body_mib.saturating_mul(1024 * 1024),
             max_metadata_bytes: args.max_metadata_mib.saturating_mul(1024 * 1024),
@@ -99,7 +100,11 @@ async fn shutdown_signal() {
 
 /// `lading serve verify`: check every blob the index names, report orphans.
 async fn verify(args: ServeVerifyArgs, printer: &Printer) -> anyhow::Result<()> {
-    if !args.data.join(crate::server::store::INDEX_FILE).is_file() {
+    let index = match &args.index {
+        Some(url) => Some(crate::server::index::Location::postgres(url)?),
+        None => None,
+    };
+    if index.is_none() && !args.data.join(crate::server::store::INDEX_FILE).is_file() {
         anyhow::bail!(
             "`{}` is not a `lading serve` data directory (it has no `{}`)",
             args.data.display(),
@@ -114,15 +119,20 @@ async fn verify(args: ServeVerifyArgs, printer: &Printer) -> anyhow::Result<()> 
         ),
         None => None,
     };
-    let store = crate::server::store::Store::open_with(&args.data, remote).with_context(|| {
+    let data = args.data.clone();
+    let store = tokio::task::spawn_blocking(move || {
+        crate::server::store::Store::open_with(&data, index, remote)
+    })
+    .await?
+    .with_context(|| {
         format!(
             "failed to open the data directory `{}`",
             args.data.display()
         )
     })?;
     printer.status(&format!(
-        "verifying the blobs `{}` names...",
-        args.data.display()
+        "verifying the blobs {} names...",
+        store.index_location()
     ));
     let report = store.verify().await.context("failed to verify the store")?;
     if args.json {
@@ -158,12 +168,9 @@ async fn verify(args: ServeVerifyArgs, printer: &Printer) -> anyhow::Result<()> 
     }
 }
 
-/// `lading serve migrate`: copy every local blob into the object store, verified, resumable.
+/// `lading serve migrate`: copy every local blob into the object store and the index into
+/// PostgreSQL, verified, resumable.
 async fn migrate(args: ServeMigrateArgs, printer: &Printer) -> anyhow::Result<()> {
-    let blobs_dir = args
-        .data
-        .join(crate::server::store::BLOBS_DIR)
-        .join("sha256");
     if !args.data.join(crate::server::store::INDEX_FILE).is_file() {
         anyhow::bail!(
             "`{}` is not a `lading serve` data directory (it has no `{}`)",
@@ -171,9 +178,65 @@ async fn migrate(args: ServeMigrateArgs, printer: &Printer) -> anyhow::Result<()
             crate::server::store::INDEX_FILE
         );
     }
-    let remote = crate::server::object_store::ObjectStore::connect(&args.blobs)
+    if let Some(url) = &args.index {
+        migrate_index(&args.data, url, printer).await?;
+    }
+    match &args.blobs {
+        Some(blobs) => migrate_blobs(&args.data, blobs, printer).await,
+        None => Ok(()),
+    }
+}
+
+/// Copy the SQLite index into PostgreSQL and compare every table.
+async fn migrate_index(data: &std::path::Path, url: &str, printer: &Printer) -> anyhow::Result<()> {
+    use crate::server::index;
+    let target = index::Location::postgres(url)?;
+    let source = index::Location::Sqlite(data.join(crate::server::store::INDEX_FILE));
+    printer.status(&format!(
+        "copying the index {} into {}...",
+        source.display(),
+        target.display()
+    ));
+    let shown = target.display();
+    let report = tokio::task::spawn_blocking(move || index::copy::copy(&source, &target))
+        .await?
+        .with_context(|| format!("failed to copy the index into {shown}"))?;
+    let mut different = Vec::new();
+    for table in &report {
+        printer.status(&format!(
+            "  {}: {} row(s), {} written now{}",
+            table.table,
+            table.source_rows,
+            table.written,
+            if table.identical { "" } else { ", DIFFERENT" }
+        ));
+        if !table.identical {
+            different.push(table.table);
+        }
+    }
+    if !different.is_empty() {
+        anyhow::bail!(
+            "the copy in {shown} differs from the data directory's index in {}; hint: the target \
+             database must be empty or hold an earlier copy of this index: use a new database",
+            different.join(", ")
+        );
+    }
+    printer.status(&format!(
+        "done: the index is in {shown}, every table identical"
+    ));
+    Ok(())
+}
+
+/// Copy every local blob into the object store, verified, resumable.
+async fn migrate_blobs(
+    data: &std::path::Path,
+    blobs: &str,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    let blobs_dir = data.join(crate::server::store::BLOBS_DIR).join("sha256");
+    let remote = crate::server::object_store::ObjectStore::connect(blobs)
         .await
-        .with_context(|| format!("failed to use the object store `{}`", args.blobs))?;
+        .with_context(|| format!("failed to use the object store `{blobs}`"))?;
     let mut local = Vec::new();
     for shard in fs_err::read_dir(&blobs_dir)? {
         let shard = shard?.path();
@@ -228,15 +291,15 @@ async fn migrate(args: ServeMigrateArgs, printer: &Printer) -> anyhow::Result<()
             "done: all {} blob(s) are in `{}`; start `lading serve --data {} --blobs {}`",
             local.len(),
             remote.display(),
-            args.data.display(),
-            args.blobs
+            data.display(),
+            blobs
         ));
         Ok(())
     } else {
         anyhow::bail!(
             "{} damaged blob(s) were not copied; `lading serve verify --data {}` names the versions that use them",
             damaged.len(),
-            args.data.display()
+            data.display()
         )
     }
 }

@@ -998,7 +998,7 @@ fn upstream_names(body: &Value) -> Result<Option<Vec<String>>, ApiError> {
 
 /// Check upstreams exist in the domain and do not make a cycle back to `repository`.
 fn check_upstreams(
-    connection: &rusqlite::Connection,
+    connection: &super::index::Connection,
     domain: &str,
     repository: &str,
     upstreams: &[String],
@@ -1543,7 +1543,7 @@ async fn require_package(
                     let origin = packages::version_origin(connection, row.id)?;
                     Ok((row, origin))
                 })
-                .collect::<Result<Vec<_>, rusqlite::Error>>()?;
+                .collect::<Result<Vec<_>, super::index::Error>>()?;
             let restrictions = packages::effective_restrictions(connection, &lookup)?;
             let exists = packages::package_exists(connection, &lookup)?;
             Ok((
@@ -1960,8 +1960,8 @@ impl From<packages::AdmitError> for AddAssetError {
     }
 }
 
-impl From<rusqlite::Error> for AddAssetError {
-    fn from(error: rusqlite::Error) -> Self {
+impl From<super::index::Error> for AddAssetError {
+    fn from(error: super::index::Error) -> Self {
         Self::Store(error.into())
     }
 }
@@ -1978,7 +1978,7 @@ impl From<super::store::StoreError> for AddAssetError {
 /// # Errors
 /// [`AddAssetError`].
 pub fn add_generic_asset(
-    connection: &mut rusqlite::Connection,
+    connection: &mut super::index::Connection,
     key: &PackageKey,
     version: &str,
     asset: &AssetRow,

@@ -178,10 +178,11 @@ pub const RETRY_AFTER_SECONDS: u32 = 5;
 /// Whether a storage failure is the object store being away (503 and `Retry-After`, the
 /// client may retry) rather than a fault of this server (500).
 fn unavailable(error: &StoreError) -> bool {
-    matches!(
-        error,
-        StoreError::ObjectStore(super::object_store::ObjectStoreError::Request { .. })
-    )
+    match error {
+        StoreError::ObjectStore(super::object_store::ObjectStoreError::Request { .. }) => true,
+        StoreError::Index(error) => error.is_unavailable(),
+        _ => false,
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -198,8 +199,8 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(error: rusqlite::Error) -> Self {
+impl From<super::index::Error> for ApiError {
+    fn from(error: super::index::Error) -> Self {
         Self::from(StoreError::from(error))
     }
 }
@@ -309,8 +310,8 @@ impl From<BodyError> for ApiError {
     }
 }
 
-impl From<rusqlite::Error> for DataError {
-    fn from(error: rusqlite::Error) -> Self {
+impl From<super::index::Error> for DataError {
+    fn from(error: super::index::Error) -> Self {
         Self::from(StoreError::from(error))
     }
 }

@@ -33,7 +33,7 @@
 //! repositories. A package's own origin configuration still applies as well: a version
 //! enters only when both allow it.
 
-use rusqlite::Connection;
+use super::index::Connection;
 
 use crate::format::Format;
 
@@ -515,7 +515,7 @@ impl Groups {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn load(connection: &Connection, domain: &str) -> Result<Self, rusqlite::Error> {
+    pub fn load(connection: &Connection, domain: &str) -> Result<Self, super::index::Error> {
         let mut groups: Vec<Group> = store::package_groups(connection, domain)?
             .into_iter()
             .filter_map(|row| {
@@ -618,7 +618,7 @@ impl Groups {
         key: &PackageKey,
         kind: RestrictionType,
         repository: &str,
-    ) -> Result<Option<String>, rusqlite::Error> {
+    ) -> Result<Option<String>, super::index::Error> {
         let (group, strength) = self.associated(&key.format, &key.namespace, &key.package);
         let pattern = &group.row.pattern;
         if strength == Strength::Weak {
@@ -696,7 +696,7 @@ pub fn refusal(
     key: &PackageKey,
     kind: RestrictionType,
     repository: &str,
-) -> Result<Option<String>, rusqlite::Error> {
+) -> Result<Option<String>, super::index::Error> {
     Groups::load(connection, &key.domain)?.refusal(connection, key, kind, repository)
 }
 

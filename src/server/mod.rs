@@ -29,6 +29,7 @@ pub mod control;
 pub mod data_plane;
 pub mod error;
 pub mod groups;
+pub mod index;
 pub mod ingest;
 pub mod metrics;
 pub mod multipart;
@@ -188,6 +189,9 @@ pub struct ServerOptions {
     /// Where blobs live: `s3://BUCKET/PREFIX` for an S3-compatible object store
     /// ([`object_store`]); `None` keeps them in the data directory.
     pub blobs: Option<String>,
+    /// Where the index lives: a `postgres://` URL for a PostgreSQL database shared by
+    /// several nodes ([`index`]); `None` keeps it in the data directory (SQLite).
+    pub index: Option<String>,
     /// The data planes to mount, one per format (normally `crate::ecosystem::registry::data_planes()`).
     pub data_planes: &'static [&'static dyn data_plane::DataPlane],
 }
@@ -349,12 +353,20 @@ impl Server {
             None => None,
         };
         let sweeps_remote = remote.is_some();
-        let store = Store::open_with(&options.data_dir, remote).with_context(|| {
-            format!(
-                "failed to open the data directory `{}`",
-                options.data_dir.display()
-            )
-        })?;
+        let index = match &options.index {
+            Some(url) => Some(index::Location::postgres(url)?),
+            None => None,
+        };
+        let data_dir = options.data_dir.clone();
+        let store = tokio::task::spawn_blocking(move || Store::open_with(&data_dir, index, remote))
+            .await
+            .context("failed to open the store")?
+            .with_context(|| {
+                format!(
+                    "failed to open the data directory `{}`",
+                    options.data_dir.display()
+                )
+            })?;
         if sweeps_remote {
             // The object store's orphan collector: at start, then hourly.
             let sweeper = store.clone();

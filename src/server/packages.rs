@@ -8,7 +8,7 @@
 //! confusion attack: once `@acme/internal` is published here, a same-named package on a
 //! public registry is never pulled in.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::index::{self, Connection, OptionalExtension as _, params};
 
 use super::access::{Permission, Principal};
 use super::groups::{self, RestrictionType};
@@ -63,7 +63,7 @@ pub struct Origin {
 pub fn restrictions(
     connection: &Connection,
     key: &PackageKey,
-) -> Result<Option<Restrictions>, rusqlite::Error> {
+) -> Result<Option<Restrictions>, index::Error> {
     connection
         .query_row(
             "SELECT publish, upstream FROM package_origins
@@ -81,7 +81,7 @@ pub fn restrictions(
 pub fn effective_restrictions(
     connection: &Connection,
     key: &PackageKey,
-) -> Result<Restrictions, rusqlite::Error> {
+) -> Result<Restrictions, index::Error> {
     Ok(restrictions(connection, key)?.unwrap_or_else(Restrictions::unset))
 }
 
@@ -93,7 +93,7 @@ pub fn set_restrictions(
     connection: &Connection,
     key: &PackageKey,
     restrictions: &Restrictions,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), index::Error> {
     connection.execute(
         "INSERT INTO package_origins (domain, repository, format, namespace, package, publish, upstream)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -108,10 +108,7 @@ pub fn set_restrictions(
 ///
 /// # Errors
 /// SQLite errors.
-pub fn delete_restrictions(
-    connection: &Connection,
-    key: &PackageKey,
-) -> Result<(), rusqlite::Error> {
+pub fn delete_restrictions(connection: &Connection, key: &PackageKey) -> Result<(), index::Error> {
     connection.execute(
         "DELETE FROM package_origins WHERE domain = ?1 AND repository = ?2 AND format = ?3 AND namespace = ?4 AND package = ?5",
         params![key.domain, key.repository, key.format, key.namespace, key.package],
@@ -135,7 +132,7 @@ pub enum AdmitError {
     Group(String),
     /// SQLite failed.
     #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(#[from] index::Error),
 }
 
 impl AdmitError {
@@ -144,7 +141,7 @@ impl AdmitError {
     ///
     /// # Errors
     /// [`AdmitError::Sqlite`]'s error.
-    pub fn refusal(self, package: &str) -> Result<String, rusqlite::Error> {
+    pub fn refusal(self, package: &str) -> Result<String, index::Error> {
         match self {
             Self::Blocked => Ok(format!(
                 "publishing {package} is blocked by its package origin configuration (publish=BLOCK)"
@@ -193,7 +190,7 @@ pub fn admit_publish(connection: &Connection, key: &PackageKey) -> Result<(), Ad
 ///
 /// # Errors
 /// SQLite errors.
-pub fn note_ingest(connection: &Connection, key: &PackageKey) -> Result<(), rusqlite::Error> {
+pub fn note_ingest(connection: &Connection, key: &PackageKey) -> Result<(), index::Error> {
     if restrictions(connection, key)?.is_none() {
         set_restrictions(
             connection,
@@ -211,7 +208,7 @@ pub fn note_ingest(connection: &Connection, key: &PackageKey) -> Result<(), rusq
 ///
 /// # Errors
 /// SQLite errors.
-pub fn package_exists(connection: &Connection, key: &PackageKey) -> Result<bool, rusqlite::Error> {
+pub fn package_exists(connection: &Connection, key: &PackageKey) -> Result<bool, index::Error> {
     Ok(restrictions(connection, key)?.is_some() || !store::versions(connection, key)?.is_empty())
 }
 
@@ -223,18 +220,14 @@ pub fn configured_packages(
     connection: &Connection,
     domain: &str,
     repository: &str,
-) -> Result<Vec<store::PackageSummary>, rusqlite::Error> {
-    let mut statement = connection.prepare(
-        "SELECT format, namespace, package FROM package_origins WHERE domain = ?1 AND repository = ?2 ORDER BY format, namespace, package",
-    )?;
-    let rows = statement.query_map(params![domain, repository], |row| {
+) -> Result<Vec<store::PackageSummary>, index::Error> {
+    connection.query_map("SELECT format, namespace, package FROM package_origins WHERE domain = ?1 AND repository = ?2 ORDER BY format, namespace, package", params![domain, repository], |row| {
         Ok(store::PackageSummary {
             format: row.get(0)?,
             namespace: row.get(1)?,
             package: row.get(2)?,
         })
-    })?;
-    rows.collect()
+    })
 }
 
 /// A repository's upstreams, in search order.
@@ -245,12 +238,12 @@ pub fn upstreams(
     connection: &Connection,
     domain: &str,
     repository: &str,
-) -> Result<Vec<String>, rusqlite::Error> {
-    let mut statement = connection.prepare(
+) -> Result<Vec<String>, index::Error> {
+    connection.query_map(
         "SELECT upstream FROM upstreams WHERE domain = ?1 AND repository = ?2 ORDER BY position",
-    )?;
-    let rows = statement.query_map(params![domain, repository], |row| row.get(0))?;
-    rows.collect()
+        params![domain, repository],
+        |row| row.get(0),
+    )
 }
 
 /// Replace a repository's upstreams.
@@ -262,7 +255,7 @@ pub fn set_upstreams(
     domain: &str,
     repository: &str,
     upstreams: &[String],
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), index::Error> {
     connection.execute(
         "DELETE FROM upstreams WHERE domain = ?1 AND repository = ?2",
         params![domain, repository],
@@ -285,7 +278,7 @@ pub fn search_order(
     connection: &Connection,
     domain: &str,
     repository: &str,
-) -> Result<Vec<String>, rusqlite::Error> {
+) -> Result<Vec<String>, index::Error> {
     let mut order = Vec::new();
     let mut stack = vec![repository.to_owned()];
     while let Some(current) = stack.pop() {
@@ -309,10 +302,8 @@ pub fn external_connections(
     connection: &Connection,
     domain: &str,
     repository: &str,
-) -> Result<Vec<String>, rusqlite::Error> {
-    let mut statement = connection.prepare("SELECT connection FROM external_links WHERE domain = ?1 AND repository = ?2 ORDER BY connection")?;
-    let rows = statement.query_map(params![domain, repository], |row| row.get(0))?;
-    rows.collect()
+) -> Result<Vec<String>, index::Error> {
+    connection.query_map("SELECT connection FROM external_links WHERE domain = ?1 AND repository = ?2 ORDER BY connection", params![domain, repository], |row| row.get(0))
 }
 
 /// Attach (`true`) or detach an external connection.
@@ -325,9 +316,9 @@ pub fn link_external(
     repository: &str,
     name: &str,
     attach: bool,
-) -> Result<bool, rusqlite::Error> {
+) -> Result<bool, index::Error> {
     let changed = if attach {
-        connection.execute("INSERT OR IGNORE INTO external_links (domain, repository, connection) VALUES (?1, ?2, ?3)", params![domain, repository, name])?
+        connection.execute("INSERT INTO external_links (domain, repository, connection) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING", params![domain, repository, name])?
     } else {
         connection.execute(
             "DELETE FROM external_links WHERE domain = ?1 AND repository = ?2 AND connection = ?3",
@@ -344,7 +335,7 @@ pub fn link_external(
 pub fn version_origin(
     connection: &Connection,
     version_id: i64,
-) -> Result<Option<Origin>, rusqlite::Error> {
+) -> Result<Option<Origin>, index::Error> {
     connection
         .query_row(
             "SELECT origin_type, entry_repository, external_connection FROM version_origins WHERE version_id = ?1",
@@ -362,9 +353,10 @@ pub fn set_version_origin(
     connection: &Connection,
     version_id: i64,
     origin: &Origin,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), index::Error> {
     connection.execute(
-        "INSERT OR REPLACE INTO version_origins (version_id, origin_type, entry_repository, external_connection) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO version_origins (version_id, origin_type, entry_repository, external_connection) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (version_id) DO UPDATE SET origin_type = excluded.origin_type, entry_repository = excluded.entry_repository, external_connection = excluded.external_connection",
         params![version_id, origin.origin_type, origin.entry_repository, origin.external_connection],
     )?;
     Ok(())
@@ -382,7 +374,7 @@ pub fn retain_version(
     to: &PackageKey,
     version: &str,
     origin: &Origin,
-) -> Result<Option<VersionRow>, rusqlite::Error> {
+) -> Result<Option<VersionRow>, index::Error> {
     let Some(source) = store::version(connection, from, version)? else {
         return store::version(connection, to, version);
     };
@@ -469,7 +461,7 @@ pub fn publish_new_version(
     key: &PackageKey,
     row: &VersionRow,
     asset: &AssetRow,
-) -> Result<Result<(), Option<String>>, rusqlite::Error> {
+) -> Result<Result<(), Option<String>>, index::Error> {
     let transaction = store::write_transaction(connection)?;
     if store::version(&transaction, key, &row.version)?.is_some() {
         return Ok(Err(None));
@@ -518,7 +510,7 @@ impl ReadSources {
         &self,
         connection: &Connection,
         lookup: &PackageKey,
-    ) -> Result<Vec<(String, VersionRow)>, rusqlite::Error> {
+    ) -> Result<Vec<(String, VersionRow)>, index::Error> {
         let mut held = Vec::new();
         for repository in &self.repositories {
             let key = PackageKey {
@@ -551,7 +543,7 @@ pub fn read_sources(
     connection: &Connection,
     key: &PackageKey,
     reader: Option<&Principal>,
-) -> Result<ReadSources, rusqlite::Error> {
+) -> Result<ReadSources, index::Error> {
     let mut sources = all_read_sources(connection, key)?;
     upstream_chain_readable(&mut sources, reader, &key.domain);
     Ok(sources)
@@ -584,7 +576,7 @@ pub fn upstream_chain_readable(
 fn all_read_sources(
     connection: &Connection,
     key: &PackageKey,
-) -> Result<ReadSources, rusqlite::Error> {
+) -> Result<ReadSources, index::Error> {
     let order = search_order(connection, &key.domain, &key.repository)?;
     let restrictions = effective_restrictions(connection, key)?;
     let upstream_blocked = restrictions.upstream == BLOCK;
@@ -653,7 +645,7 @@ pub fn retain_from_repository(
     from: &PackageKey,
     to: &PackageKey,
     version: &str,
-) -> Result<Option<VersionRow>, rusqlite::Error> {
+) -> Result<Option<VersionRow>, index::Error> {
     let origin = match store::version(connection, from, version)? {
         Some(row) => version_origin(connection, row.id)?,
         None => return Ok(None),
@@ -694,7 +686,7 @@ pub fn record_ingest(
     connection: &Connection,
     here: &PackageKey,
     ingested: &Ingested,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), index::Error> {
     let owner = PackageKey {
         repository: ingested.owner.clone(),
         ..here.clone()
@@ -739,7 +731,7 @@ mod tests {
     fn open() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();
         store::Store::open(dir.path()).unwrap();
-        let connection = Connection::open(dir.path().join("index-v1.sqlite3")).unwrap();
+        let connection = Connection::open_sqlite(&dir.path().join("index-v1.sqlite3")).unwrap();
         (dir, connection)
     }
 

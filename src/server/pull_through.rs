@@ -269,7 +269,11 @@ pub async fn store<F>(
     also: F,
 ) -> Result<AssetRow, DataError>
 where
-    F: FnOnce(&rusqlite::Connection, &PackageKey, &packages::Ingested) -> rusqlite::Result<()>
+    F: FnOnce(
+            &super::index::Connection,
+            &PackageKey,
+            &packages::Ingested,
+        ) -> Result<(), super::index::Error>
         + Send
         + 'static,
 {

@@ -1,4 +1,5 @@
-//! Storage for `lading serve`: an SQLite index and content-addressed blobs on disk.
+//! Storage for `lading serve`: the index (SQLite in the data directory, or PostgreSQL with
+//! `--index`, behind [`super::index`]) and content-addressed blobs on disk.
 //!
 //! Layout of the data directory:
 //!
@@ -17,8 +18,10 @@
 //! A blob a crash left between its rename and its row's commit is swept at start, once it is
 //! older than [`ORPHAN_BLOB_AGE`] and no index row names it ([`Store::sweep_orphan_blobs`]:
 //! blobs are named by asset rows and by version metadata, NuGet's `.nuspec` and PyPI's core
-//! metadata, so every sha256 in either counts as a reference). Writers use `BEGIN IMMEDIATE`, so concurrent publishers (threads or
-//! processes sharing the directory) serialise on the index instead of losing updates.
+//! metadata, so every sha256 in either counts as a reference). Writers take the index's write
+//! lock first ([`write_transaction`]: SQLite's `BEGIN IMMEDIATE`, PostgreSQL's advisory lock),
+//! so concurrent publishers (threads, processes sharing the directory, nodes sharing the
+//! database) serialise on the index instead of losing updates.
 //! Reads never serve bytes that no longer match their name, as far as this process can tell:
 //! a blob is hashed on its first read (unless this process wrote it), and again whenever
 //! its file changed since
@@ -37,7 +40,7 @@ use std::io::{Read as _, Seek as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use super::index::{self, Connection, OptionalExtension as _, params};
 
 /// How old an unreferenced blob must be before the start-up sweep removes it: far longer than
 /// the moment between a blob's rename and its index row's commit.
@@ -293,9 +296,9 @@ impl FileStamp {
 /// Storage failures. All of them are server-side faults (HTTP 500).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// SQLite failed.
-    #[error("index error")]
-    Sqlite(#[from] rusqlite::Error),
+    /// The index failed.
+    #[error(transparent)]
+    Index(#[from] index::Error),
     /// Disk I/O failed.
     #[error("storage I/O error")]
     Io(#[from] std::io::Error),
@@ -412,16 +415,13 @@ pub struct Store {
 
 #[derive(Debug)]
 struct StoreInner {
-    /// A small pool: WAL mode lets readers run beside the one writer, and writers
-    /// serialise on `BEGIN IMMEDIATE` (with a busy timeout), not on this pool.
-    connections: Vec<Mutex<Connection>>,
-    next: std::sync::atomic::AtomicUsize,
+    /// The index's connections (SQLite or PostgreSQL); writers serialise on the index's
+    /// write lock ([`write_transaction`]), not on this pool.
+    index: index::Pool,
     blobs: PathBuf,
     tmp: PathBuf,
     /// Where blobs live when it is not the local directory (which then caches them).
     remote: Option<super::object_store::ObjectStore>,
-    /// A connection that only ever asks for `PRAGMA data_version` ([`Store::generation`]).
-    watcher: Mutex<Connection>,
     /// Verified bytes of recently served small blobs.
     blob_cache: BlobCache,
     /// sha256 → the stamp of its file when this process last hashed it and found it right.
@@ -460,20 +460,6 @@ impl Pending {
     }
 }
 
-impl StoreInner {
-    /// A free index connection if there is one, else the next in turn once it is free.
-    fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
-        let pool = &self.connections;
-        pool.iter()
-            .find_map(|slot| slot.try_lock().ok())
-            .unwrap_or_else(|| {
-                let index =
-                    self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % pool.len();
-                lock(&pool[index])
-            })
-    }
-}
-
 impl Drop for Pending {
     fn drop(&mut self) {
         let mut pending = lock(&self.inner.pending);
@@ -492,176 +478,24 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS principals (
-    access_key_id TEXT PRIMARY KEY,
-    secret_access_key TEXT NOT NULL,
-    name TEXT NOT NULL,
-    grants TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS domains (
-    name TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    created REAL NOT NULL,
-    encryption_key TEXT
-);
-CREATE TABLE IF NOT EXISTS repositories (
-    domain TEXT NOT NULL REFERENCES domains(name),
-    name TEXT NOT NULL,
-    description TEXT,
-    created REAL NOT NULL,
-    PRIMARY KEY (domain, name)
-);
-CREATE TABLE IF NOT EXISTS tokens (
-    hash TEXT PRIMARY KEY,
-    principal TEXT NOT NULL,
-    domain TEXT NOT NULL,
-    expires REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS versions (
-    id INTEGER PRIMARY KEY,
-    domain TEXT NOT NULL,
-    repository TEXT NOT NULL,
-    format TEXT NOT NULL,
-    namespace TEXT NOT NULL,
-    package TEXT NOT NULL,
-    version TEXT NOT NULL,
-    revision TEXT NOT NULL,
-    status TEXT NOT NULL,
-    published REAL NOT NULL,
-    metadata TEXT,
-    UNIQUE (domain, repository, format, namespace, package, version)
-);
-CREATE TABLE IF NOT EXISTS assets (
-    version_id INTEGER NOT NULL REFERENCES versions(id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    md5 TEXT NOT NULL,
-    sha1 TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    sha512 TEXT NOT NULL,
-    PRIMARY KEY (version_id, name)
-);
-CREATE INDEX IF NOT EXISTS assets_by_sha256 ON assets (sha256);
-CREATE TABLE IF NOT EXISTS upstreams (
-    domain TEXT NOT NULL,
-    repository TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    upstream TEXT NOT NULL,
-    PRIMARY KEY (domain, repository, position)
-);
-CREATE TABLE IF NOT EXISTS external_links (
-    domain TEXT NOT NULL,
-    repository TEXT NOT NULL,
-    connection TEXT NOT NULL,
-    PRIMARY KEY (domain, repository, connection)
-);
-CREATE TABLE IF NOT EXISTS package_origins (
-    domain TEXT NOT NULL,
-    repository TEXT NOT NULL,
-    format TEXT NOT NULL,
-    namespace TEXT NOT NULL,
-    package TEXT NOT NULL,
-    publish TEXT NOT NULL,
-    upstream TEXT NOT NULL,
-    PRIMARY KEY (domain, repository, format, namespace, package)
-);
-CREATE TABLE IF NOT EXISTS version_origins (
-    version_id INTEGER PRIMARY KEY REFERENCES versions(id) ON DELETE CASCADE,
-    origin_type TEXT NOT NULL,
-    entry_repository TEXT NOT NULL,
-    external_connection TEXT
-);
-CREATE TABLE IF NOT EXISTS dist_tags (
-    domain TEXT NOT NULL,
-    repository TEXT NOT NULL,
-    format TEXT NOT NULL,
-    namespace TEXT NOT NULL,
-    package TEXT NOT NULL,
-    tag TEXT NOT NULL,
-    version TEXT NOT NULL,
-    PRIMARY KEY (domain, repository, format, namespace, package, tag)
-);
-CREATE TABLE IF NOT EXISTS resource_tags (
-    resource TEXT NOT NULL,
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (resource, key)
-);
-CREATE TABLE IF NOT EXISTS permission_policies (
-    domain TEXT NOT NULL,
-    repository TEXT NOT NULL,
-    document TEXT NOT NULL,
-    revision TEXT NOT NULL,
-    PRIMARY KEY (domain, repository)
-);
-CREATE TABLE IF NOT EXISTS package_groups (
-    domain TEXT NOT NULL,
-    pattern TEXT NOT NULL,
-    description TEXT,
-    contact_info TEXT,
-    created REAL NOT NULL,
-    publish TEXT NOT NULL,
-    external_upstream TEXT NOT NULL,
-    internal_upstream TEXT NOT NULL,
-    PRIMARY KEY (domain, pattern)
-);
-CREATE TABLE IF NOT EXISTS package_group_repositories (
-    domain TEXT NOT NULL,
-    pattern TEXT NOT NULL,
-    restriction TEXT NOT NULL,
-    repository TEXT NOT NULL,
-    PRIMARY KEY (domain, pattern, restriction, repository)
-);
-";
-
-/// Migrate an index whose `dist_tags` predates the `format` column (then every tag was an
-/// npm one): package state is keyed by format everywhere, so a generic package never touches
-/// the tags of an npm package with the same namespace and name.
-fn migrate_dist_tags(connection: &mut Connection) -> Result<(), rusqlite::Error> {
-    let transaction =
-        connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let has_format = transaction
-        .prepare("SELECT 1 FROM pragma_table_info('dist_tags') WHERE name = 'format'")?
-        .exists([])?;
-    if !has_format {
-        transaction.execute_batch(
-            "ALTER TABLE dist_tags RENAME TO dist_tags_without_format;
-             CREATE TABLE dist_tags (
-                 domain TEXT NOT NULL,
-                 repository TEXT NOT NULL,
-                 format TEXT NOT NULL,
-                 namespace TEXT NOT NULL,
-                 package TEXT NOT NULL,
-                 tag TEXT NOT NULL,
-                 version TEXT NOT NULL,
-                 PRIMARY KEY (domain, repository, format, namespace, package, tag)
-             );
-             INSERT INTO dist_tags (domain, repository, format, namespace, package, tag, version)
-                 SELECT domain, repository, 'npm', namespace, package, tag, version
-                 FROM dist_tags_without_format;
-             DROP TABLE dist_tags_without_format;",
-        )?;
-    }
-    transaction.commit()
-}
-
 impl Store {
     /// Open (creating if needed) the store in `data_dir`.
     ///
     /// # Errors
     /// When the directory or index cannot be created or opened.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        Self::open_with(data_dir, None)
+        Self::open_with(data_dir, None, None)
     }
 
-    /// Open the store in `data_dir` with its blobs in `remote` when given (the local blob
-    /// directory then caches them).
+    /// Open the store in `data_dir` with its index at `index` (default: the SQLite file
+    /// [`INDEX_FILE`] in `data_dir`) and its blobs in `remote` when given (the local blob
+    /// directory then caches them). The index's migrations are applied first.
     ///
     /// # Errors
     /// When the directory or index cannot be created or opened.
     pub fn open_with(
         data_dir: &Path,
+        index: Option<index::Location>,
         remote: Option<super::object_store::ObjectStore>,
     ) -> Result<Self, StoreError> {
         fs_err::create_dir_all(data_dir)?;
@@ -670,29 +504,15 @@ impl Store {
         fs_err::create_dir_all(&blobs)?;
         fs_err::create_dir_all(&tmp)?;
         let _ = super::ingest::sweep_tmp(&tmp);
-        let index = data_dir.join(INDEX_FILE);
-        let mut connections = (0..POOL_SIZE)
-            .map(|_| open_connection(&index))
-            .collect::<Result<Vec<_>, _>>()?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            // The index holds principals' secret keys.
-            fs_err::set_permissions(&index, std::fs::Permissions::from_mode(0o600))?;
-        }
-        connections[0].execute_batch(SCHEMA)?;
-        migrate_dist_tags(&mut connections[0])?;
-        let watcher = open_connection(&index)?;
-        // Called on async worker threads: fail (and skip the caches) rather than wait.
-        watcher.busy_timeout(std::time::Duration::ZERO)?;
+        let index = index::Pool::open(
+            &index.unwrap_or_else(|| index::Location::Sqlite(data_dir.join(INDEX_FILE))),
+        )?;
         let store = Self {
             inner: Arc::new(StoreInner {
-                connections: connections.into_iter().map(Mutex::new).collect(),
-                next: std::sync::atomic::AtomicUsize::new(0),
+                index,
                 blobs,
                 tmp,
                 remote,
-                watcher: Mutex::new(watcher),
                 blob_cache: BlobCache::new(BLOB_CACHE_BYTES),
                 verified: Mutex::new(HashMap::new()),
                 pending: Mutex::new(HashMap::new()),
@@ -724,14 +544,16 @@ impl Store {
         let old_enough = |path: &Path| file_age(path).is_some_and(|age| age >= min_age);
         let mut referenced = std::collections::HashSet::new();
         self.with_sync(|connection| -> Result<(), StoreError> {
-            let mut assets = connection.prepare("SELECT sha256 FROM assets")?;
-            for sha256 in assets.query_map([], |row| row.get::<_, String>(0))? {
-                referenced.insert(sha256?);
-            }
-            let mut versions =
-                connection.prepare("SELECT metadata FROM versions WHERE metadata IS NOT NULL")?;
-            for metadata in versions.query_map([], |row| row.get::<_, String>(0))? {
-                referenced.extend(sha256_runs(&metadata?).map(str::to_owned));
+            referenced.extend(
+                connection
+                    .query_map("SELECT sha256 FROM assets", (), |row| row.get::<String>(0))?,
+            );
+            for metadata in connection.query_map(
+                "SELECT metadata FROM versions WHERE metadata IS NOT NULL",
+                (),
+                |row| row.get::<String>(0),
+            )? {
+                referenced.extend(sha256_runs(&metadata).map(str::to_owned));
             }
             Ok(())
         })?;
@@ -789,7 +611,7 @@ impl Store {
         &self,
         work: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        work(&mut self.inner.connection())
+        work(&mut self.inner.index.get())
     }
 
     /// Run `work` against the index on the blocking pool.
@@ -803,29 +625,24 @@ impl Store {
         F: FnOnce(&mut Connection) -> Result<R, E> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || work(&mut inner.connection()))
+        tokio::task::spawn_blocking(move || work(&mut inner.index.get()))
             .await
             .map_err(|error| E::from(StoreError::Task(error.to_string())))?
     }
 
     /// The index generation: a number that changes whenever any connection (of this process
-    /// or another one sharing the data directory) commits to the index. `None` when it cannot
-    /// be read right now; callers then skip their caches.
-    ///
-    /// Cheap enough to call on every request (SQLite's `PRAGMA data_version` reads the WAL
-    /// index header from shared memory; the watcher connection never waits for a lock).
+    /// or another one sharing the index) commits to the index. `None` when it cannot be read
+    /// right now; callers then skip their caches. Cheap enough to call on every request
+    /// ([`index::Pool::generation`]: it never waits on the database).
     #[must_use]
     pub fn generation(&self) -> Option<u64> {
-        let watcher = self
-            .inner
-            .watcher
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        watcher
-            .prepare_cached("PRAGMA data_version")
-            .and_then(|mut statement| statement.query_row([], |row| row.get::<_, i64>(0)))
-            .ok()
-            .and_then(|version| u64::try_from(version).ok())
+        self.inner.index.generation()
+    }
+
+    /// Where the index is, for messages.
+    #[must_use]
+    pub fn index_location(&self) -> String {
+        self.inner.index.location().display()
     }
 
     fn blob_path(&self, sha256: &str) -> PathBuf {
@@ -1043,9 +860,7 @@ impl Store {
     /// Index connections busy right now, and the pool's size (for `/metrics`).
     #[must_use]
     pub fn index_pool_use(&self) -> (usize, usize) {
-        let pool = &self.inner.connections;
-        let busy = pool.iter().filter(|slot| slot.try_lock().is_err()).count();
-        (busy, pool.len())
+        self.inner.index.usage()
     }
 
     /// Whether the blob storage answers: the object store's bucket when there is one.
@@ -1054,7 +869,7 @@ impl Store {
     /// The object store does not answer.
     pub async fn ready(&self) -> Result<(), StoreError> {
         self.with(|connection| -> Result<(), StoreError> {
-            connection.query_row("SELECT 1", [], |_| Ok(()))?;
+            connection.query_row("SELECT 1", (), |_| Ok(()))?;
             Ok(())
         })
         .await?;
@@ -1141,34 +956,34 @@ impl Store {
             .with(|connection| -> Result<_, StoreError> {
                 let mut assets: std::collections::BTreeMap<String, (u64, Vec<String>)> =
                     std::collections::BTreeMap::new();
-                let mut statement = connection.prepare(
+                let rows = connection.query_map(
                     "SELECT a.sha256, a.size, v.domain, v.repository, v.format, v.namespace,
                             v.package, v.version, a.name
                      FROM assets a JOIN versions v ON v.id = a.version_id",
+                    (),
+                    |row| {
+                        let namespace: String = row.get(5)?;
+                        let package: String = row.get(6)?;
+                        let name = if namespace.is_empty() {
+                            package
+                        } else {
+                            format!("{namespace}/{package}")
+                        };
+                        Ok((
+                            row.get::<String>(0)?,
+                            row.get::<i64>(1)?,
+                            format!(
+                                "{}/{} {} {name}@{} {}",
+                                row.get::<String>(2)?,
+                                row.get::<String>(3)?,
+                                row.get::<String>(4)?,
+                                row.get::<String>(7)?,
+                                row.get::<String>(8)?,
+                            ),
+                        ))
+                    },
                 )?;
-                let rows = statement.query_map([], |row| {
-                    let namespace: String = row.get(5)?;
-                    let package: String = row.get(6)?;
-                    let name = if namespace.is_empty() {
-                        package
-                    } else {
-                        format!("{namespace}/{package}")
-                    };
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, i64>(1)?,
-                        format!(
-                            "{}/{} {} {name}@{} {}",
-                            row.get::<_, String>(2)?,
-                            row.get::<_, String>(3)?,
-                            row.get::<_, String>(4)?,
-                            row.get::<_, String>(7)?,
-                            row.get::<_, String>(8)?,
-                        ),
-                    ))
-                })?;
-                for row in rows {
-                    let (sha256, size, named) = row?;
+                for (sha256, size, named) in rows {
                     let entry = assets
                         .entry(sha256)
                         .or_insert((u64::try_from(size).unwrap_or(0), Vec::new()));
@@ -1176,10 +991,12 @@ impl Store {
                 }
                 let mut referenced: std::collections::HashSet<String> =
                     assets.keys().cloned().collect();
-                let mut versions = connection
-                    .prepare("SELECT metadata FROM versions WHERE metadata IS NOT NULL")?;
-                for metadata in versions.query_map([], |row| row.get::<_, String>(0))? {
-                    referenced.extend(sha256_runs(&metadata?).map(str::to_owned));
+                for metadata in connection.query_map(
+                    "SELECT metadata FROM versions WHERE metadata IS NOT NULL",
+                    (),
+                    |row| row.get::<String>(0),
+                )? {
+                    referenced.extend(sha256_runs(&metadata).map(str::to_owned));
                 }
                 Ok((assets, referenced))
             })
@@ -1371,26 +1188,15 @@ pub struct BlobProblem {
     pub named_by: Vec<String>,
 }
 
-/// Index connections per store.
-const POOL_SIZE: usize = 4;
-
-fn open_connection(index: &Path) -> Result<Connection, rusqlite::Error> {
-    let connection = Connection::open(index)?;
-    connection.busy_timeout(std::time::Duration::from_secs(30))?;
-    connection.pragma_update(None, "journal_mode", "WAL")?;
-    connection.pragma_update(None, "synchronous", "FULL")?;
-    connection.pragma_update(None, "foreign_keys", "ON")?;
-    Ok(connection)
-}
-
-/// Begin a write transaction that takes the write lock up front.
+/// Begin a write transaction that takes the index's write lock up front
+/// ([`index::Connection::write_transaction`]).
 ///
 /// # Errors
-/// When the lock cannot be had within the busy timeout.
+/// When the lock cannot be had, or the database is away.
 pub fn write_transaction(
     connection: &mut Connection,
-) -> Result<rusqlite::Transaction<'_>, rusqlite::Error> {
-    connection.transaction_with_behavior(TransactionBehavior::Immediate)
+) -> Result<index::Transaction<'_>, index::Error> {
+    connection.write_transaction()
 }
 
 // ----- principals -----
@@ -1412,19 +1218,19 @@ pub struct StoredPrincipal {
 ///
 /// # Errors
 /// SQLite errors.
-pub fn principals(connection: &Connection) -> Result<Vec<StoredPrincipal>, rusqlite::Error> {
-    let mut statement = connection.prepare(
+pub fn principals(connection: &Connection) -> Result<Vec<StoredPrincipal>, index::Error> {
+    connection.query_map(
         "SELECT access_key_id, secret_access_key, name, grants FROM principals ORDER BY name",
-    )?;
-    let rows = statement.query_map([], |row| {
-        Ok(StoredPrincipal {
-            access_key_id: row.get(0)?,
-            secret_access_key: row.get(1)?,
-            name: row.get(2)?,
-            grants: row.get(3)?,
-        })
-    })?;
-    rows.collect()
+        (),
+        |row| {
+            Ok(StoredPrincipal {
+                access_key_id: row.get(0)?,
+                secret_access_key: row.get(1)?,
+                name: row.get(2)?,
+                grants: row.get(3)?,
+            })
+        },
+    )
 }
 
 /// Insert a principal.
@@ -1434,7 +1240,7 @@ pub fn principals(connection: &Connection) -> Result<Vec<StoredPrincipal>, rusql
 pub fn insert_principal(
     connection: &Connection,
     principal: &StoredPrincipal,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), index::Error> {
     connection.execute(
         "INSERT INTO principals (access_key_id, secret_access_key, name, grants) VALUES (?1, ?2, ?3, ?4)",
         params![principal.access_key_id, principal.secret_access_key, principal.name, principal.grants],
@@ -1444,7 +1250,7 @@ pub fn insert_principal(
 
 // ----- domains and repositories -----
 
-fn domain_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Domain> {
+fn domain_from_row(row: &index::Row<'_>) -> Result<Domain, index::Error> {
     Ok(Domain {
         name: row.get(0)?,
         owner: row.get(1)?,
@@ -1457,7 +1263,7 @@ fn domain_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Domain> {
 ///
 /// # Errors
 /// SQLite errors.
-pub fn domain(connection: &Connection, name: &str) -> Result<Option<Domain>, rusqlite::Error> {
+pub fn domain(connection: &Connection, name: &str) -> Result<Option<Domain>, index::Error> {
     connection
         .query_row(
             "SELECT name, owner, created, encryption_key FROM domains WHERE name = ?1",
@@ -1471,20 +1277,21 @@ pub fn domain(connection: &Connection, name: &str) -> Result<Option<Domain>, rus
 ///
 /// # Errors
 /// SQLite errors.
-pub fn domains(connection: &Connection) -> Result<Vec<Domain>, rusqlite::Error> {
-    let mut statement = connection
-        .prepare("SELECT name, owner, created, encryption_key FROM domains ORDER BY name")?;
-    let rows = statement.query_map([], domain_from_row)?;
-    rows.collect()
+pub fn domains(connection: &Connection) -> Result<Vec<Domain>, index::Error> {
+    connection.query_map(
+        "SELECT name, owner, created, encryption_key FROM domains ORDER BY name",
+        (),
+        domain_from_row,
+    )
 }
 
 /// Insert a domain; `false` when it already exists.
 ///
 /// # Errors
 /// SQLite errors.
-pub fn insert_domain(connection: &Connection, domain: &Domain) -> Result<bool, rusqlite::Error> {
+pub fn insert_domain(connection: &Connection, domain: &Domain) -> Result<bool, index::Error> {
     let inserted = connection.execute(
-        "INSERT OR IGNORE INTO domains (name, owner, created, encryption_key) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO domains (name, owner, created, encryption_key) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
         params![domain.name, domain.owner, domain.created, domain.encryption_key],
     )?;
     Ok(inserted == 1)
@@ -1494,21 +1301,21 @@ pub fn insert_domain(connection: &Connection, domain: &Domain) -> Result<bool, r
 ///
 /// # Errors
 /// SQLite errors.
-pub fn domain_usage(connection: &Connection, name: &str) -> Result<(i64, i64), rusqlite::Error> {
+pub fn domain_usage(connection: &Connection, name: &str) -> Result<(i64, i64), index::Error> {
     let repositories: i64 = connection.query_row(
         "SELECT COUNT(*) FROM repositories WHERE domain = ?1",
         [name],
         |row| row.get(0),
     )?;
     let bytes: i64 = connection.query_row(
-        "SELECT COALESCE(SUM(a.size), 0) FROM assets a JOIN versions v ON v.id = a.version_id WHERE v.domain = ?1",
+        "SELECT CAST(COALESCE(SUM(a.size), 0) AS BIGINT) FROM assets a JOIN versions v ON v.id = a.version_id WHERE v.domain = ?1",
         [name],
         |row| row.get(0),
     )?;
     Ok((repositories, bytes))
 }
 
-fn repository_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Repository> {
+fn repository_from_row(row: &index::Row<'_>) -> Result<Repository, index::Error> {
     Ok(Repository {
         domain: row.get(0)?,
         name: row.get(1)?,
@@ -1525,7 +1332,7 @@ pub fn repository(
     connection: &Connection,
     domain: &str,
     name: &str,
-) -> Result<Option<Repository>, rusqlite::Error> {
+) -> Result<Option<Repository>, index::Error> {
     connection
         .query_row(
             "SELECT domain, name, description, created FROM repositories WHERE domain = ?1 AND name = ?2",
@@ -1542,12 +1349,8 @@ pub fn repository(
 pub fn repositories(
     connection: &Connection,
     domain: Option<&str>,
-) -> Result<Vec<Repository>, rusqlite::Error> {
-    let mut statement = connection.prepare(
-        "SELECT domain, name, description, created FROM repositories WHERE (?1 IS NULL OR domain = ?1) ORDER BY domain, name",
-    )?;
-    let rows = statement.query_map([domain], repository_from_row)?;
-    rows.collect()
+) -> Result<Vec<Repository>, index::Error> {
+    connection.query_map("SELECT domain, name, description, created FROM repositories WHERE (CAST(?1 AS TEXT) IS NULL OR domain = ?1) ORDER BY domain, name", [domain], repository_from_row)
 }
 
 /// Insert a repository; `false` when it already exists.
@@ -1557,9 +1360,9 @@ pub fn repositories(
 pub fn insert_repository(
     connection: &Connection,
     repository: &Repository,
-) -> Result<bool, rusqlite::Error> {
+) -> Result<bool, index::Error> {
     let inserted = connection.execute(
-        "INSERT OR IGNORE INTO repositories (domain, name, description, created) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO repositories (domain, name, description, created) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
         params![repository.domain, repository.name, repository.description, repository.created],
     )?;
     Ok(inserted == 1)
@@ -1574,7 +1377,7 @@ pub fn set_repository_description(
     domain: &str,
     name: &str,
     description: &str,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), index::Error> {
     connection.execute(
         "UPDATE repositories SET description = ?3 WHERE domain = ?1 AND name = ?2",
         params![domain, name, description],
@@ -1590,12 +1393,8 @@ pub fn downstream_repositories(
     connection: &Connection,
     domain: &str,
     repository: &str,
-) -> Result<Vec<String>, rusqlite::Error> {
-    let mut statement = connection.prepare(
-        "SELECT DISTINCT repository FROM upstreams WHERE domain = ?1 AND upstream = ?2 ORDER BY repository",
-    )?;
-    let rows = statement.query_map([domain, repository], |row| row.get(0))?;
-    rows.collect()
+) -> Result<Vec<String>, index::Error> {
+    connection.query_map("SELECT DISTINCT repository FROM upstreams WHERE domain = ?1 AND upstream = ?2 ORDER BY repository", [domain, repository], |row| row.get(0))
 }
 
 /// Delete a repository and everything held under it: versions and their assets, origin
@@ -1608,7 +1407,7 @@ pub fn delete_repository(
     connection: &Connection,
     domain: &str,
     name: &str,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), index::Error> {
     connection.execute(
         "DELETE FROM assets WHERE version_id IN (SELECT id FROM versions WHERE domain = ?1 AND repository = ?2)",
         [domain, name],
@@ -1646,7 +1445,7 @@ pub fn delete_repository(
 ///
 /// # Errors
 /// SQLite errors.
-pub fn delete_domain(connection: &Connection, name: &str) -> Result<(), rusqlite::Error> {
+pub fn delete_domain(connection: &Connection, name: &str) -> Result<(), index::Error> {
     for table in [
         "permission_policies",
         "package_groups",
@@ -1656,7 +1455,7 @@ pub fn delete_domain(connection: &Connection, name: &str) -> Result<(), rusqlite
         connection.execute(&format!("DELETE FROM {table} WHERE domain = ?1"), [name])?;
     }
     connection.execute(
-        "DELETE FROM resource_tags WHERE resource = ?1 OR substr(resource, 1, length(?2)) = ?2",
+        "DELETE FROM resource_tags WHERE resource = ?1 OR substr(resource, 1, length(CAST(?2 AS TEXT))) = ?2",
         [format!("domain/{name}"), format!("package-group/{name}/")],
     )?;
     connection.execute("DELETE FROM domains WHERE name = ?1", [name])?;
@@ -1672,11 +1471,12 @@ pub fn delete_domain(connection: &Connection, name: &str) -> Result<(), rusqlite
 pub fn tags(
     connection: &Connection,
     resource: &str,
-) -> Result<Vec<(String, String)>, rusqlite::Error> {
-    let mut statement = connection
-        .prepare("SELECT key, value FROM resource_tags WHERE resource = ?1 ORDER BY key")?;
-    let rows = statement.query_map([resource], |row| Ok((row.get(0)?, row.get(1)?)))?;
-    rows.collect()
+) -> Result<Vec<(String, String)>, index::Error> {
+    connection.query_map(
+        "SELECT key, value FROM resource_tags WHERE resource = ?1 ORDER BY key",
+        [resource],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
 }
 
 /// Add or replace tags on a resource.
@@ -1687,7 +1487,7 @@ pub fn set_tags(
     connection: &Connection,
     resource: &str,
     tags: &[(String, String)],
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), index::Error> {
     for (key, value) in tags {
         connection.execute(
             "INSERT INTO resource_tags (resource, key, value) VALUES (?1, ?2, ?3)
@@ -1706,7 +1506,7 @@ pub fn remove_tags(
     connection: &Connection,
     resource: &str,
     keys: &[String],
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), index::Error> {
     for key in keys {
         connection.execute(
             "DELETE FROM resource_tags WHERE resource = ?1 AND key = ?2",
@@ -1735,7 +1535,7 @@ pub fn permission_policy(
     connection: &Connection,
     domain: &str,
     repository: &str,
-) -> Result<Option<PolicyRow>, rusqlite::Error> {
+) -> Result<Option<PolicyRow>, index::Error> {
     connection
         .query_row(
             "SELECT document, revision FROM permission_policies WHERE domain = ?1 AND repository = ?2",
@@ -1754,7 +1554,7 @@ pub fn set_permission_policy(
     domain: &str,
     repository: &str,
     policy: Option<&PolicyRow>,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), index::Error> {
     match policy {
         Some(policy) => connection.execute(
             "INSERT INTO permission_policies (domain, repository, document, revision) VALUES (?1, ?2, ?3, ?4)
@@ -1776,11 +1576,12 @@ pub fn set_permission_policy(
 /// SQLite errors.
 pub fn all_permission_policies(
     connection: &Connection,
-) -> Result<Vec<(String, String, String)>, rusqlite::Error> {
-    let mut statement =
-        connection.prepare("SELECT domain, repository, document FROM permission_policies")?;
-    let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
-    rows.collect()
+) -> Result<Vec<(String, String, String)>, index::Error> {
+    connection.query_map(
+        "SELECT domain, repository, document FROM permission_policies",
+        (),
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+    )
 }
 
 // ----- package groups -----
@@ -1807,7 +1608,7 @@ pub struct PackageGroupRow {
     pub internal_upstream: String,
 }
 
-fn package_group_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PackageGroupRow> {
+fn package_group_from_row(row: &index::Row<'_>) -> Result<PackageGroupRow, index::Error> {
     Ok(PackageGroupRow {
         domain: row.get(0)?,
         pattern: row.get(1)?,
@@ -1830,7 +1631,7 @@ pub fn package_group(
     connection: &Connection,
     domain: &str,
     pattern: &str,
-) -> Result<Option<PackageGroupRow>, rusqlite::Error> {
+) -> Result<Option<PackageGroupRow>, index::Error> {
     connection
         .query_row(
             &format!("SELECT {PACKAGE_GROUP_COLUMNS} FROM package_groups WHERE domain = ?1 AND pattern = ?2"),
@@ -1847,12 +1648,14 @@ pub fn package_group(
 pub fn package_groups(
     connection: &Connection,
     domain: &str,
-) -> Result<Vec<PackageGroupRow>, rusqlite::Error> {
-    let mut statement = connection.prepare(&format!(
-        "SELECT {PACKAGE_GROUP_COLUMNS} FROM package_groups WHERE domain = ?1 ORDER BY pattern"
-    ))?;
-    let rows = statement.query_map([domain], package_group_from_row)?;
-    rows.collect()
+) -> Result<Vec<PackageGroupRow>, index::Error> {
+    connection.query_map(
+        &format!(
+            "SELECT {PACKAGE_GROUP_COLUMNS} FROM package_groups WHERE domain = ?1 ORDER BY pattern"
+        ),
+        [domain],
+        package_group_from_row,
+    )
 }
 
 /// Insert or replace a package group.
@@ -1862,10 +1665,13 @@ pub fn package_groups(
 pub fn put_package_group(
     connection: &Connection,
     group: &PackageGroupRow,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), index::Error> {
     connection.execute(
         &format!(
-            "INSERT OR REPLACE INTO package_groups ({PACKAGE_GROUP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            "INSERT INTO package_groups ({PACKAGE_GROUP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (domain, pattern) DO UPDATE SET description = excluded.description, contact_info = excluded.contact_info,
+               created = excluded.created, publish = excluded.publish, external_upstream = excluded.external_upstream,
+               internal_upstream = excluded.internal_upstream"
         ),
         params![
             group.domain,
@@ -1889,7 +1695,7 @@ pub fn delete_package_group(
     connection: &Connection,
     domain: &str,
     pattern: &str,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), index::Error> {
     connection.execute(
         "DELETE FROM package_group_repositories WHERE domain = ?1 AND pattern = ?2",
         [domain, pattern],
@@ -1915,12 +1721,8 @@ pub fn package_group_repositories(
     domain: &str,
     pattern: &str,
     restriction: &str,
-) -> Result<Vec<String>, rusqlite::Error> {
-    let mut statement = connection.prepare(
-        "SELECT repository FROM package_group_repositories WHERE domain = ?1 AND pattern = ?2 AND restriction = ?3 ORDER BY repository",
-    )?;
-    let rows = statement.query_map([domain, pattern, restriction], |row| row.get(0))?;
-    rows.collect()
+) -> Result<Vec<String>, index::Error> {
+    connection.query_map("SELECT repository FROM package_group_repositories WHERE domain = ?1 AND pattern = ?2 AND restriction = ?3 ORDER BY repository", [domain, pattern, restriction], |row| row.get(0))
 }
 
 /// Add (`true`) or remove a repository from a package group's allowed list.
@@ -1934,9 +1736,9 @@ pub fn set_package_group_repository(
     restriction: &str,
     repository: &str,
     allowed: bool,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), index::Error> {
     let sql = if allowed {
-        "INSERT OR IGNORE INTO package_group_repositories (domain, pattern, restriction, repository) VALUES (?1, ?2, ?3, ?4)"
+        "INSERT INTO package_group_repositories (domain, pattern, restriction, repository) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING"
     } else {
         "DELETE FROM package_group_repositories WHERE domain = ?1 AND pattern = ?2 AND restriction = ?3 AND repository = ?4"
     };
@@ -1952,12 +1754,8 @@ pub fn set_package_group_repository(
 pub fn package_group_repository_entries(
     connection: &Connection,
     domain: &str,
-) -> Result<Vec<(String, String, String)>, rusqlite::Error> {
-    let mut statement = connection.prepare(
-        "SELECT pattern, restriction, repository FROM package_group_repositories WHERE domain = ?1 ORDER BY pattern, restriction, repository",
-    )?;
-    let rows = statement.query_map([domain], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
-    rows.collect()
+) -> Result<Vec<(String, String, String)>, index::Error> {
+    connection.query_map("SELECT pattern, restriction, repository FROM package_group_repositories WHERE domain = ?1 ORDER BY pattern, restriction, repository", [domain], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
 }
 
 /// Every package of a domain, in any repository: those with versions and those with only
@@ -1968,20 +1766,20 @@ pub fn package_group_repository_entries(
 pub fn domain_packages(
     connection: &Connection,
     domain: &str,
-) -> Result<Vec<PackageSummary>, rusqlite::Error> {
-    let mut statement = connection.prepare(
+) -> Result<Vec<PackageSummary>, index::Error> {
+    connection.query_map(
         "SELECT format, namespace, package FROM versions WHERE domain = ?1
          UNION SELECT format, namespace, package FROM package_origins WHERE domain = ?1
          ORDER BY 1, 2, 3",
-    )?;
-    let rows = statement.query_map([domain], |row| {
-        Ok(PackageSummary {
-            format: row.get(0)?,
-            namespace: row.get(1)?,
-            package: row.get(2)?,
-        })
-    })?;
-    rows.collect()
+        [domain],
+        |row| {
+            Ok(PackageSummary {
+                format: row.get(0)?,
+                namespace: row.get(1)?,
+                package: row.get(2)?,
+            })
+        },
+    )
 }
 
 // ----- tokens -----
@@ -2005,7 +1803,7 @@ pub fn insert_token(
     connection: &Connection,
     hash: &str,
     token: &TokenRow,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), index::Error> {
     connection.execute(
         "INSERT INTO tokens (hash, principal, domain, expires) VALUES (?1, ?2, ?3, ?4)",
         params![hash, token.principal, token.domain, token.expires],
@@ -2017,7 +1815,7 @@ pub fn insert_token(
 ///
 /// # Errors
 /// SQLite errors.
-pub fn token(connection: &Connection, hash: &str) -> Result<Option<TokenRow>, rusqlite::Error> {
+pub fn token(connection: &Connection, hash: &str) -> Result<Option<TokenRow>, index::Error> {
     connection
         .query_row(
             "SELECT principal, domain, expires FROM tokens WHERE hash = ?1",
@@ -2037,14 +1835,14 @@ pub fn token(connection: &Connection, hash: &str) -> Result<Option<TokenRow>, ru
 ///
 /// # Errors
 /// SQLite errors.
-pub fn purge_tokens(connection: &Connection, now: f64) -> Result<usize, rusqlite::Error> {
+pub fn purge_tokens(connection: &Connection, now: f64) -> Result<usize, index::Error> {
     // Keep a day of expired tokens so a refusal can say "expired" rather than "unknown".
     connection.execute("DELETE FROM tokens WHERE expires < ?1", [now - 86_400.0])
 }
 
 // ----- packages, versions, assets -----
 
-fn version_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRow> {
+fn version_from_row(row: &index::Row<'_>) -> Result<VersionRow, index::Error> {
     Ok(VersionRow {
         id: row.get(0)?,
         version: row.get(1)?,
@@ -2063,7 +1861,7 @@ pub fn version(
     connection: &Connection,
     key: &PackageKey,
     version: &str,
-) -> Result<Option<VersionRow>, rusqlite::Error> {
+) -> Result<Option<VersionRow>, index::Error> {
     connection
         .query_row(
             "SELECT id, version, revision, status, published, metadata FROM versions
@@ -2081,13 +1879,11 @@ pub fn version(
 pub fn versions(
     connection: &Connection,
     key: &PackageKey,
-) -> Result<Vec<VersionRow>, rusqlite::Error> {
-    let mut statement = connection.prepare(
+) -> Result<Vec<VersionRow>, index::Error> {
+    connection.query_map(
         "SELECT id, version, revision, status, published, metadata FROM versions
          WHERE domain = ?1 AND repository = ?2 AND format = ?3 AND namespace = ?4 AND package = ?5
          ORDER BY published, id",
-    )?;
-    let rows = statement.query_map(
         params![
             key.domain,
             key.repository,
@@ -2096,8 +1892,7 @@ pub fn versions(
             key.package
         ],
         version_from_row,
-    )?;
-    rows.collect()
+    )
 }
 
 /// Packages in a repository, optionally filtered, sorted by format, namespace, name.
@@ -2111,14 +1906,13 @@ pub fn packages(
     format: Option<&str>,
     namespace: Option<&str>,
     prefix: Option<&str>,
-) -> Result<Vec<PackageSummary>, rusqlite::Error> {
-    let mut statement = connection.prepare(
+) -> Result<Vec<PackageSummary>, index::Error> {
+    connection.query_map(
         "SELECT DISTINCT format, namespace, package FROM versions
-         WHERE domain = ?1 AND repository = ?2 AND (?3 IS NULL OR format = ?3) AND (?4 IS NULL OR namespace = ?4)
-           AND (?5 IS NULL OR substr(package, 1, length(?5)) = ?5)
+         WHERE domain = ?1 AND repository = ?2 AND (CAST(?3 AS TEXT) IS NULL OR format = ?3)
+           AND (CAST(?4 AS TEXT) IS NULL OR namespace = ?4)
+           AND (CAST(?5 AS TEXT) IS NULL OR substr(package, 1, length(CAST(?5 AS TEXT))) = ?5)
          ORDER BY format, namespace, package",
-    )?;
-    let rows = statement.query_map(
         params![domain, repository, format, namespace, prefix],
         |row| {
             Ok(PackageSummary {
@@ -2127,27 +1921,23 @@ pub fn packages(
                 package: row.get(2)?,
             })
         },
-    )?;
-    rows.collect()
+    )
 }
 
 /// Assets of a version, by name.
 ///
 /// # Errors
 /// SQLite errors.
-pub fn assets(connection: &Connection, version_id: i64) -> Result<Vec<AssetRow>, rusqlite::Error> {
-    let mut statement =
-        connection.prepare("SELECT name, size, md5, sha1, sha256, sha512 FROM assets WHERE version_id = ?1 ORDER BY name")?;
-    let rows = statement.query_map([version_id], asset_from_row)?;
-    rows.collect()
+pub fn assets(connection: &Connection, version_id: i64) -> Result<Vec<AssetRow>, index::Error> {
+    connection.query_map("SELECT name, size, md5, sha1, sha256, sha512 FROM assets WHERE version_id = ?1 ORDER BY name", [version_id], asset_from_row)
 }
 
-fn asset_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AssetRow> {
+fn asset_from_row(row: &index::Row<'_>) -> Result<AssetRow, index::Error> {
     asset_at(row, 0)
 }
 
 /// The asset in columns `name, size, md5, sha1, sha256, sha512` from column `first` on.
-fn asset_at(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<AssetRow> {
+fn asset_at(row: &index::Row<'_>, first: usize) -> Result<AssetRow, index::Error> {
     let size: i64 = row.get(first + 1)?;
     let size = u64::try_from(size).unwrap_or_default();
     Ok(AssetRow {
@@ -2171,7 +1961,7 @@ pub fn find_asset(
     connection: &Connection,
     key: &PackageKey,
     asset_name: &str,
-) -> Result<Option<(VersionRow, AssetRow)>, rusqlite::Error> {
+) -> Result<Option<(VersionRow, AssetRow)>, index::Error> {
     connection
         .query_row(
             "SELECT v.id, v.version, v.revision, v.status, v.published, v.metadata, a.name, a.size, a.md5, a.sha1, a.sha256, a.sha512
@@ -2195,10 +1985,10 @@ pub fn insert_version(
     connection: &Connection,
     key: &PackageKey,
     row: &VersionRow,
-) -> Result<i64, rusqlite::Error> {
-    connection.execute(
+) -> Result<i64, index::Error> {
+    connection.query_row(
         "INSERT INTO versions (domain, repository, format, namespace, package, version, revision, status, published, metadata)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
         params![
             key.domain,
             key.repository,
@@ -2211,8 +2001,8 @@ pub fn insert_version(
             row.published,
             row.metadata
         ],
-    )?;
-    Ok(connection.last_insert_rowid())
+        |inserted| inserted.get(0),
+    )
 }
 
 /// Insert an asset row.
@@ -2223,7 +2013,7 @@ pub fn insert_asset(
     connection: &Connection,
     version_id: i64,
     asset: &AssetRow,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), index::Error> {
     connection.execute(
         "INSERT INTO assets (version_id, name, size, md5, sha1, sha256, sha512) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
@@ -2248,7 +2038,7 @@ pub fn move_asset(
     from_version_id: i64,
     to_version_id: i64,
     asset_name: &str,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), index::Error> {
     connection.execute(
         "UPDATE assets SET version_id = ?2 WHERE version_id = ?1 AND name = ?3",
         params![from_version_id, to_version_id, asset_name],
@@ -2265,7 +2055,7 @@ pub fn update_version_status(
     id: i64,
     status: &str,
     revision: &str,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), index::Error> {
     connection.execute(
         "UPDATE versions SET status = ?2, revision = ?3 WHERE id = ?1",
         params![id, status, revision],
@@ -2283,7 +2073,7 @@ pub fn update_version_metadata(
     id: i64,
     metadata: &str,
     revision: &str,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), index::Error> {
     connection.execute(
         "UPDATE versions SET metadata = ?2, revision = ?3 WHERE id = ?1",
         params![id, metadata, revision],
@@ -2295,7 +2085,7 @@ pub fn update_version_metadata(
 ///
 /// # Errors
 /// SQLite errors.
-pub fn delete_assets(connection: &Connection, version_id: i64) -> Result<(), rusqlite::Error> {
+pub fn delete_assets(connection: &Connection, version_id: i64) -> Result<(), index::Error> {
     connection.execute("DELETE FROM assets WHERE version_id = ?1", [version_id])?;
     Ok(())
 }
@@ -2304,7 +2094,7 @@ pub fn delete_assets(connection: &Connection, version_id: i64) -> Result<(), rus
 ///
 /// # Errors
 /// SQLite errors.
-pub fn delete_version(connection: &Connection, id: i64) -> Result<(), rusqlite::Error> {
+pub fn delete_version(connection: &Connection, id: i64) -> Result<(), index::Error> {
     connection.execute("DELETE FROM assets WHERE version_id = ?1", [id])?;
     connection.execute("DELETE FROM versions WHERE id = ?1", [id])?;
     Ok(())
@@ -2317,11 +2107,8 @@ pub fn delete_version(connection: &Connection, id: i64) -> Result<(), rusqlite::
 pub fn dist_tags(
     connection: &Connection,
     key: &PackageKey,
-) -> Result<Vec<(String, String)>, rusqlite::Error> {
-    let mut statement = connection.prepare(
-        "SELECT tag, version FROM dist_tags WHERE domain = ?1 AND repository = ?2 AND format = ?3 AND namespace = ?4 AND package = ?5 ORDER BY tag",
-    )?;
-    let rows = statement.query_map(
+) -> Result<Vec<(String, String)>, index::Error> {
+    connection.query_map("SELECT tag, version FROM dist_tags WHERE domain = ?1 AND repository = ?2 AND format = ?3 AND namespace = ?4 AND package = ?5 ORDER BY tag", 
         params![
             key.domain,
             key.repository,
@@ -2330,8 +2117,7 @@ pub fn dist_tags(
             key.package
         ],
         |row| Ok((row.get(0)?, row.get(1)?)),
-    )?;
-    rows.collect()
+    )
 }
 
 /// Set (or, with `None`, remove) an npm dist-tag.
@@ -2343,7 +2129,7 @@ pub fn set_dist_tag(
     key: &PackageKey,
     tag: &str,
     version: Option<&str>,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), index::Error> {
     match version {
         Some(version) => connection.execute(
             "INSERT INTO dist_tags (domain, repository, format, namespace, package, tag, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -2389,21 +2175,18 @@ pub fn package_stats(
     connection: &Connection,
     domain: &str,
     repository: &str,
-) -> Result<Vec<PackageStats>, rusqlite::Error> {
-    let mut statement = connection.prepare(
-        "SELECT v.format, v.namespace, v.package, COUNT(*),
-                SUM(CASE WHEN o.origin_type = 'EXTERNAL' THEN 1 ELSE 0 END),
+) -> Result<Vec<PackageStats>, index::Error> {
+    connection.query_map("SELECT v.format, v.namespace, v.package, COUNT(*),
+                CAST(SUM(CASE WHEN o.origin_type = 'EXTERNAL' THEN 1 ELSE 0 END) AS BIGINT),
                 (SELECT l.version FROM versions l WHERE l.domain = v.domain AND l.repository = v.repository
                    AND l.format = v.format AND l.namespace = v.namespace AND l.package = v.package
                    ORDER BY l.published DESC, l.id DESC LIMIT 1),
                 MAX(v.published),
-                COALESCE(SUM((SELECT SUM(a.size) FROM assets a WHERE a.version_id = v.id)), 0)
+                CAST(COALESCE(SUM((SELECT SUM(a.size) FROM assets a WHERE a.version_id = v.id)), 0) AS BIGINT)
          FROM versions v LEFT JOIN version_origins o ON o.version_id = v.id
          WHERE v.domain = ?1 AND v.repository = ?2
-         GROUP BY v.format, v.namespace, v.package
-         ORDER BY v.format, v.namespace, v.package",
-    )?;
-    let rows = statement.query_map(params![domain, repository], |row| {
+         GROUP BY v.domain, v.repository, v.format, v.namespace, v.package
+         ORDER BY v.format, v.namespace, v.package", params![domain, repository], |row| {
         Ok(PackageStats {
             format: row.get(0)?,
             namespace: row.get(1)?,
@@ -2414,8 +2197,7 @@ pub fn package_stats(
             latest_published: row.get(6)?,
             bytes: row.get(7)?,
         })
-    })?;
-    rows.collect()
+    })
 }
 
 /// The `limit` versions of a repository published (or pulled through) last, newest first:
@@ -2428,15 +2210,12 @@ pub fn recent_versions(
     domain: &str,
     repository: &str,
     limit: u32,
-) -> Result<Vec<(PackageSummary, VersionRow, Option<String>)>, rusqlite::Error> {
-    let mut statement = connection.prepare(
-        "SELECT v.id, v.version, v.revision, v.status, v.published, NULL, v.format, v.namespace, v.package,
+) -> Result<Vec<(PackageSummary, VersionRow, Option<String>)>, index::Error> {
+    connection.query_map("SELECT v.id, v.version, v.revision, v.status, v.published, CAST(NULL AS TEXT), v.format, v.namespace, v.package,
                 o.external_connection
          FROM versions v LEFT JOIN version_origins o ON o.version_id = v.id
          WHERE v.domain = ?1 AND v.repository = ?2
-         ORDER BY v.published DESC, v.id DESC LIMIT ?3",
-    )?;
-    let rows = statement.query_map(params![domain, repository, limit], |row| {
+         ORDER BY v.published DESC, v.id DESC LIMIT ?3", params![domain, repository, limit], |row| {
         Ok((
             PackageSummary {
                 format: row.get(6)?,
@@ -2446,8 +2225,7 @@ pub fn recent_versions(
             version_from_row(row)?,
             row.get(9)?,
         ))
-    })?;
-    rows.collect()
+    })
 }
 
 #[cfg(test)]
@@ -2682,36 +2460,6 @@ mod tests {
         fs_err::write(&path, &content[..content.len() - 1]).unwrap();
         let error = store.open_blob(digests.sha256).await.unwrap_err();
         assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
-    }
-
-    #[test]
-    fn dist_tags_of_an_index_without_formats_become_npm_ones() {
-        let dir = tempfile::tempdir().unwrap();
-        let connection = Connection::open(dir.path().join(INDEX_FILE)).unwrap();
-        connection
-            .execute_batch(
-                "CREATE TABLE dist_tags (domain TEXT NOT NULL, repository TEXT NOT NULL, namespace TEXT NOT NULL, package TEXT NOT NULL, tag TEXT NOT NULL, version TEXT NOT NULL, PRIMARY KEY (domain, repository, namespace, package, tag));
-                 INSERT INTO dist_tags VALUES ('d', 'r', 'acme', 'tool', 'latest', '1.0.0');",
-            )
-            .unwrap();
-        drop(connection);
-        Store::open(dir.path()).unwrap();
-        let connection = Connection::open(dir.path().join(INDEX_FILE)).unwrap();
-        let key = |format: &str| PackageKey {
-            domain: "d".into(),
-            repository: "r".into(),
-            format: format.into(),
-            namespace: "acme".into(),
-            package: "tool".into(),
-        };
-        assert_eq!(
-            dist_tags(&connection, &key("npm")).unwrap(),
-            vec![("latest".to_owned(), "1.0.0".to_owned())]
-        );
-        assert!(dist_tags(&connection, &key("generic")).unwrap().is_empty());
-        // Opening again is a no-op.
-        drop(connection);
-        Store::open(dir.path()).unwrap();
     }
 
     #[tokio::test]

@@ -43,6 +43,7 @@ mod serve_nuget;
 mod serve_object_store;
 mod serve_operations;
 mod serve_package_groups;
+mod serve_postgres;
 mod serve_pypi;
 mod serve_read_cache;
 mod serve_ruby;

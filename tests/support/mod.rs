@@ -11,6 +11,7 @@
 pub mod client;
 pub mod faults;
 pub mod peers;
+pub mod postgres;
 pub mod snapshot;
 pub mod webdriver;
 

@@ -811,12 +811,12 @@ enum Added {
 }
 
 fn version_or_insert(
-    connection: &rusqlite::Connection,
+    connection: &crate::server::index::Connection,
     key: &PackageKey,
     version: &str,
     status: &str,
     now: f64,
-) -> Result<VersionRow, rusqlite::Error> {
+) -> Result<VersionRow, crate::server::index::Error> {
     if let Some(row) = store::version(connection, key, version)? {
         return Ok(row);
     }
@@ -835,13 +835,13 @@ fn version_or_insert(
 /// Add a file to its version in one transaction: refuse different bytes under an existing
 /// name, rotate SNAPSHOT builds (older builds' files move to an `Unlisted` build version).
 fn add_file(
-    connection: &mut rusqlite::Connection,
+    connection: &mut crate::server::index::Connection,
     key: &PackageKey,
     version: &str,
     file: &ArtifactFile,
     asset: &AssetRow,
     now: f64,
-) -> Result<Added, rusqlite::Error> {
+) -> Result<Added, crate::server::index::Error> {
     let transaction = store::write_transaction(connection)?;
     if let Some((row, existing)) = store::find_asset(&transaction, key, &asset.name)? {
         if existing.digests.sha256 == asset.digests.sha256 {

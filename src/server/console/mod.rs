@@ -215,8 +215,8 @@ impl From<StoreError> for ConsoleError {
     }
 }
 
-impl From<rusqlite::Error> for ConsoleError {
-    fn from(error: rusqlite::Error) -> Self {
+impl From<crate::server::index::Error> for ConsoleError {
+    fn from(error: crate::server::index::Error) -> Self {
         Self::from(StoreError::from(error))
     }
 }

@@ -32,7 +32,10 @@ struct Snapshot {
 
 impl Snapshot {
     /// The domain's groups, or `None` when the domain does not exist.
-    fn load(connection: &rusqlite::Connection, domain: &str) -> Result<Option<Self>, ApiError> {
+    fn load(
+        connection: &crate::server::index::Connection,
+        domain: &str,
+    ) -> Result<Option<Self>, ApiError> {
         let Some(found) = store::domain(connection, domain)? else {
             return Ok(None);
         };
@@ -191,7 +194,10 @@ fn text_member(body: &Value, member: &str) -> Result<Option<String>, ApiError> {
 async fn with_snapshot<T: Send + 'static>(
     context: &Context<'_>,
     domain: &str,
-    operation: impl FnOnce(&mut rusqlite::Connection, Option<Snapshot>) -> Result<T, ApiError>
+    operation: impl FnOnce(
+        &mut crate::server::index::Connection,
+        Option<Snapshot>,
+    ) -> Result<T, ApiError>
     + Send
     + 'static,
 ) -> Result<T, ApiError> {
@@ -272,7 +278,7 @@ async fn change_group(
     context: &Context<'_>,
     domain: &str,
     pattern: &str,
-    change: impl FnOnce(&rusqlite::Connection, &mut PackageGroupRow) -> Result<(), ApiError>
+    change: impl FnOnce(&crate::server::index::Connection, &mut PackageGroupRow) -> Result<(), ApiError>
     + Send
     + 'static,
 ) -> Result<(), ApiError> {

@@ -154,7 +154,7 @@ fn validate_key(key: &str) -> Result<(), ApiError> {
 /// Store `tags` on a resource inside the caller's transaction, refusing more than
 /// [`MAX_TAGS`] in all.
 pub(super) fn add(
-    connection: &rusqlite::Connection,
+    connection: &crate::server::index::Connection,
     resource: &str,
     tags: &[(String, String)],
 ) -> Result<(), ApiError> {

@@ -262,9 +262,9 @@ impl CopyRequest {
     /// `includeFromUpstream`) its upstreams the caller may read, in search order.
     fn sources(
         &self,
-        connection: &rusqlite::Connection,
+        connection: &crate::server::index::Connection,
         reader: &super::super::access::Principal,
-    ) -> Result<Vec<String>, rusqlite::Error> {
+    ) -> Result<Vec<String>, crate::server::index::Error> {
         if !self.include_from_upstream {
             return Ok(vec![self.from.repository.clone()]);
         }
@@ -279,7 +279,7 @@ impl CopyRequest {
 
     fn run(
         &self,
-        connection: &mut rusqlite::Connection,
+        connection: &mut crate::server::index::Connection,
         reader: &super::super::access::Principal,
     ) -> Result<Outcomes, ApiError> {
         let transaction = store::write_transaction(connection)?;
