@@ -253,16 +253,16 @@ mod tests {
 
     #[test]
     fn pack_and_publish_say_what_they_take_when_a_format_lacks_them() {
-        let error = packer(Format::Cargo).err().unwrap();
-        assert_eq!(error.to_string(), "lading cannot pack Cargo packages yet");
+        let error = packer(Format::Swift).err().unwrap();
+        assert_eq!(error.to_string(), "lading cannot pack Swift packages yet");
         assert_eq!(
             error.hint().unwrap(),
-            "use the format's own client for this step; `lading pack` supports: zip, tar.gz, npm, pypi, maven, nuget"
+            "use the format's own client for this step; `lading pack` supports: zip, tar.gz, npm, pypi, maven, nuget, cargo, ruby"
         );
         let error = publisher(Format::Swift).err().unwrap();
         assert_eq!(
             error.hint().unwrap(),
-            "use the format's own client for this step; `lading publish` supports: npm, pypi, maven, nuget, generic"
+            "use the format's own client for this step; `lading publish` supports: npm, pypi, maven, nuget, generic, cargo, ruby"
         );
         // Every archive packs (generic has the capability).
         assert!(packer(PackFormat::Zip.format()).is_ok());
