@@ -31,6 +31,7 @@ mod restore_pip_select;
 mod run;
 mod secrets;
 mod serve_cargo;
+mod serve_cluster;
 mod serve_console;
 mod serve_control_plane;
 mod serve_control_plane_ops;
