@@ -82,6 +82,10 @@ pub struct ServeConfig {
     /// External connections (upstream registries) besides the built-in `public:*` ones.
     #[serde(default)]
     pub external_connections: Vec<upstream::ExternalConnectionConfig>,
+    /// PEM public keys (ed25519 or ECDSA P-256) the web console checks stored provenance
+    /// signatures against.
+    #[serde(default)]
+    pub provenance_public_keys: Vec<String>,
 }
 
 /// A principal declared in the server config.
@@ -242,6 +246,8 @@ pub struct AppState {
     pub limits: ingest::Limits,
     /// External connections and their fetcher.
     pub externals: upstream::Externals,
+    /// Keys the web console verifies provenance signatures with (`provenance_public_keys`).
+    pub provenance_keys: Vec<crate::provenance::dsse::VerifyingKey>,
     /// Caches of the read path.
     pub caches: cache::ReadCaches,
 }
@@ -444,7 +450,17 @@ impl Server {
                 })
                 .await?;
         }
+        let provenance_keys = config
+            .provenance_public_keys
+            .iter()
+            .enumerate()
+            .map(|(index, pem)| {
+                crate::provenance::dsse::VerifyingKey::from_pem(pem)
+                    .with_context(|| format!("`provenance_public_keys[{index}]`"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let state = Arc::new(AppState {
+            provenance_keys,
             externals,
             store,
             principals,

@@ -124,6 +124,32 @@ fn sha256_hex(bytes: &[u8]) -> String {
     support::sha256_hex(bytes)
 }
 
+/// The signing key of the provenance the browse test stores (the fixture of `tests/it/pack.rs`).
+const ED25519_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEILdENjzI6vzhd4QeEVCfQ4iX8O0aQCIYSp06wElGIT5v\n-----END PRIVATE KEY-----\n";
+
+/// A signed SLSA provenance of `tarball` (one DSSE line), as `lading pack` writes it.
+fn provenance_of(key: &lading::provenance::dsse::SigningKey, file: &str, tarball: &[u8]) -> String {
+    let statement = json!({
+        "_type": lading::provenance::STATEMENT_TYPE,
+        "subject": [{"name": file, "digest": {"sha256": sha256_hex(tarball)}}],
+        "predicateType": lading::provenance::SLSA_PROVENANCE_V1,
+        "predicate": {
+            "buildDefinition": {
+                "buildType": "https://lading.dev/build/v1",
+                "externalParameters": {},
+                "resolvedDependencies": [{"uri": "git+https://example.com/acme/console-demo@refs/heads/main", "digest": {"gitCommit": "0123456789abcdef0123456789abcdef01234567"}}],
+            },
+            "runDetails": {"builder": {"id": "https://example.com/ci/runner"}, "metadata": {}},
+        },
+    });
+    let envelope = lading::provenance::dsse::Envelope::sign(
+        lading::provenance::PAYLOAD_TYPE,
+        &serde_json::to_vec(&statement).unwrap(),
+        key,
+    );
+    serde_json::to_string(&envelope).unwrap()
+}
+
 #[test]
 fn console_signs_in_finds_a_package_opens_a_version_downloads_it_and_marks_a_pulled_through_one() {
     let axe = require_tool!(webdriver::axe());
@@ -131,10 +157,23 @@ fn console_signs_in_finds_a_package_opens_a_version_downloads_it_and_marks_a_pul
     let Some(browser) = browser(dir.path()) else {
         return;
     };
+    let signing_key = lading::provenance::dsse::SigningKey::from_pem(&lading::secret::Secret::new(
+        ED25519_KEY.to_owned(),
+    ))
+    .unwrap();
+    let public_key = signing_key.verifying_key().to_pem();
+    let config = format!(
+        "domains:\n  - name: local\n    repositories: [main]\nprovenance_public_keys:\n  - |\n{}",
+        public_key
+            .lines()
+            .map(|line| format!("    {line}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     let server = LadingServer::start(
         &dir.path().join("data"),
         ServerSpec {
-            config: Some("domains:\n  - name: local\n    repositories: [main]\n"),
+            config: Some(&config),
             args: vec!["--upstream", "npm=https://registry.npmjs.org/"],
             ..ServerSpec::default()
         },
@@ -158,6 +197,18 @@ fn console_signs_in_finds_a_package_opens_a_version_downloads_it_and_marks_a_pul
             }),
         ));
     }
+    // Its provenance, where `lading publish` puts it for npm: a generic package beside it.
+    let provenance = provenance_of(&signing_key, "console-demo-1.0.0.tgz", &published[0]);
+    let (status, answer) = support::client::put_basic(
+        &format!(
+            "{}/d/local/generic/main/npm/acme-console-demo.provenance/1.0.0/console-demo-1.0.0.tgz.intoto.jsonl",
+            server.url
+        ),
+        &token,
+        None,
+        provenance.into_bytes(),
+    );
+    assert!(status.is_success(), "provenance upload: {status} {answer}");
     for index in 0..30 {
         publish_npm(
             &server,
@@ -182,13 +233,13 @@ fn console_signs_in_finds_a_package_opens_a_version_downloads_it_and_marks_a_pul
     check_page(&browser, &axe, &shots, "login");
     sign_in_with_keys(&browser, &server, &access_key_id, &secret);
     assert_eq!(browser.text_of("h1"), "Dashboard");
-    assert_eq!(browser.text_of("#package-count"), "32");
+    assert_eq!(browser.text_of("#package-count"), "33");
     assert!(browser.text_of("#recent").contains("filler-29"));
     check_page(&browser, &axe, &shots, "dashboard");
 
     // The repository page: counts, connections, and the commands to copy.
     browser.click(&browser.find("a[href='/ui/r/local/main/']"));
-    assert_eq!(browser.text_of("#package-count"), "32");
+    assert_eq!(browser.text_of("#package-count"), "33");
     let page = browser.source();
     assert!(
         page.contains("upstream:npm"),
@@ -211,10 +262,16 @@ fn console_signs_in_finds_a_package_opens_a_version_downloads_it_and_marks_a_pul
     )));
     check_page(&browser, &axe, &shots, "repository");
 
-    // Search: by substring, then pages of the unfiltered list.
+    // Search: by substring (the package and its provenance package), then by prefix over
+    // pages, by origin, by format and namespace.
     browser.type_into(&browser.find("#q"), "demo");
     browser.click(&browser.find("form[role=search] button"));
-    assert_eq!(browser.text_of("#result-count"), "1 package");
+    assert_eq!(browser.text_of("#result-count"), "2 packages");
+    let found = browser.text_of("#packages tbody");
+    assert!(
+        found.contains("@acme/console-demo") && found.contains("npm/acme-console-demo.provenance"),
+        "{found}"
+    );
     check_page(&browser, &axe, &shots, "search");
     browser.goto(&format!(
         "{}/ui/r/local/main/packages?q=fill&match=prefix",
@@ -258,7 +315,10 @@ fn console_signs_in_finds_a_package_opens_a_version_downloads_it_and_marks_a_pul
             .text_of("#dependencies")
             .contains("is-number ^7.0.0")
     );
+    // Tall enough for the whole page (the README's screenshot is this one).
+    browser.resize(1280, 1900);
     check_page(&browser, &axe, &shots, "package");
+    browser.resize(1280, 900);
 
     // Download the asset: the bytes published, with the digest the page shows.
     let shown = browser
@@ -384,7 +444,9 @@ fn console_shows_a_reader_of_one_repository_nothing_of_the_others() {
                 assert_eq!(browser.text_of("#package-count"), "1", "{how}: counts");
                 assert_eq!(browser.text_of("#version-count"), "1", "{how}: counts");
             }
-            browser.screenshot(&shots.join(format!("{how}-{name}.png")));
+            if name == "dashboard" || name == "search" {
+                browser.screenshot(&shots.join(format!("{how}-{name}.png")));
+            }
         }
         for path in [
             "/ui/r/local/main/",

@@ -1199,15 +1199,28 @@ struct ProvenanceView {
     commit: Option<String>,
     subjects: Vec<minijinja::Value>,
     signatures: Vec<String>,
+    /// `verifies`, `unsigned`, or why it was not verified.
+    signature: &'static str,
+    /// The keyid of the key that verified every envelope.
+    verified_with: Option<String>,
     subjects_match: bool,
     error: Option<String>,
 }
 
-fn provenance_view(bytes: &[u8], assets: &[store::AssetRow]) -> ProvenanceView {
+/// A `.intoto.jsonl` (one DSSE envelope per line) as the console shows it: builder, source
+/// commit, subjects checked against the version's assets, and signatures checked against
+/// the server's `provenance_public_keys`.
+fn provenance_view(
+    bytes: &[u8],
+    assets: &[store::AssetRow],
+    keys: &[crate::provenance::dsse::VerifyingKey],
+) -> ProvenanceView {
     use crate::provenance::{Statement, dsse::Envelope};
     let mut view = ProvenanceView::default();
     let text = String::from_utf8_lossy(bytes);
     let mut all_match = true;
+    let mut verified_with: Option<String> = None;
+    let mut all_verified = true;
     for line in text.lines().filter(|line| !line.trim().is_empty()) {
         let parsed = Envelope::parse(line).and_then(|envelope| {
             let payload = envelope.payload_bytes()?;
@@ -1265,8 +1278,22 @@ fn provenance_view(bytes: &[u8], assets: &[store::AssetRow]) -> ProvenanceView {
                     format!("keyid {}", signature.keyid)
                 }
             }));
+        match keys.iter().find(|key| envelope.verify(key).is_ok()) {
+            Some(key) => verified_with = Some(key.keyid()),
+            None => all_verified = false,
+        }
     }
     view.subjects_match = all_match && !view.subjects.is_empty();
+    view.signature = if view.signatures.is_empty() {
+        "unsigned"
+    } else if keys.is_empty() {
+        "not checked: the server has no provenance_public_keys"
+    } else if all_verified {
+        "verifies"
+    } else {
+        "does not verify with any key in provenance_public_keys"
+    };
+    view.verified_with = verified_with.filter(|_| all_verified);
     view
 }
 
@@ -1458,7 +1485,7 @@ async fn package_view(
     let provenance = match provenance_source {
         Some((source_key, asset)) => {
             let bytes = state.store.read_blob(asset.digests.sha256.clone()).await?;
-            let mut view = provenance_view(&bytes, assets);
+            let mut view = provenance_view(&bytes, assets, &state.provenance_keys);
             view.file.clone_from(&asset.name);
             view.download =
                 download_link(domain, repository, &source_key, &row.version, &asset.name);
