@@ -157,6 +157,11 @@ impl Cluster {
         serde_json::from_slice(&output.stdout).unwrap()
     }
 
+    /// [`Cluster::aws_json`] on repository `main` of domain `local`.
+    fn aws_json_on(&self, args: &[&str]) -> serde_json::Value {
+        self.aws_json(&support::on_repository("main", args))
+    }
+
     /// A repository token for domain `local`, minted through the balancer.
     fn token(&self) -> String {
         self.aws_json(&["get-authorization-token", "--domain", "local"])["authorizationToken"]
@@ -387,12 +392,8 @@ fn npm_and_the_aws_cli_publish_through_the_balancer_and_every_node_serves_the_sa
     let asset = cluster.home().join("report.txt");
     fs_err::write(&asset, "spread over three nodes\n").unwrap();
     let sha256 = support::sha256_hex(b"spread over three nodes\n");
-    cluster.aws_json(&[
+    cluster.aws_json_on(&[
         "publish-package-version",
-        "--domain",
-        "local",
-        "--repository",
-        "main",
         "--format",
         "generic",
         "--namespace",
@@ -706,12 +707,8 @@ fn two_nodes_pulling_one_upstream_package_at_once_store_one_copy() {
             "external_connections:\n  - name: npmjs\n    format: npm\n    url: https://registry.npmjs.org/\ndomains:\n  - name: local\n    repositories: [main]\n",
         ),
     );
-    cluster.aws_json(&[
+    cluster.aws_json_on(&[
         "associate-external-connection",
-        "--domain",
-        "local",
-        "--repository",
-        "main",
         "--external-connection",
         "npmjs",
     ]);
@@ -731,12 +728,8 @@ fn two_nodes_pulling_one_upstream_package_at_once_store_one_copy() {
     });
     assert!(tarballs.windows(2).all(|pair| pair[0] == pair[1]));
     // One version, with one asset, in the shared index.
-    let versions = cluster.aws_json(&[
+    let versions = cluster.aws_json_on(&[
         "list-package-versions",
-        "--domain",
-        "local",
-        "--repository",
-        "main",
         "--format",
         "npm",
         "--package",
@@ -749,12 +742,8 @@ fn two_nodes_pulling_one_upstream_package_at_once_store_one_copy() {
         .filter_map(|version| version["version"].as_str())
         .collect();
     assert_eq!(listed, vec!["7.0.0"], "{versions}");
-    let assets = cluster.aws_json(&[
+    let assets = cluster.aws_json_on(&[
         "list-package-version-assets",
-        "--domain",
-        "local",
-        "--repository",
-        "main",
         "--format",
         "npm",
         "--package",
